@@ -1,0 +1,52 @@
+# FLIS-portal. `make run` starts the portal; `make test` runs every test. Both set up what they
+# need on a fresh Debian machine (as root or with sudo) and are safe to run again.
+
+SHELL := /bin/bash
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(VENV)/bin/pip
+STAMP := $(VENV)/.installed
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+# Debian packages the portal and its tests use (Redis for the queue, OpenSSH's sftp client for
+# the stand-in's interoperability test, Chromium for the browser tests).
+DEBS := redis-server openssh-client chromium
+
+.PHONY: run test system venv lint typecheck clean-data
+
+run: venv system
+	$(PY) manage.py migrate --noinput
+	$(PY) manage.py collectstatic --noinput -v0
+	$(PY) manage.py demodata
+	$(VENV)/bin/honcho start -f Procfile
+
+test: venv system
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/pytest
+
+# Installs the Debian packages that are missing. apt-get update runs only when one is missing.
+system:
+	@missing=""; for p in $(DEBS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "Installing Debian packages:$$missing"; \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+
+venv: $(STAMP)
+
+# setuptools < 81 still has pkg_resources, which xstatic-bootstrap's sdist needs to build, so
+# the project installs without build isolation into a venv that has it.
+$(STAMP): pyproject.toml
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PIP) install -q --upgrade pip "setuptools>=68,<81" wheel
+	$(PIP) install -q --no-build-isolation -e ".[dev]"
+	touch $(STAMP)
+
+lint: venv
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+typecheck: venv
+	$(VENV)/bin/mypy flisportal routes deliveries
+
+clean-data:
+	rm -rf var

@@ -1,0 +1,110 @@
+"""System checks for configuration mistakes. Ids are stable: documented in the README."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+from cryptography.fernet import Fernet
+from django.conf import settings
+from django.core.checks import CheckMessage, Error, Warning, register
+
+
+def _inside(child: Path, parent: Path) -> bool:
+    try:
+        child.resolve().relative_to(parent.resolve())
+    except ValueError:
+        return False
+    return True
+
+
+@register()
+def check_key_encryption_keys(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    errors: list[CheckMessage] = []
+    for index, key in enumerate(settings.KEY_ENCRYPTION_KEYS):
+        try:
+            Fernet(key.encode())
+        except ValueError:
+            errors.append(
+                Error(
+                    f"Entry {index + 1} of FLISPORTAL_KEY_ENCRYPTION_KEYS is not a Fernet key.",
+                    hint="Make one with: python -c 'from cryptography.fernet import Fernet; "
+                    "print(Fernet.generate_key().decode())'",
+                    id="flisportal.E001",
+                )
+            )
+    if not settings.KEY_ENCRYPTION_KEYS:
+        errors.append(
+            Error(
+                "FLISPORTAL_KEY_ENCRYPTION_KEYS is empty: SFTP private keys cannot be stored.",
+                id="flisportal.E001",
+            )
+        )
+    return errors
+
+
+@register()
+def check_private_media(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    media = Path(settings.MEDIA_ROOT)
+    static_dirs = [Path(settings.STATIC_ROOT)] + [
+        Path(entry[1] if isinstance(entry, tuple) else entry)
+        for entry in getattr(settings, "STATICFILES_DIRS", [])
+    ]
+    errors: list[CheckMessage] = []
+    if any(_inside(media, d) or _inside(d, media) for d in static_dirs):
+        errors.append(
+            Error(
+                f"MEDIA_ROOT ({media}) overlaps a static files folder: uploaded extracts "
+                "could be served to anyone.",
+                hint="Point MEDIA_ROOT at a private folder outside STATIC_ROOT.",
+                id="flisportal.E002",
+            )
+        )
+    if settings.MEDIA_URL:
+        errors.append(
+            Error(
+                "MEDIA_URL is set: extracts must only be downloaded through the portal's views.",
+                id="flisportal.E002",
+            )
+        )
+    return errors
+
+
+@register()
+def check_xsd_folder(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    if not (Path(settings.KOMBIT_XSD_DIR) / "SFTPTypes.xsd").is_file():
+        return [
+            Error(
+                f"KOMBIT_XSD_DIR ({settings.KOMBIT_XSD_DIR}) holds no SFTPTypes.xsd.",
+                hint="Point KOMBIT_XSD_DIR at the folder with KOMBIT's SFTP schemas.",
+                id="flisportal.E003",
+            )
+        ]
+    return []
+
+
+@register()
+def check_redis_url(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    scheme = urlparse(settings.REDIS_URL).scheme
+    if scheme not in {"redis", "rediss", "unix"}:
+        return [
+            Error(
+                f"REDIS_URL={settings.REDIS_URL!r} is not a Redis URL.",
+                hint="Use redis://host:port/db, rediss://… or unix:///path.",
+                id="flisportal.E004",
+            )
+        ]
+    if not settings.DEBUG and scheme == "redis" and urlparse(settings.REDIS_URL).hostname not in {
+        "127.0.0.1",
+        "localhost",
+        "::1",
+    }:
+        return [
+            Warning(
+                "REDIS_URL points at another machine without TLS.",
+                hint="Use rediss:// when Redis is not on this machine.",
+                id="flisportal.W001",
+            )
+        ]
+    return []

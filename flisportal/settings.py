@@ -1,0 +1,216 @@
+"""Settings for FLIS-portal, all read from the environment (see .env.example and the README).
+
+Development defaults work offline on one machine: SQLite in WAL mode and private files under
+the data folder, Redis on 127.0.0.1. With DEBUG=false every secret must be given, and
+`manage.py check --deploy` passes.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import xstatic.pkg.bootstrap
+from django.utils.translation import gettext_lazy as _
+
+from flisportal.env import (
+    env_bool,
+    env_database,
+    env_int,
+    env_list,
+    env_path,
+    env_secret,
+    env_str,
+)
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+DEBUG = env_bool("DEBUG", True)
+
+# Everything the portal writes at run time (database, extracts, host keys) lives here.
+DATA_DIR = env_path("FLISPORTAL_DATA_DIR", BASE_DIR / "var")
+
+SECRET_KEY = env_secret(
+    "SECRET_KEY",
+    debug=DEBUG,
+    dev_default="dev-only-secret-key-0f3a9c2e7b1d4a6f8e5c3b2a1d0e9f8a7b6c5d4e3f2a1b0c",
+    min_length=50,
+)
+
+# Fernet keys (comma-separated, newest first) that encrypt SFTP private keys at rest.
+# Keeping older keys after the first lets a key be rotated without losing stored keys.
+KEY_ENCRYPTION_KEYS = env_list("FLISPORTAL_KEY_ENCRYPTION_KEYS", []) or (
+    ["ZGV2LW9ubHkta2V5LWVuY3J5cHRpb24ta2V5LTAwMDA="] if DEBUG else []
+)
+
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost"] if DEBUG else [])
+CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django.contrib.humanize",
+    "crispy_forms",
+    "crispy_bootstrap5",
+    "django_rq",
+    "flisportal",
+    "routes",
+    "deliveries",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+if not DEBUG:
+    # Serves collected static files under gunicorn; runserver does it itself in development.
+    MIDDLEWARE.insert(1, "whitenoise.middleware.WhiteNoiseMiddleware")
+
+ROOT_URLCONF = "flisportal.urls"
+WSGI_APPLICATION = "flisportal.wsgi.application"
+ASGI_APPLICATION = "flisportal.asgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "django.template.context_processors.i18n",
+                "flisportal.context_processors.portal",
+            ],
+        },
+    },
+]
+
+DATABASES = {"default": env_database("DATABASE_URL", DATA_DIR / "flisportal.sqlite3")}
+if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
+    # SQLite cannot create its own folder; the data folder is private to the portal's user.
+    Path(DATABASES["default"]["NAME"]).parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_USER_MODEL = "routes.User"
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "start"
+LOGOUT_REDIRECT_URL = "login"
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+# Danish first, English available through the language switch.
+LANGUAGE_CODE = "da"
+LANGUAGES = [("da", _("Dansk")), ("en", _("English"))]
+LOCALE_PATHS = [BASE_DIR / "locale"]
+TIME_ZONE = "Europe/Copenhagen"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = DATA_DIR / "static"
+# Bootstrap comes from the installed xstatic-bootstrap package: no CDN, no copied files.
+STATICFILES_DIRS = [("bootstrap", xstatic.pkg.bootstrap.BASE_DIR), BASE_DIR / "flisportal" / "static"]
+STORAGES = {
+    # Extracts and reports: a private root that no URL serves. Downloads go through views that
+    # check the user's scope. Set FLISPORTAL_STORAGE_BACKEND for an object store (README).
+    "default": {
+        "BACKEND": env_str(
+            "FLISPORTAL_STORAGE_BACKEND", "django.core.files.storage.FileSystemStorage"
+        ),
+        "OPTIONS": {},
+    },
+    "staticfiles": {
+        "BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"
+        if not DEBUG
+        else "django.contrib.staticfiles.storage.StaticFilesStorage",
+    },
+}
+MEDIA_ROOT = env_path("MEDIA_ROOT", DATA_DIR / "private")
+# Deliberately no MEDIA_URL: uploaded files are never served directly.
+MEDIA_URL = None
+if STORAGES["default"]["BACKEND"].endswith("FileSystemStorage"):
+    STORAGES["default"]["OPTIONS"] = {"location": str(MEDIA_ROOT), "base_url": None}
+FILE_UPLOAD_PERMISSIONS = 0o600
+FILE_UPLOAD_DIRECTORY_PERMISSIONS = 0o700
+
+CRISPY_ALLOWED_TEMPLATE_PACKS = "bootstrap5"
+CRISPY_TEMPLATE_PACK = "bootstrap5"
+
+REDIS_URL = env_str("REDIS_URL", "redis://127.0.0.1:6379/0")
+RQ_QUEUES = {
+    name: {"URL": REDIS_URL, "DEFAULT_TIMEOUT": timeout}
+    for name, timeout in (("default", 300), ("validation", 3600), ("sftp", 3600))
+}
+RQ_SHOW_ADMIN_LINK = True
+
+EMAIL_BACKEND = env_str(
+    "EMAIL_BACKEND",
+    "django.core.mail.backends.console.EmailBackend"
+    if DEBUG
+    else "django.core.mail.backends.smtp.EmailBackend",
+)
+EMAIL_HOST = env_str("EMAIL_HOST", "127.0.0.1")
+EMAIL_PORT = env_int("EMAIL_PORT", 25, minimum=1, maximum=65535)
+EMAIL_HOST_USER = env_str("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
+EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 30, minimum=1)
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "FLIS-portal <flisportal@localhost>")
+SERVER_EMAIL = DEFAULT_FROM_EMAIL
+
+# The Serviceplatform stand-in (manage.py serviceplatform) for development and tests.
+SERVICEPLATFORM_STANDIN_HOST = env_str("SERVICEPLATFORM_STANDIN_HOST", "127.0.0.1")
+SERVICEPLATFORM_STANDIN_PORT = env_int(
+    "SERVICEPLATFORM_STANDIN_PORT", 2222, minimum=1, maximum=65535
+)
+# KOMBIT's SFTP schemas; the project carries its own copy.
+KOMBIT_XSD_DIR = env_path("KOMBIT_XSD_DIR", BASE_DIR / "deliveries" / "xsd")
+
+# Production hardening: on whenever DEBUG is off (check --deploy passes).
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_AGE = env_int("SESSION_COOKIE_AGE", 8 * 3600, minimum=300)
+if not DEBUG:
+    SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", True)
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31536000, minimum=0)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+    SECURE_HSTS_PRELOAD = True
+    if env_bool("SECURE_PROXY_SSL_HEADER", False):
+        SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
+LOG_LEVEL = env_str("LOG_LEVEL", "INFO").upper()
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {
+        "line": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+    },
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "line"}},
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
+    "loggers": {
+        "django.db.backends": {"level": "INFO"},
+        "paramiko": {"level": "WARNING"},
+        "asyncssh": {"level": "WARNING"},
+    },
+}

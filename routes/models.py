@@ -1,0 +1,539 @@
+"""The registry: kommuner, data areas, vendors and their IT-systems, SFTP users and keys,
+Serviceplatform endpoints, databehandleraftaler and InfRef routes per myndighed.
+
+Scoping lives in the querysets' `for_user()` methods and nowhere else: views, downloads and
+exports all start from them.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from django.contrib.auth.models import AbstractUser
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from routes.validators import (
+    authority_urn,
+    validate_cvr,
+    validate_kommune_code,
+    validate_lower_uuid,
+)
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AnonymousUser
+
+
+class Region(models.TextChoices):
+    HOVEDSTADEN = "Region Hovedstaden", _("Region Hovedstaden")
+    SJAELLAND = "Region Sjælland", _("Region Sjælland")
+    SYDDANMARK = "Region Syddanmark", _("Region Syddanmark")
+    MIDTJYLLAND = "Region Midtjylland", _("Region Midtjylland")
+    NORDJYLLAND = "Region Nordjylland", _("Region Nordjylland")
+
+
+class Role(models.TextChoices):
+    ADMINISTRATOR = "administrator", _("Administrator")
+    VENDOR = "vendor", _("Leverandør")
+    CONSULTANT = "consultant", _("Kommunekonsulent")
+    NONE = "none", _("Ingen rolle")
+
+
+def user_role(user: User | AnonymousUser) -> Role:
+    """The one role a user acts in. Administrators win; a user has a vendor or kommuner."""
+    if not user.is_authenticated:
+        return Role.NONE
+    cached: Role | None = getattr(user, "_flis_role", None)
+    if cached is not None:
+        return cached
+    assert isinstance(user, User)
+    if user.is_staff:
+        role = Role.ADMINISTRATOR
+    elif user.vendor_id is not None:
+        role = Role.VENDOR
+    elif user.kommuner.exists():
+        role = Role.CONSULTANT
+    else:
+        role = Role.NONE
+    user._flis_role = role
+    return role
+
+
+class KommuneQuerySet(models.QuerySet["Kommune"]):
+    def for_user(self, user: User | AnonymousUser) -> KommuneQuerySet:
+        """The kommuner a user works with."""
+        role = user_role(user)
+        if role == Role.ADMINISTRATOR:
+            return self.all()
+        if role == Role.CONSULTANT:
+            assert isinstance(user, User)
+            return self.filter(consultants=user)
+        if role == Role.VENDOR:
+            assert isinstance(user, User)
+            return self.filter(
+                Q(agreements__vendor_id=user.vendor_id)
+                | Q(routes__sender_system__vendor_id=user.vendor_id)
+            ).distinct()
+        return self.none()
+
+
+class Kommune(models.Model):
+    code = models.CharField(
+        _("kommunekode"), max_length=3, unique=True, validators=[validate_kommune_code]
+    )
+    cvr = models.CharField(_("CVR-nummer"), max_length=8, unique=True, validators=[validate_cvr])
+    name = models.CharField(_("navn"), max_length=100)
+    region = models.CharField(_("region"), max_length=30, choices=Region.choices)
+
+    objects = KommuneQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["code"]
+        verbose_name = _("kommune")
+        verbose_name_plural = _("kommuner")
+
+    def __str__(self) -> str:
+        return f"{self.code} {self.name}"
+
+    @property
+    def authority(self) -> str:
+        """The myndighed as the Serviceplatform writes it: urn:oio:cvr-nr:<CVR>."""
+        return authority_urn(self.cvr)
+
+
+class DataArea(models.Model):
+    """One of SF1630's five data areas, with the services it is sent and fetched under."""
+
+    code = models.SlugField(_("kode"), max_length=40, unique=True)
+    name = models.CharField(_("navn"), max_length=100)
+    send_service = models.CharField(_("afleveringsservice"), max_length=100)
+    fetch_service = models.CharField(_("hentservice"), max_length=100)
+    # SF1630's InfRef values are not public: editable, defaulting to the send-service name.
+    infref = models.CharField(_("InfRef"), max_length=255, unique=True)
+    sort_order = models.PositiveSmallIntegerField(_("rækkefølge"), default=0)
+
+    class Meta:
+        ordering = ["sort_order", "code"]
+        verbose_name = _("dataområde")
+        verbose_name_plural = _("dataområder")
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class VendorQuerySet(models.QuerySet["Vendor"]):
+    def for_user(self, user: User | AnonymousUser) -> VendorQuerySet:
+        role = user_role(user)
+        if role == Role.ADMINISTRATOR:
+            return self.all()
+        if role == Role.VENDOR:
+            assert isinstance(user, User)
+            return self.filter(pk=user.vendor_id)
+        if role == Role.CONSULTANT:
+            assert isinstance(user, User)
+            kommuner = user.kommuner.all()
+            return self.filter(
+                Q(agreements__kommune__in=kommuner)
+                | Q(it_systems__sent_routes__kommune__in=kommuner)
+            ).distinct()
+        return self.none()
+
+
+class Vendor(models.Model):
+    name = models.CharField(_("navn"), max_length=200)
+    cvr = models.CharField(_("CVR-nummer"), max_length=8, unique=True, validators=[validate_cvr])
+    contact_name = models.CharField(_("kontaktperson"), max_length=200, blank=True)
+    contact_email = models.EmailField(_("kontakt-e-mail"), blank=True)
+    contact_phone = models.CharField(_("kontakttelefon"), max_length=40, blank=True)
+
+    objects = VendorQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = _("leverandør")
+        verbose_name_plural = _("leverandører")
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class User(AbstractUser):
+    """A person. Vendor staff belong to one vendor; consultants to one or more kommuner;
+    administrators are `is_staff`."""
+
+    vendor = models.ForeignKey(
+        Vendor,
+        verbose_name=_("leverandør"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="staff",
+    )
+    kommuner = models.ManyToManyField(
+        Kommune, verbose_name=_("kommuner"), blank=True, related_name="consultants"
+    )
+
+    class Meta(AbstractUser.Meta):
+        verbose_name = _("bruger")
+        verbose_name_plural = _("brugere")
+
+    @property
+    def role(self) -> Role:
+        return user_role(self)
+
+
+
+
+class ITSystemQuerySet(models.QuerySet["ITSystem"]):
+    def for_user(self, user: User | AnonymousUser) -> ITSystemQuerySet:
+        role = user_role(user)
+        if role == Role.ADMINISTRATOR:
+            return self.all()
+        if role == Role.VENDOR:
+            assert isinstance(user, User)
+            return self.filter(vendor_id=user.vendor_id)
+        if role == Role.CONSULTANT:
+            assert isinstance(user, User)
+            kommuner = user.kommuner.all()
+            return self.filter(
+                Q(kommune__in=kommuner)
+                | Q(sent_routes__kommune__in=kommuner)
+                | Q(received_routes__kommune__in=kommuner)
+            ).distinct()
+        return self.none()
+
+
+class ITSystem(models.Model):
+    """An IT-system as registered in KOMBIT's Administrationsmodul: a vendor's fagsystem
+    (sender), FLIS or a kommune's own LIS (recipients)."""
+
+    name = models.CharField(_("navn"), max_length=200)
+    uuid = models.CharField(
+        _("UUID i Administrationsmodulet"),
+        max_length=36,
+        unique=True,
+        validators=[validate_lower_uuid],
+    )
+    vendor = models.ForeignKey(
+        Vendor,
+        verbose_name=_("leverandør"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="it_systems",
+    )
+    kommune = models.ForeignKey(
+        Kommune,
+        verbose_name=_("kommune (for en kommunes eget LIS)"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="it_systems",
+    )
+    is_sender = models.BooleanField(_("afsender"), default=False)
+    is_recipient = models.BooleanField(_("modtager"), default=False)
+
+    objects = ITSystemQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = _("it-system")
+        verbose_name_plural = _("it-systemer")
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(is_sender=True) | Q(is_recipient=True),
+                name="itsystem_sender_or_recipient",
+                violation_error_message=_("Et it-system skal være afsender, modtager eller begge."),
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Endpoint(models.Model):
+    """A Serviceplatform SFTP environment with its pinned host key."""
+
+    slug = models.SlugField(_("kode"), max_length=40, unique=True)
+    name = models.CharField(_("navn"), max_length=100)
+    host = models.CharField(_("vært"), max_length=255)
+    port = models.PositiveIntegerField(_("port"), default=22)
+    # One or more OpenSSH known_hosts lines, or a SHA256 fingerprint. An empty value means
+    # the portal refuses to connect (system check flisportal.E010).
+    host_key = models.TextField(_("fastlåst værtsnøgle"), blank=True)
+    # ~255 KiB SFTP writes roughly double throughput but only some servers accept them.
+    large_writes = models.BooleanField(_("store SFTP-skrivninger"), default=False)
+    is_standin = models.BooleanField(_("lokal stand-in"), default=False)
+
+    class Meta:
+        ordering = ["slug"]
+        verbose_name = _("endpoint")
+        verbose_name_plural = _("endpoints")
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class SftpUserQuerySet(models.QuerySet["SftpUser"]):
+    def for_user(self, user: User | AnonymousUser) -> SftpUserQuerySet:
+        role = user_role(user)
+        if role == Role.ADMINISTRATOR:
+            return self.all()
+        if role == Role.VENDOR:
+            assert isinstance(user, User)
+            return self.filter(it_system__vendor_id=user.vendor_id)
+        return self.none()
+
+
+class SftpUser(models.Model):
+    """The SFTP user one IT-system logs in as on one endpoint."""
+
+    it_system = models.ForeignKey(
+        ITSystem, verbose_name=_("it-system"), on_delete=models.PROTECT, related_name="sftp_users"
+    )
+    endpoint = models.ForeignKey(
+        Endpoint, verbose_name=_("endpoint"), on_delete=models.PROTECT, related_name="sftp_users"
+    )
+    username = models.CharField(_("brugernavn"), max_length=255)
+
+    objects = SftpUserQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["endpoint", "username"]
+        verbose_name = _("SFTP-bruger")
+        verbose_name_plural = _("SFTP-brugere")
+        constraints = [
+            models.UniqueConstraint(fields=["endpoint", "username"], name="sftpuser_unique_name"),
+            models.UniqueConstraint(
+                fields=["endpoint", "it_system"], name="sftpuser_one_per_system_and_endpoint"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.username} ({self.endpoint.slug})"
+
+
+class KeyState(models.TextChoices):
+    ACTIVE = "active", _("aktiv")
+    # After a rotation the old key stays usable until someone confirms the new one works.
+    PREVIOUS = "previous", _("forrige (indtil rotation er bekræftet)")
+    RETIRED = "retired", _("udfaset")
+
+
+class SftpKey(models.Model):
+    sftp_user = models.ForeignKey(
+        SftpUser, verbose_name=_("SFTP-bruger"), on_delete=models.CASCADE, related_name="keys"
+    )
+    algorithm = models.CharField(_("algoritme"), max_length=20)
+    public_key = models.TextField(_("offentlig nøgle (OpenSSH)"))
+    fingerprint = models.CharField(_("fingeraftryk (SHA256)"), max_length=100)
+    # Fernet token of the OpenSSH private key; never shown after creation.
+    encrypted_private_key = models.BinaryField(_("krypteret privat nøgle"), editable=False)
+    state = models.CharField(
+        _("tilstand"), max_length=10, choices=KeyState.choices, default=KeyState.ACTIVE
+    )
+    created_at = models.DateTimeField(_("oprettet"), default=timezone.now)
+    expires_at = models.DateTimeField(_("udløber"), null=True, blank=True)
+    retired_at = models.DateTimeField(_("udfaset"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = _("SSH-nøgle")
+        verbose_name_plural = _("SSH-nøgler")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["sftp_user"],
+                condition=Q(state="active"),
+                name="sftpkey_one_active_per_user",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.fingerprint
+
+
+class AgreementStatus(models.TextChoices):
+    DRAFT = "draft", _("udkast")
+    SIGNED = "signed", _("underskrevet")
+    TERMINATED = "terminated", _("opsagt")
+
+
+class AgreementQuerySet(models.QuerySet["ProcessingAgreement"]):
+    def for_user(self, user: User | AnonymousUser) -> AgreementQuerySet:
+        role = user_role(user)
+        if role == Role.ADMINISTRATOR:
+            return self.all()
+        if role == Role.VENDOR:
+            assert isinstance(user, User)
+            return self.filter(vendor_id=user.vendor_id)
+        if role == Role.CONSULTANT:
+            assert isinstance(user, User)
+            return self.filter(kommune__consultants=user)
+        return self.none()
+
+
+class ProcessingAgreement(models.Model):
+    """Databehandleraftale between a kommune and a vendor."""
+
+    vendor = models.ForeignKey(
+        Vendor, verbose_name=_("leverandør"), on_delete=models.PROTECT, related_name="agreements"
+    )
+    kommune = models.ForeignKey(
+        Kommune, verbose_name=_("kommune"), on_delete=models.PROTECT, related_name="agreements"
+    )
+    status = models.CharField(
+        _("status"), max_length=12, choices=AgreementStatus.choices, default=AgreementStatus.DRAFT
+    )
+    signed_on = models.DateField(_("underskrevet den"), null=True, blank=True)
+    ends_on = models.DateField(_("ophører den"), null=True, blank=True)
+    document_reference = models.CharField(_("dokumentreference"), max_length=255, blank=True)
+
+    objects = AgreementQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["kommune", "vendor"]
+        verbose_name = _("databehandleraftale")
+        verbose_name_plural = _("databehandleraftaler")
+        constraints = [
+            models.UniqueConstraint(fields=["vendor", "kommune"], name="agreement_unique_pair")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.vendor} – {self.kommune}"
+
+
+class RouteStatus(models.TextChoices):
+    REQUESTED = "requested", _("anmodet")
+    ORDERED = "ordered", _("bestilt")
+    ESTABLISHED = "established", _("etableret")
+    RETIRED = "retired", _("nedlagt")
+    REJECTED = "rejected", _("afvist")
+
+
+# Which order states may follow which (KOMBIT's Digitaliseringskatalog lifecycle).
+ROUTE_TRANSITIONS: dict[str, tuple[str, ...]] = {
+    RouteStatus.REQUESTED: (RouteStatus.ORDERED, RouteStatus.REJECTED),
+    RouteStatus.ORDERED: (RouteStatus.ESTABLISHED, RouteStatus.REJECTED),
+    RouteStatus.ESTABLISHED: (RouteStatus.RETIRED,),
+    RouteStatus.RETIRED: (),
+    RouteStatus.REJECTED: (),
+}
+
+
+class RouteQuerySet(models.QuerySet["Route"]):
+    def for_user(self, user: User | AnonymousUser) -> RouteQuerySet:
+        role = user_role(user)
+        if role == Role.ADMINISTRATOR:
+            return self.all()
+        if role == Role.VENDOR:
+            assert isinstance(user, User)
+            return self.filter(sender_system__vendor_id=user.vendor_id)
+        if role == Role.CONSULTANT:
+            assert isinstance(user, User)
+            return self.filter(kommune__consultants=user)
+        return self.none()
+
+    def established(self) -> RouteQuerySet:
+        return self.filter(status=RouteStatus.ESTABLISHED)
+
+
+class Route(models.Model):
+    """An InfRef route for one myndighed: what a sender system may deliver, for whom, to which
+    recipient systems, on which endpoint."""
+
+    endpoint = models.ForeignKey(
+        Endpoint, verbose_name=_("endpoint"), on_delete=models.PROTECT, related_name="routes"
+    )
+    data_area = models.ForeignKey(
+        DataArea, verbose_name=_("dataområde"), on_delete=models.PROTECT, related_name="routes"
+    )
+    kommune = models.ForeignKey(
+        Kommune, verbose_name=_("myndighed"), on_delete=models.PROTECT, related_name="routes"
+    )
+    sender_system = models.ForeignKey(
+        ITSystem,
+        verbose_name=_("afsendersystem"),
+        on_delete=models.PROTECT,
+        related_name="sent_routes",
+    )
+    sender_authority = models.CharField(
+        _("afsendermyndighed (CVR)"), max_length=8, validators=[validate_cvr]
+    )
+    recipient_authority = models.CharField(
+        _("modtagermyndighed (CVR)"), max_length=8, validators=[validate_cvr]
+    )
+    recipient_systems = models.ManyToManyField(
+        ITSystem, verbose_name=_("modtagersystemer"), related_name="received_routes"
+    )
+    status = models.CharField(
+        _("status"), max_length=12, choices=RouteStatus.choices, default=RouteStatus.REQUESTED
+    )
+    order_reference = models.CharField(
+        _("bestillingsreference (Digitaliseringskataloget)"), max_length=100, blank=True
+    )
+    ordered_on = models.DateField(_("bestilt den"), null=True, blank=True)
+    established_on = models.DateField(_("etableret den"), null=True, blank=True)
+    retired_on = models.DateField(_("nedlagt den"), null=True, blank=True)
+    created_at = models.DateTimeField(_("oprettet"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("ændret"), auto_now=True)
+
+    objects = RouteQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["kommune", "data_area", "endpoint"]
+        verbose_name = _("rute")
+        verbose_name_plural = _("ruter")
+        constraints = [
+            # The platform routes on this key: two established routes for it would be ambiguous.
+            models.UniqueConstraint(
+                fields=[
+                    "endpoint",
+                    "data_area",
+                    "sender_system",
+                    "sender_authority",
+                    "recipient_authority",
+                ],
+                condition=Q(status="established"),
+                name="route_one_established_per_key",
+                violation_error_message=_(
+                    "Der er allerede en etableret rute for dette endpoint, InfRef, "
+                    "afsendersystem og disse myndigheder."
+                ),
+            )
+        ]
+        indexes = [models.Index(fields=["status", "data_area"], name="route_status_area")]
+
+    def __str__(self) -> str:
+        return f"{self.data_area} · {self.kommune} · {self.sender_system}"
+
+    @property
+    def infref(self) -> str:
+        return self.data_area.infref
+
+    def can_move_to(self, status: str) -> bool:
+        return status in ROUTE_TRANSITIONS[self.status]
+
+
+class RouteEvent(models.Model):
+    """One change in a route's order lifecycle: who, when and why."""
+
+    route = models.ForeignKey(Route, on_delete=models.CASCADE, related_name="events")
+    old_status = models.CharField(max_length=12, choices=RouteStatus.choices, blank=True)
+    new_status = models.CharField(max_length=12, choices=RouteStatus.choices)
+    actor = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    note = models.TextField(blank=True)
+    at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["at", "pk"]
+        verbose_name = _("rutehændelse")
+        verbose_name_plural = _("rutehændelser")
+
+    def __str__(self) -> str:
+        return f"{self.route_id}: {self.old_status} → {self.new_status}"
+
+

@@ -1,0 +1,171 @@
+"""Shared fixtures: a private Redis for the session, real worker processes, and personas.
+
+Personas (what each may do):
+- `admin_user`: administrator (is_staff) – sees and changes everything.
+- `vendor_a_user` / `vendor_b_user`: staff of two different vendors – each sees only its own
+  vendor's systems, keys, routes and deliveries.
+- `consultant_user`: kommune consultant for København (101) – read-only view of that kommune.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import redis
+from django.conf import settings
+
+from routes.models import ITSystem, Kommune, User, Vendor
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A private redis-server on a free loopback port, stopped when the session ends.
+
+    The queues in settings point at it for the whole session, and worker processes get it
+    through REDIS_URL.
+    """
+    binary = shutil.which("redis-server")
+    if binary is None:
+        pytest.fail("redis-server is not installed: `make test` installs it (apt-get).")
+    port = free_port()
+    folder = tmp_path_factory.mktemp("redis")
+    process = subprocess.Popen(
+        [binary, "--bind", "127.0.0.1", "--port", str(port), "--dir", str(folder),
+         "--save", "", "--appendonly", "no"],
+        stdout=subprocess.DEVNULL,
+    )
+    url = f"redis://127.0.0.1:{port}/0"
+    client = redis.Redis.from_url(url)
+    for _ in range(100):
+        try:
+            client.ping()
+            break
+        except redis.ConnectionError:
+            time.sleep(0.05)
+    else:
+        process.kill()
+        pytest.fail("the private redis-server did not start")
+    for queue in settings.RQ_QUEUES.values():
+        queue["URL"] = url
+    settings.REDIS_URL = url
+    yield url
+    process.terminate()
+    process.wait(timeout=10)
+
+
+@pytest.fixture
+def clean_redis(redis_url: str) -> Iterator[redis.Redis]:
+    client = redis.Redis.from_url(redis_url)
+    client.flushdb()
+    yield client
+    client.flushdb()
+
+
+def worker_env(redis_url: str) -> dict[str, str]:
+    """Environment for a worker process that shares this test's Redis and database."""
+    env = dict(os.environ, REDIS_URL=redis_url, DJANGO_SETTINGS_MODULE="flisportal.settings")
+    database = settings.DATABASES["default"]
+    if database["ENGINE"].endswith("sqlite3"):
+        env["DATABASE_URL"] = f"sqlite:///{database['NAME']}"
+    return env
+
+
+@pytest.fixture
+def run_worker(redis_url: str):
+    """Runs a real `manage.py rqworker --burst` process until the queues are empty."""
+
+    def run(*queues: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, str(ROOT / "manage.py"), "rqworker", "--burst",
+             *(queues or ("default", "validation", "sftp"))],
+            env=worker_env(redis_url),
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+
+    return run
+
+
+@pytest.fixture
+def kommune_kbh(db: None) -> Kommune:
+    return Kommune.objects.get(code="101")
+
+
+@pytest.fixture
+def kommune_aarhus(db: None) -> Kommune:
+    return Kommune.objects.get(code="751")
+
+
+@pytest.fixture
+def vendor_a(db: None) -> Vendor:
+    return Vendor.objects.create(name="Leverandør A", cvr="29130000")
+
+
+@pytest.fixture
+def vendor_b(db: None) -> Vendor:
+    return Vendor.objects.create(name="Leverandør B", cvr="37450006")
+
+
+@pytest.fixture
+def system_a(vendor_a: Vendor) -> ITSystem:
+    return ITSystem.objects.create(
+        name="System A", uuid="3f2c1d2e-1111-4222-8333-444455556666", vendor=vendor_a,
+        is_sender=True,
+    )
+
+
+@pytest.fixture
+def system_b(vendor_b: Vendor) -> ITSystem:
+    return ITSystem.objects.create(
+        name="System B", uuid="7a9b0c1d-2222-4333-9444-555566667777", vendor=vendor_b,
+        is_sender=True,
+    )
+
+
+@pytest.fixture
+def flis_system(db: None) -> ITSystem:
+    return ITSystem.objects.create(
+        name="FLIS", uuid="0c5e3f6a-3333-4444-a555-666677778888", is_recipient=True
+    )
+
+
+@pytest.fixture
+def admin_user(db: None) -> User:
+    return User.objects.create_user("admin", password="pw-admin-1234", is_staff=True,
+                                    is_superuser=True)
+
+
+@pytest.fixture
+def vendor_a_user(vendor_a: Vendor) -> User:
+    return User.objects.create_user("vendor-a", password="pw-vendor-a-1234", vendor=vendor_a)
+
+
+@pytest.fixture
+def vendor_b_user(vendor_b: Vendor) -> User:
+    return User.objects.create_user("vendor-b", password="pw-vendor-b-1234", vendor=vendor_b)
+
+
+@pytest.fixture
+def consultant_user(kommune_kbh: Kommune) -> User:
+    user = User.objects.create_user("konsulent", password="pw-konsulent-1234")
+    user.kommuner.add(kommune_kbh)
+    return user
