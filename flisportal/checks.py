@@ -95,11 +95,16 @@ def check_redis_url(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage
                 id="flisportal.E004",
             )
         ]
-    if not settings.DEBUG and scheme == "redis" and urlparse(settings.REDIS_URL).hostname not in {
-        "127.0.0.1",
-        "localhost",
-        "::1",
-    }:
+    if (
+        not settings.DEBUG
+        and scheme == "redis"
+        and urlparse(settings.REDIS_URL).hostname
+        not in {
+            "127.0.0.1",
+            "localhost",
+            "::1",
+        }
+    ):
         return [
             Warning(
                 "REDIS_URL points at another machine without TLS.",

@@ -57,7 +57,9 @@ def env_int(
     except ValueError:
         raise ImproperlyConfigured(f"{name}={value!r} is not a whole number.") from None
     if minimum is not None and number < minimum:
-        raise ImproperlyConfigured(f"{name}={number} is below the smallest allowed value {minimum}.")
+        raise ImproperlyConfigured(
+            f"{name}={number} is below the smallest allowed value {minimum}."
+        )
     if maximum is not None and number > maximum:
         raise ImproperlyConfigured(f"{name}={number} is above the largest allowed value {maximum}.")
     return number
@@ -117,7 +119,9 @@ def env_database(
     try:
         config: dict[str, Any] = dict(dj_database_url.parse(value, conn_max_age=60))
     except ValueError as exc:
-        raise ImproperlyConfigured(f"{name} is not a database URL this portal knows: {exc}") from None
+        raise ImproperlyConfigured(
+            f"{name} is not a database URL this portal knows: {exc}"
+        ) from None
     engine = config.get("ENGINE", "")
     if engine == "django.db.backends.sqlite3":
         return sqlite_database(Path(config["NAME"]))

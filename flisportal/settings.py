@@ -125,7 +125,10 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATIC_ROOT = DATA_DIR / "static"
 # Bootstrap comes from the installed xstatic-bootstrap package: no CDN, no copied files.
-STATICFILES_DIRS = [("bootstrap", xstatic.pkg.bootstrap.BASE_DIR), BASE_DIR / "flisportal" / "static"]
+STATICFILES_DIRS = [
+    ("bootstrap", xstatic.pkg.bootstrap.BASE_DIR),
+    BASE_DIR / "flisportal" / "static",
+]
 STORAGES = {
     # Extracts and reports: a private root that no URL serves. Downloads go through views that
     # check the user's scope. Set FLISPORTAL_STORAGE_BACKEND for an object store (README).

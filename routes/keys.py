@@ -48,8 +48,10 @@ def parse_public_key(text: str) -> str:
         key = serialization.load_ssh_public_key(text.encode())
     except (ValueError, TypeError, IndexError):
         raise ValidationError(
-            _("Den offentlige nøgle kan ikke læses. Indsæt hele linjen i OpenSSH-format "
-              "(fx 'ssh-ed25519 AAAA…').")
+            _(
+                "Den offentlige nøgle kan ikke læses. Indsæt hele linjen i OpenSSH-format "
+                "(fx 'ssh-ed25519 AAAA…')."
+            )
         ) from None
     if not isinstance(key, (rsa.RSAPublicKey, ed25519.Ed25519PublicKey)):
         raise ValidationError(_("Kun RSA- og Ed25519-nøgler understøttes."))
@@ -112,13 +114,13 @@ def load_private_key(
                 raise ValidationError(_("Adgangsfrasen passer ikke til nøglen.")) from None
             continue
     if private is None:
-        raise ValidationError(
-            _("Filen er ikke en privat nøgle i OpenSSH- eller PEM-format.")
-        )
+        raise ValidationError(_("Filen er ikke en privat nøgle i OpenSSH- eller PEM-format."))
     pair = _pair_from_private(private, "")
     if expected_public is not None:
         if fingerprint_of(parse_public_key(expected_public)) != pair.fingerprint:
-            raise ValidationError(_("Den private nøgle passer ikke til den angivne offentlige nøgle."))
+            raise ValidationError(
+                _("Den private nøgle passer ikke til den angivne offentlige nøgle.")
+            )
     return pair
 
 

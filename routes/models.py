@@ -184,8 +184,6 @@ class User(AbstractUser):
         return user_role(self)
 
 
-
-
 class ITSystemQuerySet(models.QuerySet["ITSystem"]):
     def for_user(self, user: User | AnonymousUser) -> ITSystemQuerySet:
         role = user_role(user)
@@ -535,5 +533,3 @@ class RouteEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.route_id}: {self.old_status} → {self.new_status}"
-
-

@@ -46,8 +46,19 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     port = free_port()
     folder = tmp_path_factory.mktemp("redis")
     process = subprocess.Popen(
-        [binary, "--bind", "127.0.0.1", "--port", str(port), "--dir", str(folder),
-         "--save", "", "--appendonly", "no"],
+        [
+            binary,
+            "--bind",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--dir",
+            str(folder),
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+        ],
         stdout=subprocess.DEVNULL,
     )
     url = f"redis://127.0.0.1:{port}/0"
@@ -92,8 +103,13 @@ def run_worker(redis_url: str):
 
     def run(*queues: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            [sys.executable, str(ROOT / "manage.py"), "rqworker", "--burst",
-             *(queues or ("default", "validation", "sftp"))],
+            [
+                sys.executable,
+                str(ROOT / "manage.py"),
+                "rqworker",
+                "--burst",
+                *(queues or ("default", "validation", "sftp")),
+            ],
             env=worker_env(redis_url),
             cwd=ROOT,
             capture_output=True,
@@ -128,7 +144,9 @@ def vendor_b(db: None) -> Vendor:
 @pytest.fixture
 def system_a(vendor_a: Vendor) -> ITSystem:
     return ITSystem.objects.create(
-        name="System A", uuid="3f2c1d2e-1111-4222-8333-444455556666", vendor=vendor_a,
+        name="System A",
+        uuid="3f2c1d2e-1111-4222-8333-444455556666",
+        vendor=vendor_a,
         is_sender=True,
     )
 
@@ -136,7 +154,9 @@ def system_a(vendor_a: Vendor) -> ITSystem:
 @pytest.fixture
 def system_b(vendor_b: Vendor) -> ITSystem:
     return ITSystem.objects.create(
-        name="System B", uuid="7a9b0c1d-2222-4333-9444-555566667777", vendor=vendor_b,
+        name="System B",
+        uuid="7a9b0c1d-2222-4333-9444-555566667777",
+        vendor=vendor_b,
         is_sender=True,
     )
 
@@ -150,8 +170,9 @@ def flis_system(db: None) -> ITSystem:
 
 @pytest.fixture
 def admin_user(db: None) -> User:
-    return User.objects.create_user("admin", password="pw-admin-1234", is_staff=True,
-                                    is_superuser=True)
+    return User.objects.create_user(
+        "admin", password="pw-admin-1234", is_staff=True, is_superuser=True
+    )
 
 
 @pytest.fixture

@@ -12,14 +12,22 @@ FERNET = "ZGV2LW9ubHkta2V5LWVuY3J5cHRpb24ta2V5LTAwMDA="
 def manage(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
     clean = {k: v for k, v in os.environ.items() if k not in {"SECRET_KEY", "DEBUG"}}
     return subprocess.run(
-        [sys.executable, "manage.py", *args], cwd=ROOT, env={**clean, **env},
-        capture_output=True, text=True, timeout=120, check=False,
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env={**clean, **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
 
 
 def test_check_deploy_passes_with_production_settings(tmp_path):
     result = manage(
-        "check", "--deploy", "--fail-level", "WARNING",
+        "check",
+        "--deploy",
+        "--fail-level",
+        "WARNING",
         DEBUG="false",
         SECRET_KEY="k" * 20 + "3Xq!v9-Lm2#Pz8@Rt5&Wc1^Yb7*Hn4$Gd6%Fs0",
         FLISPORTAL_KEY_ENCRYPTION_KEYS=FERNET,
@@ -38,8 +46,11 @@ def test_missing_secret_key_stops_start_up(tmp_path):
 
 def test_missing_key_encryption_key_is_a_check_error_in_production(tmp_path):
     result = manage(
-        "check", DEBUG="false", SECRET_KEY="s" * 10 + "3Xq!v9-Lm2#Pz8@Rt5&Wc1^Yb7*Hn4$Gd6%Fs0aaaa",
-        ALLOWED_HOSTS="flis.example.dk", FLISPORTAL_DATA_DIR=str(tmp_path),
+        "check",
+        DEBUG="false",
+        SECRET_KEY="s" * 10 + "3Xq!v9-Lm2#Pz8@Rt5&Wc1^Yb7*Hn4$Gd6%Fs0aaaa",
+        ALLOWED_HOSTS="flis.example.dk",
+        FLISPORTAL_DATA_DIR=str(tmp_path),
     )
     assert result.returncode != 0
     assert "flisportal.E001" in result.stderr

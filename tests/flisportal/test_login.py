@@ -69,4 +69,4 @@ def test_password_change_page_renders_with_crispy(client, vendor_a_user):
     response = client.get(reverse("password_change"))
     assert response.status_code == 200
     assert 'name="new_password1"' in response.content.decode()
-    assert 'form-control' in response.content.decode()
+    assert "form-control" in response.content.decode()

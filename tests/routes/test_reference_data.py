@@ -22,8 +22,11 @@ def test_all_98_kommuner_are_loaded_with_unique_codes_and_cvrs():
 def test_every_kommune_has_one_of_the_five_regions():
     regions = set(Kommune.objects.values_list("region", flat=True))
     assert regions == {
-        "Region Hovedstaden", "Region Sjælland", "Region Syddanmark",
-        "Region Midtjylland", "Region Nordjylland",
+        "Region Hovedstaden",
+        "Region Sjælland",
+        "Region Syddanmark",
+        "Region Midtjylland",
+        "Region Nordjylland",
     }
 
 

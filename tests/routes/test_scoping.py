@@ -3,13 +3,13 @@
 import pytest
 
 from routes.models import (
+    DataArea,
+    Endpoint,
     ITSystem,
     Kommune,
     ProcessingAgreement,
     Route,
     RouteStatus,
-    Endpoint,
-    DataArea,
     Vendor,
 )
 
@@ -31,7 +31,9 @@ def route_a(system_a, flis_system, kommune_kbh):
     return route
 
 
-def test_vendor_staff_see_only_their_own_vendor(vendor_a_user, vendor_a, vendor_b, system_b, route_a):
+def test_vendor_staff_see_only_their_own_vendor(
+    vendor_a_user, vendor_a, vendor_b, system_b, route_a
+):
     assert list(Vendor.objects.for_user(vendor_a_user)) == [vendor_a]
     assert list(ITSystem.objects.for_user(vendor_a_user)) == [route_a.sender_system]
     assert list(Route.objects.for_user(vendor_a_user)) == [route_a]

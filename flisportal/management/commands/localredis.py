@@ -43,15 +43,32 @@ class Command(BaseCommand):
             while True:
                 time.sleep(3600)
         if url.hostname not in {"127.0.0.1", "localhost"}:
-            raise CommandError(f"Redis at {settings.REDIS_URL} does not answer, and it is not local.")
+            raise CommandError(
+                f"Redis at {settings.REDIS_URL} does not answer, and it is not local."
+            )
         binary = shutil.which("redis-server")
         if binary is None:
-            raise CommandError("redis-server is not installed: run `make system` (apt-get install redis-server).")
+            raise CommandError(
+                "redis-server is not installed: run `make system` (apt-get install redis-server)."
+            )
         folder = settings.DATA_DIR / "redis"
         folder.mkdir(parents=True, exist_ok=True)
-        self.stdout.write(f"Starting redis-server on 127.0.0.1:{url.port or 6379}, data in {folder}")
+        self.stdout.write(
+            f"Starting redis-server on 127.0.0.1:{url.port or 6379}, data in {folder}"
+        )
         os.execv(  # noqa: S606 - replaces this process with redis-server, no shell
             binary,
-            [binary, "--bind", "127.0.0.1", "--port", str(url.port or 6379), "--dir", str(folder),
-             "--appendonly", "yes", "--protected-mode", "yes"],
+            [
+                binary,
+                "--bind",
+                "127.0.0.1",
+                "--port",
+                str(url.port or 6379),
+                "--dir",
+                str(folder),
+                "--appendonly",
+                "yes",
+                "--protected-mode",
+                "yes",
+            ],
         )
