@@ -8,8 +8,9 @@ PIP := $(VENV)/bin/pip
 STAMP := $(VENV)/.installed
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # Debian packages the portal and its tests use (Redis for the queue, OpenSSH's sftp client for
-# the stand-in's interoperability test, Chromium for the browser tests).
-DEBS := redis-server openssh-client chromium
+# the stand-in's interoperability test, OpenSSH's sshd as the real server the SFTP client is tested
+# and benchmarked against, Chromium for the browser tests).
+DEBS := redis-server openssh-client openssh-server chromium
 
 .PHONY: run test system venv lint typecheck clean-data
 
