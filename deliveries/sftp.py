@@ -225,7 +225,12 @@ class SftpConnection:
         except SftpError:
             raise
         except Exception as exc:
-            raise _operation_error(exc, action=action, path=path, where=self.where) from exc
+            # paramiko reports a dead connection in many shapes ("Socket is closed", EOF,
+            # "Server connection dropped"); the transport's state says it plainly.
+            lost = not self._transport.is_active() or self._sftp.get_channel().closed
+            raise _operation_error(
+                exc, action=action, path=path, where=self.where, connection_lost=lost
+            ) from exc
 
 
 def _wait_for_write_acks(sftp: paramiko.SFTPClient, remote: paramiko.SFTPFile) -> None:
@@ -243,7 +248,9 @@ def _wait_for_write_acks(sftp: paramiko.SFTPClient, remote: paramiko.SFTPFile) -
             raise OSError("uventet svar på en SFTP-skrivning")
 
 
-def _operation_error(exc: BaseException, *, action: str, path: str, where: str) -> SftpError:
+def _operation_error(
+    exc: BaseException, *, action: str, path: str, where: str, connection_lost: bool = False
+) -> SftpError:
     if isinstance(exc, TimeoutError | socket.timeout):
         return SftpError(
             f"Serveren {where} svarede ikke under {action} inden for tidsgrænsen. "
@@ -263,7 +270,7 @@ def _operation_error(exc: BaseException, *, action: str, path: str, where: str) 
             "og at mappen findes for SFTP-brugeren.",
             permanent=True,
         )
-    if isinstance(exc, EOFError | ConnectionError | paramiko.SSHException):
+    if connection_lost or isinstance(exc, EOFError | ConnectionError | paramiko.SSHException):
         return SftpError(
             f"Forbindelsen til {where} blev afbrudt under {action}. Portalen prøver igen "
             "senere; en delvist overført fil bliver overskrevet.",
@@ -369,13 +376,22 @@ def connect(
         transport.channel_timeout = timeouts.operation
         _configure_security(transport, [key.key_type for key in pinned if key.key_type])
         try:
-            transport.start_client(timeout=timeouts.banner)
+            # The banner timeout ends a silent server's wait inside paramiko's thread; this
+            # outer limit (banner plus key exchange) only guards against a stuck exchange.
+            transport.start_client(timeout=2 * timeouts.banner)
         except (paramiko.SSHException, EOFError, OSError) as exc:
             raise SftpError(
                 f"SSH-forhandlingen med {where} mislykkedes inden for {timeouts.banner:g} "
                 f"sekunder ({exc or exc.__class__.__name__}). Portalen prøver igen senere.",
                 permanent=False,
             ) from None
+        if not (transport.is_active() and transport.initial_kex_done):
+            # start_client() returns quietly when its own timeout runs out.
+            raise SftpError(
+                f"SSH-forhandlingen med {where} blev ikke færdig inden for "
+                f"{2 * timeouts.banner:g} sekunder. Portalen prøver igen senere.",
+                permanent=False,
+            )
 
         server_key = transport.get_remote_server_key()
         presented = fingerprint_of_blob(server_key.asbytes())

@@ -47,18 +47,46 @@ class SshServer:
 
     def kill(self) -> None:
         """Kill the listener and every per-connection child: the server is gone at once."""
-        if self.process.poll() is None:
-            # sshd forks a child per connection into the same process group.
-            os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait(timeout=10)
+        self._signal(signal.SIGKILL)
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
+        self._signal(signal.SIGTERM)
+
+    def _signal(self, signum: int) -> None:
+        if self.process.poll() is not None:
+            return
+        # Each connection is served by a child that sshd moves into a session of its own
+        # (setsid), so a process-group signal would miss it: find the children by parent pid.
+        for pid in [*_descendants(self.process.pid), self.process.pid]:
             try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.kill()
+                os.kill(pid, signum)
+            except ProcessLookupError:
+                pass
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self._signal(signal.SIGKILL)
+
+
+def _descendants(pid: int) -> list[int]:
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            # The command name in field 2 may hold spaces; the parent pid follows its ")".
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        parent = int(stat.rsplit(")", 1)[1].split()[1])
+        children.setdefault(parent, []).append(int(entry.name))
+    found: list[int] = []
+    pending = [pid]
+    while pending:
+        for child in children.get(pending.pop(), []):
+            found.append(child)
+            pending.append(child)
+    return found
 
 
 def start_sshd(
@@ -122,7 +150,6 @@ def start_sshd(
         [SSHD, "-D", "-e", "-f", str(config)],
         stdout=log,
         stderr=subprocess.STDOUT,
-        # Own process group, so kill() takes the per-connection children along.
         start_new_session=True,
     )
     log.close()
