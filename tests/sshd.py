@@ -57,11 +57,16 @@ class SshServer:
             return
         # Each connection is served by a child that sshd moves into a session of its own
         # (setsid), so a process-group signal would miss it: find the children by parent pid.
-        for pid in [*_descendants(self.process.pid), self.process.pid]:
+        for pid in _descendants(self.process.pid):
             try:
                 os.kill(pid, signum)
             except ProcessLookupError:
                 pass
+        # Give the listener a moment to reap them, so no zombies are left to pid 1.
+        deadline = time.monotonic() + 1
+        while _descendants(self.process.pid) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        self.process.send_signal(signum)
         try:
             self.process.wait(timeout=10)
         except subprocess.TimeoutExpired:

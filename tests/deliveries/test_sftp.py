@@ -21,8 +21,16 @@ import pytest
 from django.core.files.base import ContentFile
 from django.core.files.storage import FileSystemStorage
 
-from deliveries.sftp import CHUNK_SIZE, SftpError, Timeouts, connect, retry_delay
+from deliveries.sftp import (
+    CHUNK_SIZE,
+    SftpError,
+    Timeouts,
+    connect,
+    open_for_endpoint,
+    retry_delay,
+)
 from routes.keys import KeyPair, fingerprint_of, generate_key_pair
+from routes.models import Endpoint, SftpUser
 from tests.sshd import SshServer, free_port, start_sshd
 
 # Short timeouts keep the failure tests fast; the happy paths never come near them.
@@ -359,3 +367,53 @@ def test_retry_delay_grows_with_jitter_and_is_capped():
     for delay, step in zip(delays, steps, strict=True):
         assert step / 2 <= delay <= step
     assert len({round(d, 6) for d in delays}) == len(delays)  # jittered, not constant
+
+
+class _RecordingReader(io.RawIOBase):
+    """A large source that records how much each read asked for."""
+
+    def __init__(self, total: int) -> None:
+        self.left, self.asked = total, []
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int = -1) -> bytes:
+        self.asked.append(size)
+        size = self.left if size < 0 else min(size, self.left)
+        self.left -= size
+        return b"\1" * size
+
+
+def test_upload_streams_in_chunks(sshd, client_key, remote_dir):
+    source = _RecordingReader(5 * CHUNK_SIZE + 1)
+    with _connect(sshd, client_key, large_writes=True) as sftp:
+        assert sftp.upload(source, str(remote_dir / "big.csv")) == 5 * CHUNK_SIZE + 1
+    # Never "read everything": memory stays at one chunk whatever the file size.
+    assert set(source.asked) == {CHUNK_SIZE}
+    assert (remote_dir / "big.csv").stat().st_size == 5 * CHUNK_SIZE + 1
+
+
+def test_open_for_endpoint_uses_the_endpoint(sshd, client_key, remote_dir):
+    endpoint = Endpoint(
+        slug="lokal",
+        name="Lokal sshd",
+        host=sshd.host,
+        port=sshd.port,
+        host_key=f"[{sshd.host}]:{sshd.port} {sshd.host_key_line}",
+        large_writes=True,
+    )
+    sftp_user = SftpUser(endpoint=endpoint, username=sshd.username)
+    with open_for_endpoint(
+        sftp_user=sftp_user, private_key=client_key.private_openssh, timeouts=FAST
+    ) as sftp:
+        assert sftp.large_writes
+        assert sftp.listdir(str(remote_dir)) == []
+
+
+def test_timeouts_come_from_settings(settings):
+    settings.SFTP_CONNECT_TIMEOUT = 4
+    settings.SFTP_BANNER_TIMEOUT = 5
+    settings.SFTP_AUTH_TIMEOUT = 6
+    settings.SFTP_OPERATION_TIMEOUT = 7
+    assert Timeouts.from_settings() == Timeouts(connect=4, banner=5, auth=6, operation=7)
