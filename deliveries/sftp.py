@@ -22,6 +22,7 @@ import hashlib
 import io
 import random
 import socket
+from collections import deque
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
@@ -31,7 +32,8 @@ from typing import IO, Any
 import paramiko
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from paramiko.sftp import CMD_STATUS
+from paramiko.sftp import CMD_DATA, CMD_READ, CMD_STATUS
+from paramiko.sftp_client import int64
 
 from routes.hostkeys import fingerprint_of_blob, host_key_matches, parse_pinned_host_keys
 
@@ -44,8 +46,9 @@ CHUNK_SIZE = 1024 * 1024
 # for endpoints marked `large_writes` (servers known to take them).
 LARGE_WRITE_SIZE = 255 * 1024
 DEFAULT_WRITE_SIZE = paramiko.SFTPFile.MAX_REQUEST_SIZE
-# Outstanding read requests while downloading; bounds the memory a download can take.
-READ_AHEAD_REQUESTS = 64
+# Read requests in flight while downloading: enough to hide the round trip, and the bound on
+# what a download holds in memory.
+READ_AHEAD_REQUESTS = 32
 
 # Host-key algorithms to ask for first when a pinned key has this type, so a server with several
 # host keys shows the one that is pinned (as OpenSSH does with known_hosts).
@@ -198,15 +201,14 @@ class SftpConnection:
         """Stream `remote_path` into the open binary file `target`; return (bytes, sha256 hex)."""
         digest = hashlib.sha256()
         received = 0
+        request_size = LARGE_WRITE_SIZE if self.large_writes else DEFAULT_WRITE_SIZE
         with self._errors(f"hentningen af {remote_path}", remote_path):
             with self._sftp.open(remote_path, "rb") as remote:
-                remote.prefetch(
-                    remote.stat().st_size, max_concurrent_requests=READ_AHEAD_REQUESTS
-                )
-                while chunk := remote.read(CHUNK_SIZE):
-                    digest.update(chunk)
-                    target.write(chunk)
-                    received += len(chunk)
+                size = int(remote.stat().st_size or 0)
+                for data in _read_pipelined(self._sftp, remote, size, request_size):
+                    digest.update(data)
+                    target.write(data)
+                    received += len(data)
         return received, digest.hexdigest()
 
     def remove(self, remote_path: str) -> None:
@@ -246,6 +248,52 @@ def _wait_for_write_acks(sftp: paramiko.SFTPClient, remote: paramiko.SFTPFile) -
         kind, _ = sftp._read_response(request)
         if kind != CMD_STATUS:
             raise OSError("uventet svar på en SFTP-skrivning")
+
+
+def _read_pipelined(
+    sftp: paramiko.SFTPClient, remote: paramiko.SFTPFile, size: int, request_size: int
+) -> Iterator[bytes]:
+    """Yield a remote file's bytes in order, keeping up to READ_AHEAD_REQUESTS reads in flight.
+
+    paramiko's own prefetch() issues its reads from a background thread that dies with an
+    unhandled exception when the connection drops, and buffers without limit when the consumer
+    is slower than the network. Here everything happens in the caller's thread, under the
+    channel's operation timeout. Reads continue one request past the size seen by stat() until
+    the server says EOF, so a file that grew is still read to its end.
+    """
+    pending: deque[tuple[int, int, int]] = deque()  # (request number, offset, length)
+    next_offset = 0
+    while True:
+        while len(pending) < READ_AHEAD_REQUESTS and (next_offset <= size or not pending):
+            number = sftp._async_request(
+                type(None), CMD_READ, remote.handle, int64(next_offset), int(request_size)
+            )
+            pending.append((number, next_offset, request_size))
+            next_offset += request_size
+        number, offset, length = pending.popleft()
+        try:
+            kind, message = sftp._read_response(number)
+        except EOFError:  # the SFTP EOF status, not a dropped connection
+            _discard_responses(sftp, pending)
+            return
+        if kind != CMD_DATA:
+            raise OSError("uventet svar på en SFTP-læsning")
+        data = message.get_string()
+        yield data
+        if len(data) < length:
+            # A short read (a server may cap its replies): drop the reads already sent after it
+            # and go on from where this one ended.
+            _discard_responses(sftp, pending)
+            next_offset = offset + len(data)
+            size = max(size, next_offset)
+
+
+def _discard_responses(sftp: paramiko.SFTPClient, pending: deque[tuple[int, int, int]]) -> None:
+    while pending:
+        try:
+            sftp._read_response(pending.popleft()[0])
+        except EOFError:
+            pass
 
 
 def _operation_error(

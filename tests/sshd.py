@@ -52,6 +52,16 @@ class SshServer:
     def stop(self) -> None:
         self._signal(signal.SIGTERM)
 
+    def freeze(self) -> None:
+        """Stop (SIGSTOP) every connection's processes: the server keeps its sockets open but
+        answers nothing, like a hung server or a dead network path."""
+        for pid in _descendants(self.process.pid):
+            os.kill(pid, signal.SIGSTOP)
+
+    def thaw(self) -> None:
+        for pid in _descendants(self.process.pid):
+            os.kill(pid, signal.SIGCONT)
+
     def _signal(self, signum: int) -> None:
         if self.process.poll() is not None:
             return

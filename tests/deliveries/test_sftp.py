@@ -417,3 +417,94 @@ def test_timeouts_come_from_settings(settings):
     settings.SFTP_AUTH_TIMEOUT = 6
     settings.SFTP_OPERATION_TIMEOUT = 7
     assert Timeouts.from_settings() == Timeouts(connect=4, banner=5, auth=6, operation=7)
+
+
+@pytest.fixture
+def own_sshd(tmp_path: Path, client_key: KeyPair) -> Iterator[SshServer]:
+    """A server of the test's own, for tests that freeze or kill it."""
+    server = start_sshd(tmp_path / "sshd-own", authorized_keys=[client_key.public_openssh])
+    yield server
+    server.thaw()
+    server.kill()
+
+
+def test_hung_server_times_out_as_transient(own_sshd, client_key, remote_dir):
+    timeouts = Timeouts(connect=2, banner=2, auth=2, operation=1)
+    with _connect(own_sshd, client_key, timeouts=timeouts) as sftp:
+        assert sftp.listdir(str(remote_dir)) == []
+        own_sshd.freeze()
+        started = time.monotonic()
+        with pytest.raises(SftpError) as caught:
+            sftp.listdir(str(remote_dir))
+        elapsed = time.monotonic() - started
+        own_sshd.thaw()
+    assert not caught.value.permanent
+    assert "svarede ikke" in str(caught.value)
+    assert 0.9 <= elapsed < 4
+
+
+class _FreezesServerAfter(_RecordingReader):
+    def __init__(self, server: SshServer, total: int, after: int) -> None:
+        super().__init__(total)
+        self.server, self.after, self.read_so_far = server, after, 0
+
+    def read(self, size: int = -1) -> bytes:
+        if self.read_so_far == self.after:
+            self.server.freeze()
+        data = super().read(size)
+        self.read_so_far += len(data)
+        return data
+
+
+def test_server_hanging_mid_upload_times_out_as_transient(own_sshd, client_key, remote_dir):
+    timeouts = Timeouts(connect=2, banner=2, auth=2, operation=1)
+    source = _FreezesServerAfter(own_sshd, total=64 * CHUNK_SIZE, after=2 * CHUNK_SIZE)
+    started = time.monotonic()
+    with pytest.raises(SftpError) as caught:
+        with _connect(own_sshd, client_key, timeouts=timeouts, large_writes=True) as sftp:
+            sftp.upload(source, str(remote_dir / "data.csv"))
+    # The send window (2 MiB) fills within a few chunks; then the operation timeout ends it.
+    assert source.read_so_far < 64 * CHUNK_SIZE
+    assert not caught.value.permanent
+    assert time.monotonic() - started < 6
+
+
+class _KillsServerOnWrite(io.RawIOBase):
+    def __init__(self, server: SshServer, after: int) -> None:
+        self.server, self.after, self.written = server, after, 0
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data) -> int:
+        self.written += len(data)
+        if self.written >= self.after:
+            self.server.kill()
+        return len(data)
+
+
+def test_server_killed_mid_download_is_transient(own_sshd, client_key, remote_dir):
+    (remote_dir / "big.csv").write_bytes(b"\2" * (32 * CHUNK_SIZE))
+    target = _KillsServerOnWrite(own_sshd, after=CHUNK_SIZE)
+    started = time.monotonic()
+    with pytest.raises(SftpError) as caught:
+        with _connect(own_sshd, client_key) as sftp:
+            sftp.download(str(remote_dir / "big.csv"), target)
+    assert not caught.value.permanent
+    assert target.written < 32 * CHUNK_SIZE
+    assert time.monotonic() - started < FAST.operation + 3
+
+
+def test_download_survives_short_reads(sshd, client_key, remote_dir, monkeypatch):
+    # OpenSSH's server answers a read with at most ~255 KiB; asking for 512 KiB per request
+    # makes every reply short, so the download must re-ask from where each one ended.
+    monkeypatch.setattr("deliveries.sftp.LARGE_WRITE_SIZE", 512 * 1024)
+    data = random.Random(7).randbytes(3 * CHUNK_SIZE + 999)
+    (remote_dir / "big.csv").write_bytes(data)
+    target = io.BytesIO()
+    with _connect(sshd, client_key, large_writes=True) as sftp:
+        assert sftp.download(str(remote_dir / "big.csv"), target) == (
+            len(data),
+            hashlib.sha256(data).hexdigest(),
+        )
+    assert target.getvalue() == data
