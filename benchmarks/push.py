@@ -288,8 +288,8 @@ def main() -> None:
                         results[name].append(result)
                 if round_number:
                     # Both ran within seconds of each other, under the same load from others.
-                    pair = results["portal, 255 KiB writes"][-1], results["OpenSSH sftp"][-1]
-                    ratios.append(mbps(pair[0]) / mbps(pair[1]))
+                    ours = results["portal, 255 KiB writes"][-1]
+                    ratios.append(mbps(ours) / mbps(results["OpenSSH sftp"][-1]))
 
             print("\nMedian MB/s:")
             medians = {name: statistics.median(mbps(r) for r in rs) for name, rs in results.items()}
