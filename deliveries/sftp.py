@@ -167,16 +167,19 @@ class SftpConnection:
         try:
             with self._errors(f"overførslen af {remote_path}", remote_path):
                 # "wb" opens with CREATE|TRUNCATE, so a leftover partial file is overwritten.
-                with self._sftp.open(remote_path, "wb") as remote:
-                    remote.set_pipelined(True)
-                    # An instance attribute shadows paramiko's class-wide 32 KiB request size.
-                    remote.MAX_REQUEST_SIZE = (
-                        LARGE_WRITE_SIZE if self.large_writes else DEFAULT_WRITE_SIZE
-                    )
-                    while chunk := local.read(CHUNK_SIZE):
-                        remote.write(chunk)
-                        sent += len(chunk)
-                    _wait_for_write_acks(self._sftp, remote)
+                # Not a `with` block: after a fault, a polite close would wait out another
+                # operation timeout on a hung server; ending the connection frees the handle.
+                remote = self._sftp.open(remote_path, "wb")
+                remote.set_pipelined(True)
+                # An instance attribute shadows paramiko's class-wide 32 KiB request size.
+                remote.MAX_REQUEST_SIZE = (
+                    LARGE_WRITE_SIZE if self.large_writes else DEFAULT_WRITE_SIZE
+                )
+                while chunk := _read_local(local, remote_path):
+                    remote.write(chunk)
+                    sent += len(chunk)
+                _wait_for_write_acks(self._sftp, remote)
+                remote.close()
         finally:
             if local is not source:
                 local.close()
@@ -203,12 +206,14 @@ class SftpConnection:
         received = 0
         request_size = LARGE_WRITE_SIZE if self.large_writes else DEFAULT_WRITE_SIZE
         with self._errors(f"hentningen af {remote_path}", remote_path):
-            with self._sftp.open(remote_path, "rb") as remote:
-                size = int(remote.stat().st_size or 0)
-                for data in _read_pipelined(self._sftp, remote, size, request_size):
-                    digest.update(data)
-                    target.write(data)
-                    received += len(data)
+            # Closed only on success, for the reason given in upload().
+            remote = self._sftp.open(remote_path, "rb")
+            size = int(remote.stat().st_size or 0)
+            for data in _read_pipelined(self._sftp, remote, size, request_size):
+                digest.update(data)
+                _write_local(target, data, remote_path)
+                received += len(data)
+            remote.close()
         return received, digest.hexdigest()
 
     def remove(self, remote_path: str) -> None:
@@ -233,6 +238,30 @@ class SftpConnection:
             raise _operation_error(
                 exc, action=action, path=path, where=self.where, connection_lost=lost
             ) from exc
+
+
+def _read_local(local: IO[bytes], remote_path: str) -> bytes:
+    # Local I/O errors are the portal's own, not the server's: say so, and keep them out of the
+    # errno-based translation of SFTP errors (a local ENOENT is not a missing remote file).
+    try:
+        return local.read(CHUNK_SIZE)
+    except OSError as exc:
+        raise SftpError(
+            f"Den lokale fil til {remote_path} kunne ikke læses: {exc}. Portalen prøver igen "
+            "senere; kontrollér portalens fillager, hvis det bliver ved.",
+            permanent=False,
+        ) from exc
+
+
+def _write_local(target: IO[bytes], data: bytes, remote_path: str) -> None:
+    try:
+        target.write(data)
+    except OSError as exc:
+        raise SftpError(
+            f"{remote_path} kunne ikke gemmes lokalt: {exc}. Portalen prøver igen senere; "
+            "kontrollér portalens fillager (fx ledig plads), hvis det bliver ved.",
+            permanent=False,
+        ) from exc
 
 
 def _wait_for_write_acks(sftp: paramiko.SFTPClient, remote: paramiko.SFTPFile) -> None:

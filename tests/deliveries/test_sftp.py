@@ -457,16 +457,17 @@ class _FreezesServerAfter(_RecordingReader):
 
 
 def test_server_hanging_mid_upload_times_out_as_transient(own_sshd, client_key, remote_dir):
-    timeouts = Timeouts(connect=2, banner=2, auth=2, operation=1)
+    timeouts = Timeouts(connect=2, banner=2, auth=2, operation=2)
     source = _FreezesServerAfter(own_sshd, total=64 * CHUNK_SIZE, after=2 * CHUNK_SIZE)
     started = time.monotonic()
     with pytest.raises(SftpError) as caught:
         with _connect(own_sshd, client_key, timeouts=timeouts, large_writes=True) as sftp:
             sftp.upload(source, str(remote_dir / "data.csv"))
-    # The send window (2 MiB) fills within a few chunks; then the operation timeout ends it.
+    # The send window (2 MiB) fills within a few chunks; then the operation timeout ends it,
+    # once: the half-written file is not closed politely, which would wait out a second one.
     assert source.read_so_far < 64 * CHUNK_SIZE
     assert not caught.value.permanent
-    assert time.monotonic() - started < 6
+    assert time.monotonic() - started < 2 * timeouts.operation - 0.5
 
 
 class _KillsServerOnWrite(io.RawIOBase):
@@ -508,3 +509,22 @@ def test_download_survives_short_reads(sshd, client_key, remote_dir, monkeypatch
             hashlib.sha256(data).hexdigest(),
         )
     assert target.getvalue() == data
+
+
+class _BrokenLocalFile(io.RawIOBase):
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int = -1) -> bytes:
+        raise FileNotFoundError(2, "No such file or directory", "private/deliveries/x.csv")
+
+
+def test_local_read_error_is_not_blamed_on_the_server(sshd, client_key, remote_dir):
+    with _connect(sshd, client_key) as sftp:
+        with pytest.raises(SftpError) as caught:
+            sftp.upload(_BrokenLocalFile(), str(remote_dir / "data.csv"))
+        assert "Den lokale fil" in str(caught.value)
+        assert "serveren" not in str(caught.value).lower()
+        assert not caught.value.permanent
+        # The session goes on.
+        assert sftp.listdir(str(remote_dir)) == ["data.csv"]
