@@ -536,8 +536,12 @@ def connect(
     )
     try:
         yield connection
-    finally:
-        connection.close()
+    except BaseException:
+        # After a fault, no polite goodbye (closing the SFTP channel) to a server that may be
+        # hung: that could block on a full send buffer. Dropping the transport is enough.
+        transport.close()
+        raise
+    connection.close()
 
 
 def _key_fingerprint(pkey: paramiko.PKey) -> str:
