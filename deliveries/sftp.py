@@ -22,6 +22,7 @@ import hashlib
 import io
 import random
 import socket
+import threading
 from collections import deque
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
@@ -515,7 +516,15 @@ def connect(
             channel = transport.open_session(timeout=timeouts.operation)
             # Each later read or write waits at most this long for the server to move.
             channel.settimeout(timeouts.operation)
-            channel.invoke_subsystem("sftp")
+            # invoke_subsystem() waits for the server's answer without any limit; a watchdog
+            # drops the transport if it does not come, which wakes the wait with an error.
+            watchdog = threading.Timer(timeouts.operation, transport.close)
+            watchdog.daemon = True
+            watchdog.start()
+            try:
+                channel.invoke_subsystem("sftp")
+            finally:
+                watchdog.cancel()
             sftp = paramiko.SFTPClient(channel)
         except paramiko.SSHException as exc:
             raise SftpError(

@@ -17,6 +17,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import paramiko
 import pytest
 from django.core.files.base import ContentFile
 from django.core.files.storage import FileSystemStorage
@@ -528,3 +529,22 @@ def test_local_read_error_is_not_blamed_on_the_server(sshd, client_key, remote_d
         assert not caught.value.permanent
         # The session goes on.
         assert sftp.listdir(str(remote_dir)) == ["data.csv"]
+
+
+def test_server_hanging_before_sftp_starts_times_out(own_sshd, client_key, monkeypatch):
+    # Freeze the server right after login, just before the client asks for the SFTP subsystem:
+    # paramiko would wait for the answer forever.
+    original = paramiko.Channel.invoke_subsystem
+
+    def freeze_then_invoke(channel, subsystem):
+        own_sshd.freeze()
+        return original(channel, subsystem)
+
+    monkeypatch.setattr(paramiko.Channel, "invoke_subsystem", freeze_then_invoke)
+    timeouts = Timeouts(connect=2, banner=2, auth=2, operation=1)
+    started = time.monotonic()
+    with pytest.raises(SftpError) as caught:
+        with _connect(own_sshd, client_key, timeouts=timeouts):
+            pytest.fail("SFTP started on a frozen server")
+    assert not caught.value.permanent
+    assert time.monotonic() - started < 4
