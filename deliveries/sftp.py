@@ -533,9 +533,7 @@ def connect(
                 permanent=False,
             ) from None
         except Exception as exc:
-            raise _operation_error(
-                exc, action="åbningen af SFTP", path="", where=where
-            ) from None
+            raise _operation_error(exc, action="åbningen af SFTP", path="", where=where) from None
     except BaseException:
         transport.close()
         raise
