@@ -128,6 +128,10 @@ def _where(host: str, port: int) -> str:
     return f"{host}:{port}"
 
 
+def _seconds(value: float) -> str:
+    return f"{value:g} sekund" if value == 1 else f"{value:g} sekunder"
+
+
 class SftpConnection:
     """An authenticated SFTP session. Make it with `connect()`; every method raises SftpError."""
 
@@ -378,7 +382,7 @@ def _open_socket(host: str, port: int, timeouts: Timeouts) -> socket.socket:
         ) from None
     except TimeoutError:
         raise SftpError(
-            f"Ingen forbindelse til {where} inden for {timeouts.connect:g} sekunder. "
+            f"Ingen forbindelse til {where} inden for {_seconds(timeouts.connect)}. "
             "Portalen prøver igen senere.",
             permanent=False,
         ) from None
@@ -458,16 +462,18 @@ def connect(
             # outer limit (banner plus key exchange) only guards against a stuck exchange.
             transport.start_client(timeout=2 * timeouts.banner)
         except (paramiko.SSHException, EOFError, OSError) as exc:
+            # Typically "Error reading SSH protocol banner" after the banner timeout.
             raise SftpError(
-                f"SSH-forhandlingen med {where} mislykkedes inden for {timeouts.banner:g} "
-                f"sekunder ({exc or exc.__class__.__name__}). Portalen prøver igen senere.",
+                f"SSH-forhandlingen med {where} mislykkedes: serveren svarede ikke inden for "
+                f"{_seconds(timeouts.banner)}, eller forbindelsen blev afbrudt "
+                f"({exc or exc.__class__.__name__}). Portalen prøver igen senere.",
                 permanent=False,
             ) from None
         if not (transport.is_active() and transport.initial_kex_done):
             # start_client() returns quietly when its own timeout runs out.
             raise SftpError(
                 f"SSH-forhandlingen med {where} blev ikke færdig inden for "
-                f"{2 * timeouts.banner:g} sekunder. Portalen prøver igen senere.",
+                f"{_seconds(2 * timeouts.banner)}. Portalen prøver igen senere.",
                 permanent=False,
             )
 
@@ -495,8 +501,8 @@ def connect(
         except paramiko.AuthenticationException as exc:
             if "timeout" in str(exc).lower():
                 raise SftpError(
-                    f"Serveren {where} svarede ikke på login inden for {timeouts.auth:g} "
-                    "sekunder. Portalen prøver igen senere.",
+                    f"Serveren {where} svarede ikke på login inden for "
+                    f"{_seconds(timeouts.auth)}. Portalen prøver igen senere.",
                     permanent=False,
                 ) from None
             raise SftpError(

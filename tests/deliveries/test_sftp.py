@@ -16,6 +16,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import paramiko
 import pytest
@@ -75,7 +76,7 @@ def remote_dir(tmp_path: Path) -> Path:
 
 
 def _connect(server: SshServer, key: KeyPair, **overrides):
-    options = {
+    options: dict[str, Any] = {
         "host": server.host,
         "port": server.port,
         "username": server.username,
@@ -293,7 +294,7 @@ def test_silent_server_times_out_as_transient(silent_server, client_key):
             pytest.fail("a silent server cannot complete a handshake")
     elapsed = time.monotonic() - started
     assert not caught.value.permanent
-    assert "inden for 1 sekunder" in str(caught.value)
+    assert "svarede ikke inden for 1 sekund," in str(caught.value)
     # The banner timeout (1 s) ends the wait, with a little slack for a busy machine.
     assert 0.9 <= elapsed < 4
 
@@ -374,7 +375,8 @@ class _RecordingReader(io.RawIOBase):
     """A large source that records how much each read asked for."""
 
     def __init__(self, total: int) -> None:
-        self.left, self.asked = total, []
+        self.left = total
+        self.asked: list[int] = []
 
     def readable(self) -> bool:
         return True
