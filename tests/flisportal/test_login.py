@@ -70,3 +70,9 @@ def test_password_change_page_renders_with_crispy(client, vendor_a_user):
     assert response.status_code == 200
     assert 'name="new_password1"' in response.content.decode()
     assert "form-control" in response.content.decode()
+
+
+def test_danish_by_default_even_for_an_english_browser(client):
+    page = client.get(reverse("login"), HTTP_ACCEPT_LANGUAGE="en-US,en;q=0.9")
+    assert '<html lang="da">' in page.content.decode()
+    assert "Brugernavn" in page.content.decode()
