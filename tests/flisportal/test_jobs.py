@@ -19,3 +19,15 @@ def test_expired_sessions_are_cleared_and_live_ones_kept():
     )
     assert clear_expired_sessions() == 1
     assert list(Session.objects.values_list("session_key", flat=True)) == [live.session_key]
+
+
+@pytest.mark.redis
+def test_cron_config_loads_into_rq_cron_scheduler(clean_redis):
+    from django_rq.cron import DjangoCronScheduler
+
+    scheduler = DjangoCronScheduler()
+    scheduler.load_config_from_file("flisportal.cron")
+    names = {job.func_name for job in scheduler.get_jobs()}
+    assert "flisportal.jobs.clear_expired_sessions" in names
+    # The scheduler has a Redis connection to run with (it has none while no job is registered).
+    assert scheduler.connection is not None
