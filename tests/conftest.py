@@ -91,9 +91,15 @@ def clean_redis(redis_url: str) -> Iterator[redis.Redis]:
 def worker_env(redis_url: str) -> dict[str, str]:
     """Environment for a worker process that shares this test's Redis and database."""
     env = dict(os.environ, REDIS_URL=redis_url, DJANGO_SETTINGS_MODULE="flisportal.settings")
-    database = settings.DATABASES["default"]
+    database = settings.DATABASES["default"]  # NAME is the test database's by now
     if database["ENGINE"].endswith("sqlite3"):
         env["DATABASE_URL"] = f"sqlite:///{database['NAME']}"
+    else:
+        password = f":{database['PASSWORD']}" if database["PASSWORD"] else ""
+        credentials = database["USER"] + password
+        env["DATABASE_URL"] = (
+            f"postgres://{credentials}@{database['HOST']}:{database['PORT']}/{database['NAME']}"
+        )
     return env
 
 
