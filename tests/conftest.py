@@ -196,3 +196,22 @@ def consultant_user(kommune_kbh: Kommune) -> User:
     user = User.objects.create_user("konsulent", password="pw-konsulent-1234")
     user.kommuner.add(kommune_kbh)
     return user
+
+
+@pytest.fixture
+def make_established_route(system_a: ITSystem, kommune_kbh: Kommune):
+    """An established route on the endpoint with the given slug (for checks and scoping)."""
+    from routes.models import DataArea, Endpoint, Route
+
+    def make(slug: str) -> Route:
+        return Route.objects.create(
+            endpoint=Endpoint.objects.get(slug=slug),
+            data_area=DataArea.objects.get(code="personale"),
+            kommune=kommune_kbh,
+            sender_system=system_a,
+            sender_authority=kommune_kbh.cvr,
+            recipient_authority=kommune_kbh.cvr,
+            status="established",
+        )
+
+    return make
