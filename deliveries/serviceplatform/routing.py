@@ -191,7 +191,9 @@ def _check(*, endpoint_id: int, username: str, home: Path, data: bytes) -> _Chec
 
     _check_data_file(checked, home=home, descriptor=descriptor)
     if trigger.routing is not None:
-        _check_route(checked, endpoint_id=endpoint_id, trigger=trigger)
+        # A route looked up under another system's UUID says nothing about this sender.
+        if not any(r.error == PlatformError.SENDER_SYSTEM_MISMATCH for r in checked.refusals):
+            _check_route(checked, endpoint_id=endpoint_id, trigger=trigger)
     else:
         _check_simple_recipients(checked, endpoint_id=endpoint_id, descriptor=descriptor)
     return checked

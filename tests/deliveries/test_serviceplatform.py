@@ -25,7 +25,7 @@ from tests.deliveries.standin import (
     upload,
 )
 
-EXTRACT = "kommune;periode;beloeb\n0101;202610;1234,50\n".encode() * 200
+EXTRACT = b"kommune;periode;beloeb\n0101;202610;1234,50\n" * 200
 
 
 def test_route_based_delivery_reaches_flis_and_the_kommunes_lis(
