@@ -311,11 +311,13 @@ def _parse_xml(data: bytes) -> etree._Element:
     try:
         root = etree.fromstring(data, _hardened_parser())
     except etree.XMLSyntaxError as exc:
+        # libxml2 itself stops some entity bombs (amplification limits): still an attack.
+        entity_trouble = "entit" in (exc.msg or "").lower()
         raise ProtocolError(
             f"XML-filen kan ikke læses (linje {exc.lineno}): {exc.msg}",
             f"The XML file is not well-formed (line {exc.lineno}): {exc.msg}",
-            element="(fil)",
-            kind=ProtocolError.MALFORMED,
+            element="DOCTYPE" if entity_trouble else "(fil)",
+            kind=ProtocolError.FORBIDDEN if entity_trouble else ProtocolError.MALFORMED,
         ) from None
     # KOMBIT's documents never carry a DTD; one here is at best noise and at worst an entity
     # attack (billion laughs, external entities), so refuse it outright.

@@ -6,16 +6,11 @@ from __future__ import annotations
 import threading
 import uuid
 
-import paramiko
-import pytest
-
 from deliveries import protocol
 from deliveries.models import PlatformDecision, PlatformOutcome
 from deliveries.serviceplatform.server import StandinThread
-from routes.models import ITSystem, SftpUser
 from tests.deliveries.standin import (
     World,
-    add_party,
     assert_every_written_file_validates,
     connect,
     deliver,
@@ -245,15 +240,3 @@ def test_rename_onto_a_trigger_name_completes_the_upload(
         sftp.rename("OUT/renamed.csv.trigger.tmp", "OUT/renamed.csv.trigger")
         standin.wait_idle()
         assert read_receipt(sftp, "renamed.csv").succeeded
-
-
-def test_logins_need_a_registered_key(standin: StandinThread, world: World) -> None:
-    with pytest.raises(paramiko.AuthenticationException):
-        connect(standin, world.sender, key=world.flis.private_key)
-    ghost_system = ITSystem.objects.create(
-        name="Ghost", uuid="9e8d7c6b-5555-4666-8777-888899990000", is_sender=True
-    )
-    ghost = add_party(world.endpoint, ghost_system, "GHOST")
-    SftpUser.objects.filter(pk=ghost.sftp_user.pk).update(username="GHOST-RENAMED")
-    with pytest.raises(paramiko.AuthenticationException):
-        connect(standin, ghost)
