@@ -144,9 +144,13 @@ def home(runner: StandinThread, party: Party) -> Path:
     return home_of(runner.standin.root, party.username)
 
 
-def connect(runner: StandinThread, party: Party, key: bytes | None = None) -> paramiko.SFTPClient:
-    """A real paramiko SFTP session, checking the host key the stand-in pinned on its Endpoint."""
-    transport = paramiko.Transport(("127.0.0.1", runner.port))
+def connect(
+    runner: StandinThread | int, party: Party, key: bytes | None = None
+) -> paramiko.SFTPClient:
+    """A real paramiko SFTP session to the stand-in (or a port), checking the host key the
+    stand-in pinned on its Endpoint."""
+    port = runner if isinstance(runner, int) else runner.port
+    transport = paramiko.Transport(("127.0.0.1", port))
     transport.start_client(timeout=10)
     pinned = Endpoint.objects.get(slug="lokal").host_key
     if not host_key_matches(pinned, transport.get_remote_server_key().asbytes()):
