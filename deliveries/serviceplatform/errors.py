@@ -36,8 +36,9 @@ class PlatformError(enum.Enum):
     )
     UNSAFE_FILE_NAME = (
         201,
-        "Filnavnet er ikke sikkert: sti-tegn, kontroltegn eller over 255 tegn.",
-        "The file name is unsafe: path separators, control characters or over 255 characters.",
+        "Filnavnet er ikke sikkert: sti-tegn, kontroltegn, over 255 tegn eller endelsen .trigger.",
+        "The file name is unsafe: path separators, control characters, over 255 characters "
+        "or the ending .trigger.",
     )
     DATA_FILE_MISSING = (
         202,
