@@ -140,6 +140,14 @@ class _SSHServer(asyncssh.SSHServer):
 
     def __init__(self, standin: Standin) -> None:
         self._standin = standin
+        self._conn: asyncssh.SSHServerConnection | None = None
+
+    def connection_made(self, conn: asyncssh.SSHServerConnection) -> None:
+        self._conn = conn
+        self._standin.connections.add(conn)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._standin.connections.discard(self._conn)
 
     def begin_auth(self, username: str) -> bool:
         return True
@@ -214,7 +222,7 @@ class StandinSFTPServer(asyncssh.SFTPServer):
     def _file_in(self, path: bytes, folders: tuple[str, ...]) -> str | None:
         """The file name, if `path` names a file directly inside one of `folders`."""
         parts = self._parts(path)
-        if len(parts) == 2 and parts[0].decode() in folders:
+        if len(parts) == 2 and parts[0].decode("utf-8", "replace") in folders:
             return parts[1].decode("utf-8", "surrogateescape")
         return None
 
@@ -362,7 +370,8 @@ class Standin:
             max_workers=workers, thread_name_prefix="standin-trigger"
         )
         self._tasks: set[asyncio.Task[None]] = set()
-        # Open SFTP sessions (only touched on the event loop).
+        # Open SSH connections and SFTP sessions (only touched on the event loop).
+        self.connections: set[asyncssh.SSHServerConnection | None] = set()
         self.sessions = 0
         self._acceptor: asyncssh.SSHAcceptor | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -382,7 +391,15 @@ class Standin:
 
     async def stop(self) -> None:
         if self._acceptor is not None:
+            # asyncssh's acceptor only stops listening; clients still connected are sent away
+            # here, so that a stop never waits on an idle client.
             self._acceptor.close()
+            for conn in list(self.connections):
+                if conn is not None:
+                    conn.close()
+            for conn in list(self.connections):
+                if conn is not None:
+                    await conn.wait_closed()
             await self._acceptor.wait_closed()
         await self.wait_idle()
         self._auth_pool.shutdown(wait=True)

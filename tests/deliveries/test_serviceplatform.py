@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import threading
 import uuid
+from pathlib import Path
 
 from deliveries import protocol
 from deliveries.models import PlatformDecision, PlatformOutcome
-from deliveries.serviceplatform.server import StandinThread
+from deliveries.serviceplatform.server import StandinThread, standin_running
 from tests.deliveries.standin import (
     World,
     assert_every_written_file_validates,
@@ -18,6 +19,7 @@ from tests.deliveries.standin import (
     read_receipt,
     route_trigger,
     upload,
+    wait_for,
 )
 
 EXTRACT = b"kommune;periode;beloeb\n0101;202610;1234,50\n" * 200
@@ -240,3 +242,12 @@ def test_rename_onto_a_trigger_name_completes_the_upload(
         sftp.rename("OUT/renamed.csv.trigger.tmp", "OUT/renamed.csv.trigger")
         standin.wait_idle()
         assert read_receipt(sftp, "renamed.csv").succeeded
+
+
+def test_stopping_sends_connected_clients_away(world: World, tmp_path: Path) -> None:
+    with standin_running(root=tmp_path / "sp") as runner:
+        sftp = connect(runner, world.sender)
+        assert sftp.listdir(".")
+    # The stop above returned although this client never hung up: the server hung up on it.
+    transport = sftp.get_channel().get_transport()
+    wait_for(lambda: not transport.is_active(), timeout=5)
