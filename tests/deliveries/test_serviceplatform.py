@@ -125,6 +125,7 @@ def test_duplicate_senders_file_id_gets_the_first_receipt_and_no_second_distribu
     ]
     outcomes = list(PlatformDecision.objects.order_by("pk").values_list("outcome", flat=True))
     assert outcomes == [PlatformOutcome.DISTRIBUTED, PlatformOutcome.DUPLICATE]
+    assert_every_written_file_validates(standin.standin.root)
 
 
 def test_the_same_senders_file_id_from_another_sender_is_not_a_duplicate(

@@ -177,3 +177,19 @@ def test_a_data_file_that_is_a_planted_symlink_is_not_distributed(
         receipt = deliver(standin, sftp, case.trigger, data=None, trigger_name=case.name)
     assert [error.code for error in receipt.errors] == [202]
     assert list((home(standin, world.flis) / "IN").iterdir()) == []
+
+
+def test_an_unexpected_failure_still_answers_the_sender(
+    standin: StandinThread, world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(**kwargs: object) -> None:
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr("deliveries.serviceplatform.server.trigger_process", broken)
+    case = _route(world)
+    with connect(standin, world.sender) as sftp:
+        receipt = deliver(standin, sftp, case.trigger, data=case.data, trigger_name=case.name)
+    assert [error.code for error in receipt.errors] == [901]
+    assert "disk on fire" in receipt.errors[0].description
+    assert PlatformDecision.objects.get().error_codes == [901]
+    assert list((home(standin, world.flis) / "IN").iterdir()) == []
