@@ -327,6 +327,16 @@ class StandinSFTPServer(asyncssh.SFTPServer):
             raise _Denied("Du kan kun ændre filer i OUT/.", "You can only change files in OUT/.")
         super().setstat(path, attrs)
 
+    def lsetstat(self, path: bytes, attrs: asyncssh.SFTPAttrs) -> None:
+        self.setstat(path, attrs)
+
+    def fsetstat(self, file_obj: object, attrs: asyncssh.SFTPAttrs) -> None:
+        # Only the user's own uploads: a delivered file in IN/ may share its inode with another
+        # recipient's copy (hard link), so changing its mode would change theirs too.
+        if file_obj not in self._uploads:
+            raise _Denied("Du kan kun ændre filer i OUT/.", "You can only change files in OUT/.")
+        super().fsetstat(file_obj, attrs)
+
     # Folders and links: the platform's homes have a fixed shape.
 
     def mkdir(self, path: bytes, attrs: asyncssh.SFTPAttrs) -> None:
@@ -385,6 +395,9 @@ class Standin:
             server_factory=functools.partial(_SSHServer, self),
             sftp_factory=functools.partial(StandinSFTPServer, standin=self),
             allow_scp=False,
+            # SFTP version 3, what OpenSSH and paramiko speak; later versions would route opens
+            # through open56, which the OUT/-only rule above does not cover.
+            sftp_version=3,
             login_timeout=60,
         )
         self.port = self._acceptor.get_port()

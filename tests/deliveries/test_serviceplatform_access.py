@@ -105,12 +105,17 @@ def test_users_write_only_directly_in_out(standin: StandinThread, world: World) 
         assert _denied(sftp.mkdir, "OUT/sub").errno == errno.EACCES
         assert _denied(sftp.rmdir, "IN").errno == errno.EACCES
         assert _denied(sftp.rename, "IN/receipt.sftpreceipt", "OUT/x").errno == errno.EACCES
+        assert _denied(sftp.chmod, "IN/receipt.sftpreceipt", 0).errno == errno.EACCES
+        assert _denied(sftp.chmod, "IN", 0).errno == errno.EACCES
         # Reading and cleaning up IN/ is allowed: that is how recipients fetch.
         with sftp.open("IN/receipt.sftpreceipt", "rb") as handle:
+            assert _denied(handle.chmod, 0).errno == errno.EACCES
             assert handle.read() == b"r"
         sftp.remove("IN/receipt.sftpreceipt")
         with sftp.open("OUT/mine.csv", "wb") as handle:
             handle.write(b"data")
+            handle.chmod(0o600)
+        sftp.chmod("OUT/mine.csv", 0o640)
         sftp.remove("OUT/mine.csv")
         assert sftp.listdir("IN") == [] and sftp.listdir("OUT") == []
 
