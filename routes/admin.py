@@ -20,7 +20,7 @@ class UserAdmin(BaseUserAdmin):
     search_fields = ("username", "first_name", "last_name", "email")
     filter_horizontal = ("kommuner", "groups", "user_permissions")
     fieldsets = (
-        *BaseUserAdmin.fieldsets,
+        *(BaseUserAdmin.fieldsets or ()),
         (_("Rolle i portalen"), {"fields": ("vendor", "kommuner")}),
     )
 

@@ -61,7 +61,7 @@ def user_role(user: User | AnonymousUser) -> Role:
         role = Role.CONSULTANT
     else:
         role = Role.NONE
-    user._flis_role = role
+    user._flis_role = role  # type: ignore[attr-defined]
     return role
 
 
@@ -180,8 +180,8 @@ class User(AbstractUser):
     )
 
     class Meta(AbstractUser.Meta):
-        verbose_name = _("bruger")
-        verbose_name_plural = _("brugere")
+        verbose_name = _("bruger")  # type: ignore[assignment]
+        verbose_name_plural = _("brugere")  # type: ignore[assignment]
 
     @property
     def role(self) -> Role:
