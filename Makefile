@@ -8,9 +8,10 @@ PIP := $(VENV)/bin/pip
 STAMP := $(VENV)/.installed
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # Debian packages the portal and its tests use (Redis for the queue, OpenSSH's sftp client for
+# Debian packages the portal and its tests use (Redis for the queue, OpenSSH's sftp client for
 # the stand-in's interoperability test, OpenSSH's sshd as the real server the SFTP client is tested
-# and benchmarked against, Chromium for the browser tests).
-DEBS := redis-server openssh-client openssh-server chromium
+# and benchmarked against, Chromium for the browser tests, PostgreSQL for the suite's second run).
+DEBS := redis-server openssh-client openssh-server chromium postgresql
 
 .PHONY: run test system venv lint typecheck clean-data
 
@@ -20,9 +21,11 @@ run: venv system
 	$(PY) manage.py demodata
 	$(VENV)/bin/honcho start -f Procfile
 
+# The suite runs twice: on SQLite (the embedded default) and on a throw-away PostgreSQL.
 test: venv system
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/pytest
+	$(PY) tests/run_on_postgres.py $(VENV)/bin/pytest -p no:cacheprovider
 
 # Installs the Debian packages that are missing. apt-get update runs only when one is missing.
 system:

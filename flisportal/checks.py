@@ -8,7 +8,8 @@ from urllib.parse import urlparse
 
 from cryptography.fernet import Fernet
 from django.conf import settings
-from django.core.checks import CheckMessage, Error, Warning, register
+from django.core.checks import CheckMessage, Error, Tags, Warning, register
+from django.db import DatabaseError
 
 
 def _inside(child: Path, parent: Path) -> bool:
@@ -113,3 +114,38 @@ def check_redis_url(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage
             )
         ]
     return []
+
+
+@register(Tags.database)
+def check_pinned_host_keys(
+    app_configs: Any = None, databases: Any = None, **kwargs: Any
+) -> list[CheckMessage]:
+    """An endpoint that established routes use must have a pinned host key, or the portal
+    cannot connect to it safely. The stand-in registers its own key when it starts."""
+    if not databases:
+        # Database checks run only when asked for (`check --database default`, migrate).
+        return []
+    from routes.models import Endpoint, RouteStatus
+
+    try:
+        unpinned = list(
+            Endpoint.objects.filter(
+                is_standin=False, host_key__regex=r"^\s*$", routes__status=RouteStatus.ESTABLISHED
+            )
+            .distinct()
+            .order_by("slug")
+        )
+    except DatabaseError:
+        # Not migrated yet: nothing to check.
+        return []
+    return [
+        Error(
+            f"Endpoint {endpoint.slug!r} ({endpoint.host}:{endpoint.port}) has established "
+            "routes but no pinned host key: the portal will refuse to connect to it.",
+            hint="Paste the server's known_hosts line or SHA256 fingerprint into the "
+            "endpoint's host key in the admin (ssh-keyscan, checked with KOMBIT).",
+            obj=endpoint,
+            id="flisportal.E010",
+        )
+        for endpoint in unpinned
+    ]

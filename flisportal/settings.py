@@ -8,6 +8,7 @@ the data folder, Redis on 127.0.0.1. With DEBUG=false every secret must be given
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import xstatic.pkg.bootstrap
 from django.utils.translation import gettext_lazy as _
@@ -63,8 +64,9 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "flisportal.middleware.SecurityHeadersMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
-    "django.middleware.locale.LocaleMiddleware",
+    "flisportal.middleware.ChosenLanguageMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -129,7 +131,7 @@ STATICFILES_DIRS = [
     ("bootstrap", xstatic.pkg.bootstrap.BASE_DIR),
     BASE_DIR / "flisportal" / "static",
 ]
-STORAGES = {
+STORAGES: dict[str, dict[str, Any]] = {
     # Extracts and reports: a private root that no URL serves. Downloads go through views that
     # check the user's scope. Set FLISPORTAL_STORAGE_BACKEND for an object store (README).
     "default": {

@@ -10,6 +10,7 @@ import base64
 import hashlib
 from dataclasses import dataclass
 
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
@@ -46,7 +47,7 @@ def parse_public_key(text: str) -> str:
     text = (text or "").strip()
     try:
         key = serialization.load_ssh_public_key(text.encode())
-    except (ValueError, TypeError, IndexError):
+    except (ValueError, TypeError, IndexError, UnsupportedAlgorithm):
         raise ValidationError(
             _(
                 "Den offentlige nøgle kan ikke læses. Indsæt hele linjen i OpenSSH-format "
@@ -109,8 +110,13 @@ def load_private_key(
                 if password is None
                 else _("Nøglen er ikke krypteret: lad adgangsfrasen være tom.")
             ) from None
+        except UnsupportedAlgorithm:
+            raise ValidationError(_("Kun RSA- og Ed25519-nøgler understøttes.")) from None
         except ValueError as exc:
-            if "password" in str(exc).lower() or "decrypt" in str(exc).lower():
+            text = str(exc).lower()
+            # PEM says so; an OpenSSH key decrypted with the wrong passphrase fails the check
+            # integers that open its private section ("broken checksum").
+            if "password" in text or "decrypt" in text or (password and "checksum" in text):
                 raise ValidationError(_("Adgangsfrasen passer ikke til nøglen.")) from None
             continue
     if private is None:

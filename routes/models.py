@@ -7,19 +7,23 @@ exports all start from them.
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from django.contrib.auth.models import AbstractUser
 from django.db import models
 from django.db.models import Q
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from routes.hostkeys import validate_host_key
 from routes.validators import (
     authority_urn,
     validate_cvr,
     validate_kommune_code,
     validate_lower_uuid,
+    validate_public_key,
 )
 
 if TYPE_CHECKING:
@@ -57,7 +61,7 @@ def user_role(user: User | AnonymousUser) -> Role:
         role = Role.CONSULTANT
     else:
         role = Role.NONE
-    user._flis_role = role
+    user._flis_role = role  # type: ignore[attr-defined]
     return role
 
 
@@ -176,8 +180,8 @@ class User(AbstractUser):
     )
 
     class Meta(AbstractUser.Meta):
-        verbose_name = _("bruger")
-        verbose_name_plural = _("brugere")
+        verbose_name = _("bruger")  # type: ignore[assignment]
+        verbose_name_plural = _("brugere")  # type: ignore[assignment]
 
     @property
     def role(self) -> Role:
@@ -260,7 +264,15 @@ class Endpoint(models.Model):
     port = models.PositiveIntegerField(_("port"), default=22)
     # One or more OpenSSH known_hosts lines, or a SHA256 fingerprint. An empty value means
     # the portal refuses to connect (system check flisportal.E010).
-    host_key = models.TextField(_("fastlåst værtsnøgle"), blank=True)
+    host_key = models.TextField(
+        _("fastlåst værtsnøgle"),
+        blank=True,
+        validators=[validate_host_key],
+        help_text=_(
+            "Én eller flere known_hosts-linjer (fx 'sftp.serviceplatformen.dk ssh-rsa AAAA…') "
+            "eller fingeraftryk 'SHA256:…'."
+        ),
+    )
     # ~255 KiB SFTP writes roughly double throughput but only some servers accept them.
     large_writes = models.BooleanField(_("store SFTP-skrivninger"), default=False)
     is_standin = models.BooleanField(_("lokal stand-in"), default=False)
@@ -320,24 +332,46 @@ class KeyState(models.TextChoices):
     RETIRED = "retired", _("udfaset")
 
 
+class KeyOrigin(models.TextChoices):
+    GENERATED = "generated", _("dannet i portalen")
+    UPLOADED = "uploaded", _("uploadet af administrator")
+
+
+# A key this close to its expiry is flagged on the vendor overview.
+KEY_EXPIRY_WARNING = timedelta(days=30)
+
+
 class SftpKey(models.Model):
+    """One SSH key pair of an SFTP user. The private half is stored only as a Fernet token."""
+
     sftp_user = models.ForeignKey(
         SftpUser, verbose_name=_("SFTP-bruger"), on_delete=models.CASCADE, related_name="keys"
     )
     algorithm = models.CharField(_("algoritme"), max_length=20)
-    public_key = models.TextField(_("offentlig nøgle (OpenSSH)"))
+    public_key = models.TextField(_("offentlig nøgle (OpenSSH)"), validators=[validate_public_key])
     fingerprint = models.CharField(_("fingeraftryk (SHA256)"), max_length=100)
     # Fernet token of the OpenSSH private key; never shown after creation.
     encrypted_private_key = models.BinaryField(_("krypteret privat nøgle"), editable=False)
     state = models.CharField(
         _("tilstand"), max_length=10, choices=KeyState.choices, default=KeyState.ACTIVE
     )
+    origin = models.CharField(
+        _("oprindelse"), max_length=10, choices=KeyOrigin.choices, default=KeyOrigin.GENERATED
+    )
+    created_by = models.ForeignKey(
+        User,
+        verbose_name=_("oprettet af"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
     created_at = models.DateTimeField(_("oprettet"), default=timezone.now)
     expires_at = models.DateTimeField(_("udløber"), null=True, blank=True)
     retired_at = models.DateTimeField(_("udfaset"), null=True, blank=True)
 
     class Meta:
-        ordering = ["-created_at"]
+        ordering = ["-created_at", "-pk"]
         verbose_name = _("SSH-nøgle")
         verbose_name_plural = _("SSH-nøgler")
         constraints = [
@@ -350,6 +384,16 @@ class SftpKey(models.Model):
 
     def __str__(self) -> str:
         return self.fingerprint
+
+    def is_expired(self, now: datetime | None = None) -> bool:
+        return self.expires_at is not None and self.expires_at <= (now or timezone.now())
+
+    def expires_soon(self, now: datetime | None = None) -> bool:
+        """Expired, or expiring within KEY_EXPIRY_WARNING: time to rotate."""
+        return (
+            self.expires_at is not None
+            and self.expires_at <= (now or timezone.now()) + KEY_EXPIRY_WARNING
+        )
 
 
 class AgreementStatus(models.TextChoices):
@@ -506,25 +550,49 @@ class Route(models.Model):
     def __str__(self) -> str:
         return f"{self.data_area} · {self.kommune} · {self.sender_system}"
 
+    def get_absolute_url(self) -> str:
+        return reverse("routes:route_detail", args=[self.pk])
+
     @property
     def infref(self) -> str:
         return self.data_area.infref
 
+    @property
+    def sender_authority_urn(self) -> str:
+        return authority_urn(self.sender_authority)
+
+    @property
+    def recipient_authority_urn(self) -> str:
+        return authority_urn(self.recipient_authority)
+
     def can_move_to(self, status: str) -> bool:
         return status in ROUTE_TRANSITIONS[self.status]
+
+    def next_statuses(self) -> list[RouteStatus]:
+        """The states this route may move to next, in lifecycle order."""
+        return [RouteStatus(s) for s in ROUTE_TRANSITIONS[self.status]]
 
 
 class RouteEvent(models.Model):
     """One change in a route's order lifecycle: who, when and why."""
 
-    route = models.ForeignKey(Route, on_delete=models.CASCADE, related_name="events")
-    old_status = models.CharField(max_length=12, choices=RouteStatus.choices, blank=True)
-    new_status = models.CharField(max_length=12, choices=RouteStatus.choices)
-    actor = models.ForeignKey(
-        User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    route = models.ForeignKey(
+        Route, verbose_name=_("rute"), on_delete=models.CASCADE, related_name="events"
     )
-    note = models.TextField(blank=True)
-    at = models.DateTimeField(default=timezone.now)
+    old_status = models.CharField(
+        _("fra status"), max_length=12, choices=RouteStatus.choices, blank=True
+    )
+    new_status = models.CharField(_("til status"), max_length=12, choices=RouteStatus.choices)
+    actor = models.ForeignKey(
+        User,
+        verbose_name=_("udført af"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    note = models.TextField(_("note"), blank=True)
+    at = models.DateTimeField(_("tidspunkt"), default=timezone.now)
 
     class Meta:
         ordering = ["at", "pk"]

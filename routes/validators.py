@@ -59,6 +59,14 @@ def validate_lower_uuid(value: str) -> None:
         )
 
 
+def validate_public_key(value: str) -> None:
+    """An OpenSSH public key line of a type the Serviceplatform takes (RSA or Ed25519)."""
+    # Imported here: routes.keys reads settings, and validators must import without them.
+    from routes.keys import parse_public_key
+
+    parse_public_key(value)
+
+
 def authority_urn(cvr: str) -> str:
     return f"{AUTHORITY_PREFIX}{cvr}"
 

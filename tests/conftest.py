@@ -91,9 +91,15 @@ def clean_redis(redis_url: str) -> Iterator[redis.Redis]:
 def worker_env(redis_url: str) -> dict[str, str]:
     """Environment for a worker process that shares this test's Redis and database."""
     env = dict(os.environ, REDIS_URL=redis_url, DJANGO_SETTINGS_MODULE="flisportal.settings")
-    database = settings.DATABASES["default"]
+    database = settings.DATABASES["default"]  # NAME is the test database's by now
     if database["ENGINE"].endswith("sqlite3"):
         env["DATABASE_URL"] = f"sqlite:///{database['NAME']}"
+    else:
+        password = f":{database['PASSWORD']}" if database["PASSWORD"] else ""
+        credentials = database["USER"] + password
+        env["DATABASE_URL"] = (
+            f"postgres://{credentials}@{database['HOST']}:{database['PORT']}/{database['NAME']}"
+        )
     return env
 
 
@@ -190,3 +196,22 @@ def consultant_user(kommune_kbh: Kommune) -> User:
     user = User.objects.create_user("konsulent", password="pw-konsulent-1234")
     user.kommuner.add(kommune_kbh)
     return user
+
+
+@pytest.fixture
+def make_established_route(system_a: ITSystem, kommune_kbh: Kommune):
+    """An established route on the endpoint with the given slug (for checks and scoping)."""
+    from routes.models import DataArea, Endpoint, Route
+
+    def make(slug: str) -> Route:
+        return Route.objects.create(
+            endpoint=Endpoint.objects.get(slug=slug),
+            data_area=DataArea.objects.get(code="personale"),
+            kommune=kommune_kbh,
+            sender_system=system_a,
+            sender_authority=kommune_kbh.cvr,
+            recipient_authority=kommune_kbh.cvr,
+            status="established",
+        )
+
+    return make

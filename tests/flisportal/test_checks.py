@@ -44,3 +44,25 @@ def test_remote_redis_without_tls_warns_in_production(settings):
     assert ids(checks.check_redis_url()) == ["flisportal.W001"]
     settings.REDIS_URL = "rediss://redis.example:6379/0"
     assert checks.check_redis_url() == []
+
+
+def test_endpoint_with_established_routes_needs_a_pinned_host_key(db, make_established_route):
+    from routes.keys import generate_key_pair
+    from routes.models import Endpoint
+
+    assert checks.check_pinned_host_keys(databases=["default"]) == []
+    route = make_established_route("exttest")
+    messages = checks.check_pinned_host_keys(databases=["default"])
+    assert ids(messages) == ["flisportal.E010"]
+    assert "'exttest'" in messages[0].msg
+    # Only run when database checks are asked for.
+    assert checks.check_pinned_host_keys() == []
+    Endpoint.objects.filter(pk=route.endpoint_id).update(
+        host_key=generate_key_pair("ed25519").fingerprint
+    )
+    assert checks.check_pinned_host_keys(databases=["default"]) == []
+
+
+def test_stand_in_endpoint_needs_no_pinned_host_key(db, make_established_route):
+    make_established_route("lokal")
+    assert checks.check_pinned_host_keys(databases=["default"]) == []

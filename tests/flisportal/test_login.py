@@ -70,3 +70,17 @@ def test_password_change_page_renders_with_crispy(client, vendor_a_user):
     assert response.status_code == 200
     assert 'name="new_password1"' in response.content.decode()
     assert "form-control" in response.content.decode()
+
+
+def test_danish_by_default_even_for_an_english_browser(client):
+    page = client.get(reverse("login"), HTTP_ACCEPT_LANGUAGE="en-US,en;q=0.9")
+    assert '<html lang="da">' in page.content.decode()
+    assert "Brugernavn" in page.content.decode()
+
+
+def test_pages_carry_a_strict_content_security_policy(client):
+    response = client.get(reverse("login"))
+    policy = response["Content-Security-Policy"]
+    assert "script-src 'self'" in policy and "frame-ancestors 'none'" in policy
+    assert response["X-Frame-Options"] == "DENY"
+    assert "onchange=" not in response.content.decode()  # no inline handlers

@@ -1,7 +1,19 @@
 import pytest
 from django.core.management import call_command
 
-from routes.models import ITSystem, Role, User, Vendor
+from routes.keys import decrypt_private_key
+from routes.models import (
+    ITSystem,
+    KeyState,
+    ProcessingAgreement,
+    Role,
+    Route,
+    RouteEvent,
+    SftpKey,
+    SftpUser,
+    User,
+    Vendor,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -20,3 +32,57 @@ def test_demodata_creates_every_role_once():
         "aarhus": Role.CONSULTANT,
     }
     assert User.objects.get(username="nordlys").check_password("Demo-Nordlys-2026")
+
+
+def test_demodata_registry_agreements_keys_and_routes_once():
+    call_command("demodata")
+    snapshot = {
+        model: model.objects.count()
+        for model in (ProcessingAgreement, SftpUser, SftpKey, Route, RouteEvent)
+    }
+    call_command("demodata")
+    assert {model: model.objects.count() for model in snapshot} == snapshot
+
+    agreements = {
+        (a.vendor.name, a.kommune.code, a.status)
+        for a in ProcessingAgreement.objects.select_related("vendor", "kommune")
+    }
+    assert agreements == {
+        ("Nordlys Data A/S", "101", "signed"),
+        ("Nordlys Data A/S", "147", "signed"),
+        ("Fjordsoft ApS", "751", "signed"),
+    }
+
+    users = SftpUser.objects.select_related("endpoint", "it_system")
+    assert {u.it_system.name for u in users} == {
+        "Nordlys Løn",
+        "Nordlys Økonomi",
+        "Fjordsoft Skole",
+        "FLIS",
+    }
+    assert {u.endpoint.slug for u in users} == {"lokal"}
+    for user in users:
+        key = user.keys.get(state=KeyState.ACTIVE)
+        assert key.algorithm == "ed25519"
+        assert b"PRIVATE KEY" not in bytes(key.encrypted_private_key)
+        assert decrypt_private_key(key.encrypted_private_key).startswith(b"-----BEGIN OPENSSH")
+
+    established = {
+        (r.sender_system.name, r.data_area.code, r.kommune.code)
+        for r in Route.objects.filter(endpoint__slug="lokal", status="established").select_related(
+            "sender_system", "data_area", "kommune"
+        )
+    }
+    assert established == {
+        ("Nordlys Løn", "personale", "101"),
+        ("Nordlys Løn", "personale", "147"),
+        ("Nordlys Økonomi", "oekonomi", "101"),
+        ("Nordlys Økonomi", "oekonomi", "147"),
+        ("Fjordsoft Skole", "skole", "751"),
+    }
+    for route in Route.objects.all():
+        assert [s.name for s in route.recipient_systems.all()] == ["FLIS"]
+        assert route.events.first().new_status == "requested"
+    ordered = Route.objects.get(status="ordered")
+    assert (ordered.endpoint.slug, ordered.kommune.code) == ("exttest", "751")
+    assert ordered.order_reference

@@ -1,0 +1,352 @@
+"""Forms of the route and key pages. They validate and convert; crispy does the layout."""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime, time
+from typing import Any
+
+from crispy_forms.helper import FormHelper
+from crispy_forms.layout import Field, Layout, Submit
+from django import forms
+from django.core.exceptions import ValidationError
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from routes.models import (
+    DataArea,
+    Endpoint,
+    ITSystem,
+    Kommune,
+    Region,
+    Route,
+    User,
+    Vendor,
+)
+from routes.validators import normalize_kommune_code, validate_cvr, validate_public_key
+
+# An OpenSSH private key is a few KiB; anything much larger is not one.
+MAX_PRIVATE_KEY_BYTES = 64 * 1024
+
+
+class DateInput(forms.DateInput):
+    input_type = "date"
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(format="%Y-%m-%d", **kwargs)
+
+
+class SystemChoiceField(forms.ModelChoiceField):
+    def label_from_instance(self, obj: Any) -> str:
+        vendor = obj.vendor.name if obj.vendor_id else _("ingen leverandør")
+        return f"{obj.name} ({vendor})"
+
+
+def end_of_day(day: date | None) -> datetime | None:
+    """A key 'expires on' a day: it is valid through that day, Danish time."""
+    if day is None:
+        return None
+    return timezone.make_aware(datetime.combine(day, time(23, 59)))
+
+
+def _helper(submit_label: str, *, action: str = "", method: str = "post") -> FormHelper:
+    helper = FormHelper()
+    helper.form_method = method
+    if action:
+        helper.form_action = action
+    helper.add_input(Submit("submit", submit_label))
+    return helper
+
+
+class KommunePickForm(forms.Form):
+    kommune = forms.ModelChoiceField(
+        label=_("Kommune"),
+        queryset=Kommune.objects.order_by("code"),
+        to_field_name="code",
+        empty_label=_("Vælg kommune …"),
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.helper = _helper(str(_("Vis ruter")), method="get")
+        self.helper.form_class = "row row-cols-lg-auto g-2 align-items-end"
+        self.helper.disable_csrf = True
+
+
+class RouteOrderForm(forms.Form):
+    """A new route order for one kommune (myndighed)."""
+
+    data_area = forms.ModelChoiceField(label=_("Dataområde"), queryset=DataArea.objects.all())
+    sender_system = SystemChoiceField(
+        label=_("Afsendersystem (fagsystem)"),
+        queryset=ITSystem.objects.filter(is_sender=True).select_related("vendor"),
+    )
+    recipient_systems = forms.ModelMultipleChoiceField(
+        label=_("Modtagersystemer"),
+        queryset=ITSystem.objects.none(),
+        widget=forms.CheckboxSelectMultiple,
+        help_text=_("FLIS og/eller kommunens eget LIS. En rute kan have flere modtagere."),
+    )
+    endpoint = forms.ModelChoiceField(label=_("Miljø (endpoint)"), queryset=Endpoint.objects.all())
+    sender_authority = forms.CharField(
+        label=_("Afsendermyndighed (CVR)"), max_length=8, validators=[validate_cvr]
+    )
+    recipient_authority = forms.CharField(
+        label=_("Modtagermyndighed (CVR)"), max_length=8, validators=[validate_cvr]
+    )
+    order_reference = forms.CharField(
+        label=_("Bestillingsreference (Digitaliseringskataloget)"),
+        max_length=100,
+        required=False,
+        help_text=_("Udfyld, hvis ruten allerede er bestilt: så registreres den som bestilt."),
+    )
+    ordered_on = forms.DateField(label=_("Bestilt den"), required=False, widget=DateInput())
+    note = forms.CharField(
+        label=_("Note"), required=False, widget=forms.Textarea(attrs={"rows": 2})
+    )
+
+    def __init__(self, *args: Any, kommune: Kommune, action: str = "", **kwargs: Any) -> None:
+        kwargs.setdefault(
+            "initial",
+            {
+                "sender_authority": kommune.cvr,
+                "recipient_authority": kommune.cvr,
+                "endpoint": Endpoint.objects.filter(slug="exttest").first(),
+            },
+        )
+        super().__init__(*args, **kwargs)
+        self.kommune = kommune
+        recipients = ITSystem.objects.filter(is_recipient=True).filter(
+            Q(kommune__isnull=True) | Q(kommune=kommune)
+        )
+        self.fields["recipient_systems"].queryset = recipients  # type: ignore[attr-defined]
+        self.helper = _helper(str(_("Registrér bestilling")), action=action)
+
+
+class RouteTransitionForm(forms.Form):
+    new_status = forms.ChoiceField(label=_("Ny status"))
+    order_reference = forms.CharField(
+        label=_("Bestillingsreference (Digitaliseringskataloget)"),
+        max_length=100,
+        required=False,
+        help_text=_("Kræves, når ruten markeres som bestilt."),
+    )
+    on_date = forms.DateField(label=_("Dato"), required=False, widget=DateInput())
+    note = forms.CharField(
+        label=_("Note"), required=False, widget=forms.Textarea(attrs={"rows": 2})
+    )
+
+    def __init__(self, *args: Any, route: Route, action: str = "", **kwargs: Any) -> None:
+        kwargs.setdefault(
+            "initial", {"on_date": timezone.localdate(), "order_reference": route.order_reference}
+        )
+        super().__init__(*args, **kwargs)
+        self.fields["new_status"].choices = [  # type: ignore[attr-defined]
+            (status.value, status.label) for status in route.next_statuses()
+        ]
+        self.helper = _helper(str(_("Flyt ruten")), action=action)
+
+
+def parse_kommune_codes(text: str) -> list[Kommune]:
+    """Kommune codes separated by commas, spaces or new lines, each with or without a leading
+    zero. Every bad or unknown code is named in the error."""
+    tokens = [t for t in re.split(r"[\s,;]+", text or "") if t]
+    bad: list[str] = []
+    codes: list[str] = []
+    for token in tokens:
+        try:
+            code = normalize_kommune_code(token)
+        except ValidationError:
+            bad.append(token)
+            continue
+        if code not in codes:
+            codes.append(code)
+    errors = []
+    if bad:
+        errors.append(
+            ValidationError(
+                _(
+                    "Ikke en kommunekode: %(codes)s. Kommunekoden skal være tre cifre, evt. med "
+                    "et foranstillet 0 (fx 101 eller 0101)."
+                ),
+                code="kommune_code",
+                params={"codes": ", ".join(bad)},
+            )
+        )
+    found = {k.code: k for k in Kommune.objects.filter(code__in=codes)}
+    unknown = [code for code in codes if code not in found]
+    if unknown:
+        errors.append(
+            ValidationError(
+                _("Ingen kommune har koden %(codes)s."),
+                code="unknown_kommune",
+                params={"codes": ", ".join(unknown)},
+            )
+        )
+    if errors:
+        raise ValidationError(errors)
+    return [found[code] for code in codes]
+
+
+class BulkOrderForm(forms.Form):
+    """The same data area from the same sender system for many kommuner at once."""
+
+    data_area = forms.ModelChoiceField(label=_("Dataområde"), queryset=DataArea.objects.all())
+    sender_system = SystemChoiceField(
+        label=_("Afsendersystem (fagsystem)"),
+        queryset=ITSystem.objects.filter(is_sender=True).select_related("vendor"),
+    )
+    recipient_systems = forms.ModelMultipleChoiceField(
+        label=_("Modtagersystemer"),
+        # A kommune's own LIS receives only for that kommune: not offered for many at once.
+        queryset=ITSystem.objects.filter(is_recipient=True, kommune__isnull=True),
+        widget=forms.CheckboxSelectMultiple,
+    )
+    endpoint = forms.ModelChoiceField(label=_("Miljø (endpoint)"), queryset=Endpoint.objects.all())
+    kommune_codes = forms.CharField(
+        label=_("Kommunekoder"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3, "placeholder": "101, 147, 0751"}),
+        help_text=_("Adskil med komma, mellemrum eller linjeskift. 101 og 0101 er det samme."),
+    )
+    region = forms.ChoiceField(
+        label=_("… og/eller alle kommuner i en region"),
+        required=False,
+        choices=[("", "—"), *Region.choices],
+    )
+    order_reference = forms.CharField(
+        label=_("Bestillingsreference (Digitaliseringskataloget)"),
+        max_length=100,
+        required=False,
+        help_text=_("Udfyld, hvis ruterne allerede er bestilt."),
+    )
+    ordered_on = forms.DateField(label=_("Bestilt den"), required=False, widget=DateInput())
+    note = forms.CharField(
+        label=_("Note"), required=False, widget=forms.Textarea(attrs={"rows": 2})
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("initial", {"endpoint": Endpoint.objects.filter(slug="exttest").first()})
+        super().__init__(*args, **kwargs)
+        self.helper = _helper(str(_("Bestil for alle valgte kommuner")))
+
+    def clean_kommune_codes(self) -> list[Kommune]:
+        return parse_kommune_codes(self.cleaned_data.get("kommune_codes", ""))
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        kommuner: list[Kommune] = list(cleaned.get("kommune_codes") or [])
+        if cleaned.get("region"):
+            known = {k.pk for k in kommuner}
+            kommuner += [
+                k
+                for k in Kommune.objects.filter(region=cleaned["region"]).order_by("code")
+                if k.pk not in known
+            ]
+        if not kommuner and "kommune_codes" not in self.errors:
+            self.add_error("kommune_codes", _("Angiv mindst én kommune eller en region."))
+        cleaned["kommuner"] = kommuner
+        return cleaned
+
+
+class CoverageFilterForm(forms.Form):
+    region = forms.ChoiceField(
+        label=_("Region"), required=False, choices=[("", _("Alle regioner")), *Region.choices]
+    )
+    vendor = forms.ModelChoiceField(
+        label=_("Leverandør"),
+        required=False,
+        queryset=Vendor.objects.none(),
+        empty_label=_("Alle leverandører"),
+    )
+    area = forms.ModelChoiceField(
+        label=_("Dataområde"),
+        required=False,
+        queryset=DataArea.objects.all(),
+        to_field_name="code",
+        empty_label=_("Alle dataområder"),
+    )
+
+    def __init__(self, *args: Any, user: User, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["vendor"].queryset = Vendor.objects.for_user(user)  # type: ignore[attr-defined]
+        self.helper = _helper(str(_("Filtrér")), method="get")
+        self.helper.form_class = "row row-cols-lg-auto g-2 align-items-end mb-3"
+        self.helper.disable_csrf = True
+        self.helper.layout = Layout(
+            Field("region", wrapper_class="col"),
+            Field("vendor", wrapper_class="col"),
+            Field("area", wrapper_class="col"),
+        )
+
+
+class KeyGenerateForm(forms.Form):
+    """Generate a first key, or rotate to a new one."""
+
+    algorithm = forms.ChoiceField(
+        label=_("Nøgletype"),
+        choices=[
+            ("rsa", _("RSA 4096 (anbefalet: det bruger Serviceplatformens klienter)")),
+            ("ed25519", _("Ed25519")),
+        ],
+        initial="rsa",
+        widget=forms.RadioSelect,
+    )
+    expires_on = forms.DateField(
+        label=_("Udløber den"),
+        required=False,
+        widget=DateInput(),
+        help_text=_("Valgfri. Portalen minder om nøgler, der snart udløber."),
+    )
+
+    def __init__(self, *args: Any, submit_label: str, action: str = "", **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.helper = _helper(submit_label, action=action)
+
+    def clean_expires_on(self) -> datetime | None:
+        expires_at = end_of_day(self.cleaned_data.get("expires_on"))
+        if expires_at is not None and expires_at <= timezone.now():
+            raise ValidationError(_("Udløbsdatoen skal ligge i fremtiden."))
+        return expires_at
+
+
+class KeyUploadForm(forms.Form):
+    """An existing private key (administrators only)."""
+
+    private_key = forms.FileField(
+        label=_("Privat nøgle (OpenSSH- eller PEM-fil)"),
+        help_text=_("Gemmes krypteret og vises aldrig igen."),
+    )
+    passphrase = forms.CharField(
+        label=_("Adgangsfrase"),
+        required=False,
+        strip=False,
+        widget=forms.PasswordInput(render_value=False),
+        help_text=_("Kun hvis filen er krypteret."),
+    )
+    public_key = forms.CharField(
+        label=_("Offentlig nøgle (valgfri kontrol)"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2, "placeholder": "ssh-rsa AAAA… kommentar"}),
+        validators=[validate_public_key],
+        help_text=_("Hvis den er udfyldt, skal den private nøgle passe til den."),
+    )
+    expires_on = forms.DateField(label=_("Udløber den"), required=False, widget=DateInput())
+
+    def __init__(self, *args: Any, action: str = "", **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # crispy adds enctype="multipart/form-data" itself for a form with a file field.
+        self.helper = _helper(str(_("Upload nøgle")), action=action)
+
+    def clean_private_key(self) -> bytes:
+        upload = self.cleaned_data["private_key"]
+        if upload.size > MAX_PRIVATE_KEY_BYTES:
+            raise ValidationError(_("Filen er for stor til at være en privat nøgle."))
+        return bytes(upload.read())
+
+    def clean_expires_on(self) -> datetime | None:
+        expires_at = end_of_day(self.cleaned_data.get("expires_on"))
+        if expires_at is not None and expires_at <= timezone.now():
+            raise ValidationError(_("Udløbsdatoen skal ligge i fremtiden."))
+        return expires_at

@@ -1,0 +1,473 @@
+"""Workflows of the registry: ordering routes and moving them through their lifecycle, and
+creating, uploading and rotating SFTP keys.
+
+Every function is keyword-only and writes its history rows itself: a route's status never
+changes without a RouteEvent, and a key's private half never leaves this module unencrypted.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from routes.keys import KeyPair, encrypt_private_key, generate_key_pair, load_private_key
+from routes.models import (
+    DataArea,
+    Endpoint,
+    ITSystem,
+    KeyOrigin,
+    KeyState,
+    Kommune,
+    Route,
+    RouteEvent,
+    RouteStatus,
+    SftpKey,
+    SftpUser,
+    User,
+)
+
+# Orders that still count: a new order for the same key would duplicate one of these.
+OPEN_STATUSES = (RouteStatus.REQUESTED, RouteStatus.ORDERED, RouteStatus.ESTABLISHED)
+
+# The date each state records on the route.
+_STATUS_DATE_FIELD = {
+    RouteStatus.ORDERED: "ordered_on",
+    RouteStatus.ESTABLISHED: "established_on",
+    RouteStatus.RETIRED: "retired_on",
+}
+
+
+def _check_route_parties(
+    *,
+    kommune: Kommune,
+    sender_system: ITSystem,
+    recipient_systems: Sequence[ITSystem],
+) -> None:
+    if not sender_system.is_sender:
+        raise ValidationError(
+            {
+                "sender_system": _("%(system)s er ikke registreret som afsender.")
+                % {"system": sender_system.name}
+            }
+        )
+    if not recipient_systems:
+        raise ValidationError(
+            {"recipient_systems": _("Vælg mindst ét modtagersystem (FLIS og/eller LIS).")}
+        )
+    for system in recipient_systems:
+        if not system.is_recipient:
+            raise ValidationError(
+                {
+                    "recipient_systems": _("%(system)s er ikke registreret som modtager.")
+                    % {"system": system.name}
+                }
+            )
+        if system.kommune_id is not None and system.kommune_id != kommune.pk:
+            raise ValidationError(
+                {
+                    "recipient_systems": _(
+                        "%(system)s er en anden kommunes LIS og kan ikke modtage for %(kommune)s."
+                    )
+                    % {"system": system.name, "kommune": kommune.name}
+                }
+            )
+
+
+def _open_route_for_key(
+    *,
+    endpoint: Endpoint,
+    data_area: DataArea,
+    sender_system: ITSystem,
+    sender_authority: str,
+    recipient_authority: str,
+) -> Route | None:
+    return (
+        Route.objects.filter(
+            endpoint=endpoint,
+            data_area=data_area,
+            sender_system=sender_system,
+            sender_authority=sender_authority,
+            recipient_authority=recipient_authority,
+            status__in=OPEN_STATUSES,
+        )
+        .order_by("pk")
+        .first()
+    )
+
+
+def route_order(
+    *,
+    kommune: Kommune,
+    data_area: DataArea,
+    sender_system: ITSystem,
+    recipient_systems: Sequence[ITSystem],
+    endpoint: Endpoint,
+    actor: User | None,
+    note: str = "",
+    sender_authority: str | None = None,
+    recipient_authority: str | None = None,
+    order_reference: str = "",
+    ordered_on: date | None = None,
+) -> Route:
+    """Record a new route for one myndighed. It starts as `requested`; with an order reference
+    from Digitaliseringskataloget it moves on to `ordered` at once (two history rows).
+
+    Refuses a second open order (requested, ordered or established) for the same key."""
+    sender_authority = sender_authority or kommune.cvr
+    recipient_authority = recipient_authority or kommune.cvr
+    _check_route_parties(
+        kommune=kommune, sender_system=sender_system, recipient_systems=recipient_systems
+    )
+    with transaction.atomic():
+        existing = _open_route_for_key(
+            endpoint=endpoint,
+            data_area=data_area,
+            sender_system=sender_system,
+            sender_authority=sender_authority,
+            recipient_authority=recipient_authority,
+        )
+        if existing is not None:
+            raise ValidationError(
+                _(
+                    "%(kommune)s har allerede en rute for %(area)s fra %(system)s på "
+                    "%(endpoint)s (status: %(status)s)."
+                ),
+                code="duplicate_route",
+                params={
+                    "kommune": kommune.name,
+                    "area": data_area.name,
+                    "system": sender_system.name,
+                    "endpoint": endpoint.name,
+                    "status": existing.get_status_display(),
+                },
+            )
+        route = Route(
+            endpoint=endpoint,
+            data_area=data_area,
+            kommune=kommune,
+            sender_system=sender_system,
+            sender_authority=sender_authority,
+            recipient_authority=recipient_authority,
+            status=RouteStatus.REQUESTED,
+        )
+        route.full_clean(exclude=["recipient_systems"])
+        route.save()
+        route.recipient_systems.set(recipient_systems)
+        RouteEvent.objects.create(
+            route=route,
+            old_status="",
+            new_status=RouteStatus.REQUESTED,
+            actor=actor,
+            note=note,
+        )
+        if order_reference:
+            route_transition(
+                route=route,
+                new_status=RouteStatus.ORDERED,
+                actor=actor,
+                note="",
+                order_reference=order_reference,
+                on_date=ordered_on,
+            )
+    return route
+
+
+def route_transition(
+    *,
+    route: Route,
+    new_status: str,
+    actor: User | None,
+    note: str = "",
+    order_reference: str | None = None,
+    on_date: date | None = None,
+) -> Route:
+    """Move a route one step in its order lifecycle and write the history row.
+
+    Refuses a step that ROUTE_TRANSITIONS does not allow, an order without its reference, and a
+    second established route for the same key (the database's partial unique constraint)."""
+    new_status = RouteStatus(new_status)
+    old_status = RouteStatus(route.status)
+    if not route.can_move_to(new_status):
+        raise ValidationError(
+            _("En rute med status «%(old)s» kan ikke flyttes til «%(new)s»."),
+            code="transition",
+            params={"old": old_status.label, "new": new_status.label},
+        )
+    order_reference = (order_reference or "").strip()
+    if new_status == RouteStatus.ORDERED and not (order_reference or route.order_reference):
+        raise ValidationError(
+            {
+                "order_reference": _(
+                    "Angiv bestillingsreferencen fra Digitaliseringskataloget, når ruten "
+                    "er bestilt."
+                )
+            }
+        )
+    changes: dict[str, object] = {"status": new_status, "updated_at": timezone.now()}
+    if order_reference:
+        changes["order_reference"] = order_reference
+    if new_status in _STATUS_DATE_FIELD:
+        changes[_STATUS_DATE_FIELD[new_status]] = on_date or timezone.localdate()
+    try:
+        with transaction.atomic():
+            # Claim the change with a conditional update: if someone moved the route meanwhile,
+            # nothing is updated and we say so instead of overwriting their step.
+            updated = Route.objects.filter(pk=route.pk, status=old_status).update(**changes)
+            if updated != 1:
+                raise ValidationError(
+                    _("Ruten er blevet ændret af en anden i mellemtiden. Indlæs siden igen."),
+                    code="stale",
+                )
+            RouteEvent.objects.create(
+                route=route,
+                old_status=old_status,
+                new_status=new_status,
+                actor=actor,
+                note=note,
+            )
+    except IntegrityError:
+        raise ValidationError(
+            _(
+                "Der er allerede en etableret rute for %(endpoint)s, InfRef %(infref)s, "
+                "afsendersystem %(system)s og disse myndigheder. Nedlæg den først."
+            ),
+            code="duplicate_established",
+            params={
+                "endpoint": route.endpoint.name,
+                "infref": route.data_area.infref,
+                "system": route.sender_system.name,
+            },
+        ) from None
+    for name, value in changes.items():
+        setattr(route, name, value)
+    return route
+
+
+@dataclass
+class BulkOrderResult:
+    created: list[Route] = field(default_factory=list)
+    # (kommune, why it was skipped)
+    skipped: list[tuple[Kommune, str]] = field(default_factory=list)
+
+
+def route_bulk_order(
+    *,
+    kommuner: Iterable[Kommune],
+    data_area: DataArea,
+    sender_system: ITSystem,
+    recipient_systems: Sequence[ITSystem],
+    endpoint: Endpoint,
+    actor: User | None,
+    note: str = "",
+    order_reference: str = "",
+    ordered_on: date | None = None,
+) -> BulkOrderResult:
+    """Order the same data area from the same sender for many kommuner at once (one route per
+    myndighed, each kommune both sender and recipient authority). Kommuner that already have
+    an open route for the key are skipped and reported; the rest are created together."""
+    result = BulkOrderResult()
+    with transaction.atomic():
+        for kommune in kommuner:
+            try:
+                route = route_order(
+                    kommune=kommune,
+                    data_area=data_area,
+                    sender_system=sender_system,
+                    recipient_systems=recipient_systems,
+                    endpoint=endpoint,
+                    actor=actor,
+                    note=note,
+                    order_reference=order_reference,
+                    ordered_on=ordered_on,
+                )
+            except ValidationError as error:
+                if getattr(error, "code", None) != "duplicate_route":
+                    raise
+                result.skipped.append((kommune, " ".join(error.messages)))
+            else:
+                result.created.append(route)
+    return result
+
+
+# --- SFTP keys -------------------------------------------------------------------------------
+
+
+def _key_comment(sftp_user: SftpUser) -> str:
+    # The comment travels with the public key into the Administrationsmodul: say whose it is.
+    return f"{sftp_user.username}@{sftp_user.endpoint.slug}"
+
+
+def _store_key(
+    *,
+    sftp_user: SftpUser,
+    pair: KeyPair,
+    origin: str,
+    expires_at: datetime | None,
+    actor: User | None,
+) -> SftpKey:
+    key = SftpKey(
+        sftp_user=sftp_user,
+        algorithm=pair.algorithm,
+        public_key=pair.public_openssh,
+        fingerprint=pair.fingerprint,
+        encrypted_private_key=encrypt_private_key(pair.private_openssh),
+        state=KeyState.ACTIVE,
+        origin=origin,
+        created_by=actor,
+        expires_at=expires_at,
+    )
+    key.save()
+    return key
+
+
+def _check_expiry(expires_at: datetime | None) -> None:
+    if expires_at is not None and expires_at <= timezone.now():
+        raise ValidationError({"expires_at": _("Udløbsdatoen skal ligge i fremtiden.")})
+
+
+def _retire_active_for_rotation(sftp_user: SftpUser) -> SftpKey:
+    """The active key becomes `previous`; refuses while an earlier rotation is unconfirmed."""
+    if sftp_user.keys.filter(state=KeyState.PREVIOUS).exists():
+        raise ValidationError(
+            _(
+                "En tidligere nøglerotation er ikke bekræftet endnu. Bekræft den, før du "
+                "roterer igen."
+            ),
+            code="rotation_pending",
+        )
+    active = sftp_user.keys.filter(state=KeyState.ACTIVE).first()
+    if active is None:
+        raise ValidationError(
+            _("SFTP-brugeren har ingen aktiv nøgle at rotere. Dan en ny nøgle i stedet."),
+            code="no_active_key",
+        )
+    active.state = KeyState.PREVIOUS
+    active.save(update_fields=["state"])
+    return active
+
+
+def sftp_key_generate(
+    *,
+    sftp_user: SftpUser,
+    algorithm: str = "rsa",
+    expires_at: datetime | None = None,
+    actor: User | None,
+) -> SftpKey:
+    """A first key pair for an SFTP user (RSA 4096 by default, or Ed25519).
+
+    Returns the stored key: its public half and fingerprint are for the Administrationsmodul;
+    the private half is kept only encrypted. A user that already has an active key is rotated
+    with `sftp_key_rotate` instead."""
+    _check_expiry(expires_at)
+    if algorithm not in ("rsa", "ed25519"):
+        raise ValidationError({"algorithm": _("Vælg RSA eller Ed25519.")})
+    # Generate before the transaction: RSA 4096 takes a second, and SQLite holds its write lock
+    # for as long as a transaction is open.
+    pair = generate_key_pair(algorithm, comment=_key_comment(sftp_user))
+    with transaction.atomic():
+        if sftp_user.keys.filter(state=KeyState.ACTIVE).exists():
+            raise ValidationError(
+                _("SFTP-brugeren har allerede en aktiv nøgle. Brug «Rotér nøgle»."),
+                code="has_active_key",
+            )
+        return _store_key(
+            sftp_user=sftp_user,
+            pair=pair,
+            origin=KeyOrigin.GENERATED,
+            expires_at=expires_at,
+            actor=actor,
+        )
+
+
+def sftp_key_rotate(
+    *,
+    sftp_user: SftpUser,
+    algorithm: str = "rsa",
+    expires_at: datetime | None = None,
+    actor: User | None,
+) -> SftpKey:
+    """A new active key; the old one is kept as `previous` until the rotation is confirmed,
+    so deliveries keep working while the new public key is registered with KOMBIT."""
+    _check_expiry(expires_at)
+    if algorithm not in ("rsa", "ed25519"):
+        raise ValidationError({"algorithm": _("Vælg RSA eller Ed25519.")})
+    pair = generate_key_pair(algorithm, comment=_key_comment(sftp_user))
+    with transaction.atomic():
+        _retire_active_for_rotation(sftp_user)
+        return _store_key(
+            sftp_user=sftp_user,
+            pair=pair,
+            origin=KeyOrigin.GENERATED,
+            expires_at=expires_at,
+            actor=actor,
+        )
+
+
+def sftp_key_upload(
+    *,
+    sftp_user: SftpUser,
+    private_key: bytes,
+    passphrase: str = "",
+    public_key: str = "",
+    expires_at: datetime | None = None,
+    actor: User | None,
+) -> SftpKey:
+    """Store an existing private key (administrators only: the view checks it).
+
+    Refuses a file that is not a private key, a wrong or missing passphrase, and a key that does
+    not match the stated public key. The key is stored without its passphrase, encrypted with
+    the portal's key. If the user has an active key, this is a rotation."""
+    _check_expiry(expires_at)
+    try:
+        pair = load_private_key(
+            private_key,
+            passphrase=passphrase or None,
+            expected_public=public_key.strip() or None,
+        )
+    except ValidationError as error:
+        raise ValidationError({"private_key": error.messages}) from None
+    # Keep the public key's comment if one was given: it names the key in the Administrationsmodul.
+    comment = " ".join(public_key.split()[2:]) if public_key.strip() else _key_comment(sftp_user)
+    if comment:
+        pair = KeyPair(
+            pair.algorithm,
+            pair.private_openssh,
+            f"{pair.public_openssh} {comment}",
+            pair.fingerprint,
+        )
+    with transaction.atomic():
+        if (
+            sftp_user.keys.filter(fingerprint=pair.fingerprint)
+            .exclude(state=KeyState.RETIRED)
+            .exists()
+        ):
+            raise ValidationError(
+                {"private_key": _("Nøglen er allerede registreret på denne SFTP-bruger.")}
+            )
+        if sftp_user.keys.filter(state=KeyState.ACTIVE).exists():
+            _retire_active_for_rotation(sftp_user)
+        return _store_key(
+            sftp_user=sftp_user,
+            pair=pair,
+            origin=KeyOrigin.UPLOADED,
+            expires_at=expires_at,
+            actor=actor,
+        )
+
+
+def sftp_key_confirm_rotation(*, sftp_user: SftpUser, actor: User | None) -> SftpKey:
+    """The new key works with the Serviceplatform: the previous key is retired for good."""
+    with transaction.atomic():
+        previous = sftp_user.keys.filter(state=KeyState.PREVIOUS).first()
+        if previous is None:
+            raise ValidationError(_("Der er ingen nøglerotation at bekræfte."), code="no_rotation")
+        previous.state = KeyState.RETIRED
+        previous.retired_at = timezone.now()
+        previous.save(update_fields=["state", "retired_at"])
+    return previous

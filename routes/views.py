@@ -1,0 +1,599 @@
+"""Pages of the registry: route orders per myndighed, bulk orders, the onboarding checklist, the
+coverage dashboard (+ CSV), the vendor overview and the SFTP key pages.
+
+Each view starts with one access helper that returns what the user may see or raises 404 (not
+403: a user outside a row's scope must not learn that it exists).
+"""
+
+from __future__ import annotations
+
+import csv
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.db.models import Count, Q
+from django.forms import Form
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from routes import selectors, services
+from routes.forms import (
+    BulkOrderForm,
+    CoverageFilterForm,
+    KeyGenerateForm,
+    KeyUploadForm,
+    KommunePickForm,
+    RouteOrderForm,
+    RouteTransitionForm,
+)
+from routes.models import (
+    KeyState,
+    Kommune,
+    Role,
+    Route,
+    RouteStatus,
+    SftpKey,
+    SftpUser,
+    User,
+    Vendor,
+    user_role,
+)
+from routes.validators import normalize_kommune_code
+
+# The session key that carries a just-created key to the page that shows it once.
+NEW_KEY_SESSION = "routes_new_key"
+
+
+def _require_role(request: HttpRequest, *roles: Role) -> User:
+    if user_role(request.user) not in roles:
+        raise Http404
+    assert isinstance(request.user, User)
+    return request.user
+
+
+def _get_kommune(code: str) -> Kommune:
+    try:
+        code = normalize_kommune_code(code)
+    except ValidationError:
+        raise Http404 from None
+    return get_object_or_404(Kommune, code=code)
+
+
+def _apply_errors(form: Form, error: ValidationError) -> None:
+    """Put a service's ValidationError on the form: field errors on their fields."""
+    if hasattr(error, "error_dict"):
+        for name, errors in error.error_dict.items():
+            form.add_error(name if name in form.fields else None, errors)
+    else:
+        form.add_error(None, error)
+
+
+# --- route orders (administrators) ------------------------------------------------------------
+
+
+@login_required
+@require_GET
+def route_orders(request: HttpRequest) -> HttpResponse:
+    """Pick a kommune; below it, every open order across kommuner."""
+    _require_role(request, Role.ADMINISTRATOR)
+    if "kommune" in request.GET:
+        pick = KommunePickForm(request.GET)
+        if pick.is_valid():
+            return redirect("routes:kommune_routes", code=pick.cleaned_data["kommune"].code)
+    else:
+        pick = KommunePickForm()
+    open_orders = (
+        Route.objects.filter(status__in=(RouteStatus.REQUESTED, RouteStatus.ORDERED))
+        .select_related("kommune", "data_area", "sender_system__vendor", "endpoint")
+        .order_by("kommune__code", "data_area__sort_order", "pk")
+    )
+    return render(
+        request,
+        "routes/route_orders.html",
+        {"pick": pick, "open_orders": open_orders},
+    )
+
+
+def _kommune_routes_page(
+    request: HttpRequest, kommune: Kommune, form: RouteOrderForm, status: int = 200
+) -> HttpResponse:
+    vendors = (
+        Vendor.objects.filter(
+            Q(agreements__kommune=kommune) | Q(it_systems__sent_routes__kommune=kommune)
+        )
+        .distinct()
+        .order_by("name")
+    )
+    return render(
+        request,
+        "routes/kommune_routes.html",
+        {
+            "kommune": kommune,
+            "pick": KommunePickForm(initial={"kommune": kommune.code}),
+            "areas": selectors.kommune_routes(kommune=kommune),
+            "form": form,
+            "vendors": vendors,
+        },
+        status=status,
+    )
+
+
+@login_required
+@require_GET
+def kommune_routes(request: HttpRequest, code: str) -> HttpResponse:
+    """A kommune's routes by data area and recipient, and the form for a new order."""
+    _require_role(request, Role.ADMINISTRATOR)
+    kommune = _get_kommune(code)
+    action = reverse("routes:route_order_create", args=[kommune.code])
+    return _kommune_routes_page(request, kommune, RouteOrderForm(kommune=kommune, action=action))
+
+
+@login_required
+@require_POST
+def route_order_create(request: HttpRequest, code: str) -> HttpResponse:
+    user = _require_role(request, Role.ADMINISTRATOR)
+    kommune = _get_kommune(code)
+    action = reverse("routes:route_order_create", args=[kommune.code])
+    form = RouteOrderForm(request.POST, kommune=kommune, action=action)
+    if form.is_valid():
+        data = form.cleaned_data
+        try:
+            route = services.route_order(
+                kommune=kommune,
+                data_area=data["data_area"],
+                sender_system=data["sender_system"],
+                recipient_systems=list(data["recipient_systems"]),
+                endpoint=data["endpoint"],
+                actor=user,
+                note=data["note"],
+                sender_authority=data["sender_authority"],
+                recipient_authority=data["recipient_authority"],
+                order_reference=data["order_reference"],
+                ordered_on=data["ordered_on"],
+            )
+        except ValidationError as error:
+            _apply_errors(form, error)
+        else:
+            messages.success(
+                request,
+                _("Ruten for %(area)s er registreret som %(status)s.")
+                % {"area": route.data_area.name, "status": route.get_status_display()},
+            )
+            return redirect("routes:kommune_routes", code=kommune.code)
+    return _kommune_routes_page(request, kommune, form)
+
+
+def _get_route_for_user(request: HttpRequest, pk: int) -> Route:
+    return get_object_or_404(
+        Route.objects.for_user(request.user).select_related(
+            "kommune", "data_area", "sender_system__vendor", "endpoint"
+        ),
+        pk=pk,
+    )
+
+
+def _route_detail_page(
+    request: HttpRequest, route: Route, form: RouteTransitionForm | None
+) -> HttpResponse:
+    events = route.events.select_related("actor").order_by("at", "pk")
+    return render(
+        request,
+        "routes/route_detail.html",
+        {
+            "route": route,
+            "recipients": list(route.recipient_systems.order_by("name")),
+            "events": events,
+            "form": form,
+        },
+    )
+
+
+@login_required
+@require_GET
+def route_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    """A route, its lifecycle history and (for administrators) the form to move it on."""
+    route = _get_route_for_user(request, pk)
+    form = None
+    if user_role(request.user) == Role.ADMINISTRATOR and route.next_statuses():
+        form = RouteTransitionForm(
+            route=route, action=reverse("routes:route_transition", args=[route.pk])
+        )
+    return _route_detail_page(request, route, form)
+
+
+@login_required
+@require_POST
+def route_transition(request: HttpRequest, pk: int) -> HttpResponse:
+    user = _require_role(request, Role.ADMINISTRATOR)
+    route = _get_route_for_user(request, pk)
+    form = RouteTransitionForm(
+        request.POST, route=route, action=reverse("routes:route_transition", args=[route.pk])
+    )
+    if form.is_valid():
+        data = form.cleaned_data
+        try:
+            services.route_transition(
+                route=route,
+                new_status=data["new_status"],
+                actor=user,
+                note=data["note"],
+                order_reference=data["order_reference"],
+                on_date=data["on_date"],
+            )
+        except ValidationError as error:
+            _apply_errors(form, error)
+        else:
+            messages.success(
+                request,
+                _("Ruten er flyttet til «%(status)s».") % {"status": route.get_status_display()},
+            )
+            return redirect("routes:route_detail", pk=route.pk)
+    return _route_detail_page(request, route, form)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def route_bulk_order(request: HttpRequest) -> HttpResponse:
+    """Order one data area from one sender for many kommuner at once."""
+    user = _require_role(request, Role.ADMINISTRATOR)
+    result = None
+    if request.method == "POST":
+        form = BulkOrderForm(request.POST)
+        if form.is_valid():
+            data = form.cleaned_data
+            try:
+                result = services.route_bulk_order(
+                    kommuner=data["kommuner"],
+                    data_area=data["data_area"],
+                    sender_system=data["sender_system"],
+                    recipient_systems=list(data["recipient_systems"]),
+                    endpoint=data["endpoint"],
+                    actor=user,
+                    note=data["note"],
+                    order_reference=data["order_reference"],
+                    ordered_on=data["ordered_on"],
+                )
+            except ValidationError as error:
+                _apply_errors(form, error)
+            else:
+                messages.success(
+                    request,
+                    _("%(created)d ruter registreret, %(skipped)d sprunget over.")
+                    % {"created": len(result.created), "skipped": len(result.skipped)},
+                )
+                # The result (which kommuner were skipped, and why) is shown once, right here;
+                # a reload does not re-post because the form below starts empty.
+                form = BulkOrderForm()
+    else:
+        form = BulkOrderForm()
+    return render(request, "routes/bulk_order.html", {"form": form, "result": result})
+
+
+# --- onboarding checklist ---------------------------------------------------------------------
+
+
+@login_required
+@require_GET
+def onboarding(request: HttpRequest, vendor_pk: int, code: str) -> HttpResponse:
+    """KOMBIT's onboarding tasks for one vendor and kommune: for administrators, that vendor's
+    staff and the kommune's consultants."""
+    vendor = get_object_or_404(Vendor, pk=vendor_pk)
+    kommune = _get_kommune(code)
+    role = user_role(request.user)
+    user = request.user
+    allowed = (
+        role == Role.ADMINISTRATOR
+        or (role == Role.VENDOR and isinstance(user, User) and user.vendor_id == vendor.pk)
+        or (
+            role == Role.CONSULTANT
+            and isinstance(user, User)
+            and user.kommuner.filter(pk=kommune.pk).exists()
+        )
+    )
+    if not allowed:
+        raise Http404
+    checklist = selectors.onboarding_checklist(vendor=vendor, kommune=kommune)
+    return render(request, "routes/onboarding.html", {"checklist": checklist})
+
+
+# --- coverage ---------------------------------------------------------------------------------
+
+
+def _coverage(request: HttpRequest) -> tuple[CoverageFilterForm, selectors.CoverageMatrix]:
+    user = _require_role(request, Role.ADMINISTRATOR, Role.CONSULTANT)
+    form = CoverageFilterForm(request.GET or None, user=user)
+    filters: dict[str, Any] = {}
+    if form.is_bound and form.is_valid():
+        filters = {
+            "region": form.cleaned_data["region"] or None,
+            "vendor": form.cleaned_data["vendor"],
+            "area": form.cleaned_data["area"],
+        }
+    return form, selectors.coverage_matrix(user=user, **filters)
+
+
+@login_required
+@require_GET
+def coverage(request: HttpRequest) -> HttpResponse:
+    """Kommune × data area: who delivers, how far the route has come, the latest delivery."""
+    form, matrix = _coverage(request)
+    return render(
+        request,
+        "routes/coverage.html",
+        {"form": form, "matrix": matrix, "query": request.GET.urlencode()},
+    )
+
+
+# A spreadsheet runs a cell that starts with one of these as a formula (CSV injection).
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_safe(value: object) -> str:
+    text = "" if value is None else str(value)
+    return "'" + text if text.startswith(_FORMULA_STARTS) else text
+
+
+@login_required
+@require_GET
+def coverage_csv(request: HttpRequest) -> HttpResponse:
+    """The coverage matrix as CSV, one row per kommune, area and sender system (semicolons and
+    a BOM, so Danish Excel opens it as it is)."""
+    matrix = _coverage(request)[1]
+    stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
+    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="daekning-{stamp}.csv"'
+    response.write("\ufeff")
+    writer = csv.writer(response, delimiter=";", lineterminator="\r\n")
+    writer.writerow(
+        [
+            _("Kommunekode"),
+            _("Kommune"),
+            _("Region"),
+            _("Dataområde"),
+            _("InfRef"),
+            _("Leverandør"),
+            _("It-system"),
+            _("Rutestatus"),
+            _("Ruter pr. miljø"),
+            _("Seneste leverance"),
+            _("Leverancestatus"),
+        ]
+    )
+    for cell in matrix.cells():
+        delivery = cell.latest_delivery
+        tail = [
+            delivery.delivered_on.isoformat() if delivery else "",
+            delivery.status_label if delivery else "",
+        ]
+        head = [
+            cell.kommune.code,
+            cell.kommune.name,
+            cell.kommune.get_region_display(),
+            cell.area.name,
+            cell.area.infref,
+        ]
+        if not cell.entries:
+            writer.writerow([csv_safe(v) for v in [*head, "", "", "", "", *tail]])
+        for entry in cell.entries:
+            best = entry.best_route
+            writer.writerow(
+                [
+                    csv_safe(v)
+                    for v in [
+                        *head,
+                        entry.vendor.name if entry.vendor else "",
+                        entry.system.name,
+                        best.get_status_display() if best else "",
+                        ", ".join(
+                            f"{r.endpoint.slug}: {r.get_status_display()}" for r in entry.routes
+                        ),
+                        *tail,
+                    ]
+                ]
+            )
+    return response
+
+
+# --- vendor overview --------------------------------------------------------------------------
+
+
+@login_required
+@require_GET
+def vendor_overview(request: HttpRequest, pk: int | None = None) -> HttpResponse:
+    """A vendor's systems, SFTP users and keys, and where it may deliver. Vendor staff see their
+    own vendor; administrators pick one."""
+    role = user_role(request.user)
+    user = request.user
+    if role == Role.VENDOR and isinstance(user, User):
+        if pk is not None and pk != user.vendor_id:
+            raise Http404
+        vendor = get_object_or_404(Vendor, pk=user.vendor_id)
+    elif role == Role.ADMINISTRATOR:
+        if pk is None:
+            vendors = Vendor.objects.annotate(
+                system_count=Count("it_systems", distinct=True)
+            ).order_by("name")
+            return render(request, "routes/vendor_list.html", {"vendors": vendors})
+        vendor = get_object_or_404(Vendor, pk=pk)
+    else:
+        raise Http404
+    overview = selectors.vendor_overview(vendor=vendor)
+    return render(request, "routes/vendor_overview.html", {"o": overview, "now": timezone.now()})
+
+
+# --- SFTP users and keys ----------------------------------------------------------------------
+
+
+def _get_sftp_user_for_user(request: HttpRequest, pk: int) -> SftpUser:
+    return get_object_or_404(
+        SftpUser.objects.for_user(request.user).select_related("it_system__vendor", "endpoint"),
+        pk=pk,
+    )
+
+
+def _sftp_user_page(
+    request: HttpRequest,
+    sftp_user: SftpUser,
+    *,
+    generate_form: KeyGenerateForm | None = None,
+    upload_form: KeyUploadForm | None = None,
+    status: int = 200,
+) -> HttpResponse:
+    keys = list(sftp_user.keys.defer("encrypted_private_key").select_related("created_by"))
+    active = next((k for k in keys if k.state == KeyState.ACTIVE), None)
+    previous = next((k for k in keys if k.state == KeyState.PREVIOUS), None)
+    new_key_pk = request.session.pop(NEW_KEY_SESSION, None) if request.method == "GET" else None
+    new_key = next((k for k in keys if k.pk == new_key_pk), None)
+    if generate_form is None:
+        if active is None:
+            generate_form = KeyGenerateForm(
+                submit_label=_("Dan nøglepar"),
+                action=reverse("routes:sftp_key_generate", args=[sftp_user.pk]),
+            )
+        elif previous is None:
+            generate_form = KeyGenerateForm(
+                submit_label=_("Rotér nøgle"),
+                action=reverse("routes:sftp_key_rotate", args=[sftp_user.pk]),
+            )
+    if upload_form is None and user_role(request.user) == Role.ADMINISTRATOR and previous is None:
+        upload_form = KeyUploadForm(action=reverse("routes:sftp_key_upload", args=[sftp_user.pk]))
+    return render(
+        request,
+        "routes/sftp_user.html",
+        {
+            "sftp_user": sftp_user,
+            "keys": keys,
+            "active": active,
+            "previous": previous,
+            "new_key": new_key,
+            "generate_form": generate_form,
+            "upload_form": upload_form,
+            "now": timezone.now(),
+        },
+        status=status,
+    )
+
+
+@login_required
+@require_GET
+def sftp_user_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    sftp_user = _get_sftp_user_for_user(request, pk)
+    return _sftp_user_page(request, sftp_user)
+
+
+def _key_created(
+    request: HttpRequest, sftp_user: SftpUser, key: SftpKey, text: str
+) -> HttpResponse:
+    request.session[NEW_KEY_SESSION] = key.pk
+    messages.success(request, text)
+    return redirect("routes:sftp_user_detail", pk=sftp_user.pk)
+
+
+@login_required
+@require_POST
+def sftp_key_generate(request: HttpRequest, pk: int) -> HttpResponse:
+    sftp_user = _get_sftp_user_for_user(request, pk)
+    form = KeyGenerateForm(
+        request.POST,
+        submit_label=_("Dan nøglepar"),
+        action=reverse("routes:sftp_key_generate", args=[sftp_user.pk]),
+    )
+    if form.is_valid():
+        try:
+            key = services.sftp_key_generate(
+                sftp_user=sftp_user,
+                algorithm=form.cleaned_data["algorithm"],
+                expires_at=form.cleaned_data["expires_on"],
+                actor=request.user if isinstance(request.user, User) else None,
+            )
+        except ValidationError as error:
+            _apply_errors(form, error)
+        else:
+            return _key_created(
+                request,
+                sftp_user,
+                key,
+                _("Nøgleparret er dannet. Den private nøgle er gemt krypteret."),
+            )
+    return _sftp_user_page(request, sftp_user, generate_form=form)
+
+
+@login_required
+@require_POST
+def sftp_key_rotate(request: HttpRequest, pk: int) -> HttpResponse:
+    sftp_user = _get_sftp_user_for_user(request, pk)
+    form = KeyGenerateForm(
+        request.POST,
+        submit_label=_("Rotér nøgle"),
+        action=reverse("routes:sftp_key_rotate", args=[sftp_user.pk]),
+    )
+    if form.is_valid():
+        try:
+            key = services.sftp_key_rotate(
+                sftp_user=sftp_user,
+                algorithm=form.cleaned_data["algorithm"],
+                expires_at=form.cleaned_data["expires_on"],
+                actor=request.user if isinstance(request.user, User) else None,
+            )
+        except ValidationError as error:
+            _apply_errors(form, error)
+        else:
+            return _key_created(
+                request,
+                sftp_user,
+                key,
+                _(
+                    "Ny nøgle er aktiv. Den forrige gælder, til du bekræfter rotationen: "
+                    "registrér den nye offentlige nøgle i Administrationsmodulet først."
+                ),
+            )
+    return _sftp_user_page(request, sftp_user, generate_form=form)
+
+
+@login_required
+@require_POST
+def sftp_key_upload(request: HttpRequest, pk: int) -> HttpResponse:
+    user = _require_role(request, Role.ADMINISTRATOR)
+    sftp_user = _get_sftp_user_for_user(request, pk)
+    form = KeyUploadForm(
+        request.POST,
+        request.FILES,
+        action=reverse("routes:sftp_key_upload", args=[sftp_user.pk]),
+    )
+    if form.is_valid():
+        try:
+            key = services.sftp_key_upload(
+                sftp_user=sftp_user,
+                private_key=form.cleaned_data["private_key"],
+                passphrase=form.cleaned_data["passphrase"],
+                public_key=form.cleaned_data["public_key"],
+                expires_at=form.cleaned_data["expires_on"],
+                actor=user,
+            )
+        except ValidationError as error:
+            _apply_errors(form, error)
+        else:
+            return _key_created(request, sftp_user, key, _("Nøglen er uploadet og gemt krypteret."))
+    return _sftp_user_page(request, sftp_user, upload_form=form)
+
+
+@login_required
+@require_POST
+def sftp_key_confirm_rotation(request: HttpRequest, pk: int) -> HttpResponse:
+    sftp_user = _get_sftp_user_for_user(request, pk)
+    try:
+        services.sftp_key_confirm_rotation(
+            sftp_user=sftp_user,
+            actor=request.user if isinstance(request.user, User) else None,
+        )
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+    else:
+        messages.success(request, _("Rotationen er bekræftet: den forrige nøgle er udfaset."))
+    return redirect("routes:sftp_user_detail", pk=sftp_user.pk)

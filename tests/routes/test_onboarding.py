@@ -1,0 +1,184 @@
+"""The onboarding checklist per (vendor, kommune): each task ticked from the data."""
+
+from datetime import date
+
+import pytest
+from django.urls import reverse
+
+from routes import services
+from routes.models import AgreementStatus, ProcessingAgreement
+from routes.selectors import TaskState, onboarding_checklist
+
+pytestmark = pytest.mark.django_db
+
+
+def states(checklist):
+    return {task.key: task.state for task in checklist.tasks}
+
+
+def test_nothing_done_yet(vendor_a, kommune_kbh):
+    checklist = onboarding_checklist(vendor=vendor_a, kommune=kommune_kbh)
+    assert states(checklist) == {
+        "agreement": TaskState.TODO,
+        "sftp_user": TaskState.TODO,
+        "route_ordered": TaskState.TODO,
+        "established_exttest": TaskState.TODO,
+        # Deliveries are another app's rows: not known here, and said so.
+        "test_delivery": TaskState.UNKNOWN,
+        "established_produktion": TaskState.TODO,
+    }
+    assert checklist.done == 0
+
+
+def test_each_task_is_ticked_from_the_data(
+    vendor_a, kommune_kbh, system_a, sftp_user_a, make_route, exttest, produktion, personale, skole
+):
+    ProcessingAgreement.objects.create(
+        vendor=vendor_a,
+        kommune=kommune_kbh,
+        status=AgreementStatus.SIGNED,
+        signed_on=date(2026, 1, 5),
+        document_reference="DBA-1",
+    )
+    services.sftp_key_generate(sftp_user=sftp_user_a, algorithm="ed25519", actor=None)
+    make_route(
+        kommune=kommune_kbh,
+        sender_system=system_a,
+        status="established",
+        endpoint=exttest,
+        data_area=personale,
+        order_reference="DK-1",
+    )
+    make_route(
+        kommune=kommune_kbh,
+        sender_system=system_a,
+        status="ordered",
+        endpoint=produktion,
+        data_area=personale,
+        order_reference="DK-2",
+    )
+    make_route(
+        kommune=kommune_kbh,
+        sender_system=system_a,
+        status="requested",
+        endpoint=exttest,
+        data_area=skole,
+    )
+    checklist = onboarding_checklist(vendor=vendor_a, kommune=kommune_kbh)
+    assert states(checklist) == {
+        "agreement": TaskState.DONE,
+        "sftp_user": TaskState.DONE,
+        # Personale is ordered; Skole is only requested.
+        "route_ordered": TaskState.PARTIAL,
+        "established_exttest": TaskState.PARTIAL,
+        "test_delivery": TaskState.UNKNOWN,
+        "established_produktion": TaskState.TODO,
+    }
+    tasks = {task.key: task for task in checklist.tasks}
+    assert "underskrevet 2026-01-05" in tasks["agreement"].details[0]
+    assert "DBA-1" in tasks["agreement"].details[0]
+    assert "Skole: mangler" in tasks["route_ordered"].details
+
+
+def test_a_draft_agreement_or_a_user_without_key_is_not_done(vendor_a, kommune_kbh, sftp_user_a):
+    ProcessingAgreement.objects.create(vendor=vendor_a, kommune=kommune_kbh)
+    checklist = onboarding_checklist(vendor=vendor_a, kommune=kommune_kbh)
+    assert states(checklist)["agreement"] == TaskState.TODO
+    assert states(checklist)["sftp_user"] == TaskState.TODO
+    assert "ingen aktiv nøgle" in checklist.tasks[1].details[0]
+
+
+def test_stand_in_routes_are_shown_but_tick_nothing(
+    vendor_a, kommune_kbh, system_a, make_route, lokal
+):
+    make_route(kommune=kommune_kbh, sender_system=system_a, status="established", endpoint=lokal)
+    checklist = onboarding_checklist(vendor=vendor_a, kommune=kommune_kbh)
+    assert states(checklist)["route_ordered"] == TaskState.TODO
+    assert len(checklist.standin_routes) == 1
+
+
+def test_another_vendors_routes_do_not_count(vendor_a, kommune_kbh, system_b, make_route):
+    make_route(kommune=kommune_kbh, sender_system=system_b, status="established")
+    assert (
+        states(onboarding_checklist(vendor=vendor_a, kommune=kommune_kbh))["established_exttest"]
+        == TaskState.TODO
+    )
+
+
+def test_all_areas_established_in_both_environments(
+    vendor_a, kommune_kbh, system_a, make_route, exttest, produktion, personale, skole
+):
+    for area in (personale, skole):
+        for endpoint in (exttest, produktion):
+            make_route(
+                kommune=kommune_kbh,
+                sender_system=system_a,
+                status="established",
+                endpoint=endpoint,
+                data_area=area,
+                established_on=date(2026, 4, 1),
+            )
+    result = states(onboarding_checklist(vendor=vendor_a, kommune=kommune_kbh))
+    assert result["route_ordered"] == result["established_exttest"] == TaskState.DONE
+    assert result["established_produktion"] == TaskState.DONE
+
+
+# --- the page -----------------------------------------------------------------------------
+
+
+def url(vendor, code="101"):
+    return reverse("routes:onboarding", args=[vendor.pk, code])
+
+
+@pytest.mark.parametrize("persona", ["admin_user", "vendor_a_user", "consultant_user"])
+def test_page_for_admin_the_vendor_and_the_kommunes_consultant(client, request, persona, vendor_a):
+    client.force_login(request.getfixturevalue(persona))
+    page = client.get(url(vendor_a))
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert "Ibrugtagning: Leverandør A · Københavns Kommune" in html
+    assert "Databehandleraftale underskrevet" in html
+    assert "Kan ikke vurderes endnu" in html
+    assert client.post(url(vendor_a)).status_code == 405
+
+
+def test_page_refuses_other_vendors_and_other_kommuners_consultants(
+    client, vendor_a, vendor_b_user, consultant_user
+):
+    client.force_login(vendor_b_user)
+    assert client.get(url(vendor_a)).status_code == 404
+    client.force_login(consultant_user)
+    assert client.get(url(vendor_a, "751")).status_code == 404
+    assert client.get(url(vendor_a, "999")).status_code == 404
+
+
+def test_page_query_count_is_fixed(
+    client,
+    admin_user,
+    vendor_a,
+    kommune_kbh,
+    system_a,
+    sftp_user_a,
+    make_route,
+    exttest,
+    produktion,
+    django_assert_num_queries,
+):
+    from routes.models import DataArea
+
+    client.force_login(admin_user)
+    # session, user, vendor, kommune, agreement, SFTP users, systems, routes
+    with django_assert_num_queries(8):
+        client.get(url(vendor_a))
+    for area in DataArea.objects.all():
+        for endpoint in (exttest, produktion):
+            make_route(
+                kommune=kommune_kbh,
+                sender_system=system_a,
+                status="established",
+                endpoint=endpoint,
+                data_area=area,
+            )
+    with django_assert_num_queries(8):
+        page = client.get(url(vendor_a))
+    assert page.content.decode().count("etableret") >= 10
