@@ -28,7 +28,7 @@ from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING
 
 import paramiko
 from django.conf import settings
@@ -37,6 +37,9 @@ from paramiko.sftp import CMD_DATA, CMD_READ, CMD_STATUS
 from paramiko.sftp_client import int64
 
 from routes.hostkeys import fingerprint_of_blob, host_key_matches, parse_pinned_host_keys
+
+if TYPE_CHECKING:
+    from routes.models import SftpUser
 
 PREFERRED_CIPHER = "aes128-gcm@openssh.com"
 # Local reads and remote writes go in 1 MiB pieces: large enough to keep the SFTP pipeline full,
@@ -562,7 +565,7 @@ def _key_fingerprint(pkey: paramiko.PKey) -> str:
 
 
 def open_for_endpoint(
-    *, sftp_user: Any, private_key: bytes, timeouts: Timeouts | None = None
+    *, sftp_user: SftpUser, private_key: bytes, timeouts: Timeouts | None = None
 ) -> AbstractContextManager[SftpConnection]:
     """`connect()` with the host, port, pinned key and write size of an SftpUser's endpoint."""
     endpoint = sftp_user.endpoint
