@@ -8,7 +8,7 @@ exports all start from them.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Self, TypeVar
 
 from django.contrib.auth.models import AbstractUser
 from django.db import models
@@ -28,6 +28,9 @@ from routes.validators import (
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AnonymousUser
+
+
+_M = TypeVar("_M", bound=models.Model)
 
 
 class Region(models.TextChoices):
@@ -65,22 +68,43 @@ def user_role(user: User | AnonymousUser) -> Role:
     return role
 
 
-class KommuneQuerySet(models.QuerySet["Kommune"]):
-    def for_user(self, user: User | AnonymousUser) -> KommuneQuerySet:
-        """The kommuner a user works with."""
+class ScopedQuerySet(models.QuerySet[_M]):
+    """The one place rows are scoped by user: `Model.objects.for_user(user)`.
+
+    Administrators see every row and a user without a role sees none; each model says what a
+    vendor's staff and a kommune's consultants may see by overriding the two hooks below,
+    which see nothing unless a model grants it.
+    """
+
+    def for_user(self, user: User | AnonymousUser) -> Self:
         role = user_role(user)
         if role == Role.ADMINISTRATOR:
             return self.all()
+        if role == Role.VENDOR:
+            assert isinstance(user, User) and user.vendor_id is not None
+            return self.for_vendor(user.vendor_id)
         if role == Role.CONSULTANT:
             assert isinstance(user, User)
-            return self.filter(consultants=user)
-        if role == Role.VENDOR:
-            assert isinstance(user, User)
-            return self.filter(
-                Q(agreements__vendor_id=user.vendor_id)
-                | Q(routes__sender_system__vendor_id=user.vendor_id)
-            ).distinct()
+            return self.for_consultant(user)
         return self.none()
+
+    def for_vendor(self, vendor_id: int) -> Self:
+        return self.none()
+
+    def for_consultant(self, user: User) -> Self:
+        return self.none()
+
+
+class KommuneQuerySet(ScopedQuerySet["Kommune"]):
+    """The kommuner a user works with."""
+
+    def for_vendor(self, vendor_id: int) -> Self:
+        return self.filter(
+            Q(agreements__vendor_id=vendor_id) | Q(routes__sender_system__vendor_id=vendor_id)
+        ).distinct()
+
+    def for_consultant(self, user: User) -> Self:
+        return self.filter(consultants=user)
 
 
 class Kommune(models.Model):
@@ -127,22 +151,15 @@ class DataArea(models.Model):
         return self.name
 
 
-class VendorQuerySet(models.QuerySet["Vendor"]):
-    def for_user(self, user: User | AnonymousUser) -> VendorQuerySet:
-        role = user_role(user)
-        if role == Role.ADMINISTRATOR:
-            return self.all()
-        if role == Role.VENDOR:
-            assert isinstance(user, User)
-            return self.filter(pk=user.vendor_id)
-        if role == Role.CONSULTANT:
-            assert isinstance(user, User)
-            kommuner = user.kommuner.all()
-            return self.filter(
-                Q(agreements__kommune__in=kommuner)
-                | Q(it_systems__sent_routes__kommune__in=kommuner)
-            ).distinct()
-        return self.none()
+class VendorQuerySet(ScopedQuerySet["Vendor"]):
+    def for_vendor(self, vendor_id: int) -> Self:
+        return self.filter(pk=vendor_id)
+
+    def for_consultant(self, user: User) -> Self:
+        kommuner = user.kommuner.all()
+        return self.filter(
+            Q(agreements__kommune__in=kommuner) | Q(it_systems__sent_routes__kommune__in=kommuner)
+        ).distinct()
 
 
 class Vendor(models.Model):
@@ -188,23 +205,17 @@ class User(AbstractUser):
         return user_role(self)
 
 
-class ITSystemQuerySet(models.QuerySet["ITSystem"]):
-    def for_user(self, user: User | AnonymousUser) -> ITSystemQuerySet:
-        role = user_role(user)
-        if role == Role.ADMINISTRATOR:
-            return self.all()
-        if role == Role.VENDOR:
-            assert isinstance(user, User)
-            return self.filter(vendor_id=user.vendor_id)
-        if role == Role.CONSULTANT:
-            assert isinstance(user, User)
-            kommuner = user.kommuner.all()
-            return self.filter(
-                Q(kommune__in=kommuner)
-                | Q(sent_routes__kommune__in=kommuner)
-                | Q(received_routes__kommune__in=kommuner)
-            ).distinct()
-        return self.none()
+class ITSystemQuerySet(ScopedQuerySet["ITSystem"]):
+    def for_vendor(self, vendor_id: int) -> Self:
+        return self.filter(vendor_id=vendor_id)
+
+    def for_consultant(self, user: User) -> Self:
+        kommuner = user.kommuner.all()
+        return self.filter(
+            Q(kommune__in=kommuner)
+            | Q(sent_routes__kommune__in=kommuner)
+            | Q(received_routes__kommune__in=kommuner)
+        ).distinct()
 
 
 class ITSystem(models.Model):
@@ -286,15 +297,11 @@ class Endpoint(models.Model):
         return self.name
 
 
-class SftpUserQuerySet(models.QuerySet["SftpUser"]):
-    def for_user(self, user: User | AnonymousUser) -> SftpUserQuerySet:
-        role = user_role(user)
-        if role == Role.ADMINISTRATOR:
-            return self.all()
-        if role == Role.VENDOR:
-            assert isinstance(user, User)
-            return self.filter(it_system__vendor_id=user.vendor_id)
-        return self.none()
+class SftpUserQuerySet(ScopedQuerySet["SftpUser"]):
+    """Keys are the vendor's business: consultants see none."""
+
+    def for_vendor(self, vendor_id: int) -> Self:
+        return self.filter(it_system__vendor_id=vendor_id)
 
 
 class SftpUser(models.Model):
@@ -402,18 +409,12 @@ class AgreementStatus(models.TextChoices):
     TERMINATED = "terminated", _("opsagt")
 
 
-class AgreementQuerySet(models.QuerySet["ProcessingAgreement"]):
-    def for_user(self, user: User | AnonymousUser) -> AgreementQuerySet:
-        role = user_role(user)
-        if role == Role.ADMINISTRATOR:
-            return self.all()
-        if role == Role.VENDOR:
-            assert isinstance(user, User)
-            return self.filter(vendor_id=user.vendor_id)
-        if role == Role.CONSULTANT:
-            assert isinstance(user, User)
-            return self.filter(kommune__consultants=user)
-        return self.none()
+class AgreementQuerySet(ScopedQuerySet["ProcessingAgreement"]):
+    def for_vendor(self, vendor_id: int) -> Self:
+        return self.filter(vendor_id=vendor_id)
+
+    def for_consultant(self, user: User) -> Self:
+        return self.filter(kommune__consultants=user)
 
 
 class ProcessingAgreement(models.Model):
@@ -464,18 +465,12 @@ ROUTE_TRANSITIONS: dict[str, tuple[str, ...]] = {
 }
 
 
-class RouteQuerySet(models.QuerySet["Route"]):
-    def for_user(self, user: User | AnonymousUser) -> RouteQuerySet:
-        role = user_role(user)
-        if role == Role.ADMINISTRATOR:
-            return self.all()
-        if role == Role.VENDOR:
-            assert isinstance(user, User)
-            return self.filter(sender_system__vendor_id=user.vendor_id)
-        if role == Role.CONSULTANT:
-            assert isinstance(user, User)
-            return self.filter(kommune__consultants=user)
-        return self.none()
+class RouteQuerySet(ScopedQuerySet["Route"]):
+    def for_vendor(self, vendor_id: int) -> Self:
+        return self.filter(sender_system__vendor_id=vendor_id)
+
+    def for_consultant(self, user: User) -> Self:
+        return self.filter(kommune__consultants=user)
 
     def established(self) -> RouteQuerySet:
         return self.filter(status=RouteStatus.ESTABLISHED)
