@@ -186,6 +186,22 @@ SERVICEPLATFORM_STANDIN_PORT = env_int(
 # KOMBIT's SFTP schemas; the project carries its own copy.
 KOMBIT_XSD_DIR = env_path("KOMBIT_XSD_DIR", BASE_DIR / "deliveries" / "xsd")
 
+# --- SFTP client (deliveries/sftp.py) -------------------------------------------------------
+# Seconds. Connect: TCP connect. Banner: the server's SSH banner and the key exchange. Auth:
+# public-key authentication. Operation: any single SFTP request or write without progress, so
+# a server that goes silent mid-transfer is noticed instead of hanging a worker.
+SFTP_CONNECT_TIMEOUT = env_int("SFTP_CONNECT_TIMEOUT", 10, minimum=1, maximum=600)
+SFTP_BANNER_TIMEOUT = env_int("SFTP_BANNER_TIMEOUT", 15, minimum=1, maximum=600)
+SFTP_AUTH_TIMEOUT = env_int("SFTP_AUTH_TIMEOUT", 15, minimum=1, maximum=600)
+SFTP_OPERATION_TIMEOUT = env_int("SFTP_OPERATION_TIMEOUT", 60, minimum=1, maximum=3600)
+# Transient faults (refused, timeout, reset, server gone) are retried with exponential backoff
+# and jitter: attempt n waits about BASE * 2**(n-1) seconds, at most MAX; after MAX_ATTEMPTS
+# tries the delivery fails with the last reason. Permanent faults are never retried.
+SFTP_RETRY_MAX_ATTEMPTS = env_int("SFTP_RETRY_MAX_ATTEMPTS", 6, minimum=1, maximum=100)
+SFTP_RETRY_BASE_DELAY = env_int("SFTP_RETRY_BASE_DELAY", 30, minimum=1, maximum=3600)
+SFTP_RETRY_MAX_DELAY = env_int("SFTP_RETRY_MAX_DELAY", 1800, minimum=1, maximum=86400)
+# --- end SFTP client ------------------------------------------------------------------------
+
 # Production hardening: on whenever DEBUG is off (check --deploy passes).
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"

@@ -1,0 +1,483 @@
+"""The portal's only way to talk SFTP: connect to an endpoint and move files, over paramiko.
+
+Every fault leaves this module as `SftpError` with a Danish message that says what went wrong and
+what to do, and `permanent` telling the caller whether a retry can help:
+
+- permanent: the pinned host key is missing or does not match, authentication is refused, the
+  server denies permission, a file is missing, the local file is not what was expected;
+- transient: refused connection, timeouts, resets, the server going away mid-transfer.
+
+Nothing here touches the database: callers decrypt the private key and read the endpoint first,
+commit, and only then connect (no network I/O inside a transaction).
+
+Throughput, as measured with benchmarks/push.py (docs/sftp-client.md): preferring
+aes128-gcm@openssh.com, TCP_NODELAY, pipelined writes from 1 MiB chunks and, for servers known to
+accept them, ~255 KiB SFTP write requests instead of paramiko's 32 KiB.
+"""
+
+from __future__ import annotations
+
+import errno
+import hashlib
+import io
+import random
+import socket
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+import paramiko
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from paramiko.sftp import CMD_STATUS
+
+from routes.hostkeys import fingerprint_of_blob, host_key_matches, parse_pinned_host_keys
+
+PREFERRED_CIPHER = "aes128-gcm@openssh.com"
+# Local reads and remote writes go in 1 MiB pieces: large enough to keep the SFTP pipeline full,
+# small enough that memory stays flat whatever the file size.
+CHUNK_SIZE = 1024 * 1024
+# paramiko splits writes into 32 KiB requests, the size every SFTP server must accept. OpenSSH
+# accepts packets up to 256 KiB; 255 KiB of data leaves room for the request header. Only used
+# for endpoints marked `large_writes` (servers known to take them).
+LARGE_WRITE_SIZE = 255 * 1024
+DEFAULT_WRITE_SIZE = paramiko.SFTPFile.MAX_REQUEST_SIZE
+# Outstanding read requests while downloading; bounds the memory a download can take.
+READ_AHEAD_REQUESTS = 64
+
+# Host-key algorithms to ask for first when a pinned key has this type, so a server with several
+# host keys shows the one that is pinned (as OpenSSH does with known_hosts).
+_HOST_KEY_ALGORITHMS = {
+    "ssh-rsa": ("rsa-sha2-512", "rsa-sha2-256", "ssh-rsa"),
+    "rsa-sha2-256": ("rsa-sha2-256", "rsa-sha2-512", "ssh-rsa"),
+    "rsa-sha2-512": ("rsa-sha2-512", "rsa-sha2-256", "ssh-rsa"),
+}
+
+
+class SftpError(Exception):
+    """A failed SFTP step. `permanent` is True when retrying the same step cannot succeed."""
+
+    def __init__(self, message: str, *, permanent: bool) -> None:
+        super().__init__(message)
+        self.message = message
+        self.permanent = permanent
+
+    def __str__(self) -> str:
+        return self.message
+
+
+@dataclass(frozen=True)
+class Timeouts:
+    """Seconds to wait for each phase; see the SFTP_*_TIMEOUT settings."""
+
+    connect: float = 10
+    banner: float = 15
+    auth: float = 15
+    operation: float = 60
+
+    @classmethod
+    def from_settings(cls) -> Timeouts:
+        return cls(
+            connect=settings.SFTP_CONNECT_TIMEOUT,
+            banner=settings.SFTP_BANNER_TIMEOUT,
+            auth=settings.SFTP_AUTH_TIMEOUT,
+            operation=settings.SFTP_OPERATION_TIMEOUT,
+        )
+
+
+def retry_delay(
+    attempt: int,
+    *,
+    base: float | None = None,
+    cap: float | None = None,
+    rng: random.Random | None = None,
+) -> float:
+    """Seconds to wait before retry number `attempt` (1, 2, …) after a transient fault.
+
+    Exponential backoff with "equal jitter": half the step is fixed, half random, so retries of
+    many deliveries after one outage do not all hit the server in the same second.
+    """
+    base = settings.SFTP_RETRY_BASE_DELAY if base is None else base
+    cap = settings.SFTP_RETRY_MAX_DELAY if cap is None else cap
+    step = min(cap, base * 2 ** max(0, attempt - 1))
+    return step / 2 + (rng or random).uniform(0, step / 2)
+
+
+def load_private_key(private_key: bytes) -> paramiko.PKey:
+    """paramiko's key object for an unencrypted OpenSSH/PEM private key (RSA or Ed25519)."""
+    text = private_key.decode("ascii", errors="replace")
+    for key_class in (paramiko.Ed25519Key, paramiko.RSAKey, paramiko.ECDSAKey):
+        try:
+            return key_class.from_private_key(io.StringIO(text))
+        except (paramiko.SSHException, ValueError, TypeError):
+            continue
+    raise SftpError(
+        "SFTP-brugerens private nøgle kan ikke læses (kun RSA- og Ed25519-nøgler i OpenSSH-"
+        "format understøttes). En administrator skal danne eller indlæse nøglen igen.",
+        permanent=True,
+    )
+
+
+def _where(host: str, port: int) -> str:
+    return f"{host}:{port}"
+
+
+class SftpConnection:
+    """An authenticated SFTP session. Make it with `connect()`; every method raises SftpError."""
+
+    def __init__(
+        self,
+        *,
+        transport: paramiko.Transport,
+        sftp: paramiko.SFTPClient,
+        where: str,
+        large_writes: bool,
+    ) -> None:
+        self._transport = transport
+        self._sftp = sftp
+        self.where = where
+        self.large_writes = large_writes
+
+    @property
+    def cipher(self) -> str:
+        """The negotiated cipher (client to server), for logs and the benchmark."""
+        return str(self._transport.local_cipher)
+
+    def close(self) -> None:
+        try:
+            self._sftp.close()
+        finally:
+            self._transport.close()
+
+    def upload(
+        self, source: str | Path | IO[bytes], remote_path: str, *, size: int | None = None
+    ) -> int:
+        """Stream a local path or an open binary file (e.g. Django's `storage.open(name, "rb")`)
+        to `remote_path`, replacing what is there (a partial upload left by an earlier try), and
+        return the number of bytes sent. With `size`, a local file of another length is refused.
+        """
+        # A path is opened (and closed) here; an open file belongs to the caller.
+        local: IO[bytes] = open(source, "rb") if isinstance(source, str | Path) else source
+        sent = 0
+        try:
+            with self._errors(f"overførslen af {remote_path}", remote_path):
+                # "wb" opens with CREATE|TRUNCATE, so a leftover partial file is overwritten.
+                with self._sftp.open(remote_path, "wb") as remote:
+                    remote.set_pipelined(True)
+                    # An instance attribute shadows paramiko's class-wide 32 KiB request size.
+                    remote.MAX_REQUEST_SIZE = (
+                        LARGE_WRITE_SIZE if self.large_writes else DEFAULT_WRITE_SIZE
+                    )
+                    while chunk := local.read(CHUNK_SIZE):
+                        remote.write(chunk)
+                        sent += len(chunk)
+                    _wait_for_write_acks(self._sftp, remote)
+        finally:
+            if local is not source:
+                local.close()
+        if size is not None and sent != size:
+            raise SftpError(
+                f"Den lokale fil til {remote_path} var {sent} bytes, men der var ventet {size}. "
+                "Den gemte fil er ændret eller ødelagt; upload leverancen igen.",
+                permanent=True,
+            )
+        return sent
+
+    def remote_size(self, remote_path: str) -> int:
+        with self._errors(f"opslaget af {remote_path}", remote_path):
+            size = self._sftp.stat(remote_path).st_size
+        return int(size or 0)
+
+    def listdir(self, remote_path: str) -> list[str]:
+        with self._errors(f"visningen af mappen {remote_path}", remote_path):
+            return sorted(self._sftp.listdir(remote_path))
+
+    def download(self, remote_path: str, target: IO[bytes]) -> tuple[int, str]:
+        """Stream `remote_path` into the open binary file `target`; return (bytes, sha256 hex)."""
+        digest = hashlib.sha256()
+        received = 0
+        with self._errors(f"hentningen af {remote_path}", remote_path):
+            with self._sftp.open(remote_path, "rb") as remote:
+                remote.prefetch(
+                    remote.stat().st_size, max_concurrent_requests=READ_AHEAD_REQUESTS
+                )
+                while chunk := remote.read(CHUNK_SIZE):
+                    digest.update(chunk)
+                    target.write(chunk)
+                    received += len(chunk)
+        return received, digest.hexdigest()
+
+    def remove(self, remote_path: str) -> None:
+        with self._errors(f"sletningen af {remote_path}", remote_path):
+            self._sftp.remove(remote_path)
+
+    def rename(self, old_path: str, new_path: str) -> None:
+        """Rename on the server; SFTP v3 refuses when `new_path` already exists."""
+        with self._errors(f"omdøbningen af {old_path} til {new_path}", old_path):
+            self._sftp.rename(old_path, new_path)
+
+    @contextmanager
+    def _errors(self, action: str, path: str) -> Iterator[None]:
+        try:
+            yield
+        except SftpError:
+            raise
+        except Exception as exc:
+            # paramiko reports a dead connection in many shapes ("Socket is closed", EOF,
+            # "Server connection dropped"); the transport's state says it plainly.
+            lost = not self._transport.is_active() or self._sftp.get_channel().closed
+            raise _operation_error(
+                exc, action=action, path=path, where=self.where, connection_lost=lost
+            ) from exc
+
+
+def _wait_for_write_acks(sftp: paramiko.SFTPClient, remote: paramiko.SFTPFile) -> None:
+    """Read the server's answer to every write still in flight.
+
+    paramiko's pipelined writes are only checked in batches while writing; on close it skips
+    the answers still outstanding, so a refused write at the end of a file would go unnoticed.
+    Reading them here turns such a refusal into an error before the file counts as sent.
+    """
+    pending = remote._reqs
+    while pending:
+        request = pending.popleft()
+        kind, _ = sftp._read_response(request)
+        if kind != CMD_STATUS:
+            raise OSError("uventet svar på en SFTP-skrivning")
+
+
+def _operation_error(
+    exc: BaseException, *, action: str, path: str, where: str, connection_lost: bool = False
+) -> SftpError:
+    if isinstance(exc, TimeoutError | socket.timeout):
+        return SftpError(
+            f"Serveren {where} svarede ikke under {action} inden for tidsgrænsen. "
+            "Portalen prøver igen senere.",
+            permanent=False,
+        )
+    code = getattr(exc, "errno", None)
+    if code == errno.EACCES:
+        return SftpError(
+            f"Serveren {where} nægtede adgang under {action}. SFTP-brugeren har ikke "
+            f"rettigheder til {path}; en administrator skal få rettighederne rettet.",
+            permanent=True,
+        )
+    if code == errno.ENOENT:
+        return SftpError(
+            f"{path} findes ikke på serveren {where} ({action} mislykkedes). Kontrollér stien "
+            "og at mappen findes for SFTP-brugeren.",
+            permanent=True,
+        )
+    if connection_lost or isinstance(exc, EOFError | ConnectionError | paramiko.SSHException):
+        return SftpError(
+            f"Forbindelsen til {where} blev afbrudt under {action}. Portalen prøver igen "
+            "senere; en delvist overført fil bliver overskrevet.",
+            permanent=False,
+        )
+    if isinstance(exc, OSError):
+        # A bare SFTP failure status ("Failure", disk full, …) or a closed channel: nothing
+        # says that trying again is useless, so it counts as transient.
+        detail = str(exc) or exc.__class__.__name__
+        return SftpError(
+            f"Serveren {where} afviste {action}: {detail}. Portalen prøver igen senere.",
+            permanent=False,
+        )
+    return SftpError(f"Uventet fejl under {action} på {where}: {exc!r}", permanent=False)
+
+
+def _open_socket(host: str, port: int, timeouts: Timeouts) -> socket.socket:
+    where = _where(host, port)
+    try:
+        sock = socket.create_connection((host, port), timeout=timeouts.connect)
+    except ConnectionRefusedError:
+        raise SftpError(
+            f"Forbindelsen til {where} blev afvist: serveren kører ikke eller lytter ikke på "
+            "porten. Portalen prøver igen senere; kontrollér endpointets vært og port, hvis "
+            "det bliver ved.",
+            permanent=False,
+        ) from None
+    except TimeoutError:
+        raise SftpError(
+            f"Ingen forbindelse til {where} inden for {timeouts.connect:g} sekunder. "
+            "Portalen prøver igen senere.",
+            permanent=False,
+        ) from None
+    except socket.gaierror as exc:
+        # Usually a typo in the endpoint, but a DNS outage looks the same: retry, and say both.
+        raise SftpError(
+            f"Værtsnavnet {host} kan ikke slås op ({exc.strerror}). Kontrollér endpointets "
+            "værtsnavn; portalen prøver igen senere.",
+            permanent=False,
+        ) from None
+    except OSError as exc:
+        raise SftpError(
+            f"Ingen forbindelse til {where}: {exc.strerror or exc}. Portalen prøver igen senere.",
+            permanent=False,
+        ) from None
+    # Without TCP_NODELAY, Nagle's algorithm holds back the small SFTP packets that follow a
+    # large one, and a plain write loop crawls at about 1 MB/s (measured).
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    return sock
+
+
+def _configure_security(transport: paramiko.Transport, pinned_types: list[str]) -> None:
+    options = transport.get_security_options()
+    ciphers = tuple(options.ciphers)
+    if PREFERRED_CIPHER in ciphers:
+        # AES-GCM encrypts and authenticates in one pass (AES-NI); aes128-ctr + HMAC is about
+        # half as fast in paramiko.
+        options.ciphers = (PREFERRED_CIPHER, *[c for c in ciphers if c != PREFERRED_CIPHER])
+    wanted: list[str] = []
+    for key_type in pinned_types:
+        wanted.extend(_HOST_KEY_ALGORITHMS.get(key_type, (key_type,)))
+    available = tuple(options.key_types)
+    first = [t for t in dict.fromkeys(wanted) if t in available]
+    if first:
+        options.key_types = (*first, *[t for t in available if t not in first])
+
+
+@contextmanager
+def connect(
+    *,
+    host: str,
+    port: int,
+    username: str,
+    private_key: bytes,
+    pinned_host_key: str,
+    large_writes: bool = False,
+    timeouts: Timeouts | None = None,
+) -> Iterator[SftpConnection]:
+    """Open an SFTP session, checking the server's host key against the pinned one(s) before
+    authenticating; close it when the block ends.
+
+    `private_key` is the decrypted OpenSSH PEM (keep it in memory only); `pinned_host_key` is
+    the endpoint's host_key text (routes/hostkeys.py formats).
+    """
+    timeouts = timeouts or Timeouts.from_settings()
+    where = _where(host, port)
+    try:
+        pinned = parse_pinned_host_keys(pinned_host_key)
+    except ValidationError as exc:
+        raise SftpError(
+            f"Den fastlåste værtsnøgle for {where} kan ikke læses ({'; '.join(exc.messages)}). "
+            "En administrator skal rette den på endpointet.",
+            permanent=True,
+        ) from None
+    pkey = load_private_key(private_key)
+
+    sock = _open_socket(host, port, timeouts)
+    transport = paramiko.Transport(sock)
+    try:
+        transport.banner_timeout = timeouts.banner
+        transport.handshake_timeout = timeouts.banner
+        transport.auth_timeout = timeouts.auth
+        transport.channel_timeout = timeouts.operation
+        _configure_security(transport, [key.key_type for key in pinned if key.key_type])
+        try:
+            # The banner timeout ends a silent server's wait inside paramiko's thread; this
+            # outer limit (banner plus key exchange) only guards against a stuck exchange.
+            transport.start_client(timeout=2 * timeouts.banner)
+        except (paramiko.SSHException, EOFError, OSError) as exc:
+            raise SftpError(
+                f"SSH-forhandlingen med {where} mislykkedes inden for {timeouts.banner:g} "
+                f"sekunder ({exc or exc.__class__.__name__}). Portalen prøver igen senere.",
+                permanent=False,
+            ) from None
+        if not (transport.is_active() and transport.initial_kex_done):
+            # start_client() returns quietly when its own timeout runs out.
+            raise SftpError(
+                f"SSH-forhandlingen med {where} blev ikke færdig inden for "
+                f"{2 * timeouts.banner:g} sekunder. Portalen prøver igen senere.",
+                permanent=False,
+            )
+
+        server_key = transport.get_remote_server_key()
+        presented = fingerprint_of_blob(server_key.asbytes())
+        if not pinned:
+            raise SftpError(
+                f"Endpointet {where} har ingen fastlåst værtsnøgle, så serverens identitet kan "
+                f"ikke kontrolleres. Serveren viser nøglen {server_key.get_name()} {presented}. "
+                "En administrator skal kontrollere fingeraftrykket hos udbyderen og fastlåse "
+                "det på endpointet.",
+                permanent=True,
+            )
+        if not host_key_matches(pinned_host_key, server_key.asbytes()):
+            raise SftpError(
+                f"Serveren {where} viser en anden værtsnøgle end den fastlåste: "
+                f"{server_key.get_name()} {presented}. Forbindelsen er afbrudt, før der blev "
+                "logget ind. En administrator skal kontrollere hos udbyderen, om nøglen er "
+                "skiftet, og i så fald fastlåse den nye.",
+                permanent=True,
+            )
+
+        try:
+            transport.auth_publickey(username, pkey)
+        except paramiko.AuthenticationException as exc:
+            if "timeout" in str(exc).lower():
+                raise SftpError(
+                    f"Serveren {where} svarede ikke på login inden for {timeouts.auth:g} "
+                    "sekunder. Portalen prøver igen senere.",
+                    permanent=False,
+                ) from None
+            raise SftpError(
+                f"Serveren {where} afviste login for SFTP-brugeren {username} med nøglen "
+                f"{_key_fingerprint(pkey)}. Kontrollér at den offentlige nøgle er registreret "
+                "hos udbyderen for netop denne bruger.",
+                permanent=True,
+            ) from None
+        except (paramiko.SSHException, EOFError, OSError) as exc:
+            raise SftpError(
+                f"Forbindelsen til {where} blev afbrudt under login ({exc}). Portalen prøver "
+                "igen senere.",
+                permanent=False,
+            ) from None
+
+        try:
+            channel = transport.open_session(timeout=timeouts.operation)
+            # Each later read or write waits at most this long for the server to move.
+            channel.settimeout(timeouts.operation)
+            channel.invoke_subsystem("sftp")
+            sftp = paramiko.SFTPClient(channel)
+        except paramiko.SSHException as exc:
+            raise SftpError(
+                f"Serveren {where} åbnede ikke SFTP for {username} ({exc}). Portalen prøver "
+                "igen senere.",
+                permanent=False,
+            ) from None
+        except Exception as exc:
+            raise _operation_error(
+                exc, action="åbningen af SFTP", path="", where=where
+            ) from None
+    except BaseException:
+        transport.close()
+        raise
+
+    connection = SftpConnection(
+        transport=transport, sftp=sftp, where=where, large_writes=large_writes
+    )
+    try:
+        yield connection
+    finally:
+        connection.close()
+
+
+def _key_fingerprint(pkey: paramiko.PKey) -> str:
+    return fingerprint_of_blob(pkey.asbytes())
+
+
+def open_for_endpoint(
+    *, sftp_user: Any, private_key: bytes, timeouts: Timeouts | None = None
+) -> AbstractContextManager[SftpConnection]:
+    """`connect()` with the host, port, pinned key and write size of an SftpUser's endpoint."""
+    endpoint = sftp_user.endpoint
+    return connect(
+        host=endpoint.host,
+        port=endpoint.port,
+        username=sftp_user.username,
+        private_key=private_key,
+        pinned_host_key=endpoint.host_key,
+        large_writes=endpoint.large_writes,
+        timeouts=timeouts,
+    )
