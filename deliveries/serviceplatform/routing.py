@@ -1,0 +1,527 @@
+"""What the stand-in does with a completed trigger upload: check it, then distribute or refuse.
+
+This is plain synchronous code (files and the ORM); the SFTP server calls it in a worker thread
+once `OUT/<name>.trigger` has been closed by its uploader. The checks follow DESIGN §3:
+
+1. the trigger itself: size cap, well-formed XML without DTD/entities, KOMBIT's schema;
+2. who sends: `Sender` is the logged-in SFTP user, `SenderIt-system` that user's IT-system;
+3. a SendersFileId already distributed for this sender is answered with the first receipt;
+4. the data file: a safe name, present in OUT/, exactly `SizeInBytes` long;
+5. routing: the InfRef is known, an *established* route exists for (InfRef, sender system,
+   sender authority, recipient authority[, recipient system]) on this endpoint, and every
+   recipient system has an SFTP user here (a simple transfer names SFTP users directly);
+6. no recipient already has a file of that name waiting in IN/.
+
+Every decision is one structured log line and one `PlatformDecision` row.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import stat
+import threading
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from django.db import IntegrityError
+
+from deliveries import protocol
+from deliveries.models import PlatformDecision, PlatformOutcome
+from deliveries.serviceplatform.errors import PlatformError
+from routes.models import DataArea, Route, SftpUser
+from routes.validators import AUTHORITY_PREFIX
+
+logger = logging.getLogger("deliveries.serviceplatform")
+
+# One stand-in process distributes one trigger at a time from the duplicate check to the
+# decision row: two triggers with the same SendersFileId, or two files of the same name for
+# the same recipient, must not both pass their checks before either lands.
+_distribution_lock = threading.Lock()
+
+OUT = "OUT"
+IN = "IN"
+_PROTOCOL_KIND_TO_ERROR = {
+    protocol.ProtocolError.TOO_LARGE: PlatformError.TRIGGER_TOO_LARGE,
+    protocol.ProtocolError.MALFORMED: PlatformError.XML_MALFORMED,
+    protocol.ProtocolError.FORBIDDEN: PlatformError.XML_FORBIDDEN,
+    protocol.ProtocolError.SCHEMA: PlatformError.SCHEMA_INVALID,
+}
+
+
+@dataclass(frozen=True)
+class Refusal:
+    error: PlatformError
+    detail_da: str
+    detail_en: str
+
+    def as_error_message(self) -> protocol.ErrorMessage:
+        return protocol.ErrorMessage(
+            code=self.error.code,
+            code_description=self.error.danish,
+            description=f"{self.detail_da} (English: {self.detail_en})",
+        )
+
+
+@dataclass
+class _Checked:
+    """What the checks found out about one trigger."""
+
+    trigger: protocol.Trigger | None = None
+    sender_ok: bool = False
+    refusals: list[Refusal] = field(default_factory=list)
+    recipients: list[str] = field(default_factory=list)  # SFTP user names
+
+    def refuse(self, error: PlatformError, detail_da: str, detail_en: str) -> None:
+        self.refusals.append(Refusal(error, detail_da, detail_en))
+
+
+def home_of(root: Path, username: str) -> Path:
+    """`<root>/<username>/` with its OUT/ and IN/, created on first use."""
+    home = root / username
+    for folder in (OUT, IN):
+        (home / folder).mkdir(parents=True, exist_ok=True, mode=0o700)
+    return home
+
+
+def trigger_process(
+    *, endpoint_id: int, username: str, root: Path, trigger_name: str
+) -> PlatformDecision | None:
+    """Act on `<root>/<username>/OUT/<trigger_name>`, whose upload has just completed.
+
+    Returns the decision row, or None when the trigger was gone before it could be read (the
+    sender removed or replaced it; nothing to answer).
+    """
+    home = home_of(root, username)
+    trigger_path = home / OUT / trigger_name
+    stem = trigger_name.removesuffix(protocol.TRIGGER_SUFFIX)
+    try:
+        identity, data = _read_trigger(trigger_path)
+    except FileNotFoundError:
+        return None
+    checked = _check(endpoint_id=endpoint_id, username=username, home=home, data=data)
+    staging: Path | None = None
+    try:
+        if not checked.refusals:
+            assert checked.trigger is not None
+            # Copied out of OUT/ before anything is decided, so that what lands in the
+            # recipients' IN/ is exactly what was checked, even if the sender writes on.
+            staging = _stage(root, home / OUT / checked.trigger.descriptor.file_name)
+            if staging.stat().st_size != checked.trigger.descriptor.size_in_bytes:
+                checked.refuse(
+                    PlatformError.SIZE_MISMATCH,
+                    "Datafilen ændrede sig, mens den blev modtaget.",
+                    "The data file changed while it was being received.",
+                )
+        with _distribution_lock:
+            decision = _decide(
+                endpoint_id=endpoint_id,
+                username=username,
+                root=root,
+                home=home,
+                trigger_name=trigger_name,
+                stem=stem,
+                checked=checked,
+                staging=staging,
+            )
+    finally:
+        if staging is not None:
+            staging.unlink(missing_ok=True)
+    _remove_if_unchanged(trigger_path, identity)
+    _log(decision)
+    return decision
+
+
+def _read_trigger(path: Path) -> tuple[tuple[int, int], bytes]:
+    # O_NOFOLLOW: the stand-in never follows a link a user might have planted in OUT/.
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+    with os.fdopen(fd, "rb") as handle:
+        info = os.fstat(handle.fileno())
+        # Read one byte past the cap so that an oversized file is recognised without reading
+        # (or holding) all of it.
+        data = handle.read(protocol.MAX_XML_BYTES + 1)
+    return (info.st_ino, info.st_mtime_ns), data
+
+
+def _remove_if_unchanged(path: Path, identity: tuple[int, int]) -> None:
+    """Remove the processed trigger, unless the sender has already uploaded a new one."""
+    try:
+        info = path.lstat()
+    except FileNotFoundError:
+        return
+    if (info.st_ino, info.st_mtime_ns) == identity:
+        path.unlink(missing_ok=True)
+
+
+def _check(*, endpoint_id: int, username: str, home: Path, data: bytes) -> _Checked:
+    checked = _Checked()
+    try:
+        trigger = protocol.parse_trigger(data)
+    except protocol.ProtocolError as exc:
+        checked.refuse(_PROTOCOL_KIND_TO_ERROR[exc.kind], exc.message_da, exc.message_en)
+        return checked
+    checked.trigger = trigger
+    descriptor = trigger.descriptor
+
+    sender = (
+        SftpUser.objects.select_related("it_system")
+        .filter(endpoint_id=endpoint_id, username=username)
+        .first()
+    )
+    checked.sender_ok = True
+    if descriptor.sender != username or sender is None:
+        checked.sender_ok = False
+        checked.refuse(
+            PlatformError.SENDER_MISMATCH,
+            f"Sender er '{descriptor.sender}', men du er logget ind som '{username}'.",
+            f"Sender is '{descriptor.sender}' but you are logged in as '{username}'.",
+        )
+    elif trigger.routing and trigger.routing.sender_it_system != sender.it_system.uuid:
+        checked.sender_ok = False
+        checked.refuse(
+            PlatformError.SENDER_SYSTEM_MISMATCH,
+            f"SenderIt-system er {trigger.routing.sender_it_system}, men SFTP-brugeren "
+            f"'{username}' hører til it-systemet {sender.it_system.uuid}.",
+            f"SenderIt-system is {trigger.routing.sender_it_system} but SFTP user "
+            f"'{username}' belongs to IT-system {sender.it_system.uuid}.",
+        )
+
+    _check_data_file(checked, home=home, descriptor=descriptor)
+    if trigger.routing is not None:
+        # A route looked up under another system's UUID says nothing about this sender.
+        if not any(r.error == PlatformError.SENDER_SYSTEM_MISMATCH for r in checked.refusals):
+            _check_route(checked, endpoint_id=endpoint_id, trigger=trigger)
+    else:
+        _check_simple_recipients(checked, endpoint_id=endpoint_id, descriptor=descriptor)
+    return checked
+
+
+def _check_data_file(checked: _Checked, *, home: Path, descriptor: protocol.FileDescriptor) -> None:
+    name = descriptor.file_name
+    if not protocol.is_safe_file_name(name) or name.endswith(protocol.TRIGGER_SUFFIX):
+        checked.refuse(
+            PlatformError.UNSAFE_FILE_NAME,
+            f"FileName {name!r} må ikke indeholde / \\ eller kontroltegn, være længere end "
+            "255 tegn eller ende på .trigger.",
+            f"FileName {name!r} must not contain / \\ or control characters, be longer than "
+            "255 characters or end in .trigger.",
+        )
+        return
+    try:
+        info = (home / OUT / name).lstat()
+    except FileNotFoundError:
+        info = None
+    if info is None or not stat.S_ISREG(info.st_mode):
+        checked.refuse(
+            PlatformError.DATA_FILE_MISSING,
+            f"OUT/{name} findes ikke. Upload datafilen først og triggerfilen bagefter.",
+            f"OUT/{name} does not exist. Upload the data file first, then the trigger file.",
+        )
+    elif info.st_size != descriptor.size_in_bytes:
+        checked.refuse(
+            PlatformError.SIZE_MISMATCH,
+            f"OUT/{name} er {info.st_size} bytes, men SizeInBytes er "
+            f"{descriptor.size_in_bytes}. Blev uploaden afbrudt?",
+            f"OUT/{name} is {info.st_size} bytes but SizeInBytes is "
+            f"{descriptor.size_in_bytes}. Was the upload interrupted?",
+        )
+
+
+def _cvr(authority: str) -> str:
+    # The schema has already checked the form urn:oio:cvr-nr:<8 digits>.
+    return authority.removeprefix(AUTHORITY_PREFIX)
+
+
+def _check_route(checked: _Checked, *, endpoint_id: int, trigger: protocol.Trigger) -> None:
+    routing = trigger.routing
+    assert routing is not None
+    if trigger.descriptor.recipients != (protocol.ROUTING_RECIPIENT,):
+        checked.refuse(
+            PlatformError.RECIPIENTS_INVALID,
+            f"En rutebaseret trigger skal have præcis én Recipients med "
+            f"{protocol.ROUTING_RECIPIENT}; fik {', '.join(trigger.descriptor.recipients)}.",
+            f"A route-based trigger needs exactly one Recipients with "
+            f"{protocol.ROUTING_RECIPIENT}; got {', '.join(trigger.descriptor.recipients)}.",
+        )
+        return
+    area = DataArea.objects.filter(infref=routing.infref).first()
+    if area is None:
+        checked.refuse(
+            PlatformError.UNKNOWN_INFREF,
+            f"InfRef '{routing.infref}' kendes ikke.",
+            f"InfRef '{routing.infref}' is not known.",
+        )
+        return
+    key_da = (
+        f"InfRef {routing.infref}, afsendersystem {routing.sender_it_system}, "
+        f"afsender {routing.sender_authority}, modtager {routing.recipient_authority}"
+    )
+    route = (
+        Route.objects.established()
+        .filter(
+            endpoint_id=endpoint_id,
+            data_area=area,
+            sender_system__uuid=routing.sender_it_system,
+            sender_authority=_cvr(routing.sender_authority),
+            recipient_authority=_cvr(routing.recipient_authority),
+        )
+        .first()
+    )
+    if route is None:
+        checked.refuse(
+            PlatformError.NO_ROUTE,
+            f"Ingen etableret rute for {key_da}.",
+            f"No established route for {key_da}.",
+        )
+        return
+    systems = list(route.recipient_systems.all())
+    if routing.recipient_it_system is not None:
+        systems = [s for s in systems if s.uuid == routing.recipient_it_system]
+        if not systems:
+            checked.refuse(
+                PlatformError.NO_ROUTE,
+                f"Ruten for {key_da} leverer ikke til modtagersystemet "
+                f"{routing.recipient_it_system}.",
+                f"The route for {key_da} does not deliver to recipient system "
+                f"{routing.recipient_it_system}.",
+            )
+            return
+    users = {
+        user.it_system_id: user.username
+        for user in SftpUser.objects.filter(endpoint_id=endpoint_id, it_system__in=systems)
+    }
+    missing = [s for s in systems if s.pk not in users]
+    if missing or not systems:
+        names = ", ".join(f"{s.name} ({s.uuid})" for s in missing) or "-"
+        checked.refuse(
+            PlatformError.UNKNOWN_RECIPIENT,
+            f"Modtagersystemer uden SFTP-bruger på denne Serviceplatform: {names}.",
+            f"Recipient systems without an SFTP user on this Serviceplatform: {names}.",
+        )
+        return
+    checked.recipients = sorted(users[s.pk] for s in systems)
+
+
+def _check_simple_recipients(
+    checked: _Checked, *, endpoint_id: int, descriptor: protocol.FileDescriptor
+) -> None:
+    names = list(dict.fromkeys(descriptor.recipients))
+    if protocol.ROUTING_RECIPIENT in names:
+        checked.refuse(
+            PlatformError.RECIPIENTS_INVALID,
+            f"Recipients er {protocol.ROUTING_RECIPIENT}, men FileContentDescriptor har "
+            "ingen SFTPDynamicRoutingInfo.",
+            f"Recipients is {protocol.ROUTING_RECIPIENT} but FileContentDescriptor has no "
+            "SFTPDynamicRoutingInfo.",
+        )
+        return
+    known = set(
+        SftpUser.objects.filter(endpoint_id=endpoint_id, username__in=names).values_list(
+            "username", flat=True
+        )
+    )
+    unknown = [name for name in names if name not in known]
+    if unknown:
+        checked.refuse(
+            PlatformError.UNKNOWN_RECIPIENT,
+            f"Ukendte modtagere (SFTP-brugere): {', '.join(unknown)}.",
+            f"Unknown recipients (SFTP users): {', '.join(unknown)}.",
+        )
+        return
+    checked.recipients = names
+
+
+def _stage(root: Path, source: Path) -> Path:
+    staging_dir = root / ".staging"
+    staging_dir.mkdir(exist_ok=True, mode=0o700)
+    target = staging_dir / uuid.uuid4().hex
+    fd = os.open(source, os.O_RDONLY | os.O_NOFOLLOW)
+    with os.fdopen(fd, "rb") as src, target.open("xb") as dst:
+        shutil.copyfileobj(src, dst, 1024 * 1024)
+    return target
+
+
+def _place(target: Path, *, content: bytes | None = None, source: Path | None = None) -> None:
+    """Put a file at `target` atomically: written under a hidden temporary name in the same
+    folder, then renamed, so a recipient listing IN/ never sees half a file."""
+    temporary = target.with_name(f".{target.name}.{uuid.uuid4().hex[:8]}.part")
+    try:
+        if source is not None:
+            try:
+                # A hard link costs nothing for a large extract. Safe because users cannot
+                # write in IN/ (the SFTP server allows writes in OUT/ only).
+                os.link(source, temporary)
+            except OSError:
+                shutil.copyfile(source, temporary)
+        else:
+            assert content is not None
+            temporary.write_bytes(content)
+        os.replace(temporary, target)
+    finally:
+        temporary.unlink(missing_ok=True)
+
+
+def _decide(
+    *,
+    endpoint_id: int,
+    username: str,
+    root: Path,
+    home: Path,
+    trigger_name: str,
+    stem: str,
+    checked: _Checked,
+    staging: Path | None,
+) -> PlatformDecision:
+    trigger = checked.trigger
+    descriptor = trigger.descriptor if trigger else None
+    senders_file_id = (descriptor.senders_file_id or "") if descriptor else ""
+    receipt_path = home / IN / f"{stem}{protocol.RECEIPT_SUFFIX}"
+    base = {
+        "endpoint_id": endpoint_id,
+        "sender_username": username,
+        "trigger_name": trigger_name,
+        "file_name": descriptor.file_name if descriptor else "",
+        "senders_file_id": senders_file_id,
+    }
+
+    if checked.sender_ok and senders_file_id:
+        first = PlatformDecision.objects.filter(
+            endpoint_id=endpoint_id,
+            sender_username=username,
+            senders_file_id=senders_file_id,
+            outcome=PlatformOutcome.DISTRIBUTED,
+        ).first()
+        if first is not None:
+            # KOMBIT: a SendersFileId is distributed once; the sender gets the first receipt.
+            _place(receipt_path, content=first.receipt_xml.encode())
+            if descriptor and protocol.is_safe_file_name(descriptor.file_name):
+                (home / OUT / descriptor.file_name).unlink(missing_ok=True)
+            return PlatformDecision.objects.create(
+                **base,
+                file_transfer_uuid=first.file_transfer_uuid,
+                outcome=PlatformOutcome.DUPLICATE,
+                recipients=first.recipients,
+                message=f"Dublet af {first.trigger_name} ({first.at:%Y-%m-%d %H:%M:%S}).",
+                receipt_xml=first.receipt_xml,
+            )
+
+    if not checked.refusals:
+        assert descriptor is not None
+        clashes = [
+            name
+            for name in checked.recipients
+            for suffix in ("", protocol.METADATA_SUFFIX)
+            if (root / name / IN / f"{descriptor.file_name}{suffix}").exists()
+        ]
+        if clashes:
+            checked.refuse(
+                PlatformError.NAME_CLASH,
+                f"{descriptor.file_name} venter allerede i IN/ hos "
+                f"{', '.join(sorted(set(clashes)))}. Send filen under et nyt, unikt navn.",
+                f"{descriptor.file_name} is already waiting in IN/ of "
+                f"{', '.join(sorted(set(clashes)))}. Send the file under a new, unique name.",
+            )
+
+    transfer_uuid = str(uuid.uuid4())
+    if checked.refusals:
+        receipt = protocol.TechnicalReceipt(
+            file_transfer_uuid=transfer_uuid,
+            senders_file_id=senders_file_id or None,
+            errors=tuple(refusal.as_error_message() for refusal in checked.refusals),
+        )
+        receipt_xml = protocol.build_technical_receipt(receipt)
+        _place(receipt_path, content=receipt_xml)
+        return PlatformDecision.objects.create(
+            **base,
+            file_transfer_uuid=transfer_uuid,
+            outcome=PlatformOutcome.REFUSED,
+            error_codes=[refusal.error.code for refusal in checked.refusals],
+            message=" ".join(refusal.detail_da for refusal in checked.refusals),
+            receipt_xml=receipt_xml.decode(),
+        )
+
+    assert trigger is not None and descriptor is not None and staging is not None
+    metadata = protocol.build_file_metadata(
+        protocol.FileMetadata(
+            file_transfer_uuid=transfer_uuid, descriptor=descriptor, routing=trigger.routing
+        )
+    )
+    receipt_xml = protocol.build_technical_receipt(
+        protocol.TechnicalReceipt(
+            file_transfer_uuid=transfer_uuid, senders_file_id=senders_file_id or None
+        )
+    )
+    for name in checked.recipients:
+        inbox = home_of(root, name) / IN
+        # The data file first, then its metadata: a recipient that keys on the metadata file
+        # never finds it without the data beside it.
+        _place(inbox / descriptor.file_name, source=staging)
+        _place(inbox / f"{descriptor.file_name}{protocol.METADATA_SUFFIX}", content=metadata)
+    (home / OUT / descriptor.file_name).unlink(missing_ok=True)
+    _place(receipt_path, content=receipt_xml)
+    try:
+        return PlatformDecision.objects.create(
+            **base,
+            file_transfer_uuid=transfer_uuid,
+            outcome=PlatformOutcome.DISTRIBUTED,
+            recipients=checked.recipients,
+            message=f"Distribueret til {', '.join(checked.recipients)}.",
+            receipt_xml=receipt_xml.decode(),
+        )
+    except IntegrityError:
+        # Only another stand-in process on the same database gets here; say so plainly.
+        logger.exception("SendersFileId %s was distributed twice", senders_file_id)
+        raise
+
+
+def _log(decision: PlatformDecision) -> None:
+    logger.info(
+        "platform_decision %s",
+        json.dumps(
+            {
+                "at": decision.at.isoformat(),
+                "sender": decision.sender_username,
+                "trigger": decision.trigger_name,
+                "file": decision.file_name,
+                "senders_file_id": decision.senders_file_id,
+                "file_transfer_uuid": decision.file_transfer_uuid,
+                "outcome": decision.outcome,
+                "error_codes": decision.error_codes,
+                "recipients": decision.recipients,
+            },
+            ensure_ascii=False,
+            sort_keys=True,
+        ),
+    )
+
+
+def trigger_refuse_internal(
+    *, endpoint_id: int, username: str, root: Path, trigger_name: str, reason: str
+) -> PlatformDecision:
+    """Answer a trigger that could not be processed at all, so the sender is never left
+    waiting for a receipt that will not come."""
+    home = home_of(root, username)
+    stem = trigger_name.removesuffix(protocol.TRIGGER_SUFFIX)
+    transfer_uuid = str(uuid.uuid4())
+    refusal = Refusal(PlatformError.INTERNAL_ERROR, reason, reason)
+    receipt_xml = protocol.build_technical_receipt(
+        protocol.TechnicalReceipt(
+            file_transfer_uuid=transfer_uuid, errors=(refusal.as_error_message(),)
+        )
+    )
+    _place(home / IN / f"{stem}{protocol.RECEIPT_SUFFIX}", content=receipt_xml)
+    decision = PlatformDecision.objects.create(
+        endpoint_id=endpoint_id,
+        sender_username=username,
+        trigger_name=trigger_name,
+        file_transfer_uuid=transfer_uuid,
+        outcome=PlatformOutcome.REFUSED,
+        error_codes=[PlatformError.INTERNAL_ERROR.code],
+        message=reason,
+        receipt_xml=receipt_xml.decode(),
+    )
+    _log(decision)
+    return decision

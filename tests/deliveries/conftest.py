@@ -1,0 +1,1 @@
+from tests.deliveries.standin import standin, world  # noqa: F401  (fixtures)

@@ -1,0 +1,248 @@
+"""Helpers and fixtures for the Serviceplatform stand-in tests: a registry with a route, a
+running stand-in, and a real paramiko SFTP client to drive it. conftest.py exposes the fixtures.
+
+The stand-in runs in a background thread and reads the registry through its own database
+connections, so these tests use `transactional_db` (rows must be committed to be seen).
+
+Parties on the local endpoint:
+- `sender`: vendor A's fagsystem (SFTP user LEV-A_FLIS_SFTP), with an established Personale
+  route for København to FLIS and København's own LIS.
+- `flis`, `lis`: the two recipient systems of that route.
+- `other`: vendor B's fagsystem, with no route at all.
+"""
+
+from __future__ import annotations
+
+import io
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import paramiko
+import pytest
+
+from deliveries import protocol
+from deliveries.serviceplatform.routing import home_of
+from deliveries.serviceplatform.server import StandinThread, standin_running
+from routes.hostkeys import host_key_matches
+from routes.keys import generate_key_pair
+from routes.models import (
+    DataArea,
+    Endpoint,
+    ITSystem,
+    KeyState,
+    Kommune,
+    Route,
+    RouteStatus,
+    SftpKey,
+    SftpUser,
+    Vendor,
+)
+
+
+@dataclass
+class Party:
+    username: str
+    system: ITSystem
+    sftp_user: SftpUser
+    private_key: bytes  # OpenSSH PEM, test only
+
+
+@dataclass
+class World:
+    endpoint: Endpoint
+    area: DataArea
+    kommune: Kommune
+    route: Route
+    sender: Party
+    flis: Party
+    lis: Party
+    other: Party
+
+
+def add_party(endpoint: Endpoint, system: ITSystem, username: str) -> Party:
+    sftp_user = SftpUser.objects.create(it_system=system, endpoint=endpoint, username=username)
+    return Party(username, system, sftp_user, add_key(sftp_user))
+
+
+def add_key(sftp_user: SftpUser, state: str = KeyState.ACTIVE) -> bytes:
+    pair = generate_key_pair("ed25519", comment=sftp_user.username)
+    SftpKey.objects.create(
+        sftp_user=sftp_user,
+        algorithm=pair.algorithm,
+        public_key=pair.public_openssh,
+        fingerprint=pair.fingerprint,
+        encrypted_private_key=b"not needed by the stand-in",
+        state=state,
+    )
+    return pair.private_openssh
+
+
+@pytest.fixture
+def world(transactional_db: None, django_db_serialized_rollback: None) -> World:
+    # Serialized rollback: the flush after a transactional test would otherwise take the
+    # reference data (kommuner, data areas, endpoints) from the migrations with it.
+    endpoint = Endpoint.objects.get(slug="lokal")
+    kommune = Kommune.objects.get(code="101")
+    area = DataArea.objects.get(code="personale")
+    vendor_a = Vendor.objects.create(name="Leverandør A", cvr="29130000")
+    vendor_b = Vendor.objects.create(name="Leverandør B", cvr="37450006")
+    sender_system = ITSystem.objects.create(
+        name="Fagsystem A",
+        uuid="3f2c1d2e-1111-4222-8333-444455556666",
+        vendor=vendor_a,
+        is_sender=True,
+    )
+    other_system = ITSystem.objects.create(
+        name="Fagsystem B",
+        uuid="7a9b0c1d-2222-4333-9444-555566667777",
+        vendor=vendor_b,
+        is_sender=True,
+    )
+    flis_system = ITSystem.objects.create(
+        name="FLIS", uuid="0c5e3f6a-3333-4444-a555-666677778888", is_recipient=True
+    )
+    lis_system = ITSystem.objects.create(
+        name="Københavns LIS",
+        uuid="1d6f4a7b-4444-4555-b666-777788889999",
+        kommune=kommune,
+        is_recipient=True,
+    )
+    route = Route.objects.create(
+        endpoint=endpoint,
+        data_area=area,
+        kommune=kommune,
+        sender_system=sender_system,
+        sender_authority=kommune.cvr,
+        recipient_authority=kommune.cvr,
+        status=RouteStatus.ESTABLISHED,
+    )
+    route.recipient_systems.set([flis_system, lis_system])
+    return World(
+        endpoint=endpoint,
+        area=area,
+        kommune=kommune,
+        route=route,
+        sender=add_party(endpoint, sender_system, "LEV-A_FLIS_SFTP"),
+        flis=add_party(endpoint, flis_system, "FLIS_HENT"),
+        lis=add_party(endpoint, lis_system, "KBH_LIS"),
+        other=add_party(endpoint, other_system, "LEV-B_SFTP"),
+    )
+
+
+@pytest.fixture
+def standin(world: World, tmp_path: Path) -> Iterator[StandinThread]:
+    with standin_running(root=tmp_path / "serviceplatform") as runner:
+        yield runner
+
+
+def home(runner: StandinThread, party: Party) -> Path:
+    """The party's home on the stand-in (created on first login, or here)."""
+    return home_of(runner.standin.root, party.username)
+
+
+def connect(
+    runner: StandinThread | int, party: Party, key: bytes | None = None
+) -> paramiko.SFTPClient:
+    """A real paramiko SFTP session to the stand-in (or a port), checking the host key the
+    stand-in pinned on its Endpoint."""
+    port = runner if isinstance(runner, int) else runner.port
+    transport = paramiko.Transport(("127.0.0.1", port))
+    transport.start_client(timeout=10)
+    pinned = Endpoint.objects.get(slug="lokal").host_key
+    if not host_key_matches(pinned, transport.get_remote_server_key().asbytes()):
+        transport.close()
+        raise AssertionError("the stand-in's host key is not the one pinned on its endpoint")
+    private = paramiko.Ed25519Key.from_private_key(_text_io(key or party.private_key))
+    transport.auth_publickey(party.username, private)
+    return paramiko.SFTPClient.from_transport(transport)
+
+
+def _text_io(data: bytes) -> io.StringIO:
+    return io.StringIO(data.decode())
+
+
+def route_trigger(
+    world: World,
+    *,
+    file_name: str,
+    size: int,
+    sender: str | None = None,
+    senders_file_id: str | None = None,
+    infref: str | None = None,
+    sender_system: str | None = None,
+    recipient_cvr: str | None = None,
+    recipient_system: str | None = None,
+    recipients: tuple[str, ...] = (protocol.ROUTING_RECIPIENT,),
+) -> protocol.Trigger:
+    authority = f"urn:oio:cvr-nr:{world.kommune.cvr}"
+    return protocol.Trigger(
+        descriptor=protocol.FileDescriptor(
+            file_name=file_name,
+            size_in_bytes=size,
+            sender=sender or world.sender.username,
+            senders_file_id=senders_file_id or str(uuid.uuid4()),
+            recipients=recipients,
+        ),
+        routing=protocol.RoutingInfo(
+            infref=infref or world.area.infref,
+            sender_it_system=sender_system or world.sender.system.uuid,
+            sender_authority=authority,
+            transaction_id=str(uuid.uuid4()),
+            sender_timestamp=datetime(2026, 11, 1, 1, 0, tzinfo=UTC),
+            recipient_authority=f"urn:oio:cvr-nr:{recipient_cvr}" if recipient_cvr else authority,
+            recipient_it_system=recipient_system,
+        ),
+    )
+
+
+def upload(sftp: paramiko.SFTPClient, name: str, data: bytes) -> None:
+    with sftp.open(f"OUT/{name}", "wb") as handle:
+        handle.write(data)
+
+
+def deliver(
+    runner: StandinThread,
+    sftp: paramiko.SFTPClient,
+    trigger: protocol.Trigger | bytes,
+    *,
+    data: bytes | None,
+    trigger_name: str | None = None,
+) -> protocol.TechnicalReceipt:
+    """Upload data file (if given) then trigger, wait for the stand-in, read the receipt."""
+    if isinstance(trigger, protocol.Trigger):
+        name = trigger.descriptor.file_name
+        xml = protocol.build_trigger(trigger)
+    else:
+        name, xml = trigger_name or "raw.csv", trigger
+    if data is not None:
+        upload(sftp, name, data)
+    upload(sftp, f"{trigger_name or name}.trigger", xml)
+    runner.wait_idle()
+    return read_receipt(sftp, trigger_name or name)
+
+
+def read_receipt(sftp: paramiko.SFTPClient, name: str) -> protocol.TechnicalReceipt:
+    with sftp.open(f"IN/{name}.sftpreceipt", "rb") as handle:
+        xml = handle.read()
+    assert protocol.schema_errors(xml) == []
+    return protocol.parse_technical_receipt(xml)
+
+
+def wait_for(predicate, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError("timed out waiting")
+        time.sleep(0.05)
+
+
+def assert_every_written_file_validates(root: Path) -> list[Path]:
+    """Every .metadata and .sftpreceipt the stand-in wrote follows KOMBIT's schema."""
+    written = [p for p in root.rglob("*") if p.suffix in {".metadata", ".sftpreceipt"}]
+    for path in written:
+        assert protocol.schema_errors(path.read_bytes()) == [], path
+    return written

@@ -1,0 +1,72 @@
+"""What administrators see of the stand-in: its decisions in the admin (read-only) and its
+error codes in the documentation, kept in step with the code."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+
+from deliveries.models import PlatformDecision, PlatformOutcome
+from deliveries.serviceplatform.errors import PlatformError
+from routes.models import Endpoint, User
+from tests.conftest import ROOT
+
+
+@pytest.fixture
+def decision(db: None) -> PlatformDecision:
+    return PlatformDecision.objects.create(
+        endpoint=Endpoint.objects.get(slug="lokal"),
+        sender_username="LEV-A_FLIS_SFTP",
+        trigger_name="a.csv.trigger",
+        file_name="a.csv",
+        senders_file_id="id-1",
+        file_transfer_uuid="6d8d5028-9c1d-43fb-bdcf-d11cd78e61c3",
+        outcome=PlatformOutcome.REFUSED,
+        error_codes=[202],
+        message="OUT/a.csv findes ikke.",
+        receipt_xml="<x/>",
+    )
+
+
+def test_admin_lists_and_shows_decisions_read_only(
+    client: Client, admin_user: User, decision: PlatformDecision
+) -> None:
+    client.force_login(admin_user)
+    listing = client.get(reverse("admin:deliveries_platformdecision_changelist"))
+    assert listing.status_code == 200
+    assert "a.csv" in listing.content.decode()
+    detail = client.get(reverse("admin:deliveries_platformdecision_change", args=[decision.pk]))
+    assert detail.status_code == 200
+    assert 'name="_save"' not in detail.content.decode()
+    assert client.get(reverse("admin:deliveries_platformdecision_add")).status_code == 403
+    delete_url = reverse("admin:deliveries_platformdecision_delete", args=[decision.pk])
+    assert client.post(delete_url, {"post": "yes"}).status_code == 403
+    assert PlatformDecision.objects.filter(pk=decision.pk).exists()
+
+
+def test_non_staff_cannot_see_decisions(
+    client: Client, vendor_a_user: User, decision: PlatformDecision
+) -> None:
+    client.force_login(vendor_a_user)
+    response = client.get(reverse("admin:deliveries_platformdecision_changelist"))
+    assert response.status_code == 302  # to the admin login
+
+
+def test_error_codes_are_unique() -> None:
+    codes = [error.code for error in PlatformError]
+    assert len(codes) == len(set(codes))
+    assert PlatformError.by_code(203) is PlatformError.SIZE_MISMATCH
+
+
+def test_documentation_lists_every_error_code_as_in_the_code() -> None:
+    text = (ROOT / "docs" / "serviceplatform.md").read_text(encoding="utf-8")
+    rows = {
+        int(code): (name, danish, english)
+        for code, name, danish, english in re.findall(
+            r"^\| (\d{3}) \| `(\w+)` \| (.+?) \| (.+?) \|$", text, flags=re.MULTILINE
+        )
+    }
+    assert rows == {e.code: (e.name, e.danish, e.english) for e in PlatformError}
