@@ -79,7 +79,9 @@ class DataContract(models.Model):
     is_illustrative = models.BooleanField(
         _("illustrativ"),
         default=True,
-        help_text=_("Illustrativ – ikke KOMBITs format, indtil den officielle bilagspakke er indlæst."),
+        help_text=_(
+            "Illustrativ – ikke KOMBITs format, indtil den officielle bilagspakke er indlæst."
+        ),
     )
     is_active = models.BooleanField(_("aktiv"), default=False)
     loaded_at = models.DateTimeField(_("indlæst"), default=timezone.now)
@@ -100,7 +102,9 @@ class DataContract(models.Model):
         verbose_name = _("datakontrakt")
         verbose_name_plural = _("datakontrakter")
         constraints = [
-            models.UniqueConstraint(fields=["data_area", "version"], name="contract_unique_version"),
+            models.UniqueConstraint(
+                fields=["data_area", "version"], name="contract_unique_version"
+            ),
             # Uploads are checked against "the" contract of the area: never two at once.
             models.UniqueConstraint(
                 fields=["data_area"], condition=Q(is_active=True), name="contract_one_active"
@@ -146,9 +150,7 @@ def delivery_upload_to(instance: Delivery, filename: str) -> str:
 class Delivery(models.Model):
     """One extract for one kommune, data area and period, uploaded for one route."""
 
-    uuid = models.UUIDField(
-        _("SendersFileId"), default=uuid.uuid4, unique=True, editable=False
-    )
+    uuid = models.UUIDField(_("SendersFileId"), default=uuid.uuid4, unique=True, editable=False)
     route = models.ForeignKey(
         Route, verbose_name=_("rute"), on_delete=models.PROTECT, related_name="deliveries"
     )

@@ -69,8 +69,9 @@ class Report:
     def is_valid(self) -> bool:
         return self.error_count == 0
 
-    def add_file_problem(self, rule: str, message: str, *, column: str = "", row: int | None = None,
-                         value: str = "") -> None:
+    def add_file_problem(
+        self, rule: str, message: str, *, column: str = "", row: int | None = None, value: str = ""
+    ) -> None:
         self.issues.append(Issue(row=row, column=column, value=value, rule=rule, message=message))
         self.by_rule[rule] += 1
         if column:
@@ -121,11 +122,14 @@ def decode_to_utf8(path: Path, workdir: Path) -> Decoded:
     with path.open("rb") as handle:
         first = handle.read(4)
     if not first:
-        raise FileProblem("empty", "Filen er tom. Upload et udtræk med en overskriftsrække og data.")
+        raise FileProblem(
+            "empty", "Filen er tom. Upload et udtræk med en overskriftsrække og data."
+        )
     if first.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         raise FileProblem(
             "encoding",
-            "Filen er gemt som UTF-16. Gem den som CSV i UTF-8 (eller Windows-1252) og upload igen.",
+            "Filen er gemt som UTF-16. Gem den som CSV i UTF-8 (eller Windows-1252) og "
+            "upload igen.",
         )
     bom = first.startswith(codecs.BOM_UTF8)
     decoder = codecs.getincrementaldecoder("utf-8")("strict")
@@ -183,7 +187,12 @@ def _transcode_cp1252(path: Path, workdir: Path) -> Decoded:
 
 # --- 2. dialect and header -----------------------------------------------------------------
 
-_DELIMITER_NAMES = {",": "komma (,)", "\t": "tabulator", "|": "lodret streg (|)", ";": "semikolon (;)"}
+_DELIMITER_NAMES = {
+    ",": "komma (,)",
+    "\t": "tabulator",
+    "|": "lodret streg (|)",
+    ";": "semikolon (;)",
+}
 
 
 def read_header(path: Path) -> str:
@@ -196,8 +205,9 @@ def check_header(header_line: str, contract: dict[str, Any]) -> tuple[list[str],
     delimiter = contract["dialect"]["delimiter"]
     expected = [f["name"] for f in contract["schema"]["fields"]]
     if not header_line.strip():
-        raise FileProblem("header", "Første linje er tom: filen skal starte med overskriftsrækken.",
-                          row=1)
+        raise FileProblem(
+            "header", "Første linje er tom: filen skal starte med overskriftsrækken.", row=1
+        )
     if delimiter not in header_line and len(expected) > 1:
         for other in (",", "\t", "|"):
             if other != delimiter and header_line.count(other) >= len(expected) // 2:
@@ -220,8 +230,15 @@ def check_header(header_line: str, contract: dict[str, Any]) -> tuple[list[str],
     seen: set[str] = set()
     for name in names:
         if name in seen:
-            issues.append(Issue(1, name, truncate(name), "header",
-                                f"Kolonnen «{name}» står mere end én gang i overskriften."))
+            issues.append(
+                Issue(
+                    1,
+                    name,
+                    truncate(name),
+                    "header",
+                    f"Kolonnen «{name}» står mere end én gang i overskriften.",
+                )
+            )
         seen.add(name)
     missing = [n for n in expected if n not in seen]
     extra = [n for n in names if n not in expected]
@@ -229,15 +246,36 @@ def check_header(header_line: str, contract: dict[str, Any]) -> tuple[list[str],
         guess = difflib.get_close_matches(name.lower(), missing, n=1, cutoff=0.6)
         if guess:
             missing.remove(guess[0])
-            issues.append(Issue(1, name, truncate(name), "header",
-                                f"Kolonnen «{name}» kendes ikke – mente du «{guess[0]}»?"))
+            issues.append(
+                Issue(
+                    1,
+                    name,
+                    truncate(name),
+                    "header",
+                    f"Kolonnen «{name}» kendes ikke – mente du «{guess[0]}»?",
+                )
+            )
         elif name == "":
-            issues.append(Issue(1, "", "", "header",
-                                "Overskriften har en kolonne uden navn (fx et ekstra "
-                                "skilletegn sidst på linjen)."))
+            issues.append(
+                Issue(
+                    1,
+                    "",
+                    "",
+                    "header",
+                    "Overskriften har en kolonne uden navn (fx et ekstra "
+                    "skilletegn sidst på linjen).",
+                )
+            )
         else:
-            issues.append(Issue(1, name, truncate(name), "header",
-                                f"Kolonnen «{name}» hører ikke til kontrakten; fjern den."))
+            issues.append(
+                Issue(
+                    1,
+                    name,
+                    truncate(name),
+                    "header",
+                    f"Kolonnen «{name}» hører ikke til kontrakten; fjern den.",
+                )
+            )
     for name in missing:
         issues.append(Issue(1, name, "", "header", f"Kolonnen «{name}» mangler i overskriften."))
     return names, issues
@@ -343,11 +381,18 @@ def build_checks(contract: dict[str, Any], *, kommune_code: str, period: str) ->
         col = pl.col(name)
         present = _present(name)
         if cons.get("required"):
-            checks.append(Check(name, "required", col.is_null(),
-                                lambda v, n=name: f"«{n}» skal udfyldes."))
+            checks.append(
+                Check(name, "required", col.is_null(), lambda v, n=name: f"«{n}» skal udfyldes.")
+            )
         if ftype == "integer":
-            checks.append(Check(name, "type", present & ~col.str.contains(_INTEGER),
-                                lambda v: f"«{v}» er ikke et heltal."))
+            checks.append(
+                Check(
+                    name,
+                    "type",
+                    present & ~col.str.contains(_INTEGER),
+                    lambda v: f"«{v}» er ikke et heltal.",
+                )
+            )
         elif ftype == "number":
             wrong_decimal = "." if decimal == "," else ","
 
@@ -356,29 +401,70 @@ def build_checks(contract: dict[str, Any], *, kommune_code: str, period: str) ->
                     return f"«{v}» er ikke et tal efter kontrakten: brug decimalkomma, fx 12,5."
                 return f"«{v}» er ikke et tal (brug decimalkomma og ingen tusindtalsseparator)."
 
-            checks.append(Check(name, "type", present & ~col.str.contains(_number_pattern(decimal)),
-                                describe_number))
+            checks.append(
+                Check(
+                    name,
+                    "type",
+                    present & ~col.str.contains(_number_pattern(decimal)),
+                    describe_number,
+                )
+            )
         elif ftype == "date":
-            checks.append(Check(name, "type", present & ~col.str.contains(_ISO_DATE),
-                                lambda v: f"«{v}» er ikke en dato på formen ÅÅÅÅ-MM-DD."))
-            checks.append(Check(name, "date",
-                                present & col.str.contains(_ISO_DATE) & ~_iso_date_is_real(name),
-                                lambda v: f"«{v}» er ikke en dato, der findes."))
+            checks.append(
+                Check(
+                    name,
+                    "type",
+                    present & ~col.str.contains(_ISO_DATE),
+                    lambda v: f"«{v}» er ikke en dato på formen ÅÅÅÅ-MM-DD.",
+                )
+            )
+            checks.append(
+                Check(
+                    name,
+                    "date",
+                    present & col.str.contains(_ISO_DATE) & ~_iso_date_is_real(name),
+                    lambda v: f"«{v}» er ikke en dato, der findes.",
+                )
+            )
         if "pattern" in cons:
             pattern = f"^(?:{cons['pattern']})$"
-            checks.append(Check(name, "pattern", present & ~col.str.contains(pattern),
-                                lambda v, p=cons["pattern"]: f"«{v}» har ikke det krævede format ({p})."))
+            checks.append(
+                Check(
+                    name,
+                    "pattern",
+                    present & ~col.str.contains(pattern),
+                    lambda v, p=cons["pattern"]: f"«{v}» har ikke det krævede format ({p}).",
+                )
+            )
         if "enum" in cons:
             allowed = [str(x) for x in cons["enum"]]
             shown = ", ".join(allowed[:12]) + (" …" if len(allowed) > 12 else "")
-            checks.append(Check(name, "enum", present & ~col.is_in(allowed),
-                                lambda v, s=shown: f"«{v}» er ikke en tilladt værdi (tilladt: {s})."))
+            checks.append(
+                Check(
+                    name,
+                    "enum",
+                    present & ~col.is_in(allowed),
+                    lambda v, s=shown: f"«{v}» er ikke en tilladt værdi (tilladt: {s}).",
+                )
+            )
         if "minLength" in cons:
-            checks.append(Check(name, "minLength", present & (col.str.len_chars() < cons["minLength"]),
-                                lambda v, m=cons["minLength"]: f"«{v}» er kortere end {m} tegn."))
+            checks.append(
+                Check(
+                    name,
+                    "minLength",
+                    present & (col.str.len_chars() < cons["minLength"]),
+                    lambda v, m=cons["minLength"]: f"«{v}» er kortere end {m} tegn.",
+                )
+            )
         if "maxLength" in cons:
-            checks.append(Check(name, "maxLength", present & (col.str.len_chars() > cons["maxLength"]),
-                                lambda v, m=cons["maxLength"]: f"Værdien er længere end {m} tegn."))
+            checks.append(
+                Check(
+                    name,
+                    "maxLength",
+                    present & (col.str.len_chars() > cons["maxLength"]),
+                    lambda v, m=cons["maxLength"]: f"Værdien er længere end {m} tegn.",
+                )
+            )
         for bound, rule, op in (("minimum", "minimum", "lt"), ("maximum", "maximum", "gt")):
             if bound not in cons:
                 continue
@@ -390,40 +476,65 @@ def build_checks(contract: dict[str, Any], *, kommune_code: str, period: str) ->
                 value = _comparable(name, types, decimal)
             breach = value < limit if op == "lt" else value > limit
             word = "mindst" if op == "lt" else "højst"
-            shown_limit = str(cons[bound]).replace(".", decimal) if ftype == "number" else cons[bound]
-            checks.append(Check(name, rule, present & breach.fill_null(False),
-                                lambda v, w=word, s=shown_limit: f"«{v}» skal være {w} {s}."))
+            shown_limit = (
+                str(cons[bound]).replace(".", decimal) if ftype == "number" else cons[bound]
+            )
+            checks.append(
+                Check(
+                    name,
+                    rule,
+                    present & breach.fill_null(False),
+                    lambda v, w=word, s=shown_limit: f"«{v}» skal være {w} {s}.",
+                )
+            )
 
     for name in portal.get("cpr_fields", []):
-        checks.append(Check(
-            name, "cpr",
-            _present(name) & pl.col(name).str.contains(r"^\d{10}$") & ~cpr_date_is_real(name),
-            lambda v: f"«{v}» er ikke et muligt CPR-nummer: de første seks cifre er ikke en "
-                      "rigtig dato (DDMMÅÅ).",
-        ))
+        checks.append(
+            Check(
+                name,
+                "cpr",
+                _present(name) & pl.col(name).str.contains(r"^\d{10}$") & ~cpr_date_is_real(name),
+                lambda v: (
+                    f"«{v}» er ikke et muligt CPR-nummer: de første seks cifre er ikke en "
+                    "rigtig dato (DDMMÅÅ)."
+                ),
+            )
+        )
 
     if kommune_field := portal.get("kommune_field"):
+
         def describe_kommune(v: str, k: str = kommune_code) -> str:
             if v.lstrip("0") == k.lstrip("0"):
                 return f"Kommunekoden skal skrives med tre cifre ({k}), ikke «{v}»."
             return f"Kommunekoden «{v}» er ikke leverancens kommune ({k})."
 
-        checks.append(Check(kommune_field, "kommune",
-                            _present(kommune_field) & (pl.col(kommune_field) != kommune_code),
-                            describe_kommune))
+        checks.append(
+            Check(
+                kommune_field,
+                "kommune",
+                _present(kommune_field) & (pl.col(kommune_field) != kommune_code),
+                describe_kommune,
+            )
+        )
     if period_field := portal.get("period_field"):
         yyyymm = period.replace("-", "")
-        checks.append(Check(period_field, "periode",
-                            _present(period_field) & (pl.col(period_field) != yyyymm),
-                            lambda v, p=yyyymm: f"Perioden «{v}» er ikke leverancens periode ({p})."))
+        checks.append(
+            Check(
+                period_field,
+                "periode",
+                _present(period_field) & (pl.col(period_field) != yyyymm),
+                lambda v, p=yyyymm: f"Perioden «{v}» er ikke leverancens periode ({p}).",
+            )
+        )
 
     for rule in portal.get("rules", []):
         checks.append(_cross_check(rule, types=types, decimal=decimal, period=period))
     return checks
 
 
-def _cross_check(rule: dict[str, Any], *, types: dict[str, str], decimal: str,
-                 period: str) -> Check:
+def _cross_check(
+    rule: dict[str, Any], *, types: dict[str, str], decimal: str, period: str
+) -> Check:
     kind = rule["rule"]
     target = rule["field"] if "field" in rule else rule["limit"]
     custom = rule.get("message")
@@ -434,35 +545,58 @@ def _cross_check(rule: dict[str, Any], *, types: dict[str, str], decimal: str,
     if kind == "equals_prefix":
         f, of, n = rule["field"], rule["of"], int(rule["length"])
         expr = _present(f) & _present(of) & (pl.col(f) != pl.col(of).str.slice(0, n))
-        return Check(f, kind, expr.fill_null(False),
-                     msg(f"«{{value}}» skal være de første {n} cifre af «{of}»."))
+        return Check(
+            f,
+            kind,
+            expr.fill_null(False),
+            msg(f"«{{value}}» skal være de første {n} cifre af «{of}»."),
+        )
     if kind == "sum_lte":
         parts = [_numeric(f, types[f], decimal).fill_null(0.0) for f in rule["fields"]]
         limit = _numeric(rule["limit"], types[rule["limit"]], decimal)
         total = pl.sum_horizontal(parts)
         expr = (_present(rule["limit"]) & (total > limit + 1e-9)).fill_null(False)
         names = " + ".join(rule["fields"])
-        return Check(rule["limit"], kind, expr,
-                     msg(f"Summen af {names} er større end «{rule['limit']}» ({{value}})."))
+        return Check(
+            rule["limit"],
+            kind,
+            expr,
+            msg(f"Summen af {names} er større end «{rule['limit']}» ({{value}})."),
+        )
     if kind == "required_if":
         when = rule["when"]
         expr = pl.col(when["field"]).is_in([str(x) for x in when["in"]]) & pl.col(target).is_null()
         shown = ", ".join(str(x) for x in when["in"])
-        return Check(target, kind, expr.fill_null(False),
-                     msg(f"«{target}» skal udfyldes, når «{when['field']}» er {shown}."))
+        return Check(
+            target,
+            kind,
+            expr.fill_null(False),
+            msg(f"«{target}» skal udfyldes, når «{when['field']}» er {shown}."),
+        )
     if kind in ("gte", "lte"):
         other = rule["other"]
         a = _comparable(target, types, decimal)
         b = _comparable(other, types, decimal)
         breach = a < b if kind == "gte" else a > b
         word = "før" if kind == "gte" else "efter"
-        return Check(target, kind, (_present(target) & _present(other) & breach).fill_null(False),
-                     msg(f"«{{value}}» i «{target}» ligger {word} «{other}»."))
+        return Check(
+            target,
+            kind,
+            (_present(target) & _present(other) & breach).fill_null(False),
+            msg(f"«{{value}}» i «{target}» ligger {word} «{other}»."),
+        )
     if kind == "date_in_period":
-        expr = (_present(target) & pl.col(target).str.contains(_ISO_DATE)
-                & ~pl.col(target).str.starts_with(period))
-        return Check(target, kind, expr.fill_null(False),
-                     msg(f"Datoen «{{value}}» ligger uden for leverancens periode ({period})."))
+        expr = (
+            _present(target)
+            & pl.col(target).str.contains(_ISO_DATE)
+            & ~pl.col(target).str.starts_with(period)
+        )
+        return Check(
+            target,
+            kind,
+            expr.fill_null(False),
+            msg(f"Datoen «{{value}}» ligger uden for leverancens periode ({period})."),
+        )
     raise ValueError(f"unknown cross-field rule {kind!r}")
 
 
@@ -505,16 +639,25 @@ def validate_file(
             return report
         if header_issues:
             for issue in header_issues:
-                report.add_file_problem(issue.rule, issue.message, column=issue.column,
-                                        row=issue.row, value=issue.value)
+                report.add_file_problem(
+                    issue.rule, issue.message, column=issue.column, row=issue.row, value=issue.value
+                )
             return report
         if report.rows_total == 0:
             report.add_file_problem("empty", "Filen har en overskriftsrække, men ingen data.")
             return report
         try:
-            _check_rows(decoded.path, contract, names, report, kommune_code=kommune_code,
-                        period=period, max_listed=max_listed, batch_rows=batch_rows,
-                        progress=progress)
+            _check_rows(
+                decoded.path,
+                contract,
+                names,
+                report,
+                kommune_code=kommune_code,
+                period=period,
+                max_listed=max_listed,
+                batch_rows=batch_rows,
+                progress=progress,
+            )
         except pl.exceptions.PolarsError as exc:
             report.issues.clear()
             report.by_rule.clear()
@@ -571,8 +714,15 @@ def _check_rows(
                 for check, flag in zip(checks, flags, strict=True):
                     if record[flag]:
                         value = truncate(record.get(check.column))
-                        listed.append(Issue(record["__row"], check.column, value, check.rule,
-                                            check.describe(value)))
+                        listed.append(
+                            Issue(
+                                record["__row"],
+                                check.column,
+                                value,
+                                check.rule,
+                                check.describe(value),
+                            )
+                        )
         if pk:
             hashes = batch.get_column("__pk")
             bucket_of = hashes % PK_BUCKETS
@@ -627,9 +777,13 @@ def _confirm_duplicates(
         .select(["__row", *pk])
         .collect()
     )
-    rows = rows.with_columns(
-        pl.col("__row").min().over([pl.col(c).fill_null("") for c in pk]).alias("__first")
-    ).filter(pl.col("__row") != pl.col("__first")).sort("__row")
+    rows = (
+        rows.with_columns(
+            pl.col("__row").min().over([pl.col(c).fill_null("") for c in pk]).alias("__first")
+        )
+        .filter(pl.col("__row") != pl.col("__first"))
+        .sort("__row")
+    )
     key = " + ".join(pk)
     issues = [
         Issue(
