@@ -153,6 +153,16 @@ if STORAGES["default"]["BACKEND"].endswith("FileSystemStorage"):
 FILE_UPLOAD_PERMISSIONS = 0o600
 FILE_UPLOAD_DIRECTORY_PERMISSIONS = 0o700
 
+# Uploads of extracts (deliveries). KOMBIT recommends files under 2 GB on the Serviceplatform.
+MAX_UPLOAD_BYTES = env_int("FLISPORTAL_MAX_UPLOAD_BYTES", 2 * 1024**3, minimum=1)
+# A .zip may expand at most this many times its compressed size (zip-bomb guard); real CSV
+# extracts compress 5-20 times.
+ZIP_MAX_RATIO = env_int("FLISPORTAL_ZIP_MAX_RATIO", 200, minimum=1)
+# How many errors a validation report lists one by one (all are counted).
+VALIDATION_MAX_LISTED_ERRORS = env_int("FLISPORTAL_VALIDATION_MAX_LISTED_ERRORS", 1000, minimum=1)
+# Rows per batch the validator checks at a time: memory grows with this, not with the file.
+VALIDATION_BATCH_ROWS = env_int("FLISPORTAL_VALIDATION_BATCH_ROWS", 250_000, minimum=1000)
+
 CRISPY_ALLOWED_TEMPLATE_PACKS = "bootstrap5"
 CRISPY_TEMPLATE_PACK = "bootstrap5"
 
