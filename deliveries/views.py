@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from django.conf import settings
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import (
@@ -26,11 +27,11 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
-from django.views.decorators.http import require_GET, require_http_methods
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from deliveries import services
 from deliveries.forms import DeliveryFilterForm, DeliveryUploadForm
-from deliveries.models import DataContract, Delivery
+from deliveries.models import DataContract, Delivery, DeliveryStatus
 from deliveries.uploads import HashingUploadHandler, UploadRefused, prepare_upload
 from routes.models import Role, User, user_role
 
@@ -61,6 +62,13 @@ def _get_delivery_for_user(request: HttpRequest, delivery_uuid: uuid.UUID) -> De
 
 def _may_upload(user: Any) -> bool:
     return user_role(user) in (Role.VENDOR, Role.ADMINISTRATOR)
+
+
+def _may_retry(user: Any, delivery: Delivery) -> bool:
+    """Administrators and the person who uploaded the delivery may send a failed one again."""
+    return user_role(user) == Role.ADMINISTRATOR or (
+        delivery.uploaded_by_id is not None and delivery.uploaded_by_id == user.pk
+    )
 
 
 def _wants_json(request: HttpRequest) -> bool:
@@ -233,9 +241,33 @@ def delivery_detail(request: HttpRequest, delivery_uuid: uuid.UUID) -> HttpRespo
             "columns": sorted(delivery.errors_by_column.items(), key=lambda kv: -kv[1]),
             "listed": delivery.issues.count(),
             "may_upload": _may_upload(request.user),
+            "may_retry": delivery.status == DeliveryStatus.FAILED
+            and _may_retry(request.user, delivery),
             "corrections": delivery.corrections.all(),
         },
     )
+
+
+@login_required
+@require_POST
+def delivery_retry(request: HttpRequest, delivery_uuid: uuid.UUID) -> HttpResponse:
+    """«Prøv igen» on a failed delivery: pushed (or validated) again by a worker."""
+    delivery = _get_delivery_for_user(request, delivery_uuid)
+    if not _may_retry(request.user, delivery):
+        # Same answer as for a delivery outside the user's scope: nothing to act on here.
+        raise Http404(_("Leverancen findes ikke, eller du har ikke adgang til den."))
+    user = request.user
+    assert isinstance(user, User)
+    outcome = services.delivery_retry(delivery_id=delivery.pk, user=user)
+    if outcome == DeliveryStatus.VALID:
+        messages.success(request, _("Leverancen sendes igen til Serviceplatformen."))
+    elif outcome == DeliveryStatus.RECEIVED:
+        messages.success(request, _("Leverancen valideres igen."))
+    else:
+        messages.info(
+            request, _("Leverancen er ikke fejlet (længere), så der er intet at prøve igen.")
+        )
+    return redirect("deliveries:detail", delivery_uuid=delivery.uuid)
 
 
 @login_required
