@@ -45,7 +45,8 @@ def test_upload_goes_valid_pushing_sent_distributed_through_real_workers(
     assert delivery.status == S.SENT, delivery.events.last().message
     assert delivery.push_attempts == 1
     assert delivery.sent_at is not None
-    assert delivery.wire_name == f"LEV-A_FLIS_SFTP_DAGTILBUD_0101_202610_{delivery.uuid.hex[:8]}.csv"
+    short_id = delivery.uuid.hex[:8]
+    assert delivery.wire_name == f"LEV-A_FLIS_SFTP_DAGTILBUD_0101_202610_{short_id}.csv"
 
     standin.wait_idle()
     django_rq.get_queue("sftp").enqueue(jobs.collect_receipts)
