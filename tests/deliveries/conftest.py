@@ -36,6 +36,7 @@ def make_delivery(private_media, tmp_path, django_capture_on_commit_callbacks):
 
     return make
 
+
 from tests.deliveries.pushing import (  # noqa: E402, F401  (fixtures)
     cutting_proxy,
     push_route,
