@@ -684,6 +684,11 @@ def receipts_collect() -> ReceiptRound:
         except SftpError as error:
             logger.warning("receipts of %s could not be collected: %s", sftp_user, error)
             result.failed_users.append(f"{sftp_user}: {error}")
+        except Exception as exc:
+            # One sender's trouble (a database error while recording) must not keep the other
+            # senders' receipts waiting; the files stay in IN/ for the next round.
+            logger.exception("receipts of %s could not be recorded", sftp_user)
+            result.failed_users.append(f"{sftp_user}: {type(exc).__name__}: {exc}")
     for it_system_id, endpoint_id in missing:
         # Sent, but the SFTP user has been removed since: nobody can read its receipts.
         logger.warning(
