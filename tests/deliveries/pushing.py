@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import socket
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -128,13 +129,16 @@ def sender_in(standin: StandinThread, world: World) -> Path:
 
 class CuttingProxy:
     """A TCP proxy on 127.0.0.1 in front of a server. `cut_after(n)` makes it drop the next
-    connection once n bytes went client → server: the server "goes away" mid-upload."""
+    connection once n bytes went client → server: the server "goes away" mid-upload. `rate`
+    (bytes per second, client → server, for new connections) slows uploads down, so that a
+    test can act while one is under way."""
 
     def __init__(self, upstream_port: int) -> None:
         self.upstream_port = upstream_port
         self._listener = socket.create_server(("127.0.0.1", 0))
         self.port = self._listener.getsockname()[1]
         self._limit: int | None = None
+        self.rate: float | None = None
         self._sockets: list[socket.socket] = []
         self._stopping = False
         self.cuts = 0
@@ -153,10 +157,17 @@ class CuttingProxy:
             server = socket.create_connection(("127.0.0.1", self.upstream_port))
             self._sockets += [client, server]
             limit, self._limit = self._limit, None
-            threading.Thread(target=self._pump, args=(client, server, limit), daemon=True).start()
-            threading.Thread(target=self._pump, args=(server, client, None), daemon=True).start()
+            upstream = (client, server, limit, self.rate)
+            threading.Thread(target=self._pump, args=upstream, daemon=True).start()
+            threading.Thread(target=self._pump, args=(server, client), daemon=True).start()
 
-    def _pump(self, source: socket.socket, target: socket.socket, limit: int | None) -> None:
+    def _pump(
+        self,
+        source: socket.socket,
+        target: socket.socket,
+        limit: int | None = None,
+        rate: float | None = None,
+    ) -> None:
         moved = 0
         try:
             while data := source.recv(65536):
@@ -165,6 +176,8 @@ class CuttingProxy:
                     break
                 target.sendall(data)
                 moved += len(data)
+                if rate:
+                    time.sleep(len(data) / rate)
         except OSError:
             pass
         for sock in (source, target):
