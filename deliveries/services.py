@@ -371,7 +371,7 @@ def _sftp_login(*, it_system: ITSystem, endpoint: Endpoint) -> _Login:
             permanent=True,
         )
     try:
-        private_key = decrypt_private_key(key.encrypted_private_key)
+        private_key = decrypt_private_key(bytes(key.encrypted_private_key))
     except ImproperlyConfigured:
         raise SftpError(
             f"Den private nøgle for SFTP-brugeren {sftp_user.username} kan ikke dekrypteres med "
@@ -483,12 +483,12 @@ def delivery_push(*, delivery_id: int) -> str | None:
         # A bug must not leave the delivery "pushing" until the reconciler comes by, only to
         # fail the same way again.
         logger.exception("push of delivery %s failed unexpectedly", delivery_id)
-        error = SftpError(
+        unexpected = SftpError(
             f"Afsendelsen stoppede uventet ({type(exc).__name__}: {exc}). En administrator kan "
             "se detaljerne i workerens log og trykke «Prøv igen».",
             permanent=True,
         )
-        return _push_failed(delivery, attempt=attempt, error=error)
+        return _push_failed(delivery, attempt=attempt, error=unexpected)
     if not delivery_transition(
         delivery_id=delivery_id,
         old=DeliveryStatus.PUSHING,
@@ -519,7 +519,7 @@ def _send(delivery: Delivery, login: _Login, *, beat_while: Q) -> None:
         )
 
     try:
-        stored = default_storage.open(delivery.file.name, "rb")
+        stored = default_storage.open(str(delivery.file.name), "rb")
     except FileNotFoundError:
         raise SftpError(
             f"Den gemte fil {delivery.file.name} findes ikke længere i portalens lager, så den "
@@ -1023,8 +1023,8 @@ def deliveries_reconcile(*, now: datetime | None = None) -> ReconcileRound:
                     actor_label=RECONCILER,
                     message=(
                         f"Ingen teknisk kvittering {settings.RECEIPT_OVERDUE_MINUTES} minutter "
-                        f"efter afsendelsen ({_at(sent_at)}). Portalen ser fortsat efter den; "
-                        "kontakt Serviceplatformens support, hvis den udebliver."
+                        f"efter afsendelsen ({_at(sent_at or now)}). Portalen ser fortsat "
+                        "efter den; kontakt Serviceplatformens support, hvis den udebliver."
                     ),
                     at=now,
                 )
