@@ -26,7 +26,7 @@ from zoneinfo import ZoneInfo
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured, ValidationError
 from django.core.files.storage import default_storage
-from django.db import transaction
+from django.db import DatabaseError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
@@ -514,9 +514,14 @@ def _send(delivery: Delivery, login: _Login, *, beat_while: Q) -> None:
     remote = f"{OUTBOX}/{delivery.wire_name}"
 
     def beat() -> None:
-        Delivery.objects.filter(beat_while, pk=delivery.pk, status=DeliveryStatus.PUSHING).update(
-            heartbeat_at=timezone.now()
-        )
+        try:
+            Delivery.objects.filter(
+                beat_while, pk=delivery.pk, status=DeliveryStatus.PUSHING
+            ).update(heartbeat_at=timezone.now())
+        except DatabaseError:
+            # Best effort: a busy database must not break an upload that is going well; a
+            # missed beat or two only matters after RECONCILE_STUCK_MINUTES of them.
+            logger.warning("heartbeat of delivery %s not written", delivery.pk, exc_info=True)
 
     try:
         stored = default_storage.open(str(delivery.file.name), "rb")
