@@ -198,3 +198,23 @@ def test_reconcile_job_runs_in_a_real_worker(world, pushable, clean_redis, run_w
     delivery.refresh_from_db()
     assert delivery.status == S.VALID
     assert queued("sftp") == [("deliveries.jobs.push_delivery", (delivery.pk,))]
+
+
+def test_a_push_writes_heartbeats_while_it_moves_bytes(world, pushable, monkeypatch):
+    from deliveries import sftp
+
+    monkeypatch.setattr(services, "PUSH_HEARTBEAT_SECONDS", 0.0)
+    delivery = pushable(bytes(3 * 1024 * 1024))
+    seen = []
+    real_remote_size = sftp.SftpConnection.remote_size
+
+    def after_upload(self, remote_path):
+        seen.append(Delivery.objects.values_list("heartbeat_at", flat=True).get(pk=delivery.pk))
+        return real_remote_size(self, remote_path)
+
+    monkeypatch.setattr(sftp.SftpConnection, "remote_size", after_upload)
+    assert services.delivery_push(delivery_id=delivery.pk) == S.SENT
+    claimed = delivery.events.get(new_status=S.PUSHING).at
+    assert seen[0] > claimed  # written during the upload, after the claim
+    # Once sent, nothing is working on it any more.
+    assert Delivery.objects.get(pk=delivery.pk).heartbeat_at is None
