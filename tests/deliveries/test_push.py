@@ -17,7 +17,7 @@ from rq.registry import ScheduledJobRegistry
 from deliveries import jobs, protocol, services
 from deliveries.models import Delivery, DeliveryStatus, PlatformDecision, PlatformOutcome
 from deliveries.serviceplatform.server import standin_running
-from routes.keys import generate_key_pair
+from routes.keys import encrypt_private_key, generate_key_pair
 from routes.models import Endpoint, Route, RouteStatus, SftpKey
 from tests.conftest import dagtilbud_csv
 from tests.deliveries.pushing import sender_in, sender_out
@@ -300,3 +300,17 @@ def _closed_port() -> int:
     from tests.conftest import free_port
 
     return free_port()  # bound and released at once: nothing listens there
+
+
+def test_key_the_platform_does_not_know_fails_at_once(world, pushable, standin):
+    # The portal holds a key pair whose public half was never registered at the platform.
+    stranger = generate_key_pair("ed25519").private_openssh
+    SftpKey.objects.filter(sftp_user=world.sender.sftp_user).update(
+        encrypted_private_key=encrypt_private_key(stranger)
+    )
+    delivery = pushable(b"x;y\n")
+    assert services.delivery_push(delivery_id=delivery.pk) == S.FAILED
+    delivery.refresh_from_db()
+    assert delivery.push_attempts == 1
+    assert f"afviste login for SFTP-brugeren {world.sender.username}" in delivery.last_error
+    assert "prøves ikke igen af sig selv" in delivery.events.last().message
