@@ -243,6 +243,7 @@ def delivery_detail(request: HttpRequest, delivery_uuid: uuid.UUID) -> HttpRespo
             "may_upload": _may_upload(request.user),
             "may_retry": delivery.status == DeliveryStatus.FAILED
             and _may_retry(request.user, delivery),
+            "pushing_text": _pushing_text(delivery),
             "corrections": delivery.corrections.all(),
         },
     )
@@ -284,8 +285,18 @@ def delivery_status(request: HttpRequest, delivery_uuid: uuid.UUID) -> JsonRespo
             "rows_total": delivery.rows_total,
             "progress_percent": delivery.progress_percent,
             "error_count": delivery.error_count,
+            "status_text": _pushing_text(delivery),
         }
     )
+
+
+def _pushing_text(delivery: Delivery) -> str:
+    if delivery.status != DeliveryStatus.PUSHING:
+        return ""
+    return _("Sendes til Serviceplatformen (%(env)s), forsøg %(n)s …") % {
+        "env": delivery.endpoint,
+        "n": delivery.push_attempts,
+    }
 
 
 @login_required

@@ -1,6 +1,7 @@
 """«Prøv igen» on a failed delivery: who may (administrators and the uploader), what it does
 (back to `valid` and a push enqueued, or back to `received` and a validation enqueued), and
-what others get (404), a GET (405) and a POST without CSRF token (403)."""
+what others get (404), a GET (405) and a POST without CSRF token (403); and what the page says
+while a delivery is being pushed."""
 
 from __future__ import annotations
 
@@ -109,3 +110,16 @@ def test_retry_of_a_delivery_that_is_not_failed_changes_nothing(
     delivery.refresh_from_db()
     assert delivery.status == S.SENT
     assert delivery.events.count() == 1
+
+
+def test_pushing_delivery_page_and_status_say_it_is_being_sent(
+    client, make_delivery, upload_route, vendor_a_user
+):
+    delivery = make_delivery(upload_route, vendor_a_user, dagtilbud_csv(rows_ok=2))
+    Delivery.objects.filter(pk=delivery.pk).update(status=S.PUSHING, push_attempts=2)
+    client.force_login(vendor_a_user)
+    page = client.get(reverse("deliveries:detail", args=[delivery.uuid])).content.decode()
+    assert "Sendes til Serviceplatformen" in page and "forsøg 2" in page
+    data = client.get(reverse("deliveries:status", args=[delivery.uuid])).json()
+    assert data["working"] is True
+    assert data["status_text"].startswith("Sendes til Serviceplatformen")
