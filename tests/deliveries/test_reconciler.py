@@ -186,6 +186,7 @@ def test_sent_without_receipt_is_flagged_once_and_shown(
     body = client.get(reverse("deliveries:detail", args=[delivery.uuid])).content.decode()
     assert "har ikke sendt en teknisk kvittering" in body
     assert "Ingen teknisk kvittering 60 minutter" in body
+    assert "portalen (afstemning)" in body  # who flagged it, in Danish
 
 
 def test_reconcile_job_runs_in_a_real_worker(world, pushable, clean_redis, run_worker):
