@@ -8,8 +8,9 @@ PIP := $(VENV)/bin/pip
 STAMP := $(VENV)/.installed
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # Debian packages the portal and its tests use (Redis for the queue, OpenSSH's sftp client for
-# the stand-in's interoperability test, OpenSSH's sshd as the real server the SFTP client is tested
-# and benchmarked against, Chromium for the browser tests, PostgreSQL for the suite's second run).
+# the stand-in's interoperability test, OpenSSH's sshd as the real server the SFTP client is
+# tested and benchmarked against, Chromium for the browser tests, PostgreSQL for the suite's
+# second run).
 DEBS := redis-server openssh-client openssh-server chromium postgresql
 
 .PHONY: run test system venv lint typecheck clean-data

@@ -1,9 +1,334 @@
+"""Deliveries: an uploaded extract, its status history, the data contract it was checked against
+and the validation report.
+
+Rules about one delivery (which status may follow which) are methods here; workflows that
+store files, validate or push live in `deliveries.services`. Scoping by user lives only in
+`DeliveryQuerySet.for_user()`.
+"""
+
 from __future__ import annotations
 
+import uuid
+from typing import TYPE_CHECKING, Any
+
+from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+
+from routes.models import DataArea, Endpoint, ITSystem, Kommune, Role, Route, User, user_role
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AnonymousUser
+
+
+class DeliveryStatus(models.TextChoices):
+    RECEIVED = "received", _("modtaget")
+    VALIDATING = "validating", _("valideres")
+    VALID = "valid", _("godkendt")
+    REJECTED = "rejected", _("afvist")
+    PUSHING = "pushing", _("sendes")
+    SENT = "sent", _("sendt")
+    DISTRIBUTED = "distributed", _("distribueret")
+    REFUSED = "refused", _("afvist af Serviceplatformen")
+    FETCHED = "fetched", _("hentet")
+    FAILED = "failed", _("fejlet")
+
+
+S = DeliveryStatus
+
+# DESIGN §4. `validating → received` and `pushing → valid` are the reconciler putting back a
+# delivery whose worker died (and `pushing → valid` is also a push waiting for its next try);
+# `failed → received/valid` is a person's retry from the delivery page; `failed → distributed/
+# refused` is a receipt that arrives after the portal gave up (the platform got the trigger, but
+# the answer to its upload was lost): the platform's word wins.
+DELIVERY_TRANSITIONS: dict[str, tuple[str, ...]] = {
+    S.RECEIVED: (S.VALIDATING,),
+    S.VALIDATING: (S.VALID, S.REJECTED, S.FAILED, S.RECEIVED),
+    S.VALID: (S.PUSHING,),
+    S.REJECTED: (),
+    S.PUSHING: (S.SENT, S.FAILED, S.VALID),
+    S.SENT: (S.DISTRIBUTED, S.REFUSED),
+    S.DISTRIBUTED: (S.FETCHED,),
+    S.REFUSED: (),
+    S.FETCHED: (),
+    S.FAILED: (S.RECEIVED, S.PUSHING, S.VALID, S.DISTRIBUTED, S.REFUSED),
+}
+
+# States a worker is busy in: the delivery page refreshes while one of these lasts.
+WORKING_STATES = (S.RECEIVED, S.VALIDATING, S.PUSHING)
+
+
+def can_transition(old: str, new: str) -> bool:
+    return new in DELIVERY_TRANSITIONS.get(old, ())
+
+
+class DataContractQuerySet(models.QuerySet["DataContract"]):
+    def active(self) -> DataContractQuerySet:
+        return self.filter(is_active=True)
+
+
+class DataContract(models.Model):
+    """One version of a data area's contract: a Frictionless Table Schema plus the CSV dialect
+    and the portal's own rules (kommune column, CPR columns, cross-field rules), stored as the
+    JSON document it was loaded from."""
+
+    data_area = models.ForeignKey(
+        DataArea, verbose_name=_("dataområde"), on_delete=models.PROTECT, related_name="contracts"
+    )
+    version = models.CharField(_("version"), max_length=40)
+    document = models.JSONField(_("kontrakt (JSON)"))
+    is_illustrative = models.BooleanField(
+        _("illustrativ"),
+        default=True,
+        help_text=_(
+            "Illustrativ – ikke KOMBITs format, indtil den officielle bilagspakke er indlæst."
+        ),
+    )
+    is_active = models.BooleanField(_("aktiv"), default=False)
+    loaded_at = models.DateTimeField(_("indlæst"), default=timezone.now)
+    loaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("indlæst af"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    source = models.CharField(_("kilde"), max_length=255, blank=True)
+
+    objects = DataContractQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["data_area", "-loaded_at"]
+        verbose_name = _("datakontrakt")
+        verbose_name_plural = _("datakontrakter")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["data_area", "version"], name="contract_unique_version"
+            ),
+            # Uploads are checked against "the" contract of the area: never two at once.
+            models.UniqueConstraint(
+                fields=["data_area"], condition=Q(is_active=True), name="contract_one_active"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.data_area} {self.version}"
+
+    @property
+    def fields(self) -> list[dict[str, Any]]:
+        return list(self.document["schema"]["fields"])
+
+    @property
+    def title(self) -> str:
+        return str(self.document.get("title", ""))
+
+
+class DeliveryQuerySet(models.QuerySet["Delivery"]):
+    def for_user(self, user: User | AnonymousUser) -> DeliveryQuerySet:
+        """Administrators see all; vendor staff their vendor's; consultants their kommuner's."""
+        role = user_role(user)
+        if role == Role.ADMINISTRATOR:
+            return self.all()
+        if role == Role.VENDOR:
+            assert isinstance(user, User)
+            return self.filter(it_system__vendor_id=user.vendor_id)
+        if role == Role.CONSULTANT:
+            assert isinstance(user, User)
+            return self.filter(kommune__consultants=user)
+        return self.none()
+
+
+def delivery_upload_to(instance: Delivery, filename: str) -> str:
+    # The user's file name is metadata only: the stored name says what the file is, and the
+    # uuid (SendersFileId) keeps it unique.
+    return (
+        f"deliveries/{instance.data_area.code}/{instance.period}/"
+        f"{instance.kommune.code}_{instance.uuid}.csv"
+    )
+
+
+class Delivery(models.Model):
+    """One extract for one kommune, data area and period, uploaded for one route."""
+
+    uuid = models.UUIDField(_("SendersFileId"), default=uuid.uuid4, unique=True, editable=False)
+    route = models.ForeignKey(
+        Route, verbose_name=_("rute"), on_delete=models.PROTECT, related_name="deliveries"
+    )
+    # Copied from the route when the delivery is made: lists filter and scope on them
+    # without joining through the route, and the delivery keeps what it was sent as.
+    it_system = models.ForeignKey(
+        ITSystem, verbose_name=_("it-system"), on_delete=models.PROTECT, related_name="deliveries"
+    )
+    data_area = models.ForeignKey(
+        DataArea, verbose_name=_("dataområde"), on_delete=models.PROTECT, related_name="deliveries"
+    )
+    kommune = models.ForeignKey(
+        Kommune, verbose_name=_("kommune"), on_delete=models.PROTECT, related_name="deliveries"
+    )
+    endpoint = models.ForeignKey(
+        Endpoint, verbose_name=_("miljø"), on_delete=models.PROTECT, related_name="deliveries"
+    )
+    period = models.CharField(_("periode"), max_length=7, db_index=True)  # YYYY-MM
+    status = models.CharField(
+        _("status"), max_length=12, choices=DeliveryStatus.choices, default=DeliveryStatus.RECEIVED
+    )
+    status_changed_at = models.DateTimeField(_("status ændret"), default=timezone.now)
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("uploadet af"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    uploaded_at = models.DateTimeField(_("uploadet"), default=timezone.now)
+    original_filename = models.CharField(_("oprindeligt filnavn"), max_length=255)
+    file = models.FileField(_("fil"), upload_to=delivery_upload_to, max_length=255)
+    size = models.BigIntegerField(_("størrelse (bytes)"))
+    sha256 = models.CharField(_("SHA-256"), max_length=64)
+    contract = models.ForeignKey(
+        DataContract,
+        verbose_name=_("kontrakt"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="deliveries",
+    )
+    replaces = models.ForeignKey(
+        "self",
+        verbose_name=_("erstatter"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="corrections",
+    )
+    redelivery_confirmed = models.BooleanField(_("genlevering bekræftet"), default=False)
+    # Validation progress and outcome.
+    encoding = models.CharField(_("tegnsæt"), max_length=20, blank=True)
+    rows_total = models.BigIntegerField(_("rækker i alt (anslået)"), null=True, blank=True)
+    rows_checked = models.BigIntegerField(_("rækker kontrolleret"), default=0)
+    progress_percent = models.PositiveSmallIntegerField(_("fremdrift (%)"), default=0)
+    error_count = models.BigIntegerField(_("fejl i alt"), default=0)
+    errors_by_rule = models.JSONField(_("fejl pr. regel"), default=dict, blank=True)
+    errors_by_column = models.JSONField(_("fejl pr. kolonne"), default=dict, blank=True)
+    validated_at = models.DateTimeField(_("valideret"), null=True, blank=True)
+    # Push to the Serviceplatform. The wire name and TransactionId are made on the first try and
+    # kept, so a retry overwrites its own leftover upload and the platform sees one transfer.
+    wire_name = models.CharField(_("filnavn på Serviceplatformen"), max_length=255, blank=True)
+    transaction_id = models.UUIDField(_("TransactionId"), null=True, blank=True)
+    push_attempts = models.PositiveIntegerField(_("afsendelsesforsøg"), default=0)
+    last_error = models.TextField(_("seneste fejl"), blank=True)
+    next_attempt_at = models.DateTimeField(_("næste forsøg"), null=True, blank=True)
+    # Written by a worker while it validates or pushes, and by the reconciler when it
+    # re-enqueues: a working state counts as stuck only when this is old, so a long push of a
+    # large file is not taken from a worker that is still moving bytes.
+    heartbeat_at = models.DateTimeField(_("sidst set i arbejde"), null=True, blank=True)
+    sent_at = models.DateTimeField(_("sendt"), null=True, blank=True)
+    # The technical receipt.
+    file_transfer_uuid = models.CharField(_("FileTransferUUID"), max_length=36, blank=True)
+    receipt_at = models.DateTimeField(_("kvittering modtaget"), null=True, blank=True)
+    receipt_errors = models.JSONField(_("fejl i kvitteringen"), default=list, blank=True)
+    receipt_overdue_at = models.DateTimeField(_("kvittering savnet siden"), null=True, blank=True)
+
+    objects = DeliveryQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-uploaded_at", "-pk"]
+        verbose_name = _("leverance")
+        verbose_name_plural = _("leverancer")
+        indexes = [
+            # The reconciler looks for deliveries stuck in one working state since long ago.
+            models.Index(fields=["status", "status_changed_at"], name="delivery_status_since"),
+            # Re-delivery check: the same bytes for the same route and period.
+            models.Index(fields=["route", "period", "sha256"], name="delivery_same_file"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.data_area} · {self.kommune} · {self.period}"
+
+    def can_move_to(self, status: str) -> bool:
+        return can_transition(self.status, status)
+
+    @property
+    def is_working(self) -> bool:
+        return self.status in WORKING_STATES
+
+    @property
+    def push_failed(self) -> bool:
+        """Failed after a clean validation, i.e. while (or before) being pushed: a retry sends
+        it again instead of validating it again."""
+        return self.status == S.FAILED and self.validated_at is not None and not self.error_count
+
+    @property
+    def receipt_missing(self) -> bool:
+        """Sent, and the reconciler has flagged that no receipt came in time."""
+        return self.status == S.SENT and self.receipt_overdue_at is not None
+
+    @property
+    def status_badge(self) -> str:
+        """Bootstrap colour for the status badge."""
+        return {
+            S.VALID: "success",
+            S.FETCHED: "success",
+            S.DISTRIBUTED: "success",
+            S.SENT: "info",
+            S.REJECTED: "danger",
+            S.REFUSED: "danger",
+            S.FAILED: "danger",
+        }.get(DeliveryStatus(self.status), "secondary")
+
+
+class DeliveryEvent(models.Model):
+    """One status change of a delivery: the timeline, the audit trail and alerting read these."""
+
+    delivery = models.ForeignKey(Delivery, on_delete=models.CASCADE, related_name="events")
+    old_status = models.CharField(max_length=12, choices=DeliveryStatus.choices, blank=True)
+    new_status = models.CharField(max_length=12, choices=DeliveryStatus.choices)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    # Who acted when no person did, e.g. "worker".
+    actor_label = models.CharField(max_length=40, blank=True)
+    message = models.TextField(blank=True)
+    at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["at", "pk"]
+        verbose_name = _("leverancehændelse")
+        verbose_name_plural = _("leverancehændelser")
+
+    def __str__(self) -> str:
+        return f"{self.delivery_id}: {self.old_status} → {self.new_status}"
+
+
+class ValidationIssue(models.Model):
+    """One listed error of a delivery's validation report (the first 1,000; all are counted on
+    the delivery). A row of None means a problem with the file as a whole."""
+
+    delivery = models.ForeignKey(Delivery, on_delete=models.CASCADE, related_name="issues")
+    position = models.PositiveIntegerField()
+    row = models.BigIntegerField(null=True, blank=True)
+    column = models.CharField(max_length=100, blank=True)
+    value = models.CharField(max_length=100, blank=True)
+    rule = models.CharField(max_length=40)
+    message = models.TextField()
+
+    class Meta:
+        ordering = ["delivery", "position"]
+        verbose_name = _("valideringsfejl")
+        verbose_name_plural = _("valideringsfejl")
+        indexes = [models.Index(fields=["delivery", "rule"], name="issue_delivery_rule")]
+
+    def __str__(self) -> str:
+        return f"{self.row}:{self.column} {self.rule}"
+
 
 # --- Serviceplatform stand-in ---
 
@@ -56,3 +381,42 @@ class PlatformDecision(models.Model):
 
     def __str__(self) -> str:
         return f"{self.trigger_name}: {self.get_outcome_display()}"
+
+
+class ReceiptProblem(models.Model):
+    """A file in a sender's IN/ that looks like a technical receipt but cannot be recorded: it
+    does not parse, or it belongs to no delivery the portal sent from that SFTP user. The file
+    is left where it is (never deleted silently); administrators see these rows in the admin."""
+
+    endpoint = models.ForeignKey(
+        Endpoint, verbose_name=_("miljø"), on_delete=models.CASCADE, related_name="+"
+    )
+    sftp_user = models.ForeignKey(
+        "routes.SftpUser",
+        verbose_name=_("SFTP-bruger"),
+        on_delete=models.CASCADE,
+        related_name="receipt_problems",
+    )
+    file_name = models.CharField(_("filnavn"), max_length=300)
+    reason = models.TextField(_("årsag"))
+    senders_file_id = models.CharField(_("SendersFileId"), max_length=255, blank=True)
+    file_transfer_uuid = models.CharField(_("FileTransferUUID"), max_length=255, blank=True)
+    # The start of the file as text, so an administrator can see what it was without SFTP.
+    content = models.TextField(_("indhold (begyndelsen)"), blank=True)
+    first_seen_at = models.DateTimeField(_("først set"), default=timezone.now)
+    last_seen_at = models.DateTimeField(_("senest set"), default=timezone.now)
+    times_seen = models.PositiveIntegerField(_("set antal gange"), default=1)
+
+    class Meta:
+        ordering = ["-last_seen_at", "-pk"]
+        verbose_name = _("kvittering uden leverance")
+        verbose_name_plural = _("kvitteringer uden leverance")
+        constraints = [
+            # One row per file: the receipts job sees the same kept file every minute.
+            models.UniqueConstraint(
+                fields=["sftp_user", "file_name"], name="receiptproblem_one_per_file"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.file_name

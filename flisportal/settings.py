@@ -154,6 +154,16 @@ if STORAGES["default"]["BACKEND"].endswith("FileSystemStorage"):
 FILE_UPLOAD_PERMISSIONS = 0o600
 FILE_UPLOAD_DIRECTORY_PERMISSIONS = 0o700
 
+# Uploads of extracts (deliveries). KOMBIT recommends files under 2 GB on the Serviceplatform.
+MAX_UPLOAD_BYTES = env_int("FLISPORTAL_MAX_UPLOAD_BYTES", 2 * 1024**3, minimum=1)
+# A .zip may expand at most this many times its compressed size (zip-bomb guard); real CSV
+# extracts compress 5-20 times.
+ZIP_MAX_RATIO = env_int("FLISPORTAL_ZIP_MAX_RATIO", 200, minimum=1)
+# How many errors a validation report lists one by one (all are counted).
+VALIDATION_MAX_LISTED_ERRORS = env_int("FLISPORTAL_VALIDATION_MAX_LISTED_ERRORS", 1000, minimum=1)
+# Rows per batch the validator checks at a time: memory grows with this, not with the file.
+VALIDATION_BATCH_ROWS = env_int("FLISPORTAL_VALIDATION_BATCH_ROWS", 250_000, minimum=1000)
+
 CRISPY_ALLOWED_TEMPLATE_PACKS = "bootstrap5"
 CRISPY_TEMPLATE_PACK = "bootstrap5"
 
@@ -202,6 +212,19 @@ SFTP_RETRY_MAX_ATTEMPTS = env_int("SFTP_RETRY_MAX_ATTEMPTS", 6, minimum=1, maxim
 SFTP_RETRY_BASE_DELAY = env_int("SFTP_RETRY_BASE_DELAY", 30, minimum=1, maximum=3600)
 SFTP_RETRY_MAX_DELAY = env_int("SFTP_RETRY_MAX_DELAY", 1800, minimum=1, maximum=86400)
 # --- end SFTP client ------------------------------------------------------------------------
+
+# --- Push, receipts and reconciler (docs/push-receipts.md) ---------------------------------
+# The push job retries with SFTP_RETRY_MAX_ATTEMPTS and SFTP_RETRY_BASE_DELAY/MAX_DELAY above.
+# Seconds between two looks for technical receipts in the senders' IN/ folders (RQ cron).
+RECEIPT_POLL_SECONDS = env_int("RECEIPT_POLL_SECONDS", 60, minimum=5, maximum=86400)
+# Seconds between two runs of the reconciler (RQ cron).
+RECONCILE_INTERVAL_SECONDS = env_int("RECONCILE_INTERVAL_SECONDS", 300, minimum=10, maximum=86400)
+# A delivery validating or pushing with no sign of life from its worker for this long is taken
+# back and enqueued again (the worker died, or Redis lost the job). Workers show life about
+# every 10 seconds, so this only has to be longer than a pause, not than a whole large push.
+RECONCILE_STUCK_MINUTES = env_int("RECONCILE_STUCK_MINUTES", 15, minimum=1, maximum=10080)
+# A delivery sent this long ago without a technical receipt is flagged on its page.
+RECEIPT_OVERDUE_MINUTES = env_int("RECEIPT_OVERDUE_MINUTES", 60, minimum=1, maximum=10080)
 
 # Production hardening: on whenever DEBUG is off (check --deploy passes).
 SECURE_CONTENT_TYPE_NOSNIFF = True

@@ -105,15 +105,19 @@ def worker_env(redis_url: str) -> dict[str, str]:
 
 @pytest.fixture
 def run_worker(redis_url: str):
-    """Runs a real `manage.py rqworker --burst` process until the queues are empty."""
+    """Runs a real `manage.py rqworker --burst` process until the queues are empty. With
+    `scheduler`, scheduled jobs that are due (retries) are moved onto their queues first."""
 
-    def run(*queues: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    def run(
+        *queues: str, timeout: float = 120, scheduler: bool = False
+    ) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
             [
                 sys.executable,
                 str(ROOT / "manage.py"),
                 "rqworker",
                 "--burst",
+                *(["--with-scheduler"] if scheduler else []),
                 *(queues or ("default", "validation", "sftp")),
             ],
             env=worker_env(redis_url),
@@ -215,3 +219,81 @@ def make_established_route(system_a: ITSystem, kommune_kbh: Kommune):
         )
 
     return make
+
+# --- deliveries fixtures ---
+# A route vendor A may upload Dagtilbud extracts for København on the local stand-in endpoint,
+# with a signed databehandleraftale; and synthetic extracts (made-up CPR numbers only).
+
+DAGTILBUD_HEADER = (
+    "kommunekode;periode;cpr_barn;daginstitutionsnummer;anvisningsenhedsnummer;pasningstilbud;"
+    "ejerform;startdato;slutdato;timer_pr_uge;pladstype;friplads"
+)
+
+
+def dagtilbud_row(n: int = 0, **overrides: str) -> str:
+    """One valid Dagtilbud row for København in 2026-10; `n` keeps the key unique. The CPR-like
+    number is synthetic: a real date (01-01-2020) with a made-up serial."""
+    values = {
+        "kommunekode": "101",
+        "periode": "202610",
+        "cpr_barn": f"010120{4000 + n:04d}",
+        "daginstitutionsnummer": "G10001",
+        "anvisningsenhedsnummer": "E10001",
+        "pasningstilbud": "vuggestue",
+        "ejerform": "kommunal",
+        "startdato": "2025-08-01",
+        "slutdato": "",
+        "timer_pr_uge": "51,5",
+        "pladstype": "fuldtid",
+        "friplads": "ingen",
+    }
+    values.update(overrides)
+    return ";".join(values[name] for name in DAGTILBUD_HEADER.split(";"))
+
+
+def dagtilbud_csv(*rows: str, rows_ok: int = 0) -> str:
+    body = [dagtilbud_row(i) for i in range(rows_ok)] + list(rows)
+    return DAGTILBUD_HEADER + "\n" + "".join(line + "\n" for line in body)
+
+
+@pytest.fixture
+def signed_agreement(vendor_a, kommune_kbh):
+    from routes.models import AgreementStatus, ProcessingAgreement
+
+    return ProcessingAgreement.objects.create(
+        vendor=vendor_a, kommune=kommune_kbh, status=AgreementStatus.SIGNED
+    )
+
+
+@pytest.fixture
+def upload_route(system_a, flis_system, kommune_kbh, signed_agreement):
+    from routes.models import DataArea, Endpoint, Route, RouteStatus
+
+    route = Route.objects.create(
+        endpoint=Endpoint.objects.get(slug="lokal"),
+        data_area=DataArea.objects.get(code="dagtilbud"),
+        kommune=kommune_kbh,
+        sender_system=system_a,
+        sender_authority=kommune_kbh.cvr,
+        recipient_authority=kommune_kbh.cvr,
+        status=RouteStatus.ESTABLISHED,
+    )
+    route.recipient_systems.add(flis_system)
+    return route
+
+
+@pytest.fixture
+def private_media(tmp_path, settings, monkeypatch):
+    """Stored extracts go to a folder of this test only, for this process and for worker
+    processes started by the test (they read MEDIA_ROOT from the environment)."""
+    folder = tmp_path / "private"
+    settings.MEDIA_ROOT = str(folder)
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "default": {
+            "BACKEND": "django.core.files.storage.FileSystemStorage",
+            "OPTIONS": {"location": str(folder), "base_url": None},
+        },
+    }
+    monkeypatch.setenv("MEDIA_ROOT", str(folder))
+    return folder

@@ -1,0 +1,163 @@
+"""Data contract documents: reading the shipped JSON files and checking a document before it is
+accepted (a contract the validator cannot run must never become active).
+
+A document has four parts: `notice`/`illustrative` (what it is), `dialect` (CSV dialect),
+`schema` (a Frictionless Table Schema) and `portal` (the portal's own rules: kommune and period
+columns, CPR columns and declarative cross-field rules).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+CONTRACTS_DIR = Path(__file__).resolve().parent / "contracts"
+ILLUSTRATIVE_NOTICE = "Illustrativ – ikke KOMBITs format"
+
+FIELD_TYPES = {"string", "integer", "number", "date"}
+CONSTRAINTS = {"required", "pattern", "enum", "minimum", "maximum", "minLength", "maxLength"}
+CROSS_RULES: dict[str, tuple[str, ...]] = {
+    # rule name: the keys it must have
+    "equals_prefix": ("field", "of", "length"),
+    "sum_lte": ("fields", "limit"),
+    "required_if": ("field", "when"),
+    "gte": ("field", "other"),
+    "lte": ("field", "other"),
+    "date_in_period": ("field",),
+}
+
+
+def shipped_contract_paths() -> list[Path]:
+    return sorted(CONTRACTS_DIR.glob("*.json"))
+
+
+def read_contract(path: Path) -> dict[str, Any]:
+    with path.open(encoding="utf-8") as handle:
+        document: dict[str, Any] = json.load(handle)
+    return document
+
+
+def contract_problems(document: Any) -> list[str]:
+    """Everything wrong with a contract document, in Danish; empty when it can be used."""
+    if not isinstance(document, dict):
+        return ["Kontrakten skal være et JSON-objekt."]
+    problems: list[str] = []
+    for key in ("data_area", "version", "dialect", "schema"):
+        if key not in document:
+            problems.append(f"Nøglen «{key}» mangler.")
+    if problems:
+        return problems
+    if not isinstance(document["version"], str) or not document["version"].strip():
+        problems.append("«version» skal være en ikke-tom tekst.")
+    elif len(document["version"]) > 40:
+        problems.append("«version» må højst være 40 tegn.")
+    if document.get("illustrative") and document.get("notice") != ILLUSTRATIVE_NOTICE:
+        problems.append(f"En illustrativ kontrakt skal have notice «{ILLUSTRATIVE_NOTICE}».")
+    dialect = document["dialect"]
+    if (
+        not isinstance(dialect, dict)
+        or not isinstance(dialect.get("delimiter"), str)
+        or len(dialect.get("delimiter", "")) != 1
+    ):
+        problems.append("«dialect.delimiter» skal være ét tegn, fx «;».")
+    elif dialect.get("decimalChar", ",") not in (",", "."):
+        problems.append("«dialect.decimalChar» skal være «,» eller «.».")
+    schema = document["schema"]
+    fields = schema.get("fields") if isinstance(schema, dict) else None
+    if not isinstance(fields, list) or not fields:
+        problems.append("«schema.fields» skal være en liste med mindst én kolonne.")
+        return problems
+    names: list[str] = []
+    types: dict[str, str] = {}
+    for index, spec in enumerate(fields, start=1):
+        if not isinstance(spec, dict) or not isinstance(spec.get("name"), str) or not spec["name"]:
+            problems.append(f"Kolonne nr. {index} har intet navn.")
+            continue
+        name = spec["name"]
+        if name in names:
+            problems.append(f"Kolonnen «{name}» står to gange.")
+        names.append(name)
+        ftype = spec.get("type", "string")
+        types[name] = ftype
+        if ftype not in FIELD_TYPES:
+            problems.append(
+                f"Kolonnen «{name}» har typen «{ftype}»; portalen kender "
+                f"{', '.join(sorted(FIELD_TYPES))}."
+            )
+        constraints = spec.get("constraints", {})
+        if not isinstance(constraints, dict):
+            problems.append(f"«constraints» for «{name}» skal være et objekt.")
+            continue
+        for key, value in constraints.items():
+            if key not in CONSTRAINTS:
+                problems.append(f"Kolonnen «{name}» har den ukendte regel «{key}».")
+            elif key == "pattern":
+                try:
+                    re.compile(value)
+                except (re.error, TypeError):
+                    problems.append(f"Mønsteret for «{name}» er ikke et gyldigt regulært udtryk.")
+            elif key == "enum" and (not isinstance(value, list) or not value):
+                problems.append(f"«enum» for «{name}» skal være en ikke-tom liste.")
+            elif key in ("minLength", "maxLength") and not isinstance(value, int):
+                problems.append(f"«{key}» for «{name}» skal være et heltal.")
+            elif key in ("minimum", "maximum"):
+                numeric = ftype in ("integer", "number")
+                if numeric and not isinstance(value, int | float):
+                    problems.append(f"«{key}» for «{name}» skal være et tal.")
+                if ftype == "date" and not re.fullmatch(r"\d{4}-\d{2}-\d{2}", str(value)):
+                    problems.append(f"«{key}» for «{name}» skal være en dato ÅÅÅÅ-MM-DD.")
+    for key in schema.get("primaryKey", []) or []:
+        if key not in names:
+            problems.append(f"Primærnøglen nævner den ukendte kolonne «{key}».")
+    portal = document.get("portal", {})
+    if not isinstance(portal, dict):
+        return [*problems, "«portal» skal være et objekt."]
+    for key in ("kommune_field", "period_field"):
+        if portal.get(key) and portal[key] not in names:
+            problems.append(f"«portal.{key}» nævner den ukendte kolonne «{portal[key]}».")
+    for name in portal.get("cpr_fields", []):
+        if name not in names:
+            problems.append(f"«portal.cpr_fields» nævner den ukendte kolonne «{name}».")
+    for index, rule in enumerate(portal.get("rules", []), start=1):
+        problems.extend(_rule_problems(index, rule, types))
+    return problems
+
+
+def _rule_problems(index: int, rule: Any, types: dict[str, str]) -> list[str]:
+    if not isinstance(rule, dict) or rule.get("rule") not in CROSS_RULES:
+        return [f"Regel nr. {index} er ukendt; portalen kender {', '.join(sorted(CROSS_RULES))}."]
+    kind = rule["rule"]
+    missing = [key for key in CROSS_RULES[kind] if key not in rule]
+    if missing:
+        return [f"Regel nr. {index} ({kind}) mangler {', '.join(missing)}."]
+    mentioned: list[str] = []
+    for key in ("field", "of", "limit", "other"):
+        if key in rule:
+            mentioned.append(rule[key])
+    mentioned.extend(rule.get("fields", []))
+    if kind == "required_if":
+        when = rule["when"]
+        if (
+            not isinstance(when, dict)
+            or "field" not in when
+            or not isinstance(when.get("in"), list)
+        ):
+            return [f"Regel nr. {index} (required_if): «when» skal have «field» og en liste «in»."]
+        mentioned.append(when["field"])
+    problems = [
+        f"Regel nr. {index} ({kind}) nævner den ukendte kolonne «{name}»."
+        for name in mentioned
+        if name not in types
+    ]
+    if not problems and kind == "sum_lte":
+        for name in [*rule["fields"], rule["limit"]]:
+            if types[name] not in ("integer", "number"):
+                problems.append(f"Regel nr. {index} (sum_lte): «{name}» er ikke en talkolonne.")
+    return problems
+
+
+def frictionless_schema(document: dict[str, Any]) -> dict[str, Any]:
+    """The plain Frictionless Table Schema part (for `frictionless validate`)."""
+    return json.loads(json.dumps(document["schema"]))

@@ -1,0 +1,196 @@
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from crispy_forms.helper import FormHelper
+from crispy_forms.layout import Div, Field, Layout, Submit
+from django import forms
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _lazy
+
+from deliveries.models import DeliveryStatus
+from routes.models import (
+    AgreementStatus,
+    DataArea,
+    Endpoint,
+    ITSystem,
+    Kommune,
+    ProcessingAgreement,
+    Role,
+    Route,
+    User,
+    user_role,
+)
+
+PERIOD_RE = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
+
+
+def uploadable_routes(user: User) -> Any:
+    """Established routes the user may upload for: their own vendor's sender systems (all for
+    an administrator)."""
+    routes = Route.objects.established().filter(sender_system__is_sender=True)
+    if user_role(user) == Role.ADMINISTRATOR:
+        return routes
+    return routes.filter(sender_system__vendor_id=user.vendor_id)
+
+
+class DeliveryUploadForm(forms.Form):
+    it_system = forms.ModelChoiceField(
+        label=_lazy("It-system"), queryset=ITSystem.objects.none(), empty_label=None
+    )
+    data_area = forms.ModelChoiceField(label=_lazy("Dataområde"), queryset=DataArea.objects.all())
+    kommune = forms.ModelChoiceField(
+        label=_lazy("Kommune"),
+        queryset=Kommune.objects.none(),
+        help_text=_lazy(
+            "Kun kommuner med en etableret rute og en underskrevet databehandleraftale."
+        ),
+    )
+    period = forms.CharField(
+        label=_lazy("Periode"),
+        max_length=7,
+        help_text=_lazy("Måneden udtrækket dækker, ÅÅÅÅ-MM (fx 2026-10)."),
+        widget=forms.TextInput(attrs={"placeholder": "ÅÅÅÅ-MM", "inputmode": "numeric"}),
+    )
+    environment = forms.ModelChoiceField(
+        label=_lazy("Miljø"), queryset=Endpoint.objects.none(), empty_label=None
+    )
+    file = forms.FileField(
+        label=_lazy("Fil"),
+        help_text=_lazy(".csv eller .zip med præcis én .csv-fil."),
+        widget=forms.ClearableFileInput(attrs={"accept": ".csv,.zip"}),
+    )
+    redelivery_confirmed = forms.BooleanField(
+        label=_lazy("Genlevering: send filen igen, selv om præcis den samme fil er leveret før"),
+        required=False,
+    )
+
+    def __init__(
+        self, *args: Any, user: User, upload_refusal: str | None = None, **kwargs: Any
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self.user = user
+        self.upload_refusal = upload_refusal
+        self.route: Route | None = None
+        routes = uploadable_routes(user)
+        self.fields["it_system"].queryset = ITSystem.objects.filter(
+            pk__in=routes.values("sender_system")
+        )
+        # A kommune is offered only where the vendor also has a signed databehandleraftale.
+        signed = ProcessingAgreement.objects.filter(status=AgreementStatus.SIGNED)
+        if user_role(user) != Role.ADMINISTRATOR:
+            signed = signed.filter(vendor_id=user.vendor_id)
+        self.fields["kommune"].queryset = Kommune.objects.filter(
+            pk__in=routes.values("kommune"), agreements__in=signed
+        ).distinct()
+        self.fields["data_area"].queryset = DataArea.objects.filter(
+            pk__in=routes.values("data_area")
+        )
+        self.fields["environment"].queryset = Endpoint.objects.filter(
+            pk__in=routes.values("endpoint")
+        )
+        self.helper = FormHelper()
+        self.helper.form_tag = False
+        self.helper.layout = Layout(
+            Div(
+                Div(Field("it_system"), css_class="col-md-6"),
+                Div(Field("data_area"), css_class="col-md-6"),
+                Div(Field("kommune"), css_class="col-md-6"),
+                Div(Field("period"), css_class="col-md-3"),
+                Div(Field("environment"), css_class="col-md-3"),
+                css_class="row",
+            ),
+            Field("file"),
+            Field("redelivery_confirmed"),
+            Submit("upload", _("Upload"), css_id="upload-submit"),
+        )
+
+    def clean_period(self) -> str:
+        value = self.cleaned_data["period"].strip()
+        if not PERIOD_RE.match(value):
+            raise forms.ValidationError(
+                _("Skriv perioden som ÅÅÅÅ-MM, fx 2026-10 (fik «%(value)s»).") % {"value": value}
+            )
+        return value
+
+    def clean_file(self) -> Any:
+        if self.upload_refusal:
+            raise forms.ValidationError(self.upload_refusal)
+        return self.cleaned_data.get("file")
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        system, area, kommune, endpoint = (
+            data.get("it_system"),
+            data.get("data_area"),
+            data.get("kommune"),
+            data.get("environment"),
+        )
+        if not all((system, area, kommune, endpoint)):
+            return data
+        assert isinstance(system, ITSystem)
+        route = (
+            uploadable_routes(self.user)
+            .filter(sender_system=system, data_area=area, kommune=kommune, endpoint=endpoint)
+            .select_related("sender_system", "data_area", "kommune", "endpoint")
+            .first()
+        )
+        if route is None:
+            raise forms.ValidationError(
+                _(
+                    "%(system)s har ingen etableret rute for %(area)s i %(kommune)s "
+                    "på %(endpoint)s. Vælg en anden kombination, eller bestil ruten først."
+                )
+                % {"system": system, "area": area, "kommune": kommune, "endpoint": endpoint}
+            )
+        if not ProcessingAgreement.objects.filter(
+            vendor_id=system.vendor_id, kommune=kommune, status=AgreementStatus.SIGNED
+        ).exists():
+            raise forms.ValidationError(
+                _(
+                    "Der er ingen underskrevet databehandleraftale mellem %(vendor)s og "
+                    "%(kommune)s; der kan ikke leveres, før den er registreret."
+                )
+                % {"vendor": system.vendor, "kommune": kommune}
+            )
+        self.route = route
+        return data
+
+    def error_list(self) -> list[str]:
+        """Every error as one line "Label: message", for the upload script to show."""
+        lines = []
+        for name, messages in self.errors.items():
+            label = self.fields[name].label if name in self.fields else ""
+            lines.extend(f"{label}: {m}" if label else str(m) for m in messages)
+        return lines
+
+
+class DeliveryFilterForm(forms.Form):
+    data_area = forms.ModelChoiceField(
+        label=_lazy("Dataområde"), queryset=DataArea.objects.all(), required=False
+    )
+    kommune = forms.ModelChoiceField(
+        label=_lazy("Kommune"), queryset=Kommune.objects.none(), required=False
+    )
+    period = forms.CharField(
+        label=_lazy("Periode"),
+        required=False,
+        max_length=7,
+        widget=forms.TextInput(attrs={"placeholder": "ÅÅÅÅ-MM"}),
+    )
+    status = forms.ChoiceField(
+        label=_lazy("Status"),
+        choices=[("", "---------"), *DeliveryStatus.choices],
+        required=False,
+    )
+
+    def __init__(self, *args: Any, user: User, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["kommune"].queryset = Kommune.objects.for_user(user)
+
+    def clean_period(self) -> str:
+        value = self.cleaned_data["period"].strip()
+        if value and not PERIOD_RE.match(value):
+            raise forms.ValidationError(_("Skriv perioden som ÅÅÅÅ-MM."))
+        return value

@@ -1,0 +1,79 @@
+// Upload with a progress bar (bytes and percent). Without JavaScript the form posts normally.
+(function () {
+  "use strict";
+  var form = document.getElementById("upload-form");
+  if (!form || !window.XMLHttpRequest || !window.FormData) { return; }
+  var box = document.getElementById("upload-errors");
+  var progress = document.getElementById("upload-progress");
+  var bar = progress.querySelector(".progress-bar");
+  var text = document.getElementById("upload-progress-text");
+  var submit = document.getElementById("upload-submit");
+  var maxBytes = parseInt(form.dataset.maxBytes, 10);
+
+  function size(bytes) {
+    var units = ["B", "KB", "MB", "GB"];
+    var i = 0;
+    while (bytes >= 1024 && i < units.length - 1) { bytes /= 1024; i += 1; }
+    return bytes.toFixed(i ? 1 : 0).replace(".", ",") + " " + units[i];
+  }
+
+  // The errors stay on screen until the next attempt: nothing clears them on a timer.
+  function showErrors(lines) {
+    box.textContent = "";
+    var strong = document.createElement("strong");
+    strong.textContent = form.dataset.intro;
+    var list = document.createElement("ul");
+    list.className = "mb-0";
+    lines.forEach(function (line) {
+      var item = document.createElement("li");
+      item.textContent = line;
+      list.appendChild(item);
+    });
+    box.appendChild(strong);
+    box.appendChild(list);
+    box.classList.remove("d-none");
+    box.scrollIntoView({ block: "nearest" });
+  }
+
+  form.addEventListener("submit", function (event) {
+    var input = form.querySelector("input[type=file]");
+    var file = input && input.files && input.files[0];
+    if (file && file.size > maxBytes) {
+      event.preventDefault();
+      showErrors([form.dataset.tooLarge]);
+      return;
+    }
+    event.preventDefault();
+    box.classList.add("d-none");
+    progress.classList.remove("d-none");
+    bar.style.width = "0%";
+    if (submit) { submit.disabled = true; }
+    var xhr = new XMLHttpRequest();
+    xhr.open("POST", form.action);
+    xhr.setRequestHeader("X-Requested-With", "XMLHttpRequest");
+    xhr.upload.addEventListener("progress", function (e) {
+      if (!e.lengthComputable) { text.textContent = size(e.loaded); return; }
+      var percent = Math.floor((e.loaded / e.total) * 100);
+      bar.style.width = percent + "%";
+      progress.setAttribute("aria-valuenow", String(percent));
+      text.textContent = size(e.loaded) + " / " + size(e.total) + " (" + percent + " %)";
+    });
+    xhr.addEventListener("load", function () {
+      var data = null;
+      try { data = JSON.parse(xhr.responseText); } catch (ignore) { data = null; }
+      if (xhr.status === 200 && data && data.redirect) {
+        window.location.assign(data.redirect);
+        return;
+      }
+      if (submit) { submit.disabled = false; }
+      progress.classList.add("d-none");
+      showErrors(data && data.errors ? data.errors : [form.dataset.failed + " (HTTP " + xhr.status + ")"]);
+    });
+    xhr.addEventListener("error", function () {
+      if (submit) { submit.disabled = false; }
+      progress.classList.add("d-none");
+      showErrors([form.dataset.failed]);
+    });
+    xhr.send(new FormData(form));
+  });
+})();

@@ -1,0 +1,355 @@
+"""Pages for deliveries: upload, list, detail with report, status for polling, downloads.
+
+Every view that shows one delivery starts with `_get_delivery_for_user`, which goes through
+`Delivery.objects.for_user()` and answers 404 for anything outside the user's scope.
+"""
+
+from __future__ import annotations
+
+import csv
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.http import (
+    FileResponse,
+    Http404,
+    HttpRequest,
+    HttpResponse,
+    JsonResponse,
+    StreamingHttpResponse,
+)
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.views.decorators.csrf import csrf_exempt, csrf_protect
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from deliveries import services
+from deliveries.forms import DeliveryFilterForm, DeliveryUploadForm
+from deliveries.models import DataContract, Delivery, DeliveryStatus
+from deliveries.uploads import HashingUploadHandler, UploadRefused, prepare_upload
+from routes.models import Role, User, user_role
+
+PAGE_SIZE = 50
+REPORT_PAGE_SIZE = 100
+
+
+def _get_delivery_for_user(request: HttpRequest, delivery_uuid: uuid.UUID) -> Delivery:
+    delivery = (
+        Delivery.objects.for_user(request.user)
+        .select_related(
+            "it_system__vendor",
+            "data_area",
+            "kommune",
+            "endpoint",
+            "contract",
+            "uploaded_by",
+            "replaces",
+            "route",
+        )
+        .filter(uuid=delivery_uuid)
+        .first()
+    )
+    if delivery is None:
+        raise Http404(_("Leverancen findes ikke, eller du har ikke adgang til den."))
+    return delivery
+
+
+def _may_upload(user: Any) -> bool:
+    return user_role(user) in (Role.VENDOR, Role.ADMINISTRATOR)
+
+
+def _may_retry(user: Any, delivery: Delivery) -> bool:
+    """Administrators and the person who uploaded the delivery may send a failed one again."""
+    return user_role(user) == Role.ADMINISTRATOR or (
+        delivery.uploaded_by_id is not None and delivery.uploaded_by_id == user.pk
+    )
+
+
+def _wants_json(request: HttpRequest) -> bool:
+    return request.headers.get("X-Requested-With") == "XMLHttpRequest"
+
+
+@csrf_exempt
+@login_required
+@require_http_methods(["GET", "POST"])
+def upload(request: HttpRequest) -> HttpResponse:
+    """The upload page. The streaming handler must be installed before anything reads the
+    body, which CSRF middleware would do; so CSRF is checked inside, after the swap."""
+    request.upload_handlers = [HashingUploadHandler(request)]
+    return _upload(request)
+
+
+@csrf_protect
+def _upload(request: HttpRequest) -> HttpResponse:
+    user = request.user
+    assert isinstance(user, User)
+    if not _may_upload(user):
+        raise Http404(_("Kun leverandører og administratorer kan uploade."))
+    replaces = None
+    corrected = request.GET.get("rettelse") or request.POST.get("rettelse")
+    if corrected:
+        try:
+            replaces = _get_delivery_for_user(request, uuid.UUID(corrected))
+        except ValueError:
+            raise Http404 from None
+    if request.method == "POST":
+        handler = next(
+            (h for h in request.upload_handlers if isinstance(h, HashingUploadHandler)), None
+        )
+        form = DeliveryUploadForm(
+            request.POST,
+            request.FILES,
+            user=user,
+            upload_refusal=handler.refusal if handler else None,
+        )
+        delivery = _try_create(request, form, user, replaces) if form.is_valid() else None
+        if delivery is not None:
+            url = reverse("deliveries:detail", args=[delivery.uuid])
+            if _wants_json(request):
+                return JsonResponse({"redirect": url})
+            return redirect(url)
+        if _wants_json(request):
+            return JsonResponse({"errors": form.error_list()}, status=400)
+        status = 400
+    else:
+        initial: dict[str, Any] = {}
+        if replaces is not None:
+            initial = {
+                "it_system": replaces.it_system_id,
+                "data_area": replaces.data_area_id,
+                "kommune": replaces.kommune_id,
+                "period": replaces.period,
+                "environment": replaces.endpoint_id,
+            }
+        form = DeliveryUploadForm(user=user, initial=initial)
+        status = 200
+    contracts = (
+        DataContract.objects.active().select_related("data_area").order_by("data_area__sort_order")
+    )
+    return render(
+        request,
+        "deliveries/upload.html",
+        {
+            "form": form,
+            "replaces": replaces,
+            "contracts": contracts,
+            "max_bytes": settings.MAX_UPLOAD_BYTES,
+        },
+        status=status,
+    )
+
+
+def _try_create(
+    request: HttpRequest, form: DeliveryUploadForm, user: User, replaces: Delivery | None
+) -> Delivery | None:
+    route = form.route
+    assert route is not None
+    period = form.cleaned_data["period"]
+    try:
+        prepared = prepare_upload(
+            form.cleaned_data["file"],
+            max_bytes=settings.MAX_UPLOAD_BYTES,
+            max_ratio=settings.ZIP_MAX_RATIO,
+        )
+    except UploadRefused as refusal:
+        form.add_error("file", refusal.message)
+        return None
+    confirmed = form.cleaned_data["redelivery_confirmed"]
+    earlier = services.delivery_find_same_file(route=route, period=period, sha256=prepared.sha256)
+    if earlier is not None and not confirmed:
+        prepared.discard()
+        form.add_error(
+            "redelivery_confirmed",
+            _(
+                "Præcis den samme fil (SHA-256 %(sha)s…) er allerede leveret for denne rute og "
+                "periode den %(when)s (status: %(status)s). Sæt flueben i «Genlevering» og upload "
+                "igen, hvis den skal sendes en gang til."
+            )
+            % {
+                "sha": prepared.sha256[:12],
+                "when": earlier.uploaded_at.strftime("%d-%m-%Y %H:%M"),
+                "status": earlier.get_status_display(),
+            },
+        )
+        return None
+    return services.delivery_create(
+        prepared=prepared,
+        route=route,
+        period=period,
+        user=user,
+        redelivery_confirmed=bool(confirmed and earlier is not None),
+        replaces=replaces,
+    )
+
+
+@login_required
+@require_GET
+def delivery_list(request: HttpRequest) -> HttpResponse:
+    form = DeliveryFilterForm(request.GET or None, user=request.user)
+    deliveries = Delivery.objects.for_user(request.user).select_related(
+        "it_system", "data_area", "kommune", "endpoint"
+    )
+    if form.is_valid():
+        data = form.cleaned_data
+        if data.get("data_area"):
+            deliveries = deliveries.filter(data_area=data["data_area"])
+        if data.get("kommune"):
+            deliveries = deliveries.filter(kommune=data["kommune"])
+        if data.get("period"):
+            deliveries = deliveries.filter(period=data["period"])
+        if data.get("status"):
+            deliveries = deliveries.filter(status=data["status"])
+    page = Paginator(deliveries, PAGE_SIZE).get_page(request.GET.get("side"))
+    query = request.GET.copy()
+    query.pop("side", None)
+    return render(
+        request,
+        "deliveries/delivery_list.html",
+        {
+            "form": form,
+            "page": page,
+            "query": query.urlencode(),
+            "may_upload": _may_upload(request.user),
+        },
+    )
+
+
+@login_required
+@require_GET
+def delivery_detail(request: HttpRequest, delivery_uuid: uuid.UUID) -> HttpResponse:
+    delivery = _get_delivery_for_user(request, delivery_uuid)
+    rule = request.GET.get("regel", "")
+    issues = delivery.issues.all()
+    if rule:
+        issues = issues.filter(rule=rule)
+    page = Paginator(issues, REPORT_PAGE_SIZE).get_page(request.GET.get("side"))
+    return render(
+        request,
+        "deliveries/delivery_detail.html",
+        {
+            "delivery": delivery,
+            "events": delivery.events.select_related("actor"),
+            "page": page,
+            "rule": rule,
+            "rules": sorted(delivery.errors_by_rule.items(), key=lambda kv: -kv[1]),
+            "columns": sorted(delivery.errors_by_column.items(), key=lambda kv: -kv[1]),
+            "listed": delivery.issues.count(),
+            "may_upload": _may_upload(request.user),
+            "may_retry": delivery.status == DeliveryStatus.FAILED
+            and _may_retry(request.user, delivery),
+            "pushing_text": _pushing_text(delivery),
+            "corrections": delivery.corrections.all(),
+        },
+    )
+
+
+@login_required
+@require_POST
+def delivery_retry(request: HttpRequest, delivery_uuid: uuid.UUID) -> HttpResponse:
+    """«Prøv igen» on a failed delivery: pushed (or validated) again by a worker."""
+    delivery = _get_delivery_for_user(request, delivery_uuid)
+    if not _may_retry(request.user, delivery):
+        # Same answer as for a delivery outside the user's scope: nothing to act on here.
+        raise Http404(_("Leverancen findes ikke, eller du har ikke adgang til den."))
+    user = request.user
+    assert isinstance(user, User)
+    outcome = services.delivery_retry(delivery_id=delivery.pk, user=user)
+    if outcome == DeliveryStatus.VALID:
+        messages.success(request, _("Leverancen sendes igen til Serviceplatformen."))
+    elif outcome == DeliveryStatus.RECEIVED:
+        messages.success(request, _("Leverancen valideres igen."))
+    else:
+        messages.info(
+            request, _("Leverancen er ikke fejlet (længere), så der er intet at prøve igen.")
+        )
+    return redirect("deliveries:detail", delivery_uuid=delivery.uuid)
+
+
+@login_required
+@require_GET
+def delivery_status(request: HttpRequest, delivery_uuid: uuid.UUID) -> JsonResponse:
+    """What the delivery page polls while a worker is busy."""
+    delivery = _get_delivery_for_user(request, delivery_uuid)
+    return JsonResponse(
+        {
+            "status": delivery.status,
+            "status_label": delivery.get_status_display(),
+            "working": delivery.is_working,
+            "rows_checked": delivery.rows_checked,
+            "rows_total": delivery.rows_total,
+            "progress_percent": delivery.progress_percent,
+            "error_count": delivery.error_count,
+            "status_text": _pushing_text(delivery),
+        }
+    )
+
+
+def _pushing_text(delivery: Delivery) -> str:
+    if delivery.status != DeliveryStatus.PUSHING:
+        return ""
+    return _("Sendes til Serviceplatformen (%(env)s), forsøg %(n)s …") % {
+        "env": delivery.endpoint,
+        "n": delivery.push_attempts,
+    }
+
+
+@login_required
+@require_GET
+def delivery_download(request: HttpRequest, delivery_uuid: uuid.UUID) -> FileResponse:
+    delivery = _get_delivery_for_user(request, delivery_uuid)
+    handle = delivery.file.open("rb")
+    return FileResponse(
+        handle,
+        as_attachment=True,
+        filename=delivery.original_filename.rsplit(".", 1)[0] + ".csv"
+        if delivery.original_filename
+        else f"{delivery.uuid}.csv",
+        content_type="text/csv",
+    )
+
+
+class _Echo:
+    def write(self, value: str) -> str:
+        return value
+
+
+def neutralise(value: Any) -> str:
+    """Spreadsheets run a cell starting with = + - @ (or a tab/CR) as a formula; a leading
+    apostrophe makes it text (OWASP CSV injection)."""
+    text = "" if value is None else str(value)
+    if text and text[0] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + text
+    return text
+
+
+@login_required
+@require_GET
+def delivery_report_csv(request: HttpRequest, delivery_uuid: uuid.UUID) -> StreamingHttpResponse:
+    delivery = _get_delivery_for_user(request, delivery_uuid)
+    writer = csv.writer(_Echo(), delimiter=";")
+
+    def rows() -> Iterator[str]:
+        yield "\ufeff"  # so Excel reads æ, ø and å as UTF-8
+        yield writer.writerow([_("række"), _("kolonne"), _("værdi"), _("regel"), _("besked")])
+        for issue in delivery.issues.all().iterator():
+            yield writer.writerow(
+                [
+                    issue.row or "",
+                    neutralise(issue.column),
+                    neutralise(issue.value),
+                    issue.rule,
+                    neutralise(issue.message),
+                ]
+            )
+
+    response = StreamingHttpResponse(rows(), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = (
+        f'attachment; filename="valideringsrapport-{delivery.uuid}.csv"'
+    )
+    return response

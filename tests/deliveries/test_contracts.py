@@ -1,0 +1,95 @@
+"""Contracts: the shipped illustrative ones are loaded by migration and valid; a new version
+is checked before it is accepted."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from django.core.exceptions import ValidationError
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.urls import reverse
+
+from deliveries import services
+from deliveries.datacontracts import (
+    ILLUSTRATIVE_NOTICE,
+    contract_problems,
+    read_contract,
+    shipped_contract_paths,
+)
+from deliveries.models import DataContract
+
+pytestmark = pytest.mark.django_db
+
+
+def test_every_area_has_an_active_illustrative_contract():
+    contracts = DataContract.objects.active().select_related("data_area")
+    assert sorted(c.data_area.code for c in contracts) == [
+        "dagtilbud",
+        "oekonomi",
+        "personale",
+        "skole",
+        "voksne_handicappede",
+    ]
+    for contract in contracts:
+        assert contract.is_illustrative
+        assert contract.document["notice"] == ILLUSTRATIVE_NOTICE
+
+
+@pytest.mark.parametrize("path", shipped_contract_paths(), ids=lambda p: p.stem)
+def test_shipped_contracts_are_valid(path):
+    assert contract_problems(read_contract(path)) == []
+
+
+def _document() -> dict:
+    return read_contract(shipped_contract_paths()[0])
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        (lambda d: d.pop("schema"), "«schema» mangler"),
+        (lambda d: d["schema"]["fields"][0].update(type="geopoint"), "typen «geopoint»"),
+        (lambda d: d["schema"]["fields"][0]["constraints"].update(pattern="("), "regulært udtryk"),
+        (lambda d: d["portal"]["rules"].append({"rule": "magic"}), "ukendt"),
+        (
+            lambda d: d["portal"]["rules"].append(
+                {"rule": "gte", "field": "nope", "other": "periode"}
+            ),
+            "ukendte kolonne «nope»",
+        ),
+        (lambda d: d["dialect"].update(delimiter=";;"), "ét tegn"),
+        (lambda d: d.update(notice="x"), "notice"),
+    ],
+)
+def test_broken_documents_are_refused(change, expected):
+    document = _document()
+    change(document)
+    problems = contract_problems(document)
+    assert any(expected in p for p in problems), problems
+
+
+def test_loading_a_version_twice_is_refused(admin_user):
+    document = _document()
+    with pytest.raises(ValidationError, match="allerede indlæst"):
+        services.contract_load(document=document, user=admin_user)
+
+
+def test_admin_loads_a_new_version_after_checking_it(client, admin_user):
+    client.force_login(admin_user)
+    url = reverse("admin:deliveries_contract_load")
+    assert client.get(url).status_code == 200
+    document = {**_document(), "version": "2099.1"}
+    upload = SimpleUploadedFile("k.json", json.dumps(document).encode(), "application/json")
+    response = client.post(url, {"document": upload, "activate": "on"})
+    assert response.status_code == 302
+    contract = DataContract.objects.get(version="2099.1")
+    assert contract.is_active and contract.loaded_by == admin_user
+    assert DataContract.objects.active().filter(data_area=contract.data_area).count() == 1
+
+    broken = {**document, "version": "2099.2", "dialect": {"delimiter": ""}}
+    upload = SimpleUploadedFile("k.json", json.dumps(broken).encode(), "application/json")
+    response = client.post(url, {"document": upload, "activate": "on"})
+    assert response.status_code == 200
+    assert "ét tegn" in response.content.decode()
+    assert not DataContract.objects.filter(version="2099.2").exists()
