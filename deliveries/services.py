@@ -210,7 +210,7 @@ def delivery_validate(*, delivery_id: int) -> str | None:
                 kommune_code=delivery.kommune.code,
                 period=delivery.period,
                 max_listed=settings.VALIDATION_MAX_LISTED_ERRORS,
-                batch_rows=settings.VALIDATION_BATCH_ROWS,
+                batch_bytes=settings.VALIDATION_BATCH_BYTES,
                 progress=progress,
             )
     except Exception as exc:

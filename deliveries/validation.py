@@ -30,6 +30,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -296,22 +297,6 @@ def _present(column: str) -> pl.Expr:
     return pl.col(column).is_not_null()
 
 
-def _days_in_month(year: pl.Expr, month: pl.Expr) -> pl.Expr:
-    leap = ((year % 4 == 0) & (year % 100 != 0)) | (year % 400 == 0)
-    return (
-        pl.when(month == 2)
-        .then(pl.when(leap).then(29).otherwise(28))
-        .when(month.is_in([4, 6, 9, 11]))
-        .then(30)
-        .otherwise(31)
-    )
-
-
-def _real_date(year: pl.Expr, month: pl.Expr, day: pl.Expr) -> pl.Expr:
-    # Checked by arithmetic, not by a date parser: some parsers accept 2023-02-30.
-    return (month >= 1) & (month <= 12) & (day >= 1) & (day <= _days_in_month(year, month))
-
-
 _ISO_DATE = r"^\d{4}-\d{2}-\d{2}$"
 _INTEGER = r"^-?\d+$"
 
@@ -320,30 +305,42 @@ def _number_pattern(decimal: str) -> str:
     return rf"^-?\d+(?:{re.escape(decimal)}\d+)?$"
 
 
-def _iso_date_is_real(column: str) -> pl.Expr:
-    col = pl.col(column)
-    year = col.str.slice(0, 4).cast(pl.Int32, strict=False)
-    month = col.str.slice(5, 2).cast(pl.Int32, strict=False)
-    day = col.str.slice(8, 2).cast(pl.Int32, strict=False)
-    return _real_date(year, month, day)
+def _parsed_date(column: str) -> pl.Expr:
+    # polars' parser refuses impossible dates such as 2023-02-30 (some engines accept them;
+    # the tests pin this) and its ISO path is fast. The same expression serves the date check
+    # and date comparisons, so polars computes it once per batch.
+    return pl.col(column).str.to_date("%Y-%m-%d", strict=False)
+
+
+def _real_ddmmyy_table() -> pl.Series:
+    """A lookup table indexed by the number DDMMYY: True where it is a real date in a century
+    with a leap year in YY 00 (the exception is handled by the caller)."""
+    table = [False] * 1_000_000
+    day = date(2000, 1, 1)
+    while day.year < 2100:
+        table[int(day.strftime("%d%m%y"))] = True
+        day += timedelta(days=1)
+    return pl.Series("ddmmyy", table, dtype=pl.Boolean)
+
+
+_DDMMYY = _real_ddmmyy_table()
 
 
 def cpr_date_is_real(column: str) -> pl.Expr:
-    """CPR positions 1–6 are DDMMYY; position 7 with YY gives the century (CPR's own table).
-    Modulus 11 is deliberately not checked: numbers issued since 2007 may fail it."""
+    """CPR positions 1–6 are DDMMYY and position 7 with YY gives the century (CPR's table:
+    7th digit 0–3 → 1900s; 4 and 9 → 2000s for YY ≤ 36; 5–8 → 2000s for YY ≤ 57, else 1800s /
+    1900s). The century only matters for 29 February in YY 00: 2000 was a leap year, 1900 and
+    1800 were not, and any other YY is a leap year in all three centuries alike. So the check
+    is one table lookup by the number DDMMYY (no hashing, no date parsing) plus that one case.
+    Modulus 11 is deliberately not checked: numbers issued since 2007 may fail it. Values
+    that are not ten digits are left to the pattern rule (None here)."""
     col = pl.col(column)
-    day = col.str.slice(0, 2).cast(pl.Int32, strict=False)
-    month = col.str.slice(2, 2).cast(pl.Int32, strict=False)
-    yy = col.str.slice(4, 2).cast(pl.Int32, strict=False)
-    seventh = col.str.slice(6, 1).cast(pl.Int32, strict=False)
-    century = (
-        pl.when(seventh <= 3)
-        .then(1900)
-        .when(seventh.is_in([4, 9]))
-        .then(pl.when(yy <= 36).then(2000).otherwise(1900))
-        .otherwise(pl.when(yy <= 57).then(2000).otherwise(1800))
+    number = col.str.head(6).cast(pl.Int32, strict=False)
+    in_1900 = col.str.slice(6, 1) <= "3"
+    real = pl.lit(_DDMMYY).gather(number.clip(0, 999_999)) & ~(
+        col.str.starts_with("290200") & in_1900
     )
-    return _real_date(century + yy, month, day)
+    return pl.when((col.str.len_bytes() == 10) & number.is_not_null()).then(real)
 
 
 def _numeric(column: str, ftype: str, decimal: str) -> pl.Expr:
@@ -360,7 +357,7 @@ def _comparable(column: str, types: dict[str, str], decimal: str) -> pl.Expr:
     if ftype in ("number", "integer"):
         return _numeric(column, ftype, decimal)
     if ftype == "date":
-        return pl.when(pl.col(column).str.contains(_ISO_DATE)).then(pl.col(column))
+        return _parsed_date(column)
     return pl.col(column)
 
 
@@ -422,7 +419,7 @@ def build_checks(contract: dict[str, Any], *, kommune_code: str, period: str) ->
                 Check(
                     name,
                     "date",
-                    present & col.str.contains(_ISO_DATE) & ~_iso_date_is_real(name),
+                    present & col.str.contains(_ISO_DATE) & _parsed_date(name).is_null(),
                     lambda v: f"«{v}» er ikke en dato, der findes.",
                 )
             )
@@ -493,7 +490,7 @@ def build_checks(contract: dict[str, Any], *, kommune_code: str, period: str) ->
             Check(
                 name,
                 "cpr",
-                _present(name) & pl.col(name).str.contains(r"^\d{10}$") & ~cpr_date_is_real(name),
+                _present(name) & ~cpr_date_is_real(name).fill_null(True),
                 lambda v: (
                     f"«{v}» er ikke et muligt CPR-nummer: de første seks cifre er ikke en "
                     "rigtig dato (DDMMÅÅ)."
@@ -617,6 +614,32 @@ def _workdir() -> Iterator[Path]:
         yield Path(name)
 
 
+def _first_look(path: Path) -> str:
+    """Cheap checks on the first bytes; the encoding label if the file looks like UTF-8."""
+    with path.open("rb") as handle:
+        head = handle.read(CHUNK)
+    if not head:
+        raise FileProblem("empty", "Filen er tom. Upload et udtræk med en overskriftsrække og data.")
+    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        raise FileProblem(
+            "encoding",
+            "Filen er gemt som UTF-16. Gem den som CSV i UTF-8 (eller Windows-1252) og "
+            "upload igen.",
+        )
+    if b"\x00" in head:
+        raise FileProblem(
+            "encoding",
+            "Filen indeholder NUL-tegn og er ikke en tekstfil (eller er gemt som UTF-16). Gem "
+            "den som CSV i UTF-8 og upload igen.",
+            row=head[: head.index(b"\x00")].count(b"\n") + 1,
+        )
+    return "utf-8-sig" if head.startswith(codecs.BOM_UTF8) else "utf-8"
+
+
+class NotUtf8(Exception):
+    """The file is not valid UTF-8 after all: decode it the slow way and start again."""
+
+
 def validate_file(
     path: Path,
     contract: dict[str, Any],
@@ -624,60 +647,119 @@ def validate_file(
     kommune_code: str,
     period: str,
     max_listed: int = 1000,
-    batch_rows: int = 250_000,
+    batch_bytes: int = 4 * 1024 * 1024,
     progress: ProgressCallback | None = None,
 ) -> Report:
+    """Checks one file; never raises for a bad file (the report says what is wrong).
+
+    UTF-8 is assumed first and verified by polars (strict) while the rows are checked, so a
+    UTF-8 file is read once. Only if that fails is the file decoded in Python: Windows-1252 is
+    then transcoded to a temp file and checked from the start.
+    """
     report = Report()
     with _workdir() as workdir:
         try:
-            decoded = decode_to_utf8(path, workdir)
-            report.encoding = decoded.encoding
-            report.rows_total = max(decoded.lines - 1, 0)
-            names, header_issues = check_header(read_header(decoded.path), contract)
+            report.encoding = _first_look(path)
+            try:
+                header = read_header(path)
+            except UnicodeDecodeError:
+                raise NotUtf8 from None
+            names = _checked_header(header, contract, report)
+            if names is None:
+                return report
+            _check_rows(path, contract, names, report, kommune_code=kommune_code,
+                        period=period, max_listed=max_listed, batch_bytes=batch_bytes,
+                        progress=progress)
         except FileProblem as problem:
             report.add_file_problem(problem.rule, problem.message, row=problem.row)
-            return report
-        if header_issues:
-            for issue in header_issues:
-                report.add_file_problem(
-                    issue.rule, issue.message, column=issue.column, row=issue.row, value=issue.value
-                )
-            return report
-        if report.rows_total == 0:
-            report.add_file_problem("empty", "Filen har en overskriftsrække, men ingen data.")
-            return report
-        try:
-            _check_rows(
-                decoded.path,
-                contract,
-                names,
-                report,
-                kommune_code=kommune_code,
-                period=period,
-                max_listed=max_listed,
-                batch_rows=batch_rows,
-                progress=progress,
-            )
-        except pl.exceptions.PolarsError as exc:
-            report.issues.clear()
-            report.by_rule.clear()
-            report.by_column.clear()
-            row, message = _locate_structure_problem(decoded.path, contract, len(names), exc)
-            report.add_file_problem("structure", message, row=row)
+        except NotUtf8:
+            _reset(report)
+            try:
+                decoded = decode_to_utf8(path, workdir)
+                report.encoding = decoded.encoding
+                names = _checked_header(read_header(decoded.path), contract, report)
+                if names is None:
+                    return report
+                _check_rows(decoded.path, contract, names, report, kommune_code=kommune_code,
+                            period=period, max_listed=max_listed, batch_bytes=batch_bytes,
+                            progress=progress)
+            except FileProblem as problem:
+                _reset(report)
+                report.add_file_problem(problem.rule, problem.message, row=problem.row)
     return report
 
 
-def _scan(path: Path, contract: dict[str, Any]) -> pl.LazyFrame:
-    return pl.scan_csv(
-        path,
-        separator=contract["dialect"]["delimiter"],
-        quote_char=contract["dialect"].get("quoteChar", '"'),
-        has_header=True,
-        infer_schema=False,  # every column as text: the contract decides what is valid
-        row_index_name="__row",
-        row_index_offset=2,
-        encoding="utf8",
-    )
+def _reset(report: Report) -> None:
+    report.issues.clear()
+    report.by_rule.clear()
+    report.by_column.clear()
+    report.rows_checked = 0
+
+
+def _checked_header(header: str, contract: dict[str, Any], report: Report) -> list[str] | None:
+    names, header_issues = check_header(header, contract)
+    for issue in header_issues:
+        report.add_file_problem(issue.rule, issue.message, column=issue.column, row=issue.row,
+                                value=issue.value)
+    return None if header_issues else names
+
+
+def _record_chunks(path: Path, batch_bytes: int, quote: bytes) -> Iterator[tuple[bytes, int]]:
+    """Whole CSV records in blocks of about `batch_bytes`, with the bytes read so far.
+
+    A block ends at a line break outside quotes (an even number of quote characters before
+    it; a doubled "" inside a value counts twice and keeps the parity), so a quoted value with
+    a line break in it is never cut in two. Memory is one block, whatever the file size.
+    """
+    with path.open("rb") as handle:
+        handle.readline()  # the header, already checked
+        carry = b""
+        while block := handle.read(batch_bytes):
+            buffer = carry + block if carry else block
+            cut = buffer.rfind(b"\n")
+            while cut >= 0 and buffer.count(quote, 0, cut) % 2:
+                cut = buffer.rfind(b"\n", 0, cut)
+            if cut < 0:
+                carry = buffer
+                continue
+            carry = buffer[cut + 1 :]
+            yield buffer[: cut + 1], handle.tell() - len(carry)
+        if carry.strip():
+            yield carry, handle.tell()
+
+
+def _frames(
+    path: Path,
+    contract: dict[str, Any],
+    names: list[str],
+    batch_bytes: int,
+    columns: list[str] | None = None,
+) -> Iterator[tuple[pl.DataFrame, int]]:
+    """The file as DataFrames of text columns, each with its spreadsheet row numbers."""
+    dialect = contract["dialect"]
+    quote = dialect.get("quoteChar", '"')
+    row = 2  # the header is row 1
+    indices = sorted(names.index(c) for c in columns) if columns else None
+    wanted = [names[i] for i in indices] if indices else names
+    for data, offset in _record_chunks(path, batch_bytes, quote.encode()):
+        try:
+            frame = pl.read_csv(
+                data,
+                has_header=False,
+                infer_schema=False,  # every column as text: the contract decides
+                separator=dialect["delimiter"],
+                quote_char=quote,
+                encoding="utf8",
+                columns=indices,
+            )
+        except pl.exceptions.ComputeError as exc:
+            if "utf-8" in str(exc).lower() or "utf8" in str(exc).lower():
+                raise NotUtf8 from None
+            raise
+        frame.columns = wanted
+        frame = frame.with_row_index("__row", offset=row)
+        row += frame.height
+        yield frame, offset
 
 
 def _check_rows(
@@ -689,51 +771,53 @@ def _check_rows(
     kommune_code: str,
     period: str,
     max_listed: int,
-    batch_rows: int,
+    batch_bytes: int,
     progress: ProgressCallback | None,
 ) -> None:
     checks = build_checks(contract, kommune_code=kommune_code, period=period)
     flags = [f"__e{i}" for i in range(len(checks))]
     pk = list(contract["schema"].get("primaryKey") or [])
-    extra: list[pl.Expr] = [_primary_key_hash(pk).alias("__pk")] if pk else []
-    lf = _scan(path, contract).with_columns(
-        [check.expr.fill_null(False).alias(flag) for check, flag in zip(checks, flags, strict=True)]
-        + extra
-    )
+    computed = [check.expr.fill_null(False).alias(flag)
+                for check, flag in zip(checks, flags, strict=True)]
+    if pk:
+        computed.append(_primary_key_hash(pk).alias("__pk"))
     counts = [0] * len(checks)
     listed: list[Issue] = []
     buckets: list[list[pl.Series]] = [[] for _ in range(PK_BUCKETS)]
     any_flag = pl.any_horizontal(flags) if flags else pl.lit(False)
-    for batch in lf.collect_batches(chunk_size=batch_rows):
-        sums = batch.select([pl.col(f).sum() for f in flags]).row(0) if flags else ()
-        for i, value in enumerate(sums):
-            counts[i] += int(value or 0)
-        if len(listed) < max_listed and any(sums):
-            bad = batch.filter(any_flag).head(max_listed - len(listed))
-            for record in bad.iter_rows(named=True):
-                for check, flag in zip(checks, flags, strict=True):
-                    if record[flag]:
-                        value = truncate(record.get(check.column))
-                        listed.append(
-                            Issue(
-                                record["__row"],
-                                check.column,
-                                value,
-                                check.rule,
-                                check.describe(value),
-                            )
-                        )
-        if pk:
-            hashes = batch.get_column("__pk")
-            bucket_of = hashes % PK_BUCKETS
-            for b in range(PK_BUCKETS):
-                part = hashes.filter(bucket_of == b)
-                if len(part):
-                    buckets[b].append(part)
-        report.rows_checked += batch.height
-        if progress is not None:
-            progress(report.rows_checked, max(report.rows_total, report.rows_checked))
+    size = max(path.stat().st_size, 1)
+    try:
+        for frame, offset in _frames(path, contract, names, batch_bytes):
+            # Lazy, so polars shares sub-expressions between checks and runs them in parallel.
+            batch = frame.lazy().with_columns(computed).collect()
+            sums = batch.select([pl.col(f).sum() for f in flags]).row(0) if flags else ()
+            for i, value in enumerate(sums):
+                counts[i] += int(value or 0)
+            if len(listed) < max_listed and any(sums):
+                bad = batch.filter(any_flag).head(max_listed - len(listed))
+                for record in bad.iter_rows(named=True):
+                    for check, flag in zip(checks, flags, strict=True):
+                        if record[flag]:
+                            value = truncate(record.get(check.column))
+                            listed.append(Issue(record["__row"], check.column, value,
+                                                check.rule, check.describe(value)))
+            if pk:
+                hashes = batch.get_column("__pk")
+                bucket_of = hashes % PK_BUCKETS
+                for b in range(PK_BUCKETS):
+                    part = hashes.filter(bucket_of == b)
+                    if len(part):
+                        buckets[b].append(part)
+            report.rows_checked += batch.height
+            if progress is not None:
+                estimate = int(report.rows_checked * size / max(offset, 1))
+                progress(report.rows_checked, max(estimate, report.rows_checked))
+    except pl.exceptions.PolarsError as exc:
+        row, message = _locate_structure_problem(path, contract, len(names), exc)
+        raise FileProblem("structure", message, row=row) from None
     report.rows_total = report.rows_checked
+    if report.rows_checked == 0:
+        raise FileProblem("empty", "Filen har en overskriftsrække, men ingen data.")
     for check, count in zip(checks, counts, strict=True):
         if count:
             report.by_rule[check.rule] += count
@@ -741,7 +825,8 @@ def _check_rows(
     if pk:
         duplicates = _duplicate_hashes(buckets)
         if duplicates is not None:
-            pk_issues, pk_count = _confirm_duplicates(path, contract, pk, duplicates, max_listed)
+            pk_issues, pk_count = _confirm_duplicates(path, contract, names, pk, duplicates,
+                                                      max_listed, batch_bytes)
             if pk_count:
                 report.by_rule["primaryKey"] += pk_count
                 report.by_column[pk[0]] += pk_count
@@ -766,17 +851,23 @@ def _duplicate_hashes(buckets: list[list[pl.Series]]) -> pl.Series | None:
 
 
 def _confirm_duplicates(
-    path: Path, contract: dict[str, Any], pk: list[str], hashes: pl.Series, max_listed: int
+    path: Path,
+    contract: dict[str, Any],
+    names: list[str],
+    pk: list[str],
+    hashes: pl.Series,
+    max_listed: int,
+    batch_bytes: int,
 ) -> tuple[list[Issue], int]:
-    """Second, filtered pass: only rows whose key hash repeats are read, and the real key
-    values decide (a 64-bit hash collision is not reported as a duplicate)."""
-    rows = (
-        _scan(path, contract)
-        .with_columns(_primary_key_hash(pk).alias("__pk"))
-        .filter(pl.col("__pk").is_in(hashes.implode()))
-        .select(["__row", *pk])
-        .collect()
-    )
+    """Second pass, only when some key hash repeats: the key columns alone are read, only rows
+    with a repeated hash are kept, and the real key values decide (a 64-bit hash collision is
+    not reported as a duplicate)."""
+    wanted = pl.lit(hashes).implode()
+    parts = [
+        frame.filter(_primary_key_hash(pk).is_in(wanted))
+        for frame, _ in _frames(path, contract, names, batch_bytes, columns=pk)
+    ]
+    rows = pl.concat(parts)
     rows = (
         rows.with_columns(
             pl.col("__row").min().over([pl.col(c).fill_null("") for c in pk]).alias("__first")

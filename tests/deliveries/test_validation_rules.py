@@ -104,7 +104,7 @@ def test_kommune_code_with_leading_zero_gets_its_own_message(tmp_path):
 
 def test_primary_key_duplicates_name_the_first_row(tmp_path):
     rows = [dagtilbud_row(1), dagtilbud_row(2), dagtilbud_row(1), dagtilbud_row(1)]
-    report = run(tmp_path, dagtilbud_csv(*rows), batch_rows=1000)
+    report = run(tmp_path, dagtilbud_csv(*rows), batch_bytes=20_000)
     assert found(report) == [(4, "cpr_barn", "primaryKey"), (5, "cpr_barn", "primaryKey")]
     assert "række 2" in report.issues[0].message
     assert report.by_rule == {"primaryKey": 2}
@@ -112,13 +112,13 @@ def test_primary_key_duplicates_name_the_first_row(tmp_path):
 
 def test_duplicates_are_found_across_batches(tmp_path):
     rows = [dagtilbud_row(i) for i in range(3000)] + [dagtilbud_row(7)]
-    report = run(tmp_path, dagtilbud_csv(*rows), batch_rows=1000)
+    report = run(tmp_path, dagtilbud_csv(*rows), batch_bytes=20_000)
     assert found(report) == [(3002, "cpr_barn", "primaryKey")]
 
 
 def test_errors_are_counted_beyond_the_listed_ones(tmp_path):
     rows = [dagtilbud_row(i, pladstype="") for i in range(30)]
-    report = run(tmp_path, dagtilbud_csv(*rows), max_listed=10, batch_rows=1000)
+    report = run(tmp_path, dagtilbud_csv(*rows), max_listed=10, batch_bytes=20_000)
     assert len(report.issues) == 10
     assert report.error_count == 30
     assert report.by_rule == {"required": 30}
@@ -130,7 +130,7 @@ def test_progress_is_reported_while_checking(tmp_path):
     run(
         tmp_path,
         dagtilbud_csv(rows_ok=2500),
-        batch_rows=1000,
+        batch_bytes=20_000,
         progress=lambda rows, total: calls.append((rows, total)),
     )
     assert calls[-1] == (2500, 2500)
