@@ -65,15 +65,29 @@ def _chunk(start: int, count: int, every: int):
     month = (idx // 280_000) % 12 + 1
     yy = (idx // 3_360_000) % 15 + 10
     serial = idx % 10_000
-    tilbud = pl.Series(["dagpleje", "vuggestue", "boernehave", "aldersintegreret", "sfo",
-                        "fritidshjem", "fritidsklub", "klub", "puljeordning"])
+    tilbud = pl.Series(
+        [
+            "dagpleje",
+            "vuggestue",
+            "boernehave",
+            "aldersintegreret",
+            "sfo",
+            "fritidshjem",
+            "fritidsklub",
+            "klub",
+            "puljeordning",
+        ]
+    )
     ejer = pl.Series(["kommunal", "selvejende", "privat", "udliciteret", "puljeordning"])
     pos = idx % every
     prev = idx - 1
     cpr = pl.format("{}{}{}{}", z2(day), z2(month), z2(yy), z4(serial))
     prev_cpr = pl.format(
-        "{}{}{}{}", z2((prev // 10_000) % 28 + 1), z2((prev // 280_000) % 12 + 1),
-        z2((prev // 3_360_000) % 15 + 10), z4(prev % 10_000),
+        "{}{}{}{}",
+        z2((prev // 10_000) % 28 + 1),
+        z2((prev // 280_000) % 12 + 1),
+        z2((prev // 3_360_000) % 15 + 10),
+        z4(prev % 10_000),
     )
     enhed = pl.format("E{}", (idx % 90_000 + 10_000).cast(pl.String))
     prev_enhed = pl.format("E{}", (prev % 90_000 + 10_000).cast(pl.String))
@@ -84,16 +98,23 @@ def _chunk(start: int, count: int, every: int):
         periode=pl.lit(PERIOD.replace("-", "")),
         cpr_barn=pl.when(is_["cpr_day_32"])
         .then(pl.format("32{}{}{}", z2(month), z2(yy), z4(serial)))
-        .when(is_["duplicate_key"]).then(prev_cpr).otherwise(cpr),
+        .when(is_["duplicate_key"])
+        .then(prev_cpr)
+        .otherwise(cpr),
         daginstitutionsnummer=pl.format("G{}", (idx % 90_000 + 10_000).cast(pl.String)),
         anvisningsenhedsnummer=pl.when(is_["duplicate_key"]).then(prev_enhed).otherwise(enhed),
-        pasningstilbud=pl.when(is_["bad_enum"]).then(pl.lit("vuggestu"))
+        pasningstilbud=pl.when(is_["bad_enum"])
+        .then(pl.lit("vuggestu"))
         .otherwise(pl.lit(tilbud).gather(idx % 9)),
         ejerform=pl.lit(ejer).gather(idx % 5),
         startdato=pl.when(is_["impossible_date"]).then(pl.lit("2023-02-30")).otherwise(start_date),
-        slutdato=pl.when(is_["ends_before_start"]).then(pl.lit("2024-01-01"))
-        .when(idx % 3 == 0).then(pl.lit("2026-12-31")).otherwise(pl.lit(None, pl.String)),
-        timer_pr_uge=pl.when(is_["decimal_point"]).then(pl.lit("30.5"))
+        slutdato=pl.when(is_["ends_before_start"])
+        .then(pl.lit("2024-01-01"))
+        .when(idx % 3 == 0)
+        .then(pl.lit("2026-12-31"))
+        .otherwise(pl.lit(None, pl.String)),
+        timer_pr_uge=pl.when(is_["decimal_point"])
+        .then(pl.lit("30.5"))
         .otherwise(pl.format("{},{}", (idx % 40 + 10).cast(pl.String), (idx % 10).cast(pl.String))),
         pladstype=pl.when(idx % 4 == 0).then(pl.lit("deltid")).otherwise(pl.lit("fuldtid")),
         friplads=pl.when(idx % 7 == 0).then(pl.lit("delvis")).otherwise(pl.lit("ingen")),
@@ -145,8 +166,11 @@ def task_frictionless(path: Path) -> dict:
     )
     report = resource_.validate(limit_errors=100_000)
     task = report.tasks[0]
-    return {"rows": task.stats.get("rows"), "errors": task.stats.get("errors"),
-            "valid": report.valid}
+    return {
+        "rows": task.stats.get("rows"),
+        "errors": task.stats.get("errors"),
+        "valid": report.valid,
+    }
 
 
 def task_read(path: Path) -> dict:
@@ -169,7 +193,10 @@ def measure(task: str, path: Path) -> dict:
     child's wall time and peak RSS (getrusage RUSAGE_CHILDREN)."""
     wrapper = subprocess.run(
         [sys.executable, __file__, "_wrap", task, str(path)],
-        capture_output=True, text=True, check=False, env={**os.environ, "PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
     )
     if wrapper.returncode != 0:
         raise SystemExit(f"{task} failed:\n{wrapper.stderr[-3000:]}")
@@ -178,8 +205,9 @@ def measure(task: str, path: Path) -> dict:
 
 def _wrap(task: str, path: str) -> None:
     started = time.perf_counter()
-    child = subprocess.run([sys.executable, __file__, "_run", task, path], capture_output=True,
-                           text=True, check=False)
+    child = subprocess.run(
+        [sys.executable, __file__, "_run", task, path], capture_output=True, text=True, check=False
+    )
     elapsed = time.perf_counter() - started
     if child.returncode != 0:
         sys.stderr.write(child.stderr)
@@ -217,9 +245,11 @@ def main() -> None:
         started = time.perf_counter()
         every, injected = generate(path, rows)
         size_mb = path.stat().st_size / 1e6
-        print(f"extract: {rows:,} rows × 12 columns, {size_mb:,.0f} MB, {len(injected)} injected "
-              f"errors (one of each of {len(INJECTIONS)} kinds every {every:,} rows); "
-              f"generated in {time.perf_counter() - started:.1f} s")
+        print(
+            f"extract: {rows:,} rows × 12 columns, {size_mb:,.0f} MB, {len(injected)} injected "
+            f"errors (one of each of {len(INJECTIONS)} kinds every {every:,} rows); "
+            f"generated in {time.perf_counter() - started:.1f} s"
+        )
         results = {"read": measure("read", path), "portal": measure("portal", path)}
         if not args.skip_frictionless:
             ensure_frictionless()
@@ -227,23 +257,35 @@ def main() -> None:
         print(f"{'task':<14}{'seconds':>9}{'rows/s':>14}{'MB/s':>9}{'peak MB':>10}")
         for name, result in results.items():
             seconds = result["seconds"]
-            print(f"{name:<14}{seconds:>9.2f}{rows / seconds:>14,.0f}{size_mb / seconds:>9.1f}"
-                  f"{result['peak_mb']:>10.0f}")
+            print(
+                f"{name:<14}{seconds:>9.2f}{rows / seconds:>14,.0f}{size_mb / seconds:>9.1f}"
+                f"{result['peak_mb']:>10.0f}"
+            )
         portal = results["portal"]
-        print(f"portal vs plain read: {portal['seconds'] / results['read']['seconds']:.1f}× the "
-              "time of reading and decoding the file")
+        print(
+            f"portal vs plain read: {portal['seconds'] / results['read']['seconds']:.1f}× the "
+            "time of reading and decoding the file"
+        )
         if "frictionless" in results:
             ratio = results["frictionless"]["seconds"] / portal["seconds"]
-            print(f"portal vs frictionless: {ratio:.1f}× faster (target ≥ 30×); frictionless "
-                  f"found {results['frictionless']['errors']} errors (no CPR-date, kommune, "
-                  "cross-field or primary-key-over-types rules)")
+            print(
+                f"portal vs frictionless: {ratio:.1f}× faster (target ≥ 30×); frictionless "
+                f"found {results['frictionless']['errors']} errors (no CPR-date, kommune, "
+                "cross-field or primary-key-over-types rules)"
+            )
         found = {tuple(item) for item in portal["found"]}
         exact = found == injected and portal["errors"] == len(injected)
-        print(f"portal found {portal['errors']} errors {portal['by_rule']}; exactly the injected "
-              f"ones: {'yes' if exact else 'NO'}")
+        print(
+            f"portal found {portal['errors']} errors {portal['by_rule']}; exactly the injected "
+            f"ones: {'yes' if exact else 'NO'}"
+        )
         if not exact:
-            print("missing:", sorted(injected - found)[:10], "unexpected:",
-                  sorted(found - injected)[:10])
+            print(
+                "missing:",
+                sorted(injected - found)[:10],
+                "unexpected:",
+                sorted(found - injected)[:10],
+            )
             raise SystemExit(1)
         if args.big and portal["peak_mb"] >= 512:
             print(f"peak memory {portal['peak_mb']:.0f} MB is over the 512 MB target")

@@ -188,6 +188,11 @@ class DeliveryFilterForm(forms.Form):
     def __init__(self, *args: Any, user: User, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["kommune"].queryset = Kommune.objects.for_user(user)
+        for field in self.fields.values():
+            is_select = isinstance(field.widget, forms.Select)
+            field.widget.attrs["class"] = (
+                "form-select form-select-sm" if is_select else "form-control form-control-sm"
+            )
 
     def clean_period(self) -> str:
         value = self.cleaned_data["period"].strip()

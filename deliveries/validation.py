@@ -619,7 +619,9 @@ def _first_look(path: Path) -> str:
     with path.open("rb") as handle:
         head = handle.read(CHUNK)
     if not head:
-        raise FileProblem("empty", "Filen er tom. Upload et udtræk med en overskriftsrække og data.")
+        raise FileProblem(
+            "empty", "Filen er tom. Upload et udtræk med en overskriftsrække og data."
+        )
     if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         raise FileProblem(
             "encoding",
@@ -667,9 +669,17 @@ def validate_file(
             names = _checked_header(header, contract, report)
             if names is None:
                 return report
-            _check_rows(path, contract, names, report, kommune_code=kommune_code,
-                        period=period, max_listed=max_listed, batch_bytes=batch_bytes,
-                        progress=progress)
+            _check_rows(
+                path,
+                contract,
+                names,
+                report,
+                kommune_code=kommune_code,
+                period=period,
+                max_listed=max_listed,
+                batch_bytes=batch_bytes,
+                progress=progress,
+            )
         except FileProblem as problem:
             report.add_file_problem(problem.rule, problem.message, row=problem.row)
         except NotUtf8:
@@ -680,9 +690,17 @@ def validate_file(
                 names = _checked_header(read_header(decoded.path), contract, report)
                 if names is None:
                     return report
-                _check_rows(decoded.path, contract, names, report, kommune_code=kommune_code,
-                            period=period, max_listed=max_listed, batch_bytes=batch_bytes,
-                            progress=progress)
+                _check_rows(
+                    decoded.path,
+                    contract,
+                    names,
+                    report,
+                    kommune_code=kommune_code,
+                    period=period,
+                    max_listed=max_listed,
+                    batch_bytes=batch_bytes,
+                    progress=progress,
+                )
             except FileProblem as problem:
                 _reset(report)
                 report.add_file_problem(problem.rule, problem.message, row=problem.row)
@@ -699,8 +717,9 @@ def _reset(report: Report) -> None:
 def _checked_header(header: str, contract: dict[str, Any], report: Report) -> list[str] | None:
     names, header_issues = check_header(header, contract)
     for issue in header_issues:
-        report.add_file_problem(issue.rule, issue.message, column=issue.column, row=issue.row,
-                                value=issue.value)
+        report.add_file_problem(
+            issue.rule, issue.message, column=issue.column, row=issue.row, value=issue.value
+        )
     return None if header_issues else names
 
 
@@ -777,8 +796,9 @@ def _check_rows(
     checks = build_checks(contract, kommune_code=kommune_code, period=period)
     flags = [f"__e{i}" for i in range(len(checks))]
     pk = list(contract["schema"].get("primaryKey") or [])
-    computed = [check.expr.fill_null(False).alias(flag)
-                for check, flag in zip(checks, flags, strict=True)]
+    computed = [
+        check.expr.fill_null(False).alias(flag) for check, flag in zip(checks, flags, strict=True)
+    ]
     if pk:
         computed.append(_primary_key_hash(pk).alias("__pk"))
     counts = [0] * len(checks)
@@ -799,8 +819,15 @@ def _check_rows(
                     for check, flag in zip(checks, flags, strict=True):
                         if record[flag]:
                             value = truncate(record.get(check.column))
-                            listed.append(Issue(record["__row"], check.column, value,
-                                                check.rule, check.describe(value)))
+                            listed.append(
+                                Issue(
+                                    record["__row"],
+                                    check.column,
+                                    value,
+                                    check.rule,
+                                    check.describe(value),
+                                )
+                            )
             if pk:
                 hashes = batch.get_column("__pk")
                 bucket_of = hashes % PK_BUCKETS
@@ -825,8 +852,9 @@ def _check_rows(
     if pk:
         duplicates = _duplicate_hashes(buckets)
         if duplicates is not None:
-            pk_issues, pk_count = _confirm_duplicates(path, contract, names, pk, duplicates,
-                                                      max_listed, batch_bytes)
+            pk_issues, pk_count = _confirm_duplicates(
+                path, contract, names, pk, duplicates, max_listed, batch_bytes
+            )
             if pk_count:
                 report.by_rule["primaryKey"] += pk_count
                 report.by_column[pk[0]] += pk_count

@@ -305,3 +305,25 @@ def test_utf16_and_nul_bytes_are_refused(tmp_path):
     assert [i.rule for i in report.issues] == ["encoding"]
     report = run(tmp_path, dagtilbud_csv(rows_ok=1).encode("utf-8") + b"\x00\x00")
     assert [i.rule for i in report.issues] == ["encoding"]
+
+
+def test_blocks_never_cut_a_quoted_line_break(tmp_path):
+    from deliveries.validation import _record_chunks
+
+    records = [f'{i};"tekst med\nlinjeskift ""{i}""";slut\n' for i in range(200)]
+    path = tmp_path / "quoted.csv"
+    path.write_text("a;b;c\n" + "".join(records), encoding="utf-8")
+    blocks = [data for data, _ in _record_chunks(path, 64, b'"')]
+    assert len(blocks) > 10
+    assert b"".join(blocks).decode() == "".join(records)
+    for block in blocks:
+        assert block.count(b'"') % 2 == 0
+
+
+def test_rows_after_a_windows_1252_byte_late_in_the_file_are_checked_again(tmp_path):
+    rows = [dagtilbud_row(i) for i in range(3000)]
+    rows.append(dagtilbud_row(3001, daginstitutionsnummer="GÅRD01", pladstype="x"))
+    report = run(tmp_path, dagtilbud_csv(*rows).encode("cp1252"), batch_bytes=20_000)
+    assert report.encoding == "cp1252"
+    assert report.rows_checked == 3001
+    assert found(report) == [(3002, "pladstype", "enum")]
