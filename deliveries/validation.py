@@ -736,8 +736,10 @@ def _record_chunks(path: Path, batch_bytes: int, quote: bytes) -> Iterator[tuple
         while block := handle.read(batch_bytes):
             buffer = carry + block if carry else block
             cut = buffer.rfind(b"\n")
-            while cut >= 0 and buffer.count(quote, 0, cut) % 2:
-                cut = buffer.rfind(b"\n", 0, cut)
+            # Counting quotes is only needed when there are any (a search is much cheaper).
+            if quote in buffer:
+                while cut >= 0 and buffer.count(quote, 0, cut) % 2:
+                    cut = buffer.rfind(b"\n", 0, cut)
             if cut < 0:
                 carry = buffer
                 continue
@@ -747,38 +749,49 @@ def _record_chunks(path: Path, batch_bytes: int, quote: bytes) -> Iterator[tuple
             yield carry, handle.tell()
 
 
-def _frames(
-    path: Path,
-    contract: dict[str, Any],
-    names: list[str],
-    batch_bytes: int,
-    columns: list[str] | None = None,
-) -> Iterator[tuple[pl.DataFrame, int]]:
-    """The file as DataFrames of text columns, each with its spreadsheet row numbers."""
+@dataclass
+class Block:
+    """Where a batch came from: its bytes in the file and its first row number."""
+
+    start: int
+    end: int
+    first_row: int
+
+
+def _parse(
+    data: bytes, contract: dict[str, Any], names: list[str], columns: list[str] | None
+) -> pl.DataFrame:
     dialect = contract["dialect"]
-    quote = dialect.get("quoteChar", '"')
-    row = 2  # the header is row 1
     indices = sorted(names.index(c) for c in columns) if columns else None
-    wanted = [names[i] for i in indices] if indices else names
-    for data, offset in _record_chunks(path, batch_bytes, quote.encode()):
-        try:
-            frame = pl.read_csv(
-                data,
-                has_header=False,
-                infer_schema=False,  # every column as text: the contract decides
-                separator=dialect["delimiter"],
-                quote_char=quote,
-                encoding="utf8",
-                columns=indices,
-            )
-        except pl.exceptions.ComputeError as exc:
-            if "utf-8" in str(exc).lower() or "utf8" in str(exc).lower():
-                raise NotUtf8 from None
-            raise
-        frame.columns = wanted
-        frame = frame.with_row_index("__row", offset=row)
+    try:
+        frame = pl.read_csv(
+            data,
+            has_header=False,
+            infer_schema=False,  # every column as text: the contract decides
+            separator=dialect["delimiter"],
+            quote_char=dialect.get("quoteChar", '"'),
+            encoding="utf8",
+            columns=indices,
+        )
+    except pl.exceptions.ComputeError as exc:
+        if "utf-8" in str(exc).lower() or "utf8" in str(exc).lower():
+            raise NotUtf8 from None
+        raise
+    frame.columns = [names[i] for i in indices] if indices else names
+    return frame
+
+
+def _frames(
+    path: Path, contract: dict[str, Any], names: list[str], batch_bytes: int
+) -> Iterator[tuple[pl.DataFrame, Block]]:
+    """The file as DataFrames of text columns, each with its spreadsheet row numbers."""
+    quote = contract["dialect"].get("quoteChar", '"').encode()
+    row = 2  # the header is row 1
+    for data, end in _record_chunks(path, batch_bytes, quote):
+        frame = _parse(data, contract, names, None).with_row_index("__row", offset=row)
+        block = Block(start=end - len(data), end=end, first_row=row)
         row += frame.height
-        yield frame, offset
+        yield frame, block
 
 
 def _check_rows(
@@ -803,11 +816,12 @@ def _check_rows(
         computed.append(_primary_key_hash(pk).alias("__pk"))
     counts = [0] * len(checks)
     listed: list[Issue] = []
-    buckets: list[list[pl.Series]] = [[] for _ in range(PK_BUCKETS)]
+    # Per batch: its place in the file and its key hashes, sorted (8 bytes a row in all).
+    hashed: list[tuple[Block, pl.Series]] = []
     any_flag = pl.any_horizontal(flags) if flags else pl.lit(False)
     size = max(path.stat().st_size, 1)
     try:
-        for frame, offset in _frames(path, contract, names, batch_bytes):
+        for frame, block in _frames(path, contract, names, batch_bytes):
             # Lazy, so polars shares sub-expressions between checks and runs them in parallel.
             batch = frame.lazy().with_columns(computed).collect()
             sums = batch.select([pl.col(f).sum() for f in flags]).row(0) if flags else ()
@@ -829,15 +843,10 @@ def _check_rows(
                                 )
                             )
             if pk:
-                hashes = batch.get_column("__pk")
-                bucket_of = hashes % PK_BUCKETS
-                for b in range(PK_BUCKETS):
-                    part = hashes.filter(bucket_of == b)
-                    if len(part):
-                        buckets[b].append(part)
+                hashed.append((block, batch.get_column("__pk").sort()))
             report.rows_checked += batch.height
             if progress is not None:
-                estimate = int(report.rows_checked * size / max(offset, 1))
+                estimate = int(report.rows_checked * size / max(block.end, 1))
                 progress(report.rows_checked, max(estimate, report.rows_checked))
     except pl.exceptions.PolarsError as exc:
         row, message = _locate_structure_problem(path, contract, len(names), exc)
@@ -850,10 +859,10 @@ def _check_rows(
             report.by_rule[check.rule] += count
             report.by_column[check.column] += count
     if pk:
-        duplicates = _duplicate_hashes(buckets)
+        duplicates = _duplicate_hashes(hashed)
         if duplicates is not None:
             pk_issues, pk_count = _confirm_duplicates(
-                path, contract, names, pk, duplicates, max_listed, batch_bytes
+                path, contract, names, pk, duplicates, hashed, max_listed
             )
             if pk_count:
                 report.by_rule["primaryKey"] += pk_count
@@ -864,14 +873,24 @@ def _check_rows(
     report.issues = listed[:max_listed]
 
 
-def _duplicate_hashes(buckets: list[list[pl.Series]]) -> pl.Series | None:
+def _duplicate_hashes(hashed: list[tuple[Block, pl.Series]]) -> pl.Series | None:
+    """Hashes that occur more than once in the whole file, found bucket by bucket: each
+    batch's hashes are sorted, so a bucket (a range of hash values) is a zero-copy slice of
+    each, and at most 1/16 of all hashes are copied together at a time."""
     found: list[pl.Series] = []
-    for i, parts in enumerate(buckets):
+    step = 1 << (64 - 4)
+    for bucket in range(PK_BUCKETS):
+        low = pl.Series([bucket * step], dtype=pl.UInt64)
+        high = pl.Series([(bucket + 1) * step - 1], dtype=pl.UInt64)
+        parts = []
+        for _, hashes in hashed:
+            first = int(hashes.search_sorted(low, side="left")[0])
+            last = int(hashes.search_sorted(high, side="right")[0])
+            if last > first:
+                parts.append(hashes.slice(first, last - first))
         if not parts:
             continue
-        # One bucket at a time: at most 1/16 of the hashes are copied together.
         column = pl.concat(parts)
-        buckets[i] = []
         dup = column.filter(column.is_duplicated()).unique()
         if len(dup):
             found.append(dup)
@@ -883,18 +902,24 @@ def _confirm_duplicates(
     contract: dict[str, Any],
     names: list[str],
     pk: list[str],
-    hashes: pl.Series,
+    duplicates: pl.Series,
+    hashed: list[tuple[Block, pl.Series]],
     max_listed: int,
-    batch_bytes: int,
 ) -> tuple[list[Issue], int]:
-    """Second pass, only when some key hash repeats: the key columns alone are read, only rows
-    with a repeated hash are kept, and the real key values decide (a 64-bit hash collision is
-    not reported as a duplicate)."""
-    wanted = pl.lit(hashes).implode()
-    parts = [
-        frame.filter(_primary_key_hash(pk).is_in(wanted))
-        for frame, _ in _frames(path, contract, names, batch_bytes, columns=pk)
-    ]
+    """Second look, only at the batches holding a repeated hash: their key columns are read
+    again and the real key values decide (a 64-bit hash collision is not a duplicate)."""
+    wanted = pl.lit(duplicates).implode()
+    parts = []
+    with path.open("rb") as handle:
+        for block, hashes in hashed:
+            if not hashes.is_in(wanted).any():
+                continue
+            handle.seek(block.start)
+            data = handle.read(block.end - block.start)
+            frame = _parse(data, contract, names, pk).with_row_index(
+                "__row", offset=block.first_row
+            )
+            parts.append(frame.filter(_primary_key_hash(pk).is_in(wanted)))
     rows = pl.concat(parts)
     rows = (
         rows.with_columns(
