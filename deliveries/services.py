@@ -203,7 +203,7 @@ def delivery_validate(*, delivery_id: int) -> str | None:
         )
 
     try:
-        with _local_path(delivery.file.name) as path:
+        with _local_path(delivery.file.name or "") as path:
             report = validate_file(
                 path,
                 contract.document,

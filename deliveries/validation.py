@@ -285,6 +285,15 @@ def check_header(header_line: str, contract: dict[str, Any]) -> tuple[list[str],
 # --- 3. row checks as polars expressions ---------------------------------------------------
 
 
+def _says(template: str, **params: Any) -> Callable[[str], str]:
+    """A Danish message for one offending value `v`, with the rule's own parameters."""
+
+    def describe(value: str) -> str:
+        return template.format(v=value, **params)
+
+    return describe
+
+
 @dataclass
 class Check:
     column: str
@@ -379,7 +388,7 @@ def build_checks(contract: dict[str, Any], *, kommune_code: str, period: str) ->
         present = _present(name)
         if cons.get("required"):
             checks.append(
-                Check(name, "required", col.is_null(), lambda v, n=name: f"«{n}» skal udfyldes.")
+                Check(name, "required", col.is_null(), _says("«{n}» skal udfyldes.", n=name))
             )
         if ftype == "integer":
             checks.append(
@@ -430,7 +439,7 @@ def build_checks(contract: dict[str, Any], *, kommune_code: str, period: str) ->
                     name,
                     "pattern",
                     present & ~col.str.contains(pattern),
-                    lambda v, p=cons["pattern"]: f"«{v}» har ikke det krævede format ({p}).",
+                    _says("«{v}» har ikke det krævede format ({p}).", p=cons["pattern"]),
                 )
             )
         if "enum" in cons:
@@ -441,7 +450,7 @@ def build_checks(contract: dict[str, Any], *, kommune_code: str, period: str) ->
                     name,
                     "enum",
                     present & ~col.is_in(allowed),
-                    lambda v, s=shown: f"«{v}» er ikke en tilladt værdi (tilladt: {s}).",
+                    _says("«{v}» er ikke en tilladt værdi (tilladt: {s}).", s=shown),
                 )
             )
         if "minLength" in cons:
@@ -450,7 +459,7 @@ def build_checks(contract: dict[str, Any], *, kommune_code: str, period: str) ->
                     name,
                     "minLength",
                     present & (col.str.len_chars() < cons["minLength"]),
-                    lambda v, m=cons["minLength"]: f"«{v}» er kortere end {m} tegn.",
+                    _says("«{v}» er kortere end {m} tegn.", m=cons["minLength"]),
                 )
             )
         if "maxLength" in cons:
@@ -459,7 +468,7 @@ def build_checks(contract: dict[str, Any], *, kommune_code: str, period: str) ->
                     name,
                     "maxLength",
                     present & (col.str.len_chars() > cons["maxLength"]),
-                    lambda v, m=cons["maxLength"]: f"Værdien er længere end {m} tegn.",
+                    _says("Værdien er længere end {m} tegn.", m=cons["maxLength"]),
                 )
             )
         for bound, rule, op in (("minimum", "minimum", "lt"), ("maximum", "maximum", "gt")):
@@ -481,7 +490,7 @@ def build_checks(contract: dict[str, Any], *, kommune_code: str, period: str) ->
                     name,
                     rule,
                     present & breach.fill_null(False),
-                    lambda v, w=word, s=shown_limit: f"«{v}» skal være {w} {s}.",
+                    _says("«{v}» skal være {w} {s}.", w=word, s=shown_limit),
                 )
             )
 
@@ -520,7 +529,7 @@ def build_checks(contract: dict[str, Any], *, kommune_code: str, period: str) ->
                 period_field,
                 "periode",
                 _present(period_field) & (pl.col(period_field) != yyyymm),
-                lambda v, p=yyyymm: f"Perioden «{v}» er ikke leverancens periode ({p}).",
+                _says("Perioden «{v}» er ikke leverancens periode ({p}).", p=yyyymm),
             )
         )
 
@@ -537,7 +546,12 @@ def _cross_check(
     custom = rule.get("message")
 
     def msg(default: str) -> Callable[[str], str]:
-        return (lambda v: custom.format(value=v)) if custom else (lambda v: default.format(value=v))
+        template = str(custom or default)
+
+        def describe(value: str) -> str:
+            return template.replace("{value}", value)
+
+        return describe
 
     if kind == "equals_prefix":
         f, of, n = rule["field"], rule["of"], int(rule["length"])
@@ -912,7 +926,7 @@ def _confirm_duplicates(
     parts = []
     with path.open("rb") as handle:
         for block, hashes in hashed:
-            if not hashes.is_in(wanted).any():
+            if not hashes.is_in(duplicates.implode()).any():
                 continue
             handle.seek(block.start)
             data = handle.read(block.end - block.start)
