@@ -60,11 +60,12 @@ def _chunk(start: int, count: int, every: int):
     z2 = lambda e: e.cast(pl.String).str.zfill(2)  # noqa: E731
     z4 = lambda e: e.cast(pl.String).str.zfill(4)  # noqa: E731
     idx = pl.col("i")
-    # A CPR-like number unique per row: a real date (DDMMYY) and a made-up serial.
-    day = (idx // 10_000) % 28 + 1
-    month = (idx // 280_000) % 12 + 1
-    yy = (idx // 3_360_000) % 15 + 10
-    serial = idx % 10_000
+    # A CPR-like number unique per row that cannot belong to anyone: a real date in 2038–2057
+    # (7th digit 5–8 with YY ≤ 57 means the 2000s) and a made-up serial 5000–8999.
+    day = (idx // 4_000) % 28 + 1
+    month = (idx // 112_000) % 12 + 1
+    yy = (idx // 1_344_000) % 20 + 38
+    serial = idx % 4_000 + 5_000
     tilbud = pl.Series(
         [
             "dagpleje",
@@ -84,10 +85,10 @@ def _chunk(start: int, count: int, every: int):
     cpr = pl.format("{}{}{}{}", z2(day), z2(month), z2(yy), z4(serial))
     prev_cpr = pl.format(
         "{}{}{}{}",
-        z2((prev // 10_000) % 28 + 1),
-        z2((prev // 280_000) % 12 + 1),
-        z2((prev // 3_360_000) % 15 + 10),
-        z4(prev % 10_000),
+        z2((prev // 4_000) % 28 + 1),
+        z2((prev // 112_000) % 12 + 1),
+        z2((prev // 1_344_000) % 20 + 38),
+        z4(prev % 4_000 + 5_000),
     )
     enhed = pl.format("E{}", (idx % 90_000 + 10_000).cast(pl.String))
     prev_enhed = pl.format("E{}", (prev % 90_000 + 10_000).cast(pl.String))

@@ -55,8 +55,8 @@ def test_a_valid_file_has_no_errors(tmp_path):
         ({"daginstitutionsnummer": "G1000001"}, "daginstitutionsnummer", "maxLength"),
         ({"kommunekode": "751"}, "kommunekode", "kommune"),
         ({"periode": "202609"}, "periode", "periode"),
-        ({"cpr_barn": "3002204000"}, "cpr_barn", "cpr"),
-        ({"cpr_barn": "01012040"}, "cpr_barn", "pattern"),
+        ({"cpr_barn": "3002455000"}, "cpr_barn", "cpr"),
+        ({"cpr_barn": "01014550"}, "cpr_barn", "pattern"),
         ({"slutdato": "2025-07-31"}, "slutdato", "gte"),
     ],
 )
@@ -69,15 +69,16 @@ def test_each_rule_reports_row_column_and_rule(tmp_path, override, column, rule)
 
 
 def test_leap_day_and_cpr_without_modulus_11_are_accepted(tmp_path):
-    # 2900240001: 29 Feb 2024 (7th digit 0 → 1900s? no: 0-3 → 1900, so 1924 is a leap year).
-    # The serial numbers are made up and do not satisfy modulus 11, which CPR allows since 2007.
+    # 2902485000: 29 Feb 2048 (7th digit 5, year 48 → 2048, a leap year, in the future).
+    # The serial numbers are made up and need not satisfy modulus 11 (allowed since 2007).
     rows = [
-        dagtilbud_row(1, startdato="2024-02-29", cpr_barn="2902240001"),
-        dagtilbud_row(2, cpr_barn="0101204999"),
+        dagtilbud_row(1, startdato="2024-02-29", cpr_barn="2902485000"),
+        dagtilbud_row(2, cpr_barn="0101455999"),
     ]
     assert run(tmp_path, dagtilbud_csv(*rows)).is_valid
 
 
+# The century rule needs past years (2000 vs 1900 vs 1800); these numbers are made up.
 @pytest.mark.parametrize(
     ("cpr", "valid"),
     [
@@ -144,7 +145,7 @@ def test_equals_prefix_and_sum_lte_rules(tmp_path):
         "periode": "202610",
         "medarbejdernummer": "M1",
         "ansaettelsesnummer": "1",
-        "cpr": "0101804000",
+        "cpr": "0101455000",
         "ansaettelsesdato": "2020-01-01",
         "fratraedelsesdato": "",
         "stillingskode": "0420001",
@@ -188,7 +189,7 @@ def test_required_if_and_date_in_period_rules(tmp_path):
         {
             "kommunekode": "101",
             "periode": "202610",
-            "cpr": "0101804000",
+            "cpr": "0101455000",
             "paragraf": "104",
             "startdato": "2025-01-01",
             "maalgruppe": "1.2.1",
