@@ -24,10 +24,12 @@ from __future__ import annotations
 import codecs
 import csv
 import difflib
+import io
 import re
 import tempfile
 from collections import Counter
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -614,12 +616,68 @@ def _cross_check(
 # --- the whole run ---------------------------------------------------------------------------
 
 
-def _primary_key_hash(columns: list[str]) -> pl.Expr:
-    # Missing values hash as empty text: two rows without a key value collide on purpose, and
-    # the `required` rule reports the missing value itself.
-    return pl.concat_str([pl.col(c).fill_null("") for c in columns], separator="\x1f").hash(
-        seed=1630
-    )
+def _primary_key_text(columns: list[str]) -> pl.Expr:
+    # Missing values count as empty text: two rows without a key value are the same key on
+    # purpose, and the `required` rule reports the missing value itself.
+    return pl.concat_str([pl.col(c).fill_null("") for c in columns], separator="\x1f")
+
+
+class KeyStore:
+    """Every row's primary key, spilled to disk in buckets by hash, so memory stays flat
+    however long the file is; duplicates are then found bucket by bucket on the exact key
+    text (no hash collision can pass as a duplicate) with the rows they are in.
+
+    Rows are kept in memory until about `flush_rows` have gathered, then each bucket's part
+    is written to its own Arrow IPC file in the work folder.
+    """
+
+    def __init__(self, columns: list[str], workdir: Path, flush_rows: int = 500_000) -> None:
+        self.columns = columns
+        # Its own folder: a second attempt (after transcoding) starts with no old keys.
+        self.workdir = Path(tempfile.mkdtemp(prefix="keys-", dir=workdir))
+        self.flush_rows = flush_rows
+        self.pending: list[pl.DataFrame] = []
+        self.pending_rows = 0
+        self.files: list[list[Path]] = [[] for _ in range(PK_BUCKETS)]
+
+    def expressions(self) -> list[pl.Expr]:
+        key = _primary_key_text(self.columns)
+        return [key.alias("__key"), (key.hash(seed=1630) % PK_BUCKETS).alias("__bucket")]
+
+    def add(self, batch: pl.DataFrame) -> None:
+        self.pending.append(batch.select("__row", "__key", "__bucket"))
+        self.pending_rows += batch.height
+        if self.pending_rows >= self.flush_rows:
+            self.flush()
+
+    def flush(self) -> None:
+        if not self.pending:
+            return
+        parts = pl.concat(self.pending).partition_by("__bucket", as_dict=True)
+        self.pending, self.pending_rows = [], 0
+        for (bucket, *_), part in parts.items():
+            path = self.workdir / f"keys-{bucket}-{len(self.files[bucket])}.arrow"
+            part.drop("__bucket").write_ipc(path)
+            self.files[bucket].append(path)
+
+    def duplicates(self) -> Iterator[pl.DataFrame]:
+        """Per bucket: every row whose key occurred in an earlier row, with that first row."""
+        self.flush()
+        for files in self.files:
+            if not files:
+                continue
+            # Read as bytes, not memory-mapped: a bucket is small, and mapped pages would
+            # count as the process's memory.
+            keys = pl.concat([pl.read_ipc(io.BytesIO(f.read_bytes())) for f in files])
+            found = (
+                keys.filter(pl.col("__key").is_duplicated())
+                .with_columns(pl.col("__row").min().over("__key").alias("__first"))
+                .filter(pl.col("__row") != pl.col("__first"))
+            )
+            for f in files:
+                f.unlink()
+            if found.height:
+                yield found
 
 
 @contextmanager
@@ -693,6 +751,7 @@ def validate_file(
                 max_listed=max_listed,
                 batch_bytes=batch_bytes,
                 progress=progress,
+                workdir=workdir,
             )
         except FileProblem as problem:
             report.add_file_problem(problem.rule, problem.message, row=problem.row)
@@ -714,6 +773,7 @@ def validate_file(
                     max_listed=max_listed,
                     batch_bytes=batch_bytes,
                     progress=progress,
+                    workdir=workdir,
                 )
             except FileProblem as problem:
                 _reset(report)
@@ -801,11 +861,25 @@ def _frames(
     """The file as DataFrames of text columns, each with its spreadsheet row numbers."""
     quote = contract["dialect"].get("quoteChar", '"').encode()
     row = 2  # the header is row 1
-    for data, end in _record_chunks(path, batch_bytes, quote):
-        frame = _parse(data, contract, names, None).with_row_index("__row", offset=row)
-        block = Block(start=end - len(data), end=end, first_row=row)
-        row += frame.height
-        yield frame, block
+    blocks = _record_chunks(path, batch_bytes, quote)
+
+    def parse_next() -> tuple[pl.DataFrame, int, int] | None:
+        item = next(blocks, None)
+        if item is None:
+            return None
+        data, end = item
+        return _parse(data, contract, names, None), end - len(data), end
+
+    # While the caller checks one batch, the next is read and parsed in a second thread
+    # (polars and file reads release the GIL), so reading and checking overlap.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        upcoming = pool.submit(parse_next)
+        while (parsed := upcoming.result()) is not None:
+            upcoming = pool.submit(parse_next)
+            frame, start, end = parsed
+            block = Block(start=start, end=end, first_row=row)
+            yield frame.with_row_index("__row", offset=row), block
+            row += frame.height
 
 
 def _check_rows(
@@ -819,6 +893,7 @@ def _check_rows(
     max_listed: int,
     batch_bytes: int,
     progress: ProgressCallback | None,
+    workdir: Path,
 ) -> None:
     checks = build_checks(contract, kommune_code=kommune_code, period=period)
     flags = [f"__e{i}" for i in range(len(checks))]
@@ -826,12 +901,11 @@ def _check_rows(
     computed = [
         check.expr.fill_null(False).alias(flag) for check, flag in zip(checks, flags, strict=True)
     ]
-    if pk:
-        computed.append(_primary_key_hash(pk).alias("__pk"))
+    keys = KeyStore(pk, workdir) if pk else None
+    if keys is not None:
+        computed.extend(keys.expressions())
     counts = [0] * len(checks)
     listed: list[Issue] = []
-    # Per batch: its place in the file and its key hashes, sorted (8 bytes a row in all).
-    hashed: list[tuple[Block, pl.Series]] = []
     any_flag = pl.any_horizontal(flags) if flags else pl.lit(False)
     size = max(path.stat().st_size, 1)
     try:
@@ -842,7 +916,9 @@ def _check_rows(
             for i, value in enumerate(sums):
                 counts[i] += int(value or 0)
             if len(listed) < max_listed and any(sums):
-                bad = batch.filter(any_flag).head(max_listed - len(listed))
+                # Gather only the rows to list, not a filtered copy of the whole batch.
+                positions = batch.select(any_flag.arg_true().head(max_listed - len(listed)))
+                bad = batch[positions.to_series()]
                 for record in bad.iter_rows(named=True):
                     for check, flag in zip(checks, flags, strict=True):
                         if record[flag]:
@@ -856,8 +932,8 @@ def _check_rows(
                                     check.describe(value),
                                 )
                             )
-            if pk:
-                hashed.append((block, batch.get_column("__pk").sort()))
+            if keys is not None:
+                keys.add(batch)
             report.rows_checked += batch.height
             if progress is not None:
                 estimate = int(report.rows_checked * size / max(block.end, 1))
@@ -872,88 +948,30 @@ def _check_rows(
         if count:
             report.by_rule[check.rule] += count
             report.by_column[check.column] += count
-    if pk:
-        duplicates = _duplicate_hashes(hashed)
-        if duplicates is not None:
-            pk_issues, pk_count = _confirm_duplicates(
-                path, contract, names, pk, duplicates, hashed, max_listed
-            )
-            if pk_count:
-                report.by_rule["primaryKey"] += pk_count
-                report.by_column[pk[0]] += pk_count
-            listed.extend(pk_issues)
+    if keys is not None:
+        described = " + ".join(pk)
+        pk_count = 0
+        pk_issues: list[Issue] = []
+        for found in keys.duplicates():
+            pk_count += found.height
+            for record in found.sort("__row").head(max_listed).iter_rows(named=True):
+                pk_issues.append(
+                    Issue(
+                        record["__row"],
+                        pk[0],
+                        truncate(record["__key"].replace("\x1f", " / ")),
+                        "primaryKey",
+                        f"Nøglen ({described}) findes allerede i række {record['__first']}.",
+                    )
+                )
+        if pk_count:
+            report.by_rule["primaryKey"] += pk_count
+            report.by_column[pk[0]] += pk_count
+        pk_issues.sort(key=lambda issue: issue.row or 0)
+        listed.extend(pk_issues[:max_listed])
     order = {name: i for i, name in enumerate(names)}
     listed.sort(key=lambda i: (i.row or 0, order.get(i.column, 0)))
     report.issues = listed[:max_listed]
-
-
-def _duplicate_hashes(hashed: list[tuple[Block, pl.Series]]) -> pl.Series | None:
-    """Hashes that occur more than once in the whole file, found bucket by bucket: each
-    batch's hashes are sorted, so a bucket (a range of hash values) is a zero-copy slice of
-    each, and at most 1/16 of all hashes are copied together at a time."""
-    found: list[pl.Series] = []
-    step = 1 << (64 - 4)
-    for bucket in range(PK_BUCKETS):
-        low = pl.Series([bucket * step], dtype=pl.UInt64)
-        high = pl.Series([(bucket + 1) * step - 1], dtype=pl.UInt64)
-        parts = []
-        for _, hashes in hashed:
-            first = int(hashes.search_sorted(low, side="left")[0])
-            last = int(hashes.search_sorted(high, side="right")[0])
-            if last > first:
-                parts.append(hashes.slice(first, last - first))
-        if not parts:
-            continue
-        column = pl.concat(parts)
-        dup = column.filter(column.is_duplicated()).unique()
-        if len(dup):
-            found.append(dup)
-    return pl.concat(found) if found else None
-
-
-def _confirm_duplicates(
-    path: Path,
-    contract: dict[str, Any],
-    names: list[str],
-    pk: list[str],
-    duplicates: pl.Series,
-    hashed: list[tuple[Block, pl.Series]],
-    max_listed: int,
-) -> tuple[list[Issue], int]:
-    """Second look, only at the batches holding a repeated hash: their key columns are read
-    again and the real key values decide (a 64-bit hash collision is not a duplicate)."""
-    wanted = pl.lit(duplicates).implode()
-    parts = []
-    with path.open("rb") as handle:
-        for block, hashes in hashed:
-            if not hashes.is_in(duplicates.implode()).any():
-                continue
-            handle.seek(block.start)
-            data = handle.read(block.end - block.start)
-            frame = _parse(data, contract, names, pk).with_row_index(
-                "__row", offset=block.first_row
-            )
-            parts.append(frame.filter(_primary_key_hash(pk).is_in(wanted)))
-    rows = pl.concat(parts)
-    rows = (
-        rows.with_columns(
-            pl.col("__row").min().over([pl.col(c).fill_null("") for c in pk]).alias("__first")
-        )
-        .filter(pl.col("__row") != pl.col("__first"))
-        .sort("__row")
-    )
-    key = " + ".join(pk)
-    issues = [
-        Issue(
-            record["__row"],
-            pk[0],
-            truncate(" / ".join(str(record[c] or "") for c in pk)),
-            "primaryKey",
-            f"Nøglen ({key}) findes allerede i række {record['__first']}.",
-        )
-        for record in rows.head(max_listed).iter_rows(named=True)
-    ]
-    return issues, rows.height
 
 
 def _locate_structure_problem(
