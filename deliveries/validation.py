@@ -2,18 +2,21 @@
 
 Order of work, so that a broken file gets one clear message instead of a wall of row errors:
 
-1. Encoding (one streaming pass in Python, chunk by chunk): UTF-8 with or without BOM is read
-   as it is; anything else must be Windows-1252 and is transcoded to a UTF-8 temp file in the
-   same pass. Nothing is ever decoded with a lossy "replace" mode: a byte that is neither is
-   reported with its line.
+1. First bytes: empty, UTF-16 or NUL bytes are reported at once.
 2. Dialect and header: the delimiter, then missing, extra and misspelled columns ("did you
    mean") from the header line alone.
-3. Rows: polars reads the file in batches with every column as a string; every check is a
-   vectorised boolean expression per (column, rule), so the work per row happens in polars, not
-   in a Python loop, and memory depends on the batch size, not on the file size. Counts of every
-   error are kept; the first N errors are listed with row, column, value and a Danish message.
-4. Primary key: 64-bit hashes of the key columns are kept per batch (8 bytes a row, split into
-   buckets); duplicates are found bucket by bucket and then confirmed on the real key values.
+3. Rows: the file is read in blocks of a few MB (cut only at line breaks outside quotes), each
+   parsed by polars with every column as text; every check is a vectorised boolean expression
+   per (column, rule), so the work per row happens in polars, not in a Python loop, and memory
+   depends on the block size, not on the file size (no memory-mapping of the whole file).
+   Counts of every error are kept; the first N are listed with row, column, value and a
+   Danish message.
+4. Encoding: UTF-8 (with or without BOM) is verified by polars while it parses. Only if that
+   fails is the file decoded in Python: Windows-1252 is transcoded to a UTF-8 temp file and
+   checked from the start. Nothing is ever decoded with a lossy "replace" mode: a byte that is
+   neither is reported with its line.
+5. Primary key: the key text and row of every row are spilled to disk in buckets by hash, and
+   duplicates are found bucket by bucket on the exact text (one read of the file, flat memory).
 
 Row numbers are the line numbers a spreadsheet shows: the header is row 1, the first data row
 is row 2 (a quoted value with a line break inside shifts later rows, as in any CSV reader).
