@@ -74,6 +74,10 @@ class DeliveryUploadForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.user = user
         self.upload_refusal = upload_refusal
+        if upload_refusal:
+            # The handler stopped the file on its way in, so there is no file: say why, rather
+            # than "this field is required".
+            self.fields["file"].required = False
         self.route: Route | None = None
         routes = uploadable_routes(user)
         cast(forms.ModelChoiceField, self.fields["it_system"]).queryset = ITSystem.objects.filter(
