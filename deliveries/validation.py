@@ -835,27 +835,26 @@ class Block:
     first_row: int
 
 
-def _parse(
-    data: bytes, contract: dict[str, Any], names: list[str], columns: list[str] | None
-) -> pl.DataFrame:
+def _parse(data: bytes, contract: dict[str, Any], names: list[str]) -> pl.DataFrame:
+    """One block of records as text columns. The header is put in front of every block, so
+    the width is always the header's: a short row gets empty values (reported by `required`)
+    and a long row is an error, wherever in the block it is."""
     dialect = contract["dialect"]
-    indices = sorted(names.index(c) for c in columns) if columns else None
+    delimiter = dialect["delimiter"]
+    header = (delimiter.join(f'"{n}"' for n in names) + "\n").encode("utf-8")
     try:
-        frame = pl.read_csv(
-            data,
-            has_header=False,
+        return pl.read_csv(
+            header + data,
+            has_header=True,
             infer_schema=False,  # every column as text: the contract decides
-            separator=dialect["delimiter"],
+            separator=delimiter,
             quote_char=dialect.get("quoteChar", '"'),
             encoding="utf8",
-            columns=indices,
         )
     except pl.exceptions.ComputeError as exc:
         if "utf-8" in str(exc).lower() or "utf8" in str(exc).lower():
             raise NotUtf8 from None
         raise
-    frame.columns = [names[i] for i in indices] if indices else names
-    return frame
 
 
 def _frames(
@@ -871,7 +870,7 @@ def _frames(
         if item is None:
             return None
         data, end = item
-        return _parse(data, contract, names, None), end - len(data), end
+        return _parse(data, contract, names), end - len(data), end
 
     # While the caller checks one batch, the next is read and parsed in a second thread
     # (polars and file reads release the GIL), so reading and checking overlap.

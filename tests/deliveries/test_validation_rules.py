@@ -328,3 +328,10 @@ def test_rows_after_a_windows_1252_byte_late_in_the_file_are_checked_again(tmp_p
     assert report.encoding == "cp1252"
     assert report.rows_checked == 3001
     assert found(report) == [(3002, "pladstype", "enum")]
+
+
+def test_a_short_row_first_in_a_block_gets_empty_values_not_a_crash(tmp_path):
+    short = ";".join(dagtilbud_row(1).split(";")[:-2])  # pladstype and friplads missing
+    rows = [dagtilbud_row(i) for i in range(2, 300)]
+    report = run(tmp_path, dagtilbud_csv(short, *rows), batch_bytes=4096)
+    assert found(report) == [(2, "pladstype", "required")]
