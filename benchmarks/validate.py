@@ -2,7 +2,7 @@
 
     .venv/bin/python benchmarks/validate.py            # 2,000,000 rows, 12 columns (~190 MB)
     .venv/bin/python benchmarks/validate.py --big      # ~2 GB
-    .venv/bin/python benchmarks/validate.py --skip-frictionless
+    .venv/bin/python benchmarks/validate.py --skip-frictionless --repeat 1
 
 It generates a synthetic Dagtilbud extract (made-up CPR-like numbers only) with known injected
 errors, then runs, each in its own process so that peak memory is that task's alone:
