@@ -781,6 +781,14 @@ def validate_file(
             except FileProblem as problem:
                 _reset(report)
                 report.add_file_problem(problem.rule, problem.message, row=problem.row)
+            except NotUtf8:
+                # Decoded cleanly, yet polars still finds invalid text: report, do not loop.
+                _reset(report)
+                report.add_file_problem(
+                    "encoding",
+                    "Filen kan ikke læses som tekst efter omkodning til UTF-8. Gem den som CSV "
+                    "i UTF-8 og upload igen.",
+                )
     return report
 
 
