@@ -129,17 +129,6 @@ class DeliveryAdmin(admin.ModelAdmin):
     search_fields = ("uuid", "kommune__name", "original_filename", "sha256")
     list_select_related = ("data_area", "kommune", "it_system")
     inlines = [DeliveryEventInline]
-    actions = ["retry_validation"]
-
-    @admin.action(description=_lazy("Validér de valgte fejlede leverancer igen"))
-    def retry_validation(self, request: HttpRequest, queryset: Any) -> None:
-        retried = sum(
-            services.delivery_retry_validation(delivery_id=pk, user=request.user)  # type: ignore[arg-type]
-            for pk in queryset.filter(status=models.DeliveryStatus.FAILED).values_list(
-                "pk", flat=True
-            )
-        )
-        self.message_user(request, _("%(n)d leverancer valideres igen.") % {"n": retried})
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
         # Status only changes through services (conditional update + event row).

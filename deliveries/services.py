@@ -269,22 +269,6 @@ def _record_report(delivery: Delivery, contract: DataContract, report: Report) -
     return outcome
 
 
-def delivery_retry_validation(*, delivery_id: int, user: User) -> bool:
-    """An administrator's retry of a delivery whose validation failed (e.g. no contract was
-    active): back to `received`, and validation is enqueued again."""
-    with transaction.atomic():
-        moved = delivery_transition(
-            delivery_id=delivery_id,
-            old=DeliveryStatus.FAILED,
-            new=DeliveryStatus.RECEIVED,
-            actor=user,
-            message="Validering startet igen af en administrator.",
-        )
-        if moved:
-            enqueue_on_commit(VALIDATION, jobs.validate_delivery, delivery_id)
-    return moved
-
-
 def contract_load(
     *, document: Any, user: User | None, source: str = "", activate: bool = True
 ) -> DataContract:

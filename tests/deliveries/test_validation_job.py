@@ -130,26 +130,3 @@ def test_progress_is_written_while_the_worker_runs(
     assert 0 < seen[0][1] < 500  # written during the run, not only at the end
     delivery.refresh_from_db()
     assert (delivery.rows_checked, delivery.progress_percent) == (500, 100)
-
-
-def test_administrator_can_retry_a_failed_validation(
-    make_delivery,
-    upload_route,
-    vendor_a_user,
-    admin_user,
-    django_capture_on_commit_callbacks,
-    monkeypatch,
-):
-    DataContract.objects.filter(data_area=upload_route.data_area).update(is_active=False)
-    delivery = make_delivery(upload_route, vendor_a_user, dagtilbud_csv(rows_ok=1))
-    validate_delivery(delivery.pk)
-    DataContract.objects.filter(data_area=upload_route.data_area).update(is_active=True)
-    enqueued = []
-    monkeypatch.setattr(
-        "deliveries.services.enqueue_on_commit",
-        lambda queue, func, *args: enqueued.append((queue, func, args)),
-    )
-    assert services.delivery_retry_validation(delivery_id=delivery.pk, user=admin_user)
-    assert enqueued == [("validation", validate_delivery, (delivery.pk,))]
-    assert validate_delivery(delivery.pk) == DeliveryStatus.VALID
-    assert not services.delivery_retry_validation(delivery_id=delivery.pk, user=admin_user)
