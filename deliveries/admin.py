@@ -83,7 +83,7 @@ class DataContractAdmin(admin.ModelAdmin):
                 contract = services.contract_load(
                     document=form.cleaned_data["document"],
                     user=request.user,  # type: ignore[arg-type]
-                    source=request.FILES["document"].name,
+                    source=str(getattr(request.FILES.get("document"), "name", "")),
                     activate=form.cleaned_data["activate"],
                 )
             except ValidationError as error:

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, cast
 
 from crispy_forms.helper import FormHelper
 from crispy_forms.layout import Div, Field, Layout, Submit
@@ -32,6 +32,8 @@ def uploadable_routes(user: User) -> Any:
     routes = Route.objects.established().filter(sender_system__is_sender=True)
     if user_role(user) == Role.ADMINISTRATOR:
         return routes
+    if user.vendor_id is None:
+        return routes.none()
     return routes.filter(sender_system__vendor_id=user.vendor_id)
 
 
@@ -72,22 +74,26 @@ class DeliveryUploadForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.user = user
         self.upload_refusal = upload_refusal
+        if upload_refusal:
+            # The handler stopped the file on its way in, so there is no file: say why, rather
+            # than "this field is required".
+            self.fields["file"].required = False
         self.route: Route | None = None
         routes = uploadable_routes(user)
-        self.fields["it_system"].queryset = ITSystem.objects.filter(
+        cast(forms.ModelChoiceField, self.fields["it_system"]).queryset = ITSystem.objects.filter(
             pk__in=routes.values("sender_system")
         )
         # A kommune is offered only where the vendor also has a signed databehandleraftale.
         signed = ProcessingAgreement.objects.filter(status=AgreementStatus.SIGNED)
         if user_role(user) != Role.ADMINISTRATOR:
-            signed = signed.filter(vendor_id=user.vendor_id)
-        self.fields["kommune"].queryset = Kommune.objects.filter(
+            signed = signed.filter(vendor_id=user.vendor_id or 0)
+        cast(forms.ModelChoiceField, self.fields["kommune"]).queryset = Kommune.objects.filter(
             pk__in=routes.values("kommune"), agreements__in=signed
         ).distinct()
-        self.fields["data_area"].queryset = DataArea.objects.filter(
+        cast(forms.ModelChoiceField, self.fields["data_area"]).queryset = DataArea.objects.filter(
             pk__in=routes.values("data_area")
         )
-        self.fields["environment"].queryset = Endpoint.objects.filter(
+        cast(forms.ModelChoiceField, self.fields["environment"]).queryset = Endpoint.objects.filter(
             pk__in=routes.values("endpoint")
         )
         self.helper = FormHelper()
@@ -120,7 +126,7 @@ class DeliveryUploadForm(forms.Form):
         return self.cleaned_data.get("file")
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        data = super().clean() or {}
         system, area, kommune, endpoint = (
             data.get("it_system"),
             data.get("data_area"),
@@ -145,7 +151,7 @@ class DeliveryUploadForm(forms.Form):
                 % {"system": system, "area": area, "kommune": kommune, "endpoint": endpoint}
             )
         if not ProcessingAgreement.objects.filter(
-            vendor_id=system.vendor_id, kommune=kommune, status=AgreementStatus.SIGNED
+            vendor_id=system.vendor_id or 0, kommune=kommune, status=AgreementStatus.SIGNED
         ).exists():
             raise forms.ValidationError(
                 _(
@@ -159,7 +165,7 @@ class DeliveryUploadForm(forms.Form):
 
     def error_list(self) -> list[str]:
         """Every error as one line "Label: message", for the upload script to show."""
-        lines = []
+        lines: list[str] = []
         for name, messages in self.errors.items():
             label = self.fields[name].label if name in self.fields else ""
             lines.extend(f"{label}: {m}" if label else str(m) for m in messages)
@@ -187,7 +193,14 @@ class DeliveryFilterForm(forms.Form):
 
     def __init__(self, *args: Any, user: User, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["kommune"].queryset = Kommune.objects.for_user(user)
+        cast(forms.ModelChoiceField, self.fields["kommune"]).queryset = Kommune.objects.for_user(
+            user
+        )
+        for field in self.fields.values():
+            is_select = isinstance(field.widget, forms.Select)
+            field.widget.attrs["class"] = (
+                "form-select form-select-sm" if is_select else "form-control form-control-sm"
+            )
 
     def clean_period(self) -> str:
         value = self.cleaned_data["period"].strip()

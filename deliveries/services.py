@@ -222,14 +222,14 @@ def delivery_validate(*, delivery_id: int) -> str | None:
         )
 
     try:
-        with _local_path(delivery.file.name) as path:
+        with _local_path(delivery.file.name or "") as path:
             report = validate_file(
                 path,
                 contract.document,
                 kommune_code=delivery.kommune.code,
                 period=delivery.period,
                 max_listed=settings.VALIDATION_MAX_LISTED_ERRORS,
-                batch_rows=settings.VALIDATION_BATCH_ROWS,
+                batch_bytes=settings.VALIDATION_BATCH_BYTES,
                 progress=progress,
             )
     except Exception as exc:

@@ -72,6 +72,8 @@ class HashingUploadHandler(TemporaryFileUploadHandler):
 
     def file_complete(self, file_size: int) -> TemporaryUploadedFile:
         uploaded = super().file_complete(file_size)
+        assert isinstance(uploaded, TemporaryUploadedFile)
+        # Read back by prepare_upload: the checksum of exactly the bytes that arrived.
         uploaded.sha256 = self._hash.hexdigest()  # type: ignore[attr-defined]
         return uploaded
 

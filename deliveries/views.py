@@ -25,6 +25,7 @@ from django.http import (
 )
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -173,7 +174,7 @@ def _try_create(
             )
             % {
                 "sha": prepared.sha256[:12],
-                "when": earlier.uploaded_at.strftime("%d-%m-%Y %H:%M"),
+                "when": timezone.localtime(earlier.uploaded_at).strftime("%d-%m-%Y %H:%M"),
                 "status": earlier.get_status_display(),
             },
         )
@@ -191,7 +192,9 @@ def _try_create(
 @login_required
 @require_GET
 def delivery_list(request: HttpRequest) -> HttpResponse:
-    form = DeliveryFilterForm(request.GET or None, user=request.user)
+    user = request.user
+    assert isinstance(user, User)  # login_required
+    form = DeliveryFilterForm(request.GET or None, user=user)
     deliveries = Delivery.objects.for_user(request.user).select_related(
         "it_system", "data_area", "kommune", "endpoint"
     )

@@ -161,8 +161,9 @@ MAX_UPLOAD_BYTES = env_int("FLISPORTAL_MAX_UPLOAD_BYTES", 2 * 1024**3, minimum=1
 ZIP_MAX_RATIO = env_int("FLISPORTAL_ZIP_MAX_RATIO", 200, minimum=1)
 # How many errors a validation report lists one by one (all are counted).
 VALIDATION_MAX_LISTED_ERRORS = env_int("FLISPORTAL_VALIDATION_MAX_LISTED_ERRORS", 1000, minimum=1)
-# Rows per batch the validator checks at a time: memory grows with this, not with the file.
-VALIDATION_BATCH_ROWS = env_int("FLISPORTAL_VALIDATION_BATCH_ROWS", 250_000, minimum=1000)
+# Bytes of the extract the validator checks at a time: memory grows with this, not with the
+# size of the file.
+VALIDATION_BATCH_BYTES = env_int("FLISPORTAL_VALIDATION_BATCH_BYTES", 4 * 1024**2, minimum=4096)
 
 CRISPY_ALLOWED_TEMPLATE_PACKS = "bootstrap5"
 CRISPY_TEMPLATE_PACK = "bootstrap5"

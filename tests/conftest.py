@@ -231,12 +231,13 @@ DAGTILBUD_HEADER = (
 
 
 def dagtilbud_row(n: int = 0, **overrides: str) -> str:
-    """One valid Dagtilbud row for København in 2026-10; `n` keeps the key unique. The CPR-like
-    number is synthetic: a real date (01-01-2020) with a made-up serial."""
+    """One valid Dagtilbud row for København in 2026-10; `n` (0–3999) keeps the key unique.
+    The CPR-like number is synthetic and cannot belong to anyone: 7th digit 5 with year 45
+    means born 01-01-2045, in the future (CPR's century table)."""
     values = {
         "kommunekode": "101",
         "periode": "202610",
-        "cpr_barn": f"010120{4000 + n:04d}",
+        "cpr_barn": f"010145{5000 + n:04d}",
         "daginstitutionsnummer": "G10001",
         "anvisningsenhedsnummer": "E10001",
         "pasningstilbud": "vuggestue",

@@ -110,7 +110,8 @@ def test_xhr_upload_answers_json(vendor_client, upload_route):
 def test_refusals_say_which(vendor_client, upload_route, name, content, expected):
     response = vendor_client.post(URL, form_data(upload_route, content, name=name))
     assert response.status_code == 400
-    assert expected in response.content.decode()
+    messages = response.context["form"].errors["file"]
+    assert any(expected in m for m in messages), messages
     assert not Delivery.objects.exists()
 
 
@@ -118,7 +119,9 @@ def test_too_large_is_refused_while_streaming(vendor_client, upload_route, setti
     settings.MAX_UPLOAD_BYTES = 1000
     response = vendor_client.post(URL, form_data(upload_route, b"x" * 5000))
     assert response.status_code == 400
-    assert "Filen er for stor" in response.content.decode()
+    assert response.context["form"].errors["file"] == [
+        "Filen er for stor: den største tilladte størrelse er 1000\xa0bytes."
+    ]
     assert not Delivery.objects.exists()
     assert not any(private_media.rglob("*.csv"))
 
@@ -141,7 +144,7 @@ def test_same_file_again_needs_confirmation(vendor_client, upload_route):
     assert vendor_client.post(URL, form_data(upload_route, content)).status_code == 302
     response = vendor_client.post(URL, form_data(upload_route, content))
     assert response.status_code == 400
-    assert "allerede leveret" in response.content.decode()
+    assert "allerede leveret" in response.context["form"].errors["redelivery_confirmed"][0]
     assert Delivery.objects.count() == 1
     response = vendor_client.post(URL, form_data(upload_route, content, redelivery_confirmed="on"))
     assert response.status_code == 302
@@ -154,6 +157,8 @@ def test_needs_a_signed_agreement(vendor_client, upload_route, signed_agreement)
     signed_agreement.save()
     response = vendor_client.post(URL, form_data(upload_route, dagtilbud_csv(rows_ok=1).encode()))
     assert response.status_code == 400
+    # The kommune is not even offered without a signed agreement.
+    assert "kommune" in response.context["form"].errors
     assert not Delivery.objects.exists()
 
 
@@ -162,6 +167,7 @@ def test_needs_an_established_route_on_that_endpoint(vendor_client, upload_route
     data["environment"] = Endpoint.objects.get(slug="produktion").pk
     response = vendor_client.post(URL, data)
     assert response.status_code == 400
+    assert "environment" in response.context["form"].errors  # no route there to offer
     assert not Delivery.objects.exists()
 
 
@@ -169,7 +175,7 @@ def test_bad_period_is_refused(vendor_client, upload_route):
     data = form_data(upload_route, dagtilbud_csv(rows_ok=1).encode(), period="10-2026")
     response = vendor_client.post(URL, data)
     assert response.status_code == 400
-    assert "ÅÅÅÅ-MM" in response.content.decode()
+    assert "ÅÅÅÅ-MM" in response.context["form"].errors["period"][0]
 
 
 def test_other_vendor_cannot_upload_for_this_system(
@@ -217,3 +223,25 @@ def test_anonymous_is_sent_to_login(client):
     response = client.get(URL)
     assert response.status_code == 302
     assert "/konto/login/" in response.url
+
+
+def test_combination_without_a_route_is_refused_with_a_message(vendor_client, upload_route):
+    from routes.models import DataArea, Route, RouteStatus
+
+    # A second route (Personale on produktion) puts both areas and both endpoints in the
+    # choices; Personale on lokal still has no route.
+    Route.objects.create(
+        endpoint=Endpoint.objects.get(slug="produktion"),
+        data_area=DataArea.objects.get(code="personale"),
+        kommune=upload_route.kommune,
+        sender_system=upload_route.sender_system,
+        sender_authority=upload_route.sender_authority,
+        recipient_authority=upload_route.recipient_authority,
+        status=RouteStatus.ESTABLISHED,
+    )
+    data = form_data(upload_route, dagtilbud_csv(rows_ok=1).encode())
+    data["data_area"] = DataArea.objects.get(code="personale").pk
+    response = vendor_client.post(URL, data)
+    assert response.status_code == 400
+    assert "ingen etableret rute" in response.context["form"].non_field_errors()[0]
+    assert not Delivery.objects.exists()

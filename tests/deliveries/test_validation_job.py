@@ -103,3 +103,30 @@ def test_every_lifecycle_state_is_known_to_the_transition_table():
     assert set(DELIVERY_TRANSITIONS) == set(DeliveryStatus.values)
     assert Delivery(status="rejected").can_move_to("pushing") is False
     assert Delivery(status="valid").can_move_to("pushing") is True
+
+
+def test_progress_is_written_while_the_worker_runs(
+    make_delivery, upload_route, vendor_a_user, settings, monkeypatch
+):
+    from deliveries import validation
+
+    settings.VALIDATION_BATCH_BYTES = 4096
+    delivery = make_delivery(upload_route, vendor_a_user, dagtilbud_csv(rows_ok=500))
+    seen = []
+    real = validation.validate_file
+
+    def spying(path, contract, *, progress, **kwargs):
+        def progress_and_look(rows, total):
+            progress(rows, total)
+            seen.append(Delivery.objects.values_list("status", "rows_checked").get(pk=delivery.pk))
+
+        return real(path, contract, progress=progress_and_look, **kwargs)
+
+    monkeypatch.setattr("deliveries.services.validate_file", spying)
+    monkeypatch.setattr("deliveries.services.time.monotonic", iter(range(10, 10**6, 2)).__next__)
+    validate_delivery(delivery.pk)
+    assert len(seen) > 5
+    assert seen[0][0] == "validating"
+    assert 0 < seen[0][1] < 500  # written during the run, not only at the end
+    delivery.refresh_from_db()
+    assert (delivery.rows_checked, delivery.progress_percent) == (500, 100)

@@ -55,8 +55,8 @@ def test_a_valid_file_has_no_errors(tmp_path):
         ({"daginstitutionsnummer": "G1000001"}, "daginstitutionsnummer", "maxLength"),
         ({"kommunekode": "751"}, "kommunekode", "kommune"),
         ({"periode": "202609"}, "periode", "periode"),
-        ({"cpr_barn": "3002204000"}, "cpr_barn", "cpr"),
-        ({"cpr_barn": "01012040"}, "cpr_barn", "pattern"),
+        ({"cpr_barn": "3002455000"}, "cpr_barn", "cpr"),
+        ({"cpr_barn": "01014550"}, "cpr_barn", "pattern"),
         ({"slutdato": "2025-07-31"}, "slutdato", "gte"),
     ],
 )
@@ -69,15 +69,16 @@ def test_each_rule_reports_row_column_and_rule(tmp_path, override, column, rule)
 
 
 def test_leap_day_and_cpr_without_modulus_11_are_accepted(tmp_path):
-    # 2900240001: 29 Feb 2024 (7th digit 0 → 1900s? no: 0-3 → 1900, so 1924 is a leap year).
-    # The serial numbers are made up and do not satisfy modulus 11, which CPR allows since 2007.
+    # 2902485000: 29 Feb 2048 (7th digit 5, year 48 → 2048, a leap year, in the future).
+    # The serial numbers are made up and need not satisfy modulus 11 (allowed since 2007).
     rows = [
-        dagtilbud_row(1, startdato="2024-02-29", cpr_barn="2902240001"),
-        dagtilbud_row(2, cpr_barn="0101204999"),
+        dagtilbud_row(1, startdato="2024-02-29", cpr_barn="2902485000"),
+        dagtilbud_row(2, cpr_barn="0101455999"),
     ]
     assert run(tmp_path, dagtilbud_csv(*rows)).is_valid
 
 
+# The century rule needs past years (2000 vs 1900 vs 1800); these numbers are made up.
 @pytest.mark.parametrize(
     ("cpr", "valid"),
     [
@@ -104,7 +105,7 @@ def test_kommune_code_with_leading_zero_gets_its_own_message(tmp_path):
 
 def test_primary_key_duplicates_name_the_first_row(tmp_path):
     rows = [dagtilbud_row(1), dagtilbud_row(2), dagtilbud_row(1), dagtilbud_row(1)]
-    report = run(tmp_path, dagtilbud_csv(*rows), batch_rows=1000)
+    report = run(tmp_path, dagtilbud_csv(*rows), batch_bytes=20_000)
     assert found(report) == [(4, "cpr_barn", "primaryKey"), (5, "cpr_barn", "primaryKey")]
     assert "række 2" in report.issues[0].message
     assert report.by_rule == {"primaryKey": 2}
@@ -112,13 +113,13 @@ def test_primary_key_duplicates_name_the_first_row(tmp_path):
 
 def test_duplicates_are_found_across_batches(tmp_path):
     rows = [dagtilbud_row(i) for i in range(3000)] + [dagtilbud_row(7)]
-    report = run(tmp_path, dagtilbud_csv(*rows), batch_rows=1000)
+    report = run(tmp_path, dagtilbud_csv(*rows), batch_bytes=20_000)
     assert found(report) == [(3002, "cpr_barn", "primaryKey")]
 
 
 def test_errors_are_counted_beyond_the_listed_ones(tmp_path):
     rows = [dagtilbud_row(i, pladstype="") for i in range(30)]
-    report = run(tmp_path, dagtilbud_csv(*rows), max_listed=10, batch_rows=1000)
+    report = run(tmp_path, dagtilbud_csv(*rows), max_listed=10, batch_bytes=20_000)
     assert len(report.issues) == 10
     assert report.error_count == 30
     assert report.by_rule == {"required": 30}
@@ -130,7 +131,7 @@ def test_progress_is_reported_while_checking(tmp_path):
     run(
         tmp_path,
         dagtilbud_csv(rows_ok=2500),
-        batch_rows=1000,
+        batch_bytes=20_000,
         progress=lambda rows, total: calls.append((rows, total)),
     )
     assert calls[-1] == (2500, 2500)
@@ -144,7 +145,7 @@ def test_equals_prefix_and_sum_lte_rules(tmp_path):
         "periode": "202610",
         "medarbejdernummer": "M1",
         "ansaettelsesnummer": "1",
-        "cpr": "0101804000",
+        "cpr": "0101455000",
         "ansaettelsesdato": "2020-01-01",
         "fratraedelsesdato": "",
         "stillingskode": "0420001",
@@ -188,7 +189,7 @@ def test_required_if_and_date_in_period_rules(tmp_path):
         {
             "kommunekode": "101",
             "periode": "202610",
-            "cpr": "0101804000",
+            "cpr": "0101455000",
             "paragraf": "104",
             "startdato": "2025-01-01",
             "maalgruppe": "1.2.1",
@@ -305,3 +306,32 @@ def test_utf16_and_nul_bytes_are_refused(tmp_path):
     assert [i.rule for i in report.issues] == ["encoding"]
     report = run(tmp_path, dagtilbud_csv(rows_ok=1).encode("utf-8") + b"\x00\x00")
     assert [i.rule for i in report.issues] == ["encoding"]
+
+
+def test_blocks_never_cut_a_quoted_line_break(tmp_path):
+    from deliveries.validation import _record_chunks
+
+    records = [f'{i};"tekst med\nlinjeskift ""{i}""";slut\n' for i in range(200)]
+    path = tmp_path / "quoted.csv"
+    path.write_text("a;b;c\n" + "".join(records), encoding="utf-8")
+    blocks = [data for data, _ in _record_chunks(path, 64, b'"')]
+    assert len(blocks) > 10
+    assert b"".join(blocks).decode() == "".join(records)
+    for block in blocks:
+        assert block.count(b'"') % 2 == 0
+
+
+def test_rows_after_a_windows_1252_byte_late_in_the_file_are_checked_again(tmp_path):
+    rows = [dagtilbud_row(i) for i in range(3000)]
+    rows.append(dagtilbud_row(3001, daginstitutionsnummer="GÅRD01", pladstype="x"))
+    report = run(tmp_path, dagtilbud_csv(*rows).encode("cp1252"), batch_bytes=20_000)
+    assert report.encoding == "cp1252"
+    assert report.rows_checked == 3001
+    assert found(report) == [(3002, "pladstype", "enum")]
+
+
+def test_a_short_row_first_in_a_block_gets_empty_values_not_a_crash(tmp_path):
+    short = ";".join(dagtilbud_row(1).split(";")[:-2])  # pladstype and friplads missing
+    rows = [dagtilbud_row(i) for i in range(2, 300)]
+    report = run(tmp_path, dagtilbud_csv(short, *rows), batch_bytes=4096)
+    assert found(report) == [(2, "pladstype", "required")]
