@@ -33,3 +33,11 @@ def reconcile_deliveries() -> dict[str, object]:
     from deliveries.services import deliveries_reconcile
 
     return vars(deliveries_reconcile())
+
+
+def scan_expected_deliveries() -> dict[str, object]:
+    """RQ cron (every EXPECTED_SCAN_SECONDS): owed periods created, marked due soon / overdue /
+    met. A sweep, so it takes no id."""
+    from deliveries.expected import expected_deliveries_scan
+
+    return vars(expected_deliveries_scan())

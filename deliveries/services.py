@@ -32,6 +32,7 @@ from django.utils import timezone
 
 from deliveries import jobs, protocol, sftp
 from deliveries.datacontracts import contract_problems
+from deliveries.expected import expected_delivery_mark_met
 from deliveries.models import (
     DataContract,
     Delivery,
@@ -91,6 +92,11 @@ def delivery_transition(
             message=message,
             at=now,
         )
+        if new in (DeliveryStatus.DISTRIBUTED, DeliveryStatus.FETCHED):
+            # The period this extract was for is met: said here, where the status changes,
+            # so the dashboard does not wait for the next scan.
+            delivery = Delivery.objects.only("route_id", "period").get(pk=delivery_id)
+            expected_delivery_mark_met(route_id=delivery.route_id, period=delivery.period)
     return True
 
 

@@ -29,3 +29,10 @@ cron.register(
     interval=settings.RECONCILE_INTERVAL_SECONDS,
     job_timeout=300,
 )
+# Expected deliveries: owed periods created and marked due soon / overdue / met. Database only.
+cron.register(
+    delivery_jobs.scan_expected_deliveries,
+    queues.DEFAULT,
+    interval=settings.EXPECTED_SCAN_SECONDS,
+    job_timeout=600,
+)

@@ -226,6 +226,15 @@ RECONCILE_STUCK_MINUTES = env_int("RECONCILE_STUCK_MINUTES", 15, minimum=1, maxi
 # A delivery sent this long ago without a technical receipt is flagged on its page.
 RECEIPT_OVERDUE_MINUTES = env_int("RECEIPT_OVERDUE_MINUTES", 60, minimum=1, maximum=10080)
 
+# Expected deliveries (docs/expected-notifications-audit.md). Seconds between two runs of the
+# scanner that creates the expected periods and marks them due soon / overdue / met.
+EXPECTED_SCAN_SECONDS = env_int("EXPECTED_SCAN_SECONDS", 900, minimum=30, maximum=86400)
+# A period counts as "due soon" this many days before its due date.
+EXPECTED_DUE_SOON_DAYS = env_int("EXPECTED_DUE_SOON_DAYS", 3, minimum=0, maximum=31)
+# Endpoints whose established routes owe a monthly extract. KOMBIT's external test
+# environment owes none; the local stand-in does, so the demo shows the states.
+EXPECTED_ENDPOINTS = env_list("EXPECTED_ENDPOINTS", ["produktion", "lokal"])
+
 # Production hardening: on whenever DEBUG is off (check --deploy passes).
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"

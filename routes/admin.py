@@ -48,7 +48,8 @@ class KommuneAdmin(admin.ModelAdmin):
 
 @admin.register(models.DataArea)
 class DataAreaAdmin(admin.ModelAdmin):
-    list_display = ("name", "code", "infref", "send_service", "fetch_service")
+    list_display = ("name", "code", "infref", "due_day", "grace_days", "send_service")
+    list_editable = ("due_day", "grace_days")
     search_fields = ("name", "code", "infref")
     readonly_fields = ("code",)
 
