@@ -99,9 +99,18 @@ def _met_delivery(expected: ExpectedDelivery) -> tuple[int, datetime] | None:
         .order_by("first", "delivery_id")
         .first()
     )
-    if reached is None:
-        return None
-    return reached["delivery_id"], reached["first"]
+    if reached is not None:
+        return reached["delivery_id"], reached["first"]
+    # Every status change writes an event, but rows loaded by other means (an import, a data
+    # fix in the admin) may lack one: then the delivery's own status time says when.
+    delivery = (
+        Delivery.objects.filter(
+            route_id=expected.route_id, period=expected.period, status__in=MET_STATUSES
+        )
+        .order_by("status_changed_at", "pk")
+        .first()
+    )
+    return None if delivery is None else (delivery.pk, delivery.status_changed_at)
 
 
 def expected_delivery_mark_met(*, route_id: int, period: str) -> list[int]:
