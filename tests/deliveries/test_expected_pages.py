@@ -141,7 +141,7 @@ def test_coverage_query_count_stays_fixed_with_deliveries_and_periods(
 
 
 def test_history_lists_on_time_late_and_missing(client, consultant_user, history):
-    september, october = history
+    _september, october = history
     client.force_login(consultant_user)
     page = client.get(reverse("deliveries:kommune_history", args=["101"]))
     assert page.status_code == 200
