@@ -28,6 +28,7 @@ from deliveries.models import (
     period_of,
     period_shift,
 )
+from notifications.services import notify_expected, notify_not_fetched
 from routes.models import Route, RouteStatus
 
 logger = logging.getLogger(__name__)
@@ -42,6 +43,7 @@ class ScanRound:
     met: list[int] = field(default_factory=list)
     due_soon: list[int] = field(default_factory=list)
     overdue: list[int] = field(default_factory=list)
+    not_fetched: int = 0
 
 
 def expected_deadlines(*, route: Route, period: str) -> tuple[datetime, datetime]:
@@ -169,9 +171,12 @@ def expected_deliveries_scan(*, now: datetime | None = None) -> ScanRound:
             claimed = ExpectedDelivery.objects.filter(pk=expected.pk, state=expected.state).update(
                 state=new, **{stamp: now}
             )
-        if claimed != 1:
-            continue
+            if claimed != 1:
+                continue
+            # Whoever claimed the change tells of it, in the same transaction.
+            notify_expected(expected_id=expected.pk, kind=new)
         (result.overdue if new == ExpectedState.OVERDUE else result.due_soon).append(expected.pk)
+    result.not_fetched = notify_not_fetched(now=now)
     logger.info(
         "expected deliveries: %s created, %s met, %s due soon, %s overdue",
         result.created,

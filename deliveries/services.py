@@ -47,6 +47,7 @@ from deliveries.sftp import SftpError
 from deliveries.uploads import PreparedFile
 from deliveries.validation import FILE_RULES, Report, validate_file
 from flisportal.queues import SFTP, VALIDATION, enqueue_in_on_commit, enqueue_on_commit
+from notifications.services import notify_delivery_status
 from routes.keys import decrypt_private_key
 from routes.models import DataArea, Endpoint, ITSystem, KeyState, Route, SftpKey, SftpUser, User
 from routes.validators import authority_urn
@@ -97,6 +98,8 @@ def delivery_transition(
             # so the dashboard does not wait for the next scan.
             delivery = Delivery.objects.only("route_id", "period").get(pk=delivery_id)
             expected_delivery_mark_met(route_id=delivery.route_id, period=delivery.period)
+        # Mails are recorded with the event and sent by a worker once this commits.
+        notify_delivery_status(delivery_id=delivery_id, old=old, new=new)
     return True
 
 

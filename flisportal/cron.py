@@ -8,6 +8,7 @@ from rq import cron
 
 from deliveries import jobs as delivery_jobs
 from flisportal import jobs, queues
+from notifications import jobs as notification_jobs
 
 # Nightly, when nobody is uploading.
 cron.register(jobs.clear_expired_sessions, queues.DEFAULT, cron="15 3 * * *")
@@ -36,3 +37,6 @@ cron.register(
     interval=settings.EXPECTED_SCAN_SECONDS,
     job_timeout=600,
 )
+# The daily digest of mails for people who chose it, and administrators' SSH-key warnings.
+cron.register(notification_jobs.send_digests, queues.DEFAULT, cron=settings.DIGEST_CRON)
+cron.register(notification_jobs.warn_expiring_keys, queues.DEFAULT, cron="30 6 * * *")

@@ -60,6 +60,7 @@ INSTALLED_APPS = [
     "flisportal",
     "routes",
     "deliveries",
+    "notifications",
 ]
 
 MIDDLEWARE = [
@@ -234,6 +235,18 @@ EXPECTED_DUE_SOON_DAYS = env_int("EXPECTED_DUE_SOON_DAYS", 3, minimum=0, maximum
 # Endpoints whose established routes owe a monthly extract. KOMBIT's external test
 # environment owes none; the local stand-in does, so the demo shows the states.
 EXPECTED_ENDPOINTS = env_list("EXPECTED_ENDPOINTS", ["produktion", "lokal"])
+
+# Notifications (docs/expected-notifications-audit.md). Links in mails start with this.
+PORTAL_BASE_URL = env_str("PORTAL_BASE_URL", "http://127.0.0.1:8000")
+# A distributed file not fetched by its recipient this long is reported.
+NOTIFY_NOT_FETCHED_HOURS = env_int("NOTIFY_NOT_FETCHED_HOURS", 48, minimum=1, maximum=2160)
+# How many validation errors a "validation failed" mail lists (the report has them all).
+NOTIFY_FIRST_ERRORS = env_int("NOTIFY_FIRST_ERRORS", 5, minimum=1, maximum=100)
+# A failed send is retried after MAIL_RETRY_SECONDS, doubling, until MAIL_MAX_ATTEMPTS.
+MAIL_MAX_ATTEMPTS = env_int("MAIL_MAX_ATTEMPTS", 5, minimum=1, maximum=50)
+MAIL_RETRY_SECONDS = env_int("MAIL_RETRY_SECONDS", 60, minimum=1, maximum=86400)
+# When the daily digest goes out (cron syntax, server time zone).
+DIGEST_CRON = env_str("DIGEST_CRON", "0 7 * * *")
 
 # Production hardening: on whenever DEBUG is off (check --deploy passes).
 SECURE_CONTENT_TYPE_NOSNIFF = True
