@@ -6,6 +6,7 @@ Each feature registers its own job here, with an interval from the settings.
 from django.conf import settings
 from rq import cron
 
+from audit import jobs as audit_jobs
 from deliveries import jobs as delivery_jobs
 from flisportal import jobs, queues
 from notifications import jobs as notification_jobs
@@ -40,3 +41,5 @@ cron.register(
 # The daily digest of mails for people who chose it, and administrators' SSH-key warnings.
 cron.register(notification_jobs.send_digests, queues.DEFAULT, cron=settings.DIGEST_CRON)
 cron.register(notification_jobs.warn_expiring_keys, queues.DEFAULT, cron="30 6 * * *")
+# The audit log's hash chain, verified nightly; a break mails administrators.
+cron.register(audit_jobs.verify_audit_chain, queues.DEFAULT, cron=settings.AUDIT_VERIFY_CRON)

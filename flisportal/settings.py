@@ -7,6 +7,7 @@ the data folder, Redis on 127.0.0.1. With DEBUG=false every secret must be given
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -61,6 +62,8 @@ INSTALLED_APPS = [
     "routes",
     "deliveries",
     "notifications",
+    "audit",
+    "axes",
 ]
 
 MIDDLEWARE = [
@@ -73,6 +76,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: it turns a locked-out login into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 if not DEBUG:
@@ -107,6 +112,11 @@ if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "routes.User"
+# django-axes first: it refuses a locked-out account or source before the password is checked.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "start"
 LOGOUT_REDIRECT_URL = "login"
@@ -247,6 +257,28 @@ MAIL_MAX_ATTEMPTS = env_int("MAIL_MAX_ATTEMPTS", 5, minimum=1, maximum=50)
 MAIL_RETRY_SECONDS = env_int("MAIL_RETRY_SECONDS", 60, minimum=1, maximum=86400)
 # When the daily digest goes out (cron syntax, server time zone).
 DIGEST_CRON = env_str("DIGEST_CRON", "0 7 * * *")
+
+# Audit log: the chain is verified daily at this time (cron syntax); a break mails admins.
+AUDIT_VERIFY_CRON = env_str("AUDIT_VERIFY_CRON", "45 2 * * *")
+
+# Login lockout (django-axes). After AXES_FAILURE_LIMIT failed logins an account is refused
+# from that source for AXES_COOLOFF_MINUTES. Locking by username alone would let anyone lock a
+# colleague out from anywhere; by address alone, a whole town hall behind one NAT address
+# would share one allowance.
+AXES_ENABLED = env_bool("AXES_ENABLED", True)
+AXES_FAILURE_LIMIT = env_int("AXES_FAILURE_LIMIT", 5, minimum=1, maximum=100)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("AXES_COOLOFF_MINUTES", 15, minimum=1))
+# Comma-separated; "username+ip_address" locks that username from that address only (the
+# default: a mistyping colleague on the same network is not locked out with the culprit).
+AXES_LOCKOUT_PARAMETERS = [
+    item.split("+") if "+" in item else item
+    for item in env_list("AXES_LOCKOUT_PARAMETERS", ["username+ip_address"])
+]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+# Behind a reverse proxy set this to the header it writes (e.g. HTTP_X_FORWARDED_FOR) so the
+# source is the client, not the proxy.
+AXES_IPWARE_META_PRECEDENCE_ORDER = env_list("AXES_IP_HEADERS", ["REMOTE_ADDR"])
 
 # Production hardening: on whenever DEBUG is off (check --deploy passes).
 SECURE_CONTENT_TYPE_NOSNIFF = True
