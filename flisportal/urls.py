@@ -12,6 +12,7 @@ urlpatterns = [
     path("", include("routes.urls")),
     path("", include("deliveries.urls")),
     path("", include("notifications.urls")),
+    path("", include("audit.urls")),
 ]
 
 handler404 = "flisportal.views.page_not_found"
