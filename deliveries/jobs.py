@@ -41,3 +41,10 @@ def scan_expected_deliveries() -> dict[str, object]:
     from deliveries.expected import expected_deliveries_scan
 
     return vars(expected_deliveries_scan())
+
+
+def apply_retention() -> dict[str, object]:
+    """RQ cron (nightly, RETENTION_CRON): deletes stored extracts past their retention."""
+    from deliveries.retention import retention_run
+
+    return vars(retention_run())

@@ -235,6 +235,9 @@ class Delivery(models.Model):
     receipt_at = models.DateTimeField(_("kvittering modtaget"), null=True, blank=True)
     receipt_errors = models.JSONField(_("fejl i kvitteringen"), default=list, blank=True)
     receipt_overdue_at = models.DateTimeField(_("kvittering savnet siden"), null=True, blank=True)
+    # Retention (deliveries.retention): when the stored extract was deleted. The row, its
+    # report summary and its receipt stay; only the file (and values quoted from it) go.
+    file_deleted_at = models.DateTimeField(_("fil slettet"), null=True, blank=True)
 
     objects = DeliveryQuerySet.as_manager()
 

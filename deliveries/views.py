@@ -303,6 +303,8 @@ def _pushing_text(delivery: Delivery) -> str:
 @require_GET
 def delivery_download(request: HttpRequest, delivery_uuid: uuid.UUID) -> FileResponse:
     delivery = _get_delivery_for_user(request, delivery_uuid)
+    if delivery.file_deleted_at is not None or not delivery.file:
+        raise Http404(_("Filen er slettet efter opbevaringsperioden."))
     handle = delivery.file.open("rb")
     return FileResponse(
         handle,

@@ -43,3 +43,5 @@ cron.register(notification_jobs.send_digests, queues.DEFAULT, cron=settings.DIGE
 cron.register(notification_jobs.warn_expiring_keys, queues.DEFAULT, cron="30 6 * * *")
 # The audit log's hash chain, verified nightly; a break mails administrators.
 cron.register(audit_jobs.verify_audit_chain, queues.DEFAULT, cron=settings.AUDIT_VERIFY_CRON)
+# Retention: stored extracts deleted in their final state after the retention period.
+cron.register(delivery_jobs.apply_retention, queues.DEFAULT, cron=settings.RETENTION_CRON)

@@ -258,6 +258,12 @@ MAIL_RETRY_SECONDS = env_int("MAIL_RETRY_SECONDS", 60, minimum=1, maximum=86400)
 # When the daily digest goes out (cron syntax, server time zone).
 DIGEST_CRON = env_str("DIGEST_CRON", "0 7 * * *")
 
+# Retention (docs/expected-notifications-audit.md): extracts rejected by the validator or
+# refused by the Serviceplatform are deleted this many days after that final state; fetched
+# ones after their data area's retention days. The job runs nightly at RETENTION_CRON.
+RETENTION_REJECTED_DAYS = env_int("RETENTION_REJECTED_DAYS", 30, minimum=1, maximum=3650)
+RETENTION_CRON = env_str("RETENTION_CRON", "30 3 * * *")
+
 # Audit log: the chain is verified daily at this time (cron syntax); a break mails admins.
 AUDIT_VERIFY_CRON = env_str("AUDIT_VERIFY_CRON", "45 2 * * *")
 

@@ -51,8 +51,8 @@ class KommuneAdmin(AuditedAdminMixin, admin.ModelAdmin):
 
 @admin.register(models.DataArea)
 class DataAreaAdmin(AuditedAdminMixin, admin.ModelAdmin):
-    list_display = ("name", "code", "infref", "due_day", "grace_days", "send_service")
-    list_editable = ("due_day", "grace_days")
+    list_display = ("name", "code", "infref", "due_day", "grace_days", "retention_days")
+    list_editable = ("due_day", "grace_days", "retention_days")
     search_fields = ("name", "code", "infref")
     readonly_fields = ("code",)
 

@@ -154,6 +154,13 @@ class DataArea(models.Model):
     grace_days = models.PositiveSmallIntegerField(
         _("henstandsdage"), default=0, validators=[MaxValueValidator(60)]
     )
+    # Extracts may hold CPR numbers: the stored file is deleted this many days after the
+    # recipient fetched it (the delivery, its report summary and receipts are kept).
+    retention_days = models.PositiveSmallIntegerField(
+        _("opbevaring efter hentning (dage)"),
+        default=90,
+        validators=[MinValueValidator(1), MaxValueValidator(3650)],
+    )
 
     class Meta:
         ordering = ["sort_order", "code"]
