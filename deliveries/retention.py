@@ -66,10 +66,22 @@ def retention_due(*, now: datetime) -> list[Delivery]:
 
 
 def _scrub_issues(delivery: Delivery) -> None:
-    """Listed issues keep row, column, rule and message, without the file's values."""
+    """Listed issues keep row, column, rule and message, without the file's values; the
+    "validation failed" mail, which quoted the first of them, keeps only its subject (and so
+    does a digest that carried it)."""
+    from notifications.models import OutgoingMail
+
     for issue in ValidationIssue.objects.filter(delivery=delivery).exclude(value=""):
         message = issue.message.replace(issue.value, "…") if issue.value else issue.message
         ValidationIssue.objects.filter(pk=issue.pk).update(value="", message=message)
+    mails = OutgoingMail.objects.filter(key__startswith=f"validation_failed:{delivery.pk}:")
+    digests = [pk for pk in mails.values_list("digest_id", flat=True) if pk is not None]
+    OutgoingMail.objects.filter(pk__in=[*mails.values_list("pk", flat=True), *digests]).update(
+        body_text=RETAINED_BODY, body_html=""
+    )
+
+
+RETAINED_BODY = "(Indholdet er slettet efter opbevaringsperioden for leverancens fil.)"
 
 
 def retention_run(*, now: datetime | None = None, dry_run: bool = False) -> RetentionRound:

@@ -114,15 +114,20 @@ def test_command_dry_run_and_real_run(made, capsys):
     assert not default_storage.exists(delivery.file.name)
 
 
-def test_values_quoted_from_the_file_are_removed_from_the_report(
+def test_values_quoted_from_the_file_are_removed_from_the_report_and_mail(
     make_delivery, upload_route, vendor_a_user, settings
 ):
+    from notifications.models import OutgoingMail
+
     settings.RETENTION_REJECTED_DAYS = 30
+    vendor_a_user.email = "uploader@leverandoer-a.dk"
+    vendor_a_user.save()
     with time_machine.travel(START, tick=False):
         rows = [dagtilbud_row(i, cpr_barn="0101209999x") for i in range(2)]
         delivery = make_delivery(upload_route, vendor_a_user, dagtilbud_csv(*rows))
         assert validate_delivery(delivery.pk) == S.REJECTED
     assert ValidationIssue.objects.filter(delivery=delivery, value="0101209999x").exists()
+    assert "0101209999x" in OutgoingMail.objects.get(kind="validation_failed").body_text
     run(30)
     delivery.refresh_from_db()
     assert delivery.error_count > 0 and delivery.errors_by_rule  # the summary stays
@@ -130,6 +135,10 @@ def test_values_quoted_from_the_file_are_removed_from_the_report(
     assert issues.exists()
     assert not issues.exclude(value="").exists()
     assert not any("0101209999" in i.message for i in issues)
+    mail = OutgoingMail.objects.get(kind="validation_failed")
+    assert mail.subject.startswith("Leverance afvist")
+    assert "0101209999" not in mail.body_text + mail.body_html
+    assert mail.body_text.startswith("(Indholdet er slettet")
 
 
 def test_download_of_a_deleted_file_is_404_and_the_page_says_why(client, made, vendor_a_user):
