@@ -41,6 +41,10 @@ cron.register(
 # The daily digest of mails for people who chose it, and administrators' SSH-key warnings.
 cron.register(notification_jobs.send_digests, queues.DEFAULT, cron=settings.DIGEST_CRON)
 cron.register(notification_jobs.warn_expiring_keys, queues.DEFAULT, cron="30 6 * * *")
+# Mails whose send job was lost (flushed Redis, dead worker) are queued again.
+cron.register(
+    notification_jobs.requeue_mails, queues.DEFAULT, interval=settings.MAIL_REQUEUE_SECONDS
+)
 # The audit log's hash chain, verified nightly; a break mails administrators.
 cron.register(audit_jobs.verify_audit_chain, queues.DEFAULT, cron=settings.AUDIT_VERIFY_CRON)
 # Retention: stored extracts deleted in their final state after the retention period.

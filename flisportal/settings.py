@@ -255,6 +255,10 @@ NOTIFY_FIRST_ERRORS = env_int("NOTIFY_FIRST_ERRORS", 5, minimum=1, maximum=100)
 # A failed send is retried after MAIL_RETRY_SECONDS, doubling, until MAIL_MAX_ATTEMPTS.
 MAIL_MAX_ATTEMPTS = env_int("MAIL_MAX_ATTEMPTS", 5, minimum=1, maximum=50)
 MAIL_RETRY_SECONDS = env_int("MAIL_RETRY_SECONDS", 60, minimum=1, maximum=86400)
+# A mail pending or sending this long without progress had its job lost: queued again (checked
+# every MAIL_REQUEUE_SECONDS). Longer than the retry delays, so a waiting retry is not doubled.
+MAIL_STUCK_MINUTES = env_int("MAIL_STUCK_MINUTES", 60, minimum=5, maximum=10080)
+MAIL_REQUEUE_SECONDS = env_int("MAIL_REQUEUE_SECONDS", 600, minimum=30, maximum=86400)
 # When the daily digest goes out (cron syntax, server time zone).
 DIGEST_CRON = env_str("DIGEST_CRON", "0 7 * * *")
 

@@ -22,3 +22,10 @@ def warn_expiring_keys() -> int:
     from notifications.services import notify_expiring_keys
 
     return notify_expiring_keys()
+
+
+def requeue_mails() -> int:
+    """RQ cron (every MAIL_REQUEUE_SECONDS): mails whose send job was lost are queued again."""
+    from notifications.services import mails_requeue
+
+    return mails_requeue()

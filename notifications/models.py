@@ -73,6 +73,7 @@ class OutgoingMail(models.Model):
     attempts = models.PositiveSmallIntegerField(_("forsøg"), default=0)
     last_error = models.TextField(_("seneste fejl"), blank=True)
     created_at = models.DateTimeField(_("oprettet"), default=timezone.now)
+    last_attempt_at = models.DateTimeField(_("seneste forsøg"), null=True, blank=True)
     sent_at = models.DateTimeField(_("sendt"), null=True, blank=True)
     digest = models.ForeignKey(
         "self",

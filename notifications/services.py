@@ -18,7 +18,7 @@ from typing import Any
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
 
@@ -114,7 +114,7 @@ def mail_send(*, mail_id: int) -> str | None:
     """Sends one pending mail; on failure it goes back to pending with a later retry, or to
     failed after MAIL_MAX_ATTEMPTS (shown to administrators in the admin)."""
     claimed = OutgoingMail.objects.filter(pk=mail_id, status=MailStatus.PENDING).update(
-        status=MailStatus.SENDING, attempts=F("attempts") + 1
+        status=MailStatus.SENDING, attempts=F("attempts") + 1, last_attempt_at=timezone.now()
     )
     if claimed != 1:
         return None
@@ -141,6 +141,27 @@ def mail_send(*, mail_id: int) -> str | None:
         status=MailStatus.SENT, sent_at=timezone.now(), last_error=""
     )
     return MailStatus.SENT
+
+
+def mails_requeue(*, now: datetime | None = None) -> int:
+    """Puts mails whose job was lost back on the queue: pending ones untouched for
+    MAIL_STUCK_MINUTES (Redis flushed, or a retry whose scheduled job vanished) and ones stuck
+    in `sending` that long (the worker died mid-send: a mail twice beats an alert lost). A
+    duplicate job is harmless, since sending starts with a conditional claim."""
+    now = now or timezone.now()
+    stale = now - timedelta(minutes=settings.MAIL_STUCK_MINUTES)
+    with transaction.atomic():
+        OutgoingMail.objects.filter(status=MailStatus.SENDING, last_attempt_at__lte=stale).update(
+            status=MailStatus.PENDING
+        )
+        lost = list(
+            OutgoingMail.objects.filter(status=MailStatus.PENDING, created_at__lte=stale)
+            .filter(Q(last_attempt_at__isnull=True) | Q(last_attempt_at__lte=stale))
+            .values_list("pk", flat=True)
+        )
+        for pk in lost:
+            enqueue_on_commit(DEFAULT, jobs.send_mail, pk)
+    return len(lost)
 
 
 def mail_retry(*, mail_id: int) -> bool:

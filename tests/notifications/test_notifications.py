@@ -348,3 +348,46 @@ def test_digest_and_key_warnings_are_registered_with_cron(clean_redis):
     jobs = {job.func_name: job for job in scheduler.get_jobs()}
     assert jobs["notifications.jobs.send_digests"].cron == "0 7 * * *"  # DIGEST_CRON
     assert "notifications.jobs.warn_expiring_keys" in jobs
+
+
+def test_mails_whose_job_was_lost_are_queued_again(settings, django_capture_on_commit_callbacks):
+    settings.MAIL_STUCK_MINUTES = 60
+    now = timezone.now()
+    old = now - timedelta(minutes=61)
+    waiting = OutgoingMail.objects.create(
+        kind="x", to="a@kk.dk", subject="s", body_text="b", created_at=old
+    )
+    stuck = OutgoingMail.objects.create(
+        kind="x",
+        to="b@kk.dk",
+        subject="s",
+        body_text="b",
+        created_at=old,
+        status=MailStatus.SENDING,
+        last_attempt_at=old,
+        attempts=1,
+    )
+    fresh = OutgoingMail.objects.create(kind="x", to="c@kk.dk", subject="s", body_text="b")
+    sending_now = OutgoingMail.objects.create(
+        kind="x",
+        to="d@kk.dk",
+        subject="s",
+        body_text="b",
+        created_at=old,
+        status=MailStatus.SENDING,
+        last_attempt_at=now,
+    )
+    with django_capture_on_commit_callbacks() as callbacks:
+        assert services.mails_requeue(now=now) == 2
+    assert len(callbacks) == 2
+    stuck.refresh_from_db()
+    assert stuck.status == MailStatus.PENDING
+    for row in (waiting, fresh, sending_now):
+        before = row.status
+        row.refresh_from_db()
+        assert row.status == before
+    # What the queued jobs then do: each mail once.
+    assert services.mail_send(mail_id=waiting.pk) == MailStatus.SENT
+    assert services.mail_send(mail_id=stuck.pk) == MailStatus.SENT
+    assert services.mail_send(mail_id=stuck.pk) is None
+    assert sorted(m.to[0] for m in mail.outbox) == ["a@kk.dk", "b@kk.dk"]
