@@ -116,3 +116,32 @@ def test_the_chain_is_append_only_in_the_admin(client, admin_user, chain):
     assert delete.status_code == 403
     # The four rows and the administrator's login: none removed.
     assert AuditEntry.objects.count() == 5 and audit_verify().ok
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_concurrent_writers_never_fork_the_chain():
+    import threading
+
+    from django.db import connection
+
+    errors: list[BaseException] = []
+
+    def write(name: str) -> None:
+        try:
+            for n in range(15):
+                audit_record(action="test.concurrent", object_repr=f"{name} {n}")
+        except BaseException as exc:  # reported by the assertion below
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=write, args=(f"t{i}",)) for i in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert list(AuditEntry.objects.order_by("seq").values_list("seq", flat=True)) == list(
+        range(1, 46)
+    )
+    assert audit_verify().ok
