@@ -33,3 +33,18 @@ def reconcile_deliveries() -> dict[str, object]:
     from deliveries.services import deliveries_reconcile
 
     return vars(deliveries_reconcile())
+
+
+def scan_expected_deliveries() -> dict[str, object]:
+    """RQ cron (every EXPECTED_SCAN_SECONDS): owed periods created, marked due soon / overdue /
+    met. A sweep, so it takes no id."""
+    from deliveries.expected import expected_deliveries_scan
+
+    return vars(expected_deliveries_scan())
+
+
+def apply_retention() -> dict[str, object]:
+    """RQ cron (nightly, RETENTION_CRON): deletes stored extracts past their retention."""
+    from deliveries.retention import retention_run
+
+    return vars(retention_run())

@@ -8,8 +8,11 @@ store files, validate or push live in `deliveries.services`. Scoping by user liv
 
 from __future__ import annotations
 
+import calendar
 import uuid
+from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.db import models
@@ -232,6 +235,9 @@ class Delivery(models.Model):
     receipt_at = models.DateTimeField(_("kvittering modtaget"), null=True, blank=True)
     receipt_errors = models.JSONField(_("fejl i kvitteringen"), default=list, blank=True)
     receipt_overdue_at = models.DateTimeField(_("kvittering savnet siden"), null=True, blank=True)
+    # Retention (deliveries.retention): when the stored extract was deleted. The row, its
+    # report summary and its receipt stay; only the file (and values quoted from it) go.
+    file_deleted_at = models.DateTimeField(_("fil slettet"), null=True, blank=True)
 
     objects = DeliveryQuerySet.as_manager()
 
@@ -420,3 +426,148 @@ class ReceiptProblem(models.Model):
 
     def __str__(self) -> str:
         return self.file_name
+
+
+# --- expected deliveries ---
+
+# Due dates are calendar days in Denmark: a deadline is the end of the due day there, whatever
+# the server's clock or the UTC offset (CET/CEST) that day has.
+COPENHAGEN = ZoneInfo("Europe/Copenhagen")
+
+
+def period_of(moment: datetime) -> str:
+    """The month `moment` falls in, in Denmark, as 'YYYY-MM'."""
+    local = moment.astimezone(COPENHAGEN)
+    return f"{local.year:04d}-{local.month:02d}"
+
+
+def period_shift(period: str, months: int) -> str:
+    year, month = (int(part) for part in period.split("-"))
+    index = year * 12 + (month - 1) + months
+    return f"{index // 12:04d}-{index % 12 + 1:02d}"
+
+
+def period_due_date(period: str, due_day: int) -> date:
+    """The due date of a period's extract: `due_day` of the following month, or that month's
+    last day when it is shorter (due day 31 → 28 or 29 February)."""
+    following = period_shift(period, 1)
+    year, month = (int(part) for part in following.split("-"))
+    return date(year, month, min(due_day, calendar.monthrange(year, month)[1]))
+
+
+def end_of_day(day: date) -> datetime:
+    """The instant day `day` ends in Denmark: local midnight starting the next day. Built from
+    the local calendar, so a DST change that weekend moves the UTC instant, not the deadline."""
+    following = day + timedelta(days=1)
+    return datetime(following.year, following.month, following.day, tzinfo=COPENHAGEN)
+
+
+class ExpectedState(models.TextChoices):
+    PENDING = "pending", _("afventer")
+    DUE_SOON = "due_soon", _("frist nærmer sig")
+    OVERDUE = "overdue", _("overskredet")
+    MET = "met", _("leveret")
+
+
+# The states the scanner still has to look at: a period that is neither met nor yet overdue.
+OPEN_EXPECTED_STATES = (ExpectedState.PENDING, ExpectedState.DUE_SOON)
+
+
+class ExpectedDeliveryQuerySet(models.QuerySet["ExpectedDelivery"]):
+    def for_user(self, user: User | AnonymousUser) -> ExpectedDeliveryQuerySet:
+        """Administrators see all; consultants their kommuner's; vendor staff their routes'."""
+        role = user_role(user)
+        if role == Role.ADMINISTRATOR:
+            return self.all()
+        if role == Role.VENDOR:
+            assert isinstance(user, User)
+            return self.filter(route__sender_system__vendor_id=user.vendor_id)
+        if role == Role.CONSULTANT:
+            assert isinstance(user, User)
+            return self.filter(route__kommune__consultants=user)
+        return self.none()
+
+
+class ExpectedDelivery(models.Model):
+    """One period's extract that an established route owes, with its deadline stored in a
+    column so the scanner finds the rows that need a look by an index (healthchecks'
+    `alert_after`)."""
+
+    route = models.ForeignKey(
+        Route, verbose_name=_("rute"), on_delete=models.CASCADE, related_name="expected"
+    )
+    period = models.CharField(_("periode"), max_length=7)  # YYYY-MM, the month of the data
+    due_at = models.DateTimeField(_("frist"))
+    # due_at plus the grace days (in Danish calendar days): overdue from this instant.
+    overdue_at = models.DateTimeField(_("overskredet fra"))
+    state = models.CharField(
+        _("tilstand"), max_length=10, choices=ExpectedState.choices, default=ExpectedState.PENDING
+    )
+    met_at = models.DateTimeField(_("leveret"), null=True, blank=True)
+    met_by = models.ForeignKey(
+        Delivery,
+        verbose_name=_("leveret med"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    due_soon_alerted_at = models.DateTimeField(
+        _("varslet (frist nærmer sig)"), null=True, blank=True
+    )
+    overdue_alerted_at = models.DateTimeField(_("varslet (overskredet)"), null=True, blank=True)
+    created_at = models.DateTimeField(_("oprettet"), default=timezone.now)
+
+    objects = ExpectedDeliveryQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["route", "-period"]
+        verbose_name = _("forventet leverance")
+        verbose_name_plural = _("forventede leverancer")
+        constraints = [
+            models.UniqueConstraint(fields=["route", "period"], name="expected_one_per_period")
+        ]
+        indexes = [
+            # The scanner polls exactly these rows ordered by deadline; met and overdue rows
+            # (most of the table after a year) stay out of the index.
+            models.Index(
+                fields=["due_at"],
+                condition=Q(state__in=["pending", "due_soon"]),
+                name="expected_open_by_due",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.route} · {self.period}"
+
+    @property
+    def due_date(self) -> date:
+        """The due day itself (the last day on which delivery is on time)."""
+        return (self.due_at.astimezone(COPENHAGEN) - timedelta(days=1)).date()
+
+    def state_at(self, now: datetime, *, due_soon: timedelta) -> str:
+        """What this period should be in at `now`, for a period not yet met."""
+        if self.state == ExpectedState.MET:
+            return self.state
+        if now >= self.overdue_at:
+            return ExpectedState.OVERDUE
+        if now >= self.due_at - due_soon:
+            return ExpectedState.DUE_SOON
+        return ExpectedState.PENDING
+
+    def days_late(self) -> int | None:
+        """Whole Danish calendar days after the due day the period was met (0: on time);
+        None while not met."""
+        if self.met_at is None:
+            return None
+        met_day = self.met_at.astimezone(COPENHAGEN).date()
+        return max(0, (met_day - self.due_date).days)
+
+    @property
+    def state_badge(self) -> str:
+        return {
+            ExpectedState.PENDING: "secondary",
+            ExpectedState.DUE_SOON: "warning",
+            ExpectedState.OVERDUE: "danger",
+            ExpectedState.MET: "success",
+        }[ExpectedState(self.state)]

@@ -30,8 +30,10 @@ from django.db import DatabaseError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from audit.services import audit_record, snapshot
 from deliveries import jobs, protocol, sftp
 from deliveries.datacontracts import contract_problems
+from deliveries.expected import expected_delivery_mark_met
 from deliveries.models import (
     DataContract,
     Delivery,
@@ -46,6 +48,7 @@ from deliveries.sftp import SftpError
 from deliveries.uploads import PreparedFile
 from deliveries.validation import FILE_RULES, Report, validate_file
 from flisportal.queues import SFTP, VALIDATION, enqueue_in_on_commit, enqueue_on_commit
+from notifications.services import notify_delivery_status
 from routes.keys import decrypt_private_key
 from routes.models import DataArea, Endpoint, ITSystem, KeyState, Route, SftpKey, SftpUser, User
 from routes.validators import authority_urn
@@ -91,6 +94,28 @@ def delivery_transition(
             message=message,
             at=now,
         )
+        delivery = Delivery.objects.only("route_id", "period", "kommune_id", "uuid").get(
+            pk=delivery_id
+        )
+        # Every delivery event is an audit row too, in the same transaction.
+        audit_record(
+            action="delivery.status",
+            object_type="deliveries.delivery",
+            object_id=delivery_id,
+            object_repr=f"{delivery.uuid} ({delivery.period})",
+            before={"status": old},
+            after={"status": new, "message": message, **fields},
+            actor=actor,
+            actor_label=actor_label or ("" if actor else WORKER),
+            kommune_id=delivery.kommune_id,
+            at=now,
+        )
+        if new in (DeliveryStatus.DISTRIBUTED, DeliveryStatus.FETCHED):
+            # The period this extract was for is met: said here, where the status changes,
+            # so the dashboard does not wait for the next scan.
+            expected_delivery_mark_met(route_id=delivery.route_id, period=delivery.period)
+        # Mails are recorded with the event and sent by a worker once this commits.
+        notify_delivery_status(delivery_id=delivery_id, old=old, new=new)
     return True
 
 
@@ -154,6 +179,14 @@ def delivery_create(
                 new_status=DeliveryStatus.RECEIVED,
                 actor=user,
                 message=message + ".",
+                at=delivery.uploaded_at,
+            )
+            audit_record(
+                action="delivery.create",
+                obj=delivery,
+                after=snapshot(delivery),
+                actor=user,
+                kommune_id=delivery.kommune_id,
                 at=delivery.uploaded_at,
             )
             enqueue_on_commit(VALIDATION, jobs.validate_delivery, delivery.pk)
@@ -311,7 +344,7 @@ def contract_load(
     with transaction.atomic():
         if activate:
             DataContract.objects.filter(data_area=area, is_active=True).update(is_active=False)
-        return DataContract.objects.create(
+        contract = DataContract.objects.create(
             data_area=area,
             version=document["version"],
             document=document,
@@ -320,6 +353,15 @@ def contract_load(
             loaded_by=user,
             source=source[:255],
         )
+        # The document itself is kept on the contract row; the audit row says which version
+        # was loaded, by whom, and whether it became the active one.
+        audit_record(
+            action="contract.load",
+            obj=contract,
+            after=snapshot(contract, exclude=("document",)),
+            actor=user,
+        )
+        return contract
 
 
 # --- Push to the Serviceplatform ------------------------------------------------------------

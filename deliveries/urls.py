@@ -5,6 +5,7 @@ from deliveries import views
 app_name = "deliveries"
 urlpatterns = [
     path("leverancer/", views.delivery_list, name="list"),
+    path("leverancer/kommune/<str:code>/", views.kommune_history, name="kommune_history"),
     path("leverancer/upload/", views.upload, name="upload"),
     path("leverancer/<uuid:delivery_uuid>/", views.delivery_detail, name="detail"),
     path("leverancer/<uuid:delivery_uuid>/status/", views.delivery_status, name="status"),

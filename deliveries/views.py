@@ -30,11 +30,11 @@ from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from deliveries import services
+from deliveries import selectors, services
 from deliveries.forms import DeliveryFilterForm, DeliveryUploadForm
 from deliveries.models import DataContract, Delivery, DeliveryStatus
 from deliveries.uploads import HashingUploadHandler, UploadRefused, prepare_upload
-from routes.models import Role, User, user_role
+from routes.models import Kommune, Role, User, user_role
 
 PAGE_SIZE = 50
 REPORT_PAGE_SIZE = 100
@@ -306,6 +306,8 @@ def _pushing_text(delivery: Delivery) -> str:
 @require_GET
 def delivery_download(request: HttpRequest, delivery_uuid: uuid.UUID) -> FileResponse:
     delivery = _get_delivery_for_user(request, delivery_uuid)
+    if delivery.file_deleted_at is not None or not delivery.file:
+        raise Http404(_("Filen er slettet efter opbevaringsperioden."))
     handle = delivery.file.open("rb")
     return FileResponse(
         handle,
@@ -356,3 +358,27 @@ def delivery_report_csv(request: HttpRequest, delivery_uuid: uuid.UUID) -> Strea
         f'attachment; filename="valideringsrapport-{delivery.uuid}.csv"'
     )
     return response
+
+
+@login_required
+@require_GET
+def kommune_history(request: HttpRequest, code: str) -> HttpResponse:
+    """Per route of one kommune, each owed period: on time, late by N days, or missing.
+
+    Consultants see their own kommuner and administrators all; anyone else gets 404, so the
+    page does not say which kommuner have routes."""
+    kommune = _get_kommune_for_history(request, code)
+    return render(
+        request,
+        "deliveries/kommune_history.html",
+        {"kommune": kommune, "routes": selectors.kommune_history(kommune=kommune)},
+    )
+
+
+def _get_kommune_for_history(request: HttpRequest, code: str) -> Kommune:
+    if user_role(request.user) not in (Role.ADMINISTRATOR, Role.CONSULTANT):
+        raise Http404
+    kommune = Kommune.objects.for_user(request.user).filter(code=code).first()
+    if kommune is None:
+        raise Http404(_("Kommunen findes ikke, eller du har ikke adgang til den."))
+    return kommune

@@ -6,8 +6,10 @@ Each feature registers its own job here, with an interval from the settings.
 from django.conf import settings
 from rq import cron
 
+from audit import jobs as audit_jobs
 from deliveries import jobs as delivery_jobs
 from flisportal import jobs, queues
+from notifications import jobs as notification_jobs
 
 # Nightly, when nobody is uploading.
 cron.register(jobs.clear_expired_sessions, queues.DEFAULT, cron="15 3 * * *")
@@ -29,3 +31,21 @@ cron.register(
     interval=settings.RECONCILE_INTERVAL_SECONDS,
     job_timeout=300,
 )
+# Expected deliveries: owed periods created and marked due soon / overdue / met. Database only.
+cron.register(
+    delivery_jobs.scan_expected_deliveries,
+    queues.DEFAULT,
+    interval=settings.EXPECTED_SCAN_SECONDS,
+    job_timeout=600,
+)
+# The daily digest of mails for people who chose it, and administrators' SSH-key warnings.
+cron.register(notification_jobs.send_digests, queues.DEFAULT, cron=settings.DIGEST_CRON)
+cron.register(notification_jobs.warn_expiring_keys, queues.DEFAULT, cron="30 6 * * *")
+# Mails whose send job was lost (flushed Redis, dead worker) are queued again.
+cron.register(
+    notification_jobs.requeue_mails, queues.DEFAULT, interval=settings.MAIL_REQUEUE_SECONDS
+)
+# The audit log's hash chain, verified nightly; a break mails administrators.
+cron.register(audit_jobs.verify_audit_chain, queues.DEFAULT, cron=settings.AUDIT_VERIFY_CRON)
+# Retention: stored extracts deleted in their final state after the retention period.
+cron.register(delivery_jobs.apply_retention, queues.DEFAULT, cron=settings.RETENTION_CRON)

@@ -7,6 +7,7 @@ the data folder, Redis on 127.0.0.1. With DEBUG=false every secret must be given
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -60,6 +61,9 @@ INSTALLED_APPS = [
     "flisportal",
     "routes",
     "deliveries",
+    "notifications",
+    "audit",
+    "axes",
 ]
 
 MIDDLEWARE = [
@@ -72,6 +76,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: it turns a locked-out login into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 if not DEBUG:
@@ -106,6 +112,11 @@ if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "routes.User"
+# django-axes first: it refuses a locked-out account or source before the password is checked.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "start"
 LOGOUT_REDIRECT_URL = "login"
@@ -226,6 +237,59 @@ RECONCILE_INTERVAL_SECONDS = env_int("RECONCILE_INTERVAL_SECONDS", 300, minimum=
 RECONCILE_STUCK_MINUTES = env_int("RECONCILE_STUCK_MINUTES", 15, minimum=1, maximum=10080)
 # A delivery sent this long ago without a technical receipt is flagged on its page.
 RECEIPT_OVERDUE_MINUTES = env_int("RECEIPT_OVERDUE_MINUTES", 60, minimum=1, maximum=10080)
+
+# Expected deliveries (docs/expected-notifications-audit.md). Seconds between two runs of the
+# scanner that creates the expected periods and marks them due soon / overdue / met.
+EXPECTED_SCAN_SECONDS = env_int("EXPECTED_SCAN_SECONDS", 900, minimum=30, maximum=86400)
+# A period counts as "due soon" this many days before its due date.
+EXPECTED_DUE_SOON_DAYS = env_int("EXPECTED_DUE_SOON_DAYS", 3, minimum=0, maximum=31)
+# Endpoints whose established routes owe a monthly extract. KOMBIT's external test
+# environment owes none; the local stand-in does, so the demo shows the states.
+EXPECTED_ENDPOINTS = env_list("EXPECTED_ENDPOINTS", ["produktion", "lokal"])
+
+# Notifications (docs/expected-notifications-audit.md). Links in mails start with this.
+PORTAL_BASE_URL = env_str("PORTAL_BASE_URL", "http://127.0.0.1:8000")
+# A distributed file not fetched by its recipient this long is reported.
+NOTIFY_NOT_FETCHED_HOURS = env_int("NOTIFY_NOT_FETCHED_HOURS", 48, minimum=1, maximum=2160)
+# How many validation errors a "validation failed" mail lists (the report has them all).
+NOTIFY_FIRST_ERRORS = env_int("NOTIFY_FIRST_ERRORS", 5, minimum=1, maximum=100)
+# A failed send is retried after MAIL_RETRY_SECONDS, doubling, until MAIL_MAX_ATTEMPTS.
+MAIL_MAX_ATTEMPTS = env_int("MAIL_MAX_ATTEMPTS", 5, minimum=1, maximum=50)
+MAIL_RETRY_SECONDS = env_int("MAIL_RETRY_SECONDS", 60, minimum=1, maximum=86400)
+# A mail pending or sending this long without progress had its job lost: queued again (checked
+# every MAIL_REQUEUE_SECONDS). Longer than the retry delays, so a waiting retry is not doubled.
+MAIL_STUCK_MINUTES = env_int("MAIL_STUCK_MINUTES", 60, minimum=5, maximum=10080)
+MAIL_REQUEUE_SECONDS = env_int("MAIL_REQUEUE_SECONDS", 600, minimum=30, maximum=86400)
+# When the daily digest goes out (cron syntax, server time zone).
+DIGEST_CRON = env_str("DIGEST_CRON", "0 7 * * *")
+
+# Retention (docs/expected-notifications-audit.md): extracts rejected by the validator or
+# refused by the Serviceplatform are deleted this many days after that final state; fetched
+# ones after their data area's retention days. The job runs nightly at RETENTION_CRON.
+RETENTION_REJECTED_DAYS = env_int("RETENTION_REJECTED_DAYS", 30, minimum=1, maximum=3650)
+RETENTION_CRON = env_str("RETENTION_CRON", "30 3 * * *")
+
+# Audit log: the chain is verified daily at this time (cron syntax); a break mails admins.
+AUDIT_VERIFY_CRON = env_str("AUDIT_VERIFY_CRON", "45 2 * * *")
+
+# Login lockout (django-axes). After AXES_FAILURE_LIMIT failed logins an account is refused
+# from that source for AXES_COOLOFF_MINUTES. Locking by username alone would let anyone lock a
+# colleague out from anywhere; by address alone, a whole town hall behind one NAT address
+# would share one allowance.
+AXES_ENABLED = env_bool("AXES_ENABLED", True)
+AXES_FAILURE_LIMIT = env_int("AXES_FAILURE_LIMIT", 5, minimum=1, maximum=100)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("AXES_COOLOFF_MINUTES", 15, minimum=1))
+# Comma-separated; "username+ip_address" locks that username from that address only (the
+# default: a mistyping colleague on the same network is not locked out with the culprit).
+AXES_LOCKOUT_PARAMETERS = [
+    item.split("+") if "+" in item else item
+    for item in env_list("AXES_LOCKOUT_PARAMETERS", ["username+ip_address"])
+]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+# Behind a reverse proxy set this to the header it writes (e.g. HTTP_X_FORWARDED_FOR) so the
+# source is the client, not the proxy.
+AXES_IPWARE_META_PRECEDENCE_ORDER = env_list("AXES_IP_HEADERS", ["REMOTE_ADDR"])
 
 # Production hardening: on whenever DEBUG is off (check --deploy passes).
 SECURE_CONTENT_TYPE_NOSNIFF = True

@@ -9,11 +9,14 @@ from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
+from audit.admin import AuditedAdminMixin
 from routes import models
 
 
 @admin.register(models.User)
-class UserAdmin(BaseUserAdmin):
+class UserAdmin(AuditedAdminMixin, BaseUserAdmin):
+    # Roles: a consultant's kommuner and the groups a user is in.
+    audit_m2m = ("kommuner", "groups")
     list_display = ("username", "get_full_name", "email", "vendor", "is_staff", "is_active")
     list_filter = ("is_staff", "is_active", "vendor")
     list_select_related = ("vendor",)
@@ -40,21 +43,22 @@ class AgreementInline(admin.TabularInline):
 
 
 @admin.register(models.Kommune)
-class KommuneAdmin(admin.ModelAdmin):
+class KommuneAdmin(AuditedAdminMixin, admin.ModelAdmin):
     list_display = ("code", "name", "cvr", "region")
     list_filter = ("region",)
     search_fields = ("code", "name", "cvr")
 
 
 @admin.register(models.DataArea)
-class DataAreaAdmin(admin.ModelAdmin):
-    list_display = ("name", "code", "infref", "send_service", "fetch_service")
+class DataAreaAdmin(AuditedAdminMixin, admin.ModelAdmin):
+    list_display = ("name", "code", "infref", "due_day", "grace_days", "retention_days")
+    list_editable = ("due_day", "grace_days", "retention_days")
     search_fields = ("name", "code", "infref")
     readonly_fields = ("code",)
 
 
 @admin.register(models.Vendor)
-class VendorAdmin(admin.ModelAdmin):
+class VendorAdmin(AuditedAdminMixin, admin.ModelAdmin):
     list_display = ("name", "cvr", "contact_name", "contact_email", "contact_phone")
     search_fields = ("name", "cvr", "contact_name", "contact_email")
     inlines = (ITSystemInline, AgreementInline)
@@ -68,7 +72,7 @@ class SftpUserInline(admin.TabularInline):
 
 
 @admin.register(models.ITSystem)
-class ITSystemAdmin(admin.ModelAdmin):
+class ITSystemAdmin(AuditedAdminMixin, admin.ModelAdmin):
     list_display = ("name", "uuid", "vendor", "kommune", "is_sender", "is_recipient")
     list_filter = ("is_sender", "is_recipient", "vendor")
     list_select_related = ("vendor", "kommune")
@@ -78,7 +82,7 @@ class ITSystemAdmin(admin.ModelAdmin):
 
 
 @admin.register(models.Endpoint)
-class EndpointAdmin(admin.ModelAdmin):
+class EndpointAdmin(AuditedAdminMixin, admin.ModelAdmin):
     list_display = ("slug", "name", "host", "port", "has_host_key", "is_standin", "large_writes")
     list_filter = ("is_standin",)
     search_fields = ("slug", "name", "host")
@@ -120,7 +124,7 @@ class SftpKeyInline(admin.TabularInline):
 
 
 @admin.register(models.SftpUser)
-class SftpUserAdmin(admin.ModelAdmin):
+class SftpUserAdmin(AuditedAdminMixin, admin.ModelAdmin):
     list_display = ("username", "it_system", "vendor", "endpoint")
     list_filter = ("endpoint", "it_system__vendor")
     list_select_related = ("it_system__vendor", "endpoint")
@@ -137,7 +141,7 @@ class SftpUserAdmin(admin.ModelAdmin):
 
 
 @admin.register(models.SftpKey)
-class SftpKeyAdmin(admin.ModelAdmin):
+class SftpKeyAdmin(AuditedAdminMixin, admin.ModelAdmin):
     list_display = ("fingerprint", "sftp_user", "algorithm", "state", "created_at", "expires_at")
     list_filter = ("state", "algorithm", "origin", "sftp_user__endpoint")
     list_select_related = ("sftp_user__endpoint",)
@@ -157,7 +161,7 @@ class SftpKeyAdmin(admin.ModelAdmin):
 
 
 @admin.register(models.ProcessingAgreement)
-class ProcessingAgreementAdmin(admin.ModelAdmin):
+class ProcessingAgreementAdmin(AuditedAdminMixin, admin.ModelAdmin):
     list_display = ("kommune", "vendor", "status", "signed_on", "ends_on", "document_reference")
     list_filter = ("status", "vendor", "kommune__region")
     list_select_related = ("kommune", "vendor")
@@ -181,7 +185,7 @@ class RouteEventInline(admin.TabularInline):
 
 
 @admin.register(models.Route)
-class RouteAdmin(admin.ModelAdmin):
+class RouteAdmin(AuditedAdminMixin, admin.ModelAdmin):
     list_display = (
         "kommune",
         "data_area",

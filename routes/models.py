@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Self, TypeVar
 
 from django.contrib.auth.models import AbstractUser
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 from django.urls import reverse
@@ -141,6 +142,25 @@ class DataArea(models.Model):
     # SF1630's InfRef values are not public: editable, defaulting to the send-service name.
     infref = models.CharField(_("InfRef"), max_length=255, unique=True)
     sort_order = models.PositiveSmallIntegerField(_("rækkefølge"), default=0)
+    # FLIS collects monthly: the extract for a month is due on this day of the following month
+    # (Danmarks Statistik wants Voksne og Handicappede by the 14th). A day past the month's end
+    # means its last day (31 → 28/29 February).
+    due_day = models.PositiveSmallIntegerField(
+        _("frist (dag i den følgende måned)"),
+        default=10,
+        validators=[MinValueValidator(1), MaxValueValidator(31)],
+    )
+    # Days after the due date before a missing extract counts as overdue and is alerted.
+    grace_days = models.PositiveSmallIntegerField(
+        _("henstandsdage"), default=0, validators=[MaxValueValidator(60)]
+    )
+    # Extracts may hold CPR numbers: the stored file is deleted this many days after the
+    # recipient fetched it (the delivery, its report summary and receipts are kept).
+    retention_days = models.PositiveSmallIntegerField(
+        _("opbevaring efter hentning (dage)"),
+        default=90,
+        validators=[MinValueValidator(1), MaxValueValidator(3650)],
+    )
 
     class Meta:
         ordering = ["sort_order", "code"]
@@ -513,6 +533,17 @@ class Route(models.Model):
     ordered_on = models.DateField(_("bestilt den"), null=True, blank=True)
     established_on = models.DateField(_("etableret den"), null=True, blank=True)
     retired_on = models.DateField(_("nedlagt den"), null=True, blank=True)
+    # Overrides of the data area's due day and grace period for this route only (an agreement
+    # with one kommune); empty means the data area's.
+    due_day_override = models.PositiveSmallIntegerField(
+        _("egen frist (dag i den følgende måned)"),
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1), MaxValueValidator(31)],
+    )
+    grace_days_override = models.PositiveSmallIntegerField(
+        _("egne henstandsdage"), null=True, blank=True, validators=[MaxValueValidator(60)]
+    )
     created_at = models.DateTimeField(_("oprettet"), auto_now_add=True)
     updated_at = models.DateTimeField(_("ændret"), auto_now=True)
 
@@ -559,6 +590,16 @@ class Route(models.Model):
     @property
     def recipient_authority_urn(self) -> str:
         return authority_urn(self.recipient_authority)
+
+    @property
+    def due_day(self) -> int:
+        return self.due_day_override or self.data_area.due_day
+
+    @property
+    def grace_days(self) -> int:
+        if self.grace_days_override is not None:
+            return self.grace_days_override
+        return self.data_area.grace_days
 
     def can_move_to(self, status: str) -> bool:
         return status in ROUTE_TRANSITIONS[self.status]

@@ -87,9 +87,13 @@ class CoverageCell:
     kommune: Kommune
     area: DataArea
     entries: list[CoverageEntry] = field(default_factory=list)
-    # Hook for the deliveries app: the newest delivery for this kommune and data area (its date
-    # and state). Always None here; `attach_latest_deliveries` is where it gets filled.
+    # Filled by the deliveries app through `attach_latest_deliveries`: the newest delivery for
+    # this kommune and data area (its date and state), and the expected period that speaks for
+    # the cell (an ExpectedDelivery: the worst open one, or the period being collected) with
+    # its state in words.
     latest_delivery: LatestDelivery | None = None
+    expected: Any = None
+    expected_text: str = ""
 
     @property
     def best_route(self) -> Route | None:
@@ -125,14 +129,14 @@ class CoverageMatrix:
         ]
 
 
-def attach_latest_deliveries(cells: list[CoverageCell]) -> None:
-    """Hook: set each cell's `latest_delivery` (date and state of the newest delivery).
+def attach_latest_deliveries(cells: list[CoverageCell], *, user: User | AnonymousUser) -> None:
+    """Sets each cell's `latest_delivery` and expected-delivery state: two queries for all
+    cells, so the matrix keeps its fixed query count.
 
-    Deliveries live in another app that this one does not import. When it exists it fills this
-    in with ONE query for all cells (e.g. the newest delivery per (kommune, data area) by a
-    window function or a DISTINCT ON), so the matrix keeps its fixed query count. Until then
-    every cell stays `None` and the dashboard shows a dash."""
-    return None
+    Deliveries live in an app that imports this one, so it is imported here, when called."""
+    from deliveries.selectors import coverage_attach
+
+    coverage_attach(cells=cells, user=user)
 
 
 def coverage_matrix(
@@ -144,7 +148,8 @@ def coverage_matrix(
 ) -> CoverageMatrix:
     """Kommune × data area: which vendor's system delivers, and how far its route has come.
 
-    Three queries (kommuner, data areas, routes) whatever the number of kommuner and routes."""
+    Five queries (kommuner, data areas, routes, newest deliveries, expected periods) whatever
+    the number of kommuner and routes."""
     kommuner_qs = Kommune.objects.for_user(user)
     if region:
         kommuner_qs = kommuner_qs.filter(region=region)
@@ -181,7 +186,7 @@ def coverage_matrix(
         for kommune in kommuner
     ]
     matrix = CoverageMatrix(areas=areas, rows=rows)
-    attach_latest_deliveries(list(matrix.cells()))
+    attach_latest_deliveries(list(matrix.cells()), user=user)
     return matrix
 
 

@@ -16,6 +16,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from audit.services import audit_record, snapshot
 from routes.keys import KeyPair, encrypt_private_key, generate_key_pair, load_private_key
 from routes.models import (
     DataArea,
@@ -166,6 +167,17 @@ def route_order(
             actor=actor,
             note=note,
         )
+        audit_record(
+            action="route.order",
+            obj=route,
+            after={
+                **snapshot(route),
+                "recipient_systems": sorted(s.pk for s in recipient_systems),
+                "note": note,
+            },
+            actor=actor,
+            kommune_id=kommune.pk,
+        )
         if order_reference:
             route_transition(
                 route=route,
@@ -230,6 +242,17 @@ def route_transition(
                 new_status=new_status,
                 actor=actor,
                 note=note,
+            )
+            audit_record(
+                action="route.status",
+                obj=route,
+                before={
+                    "status": old_status,
+                    **{name: getattr(route, name) for name in changes if name != "status"},
+                },
+                after={**changes, "note": note},
+                actor=actor,
+                kommune_id=route.kommune_id,
             )
     except IntegrityError:
         raise ValidationError(
@@ -323,6 +346,8 @@ def _store_key(
         expires_at=expires_at,
     )
     key.save()
+    # The private half never reaches the audit log (snapshot leaves binary fields out).
+    audit_record(action="sftp_key.create", obj=key, after=snapshot(key), actor=actor)
     return key
 
 
@@ -331,7 +356,7 @@ def _check_expiry(expires_at: datetime | None) -> None:
         raise ValidationError({"expires_at": _("Udløbsdatoen skal ligge i fremtiden.")})
 
 
-def _retire_active_for_rotation(sftp_user: SftpUser) -> SftpKey:
+def _retire_active_for_rotation(sftp_user: SftpUser, *, actor: User | None) -> SftpKey:
     """The active key becomes `previous`; refuses while an earlier rotation is unconfirmed."""
     if sftp_user.keys.filter(state=KeyState.PREVIOUS).exists():
         raise ValidationError(
@@ -349,6 +374,13 @@ def _retire_active_for_rotation(sftp_user: SftpUser) -> SftpKey:
         )
     active.state = KeyState.PREVIOUS
     active.save(update_fields=["state"])
+    audit_record(
+        action="sftp_key.state",
+        obj=active,
+        before={"state": KeyState.ACTIVE},
+        after={"state": KeyState.PREVIOUS},
+        actor=actor,
+    )
     return active
 
 
@@ -399,7 +431,7 @@ def sftp_key_rotate(
         raise ValidationError({"algorithm": _("Vælg RSA eller Ed25519.")})
     pair = generate_key_pair(algorithm, comment=_key_comment(sftp_user))
     with transaction.atomic():
-        _retire_active_for_rotation(sftp_user)
+        _retire_active_for_rotation(sftp_user, actor=actor)
         return _store_key(
             sftp_user=sftp_user,
             pair=pair,
@@ -451,7 +483,7 @@ def sftp_key_upload(
                 {"private_key": _("Nøglen er allerede registreret på denne SFTP-bruger.")}
             )
         if sftp_user.keys.filter(state=KeyState.ACTIVE).exists():
-            _retire_active_for_rotation(sftp_user)
+            _retire_active_for_rotation(sftp_user, actor=actor)
         return _store_key(
             sftp_user=sftp_user,
             pair=pair,
@@ -470,4 +502,11 @@ def sftp_key_confirm_rotation(*, sftp_user: SftpUser, actor: User | None) -> Sft
         previous.state = KeyState.RETIRED
         previous.retired_at = timezone.now()
         previous.save(update_fields=["state", "retired_at"])
+        audit_record(
+            action="sftp_key.state",
+            obj=previous,
+            before={"state": KeyState.PREVIOUS},
+            after={"state": KeyState.RETIRED, "retired_at": previous.retired_at},
+            actor=actor,
+        )
     return previous

@@ -363,6 +363,7 @@ def coverage_csv(request: HttpRequest) -> HttpResponse:
             _("Ruter pr. miljø"),
             _("Seneste leverance"),
             _("Leverancestatus"),
+            _("Forventet leverance"),
         ]
     )
     for cell in matrix.cells():
@@ -370,6 +371,7 @@ def coverage_csv(request: HttpRequest) -> HttpResponse:
         tail = [
             delivery.delivered_on.isoformat() if delivery else "",
             delivery.status_label if delivery else "",
+            cell.expected_text,
         ]
         head = [
             cell.kommune.code,

@@ -139,12 +139,13 @@ def many_routes(flis_system):
 def test_selector_query_count_is_fixed_for_all_98_kommuner(
     admin_user, many_routes, django_assert_num_queries
 ):
-    # kommuner, data areas, routes (with sender system, vendor and endpoint joined)
-    with django_assert_num_queries(3):
+    # kommuner, data areas, routes (with sender system, vendor and endpoint joined), the newest
+    # delivery per cell, the expected periods
+    with django_assert_num_queries(5):
         empty = coverage_matrix(user=admin_user)
     assert len(empty.rows) == 98
     many_routes(vendors=10)
-    with django_assert_num_queries(3):
+    with django_assert_num_queries(5):
         full = coverage_matrix(user=admin_user)
     assert sum(len(cell.entries) for cell in full.cells()) == 98 * 5
     assert full.established_per_area() == [98] * 5
@@ -154,14 +155,15 @@ def test_dashboard_and_csv_query_counts_are_fixed(
     client, admin_user, many_routes, django_assert_num_queries
 ):
     client.force_login(admin_user)
-    # session, user, kommuner, data areas, routes, vendors and data areas for the filter form
-    with django_assert_num_queries(7):
+    # session, user, kommuner, data areas, routes, newest deliveries, expected periods, vendors
+    # and data areas for the filter form
+    with django_assert_num_queries(9):
         client.get(reverse("routes:coverage"))
     many_routes(vendors=10)
-    with django_assert_num_queries(7):
+    with django_assert_num_queries(9):
         page = client.get(reverse("routes:coverage"))
     assert page.content.decode().count("exttest: etableret") == 98 * 5
-    with django_assert_num_queries(5):
+    with django_assert_num_queries(7):
         response = client.get(reverse("routes:coverage_csv"))
     assert len(rows_of(response)) == 1 + 98 * 5
 
@@ -171,8 +173,9 @@ def test_consultant_dashboard_query_count(
 ):
     many_routes(vendors=3)
     client.force_login(consultant_user)
-    # session, user, the role's kommuner check, kommuner, areas, routes, vendors, areas
-    with django_assert_num_queries(8):
+    # session, user, the role's kommuner check, kommuner, areas, routes, newest deliveries,
+    # expected periods, vendors, areas
+    with django_assert_num_queries(10):
         page = client.get(reverse("routes:coverage"))
     assert len(page.context["matrix"].rows) == 1
 
@@ -200,6 +203,7 @@ def test_csv_export_has_a_row_per_cell_and_sender(
         "System A",
         "etableret",
         "exttest: bestilt, produktion: etableret",
+        "",
         "",
         "",
     ]

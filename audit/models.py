@@ -1,0 +1,95 @@
+"""The audit log: an append-only hash chain of who changed what, when, before and after.
+
+Each row stores the SHA-256 of its own content plus the previous row's hash, so a row changed
+or deleted in the database breaks the chain at that point; `AuditCheckpoint` remembers the
+last verified head, so cutting rows off the end is found too.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Self
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from routes.models import Kommune, Role, user_role
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AnonymousUser
+
+    from routes.models import User
+
+
+class AuditQuerySet(models.QuerySet["AuditEntry"]):
+    def for_user(self, user: User | AnonymousUser) -> Self:
+        """Administrators see everything; consultants the entries about their kommuner."""
+        role = user_role(user)
+        if role == Role.ADMINISTRATOR:
+            return self.all()
+        if role == Role.CONSULTANT:
+            return self.filter(kommune__consultants=user)
+        return self.none()
+
+
+class AuditEntry(models.Model):
+    # Position in the chain: 1, 2, 3 … with no gaps (a gap is a deleted row). Not the pk,
+    # because a rolled-back insert leaves a gap in PostgreSQL's id sequence.
+    seq = models.PositiveBigIntegerField(_("nr."), unique=True)
+    at = models.DateTimeField(_("tidspunkt"), default=timezone.now, db_index=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("udført af"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    # Who acted, as text: kept when the user is deleted, and names workers ("baggrundsjob").
+    actor_label = models.CharField(_("aktør"), max_length=150, blank=True)
+    action = models.CharField(_("handling"), max_length=60, db_index=True)
+    object_type = models.CharField(_("objekttype"), max_length=60, blank=True)
+    object_id = models.CharField(_("objekt-id"), max_length=64, blank=True)
+    object_repr = models.CharField(_("objekt"), max_length=255, blank=True)
+    # The kommune the entry is about, if any: consultants see their kommuners' entries.
+    kommune = models.ForeignKey(
+        Kommune,
+        verbose_name=_("kommune"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    before = models.JSONField(_("før"), null=True, blank=True)
+    after = models.JSONField(_("efter"), null=True, blank=True)
+    prev_hash = models.CharField(_("forrige hash"), max_length=64)
+    hash = models.CharField(_("hash"), max_length=64, unique=True)
+
+    objects = AuditQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-seq"]
+        verbose_name = _("revisionspost")
+        verbose_name_plural = _("revisionslog")
+        indexes = [models.Index(fields=["object_type", "object_id"], name="audit_object")]
+
+    def __str__(self) -> str:
+        return f"#{self.seq} {self.action} {self.object_repr}"
+
+
+class AuditCheckpoint(models.Model):
+    """The newest head the verifier saw intact. A chain shorter than this, or with another
+    hash at this position, lost rows at its end (which the links alone cannot show)."""
+
+    seq = models.PositiveBigIntegerField()
+    hash = models.CharField(max_length=64)
+    verified_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-seq"]
+        verbose_name = _("revisionskontrolpunkt")
+        verbose_name_plural = _("revisionskontrolpunkter")
+
+    def __str__(self) -> str:
+        return f"#{self.seq} {self.hash[:12]}"

@@ -1,0 +1,34 @@
+"""`manage.py retention [--dry-run]`: deletes stored extracts past their retention."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.management.base import BaseCommand
+
+from deliveries.retention import RetentionRound, retention_run
+
+
+class Command(BaseCommand):
+    help = (
+        "Sletter gemte udtræk, der har passeret opbevaringsperioden (hentet, afvist eller "
+        "afvist af Serviceplatformen). Leverancen, rapportens resumé og kvitteringer bevares."
+    )
+
+    def add_arguments(self, parser: Any) -> None:
+        parser.add_argument(
+            "--dry-run", action="store_true", help="Vis kun, hvad der ville blive slettet."
+        )
+
+    def handle_one(self, *, dry_run: bool) -> RetentionRound:
+        return retention_run(dry_run=dry_run)
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        result = self.handle_one(dry_run=options["dry_run"])
+        for failure in result.failed:
+            self.stderr.write(failure)
+        verb = "ville blive slettet" if result.dry_run else "slettet"
+        self.stdout.write(
+            f"{len(result.deleted)} filer ({result.bytes} bytes) {verb}; "
+            f"{len(result.failed)} kunne ikke slettes."
+        )

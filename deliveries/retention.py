@@ -1,0 +1,136 @@
+"""Retention of stored extracts (they may hold CPR numbers).
+
+Which files go, and when (docs/expected-notifications-audit.md):
+
+- `fetched`: the recipient has the file; deleted DataArea.retention_days (default 90) after
+  it was fetched.
+- `rejected` (by the validator) and `refused` (by the Serviceplatform): final, the file will
+  never be sent; deleted RETENTION_REJECTED_DAYS (default 30) after that state, which leaves
+  time to read the report and correct.
+- Never: any other state. `failed` can still be retried by an administrator, `distributed`
+  can still become `fetched`, and the working states are in use. A file is deleted only in a
+  final state.
+
+What is kept: the delivery row (who, when, size, SHA-256), its events, the report summary
+(counts per rule and column), the listed issues without the values quoted from the file, and
+receipts. Each deletion is an audit row.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.core.files.storage import default_storage
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from audit.services import audit_record
+from deliveries.models import Delivery, DeliveryStatus, ValidationIssue
+from routes.models import DataArea
+
+logger = logging.getLogger(__name__)
+
+S = DeliveryStatus
+# The only states a file may be deleted in.
+RETENTION_FINAL_STATES = (S.FETCHED, S.REJECTED, S.REFUSED)
+
+
+@dataclass
+class RetentionRound:
+    dry_run: bool
+    deleted: list[int] = field(default_factory=list)  # delivery ids
+    bytes: int = 0
+    failed: list[str] = field(default_factory=list)
+
+
+def retention_due(*, now: datetime) -> list[Delivery]:
+    """Deliveries whose file is due for deletion at `now`. One query for all data areas."""
+    rejected_before = now - timedelta(days=settings.RETENTION_REJECTED_DAYS)
+    due = Q(status__in=(S.REJECTED, S.REFUSED), status_changed_at__lte=rejected_before)
+    for area in DataArea.objects.only("pk", "retention_days"):
+        due |= Q(
+            data_area_id=area.pk,
+            status=S.FETCHED,
+            status_changed_at__lte=now - timedelta(days=area.retention_days),
+        )
+    return list(
+        Delivery.objects.filter(due, file_deleted_at__isnull=True)
+        .exclude(file="")
+        .filter(status__in=RETENTION_FINAL_STATES)  # belt and braces: never another state
+        .order_by("status_changed_at", "pk")
+    )
+
+
+def _scrub_issues(delivery: Delivery) -> None:
+    """Listed issues keep row, column, rule and message, without the file's values; the
+    "validation failed" mail, which quoted the first of them, keeps only its subject (and so
+    does a digest that carried it)."""
+    from notifications.models import OutgoingMail
+
+    for issue in ValidationIssue.objects.filter(delivery=delivery).exclude(value=""):
+        message = issue.message.replace(issue.value, "…") if issue.value else issue.message
+        ValidationIssue.objects.filter(pk=issue.pk).update(value="", message=message)
+    mails = OutgoingMail.objects.filter(key__startswith=f"validation_failed:{delivery.pk}:")
+    digests = [pk for pk in mails.values_list("digest_id", flat=True) if pk is not None]
+    OutgoingMail.objects.filter(pk__in=[*mails.values_list("pk", flat=True), *digests]).update(
+        body_text=RETAINED_BODY, body_html=""
+    )
+
+
+RETAINED_BODY = "(Indholdet er slettet efter opbevaringsperioden for leverancens fil.)"
+
+
+def retention_run(*, now: datetime | None = None, dry_run: bool = False) -> RetentionRound:
+    """Deletes the stored files that are due; with `dry_run` only says which."""
+    now = now or timezone.now()
+    result = RetentionRound(dry_run=dry_run)
+    for delivery in retention_due(now=now):
+        if dry_run:
+            result.deleted.append(delivery.pk)
+            result.bytes += delivery.size
+            continue
+        name = delivery.file.name
+        try:
+            # Storage first, outside any transaction (it may be an object store). Deleting a
+            # file that is already gone is a no-op, so a run that dies after this line is
+            # completed by the next run.
+            default_storage.delete(name)
+        except Exception as exc:  # storage errors vary by backend; the next run tries again
+            logger.exception("retention: could not delete %s", name)
+            result.failed.append(f"{delivery.pk}: {type(exc).__name__}: {exc}")
+            continue
+        with transaction.atomic():
+            claimed = Delivery.objects.filter(
+                pk=delivery.pk, file_deleted_at__isnull=True, status=delivery.status
+            ).update(file_deleted_at=now)
+            if claimed != 1:
+                continue
+            _scrub_issues(delivery)
+            audit_record(
+                action="delivery.file_deleted",
+                object_type="deliveries.delivery",
+                object_id=delivery.pk,
+                object_repr=f"{delivery.uuid} ({delivery.period})",
+                before={"file": name, "size": delivery.size, "sha256": delivery.sha256},
+                after={
+                    "reason": "retention",
+                    "status": delivery.status,
+                    "status_changed_at": delivery.status_changed_at,
+                },
+                actor_label="opbevaring",
+                kommune_id=delivery.kommune_id,
+                at=now,
+            )
+        result.deleted.append(delivery.pk)
+        result.bytes += delivery.size
+    logger.info(
+        "retention: %s files (%s bytes) %s",
+        len(result.deleted),
+        result.bytes,
+        "would be deleted" if dry_run else "deleted",
+    )
+    return result

@@ -1,0 +1,106 @@
+"""Mail the portal sends: each person's choice of immediate mails or a daily digest, and every
+outgoing mail as a row (queued, sent, failed with its attempts and last error), so a failed
+send is retried by a worker and visible to administrators."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+
+class Cadence(models.TextChoices):
+    IMMEDIATE = "immediate", _("straks")
+    DIGEST = "digest", _("daglig opsamling")
+
+
+class NotificationPreference(models.Model):
+    """How one person wants the portal's mails. No row means immediate mails."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("bruger"),
+        on_delete=models.CASCADE,
+        related_name="notification_preference",
+    )
+    cadence = models.CharField(
+        _("levering"), max_length=10, choices=Cadence.choices, default=Cadence.IMMEDIATE
+    )
+
+    class Meta:
+        verbose_name = _("notifikationsvalg")
+        verbose_name_plural = _("notifikationsvalg")
+
+    def __str__(self) -> str:
+        return f"{self.user}: {self.get_cadence_display()}"
+
+
+class MailStatus(models.TextChoices):
+    # Waiting for the daily digest of its recipient.
+    DIGEST = "digest", _("venter på daglig opsamling")
+    # Included in a digest mail (see `digest`); never sent on its own.
+    DIGESTED = "digested", _("sendt i opsamling")
+    PENDING = "pending", _("i kø")
+    SENDING = "sending", _("sendes")
+    SENT = "sent", _("sendt")
+    FAILED = "failed", _("fejlet (opgivet)")
+
+
+class OutgoingMail(models.Model):
+    """One mail to one address, rendered when it was decided (in Danish)."""
+
+    kind = models.CharField(_("slags"), max_length=40, db_index=True)
+    to = models.EmailField(_("modtager"))
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("bruger"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    subject = models.CharField(_("emne"), max_length=255)
+    body_text = models.TextField(_("tekst"))
+    body_html = models.TextField(_("HTML"), blank=True)
+    # What the mail is about, e.g. "overdue:42": the same notice is never made twice for the
+    # same address (a job that runs twice, two scanners at once).
+    key = models.CharField(_("nøgle"), max_length=100, blank=True)
+    status = models.CharField(
+        _("status"), max_length=10, choices=MailStatus.choices, default=MailStatus.PENDING
+    )
+    attempts = models.PositiveSmallIntegerField(_("forsøg"), default=0)
+    last_error = models.TextField(_("seneste fejl"), blank=True)
+    created_at = models.DateTimeField(_("oprettet"), default=timezone.now)
+    last_attempt_at = models.DateTimeField(_("seneste forsøg"), null=True, blank=True)
+    sent_at = models.DateTimeField(_("sendt"), null=True, blank=True)
+    digest = models.ForeignKey(
+        "self",
+        verbose_name=_("sendt i opsamling"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="items",
+    )
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        verbose_name = _("udgående mail")
+        verbose_name_plural = _("udgående mails")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["key", "to"], condition=~Q(key=""), name="outgoingmail_one_per_key"
+            )
+        ]
+        indexes = [
+            # The digest job reads the waiting rows per recipient.
+            models.Index(
+                fields=["to", "created_at"],
+                condition=Q(status="digest"),
+                name="outgoingmail_waiting_digest",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.to}: {self.subject}"

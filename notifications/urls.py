@@ -1,0 +1,6 @@
+from django.urls import path
+
+from notifications import views
+
+app_name = "notifications"
+urlpatterns = [path("konto/notifikationer/", views.preferences, name="preferences")]

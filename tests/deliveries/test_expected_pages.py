@@ -1,0 +1,214 @@
+"""The expected-delivery states on the coverage dashboard (colour + words, a fixed number of
+queries) and a kommune's delivery history page (on time / late by N days / missing)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+import pytest
+import time_machine
+from django.urls import reverse
+
+from deliveries.expected import expected_deliveries_scan
+from deliveries.models import COPENHAGEN, Delivery, ExpectedDelivery, ExpectedState
+from routes.models import DataArea, Endpoint, ITSystem, Kommune, Route, User
+from routes.selectors import coverage_matrix
+from tests.deliveries.test_expected import DISTRIBUTED, walk_to
+
+pytestmark = pytest.mark.django_db
+
+
+def local(*args: int) -> datetime:
+    return datetime(*args, tzinfo=COPENHAGEN)
+
+
+@pytest.fixture
+def owing_route(upload_route):
+    upload_route.established_on = date(2026, 9, 1)
+    upload_route.save()
+    return upload_route
+
+
+@pytest.fixture
+def history(owing_route, make_delivery, vendor_a_user):
+    """September on time, October three days late, November missing (seen on 12 December)."""
+    with time_machine.travel(local(2026, 10, 2, 8, 0), tick=False):
+        expected_deliveries_scan()
+        september = make_delivery(owing_route, vendor_a_user, "s", period="2026-09")
+        walk_to(september, *DISTRIBUTED)
+    with time_machine.travel(local(2026, 11, 13, 10, 0), tick=False):
+        expected_deliveries_scan()
+        october = make_delivery(owing_route, vendor_a_user, "o", period="2026-10")
+        walk_to(october, *DISTRIBUTED)
+    with time_machine.travel(local(2026, 12, 12, 8, 0), tick=False):
+        expected_deliveries_scan()
+    return september, october
+
+
+def test_dashboard_shows_the_overdue_period_in_colour_and_words(client, consultant_user, history):
+    with time_machine.travel(local(2026, 12, 12, 9, 0), tick=False):
+        client.force_login(consultant_user)
+        page = client.get(reverse("routes:coverage"))
+    assert page.status_code == 200
+    cell = page.context["matrix"].rows[0].cells[3]  # Dagtilbud
+    assert cell.area.code == "dagtilbud"
+    assert cell.expected.state == ExpectedState.OVERDUE
+    assert cell.expected.period == "2026-11"
+    assert cell.latest_delivery.status == "distributed"
+    assert cell.latest_delivery.delivered_on == date(2026, 11, 13)
+    html = page.content.decode()
+    assert (
+        '<span class="expected-badge expected-overdue">Overskredet: 2026-11 (frist 10.12.2026)'
+        "</span>" in html
+    )
+    assert reverse("deliveries:kommune_history", args=["101"]) in html
+
+
+def test_dashboard_shows_the_period_being_collected_once_met(
+    client, admin_user, owing_route, make_delivery, vendor_a_user
+):
+    with time_machine.travel(local(2026, 11, 3, 8, 0), tick=False):
+        expected_deliveries_scan()
+        matrix = coverage_matrix(user=admin_user)
+        cell = next(
+            c for c in matrix.cells() if c.kommune.code == "101" and c.area.code == "dagtilbud"
+        )
+        assert cell.expected.state == ExpectedState.PENDING
+        assert cell.expected_text == "Afventer: 2026-10 (frist 10.11.2026)"
+        delivery = make_delivery(owing_route, vendor_a_user, "x", period="2026-10")
+        walk_to(delivery, *DISTRIBUTED)
+        matrix = coverage_matrix(user=admin_user)
+    cell = next(c for c in matrix.cells() if c.kommune.code == "101" and c.area.code == "dagtilbud")
+    assert cell.expected_text == "Leveret: 2026-10"
+    # November's row exists but says nothing yet: it is not being collected.
+    assert ExpectedDelivery.objects.filter(period="2026-11", state="pending").exists()
+
+
+def test_coverage_query_count_stays_fixed_with_deliveries_and_periods(
+    admin_user, system_a, flis_system, vendor_a_user, django_assert_num_queries
+):
+    lokal = Endpoint.objects.get(slug="lokal")
+    routes = Route.objects.bulk_create(
+        Route(
+            endpoint=lokal,
+            data_area=area,
+            kommune=kommune,
+            sender_system=system_a,
+            sender_authority=kommune.cvr,
+            recipient_authority=kommune.cvr,
+            status="established",
+            established_on=date(2026, 1, 1),
+        )
+        for kommune in Kommune.objects.all()
+        for area in DataArea.objects.all()
+    )
+    Delivery.objects.bulk_create(
+        Delivery(
+            route=route,
+            it_system=system_a,
+            data_area_id=route.data_area_id,
+            kommune_id=route.kommune_id,
+            endpoint=lokal,
+            period=period,
+            status="distributed",
+            uploaded_by=vendor_a_user,
+            original_filename="x.csv",
+            file=f"x/{route.pk}-{period}.csv",
+            size=1,
+            sha256="0" * 64,
+        )
+        for route in routes
+        for period in ("2026-09", "2026-10")
+    )
+    with time_machine.travel(local(2026, 12, 12, 8, 0), tick=False):
+        expected_deliveries_scan()
+        assert ExpectedDelivery.objects.count() == 98 * 5 * 2
+        with django_assert_num_queries(5):
+            matrix = coverage_matrix(user=admin_user)
+    cells = list(matrix.cells())
+    assert all(c.latest_delivery is not None for c in cells)
+    # November is overdue everywhere but in Voksne og Handicappede, due on the 14th.
+    assert {(c.area.code, c.expected.state) for c in cells} == {
+        ("oekonomi", "overdue"),
+        ("personale", "overdue"),
+        ("skole", "overdue"),
+        ("dagtilbud", "overdue"),
+        ("voksne_handicappede", "due_soon"),
+    }
+
+
+# --- history page -----------------------------------------------------------------------------
+
+
+def test_history_lists_on_time_late_and_missing(client, consultant_user, history):
+    _september, october = history
+    client.force_login(consultant_user)
+    page = client.get(reverse("deliveries:kommune_history", args=["101"]))
+    assert page.status_code == 200
+    [route_history] = page.context["routes"]
+    outcomes = [(line.period, line.outcome) for line in route_history.lines]
+    assert outcomes == [
+        ("2026-12", "Afventer"),
+        ("2026-11", "Mangler"),
+        ("2026-10", "3 dage for sent"),
+        ("2026-09", "Til tiden"),
+    ]
+    html = page.content.decode()
+    assert "Leveringshistorik for Københavns Kommune" in html
+    assert reverse("deliveries:detail", args=[october.uuid]) in html
+    assert '<span class="expected-badge expected-overdue">Mangler</span>' in html
+
+
+def test_history_of_one_day_late_is_singular(client, admin_user, owing_route, make_delivery):
+    with time_machine.travel(local(2026, 11, 11, 0, 30), tick=False):
+        expected_deliveries_scan()
+        delivery = make_delivery(owing_route, admin_user, "x", period="2026-10")
+        walk_to(delivery, *DISTRIBUTED)
+    client.force_login(admin_user)
+    page = client.get(reverse("deliveries:kommune_history", args=["101"]))
+    assert [line.outcome for line in page.context["routes"][0].lines][-1] == "1 dag for sent"
+
+
+def test_history_query_count_is_fixed(client, consultant_user, history, django_assert_num_queries):
+    client.force_login(consultant_user)
+    # session, user, the role's kommuner check, kommune, routes, expected periods (+ deliveries)
+    with django_assert_num_queries(6):
+        client.get(reverse("deliveries:kommune_history", args=["101"]))
+    Route.objects.create(
+        endpoint=Endpoint.objects.get(slug="produktion"),
+        data_area=DataArea.objects.get(code="skole"),
+        kommune=Kommune.objects.get(code="101"),
+        sender_system=ITSystem.objects.get(name="System A"),
+        sender_authority="64942212",
+        recipient_authority="64942212",
+        status="established",
+        established_on=date(2026, 1, 1),
+    )
+    with time_machine.travel(local(2026, 12, 12, 8, 0), tick=False):
+        expected_deliveries_scan()
+    with django_assert_num_queries(6):
+        page = client.get(reverse("deliveries:kommune_history", args=["101"]))
+    assert len(page.context["routes"]) == 2
+
+
+def test_history_is_read_only(client, consultant_user, history):
+    client.force_login(consultant_user)
+    assert client.post(reverse("deliveries:kommune_history", args=["101"])).status_code == 405
+
+
+def test_history_of_another_kommune_is_404_for_a_consultant(client, consultant_user, history):
+    client.force_login(consultant_user)
+    assert client.get(reverse("deliveries:kommune_history", args=["751"])).status_code == 404
+    assert client.get(reverse("deliveries:kommune_history", args=["999"])).status_code == 404
+
+
+def test_history_is_404_for_vendor_staff_and_people_without_a_role(client, vendor_a_user, history):
+    client.force_login(vendor_a_user)
+    assert client.get(reverse("deliveries:kommune_history", args=["101"])).status_code == 404
+    client.force_login(User.objects.create_user("nobody", password="pw-nobody-1234"))
+    assert client.get(reverse("deliveries:kommune_history", args=["101"])).status_code == 404
+
+
+def test_history_needs_login(client, history):
+    response = client.get(reverse("deliveries:kommune_history", args=["101"]))
+    assert response.status_code == 302
