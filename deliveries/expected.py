@@ -28,7 +28,7 @@ from deliveries.models import (
     period_of,
     period_shift,
 )
-from notifications.services import notify_expected, notify_not_fetched
+from flisportal.notifications.services import notify_expected, notify_not_fetched
 from routes.models import Route, RouteStatus
 
 logger = logging.getLogger(__name__)

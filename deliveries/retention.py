@@ -28,8 +28,8 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from audit.services import audit_record
 from deliveries.models import Delivery, DeliveryStatus, ValidationIssue
+from flisportal.audit.services import audit_record
 from routes.models import DataArea
 
 logger = logging.getLogger(__name__)
@@ -69,7 +69,7 @@ def _scrub_issues(delivery: Delivery) -> None:
     """Listed issues keep row, column, rule and message, without the file's values; the
     "validation failed" mail, which quoted the first of them, keeps only its subject (and so
     does a digest that carried it)."""
-    from notifications.models import OutgoingMail
+    from flisportal.notifications.models import OutgoingMail
 
     for issue in ValidationIssue.objects.filter(delivery=delivery).exclude(value=""):
         message = issue.message.replace(issue.value, "…") if issue.value else issue.message

@@ -30,7 +30,6 @@ from django.db import DatabaseError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from audit.services import audit_record, snapshot
 from deliveries import jobs, protocol, sftp
 from deliveries.datacontracts import contract_problems
 from deliveries.expected import expected_delivery_mark_met
@@ -47,8 +46,9 @@ from deliveries.models import (
 from deliveries.sftp import SftpError
 from deliveries.uploads import PreparedFile
 from deliveries.validation import FILE_RULES, Report, validate_file
+from flisportal.audit.services import audit_record, snapshot
+from flisportal.notifications.services import notify_delivery_status
 from flisportal.queues import SFTP, VALIDATION, enqueue_in_on_commit, enqueue_on_commit
-from notifications.services import notify_delivery_status
 from routes.keys import decrypt_private_key
 from routes.models import DataArea, Endpoint, ITSystem, KeyState, Route, SftpKey, SftpUser, User
 from routes.validators import authority_urn

@@ -6,10 +6,10 @@ Each feature registers its own job here, with an interval from the settings.
 from django.conf import settings
 from rq import cron
 
-from audit import jobs as audit_jobs
 from deliveries import jobs as delivery_jobs
 from flisportal import jobs, queues
-from notifications import jobs as notification_jobs
+from flisportal.audit import jobs as audit_jobs
+from flisportal.notifications import jobs as notification_jobs
 
 # Nightly, when nobody is uploading.
 cron.register(jobs.clear_expired_sessions, queues.DEFAULT, cron="15 3 * * *")

@@ -61,8 +61,8 @@ INSTALLED_APPS = [
     "flisportal",
     "routes",
     "deliveries",
-    "notifications",
-    "audit",
+    "flisportal.notifications",
+    "flisportal.audit",
     "axes",
 ]
 
@@ -321,5 +321,6 @@ LOGGING = {
         "django.db.backends": {"level": "INFO"},
         "paramiko": {"level": "WARNING"},
         "asyncssh": {"level": "WARNING"},
+        "axes": {"level": "WARNING"},
     },
 }

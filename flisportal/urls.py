@@ -11,8 +11,8 @@ urlpatterns = [
     path("admin/rq/", include("django_rq.urls")),
     path("", include("routes.urls")),
     path("", include("deliveries.urls")),
-    path("", include("notifications.urls")),
-    path("", include("audit.urls")),
+    path("", include("flisportal.notifications.urls")),
+    path("", include("flisportal.audit.urls")),
 ]
 
 handler404 = "flisportal.views.page_not_found"

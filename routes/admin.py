@@ -9,7 +9,7 @@ from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
-from audit.admin import AuditedAdminMixin
+from flisportal.audit.admin import AuditedAdminMixin
 from routes import models
 
 

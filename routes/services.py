@@ -16,7 +16,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from audit.services import audit_record, snapshot
+from flisportal.audit.services import audit_record, snapshot
 from routes.keys import KeyPair, encrypt_private_key, generate_key_pair, load_private_key
 from routes.models import (
     DataArea,

@@ -9,11 +9,11 @@ import pytest
 from django.core import mail
 from django.core.management import CommandError, call_command
 
-from audit.jobs import verify_audit_chain
-from audit.models import AuditCheckpoint, AuditEntry
-from audit.services import GENESIS, audit_record, audit_verify, compute_hash
-from notifications.models import OutgoingMail
-from notifications.services import mail_send
+from flisportal.audit.jobs import verify_audit_chain
+from flisportal.audit.models import AuditCheckpoint, AuditEntry
+from flisportal.audit.services import GENESIS, audit_record, audit_verify, compute_hash
+from flisportal.notifications.models import OutgoingMail
+from flisportal.notifications.services import mail_send
 
 pytestmark = pytest.mark.django_db
 

@@ -9,8 +9,8 @@ import io
 import pytest
 from django.urls import reverse
 
-from audit.models import AuditEntry
-from audit.services import audit_record
+from flisportal.audit.models import AuditEntry
+from flisportal.audit.services import audit_record
 
 pytestmark = pytest.mark.django_db
 

@@ -7,10 +7,10 @@ import pytest
 from django.core.management import call_command
 from django.urls import reverse
 
-from audit.models import AuditEntry
-from audit.services import audit_verify
 from deliveries import services as delivery_services
 from deliveries.models import DeliveryStatus
+from flisportal.audit.models import AuditEntry
+from flisportal.audit.services import audit_verify
 from routes import services as route_services
 from routes.models import AgreementStatus, Endpoint, ProcessingAgreement, SftpUser
 

@@ -12,11 +12,11 @@ from django.core.files.storage import default_storage
 from django.core.management import call_command
 from django.urls import reverse
 
-from audit.models import AuditEntry
-from audit.services import audit_verify
 from deliveries.jobs import validate_delivery
 from deliveries.models import COPENHAGEN, Delivery, DeliveryStatus, ValidationIssue
 from deliveries.retention import retention_run
+from flisportal.audit.models import AuditEntry
+from flisportal.audit.services import audit_verify
 from routes.models import DataArea
 from tests.conftest import dagtilbud_csv, dagtilbud_row
 from tests.deliveries.test_expected import DISTRIBUTED, walk_to
@@ -117,7 +117,7 @@ def test_command_dry_run_and_real_run(made, capsys):
 def test_values_quoted_from_the_file_are_removed_from_the_report_and_mail(
     make_delivery, upload_route, vendor_a_user, settings
 ):
-    from notifications.models import OutgoingMail
+    from flisportal.notifications.models import OutgoingMail
 
     settings.RETENTION_REJECTED_DAYS = 30
     vendor_a_user.email = "uploader@leverandoer-a.dk"
@@ -158,4 +158,4 @@ def test_retention_is_registered_with_cron(clean_redis):
     scheduler.load_config_from_file("flisportal.cron")
     jobs = {job.func_name: job for job in scheduler.get_jobs()}
     assert jobs["deliveries.jobs.apply_retention"].cron == "30 3 * * *"
-    assert jobs["audit.jobs.verify_audit_chain"].cron == "45 2 * * *"
+    assert jobs["flisportal.audit.jobs.verify_audit_chain"].cron == "45 2 * * *"

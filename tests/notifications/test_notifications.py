@@ -15,8 +15,13 @@ from django.utils import timezone
 from deliveries.expected import expected_deliveries_scan
 from deliveries.jobs import validate_delivery
 from deliveries.models import COPENHAGEN, DeliveryStatus
-from notifications import services
-from notifications.models import Cadence, MailStatus, NotificationPreference, OutgoingMail
+from flisportal.notifications import services
+from flisportal.notifications.models import (
+    Cadence,
+    MailStatus,
+    NotificationPreference,
+    OutgoingMail,
+)
 from routes.models import Endpoint, ITSystem, SftpKey, SftpUser, User
 from tests.conftest import dagtilbud_csv, dagtilbud_row
 from tests.deliveries.test_expected import DISTRIBUTED, walk_to
@@ -346,8 +351,8 @@ def test_digest_and_key_warnings_are_registered_with_cron(clean_redis):
     scheduler = DjangoCronScheduler()
     scheduler.load_config_from_file("flisportal.cron")
     jobs = {job.func_name: job for job in scheduler.get_jobs()}
-    assert jobs["notifications.jobs.send_digests"].cron == "0 7 * * *"  # DIGEST_CRON
-    assert "notifications.jobs.warn_expiring_keys" in jobs
+    assert jobs["flisportal.notifications.jobs.send_digests"].cron == "0 7 * * *"  # DIGEST_CRON
+    assert "flisportal.notifications.jobs.warn_expiring_keys" in jobs
 
 
 def test_mails_whose_job_was_lost_are_queued_again(settings, django_capture_on_commit_callbacks):

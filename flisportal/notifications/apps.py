@@ -4,5 +4,6 @@ from django.utils.translation import gettext_lazy as _
 
 class NotificationsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
-    name = "notifications"
+    name = "flisportal.notifications"
+    label = "notifications"
     verbose_name = _("Notifikationer")

@@ -10,8 +10,8 @@ from django.db import models
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from audit.models import AuditCheckpoint, AuditEntry
-from audit.services import audit_record, snapshot
+from flisportal.audit.models import AuditCheckpoint, AuditEntry
+from flisportal.audit.services import audit_record, snapshot
 
 # Never in the log: password hashes and the encrypted private halves of keys.
 SECRET_FIELDS = ("password", "encrypted_private_key")

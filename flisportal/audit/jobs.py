@@ -5,7 +5,7 @@ from __future__ import annotations
 
 def verify_audit_chain() -> dict[str, object]:
     """RQ cron (daily, AUDIT_VERIFY_CRON): verifies the chain; mails administrators on a break."""
-    from audit.services import audit_verify_and_alert
+    from flisportal.audit.services import audit_verify_and_alert
 
     result = audit_verify_and_alert()
     return {"checked": result.checked, "problems": result.problems[:20]}

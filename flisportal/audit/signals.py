@@ -8,7 +8,7 @@ from django.contrib.auth.signals import user_logged_in, user_login_failed
 from django.dispatch import receiver
 from django.http import HttpRequest
 
-from audit.services import audit_record
+from flisportal.audit.services import audit_record
 
 
 def _source(request: HttpRequest | None) -> str:

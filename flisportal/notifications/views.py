@@ -10,7 +10,7 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
-from notifications.models import NotificationPreference
+from flisportal.notifications.models import NotificationPreference
 
 
 class PreferenceForm(forms.ModelForm):

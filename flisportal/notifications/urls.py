@@ -1,6 +1,6 @@
 from django.urls import path
 
-from notifications import views
+from flisportal.notifications import views
 
 app_name = "notifications"
 urlpatterns = [path("konto/notifikationer/", views.preferences, name="preferences")]

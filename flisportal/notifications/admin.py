@@ -11,7 +11,7 @@ from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from notifications import models, services
+from flisportal.notifications import models, services
 
 
 @admin.register(models.OutgoingMail)

@@ -22,9 +22,14 @@ from django.db.models import F, Q
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
 
+from flisportal.notifications import jobs
+from flisportal.notifications.models import (
+    Cadence,
+    MailStatus,
+    NotificationPreference,
+    OutgoingMail,
+)
 from flisportal.queues import DEFAULT, enqueue_in_on_commit, enqueue_on_commit
-from notifications import jobs
-from notifications.models import Cadence, MailStatus, NotificationPreference, OutgoingMail
 from routes.models import KeyState, SftpKey, User
 
 logger = logging.getLogger(__name__)

@@ -18,7 +18,7 @@ from typing import Any
 from django.db import connection, models, transaction
 from django.utils import timezone
 
-from audit.models import AuditCheckpoint, AuditEntry
+from flisportal.audit.models import AuditCheckpoint, AuditEntry
 
 # The previous hash of the first row.
 GENESIS = "0" * 64
@@ -175,7 +175,7 @@ def audit_verify(*, checkpoint: bool = True) -> VerifyResult:
 
 def audit_verify_and_alert() -> VerifyResult:
     """The periodic check: on a break, administrators are mailed (once a day per break)."""
-    from notifications.services import administrators, notify
+    from flisportal.notifications.services import administrators, notify
 
     result = audit_verify()
     if not result.ok:

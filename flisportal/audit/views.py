@@ -17,7 +17,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET
 
-from audit.models import AuditEntry
+from flisportal.audit.models import AuditEntry
 from routes.models import Role, user_role
 from routes.views import csv_safe
 

@@ -6,7 +6,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
-from audit.services import audit_verify
+from flisportal.audit.services import audit_verify
 
 
 class Command(BaseCommand):
