@@ -16,8 +16,8 @@ from django.urls import reverse
 
 from deliveries.jobs import validate_delivery
 from deliveries.models import DeliveryStatus
-from tests.conftest import DAGTILBUD_HEADER, dagtilbud_csv, dagtilbud_row
 from routes.models import Endpoint, SftpUser
+from tests.conftest import DAGTILBUD_HEADER, dagtilbud_csv, dagtilbud_row
 from tests.flisportal.test_access_matrix import URLS, Tenant, fill_kwargs
 
 pytestmark = pytest.mark.django_db
