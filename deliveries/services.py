@@ -849,7 +849,9 @@ def _receipt_match(
     by_id = None
     if receipt.senders_file_id:
         try:
-            by_id = mine.filter(uuid=uuid.UUID(receipt.senders_file_id)).first()
+            # No ordering: the uuid is unique, and the newest-first ordering could make the
+            # planner walk an index in that order instead of looking the uuid up.
+            by_id = mine.filter(uuid=uuid.UUID(receipt.senders_file_id)).order_by().first()
         except ValueError:
             by_id = None
         if by_id is None:
