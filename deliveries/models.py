@@ -251,6 +251,15 @@ class Delivery(models.Model):
             models.Index(fields=["-uploaded_at", "-id"], name="delivery_newest"),
             models.Index(fields=["it_system", "-uploaded_at", "-id"], name="delivery_sys_newest"),
             models.Index(fields=["kommune", "-uploaded_at", "-id"], name="delivery_kom_newest"),
+            # A delivery page lists the corrections of its delivery. Almost no delivery replaces
+            # another, so SQLite's statistics make a plain index on `replaces` look useless and
+            # it scanned every delivery instead (40 ms at 100,000); a partial index holds only
+            # the few that do (→ under 1 ms).
+            models.Index(
+                fields=["replaces"],
+                condition=models.Q(replaces__isnull=False),
+                name="delivery_corrections",
+            ),
         ]
 
     def __str__(self) -> str:

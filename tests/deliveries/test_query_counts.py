@@ -79,3 +79,14 @@ def test_delivery_page_looks_the_uuid_up(upload_route, admin_user, rf):
         cursor.execute(f"EXPLAIN QUERY PLAN {sql}")
         plan = " ".join(str(row[-1]) for row in cursor.fetchall())
     assert "uuid" in plan and "delivery_newest" not in plan, plan
+
+
+@pytest.mark.skipif(
+    connection.vendor != "sqlite", reason="reads SQLite's query plan (EXPLAIN QUERY PLAN)"
+)
+def test_corrections_of_a_delivery_are_found_through_the_partial_index(upload_route):
+    sql, params = Delivery.objects.filter(replaces_id=1).query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute(f"EXPLAIN QUERY PLAN {sql}", params)
+        plan = " ".join(str(row[-1]) for row in cursor.fetchall())
+    assert "delivery_corrections" in plan, plan
