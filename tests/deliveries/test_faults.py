@@ -6,13 +6,14 @@ nothing lost and nothing done twice:
 - a server that accepts TCP and never answers, during a push in a real worker;
 - Redis down while a vendor uploads, and started again;
 - SQLite busy (another writer holds the lock) while a worker changes a delivery's status;
-- 20 uploads at once, worked by 4 worker processes at the same time.
-
-PostgreSQL restarted mid-flow is not tested (see docs/operations.md).
+- 20 uploads at once, worked by 4 worker processes at the same time;
+- PostgreSQL stopped while a worker validates, and started again (in the PostgreSQL run only).
 """
 
 from __future__ import annotations
 
+import json
+import os
 import shutil
 import socket
 import sqlite3
@@ -313,3 +314,44 @@ def test_twenty_uploads_at_once_with_four_workers_are_distributed_exactly_once(
     assert sorted(x.senders_file_id for x in decisions) == sorted(str(d.uuid) for d in deliveries)
     inbox = home(standin, world.flis) / "IN"
     assert len([p for p in inbox.iterdir() if p.suffix == ".csv"]) == 20
+
+
+@pytest.mark.skipif(
+    not os.environ.get("FLISPORTAL_TEST_PG_STOP"),
+    reason="stops and starts the suite's own PostgreSQL: runs under tests/run_on_postgres.py",
+)
+def test_postgresql_down_while_a_worker_validates_then_back_loses_nothing(
+    world, pushable, clean_redis, run_worker, settings
+):
+    delivery = pushable(dagtilbud_csv(rows_ok=3).encode(), status=S.RECEIVED)
+    django_rq.get_queue("validation").enqueue(jobs.validate_delivery, delivery.pk)
+    connections.close_all()
+    subprocess.run(
+        json.loads(os.environ["FLISPORTAL_TEST_PG_STOP"]),
+        check=True, timeout=60, stdout=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        down = run_worker("validation", timeout=120)  # must come back, not hang
+    finally:
+        subprocess.run(
+            json.loads(os.environ["FLISPORTAL_TEST_PG_START"]),
+            check=True, timeout=60, stdout=subprocess.DEVNULL,
+        )  # fmt: skip
+    connections.close_all()  # this process reconnects to the restarted server
+    # The worker met the missing database (and came back instead of hanging).
+    assert "OperationalError" in down.stdout + down.stderr
+    delivery.refresh_from_db()
+    # Nothing was claimed while the database was away: the row is as it was.
+    assert delivery.status == S.RECEIVED, down.stderr[-2000:]
+
+    # The job failed (or was never taken); the reconciler puts the work back, once.
+    stuck = settings.RECONCILE_STUCK_MINUTES + 1
+    services.deliveries_reconcile(now=timezone.now() + timezone.timedelta(minutes=stuck))
+    result = run_worker("validation", timeout=120)
+    assert result.returncode == 0, result.stderr
+    delivery.refresh_from_db()
+    assert delivery.status == S.VALID
+    assert [(e.old_status, e.new_status) for e in delivery.events.all()] == [
+        ("received", "validating"),
+        ("validating", "valid"),
+    ]
