@@ -7,7 +7,8 @@ nothing lost and nothing done twice:
 - Redis down while a vendor uploads, and started again;
 - SQLite busy (another writer holds the lock) while a worker changes a delivery's status;
 - 20 uploads at once, worked by 4 worker processes at the same time;
-- PostgreSQL stopped while a worker validates, and started again (in the PostgreSQL run only).
+- PostgreSQL stopped while a worker validates, and started again (in the PostgreSQL run only);
+- a worker killed (SIGKILL) during validation.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import socket
 import sqlite3
 import subprocess
@@ -36,8 +38,9 @@ from rq.registry import ScheduledJobRegistry
 from deliveries import jobs, services
 from deliveries.models import Delivery, DeliveryStatus, PlatformDecision, PlatformOutcome
 from routes.models import AgreementStatus, Endpoint, ProcessingAgreement
-from tests.conftest import ROOT, dagtilbud_csv, free_port, worker_env
+from tests.conftest import ROOT, dagtilbud_csv, dagtilbud_row, free_port, worker_env
 from tests.deliveries.standin import home
+from tests.deliveries.test_reconciler import children_of
 
 pytestmark = pytest.mark.redis
 
@@ -352,6 +355,56 @@ def test_postgresql_down_while_a_worker_validates_then_back_loses_nothing(
     delivery.refresh_from_db()
     assert delivery.status == S.VALID
     assert [(e.old_status, e.new_status) for e in delivery.events.all()] == [
+        ("received", "validating"),
+        ("validating", "valid"),
+    ]
+
+
+def test_worker_killed_during_validation_is_validated_again_once(
+    world, pushable, clean_redis, redis_url, run_worker, settings, tmp_path
+):
+    # Large enough that the check is still running when the worker is killed.
+    rows = "".join(
+        dagtilbud_row(n % 5000, anvisningsenhedsnummer=f"E{10000 + n // 5000}") + "\n"
+        for n in range(400_000)
+    )
+    content = dagtilbud_csv().encode() + rows.encode()
+    delivery = pushable(content, status=S.RECEIVED)
+    django_rq.get_queue("validation").enqueue(jobs.validate_delivery, delivery.pk)
+    worker = subprocess.Popen(
+        [sys.executable, str(ROOT / "manage.py"), "rqworker", "validation"],
+        env=worker_env(redis_url), cwd=ROOT,
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if Delivery.objects.filter(pk=delivery.pk, status=S.VALIDATING).exists():
+                break
+            time.sleep(0.02)
+        else:
+            pytest.fail("the validation never started")
+        # The work horse (RQ forks one per job, in its own session) and the worker, as the OOM
+        # killer or a crash would.
+        for pid in [*children_of(worker.pid), worker.pid]:
+            os.kill(pid, signal.SIGKILL)
+    finally:
+        worker.wait(30)
+    delivery.refresh_from_db()
+    assert delivery.status == S.VALIDATING, "validation finished before the kill: enlarge"
+    clean_redis.flushdb()
+
+    stuck = settings.RECONCILE_STUCK_MINUTES + 1
+    later = timezone.now() + timezone.timedelta(minutes=stuck)
+    assert services.deliveries_reconcile(now=later).revalidated == [delivery.pk]
+    result = run_worker("validation", timeout=300)
+    assert result.returncode == 0, result.stderr
+    delivery.refresh_from_db()
+    assert delivery.status == S.VALID, delivery.events.last().message
+    assert delivery.rows_checked == 400_000
+    assert [(e.old_status, e.new_status) for e in delivery.events.all()] == [
+        ("received", "validating"),
+        ("validating", "received"),
         ("received", "validating"),
         ("validating", "valid"),
     ]
