@@ -25,7 +25,7 @@ from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured, ValidationError
-from django.core.files.storage import default_storage
+from django.core.files.storage import FileSystemStorage, default_storage
 from django.db import DatabaseError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
@@ -199,12 +199,14 @@ def delivery_create(
 @contextmanager
 def _local_path(name: str) -> Iterator[Path]:
     """A local path for a stored file: the file itself on disk storage, else a temp copy
-    (polars reads from a path)."""
-    try:
+    (polars reads from a path), removed when the block ends.
+
+    Only a FileSystemStorage is asked for its path: other storages may answer `path()` with a
+    name that is no file on this machine (InMemoryStorage does), or raise NotImplementedError
+    (S3)."""
+    if isinstance(default_storage, FileSystemStorage):
         yield Path(default_storage.path(name))
         return
-    except NotImplementedError:
-        pass
     with tempfile.TemporaryDirectory(prefix="flis-delivery-") as folder:
         target = Path(folder) / "extract.csv"
         with default_storage.open(name, "rb") as source, target.open("wb") as out:
@@ -889,7 +891,9 @@ def _receipt_match(
     by_id = None
     if receipt.senders_file_id:
         try:
-            by_id = mine.filter(uuid=uuid.UUID(receipt.senders_file_id)).first()
+            # No ordering: the uuid is unique, and the newest-first ordering could make the
+            # planner walk an index in that order instead of looking the uuid up.
+            by_id = mine.filter(uuid=uuid.UUID(receipt.senders_file_id)).order_by().first()
         except ValueError:
             by_id = None
         if by_id is None:

@@ -164,16 +164,37 @@ def decode_to_utf8(path: Path, workdir: Path) -> Decoded:
     return Decoded(encoding="utf-8-sig" if bom else "utf-8", path=path, lines=lines)
 
 
+# UTF-8's two bytes for æ ø å Æ Ø Å (and é, ü, ö, ä) read as Windows-1252: "Ã" and a second
+# character. Danish text in Windows-1252 practically never has them side by side, so a file that
+# is not UTF-8 but has them is a mix of both (rows pasted from two sources): transcoding it would
+# silently turn those rows' letters into "Ã¦".
+_UTF8_AS_CP1252 = re.compile("Ã[¦¸¥†˜…©¼¶¤]")
+
+
 def _transcode_cp1252(path: Path, workdir: Path) -> Decoded:
     target = workdir / "transcoded-utf8.csv"
     decoder = codecs.getincrementaldecoder("cp1252")("strict")
     lines = 0
     offset = 0
     last = b""
+    tail = ""  # the last character of the previous chunk: a pair may straddle two chunks
     with path.open("rb") as source, target.open("w", encoding="utf-8", newline="") as out:
         while chunk := source.read(CHUNK):
             try:
-                out.write(decoder.decode(chunk))
+                text = decoder.decode(chunk)
+                mixed = _UTF8_AS_CP1252.search(tail + text)
+                if mixed:
+                    at = offset + max(mixed.start() - len(tail), 0)
+                    raise FileProblem(
+                        "encoding",
+                        "Filen blander to tegnsæt: det meste er Windows-1252, men nogle "
+                        f"bogstaver er gemt som UTF-8 («{mixed.group()}» i stedet for "
+                        f"«{mixed.group().encode('cp1252').decode('utf-8')}»). Gem hele filen "
+                        "som CSV i UTF-8 og upload igen.",
+                        row=_line_of(path, at),
+                    )
+                tail = text[-1:]
+                out.write(text)
             except UnicodeDecodeError as exc:
                 raise FileProblem(
                     "encoding",

@@ -6,20 +6,40 @@ commits, so a worker never looks for a row that is not there yet.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
 import django_rq
+import redis
 from django.db import transaction
+
+logger = logging.getLogger(__name__)
 
 DEFAULT = "default"
 VALIDATION = "validation"  # CPU-bound: reading and checking extracts
 SFTP = "sftp"  # network-bound: push, receipts, fetch
 
 
+def _enqueue(queue: str, func: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
+    """Redis being down must not turn a committed upload (or status change) into an error page:
+    the row is written and is the source of truth, and the reconciler enqueues the work again
+    once it has waited RECONCILE_STUCK_MINUTES. So a Redis error is logged, not raised."""
+    try:
+        django_rq.get_queue(queue).enqueue(func, *args, **kwargs)
+    except redis.RedisError as error:
+        logger.warning(
+            "%s%r could not be put on queue %s (%s); the reconciler will enqueue it again",
+            getattr(func, "__name__", func),
+            args,
+            queue,
+            error,
+        )
+
+
 def enqueue_on_commit(queue: str, func: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
-    transaction.on_commit(lambda: django_rq.get_queue(queue).enqueue(func, *args, **kwargs))
+    transaction.on_commit(lambda: _enqueue(queue, func, *args, **kwargs))
 
 
 def enqueue_in_on_commit(

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import xstatic.pkg.bootstrap
+from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
 from flisportal.env import (
@@ -162,6 +163,22 @@ MEDIA_ROOT = env_path("MEDIA_ROOT", DATA_DIR / "private")
 MEDIA_URL = None
 if STORAGES["default"]["BACKEND"].endswith("FileSystemStorage"):
     STORAGES["default"]["OPTIONS"] = {"location": str(MEDIA_ROOT), "base_url": None}
+elif STORAGES["default"]["BACKEND"] == "storages.backends.s3.S3Storage":
+    # An S3-compatible object store (the optional extra `s3`: django-storages + boto3).
+    # Credentials come the way boto3 always takes them (AWS_ACCESS_KEY_ID and
+    # AWS_SECRET_ACCESS_KEY in the environment, or an instance role), never from this file.
+    STORAGES["default"]["OPTIONS"] = {
+        "bucket_name": env_str("FLISPORTAL_S3_BUCKET", ""),
+        "endpoint_url": env_str("FLISPORTAL_S3_ENDPOINT_URL", "") or None,
+        "region_name": env_str("FLISPORTAL_S3_REGION", "") or None,
+        "location": env_str("FLISPORTAL_S3_PREFIX", ""),
+        # Extracts are personal data: private objects, never a public URL, never overwritten.
+        "default_acl": "private",
+        "querystring_auth": True,
+        "file_overwrite": False,
+    }
+    if not STORAGES["default"]["OPTIONS"]["bucket_name"]:
+        raise ImproperlyConfigured("FLISPORTAL_S3_BUCKET must name the bucket for extracts.")
 FILE_UPLOAD_PERMISSIONS = 0o600
 FILE_UPLOAD_DIRECTORY_PERMISSIONS = 0o700
 

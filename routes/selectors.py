@@ -63,6 +63,11 @@ class CoverageEntry:
 
     system: ITSystem
     routes: list[Route] = field(default_factory=list)
+    # (route, its status label) for the dashboard: the labels are translated once per page, not
+    # once per route (~1,000 gettext calls on the full matrix; benchmarks/load.py).
+    badges: list[tuple[Route, str]] = field(default_factory=list)
+    # Filled by the view, which knows URLs.
+    onboarding_url: str = ""
 
     @property
     def vendor(self) -> Vendor | None:
@@ -170,10 +175,12 @@ def coverage_matrix(
 
     # (kommune id, area id) -> system id -> entry; dicts keep the query's order.
     grouped: dict[tuple[int, int], dict[int, CoverageEntry]] = defaultdict(dict)
+    labels = {value: str(label) for value, label in RouteStatus.choices}
     for route in routes_qs:
         entries = grouped[(route.kommune_id, route.data_area_id)]
         entry = entries.setdefault(route.sender_system_id, CoverageEntry(route.sender_system))
         entry.routes.append(route)
+        entry.badges.append((route, labels[route.status]))
 
     rows = [
         CoverageRow(

@@ -8,6 +8,7 @@ DATABASE_URL for the command, and stops and deletes the cluster afterwards, what
 from __future__ import annotations
 
 import glob
+import json
 import os
 import pwd
 import shutil
@@ -65,6 +66,18 @@ def main(argv: list[str]) -> int:
             check=True,
         )
         env = dict(os.environ, DATABASE_URL=f"postgres://flis@127.0.0.1:{port}/flisportal")
+        # How to stop and start this server again, for the fault test that takes the database
+        # away mid-flow (tests/deliveries/test_faults.py); a JSON list each, run as they are.
+        env["FLISPORTAL_TEST_PG_STOP"] = json.dumps(
+            as_owner([str(bin_dir / "pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop"], owner)
+        )
+        env["FLISPORTAL_TEST_PG_START"] = json.dumps(
+            as_owner(
+                [str(bin_dir / "pg_ctl"), "-D", str(data), "-o", options,
+                 "-l", str(folder / "server.log"), "-w", "start"],
+                owner,
+            )
+        )  # fmt: skip
         print(f"PostgreSQL on 127.0.0.1:{port} (temporary, {data})", flush=True)
         return subprocess.run(argv, env=env, check=False).returncode
     finally:

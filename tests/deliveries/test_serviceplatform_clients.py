@@ -14,14 +14,13 @@ import sys
 from pathlib import Path
 
 import pytest
-from django.conf import settings
 
 from deliveries import protocol
 from deliveries.models import PlatformDecision, PlatformOutcome
 from deliveries.serviceplatform.server import StandinThread
 from routes.hostkeys import parse_pinned_host_keys
 from routes.models import Endpoint
-from tests.conftest import ROOT, free_port
+from tests.conftest import ROOT, free_port, worker_env
 from tests.deliveries.standin import (
     Party,
     World,
@@ -140,11 +139,10 @@ def _read_line(process: subprocess.Popen[str], timeout: float = 30) -> str:
 
 
 def _start_command(tmp_path: Path, port: int) -> subprocess.Popen[str]:
-    database = settings.DATABASES["default"]
-    assert database["ENGINE"].endswith("sqlite3")
+    # The test database, SQLite or PostgreSQL (the suite runs on both).
     env = dict(
         os.environ,
-        DATABASE_URL=f"sqlite:///{database['NAME']}",
+        DATABASE_URL=worker_env("")["DATABASE_URL"],
         FLISPORTAL_DATA_DIR=str(tmp_path / "data"),
         PYTHONUNBUFFERED="1",
     )

@@ -1,0 +1,410 @@
+"""Faults that the push, receipt and reconciler tests do not already cover (those have: the
+stand-in stopped during a push and started again, a connection cut mid-upload, a worker killed
+during a push, Redis flushed, a wrong host key). Each ends with the delivery in the right state,
+nothing lost and nothing done twice:
+
+- a server that accepts TCP and never answers, during a push in a real worker;
+- Redis down while a vendor uploads, and started again;
+- SQLite busy (another writer holds the lock) while a worker changes a delivery's status;
+- 20 uploads at once, worked by 4 worker processes at the same time;
+- PostgreSQL stopped while a worker validates, and started again (in the PostgreSQL run only);
+- a worker killed (SIGKILL) during validation.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+
+import django_rq
+import pytest
+import redis
+from django.conf import settings as django_settings
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import connection, connections
+from django.urls import reverse
+from django.utils import timezone
+from rq.registry import ScheduledJobRegistry
+
+from deliveries import jobs, services
+from deliveries.models import Delivery, DeliveryStatus, PlatformDecision, PlatformOutcome
+from routes.models import AgreementStatus, Endpoint, ProcessingAgreement
+from tests.conftest import ROOT, dagtilbud_csv, dagtilbud_row, free_port, worker_env
+from tests.deliveries.standin import home
+from tests.deliveries.test_reconciler import children_of
+
+pytestmark = pytest.mark.redis
+
+S = DeliveryStatus
+
+
+@pytest.fixture
+def silent_server() -> Iterator[int]:
+    """Accepts TCP connections and never sends a byte (a hung server or a black-holing
+    firewall after the handshake)."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.settimeout(0.2)
+    accepted: list[socket.socket] = []
+    stop = threading.Event()
+
+    def serve() -> None:
+        while not stop.is_set():
+            try:
+                accepted.append(listener.accept()[0])
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    yield listener.getsockname()[1]
+    stop.set()
+    thread.join(timeout=2)
+    for sock in accepted:
+        sock.close()
+    listener.close()
+
+
+def test_push_to_a_server_that_never_answers_times_out_and_is_retried_later(
+    world, pushable, silent_server, run_worker, monkeypatch
+):
+    delivery = pushable(b"kommunekode;periode\n101;202610\n")
+    Endpoint.objects.filter(pk=world.endpoint.pk).update(port=silent_server)
+    # Short timeouts for the worker process, so the test is quick; the defaults are 10-60 s.
+    for name in ("SFTP_CONNECT_TIMEOUT", "SFTP_BANNER_TIMEOUT", "SFTP_AUTH_TIMEOUT"):
+        monkeypatch.setenv(name, "2")
+    django_rq.get_queue("sftp").enqueue(jobs.push_delivery, delivery.pk)
+
+    started = time.monotonic()
+    result = run_worker("sftp", timeout=60)  # a hanging worker would fail the test here
+    assert result.returncode == 0, result.stderr
+    assert time.monotonic() - started < 45
+
+    delivery.refresh_from_db()
+    assert delivery.status == S.VALID  # waiting for its retry, not stuck in `pushing`
+    assert delivery.push_attempts == 1
+    assert "svarede ikke" in delivery.last_error
+    assert delivery.next_attempt_at is not None and delivery.next_attempt_at > timezone.now()
+    queue = django_rq.get_queue("sftp")
+    assert len(ScheduledJobRegistry(queue=queue).get_job_ids()) == 1
+    assert [(e.old_status, e.new_status) for e in delivery.events.all()] == [
+        ("valid", "pushing"),
+        ("pushing", "valid"),
+    ]
+
+
+@pytest.fixture
+def own_redis(tmp_path, settings) -> Iterator[dict]:
+    """A Redis of this test only (so stopping it does not disturb the session's), on a fixed
+    port so that it can be started again at the same address."""
+    binary = shutil.which("redis-server")
+    assert binary, "redis-server is not installed"
+    port = free_port()
+    url = f"redis://127.0.0.1:{port}/0"
+    state: dict = {"process": None, "url": url}
+
+    def start() -> None:
+        state["process"] = subprocess.Popen(
+            [
+                binary,
+                "--bind",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(tmp_path),
+            ],
+            stdout=subprocess.DEVNULL,
+        )
+        client = redis.Redis.from_url(url)
+        for _ in range(100):
+            try:
+                client.ping()
+                return
+            except redis.ConnectionError:
+                time.sleep(0.05)
+        raise AssertionError("redis did not start")
+
+    def stop() -> None:
+        state["process"].kill()
+        state["process"].wait(timeout=10)
+
+    state["start"], state["stop"] = start, stop
+    saved = {name: dict(queue) for name, queue in django_settings.RQ_QUEUES.items()}
+    for queue in django_settings.RQ_QUEUES.values():
+        queue["URL"] = url
+    start()
+    yield state
+    if state["process"].poll() is None:
+        stop()
+    for name, queue in saved.items():
+        django_settings.RQ_QUEUES[name].update(queue)
+
+
+def test_redis_down_during_upload_then_back_loses_nothing(
+    world, push_route, sender_key, uploader, private_media, standin, own_redis, client, settings
+):
+    ProcessingAgreement.objects.create(
+        vendor=uploader.vendor, kommune=world.kommune, status=AgreementStatus.SIGNED
+    )
+    own_redis["stop"]()
+    client.force_login(uploader)
+    content = dagtilbud_csv(rows_ok=5).encode()
+    response = client.post(
+        reverse("deliveries:upload"),
+        {
+            "it_system": push_route.sender_system_id,
+            "data_area": push_route.data_area_id,
+            "kommune": push_route.kommune_id,
+            "period": "2026-10",
+            "environment": push_route.endpoint_id,
+            "file": SimpleUploadedFile("udtraek.csv", content, content_type="text/csv"),
+        },
+    )
+    # The upload is kept and the vendor sees it: a queue that is down is the portal's problem
+    # to catch up on, not a reason to make the vendor upload again (and deliver twice).
+    delivery = Delivery.objects.get()
+    assert response.status_code == 302
+    assert response.url == reverse("deliveries:detail", args=[delivery.uuid])
+    assert delivery.status == S.RECEIVED
+
+    own_redis["start"]()  # an empty Redis: the job was never written
+    stuck = settings.RECONCILE_STUCK_MINUTES + 1
+    later = timezone.now() + timezone.timedelta(minutes=stuck)
+    assert services.deliveries_reconcile(now=later).requeued == [delivery.pk]
+    env = worker_env(own_redis["url"])
+    for queues in (("validation", "sftp"),):
+        done = subprocess.run(
+            [sys.executable, str(ROOT / "manage.py"), "rqworker", "--burst", *queues],
+            env=env, cwd=ROOT, capture_output=True, text=True, timeout=120, check=False,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr
+    standin.wait_idle()
+    services.receipts_collect()
+    delivery.refresh_from_db()
+    assert delivery.status == S.DISTRIBUTED, delivery.events.last().message
+    assert PlatformDecision.objects.get().outcome == PlatformOutcome.DISTRIBUTED
+
+
+@pytest.mark.skipif(
+    django_settings.DATABASES["default"]["ENGINE"] != "django.db.backends.sqlite3",
+    reason="SQLite's single-writer lock; PostgreSQL locks rows, not the database",
+)
+def test_sqlite_busy_during_a_status_change_waits_and_then_succeeds(world, pushable, run_worker):
+    delivery = pushable(dagtilbud_csv(rows_ok=3).encode(), status=S.RECEIVED)
+    django_rq.get_queue("validation").enqueue(jobs.validate_delivery, delivery.pk)
+    # Another writer (a migration, a long admin action) holds the write lock for 3 s.
+    path = connection.settings_dict["NAME"]
+    holder = sqlite3.connect(path, timeout=1, isolation_level=None, check_same_thread=False)
+    holder.execute("BEGIN IMMEDIATE")
+    released = threading.Event()
+
+    def release_later() -> None:
+        time.sleep(3)
+        holder.execute("COMMIT")
+        released.set()
+
+    thread = threading.Thread(target=release_later)
+    thread.start()
+    started = time.monotonic()
+    try:
+        result = run_worker("validation", timeout=60)
+    finally:
+        thread.join()
+        holder.close()
+    assert released.is_set()
+    assert result.returncode == 0, result.stderr
+    # The worker really met the lock (it could not have finished before it was released).
+    assert time.monotonic() - started >= 3
+    delivery.refresh_from_db()
+    assert delivery.status == S.VALID, result.stderr[-2000:]
+    # Each step once: the wait was inside SQLite's busy timeout, not a retry that did it twice.
+    assert [(e.old_status, e.new_status) for e in delivery.events.all()] == [
+        ("received", "validating"),
+        ("validating", "valid"),
+    ]
+
+
+def test_twenty_uploads_at_once_with_four_workers_are_distributed_exactly_once(
+    world, push_route, sender_key, uploader, private_media, standin, clean_redis, redis_url,
+    make_delivery,
+):  # fmt: skip
+    errors: list[BaseException] = []
+
+    def upload(n: int) -> None:
+        try:
+            make_delivery(push_route, uploader, dagtilbud_csv(rows_ok=20 + n))
+        except BaseException as exc:
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=upload, args=(n,)) for n in range(20)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert not errors, errors
+    assert Delivery.objects.count() == 20
+
+    env = worker_env(redis_url)
+    workers = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                str(ROOT / "manage.py"),
+                "rqworker",
+                "--burst",
+                "validation",
+                "sftp",
+            ],
+            env=env,
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(4)
+    ]
+    try:
+        for worker in workers:
+            _, stderr = worker.communicate(timeout=180)
+            assert worker.returncode == 0, stderr[-2000:]
+    finally:
+        for worker in workers:
+            if worker.poll() is None:
+                worker.kill()
+    # Burst workers stop when the queues look empty; a push enqueued by another worker's last
+    # validation may still be waiting. One more worker drains what is left.
+    subprocess.run(
+        [sys.executable, str(ROOT / "manage.py"), "rqworker", "--burst", "validation", "sftp"],
+        env=env, cwd=ROOT, capture_output=True, timeout=180, check=True,
+    )  # fmt: skip
+    standin.wait_idle()
+    services.receipts_collect()
+
+    deliveries = list(Delivery.objects.all())
+    assert {d.status for d in deliveries} == {S.DISTRIBUTED}, [
+        (d.status, d.last_error) for d in deliveries
+    ]
+    for d in deliveries:
+        steps = [(e.old_status, e.new_status) for e in d.events.all()]
+        assert steps == [
+            ("", "received"),
+            ("received", "validating"),
+            ("validating", "valid"),
+            ("valid", "pushing"),
+            ("pushing", "sent"),
+            ("sent", "distributed"),
+        ], (d.pk, steps)
+        assert d.push_attempts == 1
+    # Exactly one transfer per delivery at the platform, and one file each in FLIS's IN/.
+    decisions = PlatformDecision.objects.all()
+    assert sorted(x.senders_file_id for x in decisions) == sorted(str(d.uuid) for d in deliveries)
+    inbox = home(standin, world.flis) / "IN"
+    assert len([p for p in inbox.iterdir() if p.suffix == ".csv"]) == 20
+
+
+@pytest.mark.skipif(
+    not os.environ.get("FLISPORTAL_TEST_PG_STOP"),
+    reason="stops and starts the suite's own PostgreSQL: runs under tests/run_on_postgres.py",
+)
+def test_postgresql_down_while_a_worker_validates_then_back_loses_nothing(
+    world, pushable, clean_redis, run_worker, settings
+):
+    delivery = pushable(dagtilbud_csv(rows_ok=3).encode(), status=S.RECEIVED)
+    django_rq.get_queue("validation").enqueue(jobs.validate_delivery, delivery.pk)
+    connections.close_all()
+    subprocess.run(
+        json.loads(os.environ["FLISPORTAL_TEST_PG_STOP"]),
+        check=True, timeout=60, stdout=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        down = run_worker("validation", timeout=120)  # must come back, not hang
+    finally:
+        subprocess.run(
+            json.loads(os.environ["FLISPORTAL_TEST_PG_START"]),
+            check=True, timeout=60, stdout=subprocess.DEVNULL,
+        )  # fmt: skip
+    connections.close_all()  # this process reconnects to the restarted server
+    # The worker met the missing database (and came back instead of hanging).
+    assert "OperationalError" in down.stdout + down.stderr
+    delivery.refresh_from_db()
+    # Nothing was claimed while the database was away: the row is as it was.
+    assert delivery.status == S.RECEIVED, down.stderr[-2000:]
+
+    # The job failed (or was never taken); the reconciler puts the work back, once.
+    stuck = settings.RECONCILE_STUCK_MINUTES + 1
+    services.deliveries_reconcile(now=timezone.now() + timezone.timedelta(minutes=stuck))
+    result = run_worker("validation", timeout=120)
+    assert result.returncode == 0, result.stderr
+    delivery.refresh_from_db()
+    assert delivery.status == S.VALID
+    assert [(e.old_status, e.new_status) for e in delivery.events.all()] == [
+        ("received", "validating"),
+        ("validating", "valid"),
+    ]
+
+
+def test_worker_killed_during_validation_is_validated_again_once(
+    world, pushable, clean_redis, redis_url, run_worker, settings, tmp_path
+):
+    # Large enough that the check is still running when the worker is killed.
+    rows = "".join(
+        dagtilbud_row(n % 5000, anvisningsenhedsnummer=f"E{10000 + n // 5000}") + "\n"
+        for n in range(400_000)
+    )
+    content = dagtilbud_csv().encode() + rows.encode()
+    delivery = pushable(content, status=S.RECEIVED)
+    django_rq.get_queue("validation").enqueue(jobs.validate_delivery, delivery.pk)
+    worker = subprocess.Popen(
+        [sys.executable, str(ROOT / "manage.py"), "rqworker", "validation"],
+        env=worker_env(redis_url), cwd=ROOT,
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if Delivery.objects.filter(pk=delivery.pk, status=S.VALIDATING).exists():
+                break
+            time.sleep(0.02)
+        else:
+            pytest.fail("the validation never started")
+        # The work horse (RQ forks one per job, in its own session) and the worker, as the OOM
+        # killer or a crash would.
+        for pid in [*children_of(worker.pid), worker.pid]:
+            os.kill(pid, signal.SIGKILL)
+    finally:
+        worker.wait(30)
+    delivery.refresh_from_db()
+    assert delivery.status == S.VALIDATING, "validation finished before the kill: enlarge"
+    clean_redis.flushdb()
+
+    stuck = settings.RECONCILE_STUCK_MINUTES + 1
+    later = timezone.now() + timezone.timedelta(minutes=stuck)
+    assert services.deliveries_reconcile(now=later).revalidated == [delivery.pk]
+    result = run_worker("validation", timeout=300)
+    assert result.returncode == 0, result.stderr
+    delivery.refresh_from_db()
+    assert delivery.status == S.VALID, delivery.events.last().message
+    assert delivery.rows_checked == 400_000
+    assert [(e.old_status, e.new_status) for e in delivery.events.all()] == [
+        ("received", "validating"),
+        ("validating", "received"),
+        ("received", "validating"),
+        ("validating", "valid"),
+    ]

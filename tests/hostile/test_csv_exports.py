@@ -1,0 +1,87 @@
+"""Formula injection: no CSV the portal writes has a cell a spreadsheet would run as a formula.
+
+The exports are found from the URL configuration (every portal URL that answers text/csv), so
+a new export is tested here as soon as it exists. One CSV is left out on purpose: the download
+of a delivery's own file gives the vendor back the bytes they uploaded, unchanged (changing
+them would break the checksum the platform and the recipients see).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+
+import pytest
+from django.urls import reverse
+
+from deliveries.jobs import validate_delivery
+from deliveries.models import DeliveryStatus
+from routes.models import Endpoint, SftpUser
+from tests.conftest import DAGTILBUD_HEADER, dagtilbud_csv, dagtilbud_row
+from tests.flisportal.test_access_matrix import URLS, Tenant, fill_kwargs
+
+pytestmark = pytest.mark.django_db
+
+NOT_AN_EXPORT = {"deliveries:download": "the vendor's own uploaded file, byte for byte"}
+FORMULAS = ("=", "+", "-", "@", "\t", "\r")
+EVIL = ['=HYPERLINK("http://x","klik")', "+SUM(1,2)", "-2+3", "@SUM(A1)", "=cmd|' /C calc'!A0"]
+
+
+@pytest.fixture
+def hostile_world(make_delivery, upload_route, vendor_a_user, vendor_a, admin_user):
+    # Names an administrator typed (or a vendor's data) that start like formulas.
+    vendor_a.name = EVIL[0]
+    vendor_a.save()
+    system = upload_route.sender_system
+    system.name = EVIL[1]
+    system.save()
+    rows = [
+        dagtilbud_row(1, pasningstilbud=EVIL[2]),
+        dagtilbud_row(2, daginstitutionsnummer=EVIL[3]),
+        dagtilbud_row(3, pladstype=EVIL[4]),
+    ]
+    # A hostile column name too: the report names the column of each error.
+    header = DAGTILBUD_HEADER.replace("friplads", "=friplads")
+    body = dagtilbud_csv(*rows).replace(DAGTILBUD_HEADER, header)
+    delivery = make_delivery(upload_route, vendor_a_user, body)
+    assert validate_delivery(delivery.pk) == DeliveryStatus.REJECTED
+    delivery2 = make_delivery(upload_route, vendor_a_user, dagtilbud_csv(*rows), period="2026-09")
+    assert validate_delivery(delivery2.pk) == DeliveryStatus.REJECTED
+    sftp_user = SftpUser.objects.create(
+        it_system=system, endpoint=Endpoint.objects.get(slug="lokal"), username="A_SFTP"
+    )
+    tenant = Tenant(vendor_a, upload_route.kommune, system, sftp_user, upload_route, delivery)
+    tenant2 = Tenant(vendor_a, upload_route.kommune, system, sftp_user, upload_route, delivery2)
+    return [tenant, tenant2]
+
+
+def _kwargs(url, tenants) -> list[dict]:
+    # Each delivery once: one has the hostile column name, the other hostile values.
+    return [fill_kwargs(url, tenant) for tenant in tenants]
+
+
+def _cells(response) -> list[str]:
+    raw = (b"".join(response.streaming_content) if response.streaming else response.content).decode(
+        "utf-8-sig"
+    )
+    return [cell for row in csv.reader(io.StringIO(raw), delimiter=";") for cell in row]
+
+
+def test_no_csv_export_has_a_cell_that_starts_a_formula(client, admin_user, hostile_world):
+    client.force_login(admin_user)
+    exports = []
+    for url in URLS:
+        if url.name in NOT_AN_EXPORT or url.name.startswith("routes:sftp"):
+            continue
+        for kwargs in _kwargs(url, hostile_world):
+            response = client.get(reverse(url.name, kwargs=kwargs))
+            if not response.get("Content-Type", "").startswith("text/csv"):
+                break
+            exports.append(url.name)
+            cells = _cells(response)
+            assert cells, url.name
+            bad = [c for c in cells if c.startswith(FORMULAS)]
+            assert not bad, (url.name, bad)
+            # The evil values are there, made harmless, not dropped.
+            assert any(c.startswith("'") for c in cells), url.name
+    assert {"routes:coverage_csv", "deliveries:report_csv"} <= set(exports)
