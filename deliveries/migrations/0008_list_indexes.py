@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('deliveries', '0005_push'),
+        ('deliveries', '0007_expected_retention'),
         ('routes', '0003_keys_origin_hostkey_validation'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
