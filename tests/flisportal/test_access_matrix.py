@@ -113,6 +113,11 @@ POLICY: dict[str, dict[str, Any]] = {
     "deliveries:download": A_AND_KOMMUNE,
     "deliveries:report_csv": A_AND_KOMMUNE,
     "deliveries:retry": POST_ONLY,
+    # A kommune's delivery history: that kommune's consultants and administrators.
+    "deliveries:kommune_history": _only("admin", "consultant"),
+    # The audit log: administrators all entries, consultants their kommuners' entries.
+    "audit:log": _only("admin", "consultant", "consultant_other"),
+    "audit:log_csv": _only("admin", "consultant", "consultant_other"),
 }
 
 # Who may act through a POST-only URL on vendor A's objects. Everyone else logged in gets 404.

@@ -15,6 +15,7 @@ import pytest
 from django.urls import reverse
 
 from deliveries.jobs import validate_delivery
+from flisportal.audit.services import audit_record
 from deliveries.models import DeliveryStatus
 from routes.models import Endpoint, SftpUser
 from tests.conftest import DAGTILBUD_HEADER, dagtilbud_csv, dagtilbud_row
@@ -47,6 +48,8 @@ def hostile_world(make_delivery, upload_route, vendor_a_user, vendor_a, admin_us
     assert validate_delivery(delivery.pk) == DeliveryStatus.REJECTED
     delivery2 = make_delivery(upload_route, vendor_a_user, dagtilbud_csv(*rows), period="2026-09")
     assert validate_delivery(delivery2.pk) == DeliveryStatus.REJECTED
+    # A registry change recorded in the audit log with a name an administrator typed.
+    audit_record(action="routes.vendor.change", obj=vendor_a, actor=admin_user)
     sftp_user = SftpUser.objects.create(
         it_system=system, endpoint=Endpoint.objects.get(slug="lokal"), username="A_SFTP"
     )
