@@ -15,8 +15,8 @@ import pytest
 from django.urls import reverse
 
 from deliveries.jobs import validate_delivery
-from flisportal.audit.services import audit_record
 from deliveries.models import DeliveryStatus
+from flisportal.audit.services import audit_record
 from routes.models import Endpoint, SftpUser
 from tests.conftest import DAGTILBUD_HEADER, dagtilbud_csv, dagtilbud_row
 from tests.flisportal.test_access_matrix import URLS, Tenant, fill_kwargs
