@@ -200,9 +200,7 @@ class SftpConnection:
         received = 0
         with self._errors(f"hentningen af {remote_path}", remote_path):
             with self._sftp.open(remote_path, "rb") as remote:
-                remote.prefetch(
-                    remote.stat().st_size, max_concurrent_requests=READ_AHEAD_REQUESTS
-                )
+                remote.prefetch(remote.stat().st_size, max_concurrent_requests=READ_AHEAD_REQUESTS)
                 while chunk := remote.read(CHUNK_SIZE):
                     digest.update(chunk)
                     target.write(chunk)
@@ -447,9 +445,7 @@ def connect(
                 permanent=False,
             ) from None
         except Exception as exc:
-            raise _operation_error(
-                exc, action="åbningen af SFTP", path="", where=where
-            ) from None
+            raise _operation_error(exc, action="åbningen af SFTP", path="", where=where) from None
     except BaseException:
         transport.close()
         raise

@@ -212,6 +212,12 @@ SFTP_RETRY_BASE_DELAY = env_int("SFTP_RETRY_BASE_DELAY", 30, minimum=1, maximum=
 SFTP_RETRY_MAX_DELAY = env_int("SFTP_RETRY_MAX_DELAY", 1800, minimum=1, maximum=86400)
 # --- end SFTP client ------------------------------------------------------------------------
 
+# --- Hent-side fetcher (deliveries/fetching.py) ---------------------------------------------
+# Seconds between two fetch rounds: each round lists IN/ of every recipient SFTP user the portal
+# holds an active key for, and fetches what has arrived (RQ cron, `manage.py rqcron`).
+FETCH_POLL_SECONDS = env_int("FETCH_POLL_SECONDS", 300, minimum=1, maximum=86400)
+# --- end Hent-side fetcher ------------------------------------------------------------------
+
 # Production hardening: on whenever DEBUG is off (check --deploy passes).
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
