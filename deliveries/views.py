@@ -30,11 +30,14 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from deliveries import services
 from deliveries.forms import DeliveryFilterForm, DeliveryUploadForm
-from deliveries.models import DataContract, Delivery
+from deliveries.models import DataContract, Delivery, DeliveryStatus
 from deliveries.uploads import HashingUploadHandler, UploadRefused, prepare_upload
 from routes.models import Role, User, user_role
 
 PAGE_SIZE = 50
+# After validation nobody works on the delivery in this process, but it still moves: the page
+# follows it (follow.js) until the recipient has fetched it or it has stopped.
+AWAITING_STATES = (DeliveryStatus.VALID, DeliveryStatus.SENT, DeliveryStatus.DISTRIBUTED)
 REPORT_PAGE_SIZE = 100
 
 
@@ -234,6 +237,11 @@ def delivery_detail(request: HttpRequest, delivery_uuid: uuid.UUID) -> HttpRespo
             "listed": delivery.issues.count(),
             "may_upload": _may_upload(request.user),
             "corrections": delivery.corrections.all(),
+            # The Hent side's receipts: the last steps of the timeline.
+            "receipts": delivery.receipts.select_related(
+                "recipient_system", "recipient_sftp_user"
+            ).order_by("fetched_at", "pk"),
+            "awaiting": delivery.status in AWAITING_STATES,
         },
     )
 
