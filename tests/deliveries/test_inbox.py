@@ -325,3 +325,14 @@ def test_receipt_systems_filter_offers_recipient_systems_in_scope(
     form = client.get(reverse("deliveries:inbox")).context["form"]
     names = {system.name for system in form.fields["system"].queryset}
     assert "Aarhus LIS" not in names
+
+
+def test_admin_lists_receipts_read_only(client, receipts, admin_user):
+    client.force_login(admin_user)
+    response = client.get(reverse("admin:deliveries_receipt_changelist"))
+    assert response.status_code == 200
+    assert "AARHUS_0751.csv" in response.content.decode()
+    url = reverse("admin:deliveries_receipt_change", args=[receipts["own"].pk])
+    assert client.get(url).status_code == 200  # view only
+    assert client.post(url, {}).status_code == 403
+    assert Receipt.objects.count() == 3
