@@ -106,7 +106,7 @@ def receipts_fetch(*, sftp_user_id: int) -> FetchSummary:
     if key is None:
         summary.error = f"SFTP-brugeren {sftp_user.username} har ingen aktiv nøgle."
         return summary
-    private_key = decrypt_private_key(key.encrypted_private_key)
+    private_key = decrypt_private_key(bytes(key.encrypted_private_key))
     try:
         with open_for_endpoint(sftp_user=sftp_user, private_key=private_key) as connection:
             names = connection.listdir(IN)
@@ -114,13 +114,20 @@ def receipts_fetch(*, sftp_user_id: int) -> FetchSummary:
                 if not metadata_name.endswith(protocol.METADATA_SUFFIX):
                     continue
                 data_name = metadata_name.removesuffix(protocol.METADATA_SUFFIX)
-                _fetch_one(
-                    connection,
-                    sftp_user=sftp_user,
-                    data_name=data_name,
-                    data_present=data_name in names,
-                    summary=summary,
-                )
+                try:
+                    _fetch_one(
+                        connection,
+                        sftp_user=sftp_user,
+                        data_name=data_name,
+                        data_present=data_name in names,
+                        summary=summary,
+                    )
+                except SftpError as exc:
+                    if not exc.permanent:
+                        raise  # the connection is gone: stop this round
+                    # This pair only (gone meanwhile, or not readable): nothing was recorded
+                    # for it, so whatever is still in IN/ is looked at again next round.
+                    logger.warning("fetch of IN/%s skipped: %s", data_name, exc)
     except SftpError as exc:
         # Nothing half-done is recorded: what was not committed stays in IN/ for the next round.
         logger.warning("fetch for %s stopped: %s", sftp_user.username, exc)
@@ -203,14 +210,20 @@ def _fetch_one(
             f"Datafilen {data_name} mangler i IN/ ved siden af metadatafilen.",
         )
 
-    receipt = _record(
-        checked,
-        sftp_user=sftp_user,
-        data_name=data_name,
-        stored_name=stored_name,
-        size=size,
-        sha256=sha256,
-    )
+    try:
+        receipt = _record(
+            checked,
+            sftp_user=sftp_user,
+            data_name=data_name,
+            stored_name=stored_name,
+            size=size,
+            sha256=sha256,
+        )
+    except BaseException:
+        # Not recorded: no stored copy may outlive it (the pair is fetched again next round).
+        if stored_name:
+            default_storage.delete(stored_name)
+        raise
     if receipt is None:
         # Another worker recorded the same transfer meanwhile; its copy is the one kept.
         if stored_name:

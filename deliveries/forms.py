@@ -6,6 +6,7 @@ from typing import Any
 from crispy_forms.helper import FormHelper
 from crispy_forms.layout import Div, Field, Layout, Submit
 from django import forms
+from django.contrib.auth.models import AnonymousUser
 from django.db.models import Q
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _lazy
@@ -227,10 +228,14 @@ class ReceiptFilterForm(forms.Form):
         widget=forms.TextInput(attrs={"placeholder": _lazy("filnavn, afsender, id …")}),
     )
 
-    def __init__(self, *args: Any, user: User, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, user: User | AnonymousUser, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["system"].queryset = ITSystem.objects.for_user(user).filter(is_recipient=True)
-        self.fields["kommune"].queryset = Kommune.objects.for_user(user)
+        system = self.fields["system"]
+        kommune = self.fields["kommune"]
+        assert isinstance(system, forms.ModelChoiceField)
+        assert isinstance(kommune, forms.ModelChoiceField)
+        system.queryset = ITSystem.objects.for_user(user).filter(is_recipient=True)
+        kommune.queryset = Kommune.objects.for_user(user)
         for field in self.fields.values():
             css = "form-select" if isinstance(field.widget, forms.Select) else "form-control"
             field.widget.attrs.setdefault("class", f"{css} form-control-sm")

@@ -362,3 +362,25 @@ def test_recipients_to_fetch_are_recipients_with_an_active_key(fetch_world):
     )
     SftpKey.objects.filter(sftp_user=world.lis.sftp_user).update(state=KeyState.RETIRED)
     assert fetching.recipients_to_fetch() == [world.flis.sftp_user.pk]
+
+
+def test_a_pair_that_vanishes_mid_round_does_not_stop_the_others(
+    fetch_world, standin, monkeypatch
+):
+    world = fetch_world
+    other = "LEV-A_PERSONALE_0101_202610_ffff0000.csv"
+    place(standin, world.flis, NAME, CONTENT, metadata_for(world, NAME, len(CONTENT)))
+    place(standin, world.flis, other, CONTENT, metadata_for(world, other, len(CONTENT)))
+    read = fetching._read_metadata
+
+    def gone_for_first(connection, path):
+        if NAME in path:
+            # As when another worker removed the pair between the listing and the read.
+            raise sftp.SftpError(f"{path} findes ikke", permanent=True)
+        return read(connection, path)
+
+    monkeypatch.setattr(fetching, "_read_metadata", gone_for_first)
+    summary = fetch(world.flis)
+    assert [r.file_name for r in Receipt.objects.all()] == [other]
+    assert len(summary.recorded) == 1
+    assert (home(standin, world.flis) / "IN" / NAME).exists()
