@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from django.db import connections
 
 from deliveries.models import Delivery, DeliveryStatus
 from deliveries.serviceplatform.server import standin_running
@@ -266,3 +267,7 @@ def browser(monkeypatch: pytest.MonkeyPatch) -> Iterator[object]:
             yield chromium
         finally:
             chromium.close()
+            # ORM calls made while Playwright's loop ran opened a connection of their own
+            # (Django keeps connections per async context); close it here, in that context,
+            # or PostgreSQL refuses to drop the test database at the end of the session.
+            connections.close_all()
