@@ -502,6 +502,9 @@ class Receipt(models.Model):
             )
         ]
         indexes = [
+            # The unfiltered inbox (administrators), newest first: without it every page sorts
+            # the whole table.
+            models.Index(fields=["-fetched_at", "-id"], name="receipt_newest"),
             # The inbox: one recipient system's receipts, newest first.
             models.Index(fields=["recipient_system", "-fetched_at"], name="receipt_inbox"),
             # Consultants' inboxes are scoped by kommune.
