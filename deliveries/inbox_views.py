@@ -70,10 +70,11 @@ def inbox(request: HttpRequest) -> HttpResponse:
     )
     query = request.GET.copy()
     query.pop("side", None)
+    system = form.cleaned_data.get("system") if form.is_valid() else None
     return render(
         request,
         "deliveries/inbox.html",
-        {"form": form, "page": page, "query": query.urlencode()},
+        {"form": form, "page": page, "query": query.urlencode(), "system": system},
     )
 
 

@@ -126,6 +126,8 @@ def test_inbox_filters_and_search(client, receipts, admin_user, flis_system, kom
     client.force_login(admin_user)
     own, foreign, aarhus = receipts["own"].uuid, receipts["foreign"].uuid, receipts["aarhus"].uuid
     assert listed(client, system=flis_system.pk) == {own, foreign, aarhus}
+    html = client.get(reverse("deliveries:inbox"), {"system": flis_system.pk}).content.decode()
+    assert "Indbakke · FLIS</h1>" in html
     assert listed(client, kommune=kommune_aarhus.pk) == {aarhus}
     assert listed(client, verdict="size_mismatch") == {foreign}
     assert listed(client, data_area=DataArea.objects.get(code="skole").pk) == {foreign}
