@@ -100,6 +100,10 @@ def recipients_to_fetch() -> list[int]:
 
 def receipts_fetch(*, sftp_user_id: int) -> FetchSummary:
     """One fetch round for one recipient SFTP user; see the module docstring."""
+    if transaction.get_connection().in_atomic_block:
+        # Files leave IN/ once their receipt is committed; inside an outer transaction that
+        # moment would come only after the files are gone.
+        raise RuntimeError("receipts_fetch must not run inside a transaction")
     sftp_user = SftpUser.objects.select_related("endpoint", "it_system").get(pk=sftp_user_id)
     summary = FetchSummary(sftp_user=sftp_user.username)
     key = SftpKey.objects.filter(sftp_user=sftp_user, state=KeyState.ACTIVE).first()

@@ -384,3 +384,10 @@ def test_a_pair_that_vanishes_mid_round_does_not_stop_the_others(
     assert [r.file_name for r in Receipt.objects.all()] == [other]
     assert len(summary.recorded) == 1
     assert (home(standin, world.flis) / "IN" / NAME).exists()
+
+
+def test_refuses_to_run_inside_a_transaction(fetch_world):
+    from django.db import transaction
+
+    with transaction.atomic(), pytest.raises(RuntimeError, match="inside a transaction"):
+        fetching.receipts_fetch(sftp_user_id=fetch_world.flis.sftp_user.pk)
