@@ -147,7 +147,7 @@ def receipts_catch_up() -> int:
     moved = 0
     pending = (
         Receipt.objects.filter(verdict=ReceiptVerdict.OK, delivery__status__in=AWAITING_FETCH)
-        .select_related("recipient_system", "delivery")
+        .select_related("recipient_system", "recipient_sftp_user", "delivery")
         .order_by("fetched_at")
     )
     for receipt in pending:
