@@ -204,3 +204,40 @@ class ReceiptProblemAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
         return False
+
+
+@admin.register(models.Receipt)
+class ReceiptAdmin(admin.ModelAdmin):
+    """Hent-side receipts. Read-only: they record what a recipient fetched; the inbox
+    (/indbakke/) is where people work with them."""
+
+    list_display = (
+        "fetched_at",
+        "recipient_system",
+        "file_name",
+        "kommune",
+        "data_area",
+        "verdict",
+        "delivery",
+    )
+    list_filter = ("verdict", "recipient_system", "data_area")
+    list_select_related = ("recipient_system", "kommune", "data_area", "delivery")
+    search_fields = ("file_name", "sender", "filetransfer_uuid", "senders_file_id")
+    date_hierarchy = "fetched_at"
+    # The stored file has no URL (private storage): its name is shown instead, and the
+    # download goes through the inbox's scoped view.
+    exclude = ("read_by", "file")
+    readonly_fields = ("stored_as",)
+
+    @admin.display(description=_lazy("gemt som"))
+    def stored_as(self, obj: models.Receipt) -> str:
+        return obj.file.name or "–"
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False

@@ -6,10 +6,12 @@ from typing import Any, cast
 from crispy_forms.helper import FormHelper
 from crispy_forms.layout import Div, Field, Layout, Submit
 from django import forms
+from django.contrib.auth.models import AnonymousUser
+from django.db.models import Q
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _lazy
 
-from deliveries.models import DeliveryStatus
+from deliveries.models import DeliveryStatus, ReceiptQuerySet, ReceiptVerdict
 from routes.models import (
     AgreementStatus,
     DataArea,
@@ -207,3 +209,79 @@ class DeliveryFilterForm(forms.Form):
         if value and not PERIOD_RE.match(value):
             raise forms.ValidationError(_("Skriv perioden som ÅÅÅÅ-MM."))
         return value
+
+
+class ReceiptFilterForm(forms.Form):
+    """The inbox's filters and search; every choice list is scoped to the user."""
+
+    system = forms.ModelChoiceField(
+        label=_lazy("Modtagersystem"), queryset=ITSystem.objects.none(), required=False
+    )
+    kommune = forms.ModelChoiceField(
+        label=_lazy("Kommune"), queryset=Kommune.objects.none(), required=False
+    )
+    data_area = forms.ModelChoiceField(
+        label=_lazy("Dataområde"), queryset=DataArea.objects.all(), required=False
+    )
+    verdict = forms.ChoiceField(
+        label=_lazy("Vurdering"),
+        choices=[("", "---------"), *ReceiptVerdict.choices],
+        required=False,
+    )
+    period = forms.CharField(
+        label=_lazy("Periode"),
+        required=False,
+        max_length=7,
+        widget=forms.TextInput(attrs={"placeholder": "ÅÅÅÅ-MM"}),
+    )
+    q = forms.CharField(
+        label=_lazy("Søg"),
+        required=False,
+        max_length=100,
+        widget=forms.TextInput(attrs={"placeholder": _lazy("filnavn, afsender, id …")}),
+    )
+
+    def __init__(self, *args: Any, user: User | AnonymousUser, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        system = self.fields["system"]
+        kommune = self.fields["kommune"]
+        assert isinstance(system, forms.ModelChoiceField)
+        assert isinstance(kommune, forms.ModelChoiceField)
+        system.queryset = ITSystem.objects.for_user(user).filter(is_recipient=True)
+        kommune.queryset = Kommune.objects.for_user(user)
+        for field in self.fields.values():
+            css = "form-select" if isinstance(field.widget, forms.Select) else "form-control"
+            field.widget.attrs.setdefault("class", f"{css} form-control-sm")
+        # Choosing the recipient system shows its inbox at once (portal.js; no inline script).
+        self.fields["system"].widget.attrs["data-submit-on-change"] = ""
+
+    def clean_period(self) -> str:
+        value = self.cleaned_data["period"].strip()
+        if value and not PERIOD_RE.match(value):
+            raise forms.ValidationError(_("Skriv perioden som ÅÅÅÅ-MM."))
+        return value
+
+    def filter(self, receipts: ReceiptQuerySet) -> ReceiptQuerySet:
+        """The receipts that match the valid filters (all of them if the form is invalid)."""
+        if not self.is_valid():
+            return receipts
+        data = self.cleaned_data
+        if data.get("system"):
+            receipts = receipts.filter(recipient_system=data["system"])
+        if data.get("kommune"):
+            receipts = receipts.filter(kommune=data["kommune"])
+        if data.get("data_area"):
+            receipts = receipts.filter(data_area=data["data_area"])
+        if data.get("verdict"):
+            receipts = receipts.filter(verdict=data["verdict"])
+        if data.get("period"):
+            receipts = receipts.filter(period=data["period"])
+        if data.get("q"):
+            term = data["q"].strip()
+            receipts = receipts.filter(
+                Q(file_name__icontains=term)
+                | Q(sender__icontains=term)
+                | Q(filetransfer_uuid__iexact=term)
+                | Q(senders_file_id__iexact=term)
+            )
+        return receipts

@@ -20,7 +20,17 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from routes.models import DataArea, Endpoint, ITSystem, Kommune, Role, Route, User, user_role
+from routes.models import (
+    DataArea,
+    Endpoint,
+    ITSystem,
+    Kommune,
+    Role,
+    Route,
+    SftpUser,
+    User,
+    user_role,
+)
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AnonymousUser
@@ -52,7 +62,9 @@ DELIVERY_TRANSITIONS: dict[str, tuple[str, ...]] = {
     S.VALID: (S.PUSHING,),
     S.REJECTED: (),
     S.PUSHING: (S.SENT, S.FAILED, S.VALID),
-    S.SENT: (S.DISTRIBUTED, S.REFUSED),
+    # `sent → fetched`: the recipient may fetch before the receipts job has seen the
+    # platform's receipt (the stand-in distributes at once).
+    S.SENT: (S.DISTRIBUTED, S.REFUSED, S.FETCHED),
     S.DISTRIBUTED: (S.FETCHED,),
     S.REFUSED: (),
     S.FETCHED: (),
@@ -587,3 +599,193 @@ class ExpectedDelivery(models.Model):
             ExpectedState.OVERDUE: "danger",
             ExpectedState.MET: "success",
         }[ExpectedState(self.state)]
+
+# --- Hent-side receipts ---
+
+
+class ReceiptVerdict(models.TextChoices):
+    OK = "ok", _("i orden")
+    SIZE_MISMATCH = "size_mismatch", _("forkert størrelse")
+    CHECKSUM_MISMATCH = "checksum_mismatch", _("forkert kontrolsum")
+    UNKNOWN_ROUTE = "unknown_route", _("ukendt afsender eller rute")
+    MALFORMED_METADATA = "malformed_metadata", _("ulæselig metadatafil")
+
+
+class ReceiptQuerySet(models.QuerySet["Receipt"]):
+    def for_user(self, user: User | AnonymousUser) -> ReceiptQuerySet:
+        """Administrators see all; consultants their kommuner's receipts; vendor staff the
+        receipts of their own vendor's deliveries (never files of other senders)."""
+        role = user_role(user)
+        if role == Role.ADMINISTRATOR:
+            return self.all()
+        if role == Role.CONSULTANT:
+            assert isinstance(user, User)
+            return self.filter(kommune__consultants=user)
+        if role == Role.VENDOR:
+            assert isinstance(user, User)
+            return self.filter(delivery__it_system__vendor_id=user.vendor_id)
+        return self.none()
+
+    def with_read_for(self, user: User | AnonymousUser) -> ReceiptQuerySet:
+        """Annotates `is_read` for this user in the same query (no query per row)."""
+        if not user.is_authenticated:
+            return self.annotate(is_read=models.Value(False))
+        return self.annotate(
+            is_read=models.Exists(
+                ReceiptRead.objects.filter(receipt=models.OuterRef("pk"), user_id=user.pk)
+            )
+        )
+
+
+class Receipt(models.Model):
+    """One extract a recipient system fetched from its IN/ folder, with what the checks found.
+
+    Files that fail a check are kept too (`is_quarantined`): nothing leaves IN/ unrecorded.
+    """
+
+    uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    # The platform's id of the transfer. A metadata file with a `Trigger` root has none, and an
+    # unreadable one says nothing: then a stable id is derived (`uuid_derived`) from what the
+    # file does say, so that fetching the same file again finds this row.
+    filetransfer_uuid = models.CharField(_("FileTransferUUID"), max_length=36)
+    uuid_derived = models.BooleanField(_("afledt id"), default=False)
+    recipient_sftp_user = models.ForeignKey(
+        SftpUser,
+        verbose_name=_("modtager (SFTP-bruger)"),
+        on_delete=models.PROTECT,
+        related_name="receipts",
+    )
+    recipient_system = models.ForeignKey(
+        ITSystem,
+        verbose_name=_("modtagersystem"),
+        on_delete=models.PROTECT,
+        related_name="receipts",
+    )
+    file_name = models.CharField(_("filnavn"), max_length=255)
+    declared_size = models.BigIntegerField(_("størrelse ifølge metadata"), null=True, blank=True)
+    size = models.BigIntegerField(_("hentet størrelse (bytes)"))
+    sha256 = models.CharField(_("SHA-256"), max_length=64, blank=True)
+    sender = models.CharField(_("afsender (SFTP-bruger)"), max_length=255, blank=True)
+    senders_file_id = models.CharField(_("SendersFileId"), max_length=255, blank=True)
+    sender_system = models.ForeignKey(
+        ITSystem,
+        verbose_name=_("afsendersystem"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="sent_receipts",
+    )
+    sender_system_uuid = models.CharField(_("SenderIt-system"), max_length=36, blank=True)
+    sender_authority = models.CharField(_("SenderAuthority"), max_length=40, blank=True)
+    recipient_authority = models.CharField(_("RecipientAuthority"), max_length=40, blank=True)
+    infref = models.CharField(_("InfRef"), max_length=255, blank=True)
+    data_area = models.ForeignKey(
+        DataArea,
+        verbose_name=_("dataområde"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="receipts",
+    )
+    kommune = models.ForeignKey(
+        Kommune,
+        verbose_name=_("kommune"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="receipts",
+    )
+    period = models.CharField(_("periode"), max_length=7, blank=True)  # YYYY-MM when known
+    route = models.ForeignKey(
+        Route,
+        verbose_name=_("rute"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="receipts",
+    )
+    # Null for files from senders outside this portal.
+    delivery = models.ForeignKey(
+        Delivery,
+        verbose_name=_("leverance"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="receipts",
+    )
+    fetched_at = models.DateTimeField(_("hentet"), default=timezone.now)
+    verdict = models.CharField(_("vurdering"), max_length=20, choices=ReceiptVerdict.choices)
+    verdict_detail = models.TextField(_("begrundelse"), blank=True)
+    file = models.FileField(_("fil"), max_length=255, blank=True)
+    metadata_xml = models.TextField(_("metadatafil"), blank=True)
+    read_by = models.ManyToManyField(
+        settings.AUTH_USER_MODEL, through="ReceiptRead", related_name="read_receipts", blank=True
+    )
+
+    objects = ReceiptQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-fetched_at", "-pk"]
+        verbose_name = _("kvittering (Hent)")
+        verbose_name_plural = _("kvitteringer (Hent)")
+        constraints = [
+            # The idempotency key: a file fetched again after a crash between recording and
+            # removing it from IN/ finds this row instead of making a second one. Per recipient
+            # system, because the platform hands FLIS and a kommune's LIS the same transfer.
+            models.UniqueConstraint(
+                fields=["recipient_system", "filetransfer_uuid"],
+                name="receipt_one_per_transfer_and_recipient",
+            )
+        ]
+        indexes = [
+            # The unfiltered inbox (administrators), newest first: without it every page sorts
+            # the whole table.
+            models.Index(fields=["-fetched_at", "-id"], name="receipt_newest"),
+            # The inbox: one recipient system's receipts, newest first.
+            models.Index(fields=["recipient_system", "-fetched_at"], name="receipt_inbox"),
+            # Consultants' inboxes are scoped by kommune.
+            models.Index(fields=["kommune", "-fetched_at"], name="receipt_kommune"),
+            models.Index(fields=["verdict", "-fetched_at"], name="receipt_verdict"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.file_name} → {self.recipient_system_id}"
+
+    @property
+    def is_quarantined(self) -> bool:
+        return self.verdict != ReceiptVerdict.OK
+
+    @property
+    def verdict_badge(self) -> str:
+        return "success" if self.verdict == ReceiptVerdict.OK else "danger"
+
+    def may_download(self, user: User | AnonymousUser) -> bool:
+        """Fetched files hold personal data: only administrators and the consultants of the
+        receipt's kommune may download them (vendor staff see the receipt, not the file)."""
+        if not self.file:
+            return False
+        role = user_role(user)
+        if role == Role.ADMINISTRATOR:
+            return True
+        if role == Role.CONSULTANT and self.kommune_id is not None:
+            assert isinstance(user, User)
+            return user.kommuner.filter(pk=self.kommune_id).exists()
+        return False
+
+
+class ReceiptRead(models.Model):
+    """A user has opened or downloaded a receipt: the inbox's unread marker reads these."""
+
+    receipt = models.ForeignKey(Receipt, on_delete=models.CASCADE, related_name="reads")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = _("læst kvittering")
+        verbose_name_plural = _("læste kvitteringer")
+        constraints = [
+            models.UniqueConstraint(fields=["receipt", "user"], name="receiptread_once_per_user")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} read {self.receipt_id}"

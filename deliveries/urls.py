@@ -1,6 +1,6 @@
 from django.urls import path
 
-from deliveries import views
+from deliveries import inbox_views, views
 
 app_name = "deliveries"
 urlpatterns = [
@@ -13,5 +13,11 @@ urlpatterns = [
     path("leverancer/<uuid:delivery_uuid>/fil/", views.delivery_download, name="download"),
     path(
         "leverancer/<uuid:delivery_uuid>/rapport.csv", views.delivery_report_csv, name="report_csv"
+    ),
+    path("indbakke/", inbox_views.inbox, name="inbox"),
+    path("indbakke/eksport.csv", inbox_views.inbox_csv, name="inbox_csv"),
+    path("indbakke/<uuid:receipt_uuid>/", inbox_views.receipt_detail, name="receipt"),
+    path(
+        "indbakke/<uuid:receipt_uuid>/fil/", inbox_views.receipt_download, name="receipt_download"
     ),
 ]

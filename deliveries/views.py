@@ -37,6 +37,9 @@ from deliveries.uploads import HashingUploadHandler, UploadRefused, prepare_uplo
 from routes.models import Kommune, Role, User, user_role
 
 PAGE_SIZE = 50
+# After validation nobody works on the delivery in this process, but it still moves: the page
+# follows it (follow.js) until the recipient has fetched it or it has stopped.
+AWAITING_STATES = (DeliveryStatus.VALID, DeliveryStatus.SENT, DeliveryStatus.DISTRIBUTED)
 REPORT_PAGE_SIZE = 100
 
 
@@ -250,6 +253,11 @@ def delivery_detail(request: HttpRequest, delivery_uuid: uuid.UUID) -> HttpRespo
             and _may_retry(request.user, delivery),
             "pushing_text": _pushing_text(delivery),
             "corrections": delivery.corrections.all(),
+            # The Hent side's receipts: the last steps of the timeline.
+            "receipts": delivery.receipts.select_related(
+                "recipient_system", "recipient_sftp_user"
+            ).order_by("fetched_at", "pk"),
+            "awaiting": delivery.status in AWAITING_STATES,
         },
     )
 

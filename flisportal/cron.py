@@ -49,3 +49,6 @@ cron.register(
 cron.register(audit_jobs.verify_audit_chain, queues.DEFAULT, cron=settings.AUDIT_VERIFY_CRON)
 # Retention: stored extracts deleted in their final state after the retention period.
 cron.register(delivery_jobs.apply_retention, queues.DEFAULT, cron=settings.RETENTION_CRON)
+
+# Hent side: fetch what the Serviceplatform has put in the recipients' IN/ folders.
+cron.register(delivery_jobs.fetch_all_recipients, queues.SFTP, interval=settings.FETCH_POLL_SECONDS)

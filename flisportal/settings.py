@@ -307,6 +307,11 @@ AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 # Behind a reverse proxy set this to the header it writes (e.g. HTTP_X_FORWARDED_FOR) so the
 # source is the client, not the proxy.
 AXES_IPWARE_META_PRECEDENCE_ORDER = env_list("AXES_IP_HEADERS", ["REMOTE_ADDR"])
+# --- Hent-side fetcher (deliveries/fetching.py) ---------------------------------------------
+# Seconds between two fetch rounds: each round lists IN/ of every recipient SFTP user the portal
+# holds an active key for, and fetches what has arrived (RQ cron, `manage.py rqcron`).
+FETCH_POLL_SECONDS = env_int("FETCH_POLL_SECONDS", 300, minimum=1, maximum=86400)
+# --- end Hent-side fetcher ------------------------------------------------------------------
 
 # Production hardening: on whenever DEBUG is off (check --deploy passes).
 SECURE_CONTENT_TYPE_NOSNIFF = True

@@ -6,6 +6,8 @@
   var url = box.dataset.statusUrl;
   var bar = box.querySelector(".progress-bar");
   var text = box.querySelector(".progress-text");
+  // The width is set here, not in a style attribute: the CSP (style-src 'self') blocks those.
+  bar.style.width = (bar.dataset.percent || "0") + "%";
   function poll() {
     fetch(url, { credentials: "same-origin", headers: { "Accept": "application/json" } })
       .then(function (response) { return response.json(); })

@@ -1,0 +1,477 @@
+"""The Hent side: fetch what the Serviceplatform has put in a recipient's IN/ folder.
+
+For each `IN/<name>.metadata` of a recipient SFTP user (FLIS, or a kommune's own LIS):
+
+1. read and parse the metadata file (root `FileMetadata`, or `Trigger` from older clients);
+2. check that the sender and the route are known and that the route names this recipient;
+3. stream `IN/<name>` to a temporary file while computing its SHA-256, then into storage;
+4. check the size against `SizeInBytes` and, when `SendersFileId` is a delivery of this
+   portal, the SHA-256 against the one recorded at upload (end-to-end integrity);
+5. record a `Receipt` (and move its delivery to `fetched`) in one short transaction;
+6. only then remove `<name>` and `<name>.metadata` from IN/.
+
+A crash between 5 and 6 leaves the files in IN/; the next round finds the Receipt by its
+idempotency key and only removes them. Files that fail a check are stored and recorded all the
+same, with the verdict saying why (quarantined): nothing leaves IN/ unrecorded.
+
+All SFTP work happens outside database transactions (STYLE: no network I/O inside atomic).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import logging
+import re
+import tempfile
+import uuid
+from dataclasses import dataclass, field
+
+from django.core.files import File
+from django.core.files.storage import default_storage
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.text import get_valid_filename
+
+from deliveries import protocol
+from deliveries.models import Delivery, DeliveryStatus, Receipt, ReceiptVerdict
+from deliveries.services import delivery_transition
+from deliveries.sftp import SftpConnection, SftpError, open_for_endpoint
+from routes.keys import decrypt_private_key
+from routes.models import DataArea, ITSystem, KeyState, Kommune, Route, SftpKey, SftpUser
+from routes.validators import AUTHORITY_PREFIX
+
+logger = logging.getLogger(__name__)
+
+IN = "IN"
+FETCHER = "hent"
+# Derived ids (no FileTransferUUID in the file) are UUIDv5 in this namespace: stable, so that
+# the same file fetched twice gets the same id.
+_DERIVED_NAMESPACE = uuid.UUID("6f1c2b4e-9d0a-4c53-8f7e-2a1b3c4d5e6f")
+# `<SFTPUSER>_<AREA>_<KOMMUNE>_<YYYYMM>_<id>.<ext>` (protocol.wire_file_name): the period of a
+# file from another sender is read from its name when the name follows the convention.
+_PERIOD_IN_NAME = re.compile(r"_(20\d{2})(0[1-9]|1[0-2])_")
+# States a delivery is in between the push and the recipient's fetch.
+AWAITING_FETCH = (DeliveryStatus.SENT, DeliveryStatus.DISTRIBUTED)
+
+
+@dataclass
+class FetchSummary:
+    """What one round for one recipient did, for the job result and the logs."""
+
+    sftp_user: str
+    recorded: list[str] = field(default_factory=list)  # FileTransferUUIDs of new receipts
+    already_recorded: list[str] = field(default_factory=list)  # cleaned up after a crash
+    verdicts: dict[str, int] = field(default_factory=dict)
+    error: str = ""
+
+
+@dataclass
+class _Checked:
+    """What the metadata file says and what the checks found, before the download."""
+
+    metadata_xml: str
+    key: str
+    derived: bool
+    metadata: protocol.FileMetadata | None = None
+    verdict: str = ReceiptVerdict.OK
+    detail: str = ""
+    route: Route | None = None
+    sender_system: ITSystem | None = None
+    data_area: DataArea | None = None
+    kommune: Kommune | None = None
+    delivery: Delivery | None = None
+
+    def fail(self, verdict: str, detail: str) -> None:
+        # The first failed check is the verdict; later ones only add to the explanation.
+        if self.verdict == ReceiptVerdict.OK:
+            self.verdict = verdict
+        self.detail = f"{self.detail} {detail}".strip()
+
+
+def recipients_to_fetch() -> list[int]:
+    """Ids of the recipient SFTP users the portal can log in as (an active key)."""
+    return list(
+        SftpUser.objects.filter(
+            it_system__is_recipient=True, keys__state=KeyState.ACTIVE
+        ).values_list("pk", flat=True)
+    )
+
+
+def receipts_fetch(*, sftp_user_id: int) -> FetchSummary:
+    """One fetch round for one recipient SFTP user; see the module docstring."""
+    if transaction.get_connection().in_atomic_block:
+        # Files leave IN/ once their receipt is committed; inside an outer transaction that
+        # moment would come only after the files are gone.
+        raise RuntimeError("receipts_fetch must not run inside a transaction")
+    sftp_user = SftpUser.objects.select_related("endpoint", "it_system").get(pk=sftp_user_id)
+    summary = FetchSummary(sftp_user=sftp_user.username)
+    key = SftpKey.objects.filter(sftp_user=sftp_user, state=KeyState.ACTIVE).first()
+    if key is None:
+        summary.error = f"SFTP-brugeren {sftp_user.username} har ingen aktiv nøgle."
+        return summary
+    private_key = decrypt_private_key(bytes(key.encrypted_private_key))
+    try:
+        with open_for_endpoint(sftp_user=sftp_user, private_key=private_key) as connection:
+            names = connection.listdir(IN)
+            for metadata_name in names:
+                if not metadata_name.endswith(protocol.METADATA_SUFFIX):
+                    continue
+                data_name = metadata_name.removesuffix(protocol.METADATA_SUFFIX)
+                try:
+                    _fetch_one(
+                        connection,
+                        sftp_user=sftp_user,
+                        data_name=data_name,
+                        data_present=data_name in names,
+                        summary=summary,
+                    )
+                except SftpError as exc:
+                    if not exc.permanent:
+                        raise  # the connection is gone: stop this round
+                    # This pair only (gone meanwhile, or not readable): nothing was recorded
+                    # for it, so whatever is still in IN/ is looked at again next round.
+                    logger.warning("fetch of IN/%s skipped: %s", data_name, exc)
+    except SftpError as exc:
+        # Nothing half-done is recorded: what was not committed stays in IN/ for the next round.
+        logger.warning("fetch for %s stopped: %s", sftp_user.username, exc)
+        summary.error = str(exc)
+    receipts_catch_up()
+    return summary
+
+
+def receipts_catch_up() -> int:
+    """Moves to `fetched` the deliveries whose good receipt is recorded but which were not yet
+    `sent` when it was (the push job records `sent` after the platform may already have
+    distributed the file). Returns how many moved."""
+    moved = 0
+    pending = (
+        Receipt.objects.filter(verdict=ReceiptVerdict.OK, delivery__status__in=AWAITING_FETCH)
+        .select_related("recipient_system", "recipient_sftp_user", "delivery")
+        .order_by("fetched_at")
+    )
+    for receipt in pending:
+        assert receipt.delivery is not None
+        moved += _mark_fetched(receipt, old=receipt.delivery.status)
+    return moved
+
+
+def _mark_fetched(receipt: Receipt, *, old: str) -> int:
+    if old not in AWAITING_FETCH or receipt.delivery_id is None:
+        return 0
+    return int(
+        delivery_transition(
+            delivery_id=receipt.delivery_id,
+            old=old,
+            new=DeliveryStatus.FETCHED,
+            actor_label=FETCHER,
+            message=f"Hentet af {receipt.recipient_system.name} "
+            f"({receipt.recipient_sftp_user.username}) "
+            f"{timezone.localtime(receipt.fetched_at):%d-%m-%Y %H:%M}; "
+            f"FileTransferUUID {receipt.filetransfer_uuid}.",
+        )
+    )
+
+
+def _fetch_one(
+    connection: SftpConnection,
+    *,
+    sftp_user: SftpUser,
+    data_name: str,
+    data_present: bool,
+    summary: FetchSummary,
+) -> None:
+    metadata_path = f"{IN}/{data_name}{protocol.METADATA_SUFFIX}"
+    data_path = f"{IN}/{data_name}"
+    raw = _read_metadata(connection, metadata_path)
+    checked = _check(raw, sftp_user=sftp_user, data_name=data_name)
+
+    existing = Receipt.objects.filter(
+        recipient_system_id=sftp_user.it_system_id, filetransfer_uuid=checked.key
+    ).first()
+    if existing is not None:
+        # Recorded in an earlier round that did not get to remove the files (a crash, a lost
+        # connection): the receipt and the stored file are safe, so only clean up.
+        summary.already_recorded.append(checked.key)
+        _remove(connection, data_path if data_present else None, metadata_path)
+        return
+
+    stored_name = ""
+    size, sha256 = 0, ""
+    if data_present:
+        with tempfile.TemporaryFile(prefix="flis-fetch-") as spool:
+            # Through a temporary file: memory stays flat whatever the size, and the storage
+            # folder (quarantine or not) is known only once the checks have run.
+            size, sha256 = connection.download(data_path, spool)
+            _check_file(checked, size=size, sha256=sha256)
+            spool.seek(0)
+            stored_name = default_storage.save(
+                _storage_name(sftp_user, checked, data_name), File(spool)
+            )
+    else:
+        checked.fail(
+            ReceiptVerdict.SIZE_MISMATCH,
+            f"Datafilen {data_name} mangler i IN/ ved siden af metadatafilen.",
+        )
+
+    try:
+        receipt = _record(
+            checked,
+            sftp_user=sftp_user,
+            data_name=data_name,
+            stored_name=stored_name,
+            size=size,
+            sha256=sha256,
+        )
+    except BaseException:
+        # Not recorded: no stored copy may outlive it (the pair is fetched again next round).
+        if stored_name:
+            default_storage.delete(stored_name)
+        raise
+    if receipt is None:
+        # Another worker recorded the same transfer meanwhile; its copy is the one kept.
+        if stored_name:
+            default_storage.delete(stored_name)
+        summary.already_recorded.append(checked.key)
+    else:
+        summary.recorded.append(checked.key)
+        summary.verdicts[receipt.verdict] = summary.verdicts.get(receipt.verdict, 0) + 1
+    _remove(connection, data_path if data_present else None, metadata_path)
+
+
+def _read_metadata(connection: SftpConnection, path: str) -> bytes:
+    # A metadata file is a few hundred bytes; anything past the protocol's cap is not one and
+    # is not read further (it is recorded as malformed, see `_check`).
+    if connection.remote_size(path) > protocol.MAX_XML_BYTES:
+        return b""
+    buffer = io.BytesIO()
+    connection.download(path, buffer)
+    return buffer.getvalue()
+
+
+def _derived_key(*parts: str) -> str:
+    return str(uuid.uuid5(_DERIVED_NAMESPACE, "\x1f".join(parts)))
+
+
+def _check(raw: bytes, *, sftp_user: SftpUser, data_name: str) -> _Checked:
+    text = raw.decode("utf-8", errors="replace")
+    try:
+        metadata = protocol.parse_file_metadata(raw) if raw else None
+        if metadata is None:
+            raise protocol.ProtocolError(
+                "Metadatafilen er tom eller for stor.",
+                "The metadata file is empty or too large.",
+                element="(fil)",
+            )
+    except protocol.ProtocolError as exc:
+        checked = _Checked(
+            metadata_xml=text[:20000],
+            key=_derived_key(
+                "malformed", str(sftp_user.pk), data_name, hashlib.sha256(raw).hexdigest()
+            ),
+            derived=True,
+        )
+        checked.fail(ReceiptVerdict.MALFORMED_METADATA, exc.message_da)
+        return checked
+
+    descriptor = metadata.descriptor
+    if metadata.file_transfer_uuid:
+        key, derived = metadata.file_transfer_uuid.lower(), False
+    else:
+        # `Trigger` root: the sender's own id is what identifies the file.
+        key = _derived_key(
+            "trigger", descriptor.sender, descriptor.senders_file_id or "", descriptor.file_name
+        )
+        derived = True
+    checked = _Checked(metadata_xml=text, key=key, derived=derived, metadata=metadata)
+    if descriptor.file_name != data_name:
+        checked.fail(
+            ReceiptVerdict.MALFORMED_METADATA,
+            f"Metadatafilen beskriver {descriptor.file_name}, men ligger ved {data_name}.",
+        )
+    _check_route(checked, sftp_user=sftp_user)
+    return checked
+
+
+def _check_route(checked: _Checked, *, sftp_user: SftpUser) -> None:
+    """Sender and route known, and the route names this recipient (DESIGN §3: readers check
+    that Sender is who the route says and that the route matches the metadata)."""
+    assert checked.metadata is not None
+    descriptor, routing = checked.metadata.descriptor, checked.metadata.routing
+    sender = (
+        SftpUser.objects.select_related("it_system")
+        .filter(endpoint_id=sftp_user.endpoint_id, username=descriptor.sender)
+        .first()
+    )
+    if routing is not None:
+        checked.data_area = DataArea.objects.filter(infref=routing.infref).first()
+        checked.kommune = Kommune.objects.filter(
+            cvr=routing.recipient_authority.removeprefix(AUTHORITY_PREFIX)
+        ).first()
+        checked.sender_system = ITSystem.objects.filter(uuid=routing.sender_it_system).first()
+    if sender is None:
+        checked.fail(
+            ReceiptVerdict.UNKNOWN_ROUTE,
+            f"Afsenderen {descriptor.sender} er ikke en kendt SFTP-bruger på "
+            f"{sftp_user.endpoint.name}.",
+        )
+        return
+    if routing is None:
+        checked.fail(
+            ReceiptVerdict.UNKNOWN_ROUTE,
+            "Metadatafilen har ingen ruteoplysninger (SFTPDynamicRoutingInfo); SF1630 leverer "
+            "kun ad etablerede ruter.",
+        )
+        return
+    if sender.it_system.uuid != routing.sender_it_system:
+        checked.fail(
+            ReceiptVerdict.UNKNOWN_ROUTE,
+            f"Afsenderen {descriptor.sender} hører til it-systemet {sender.it_system.uuid}, men "
+            f"metadatafilen siger {routing.sender_it_system}.",
+        )
+        return
+    if checked.data_area is None:
+        checked.fail(ReceiptVerdict.UNKNOWN_ROUTE, f"InfRef {routing.infref} kendes ikke.")
+        return
+    route = (
+        Route.objects.established()
+        .filter(
+            endpoint_id=sftp_user.endpoint_id,
+            data_area=checked.data_area,
+            sender_system__uuid=routing.sender_it_system,
+            sender_authority=routing.sender_authority.removeprefix(AUTHORITY_PREFIX),
+            recipient_authority=routing.recipient_authority.removeprefix(AUTHORITY_PREFIX),
+            recipient_systems=sftp_user.it_system_id,
+        )
+        .select_related("kommune")
+        .first()
+    )
+    if route is None:
+        checked.fail(
+            ReceiptVerdict.UNKNOWN_ROUTE,
+            f"Ingen etableret rute for InfRef {routing.infref} fra {descriptor.sender} "
+            f"({routing.sender_authority} → {routing.recipient_authority}) til "
+            f"{sftp_user.it_system.name}.",
+        )
+        return
+    checked.route = route
+    checked.kommune = route.kommune
+    if descriptor.senders_file_id:
+        try:
+            senders_file_id = uuid.UUID(descriptor.senders_file_id)
+        except ValueError:
+            return  # not one of ours: the portal's SendersFileIds are UUIDs
+        checked.delivery = Delivery.objects.filter(
+            uuid=senders_file_id, it_system=sender.it_system
+        ).first()
+
+
+def _check_file(checked: _Checked, *, size: int, sha256: str) -> None:
+    if checked.metadata is None:
+        return
+    declared = checked.metadata.descriptor.size_in_bytes
+    if size != declared:
+        checked.fail(
+            ReceiptVerdict.SIZE_MISMATCH,
+            f"Filen er {size} bytes, men metadatafilen siger {declared} (SizeInBytes).",
+        )
+    if checked.delivery is not None and sha256 != checked.delivery.sha256:
+        checked.fail(
+            ReceiptVerdict.CHECKSUM_MISMATCH,
+            f"SHA-256 af den hentede fil ({sha256[:16]}…) er ikke den, der blev registreret ved "
+            f"upload ({checked.delivery.sha256[:16]}…): filen er ændret undervejs.",
+        )
+
+
+def _storage_name(sftp_user: SftpUser, checked: _Checked, data_name: str) -> str:
+    # The wire name comes from a remote server: only a cleaned-up form of it goes into the
+    # storage path. Files that fail a check go to their own folder (quarantine).
+    folder = "receipts" if checked.verdict == ReceiptVerdict.OK else "receipts/quarantine"
+    safe = get_valid_filename(data_name)[:120] or "fil"
+    day = timezone.localdate()
+    return f"{folder}/{get_valid_filename(sftp_user.username)}/{day:%Y-%m}/{checked.key}_{safe}"
+
+
+def _period(checked: _Checked, data_name: str) -> str:
+    if checked.delivery is not None:
+        return checked.delivery.period
+    match = _PERIOD_IN_NAME.search(data_name)
+    return f"{match.group(1)}-{match.group(2)}" if match else ""
+
+
+def _record(
+    checked: _Checked,
+    *,
+    sftp_user: SftpUser,
+    data_name: str,
+    stored_name: str,
+    size: int,
+    sha256: str,
+) -> Receipt | None:
+    """Writes the receipt (and the delivery's move to `fetched`) in one short transaction.
+    None when the same transfer was recorded by someone else first."""
+    descriptor = checked.metadata.descriptor if checked.metadata else None
+    routing = checked.metadata.routing if checked.metadata else None
+    receipt = Receipt(
+        filetransfer_uuid=checked.key,
+        uuid_derived=checked.derived,
+        recipient_sftp_user=sftp_user,
+        recipient_system=sftp_user.it_system,
+        file_name=data_name[:255],
+        declared_size=descriptor.size_in_bytes if descriptor else None,
+        size=size,
+        sha256=sha256,
+        sender=descriptor.sender[:255] if descriptor else "",
+        senders_file_id=(descriptor.senders_file_id or "")[:255] if descriptor else "",
+        sender_system=checked.sender_system,
+        sender_system_uuid=routing.sender_it_system if routing else "",
+        sender_authority=routing.sender_authority if routing else "",
+        recipient_authority=routing.recipient_authority if routing else "",
+        infref=routing.infref[:255] if routing else "",
+        data_area=checked.data_area,
+        kommune=checked.kommune,
+        period=_period(checked, data_name),
+        route=checked.route,
+        delivery=checked.delivery,
+        verdict=checked.verdict,
+        verdict_detail=checked.detail,
+        metadata_xml=checked.metadata_xml,
+    )
+    receipt.file.name = stored_name
+    try:
+        with transaction.atomic():
+            receipt.save()
+            if receipt.verdict == ReceiptVerdict.OK and checked.delivery is not None:
+                # Read inside the transaction: the push side may have moved it meanwhile.
+                status = (
+                    Delivery.objects.filter(pk=checked.delivery.pk)
+                    .values_list("status", flat=True)
+                    .get()
+                )
+                _mark_fetched(receipt, old=status)
+    except IntegrityError:
+        return None
+    logger.info(
+        "receipt %s %s for %s: %s",
+        receipt.filetransfer_uuid,
+        receipt.file_name,
+        sftp_user.username,
+        receipt.verdict,
+    )
+    return receipt
+
+
+def _remove(connection: SftpConnection, data_path: str | None, metadata_path: str) -> None:
+    """Removes the fetched pair from IN/, data file first: a metadata file left alone is
+    fetched again (and recognised); a data file left alone would never be looked at."""
+    for path in (data_path, metadata_path):
+        if path is None:
+            continue
+        try:
+            connection.remove(path)
+        except SftpError as exc:
+            if not exc.permanent:
+                raise
+            # Already gone (another worker was faster) or not ours to remove: the receipt is
+            # recorded either way; the next round tries again if the file is still there.
+            logger.info("could not remove %s: %s", path, exc)

@@ -1,0 +1,168 @@
+"""The inbox of Hent-side receipts: list with filters and search, CSV export, one receipt, and
+the download of a fetched file.
+
+Every view starts from `Receipt.objects.for_user()`; the file download additionally asks
+`Receipt.may_download()` (administrators and the consultants of the receipt's kommune only)
+and answers 404 otherwise, so existence does not leak.
+"""
+
+from __future__ import annotations
+
+import csv
+import uuid
+from collections.abc import Iterator
+
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.shortcuts import render
+from django.utils import timezone
+from django.utils.text import get_valid_filename
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET
+
+from deliveries.forms import ReceiptFilterForm
+from deliveries.models import Delivery, Receipt, ReceiptQuerySet, ReceiptRead
+from deliveries.views import _Echo, neutralise
+from routes.models import User
+
+PAGE_SIZE = 50
+
+
+def _receipts_for(request: HttpRequest) -> tuple[ReceiptFilterForm, ReceiptQuerySet]:
+    form = ReceiptFilterForm(request.GET or None, user=request.user)
+    receipts = form.filter(Receipt.objects.for_user(request.user)).select_related(
+        "recipient_system", "kommune", "data_area", "sender_system"
+    )
+    return form, receipts
+
+
+def _get_receipt_for_user(request: HttpRequest, receipt_uuid: uuid.UUID) -> Receipt:
+    receipt = (
+        Receipt.objects.for_user(request.user)
+        .select_related(
+            "recipient_system",
+            "recipient_sftp_user",
+            "kommune",
+            "data_area",
+            "sender_system",
+            "delivery",
+            "route",
+        )
+        .filter(uuid=receipt_uuid)
+        .first()
+    )
+    if receipt is None:
+        raise Http404(_("Kvitteringen findes ikke, eller du har ikke adgang til den."))
+    return receipt
+
+
+def _mark_read(receipt: Receipt, user: User) -> None:
+    ReceiptRead.objects.get_or_create(receipt=receipt, user=user)
+
+
+@login_required
+@require_GET
+def inbox(request: HttpRequest) -> HttpResponse:
+    form, receipts = _receipts_for(request)
+    page = Paginator(receipts.with_read_for(request.user), PAGE_SIZE).get_page(
+        request.GET.get("side")
+    )
+    query = request.GET.copy()
+    query.pop("side", None)
+    system = form.cleaned_data.get("system") if form.is_valid() else None
+    return render(
+        request,
+        "deliveries/inbox.html",
+        {"form": form, "page": page, "query": query.urlencode(), "system": system},
+    )
+
+
+@login_required
+@require_GET
+def inbox_csv(request: HttpRequest) -> StreamingHttpResponse:
+    """The filtered inbox as CSV (semicolon, UTF-8 with BOM, for Excel). Every text cell is
+    neutralised: file names and sender names come from outside the portal."""
+    _form, receipts = _receipts_for(request)
+    writer = csv.writer(_Echo(), delimiter=";")
+    header = [
+        _("hentet"),
+        _("modtagersystem"),
+        _("kommune"),
+        _("dataområde"),
+        _("periode"),
+        _("afsender"),
+        _("afsendersystem"),
+        _("filnavn"),
+        _("størrelse (bytes)"),
+        _("SHA-256"),
+        _("vurdering"),
+        _("begrundelse"),
+        "FileTransferUUID",
+        "SendersFileId",
+    ]
+
+    def rows() -> Iterator[str]:
+        yield "\ufeff"
+        yield writer.writerow(header)
+        for receipt in receipts.iterator(chunk_size=2000):
+            yield writer.writerow(
+                [
+                    timezone.localtime(receipt.fetched_at).strftime("%Y-%m-%d %H:%M:%S"),
+                    neutralise(receipt.recipient_system.name),
+                    neutralise(receipt.kommune or ""),
+                    neutralise(receipt.data_area or ""),
+                    receipt.period,
+                    neutralise(receipt.sender),
+                    neutralise(receipt.sender_system.name if receipt.sender_system else ""),
+                    neutralise(receipt.file_name),
+                    receipt.size,
+                    receipt.sha256,
+                    neutralise(receipt.get_verdict_display()),
+                    neutralise(receipt.verdict_detail),
+                    neutralise(receipt.filetransfer_uuid),
+                    neutralise(receipt.senders_file_id),
+                ]
+            )
+
+    response = StreamingHttpResponse(rows(), content_type="text/csv; charset=utf-8")
+    stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
+    response["Content-Disposition"] = f'attachment; filename="indbakke-{stamp}.csv"'
+    return response
+
+
+@login_required
+@require_GET
+def receipt_detail(request: HttpRequest, receipt_uuid: uuid.UUID) -> HttpResponse:
+    receipt = _get_receipt_for_user(request, receipt_uuid)
+    assert isinstance(request.user, User)
+    _mark_read(receipt, request.user)
+    delivery_visible = (
+        receipt.delivery_id is not None
+        and Delivery.objects.for_user(request.user).filter(pk=receipt.delivery_id).exists()
+    )
+    return render(
+        request,
+        "deliveries/receipt_detail.html",
+        {
+            "receipt": receipt,
+            "may_download": receipt.may_download(request.user),
+            "delivery_visible": delivery_visible,
+        },
+    )
+
+
+@login_required
+@require_GET
+def receipt_download(request: HttpRequest, receipt_uuid: uuid.UUID) -> FileResponse:
+    receipt = _get_receipt_for_user(request, receipt_uuid)
+    if not receipt.may_download(request.user):
+        raise Http404(_("Filen findes ikke, eller du har ikke adgang til den."))
+    assert isinstance(request.user, User)
+    _mark_read(receipt, request.user)
+    return FileResponse(
+        receipt.file.open("rb"),
+        as_attachment=True,
+        filename=get_valid_filename(receipt.file_name) or f"{receipt.uuid}.csv",
+        content_type="application/octet-stream",
+    )

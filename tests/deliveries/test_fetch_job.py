@@ -1,0 +1,50 @@
+"""The periodic fetch: registered on RQ cron, one job per recipient, run by a real worker."""
+
+from __future__ import annotations
+
+import pytest
+
+from deliveries import jobs
+from deliveries.models import Receipt, ReceiptVerdict
+from tests.deliveries.standin import home
+from tests.deliveries.test_fetching import CONTENT, NAME, fetch_world, metadata_for, place
+
+__all__ = ["fetch_world"]  # the fixture, imported for this module's tests
+
+pytestmark = pytest.mark.redis
+
+
+def test_fetch_round_is_registered_on_cron_with_the_interval(clean_redis, settings):
+    from django_rq.cron import DjangoCronScheduler
+
+    scheduler = DjangoCronScheduler()
+    scheduler.load_config_from_file("flisportal.cron")
+    fetch = [j for j in scheduler.get_jobs() if j.func_name.endswith("fetch_all_recipients")]
+    assert len(fetch) == 1
+    assert fetch[0].interval == settings.FETCH_POLL_SECONDS
+    assert fetch[0].queue_name == "sftp"
+
+
+def test_round_enqueues_once_per_recipient_and_a_worker_fetches(
+    fetch_world, standin, private_media, clean_redis, run_worker
+):
+    world = fetch_world
+    for party in (world.flis, world.lis):
+        place(standin, party, NAME, CONTENT, metadata_for(world, NAME, len(CONTENT)))
+
+    first = jobs.fetch_all_recipients()
+    assert sorted(first) == sorted([world.flis.sftp_user.pk, world.lis.sftp_user.pk])
+    # Still queued: the next tick does not pile a second round on top.
+    assert jobs.fetch_all_recipients() == []
+
+    result = run_worker("sftp")
+    assert result.returncode == 0, result.stderr
+
+    assert sorted(Receipt.objects.values_list("recipient_system__name", "verdict")) == [
+        ("FLIS", ReceiptVerdict.OK),
+        ("Københavns LIS", ReceiptVerdict.OK),
+    ]
+    for party in (world.flis, world.lis):
+        assert list((home(standin, party) / "IN").iterdir()) == []
+    # Done: the next tick enqueues again.
+    assert len(jobs.fetch_all_recipients()) == 2

@@ -1,0 +1,393 @@
+"""The Hent-side fetcher against the real Serviceplatform stand-in over real SFTP.
+
+Files reach the recipients' IN/ folders the way they do in production: the sender uploads data
+file + trigger through the portal's SFTP module and the stand-in distributes them. Where the
+point is the fetcher's handling of bad input, file + metadata are written into IN/ directly.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from pathlib import Path
+
+import pytest
+
+from deliveries import fetching, protocol, sftp
+from deliveries.models import (
+    Delivery,
+    DeliveryEvent,
+    DeliveryStatus,
+    Receipt,
+    ReceiptVerdict,
+)
+from routes.keys import encrypt_private_key
+from routes.models import Endpoint, KeyState, SftpKey, SftpUser
+from tests.conftest import free_port
+from tests.deliveries.standin import Party, World, home, route_trigger
+
+CONTENT = b"kommunekode;periode\n101;202610\n" * 50
+
+
+@pytest.fixture
+def fetch_world(world: World, standin, private_media) -> World:
+    """The stand-in world, with the portal holding the recipients' private keys (encrypted
+    at rest, as in production)."""
+    for party in (world.flis, world.lis, world.sender):
+        SftpKey.objects.filter(sftp_user=party.sftp_user, state=KeyState.ACTIVE).update(
+            encrypted_private_key=encrypt_private_key(party.private_key)
+        )
+    return world
+
+
+def make_delivery(world: World, content: bytes, status: str = DeliveryStatus.SENT) -> Delivery:
+    return Delivery.objects.create(
+        route=world.route,
+        it_system=world.sender.system,
+        data_area=world.area,
+        kommune=world.kommune,
+        endpoint=world.endpoint,
+        period="2026-10",
+        status=status,
+        original_filename="udtraek.csv",
+        file="deliveries/x.csv",
+        size=len(content),
+        sha256=hashlib.sha256(content).hexdigest(),
+    )
+
+
+def send(runner, world: World, data: bytes, *, name: str, senders_file_id: str) -> None:
+    """Upload data file then trigger as the sender, through deliveries/sftp.py."""
+    trigger = route_trigger(world, file_name=name, size=len(data), senders_file_id=senders_file_id)
+    # Fresh from the database: the stand-in pinned its port and host key after `world` was made.
+    sender = SftpUser.objects.select_related("endpoint").get(pk=world.sender.sftp_user.pk)
+    with sftp.open_for_endpoint(
+        sftp_user=sender, private_key=world.sender.private_key
+    ) as connection:
+        connection.upload(_bytes_io(data), f"OUT/{name}", size=len(data))
+        connection.upload(
+            _bytes_io(protocol.build_trigger(trigger)), f"OUT/{name}{protocol.TRIGGER_SUFFIX}"
+        )
+    runner.wait_idle()
+    assert (home(runner, world.flis) / "IN" / name).exists(), "the stand-in did not distribute"
+
+
+def _bytes_io(data: bytes):
+    import io
+
+    return io.BytesIO(data)
+
+
+def place(runner, party: Party, name: str, data: bytes, metadata: bytes) -> Path:
+    inbox = home(runner, party) / "IN"
+    (inbox / name).write_bytes(data)
+    (inbox / f"{name}{protocol.METADATA_SUFFIX}").write_bytes(metadata)
+    return inbox
+
+
+def metadata_for(world: World, name: str, size: int, **overrides) -> bytes:
+    trigger = route_trigger(world, file_name=name, size=size, **overrides)
+    return protocol.build_file_metadata(
+        protocol.FileMetadata(
+            file_transfer_uuid=str(uuid.uuid4()),
+            descriptor=trigger.descriptor,
+            routing=trigger.routing,
+        )
+    )
+
+
+def fetch(party: Party) -> fetching.FetchSummary:
+    summary = fetching.receipts_fetch(sftp_user_id=party.sftp_user.pk)
+    assert summary.error == ""
+    return summary
+
+
+NAME = "LEV-A_PERSONALE_0101_202610_5d1c9e0a.csv"
+
+
+def test_good_file_is_fetched_recorded_and_removed(fetch_world, standin, private_media):
+    world = fetch_world
+    delivery = make_delivery(world, CONTENT, status=DeliveryStatus.DISTRIBUTED)
+    send(standin, world, CONTENT, name=NAME, senders_file_id=str(delivery.uuid))
+
+    summary = fetch(world.flis)
+
+    receipt = Receipt.objects.get()
+    assert summary.recorded == [receipt.filetransfer_uuid]
+    assert receipt.verdict == ReceiptVerdict.OK
+    assert not receipt.uuid_derived
+    assert (receipt.size, receipt.declared_size) == (len(CONTENT), len(CONTENT))
+    assert receipt.sha256 == delivery.sha256
+    assert receipt.recipient_system == world.flis.system
+    assert receipt.sender == world.sender.username
+    assert receipt.sender_system == world.sender.system
+    assert receipt.sender_authority == f"urn:oio:cvr-nr:{world.kommune.cvr}"
+    assert (receipt.infref, receipt.data_area, receipt.kommune) == (
+        world.area.infref,
+        world.area,
+        world.kommune,
+    )
+    assert (receipt.route, receipt.delivery, receipt.period) == (world.route, delivery, "2026-10")
+    assert "FileMetadata" in receipt.metadata_xml
+    # The stored file is byte for byte what was sent, outside the quarantine folder.
+    assert not receipt.file.name.startswith("receipts/quarantine/")
+    assert (private_media / receipt.file.name).read_bytes() == CONTENT
+    # Removed from FLIS's IN/ only after recording; LIS's copy is still waiting for LIS.
+    assert list((home(standin, world.flis) / "IN").iterdir()) == []
+    assert (home(standin, world.lis) / "IN" / NAME).exists()
+
+    delivery.refresh_from_db()
+    assert delivery.status == DeliveryStatus.FETCHED
+    event = delivery.events.last()
+    assert (event.old_status, event.new_status, event.actor_label) == (
+        "distributed",
+        "fetched",
+        "hent",
+    )
+    assert "FLIS" in event.message and receipt.filetransfer_uuid in event.message
+
+    # LIS fetches the same transfer: its own receipt, the delivery already fetched.
+    fetch(world.lis)
+    assert Receipt.objects.count() == 2
+    lis_receipt = Receipt.objects.get(recipient_system=world.lis.system)
+    assert lis_receipt.filetransfer_uuid == receipt.filetransfer_uuid
+    assert DeliveryEvent.objects.filter(delivery=delivery, new_status="fetched").count() == 1
+
+
+def test_a_second_round_finds_nothing_new(fetch_world, standin):
+    world = fetch_world
+    delivery = make_delivery(world, CONTENT)
+    send(standin, world, CONTENT, name=NAME, senders_file_id=str(delivery.uuid))
+    fetch(world.flis)
+    summary = fetch(world.flis)
+    assert (summary.recorded, summary.already_recorded) == ([], [])
+    assert Receipt.objects.count() == 1
+    delivery.refresh_from_db()
+    # Fetched straight from `sent`: the receipts job had not seen the platform's receipt yet.
+    assert delivery.status == DeliveryStatus.FETCHED
+
+
+def test_crash_between_recording_and_removal_does_not_record_twice(
+    fetch_world, standin, private_media, monkeypatch
+):
+    world = fetch_world
+    delivery = make_delivery(world, CONTENT)
+    send(standin, world, CONTENT, name=NAME, senders_file_id=str(delivery.uuid))
+
+    def crash(*args, **kwargs):
+        raise KeyboardInterrupt("worker killed after the commit, before the removal")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(fetching, "_remove", crash)
+        with pytest.raises(KeyboardInterrupt):
+            fetching.receipts_fetch(sftp_user_id=world.flis.sftp_user.pk)
+    # The receipt is committed; the files are still in IN/.
+    receipt = Receipt.objects.get()
+    inbox = home(standin, world.flis) / "IN"
+    assert sorted(p.name for p in inbox.iterdir()) == [NAME, NAME + ".metadata"]
+
+    summary = fetch(world.flis)
+
+    assert summary.already_recorded == [receipt.filetransfer_uuid]
+    assert summary.recorded == []
+    assert Receipt.objects.count() == 1
+    assert list(inbox.iterdir()) == []
+    # No stray second copy in storage either.
+    stored = [p for p in private_media.rglob("*") if p.is_file()]
+    assert [p.relative_to(private_media).as_posix() for p in stored] == [receipt.file.name]
+    assert DeliveryEvent.objects.filter(delivery=delivery, new_status="fetched").count() == 1
+
+
+def test_checksum_mismatch_is_quarantined_and_delivery_not_fetched(
+    fetch_world, standin, private_media
+):
+    world = fetch_world
+    # Recorded at upload with other bytes of the same length: the file changed on the way.
+    delivery = make_delivery(world, CONTENT.replace(b"101", b"102"))
+    send(standin, world, CONTENT, name=NAME, senders_file_id=str(delivery.uuid))
+
+    fetch(world.flis)
+
+    receipt = Receipt.objects.get()
+    assert receipt.verdict == ReceiptVerdict.CHECKSUM_MISMATCH
+    assert "SHA-256" in receipt.verdict_detail
+    assert receipt.delivery == delivery
+    assert receipt.file.name.startswith("receipts/quarantine/")
+    assert (private_media / receipt.file.name).read_bytes() == CONTENT
+    delivery.refresh_from_db()
+    assert delivery.status == DeliveryStatus.SENT
+    assert list((home(standin, world.flis) / "IN").iterdir()) == []
+
+
+def test_size_mismatch_is_quarantined(fetch_world, standin, private_media):
+    world = fetch_world
+    place(standin, world.flis, NAME, CONTENT, metadata_for(world, NAME, len(CONTENT) + 7))
+
+    fetch(world.flis)
+
+    receipt = Receipt.objects.get()
+    assert receipt.verdict == ReceiptVerdict.SIZE_MISMATCH
+    assert (receipt.size, receipt.declared_size) == (len(CONTENT), len(CONTENT) + 7)
+    assert receipt.delivery is None  # SendersFileId is not one of the portal's deliveries
+    assert receipt.period == "2026-10"  # read from the file name
+    assert (private_media / receipt.file.name).read_bytes() == CONTENT
+    assert receipt.file.name.startswith("receipts/quarantine/")
+    assert list((home(standin, world.flis) / "IN").iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    "overrides, expected",
+    [
+        ({"infref": "UkendtInfRef_1"}, "InfRef UkendtInfRef_1 kendes ikke"),
+        ({"sender": "LEV-B_SFTP"}, "hører til it-systemet"),
+        ({"sender": "NOBODY"}, "ikke en kendt SFTP-bruger"),
+        ({"recipient_cvr": "55133018"}, "Ingen etableret rute"),
+    ],
+)
+def test_unknown_sender_or_route_is_quarantined(
+    fetch_world, standin, private_media, overrides, expected
+):
+    world = fetch_world
+    place(standin, world.flis, NAME, CONTENT, metadata_for(world, NAME, len(CONTENT), **overrides))
+
+    fetch(world.flis)
+
+    receipt = Receipt.objects.get()
+    assert receipt.verdict == ReceiptVerdict.UNKNOWN_ROUTE
+    assert expected in receipt.verdict_detail
+    assert receipt.route is None
+    assert (private_media / receipt.file.name).read_bytes() == CONTENT
+    assert list((home(standin, world.flis) / "IN").iterdir()) == []
+
+
+def test_route_that_does_not_name_this_recipient_is_unknown(fetch_world, standin):
+    world = fetch_world
+    world.route.recipient_systems.remove(world.flis.system)
+    place(standin, world.flis, NAME, CONTENT, metadata_for(world, NAME, len(CONTENT)))
+    fetch(world.flis)
+    receipt = Receipt.objects.get()
+    assert receipt.verdict == ReceiptVerdict.UNKNOWN_ROUTE
+    assert "til FLIS" in receipt.verdict_detail
+
+
+def test_malformed_metadata_is_recorded_once_and_file_kept(fetch_world, standin, private_media):
+    world = fetch_world
+    place(standin, world.flis, NAME, CONTENT, b"<FileMetadata>ikke afsluttet")
+    fetch(world.flis)
+    receipt = Receipt.objects.get()
+    assert receipt.verdict == ReceiptVerdict.MALFORMED_METADATA
+    assert receipt.uuid_derived
+    assert "kan ikke læses" in receipt.verdict_detail
+    assert receipt.metadata_xml == "<FileMetadata>ikke afsluttet"
+    assert (private_media / receipt.file.name).read_bytes() == CONTENT
+    assert list((home(standin, world.flis) / "IN").iterdir()) == []
+
+    # The same bad pair again (re-fetched after a crash) is recognised by its derived id.
+    place(standin, world.flis, NAME, CONTENT, b"<FileMetadata>ikke afsluttet")
+    summary = fetch(world.flis)
+    assert summary.already_recorded == [receipt.filetransfer_uuid]
+    assert Receipt.objects.count() == 1
+
+
+def test_metadata_without_its_data_file_is_recorded(fetch_world, standin):
+    world = fetch_world
+    inbox = home(standin, world.flis) / "IN"
+    (inbox / f"{NAME}.metadata").write_bytes(metadata_for(world, NAME, len(CONTENT)))
+    fetch(world.flis)
+    receipt = Receipt.objects.get()
+    assert receipt.verdict == ReceiptVerdict.SIZE_MISMATCH
+    assert "mangler" in receipt.verdict_detail
+    assert not receipt.file
+    assert list(inbox.iterdir()) == []
+
+
+def test_trigger_root_metadata_is_accepted(fetch_world, standin):
+    world = fetch_world
+    delivery = make_delivery(world, CONTENT, status=DeliveryStatus.DISTRIBUTED)
+    trigger = route_trigger(
+        world, file_name=NAME, size=len(CONTENT), senders_file_id=str(delivery.uuid)
+    )
+    place(standin, world.flis, NAME, CONTENT, protocol.build_trigger(trigger))
+
+    fetch(world.flis)
+
+    receipt = Receipt.objects.get()
+    assert receipt.verdict == ReceiptVerdict.OK
+    assert receipt.uuid_derived  # no FileTransferUUID in a Trigger root
+    delivery.refresh_from_db()
+    assert delivery.status == DeliveryStatus.FETCHED
+
+
+def test_data_file_without_metadata_is_left_alone(fetch_world, standin):
+    world = fetch_world
+    inbox = home(standin, world.flis) / "IN"
+    (inbox / NAME).write_bytes(CONTENT)  # the platform writes the metadata file second
+    fetch(world.flis)
+    assert Receipt.objects.count() == 0
+    assert (inbox / NAME).exists()
+
+
+def test_receipt_before_sent_is_caught_up(fetch_world, standin):
+    world = fetch_world
+    # The platform distributed (and LIS/FLIS fetched) before the push job recorded `sent`.
+    delivery = make_delivery(world, CONTENT, status=DeliveryStatus.PUSHING)
+    send(standin, world, CONTENT, name=NAME, senders_file_id=str(delivery.uuid))
+    fetch(world.flis)
+    delivery.refresh_from_db()
+    assert delivery.status == DeliveryStatus.PUSHING
+    assert Receipt.objects.get().verdict == ReceiptVerdict.OK
+
+    Delivery.objects.filter(pk=delivery.pk).update(status=DeliveryStatus.SENT)
+    assert fetching.receipts_catch_up() == 1
+    delivery.refresh_from_db()
+    assert delivery.status == DeliveryStatus.FETCHED
+    assert fetching.receipts_catch_up() == 0
+
+
+def test_unreachable_server_records_nothing(fetch_world, standin, private_media):
+    world = fetch_world
+    inbox = place(standin, world.flis, NAME, CONTENT, metadata_for(world, NAME, len(CONTENT)))
+    Endpoint.objects.filter(pk=world.endpoint.pk).update(port=free_port())  # nobody listens
+    summary = fetching.receipts_fetch(sftp_user_id=world.flis.sftp_user.pk)
+    assert "blev afvist" in summary.error
+    assert Receipt.objects.count() == 0
+    assert not private_media.exists() or not any(private_media.rglob("*.csv"))
+    assert len(list(inbox.iterdir())) == 2
+
+
+def test_recipients_to_fetch_are_recipients_with_an_active_key(fetch_world):
+    world = fetch_world
+    assert sorted(fetching.recipients_to_fetch()) == sorted(
+        [world.flis.sftp_user.pk, world.lis.sftp_user.pk]
+    )
+    SftpKey.objects.filter(sftp_user=world.lis.sftp_user).update(state=KeyState.RETIRED)
+    assert fetching.recipients_to_fetch() == [world.flis.sftp_user.pk]
+
+
+def test_a_pair_that_vanishes_mid_round_does_not_stop_the_others(
+    fetch_world, standin, monkeypatch
+):
+    world = fetch_world
+    other = "LEV-A_PERSONALE_0101_202610_ffff0000.csv"
+    place(standin, world.flis, NAME, CONTENT, metadata_for(world, NAME, len(CONTENT)))
+    place(standin, world.flis, other, CONTENT, metadata_for(world, other, len(CONTENT)))
+    read = fetching._read_metadata
+
+    def gone_for_first(connection, path):
+        if NAME in path:
+            # As when another worker removed the pair between the listing and the read.
+            raise sftp.SftpError(f"{path} findes ikke", permanent=True)
+        return read(connection, path)
+
+    monkeypatch.setattr(fetching, "_read_metadata", gone_for_first)
+    summary = fetch(world.flis)
+    assert [r.file_name for r in Receipt.objects.all()] == [other]
+    assert len(summary.recorded) == 1
+    assert (home(standin, world.flis) / "IN" / NAME).exists()
+
+
+def test_refuses_to_run_inside_a_transaction(fetch_world):
+    from django.db import transaction
+
+    with transaction.atomic(), pytest.raises(RuntimeError, match="inside a transaction"):
+        fetching.receipts_fetch(sftp_user_id=fetch_world.flis.sftp_user.pk)
