@@ -22,6 +22,7 @@ Roles:
 from __future__ import annotations
 
 import hashlib
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -32,7 +33,7 @@ from django.core.files.storage import default_storage
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
-from deliveries.models import Delivery, DeliveryEvent, DeliveryStatus
+from deliveries.models import Delivery, DeliveryEvent, DeliveryStatus, Receipt, ReceiptVerdict
 from routes.models import (
     DataArea,
     Endpoint,
@@ -118,6 +119,12 @@ POLICY: dict[str, dict[str, Any]] = {
     # The audit log: administrators all entries, consultants their kommuners' entries.
     "audit:log": _only("admin", "consultant", "consultant_other"),
     "audit:log_csv": _only("admin", "consultant", "consultant_other"),
+    # The Hent-side inbox: a scoped list for everyone; a receipt for the kommune's consultants,
+    # administrators and the vendor whose delivery it was; its file only for the first two.
+    "deliveries:inbox": _everyone(OK),
+    "deliveries:inbox_csv": _everyone(OK),
+    "deliveries:receipt": A_AND_KOMMUNE,
+    "deliveries:receipt_download": _only("admin", "consultant"),
 }
 
 # Who may act through a POST-only URL on vendor A's objects. Everyone else logged in gets 404.
@@ -141,6 +148,33 @@ class Tenant:
     sftp_user: SftpUser
     route: Route
     delivery: Delivery
+    receipt: Receipt | None = None
+
+
+def make_receipt(tenant: Tenant, recipient: SftpUser, *, file_name: str = "") -> Receipt:
+    """What the Hent-side fetcher records when FLIS fetched the tenant's delivery."""
+    content = b"kommunekode;periode\n"
+    receipt = Receipt(
+        filetransfer_uuid=str(uuid.uuid4()),
+        recipient_sftp_user=recipient,
+        recipient_system=recipient.it_system,
+        file_name=file_name or f"{tenant.sftp_user.username}_{tenant.delivery.uuid}.csv",
+        size=len(content),
+        sha256=hashlib.sha256(content).hexdigest(),
+        sender=tenant.sftp_user.username,
+        senders_file_id=str(tenant.delivery.uuid),
+        sender_system=tenant.system,
+        data_area=tenant.route.data_area,
+        kommune=tenant.kommune,
+        period=tenant.delivery.period,
+        route=tenant.route,
+        delivery=tenant.delivery,
+        verdict=ReceiptVerdict.OK,
+    )
+    receipt.file.name = default_storage.save(f"receipts/{receipt.uuid}.csv", ContentFile(content))
+    receipt.save()
+    tenant.receipt = receipt
+    return receipt
 
 
 @dataclass
@@ -156,6 +190,7 @@ KWARGS_BY_NAME: dict[str, Callable[[Tenant], Any]] = {
     "code": lambda t: t.kommune.code,
     "delivery_uuid": lambda t: t.delivery.uuid,
     "vendor_pk": lambda t: t.vendor.pk,
+    "receipt_uuid": lambda t: t.receipt.uuid if t.receipt else None,
 }
 PK_BY_URL: dict[str, Callable[[Tenant], Any]] = {
     "routes:route_detail": lambda t: t.route.pk,
@@ -272,8 +307,12 @@ def _tenant(name: str, cvr: str, kommune_code: str, system_uuid: str, username: 
 def matrix_world(private_media, flis_system) -> World:
     a = _tenant("A", "29130000", "101", "3f2c1d2e-1111-4222-8333-444455556666", "A_SFTP")
     b = _tenant("B", "37450006", "751", "7a9b0c1d-2222-4333-9444-555566667777", "B_SFTP")
+    flis_sftp = SftpUser.objects.create(
+        it_system=flis_system, endpoint=Endpoint.objects.get(slug="lokal"), username="FLIS_SFTP"
+    )
     for tenant in (a, b):
         tenant.route.recipient_systems.add(flis_system)
+        make_receipt(tenant, flis_sftp)
 
     def user(username: str, **extra: Any) -> User:
         # No password: the clients log in with force_login, and hashing seven passwords per

@@ -17,9 +17,9 @@ from django.urls import reverse
 from deliveries.jobs import validate_delivery
 from deliveries.models import DeliveryStatus
 from flisportal.audit.services import audit_record
-from routes.models import Endpoint, SftpUser
+from routes.models import Endpoint, ITSystem, SftpUser
 from tests.conftest import DAGTILBUD_HEADER, dagtilbud_csv, dagtilbud_row
-from tests.flisportal.test_access_matrix import URLS, Tenant, fill_kwargs
+from tests.flisportal.test_access_matrix import URLS, Tenant, fill_kwargs, make_receipt
 
 pytestmark = pytest.mark.django_db
 
@@ -55,6 +55,17 @@ def hostile_world(make_delivery, upload_route, vendor_a_user, vendor_a, admin_us
     )
     tenant = Tenant(vendor_a, upload_route.kommune, system, sftp_user, upload_route, delivery)
     tenant2 = Tenant(vendor_a, upload_route.kommune, system, sftp_user, upload_route, delivery2)
+    # A fetched file whose name (chosen by the sender) starts like a formula.
+    flis_sftp = SftpUser.objects.create(
+        it_system=ITSystem.objects.filter(is_recipient=True).first()
+        or ITSystem.objects.create(
+            name="FLIS", uuid="0c5e3f6a-3333-4444-a555-666677778888", is_recipient=True
+        ),
+        endpoint=Endpoint.objects.get(slug="lokal"),
+        username="FLIS_SFTP",
+    )
+    make_receipt(tenant, flis_sftp, file_name=EVIL[0])
+    make_receipt(tenant2, flis_sftp, file_name=EVIL[4])
     return [tenant, tenant2]
 
 
