@@ -67,8 +67,5 @@ def test_receipt_naming_another_senders_delivery_is_kept_aside(
     assert "Ingen leverance fra LEV-A_FLIS_SFTP" in problem.reason
 
 
-def test_metadata_file_naming_a_route_that_does_not_exist():
-    pytest.skip(
-        "needs the Hent-side fetcher (deliveries fetch job + Receipt model, branch `fetch`), "
-        "which is not in this branch: add the test there, next to the fetcher's metadata checks"
-    )
+# A metadata file naming a route that does not exist: the fetcher quarantines it with the verdict
+# `unknown_route` (tests/deliveries/test_fetching.py::test_unknown_sender_or_route_is_quarantined).
