@@ -4,7 +4,7 @@ Serviceplatform, record technical receipts, reconcile lost work, load a contract
 Every status change goes through `delivery_transition`, a conditional update plus its event
 row in one transaction, so two workers can never both claim the same delivery. No SFTP happens
 inside a transaction: a step commits its claim, talks to the server, then records the result in
-a second short transaction (docs/push-receipts.md).
+a second short transaction (README).
 """
 
 from __future__ import annotations

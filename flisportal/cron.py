@@ -14,7 +14,7 @@ from flisportal.notifications import jobs as notification_jobs
 # Nightly, when nobody is uploading.
 cron.register(jobs.clear_expired_sessions, queues.DEFAULT, cron="15 3 * * *")
 
-# Technical receipts of sent deliveries (docs/push-receipts.md). On the sftp queue with the
+# Technical receipts of sent deliveries (README). On the sftp queue with the
 # pushes: both are network-bound, and a worker busy with one large push does not hold it up
 # when more than one worker serves that queue.
 cron.register(

@@ -242,7 +242,7 @@ SFTP_RETRY_BASE_DELAY = env_int("SFTP_RETRY_BASE_DELAY", 30, minimum=1, maximum=
 SFTP_RETRY_MAX_DELAY = env_int("SFTP_RETRY_MAX_DELAY", 1800, minimum=1, maximum=86400)
 # --- end SFTP client ------------------------------------------------------------------------
 
-# --- Push, receipts and reconciler (docs/push-receipts.md) ---------------------------------
+# --- Push, receipts and reconciler (README) ---------------------------------
 # The push job retries with SFTP_RETRY_MAX_ATTEMPTS and SFTP_RETRY_BASE_DELAY/MAX_DELAY above.
 # Seconds between two looks for technical receipts in the senders' IN/ folders (RQ cron).
 RECEIPT_POLL_SECONDS = env_int("RECEIPT_POLL_SECONDS", 60, minimum=5, maximum=86400)
@@ -255,7 +255,7 @@ RECONCILE_STUCK_MINUTES = env_int("RECONCILE_STUCK_MINUTES", 15, minimum=1, maxi
 # A delivery sent this long ago without a technical receipt is flagged on its page.
 RECEIPT_OVERDUE_MINUTES = env_int("RECEIPT_OVERDUE_MINUTES", 60, minimum=1, maximum=10080)
 
-# Expected deliveries (docs/expected-notifications-audit.md). Seconds between two runs of the
+# Expected deliveries (README). Seconds between two runs of the
 # scanner that creates the expected periods and marks them due soon / overdue / met.
 EXPECTED_SCAN_SECONDS = env_int("EXPECTED_SCAN_SECONDS", 900, minimum=30, maximum=86400)
 # A period counts as "due soon" this many days before its due date.
@@ -264,7 +264,7 @@ EXPECTED_DUE_SOON_DAYS = env_int("EXPECTED_DUE_SOON_DAYS", 3, minimum=0, maximum
 # environment owes none; the local stand-in does, so the demo shows the states.
 EXPECTED_ENDPOINTS = env_list("EXPECTED_ENDPOINTS", ["produktion", "lokal"])
 
-# Notifications (docs/expected-notifications-audit.md). Links in mails start with this.
+# Notifications (README). Links in mails start with this.
 PORTAL_BASE_URL = env_str("PORTAL_BASE_URL", "http://127.0.0.1:8000")
 # A distributed file not fetched by its recipient this long is reported.
 NOTIFY_NOT_FETCHED_HOURS = env_int("NOTIFY_NOT_FETCHED_HOURS", 48, minimum=1, maximum=2160)
@@ -280,7 +280,7 @@ MAIL_REQUEUE_SECONDS = env_int("MAIL_REQUEUE_SECONDS", 600, minimum=30, maximum=
 # When the daily digest goes out (cron syntax, server time zone).
 DIGEST_CRON = env_str("DIGEST_CRON", "0 7 * * *")
 
-# Retention (docs/expected-notifications-audit.md): extracts rejected by the validator or
+# Retention (README): extracts rejected by the validator or
 # refused by the Serviceplatform are deleted this many days after that final state; fetched
 # ones after their data area's retention days. The job runs nightly at RETENTION_CRON.
 RETENTION_REJECTED_DAYS = env_int("RETENTION_REJECTED_DAYS", 30, minimum=1, maximum=3650)

@@ -61,8 +61,8 @@ def test_error_codes_are_unique() -> None:
     assert PlatformError.by_code(203) is PlatformError.SIZE_MISMATCH
 
 
-def test_documentation_lists_every_error_code_as_in_the_code() -> None:
-    text = (ROOT / "docs" / "serviceplatform.md").read_text(encoding="utf-8")
+def test_readme_lists_every_error_code_as_in_the_code() -> None:
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
     rows = {
         int(code): (name, danish, english)
         for code, name, danish, english in re.findall(
