@@ -11,20 +11,20 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import path
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy as _lazy
+from django.utils.translation import gettext_lazy
 
 from deliveries import models, services
 
 
 class ContractUploadForm(forms.Form):
     document = forms.FileField(
-        label=_lazy("Kontrakt (JSON)"),
-        help_text=_lazy(
+        label=gettext_lazy("Kontrakt (JSON)"),
+        help_text=gettext_lazy(
             "Et JSON-dokument med dialect, schema (Frictionless Table Schema) og portal."
         ),
     )
     activate = forms.BooleanField(
-        label=_lazy("Gør versionen aktiv (nye leverancer valideres mod den)"),
+        label=gettext_lazy("Gør versionen aktiv (nye leverancer valideres mod den)"),
         required=False,
         initial=True,
     )
@@ -100,7 +100,7 @@ class DataContractAdmin(admin.ModelAdmin):
         }
         return render(request, "admin/deliveries/datacontract/load.html", context)
 
-    @admin.action(description=_lazy("Gør den valgte version aktiv"))
+    @admin.action(description=gettext_lazy("Gør den valgte version aktiv"))
     def activate(self, request: HttpRequest, queryset: Any) -> None:
         if queryset.count() != 1:
             self.message_user(request, _("Vælg præcis én version."), level=messages.ERROR)
@@ -229,7 +229,7 @@ class ReceiptAdmin(admin.ModelAdmin):
     exclude = ("read_by", "file")
     readonly_fields = ("stored_as",)
 
-    @admin.display(description=_lazy("gemt som"))
+    @admin.display(description=gettext_lazy("gemt som"))
     def stored_as(self, obj: models.Receipt) -> str:
         return obj.file.name or "–"
 

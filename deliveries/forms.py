@@ -9,7 +9,7 @@ from django import forms
 from django.contrib.auth.models import AnonymousUser
 from django.db.models import Q
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy as _lazy
+from django.utils.translation import gettext_lazy
 
 from deliveries.models import DeliveryStatus, ReceiptQuerySet, ReceiptVerdict
 from routes.models import (
@@ -41,32 +41,38 @@ def uploadable_routes(user: User) -> Any:
 
 class DeliveryUploadForm(forms.Form):
     it_system = forms.ModelChoiceField(
-        label=_lazy("It-system"), queryset=ITSystem.objects.none(), empty_label=None
+        label=gettext_lazy("It-system"), queryset=ITSystem.objects.none(), empty_label=None
     )
-    data_area = forms.ModelChoiceField(label=_lazy("Dataområde"), queryset=DataArea.objects.all())
+    data_area = forms.ModelChoiceField(
+        label=gettext_lazy("Dataområde"), queryset=DataArea.objects.all()
+    )
     kommune = forms.ModelChoiceField(
-        label=_lazy("Kommune"),
+        label=gettext_lazy("Kommune"),
         queryset=Kommune.objects.none(),
-        help_text=_lazy(
+        help_text=gettext_lazy(
             "Kun kommuner med en etableret rute og en underskrevet databehandleraftale."
         ),
     )
     period = forms.CharField(
-        label=_lazy("Periode"),
+        label=gettext_lazy("Periode"),
         max_length=7,
-        help_text=_lazy("Måneden udtrækket dækker, ÅÅÅÅ-MM (fx 2026-10)."),
-        widget=forms.TextInput(attrs={"placeholder": "ÅÅÅÅ-MM", "inputmode": "numeric"}),
+        help_text=gettext_lazy("Måneden udtrækket dækker, ÅÅÅÅ-MM (fx 2026-10)."),
+        widget=forms.TextInput(
+            attrs={"placeholder": gettext_lazy("ÅÅÅÅ-MM"), "inputmode": "numeric"}
+        ),
     )
     environment = forms.ModelChoiceField(
-        label=_lazy("Miljø"), queryset=Endpoint.objects.none(), empty_label=None
+        label=gettext_lazy("Miljø"), queryset=Endpoint.objects.none(), empty_label=None
     )
     file = forms.FileField(
-        label=_lazy("Fil"),
-        help_text=_lazy(".csv eller .zip med præcis én .csv-fil."),
+        label=gettext_lazy("Fil"),
+        help_text=gettext_lazy(".csv eller .zip med præcis én .csv-fil."),
         widget=forms.ClearableFileInput(attrs={"accept": ".csv,.zip"}),
     )
     redelivery_confirmed = forms.BooleanField(
-        label=_lazy("Genlevering: send filen igen, selv om præcis den samme fil er leveret før"),
+        label=gettext_lazy(
+            "Genlevering: send filen igen, selv om præcis den samme fil er leveret før"
+        ),
         required=False,
     )
 
@@ -176,19 +182,19 @@ class DeliveryUploadForm(forms.Form):
 
 class DeliveryFilterForm(forms.Form):
     data_area = forms.ModelChoiceField(
-        label=_lazy("Dataområde"), queryset=DataArea.objects.all(), required=False
+        label=gettext_lazy("Dataområde"), queryset=DataArea.objects.all(), required=False
     )
     kommune = forms.ModelChoiceField(
-        label=_lazy("Kommune"), queryset=Kommune.objects.none(), required=False
+        label=gettext_lazy("Kommune"), queryset=Kommune.objects.none(), required=False
     )
     period = forms.CharField(
-        label=_lazy("Periode"),
+        label=gettext_lazy("Periode"),
         required=False,
         max_length=7,
-        widget=forms.TextInput(attrs={"placeholder": "ÅÅÅÅ-MM"}),
+        widget=forms.TextInput(attrs={"placeholder": gettext_lazy("ÅÅÅÅ-MM")}),
     )
     status = forms.ChoiceField(
-        label=_lazy("Status"),
+        label=gettext_lazy("Status"),
         choices=[("", "---------"), *DeliveryStatus.choices],
         required=False,
     )
@@ -215,30 +221,30 @@ class ReceiptFilterForm(forms.Form):
     """The inbox's filters and search; every choice list is scoped to the user."""
 
     system = forms.ModelChoiceField(
-        label=_lazy("Modtagersystem"), queryset=ITSystem.objects.none(), required=False
+        label=gettext_lazy("Modtagersystem"), queryset=ITSystem.objects.none(), required=False
     )
     kommune = forms.ModelChoiceField(
-        label=_lazy("Kommune"), queryset=Kommune.objects.none(), required=False
+        label=gettext_lazy("Kommune"), queryset=Kommune.objects.none(), required=False
     )
     data_area = forms.ModelChoiceField(
-        label=_lazy("Dataområde"), queryset=DataArea.objects.all(), required=False
+        label=gettext_lazy("Dataområde"), queryset=DataArea.objects.all(), required=False
     )
     verdict = forms.ChoiceField(
-        label=_lazy("Vurdering"),
+        label=gettext_lazy("Vurdering"),
         choices=[("", "---------"), *ReceiptVerdict.choices],
         required=False,
     )
     period = forms.CharField(
-        label=_lazy("Periode"),
+        label=gettext_lazy("Periode"),
         required=False,
         max_length=7,
-        widget=forms.TextInput(attrs={"placeholder": "ÅÅÅÅ-MM"}),
+        widget=forms.TextInput(attrs={"placeholder": gettext_lazy("ÅÅÅÅ-MM")}),
     )
     q = forms.CharField(
-        label=_lazy("Søg"),
+        label=gettext_lazy("Søg"),
         required=False,
         max_length=100,
-        widget=forms.TextInput(attrs={"placeholder": _lazy("filnavn, afsender, id …")}),
+        widget=forms.TextInput(attrs={"placeholder": gettext_lazy("filnavn, afsender, id …")}),
     )
 
     def __init__(self, *args: Any, user: User | AnonymousUser, **kwargs: Any) -> None:
