@@ -12,7 +12,7 @@ from django.urls import reverse
 
 pytestmark = pytest.mark.django_db
 
-CATALOG = settings.BASE_DIR / "locale" / "en" / "LC_MESSAGES" / "django.po"
+CATALOG = settings.BASE_DIR / "flisportal" / "locale" / "en" / "LC_MESSAGES" / "django.po"
 
 
 def english(client):
