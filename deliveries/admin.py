@@ -169,6 +169,43 @@ class PlatformDecisionAdmin(admin.ModelAdmin):
         return False
 
 
+@admin.register(models.ReceiptProblem)
+class ReceiptProblemAdmin(admin.ModelAdmin):
+    """Receipts in senders' IN/ that the portal could not read or match to a delivery. The files
+    stay on the server; this list is where administrators learn about them. Read-only, but an
+    administrator may delete a row once the file has been dealt with."""
+
+    list_display = (
+        "file_name",
+        "sftp_user",
+        "reason",
+        "times_seen",
+        "first_seen_at",
+        "last_seen_at",
+    )
+    list_filter = ("endpoint",)
+    list_select_related = ("sftp_user", "endpoint")
+    search_fields = ("file_name", "senders_file_id", "file_transfer_uuid", "reason")
+    readonly_fields = (
+        "endpoint",
+        "sftp_user",
+        "file_name",
+        "reason",
+        "senders_file_id",
+        "file_transfer_uuid",
+        "content",
+        "first_seen_at",
+        "last_seen_at",
+        "times_seen",
+    )
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+
 @admin.register(models.Receipt)
 class ReceiptAdmin(admin.ModelAdmin):
     """Hent-side receipts. Read-only: they record what a recipient fetched; the inbox

@@ -12,6 +12,29 @@ def validate_delivery(delivery_id: int) -> str | None:
     return delivery_validate(delivery_id=delivery_id)
 
 
+def push_delivery(delivery_id: int) -> str | None:
+    """Pushes one valid delivery to the Serviceplatform (queue `sftp`); a delivery that is no
+    longer `valid` is left alone, so a duplicate job does nothing."""
+    from deliveries.services import delivery_push
+
+    return delivery_push(delivery_id=delivery_id)
+
+
+def collect_receipts() -> dict[str, object]:
+    """RQ cron (every RECEIPT_POLL_SECONDS): records the technical receipts of sent deliveries.
+    A sweep over all senders, so it takes no id."""
+    from deliveries.services import receipts_collect
+
+    return vars(receipts_collect())
+
+
+def reconcile_deliveries() -> dict[str, object]:
+    """RQ cron (every RECONCILE_INTERVAL_SECONDS): re-enqueues lost work, flags late receipts."""
+    from deliveries.services import deliveries_reconcile
+
+    return vars(deliveries_reconcile())
+
+
 def fetch_receipts(sftp_user_id: int) -> dict[str, object]:
     """One Hent-side fetch round for one recipient SFTP user (deliveries/fetching.py)."""
     from dataclasses import asdict

@@ -48,21 +48,24 @@ class DeliveryStatus(models.TextChoices):
 
 S = DeliveryStatus
 
-# DESIGN §4. `validating → received` is the reconciler putting back a delivery whose worker
-# died; `failed → received/pushing` is an administrator's retry.
+# DESIGN §4. `validating → received` and `pushing → valid` are the reconciler putting back a
+# delivery whose worker died (and `pushing → valid` is also a push waiting for its next try);
+# `failed → received/valid` is a person's retry from the delivery page; `failed → distributed/
+# refused` is a receipt that arrives after the portal gave up (the platform got the trigger, but
+# the answer to its upload was lost): the platform's word wins.
 DELIVERY_TRANSITIONS: dict[str, tuple[str, ...]] = {
     S.RECEIVED: (S.VALIDATING,),
     S.VALIDATING: (S.VALID, S.REJECTED, S.FAILED, S.RECEIVED),
     S.VALID: (S.PUSHING,),
     S.REJECTED: (),
-    S.PUSHING: (S.SENT, S.FAILED),
+    S.PUSHING: (S.SENT, S.FAILED, S.VALID),
     # `sent → fetched`: the recipient may fetch before the receipts job has seen the
     # platform's receipt (the stand-in distributes at once).
     S.SENT: (S.DISTRIBUTED, S.REFUSED, S.FETCHED),
     S.DISTRIBUTED: (S.FETCHED,),
     S.REFUSED: (),
     S.FETCHED: (),
-    S.FAILED: (S.RECEIVED, S.PUSHING),
+    S.FAILED: (S.RECEIVED, S.PUSHING, S.VALID, S.DISTRIBUTED, S.REFUSED),
 }
 
 # States a worker is busy in: the delivery page refreshes while one of these lasts.
@@ -224,6 +227,23 @@ class Delivery(models.Model):
     errors_by_rule = models.JSONField(_("fejl pr. regel"), default=dict, blank=True)
     errors_by_column = models.JSONField(_("fejl pr. kolonne"), default=dict, blank=True)
     validated_at = models.DateTimeField(_("valideret"), null=True, blank=True)
+    # Push to the Serviceplatform. The wire name and TransactionId are made on the first try and
+    # kept, so a retry overwrites its own leftover upload and the platform sees one transfer.
+    wire_name = models.CharField(_("filnavn på Serviceplatformen"), max_length=255, blank=True)
+    transaction_id = models.UUIDField(_("TransactionId"), null=True, blank=True)
+    push_attempts = models.PositiveIntegerField(_("afsendelsesforsøg"), default=0)
+    last_error = models.TextField(_("seneste fejl"), blank=True)
+    next_attempt_at = models.DateTimeField(_("næste forsøg"), null=True, blank=True)
+    # Written by a worker while it validates or pushes, and by the reconciler when it
+    # re-enqueues: a working state counts as stuck only when this is old, so a long push of a
+    # large file is not taken from a worker that is still moving bytes.
+    heartbeat_at = models.DateTimeField(_("sidst set i arbejde"), null=True, blank=True)
+    sent_at = models.DateTimeField(_("sendt"), null=True, blank=True)
+    # The technical receipt.
+    file_transfer_uuid = models.CharField(_("FileTransferUUID"), max_length=36, blank=True)
+    receipt_at = models.DateTimeField(_("kvittering modtaget"), null=True, blank=True)
+    receipt_errors = models.JSONField(_("fejl i kvitteringen"), default=list, blank=True)
+    receipt_overdue_at = models.DateTimeField(_("kvittering savnet siden"), null=True, blank=True)
 
     objects = DeliveryQuerySet.as_manager()
 
@@ -247,6 +267,17 @@ class Delivery(models.Model):
     @property
     def is_working(self) -> bool:
         return self.status in WORKING_STATES
+
+    @property
+    def push_failed(self) -> bool:
+        """Failed after a clean validation, i.e. while (or before) being pushed: a retry sends
+        it again instead of validating it again."""
+        return self.status == S.FAILED and self.validated_at is not None and not self.error_count
+
+    @property
+    def receipt_missing(self) -> bool:
+        """Sent, and the reconciler has flagged that no receipt came in time."""
+        return self.status == S.SENT and self.receipt_overdue_at is not None
 
     @property
     def status_badge(self) -> str:
@@ -362,6 +393,45 @@ class PlatformDecision(models.Model):
 
     def __str__(self) -> str:
         return f"{self.trigger_name}: {self.get_outcome_display()}"
+
+
+class ReceiptProblem(models.Model):
+    """A file in a sender's IN/ that looks like a technical receipt but cannot be recorded: it
+    does not parse, or it belongs to no delivery the portal sent from that SFTP user. The file
+    is left where it is (never deleted silently); administrators see these rows in the admin."""
+
+    endpoint = models.ForeignKey(
+        Endpoint, verbose_name=_("miljø"), on_delete=models.CASCADE, related_name="+"
+    )
+    sftp_user = models.ForeignKey(
+        "routes.SftpUser",
+        verbose_name=_("SFTP-bruger"),
+        on_delete=models.CASCADE,
+        related_name="receipt_problems",
+    )
+    file_name = models.CharField(_("filnavn"), max_length=300)
+    reason = models.TextField(_("årsag"))
+    senders_file_id = models.CharField(_("SendersFileId"), max_length=255, blank=True)
+    file_transfer_uuid = models.CharField(_("FileTransferUUID"), max_length=255, blank=True)
+    # The start of the file as text, so an administrator can see what it was without SFTP.
+    content = models.TextField(_("indhold (begyndelsen)"), blank=True)
+    first_seen_at = models.DateTimeField(_("først set"), default=timezone.now)
+    last_seen_at = models.DateTimeField(_("senest set"), default=timezone.now)
+    times_seen = models.PositiveIntegerField(_("set antal gange"), default=1)
+
+    class Meta:
+        ordering = ["-last_seen_at", "-pk"]
+        verbose_name = _("kvittering uden leverance")
+        verbose_name_plural = _("kvitteringer uden leverance")
+        constraints = [
+            # One row per file: the receipts job sees the same kept file every minute.
+            models.UniqueConstraint(
+                fields=["sftp_user", "file_name"], name="receiptproblem_one_per_file"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.file_name
 
 
 # --- Hent-side receipts ---

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from django.conf import settings
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import (
@@ -26,7 +27,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
-from django.views.decorators.http import require_GET, require_http_methods
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from deliveries import services
 from deliveries.forms import DeliveryFilterForm, DeliveryUploadForm
@@ -64,6 +65,13 @@ def _get_delivery_for_user(request: HttpRequest, delivery_uuid: uuid.UUID) -> De
 
 def _may_upload(user: Any) -> bool:
     return user_role(user) in (Role.VENDOR, Role.ADMINISTRATOR)
+
+
+def _may_retry(user: Any, delivery: Delivery) -> bool:
+    """Administrators and the person who uploaded the delivery may send a failed one again."""
+    return user_role(user) == Role.ADMINISTRATOR or (
+        delivery.uploaded_by_id is not None and delivery.uploaded_by_id == user.pk
+    )
 
 
 def _wants_json(request: HttpRequest) -> bool:
@@ -236,6 +244,9 @@ def delivery_detail(request: HttpRequest, delivery_uuid: uuid.UUID) -> HttpRespo
             "columns": sorted(delivery.errors_by_column.items(), key=lambda kv: -kv[1]),
             "listed": delivery.issues.count(),
             "may_upload": _may_upload(request.user),
+            "may_retry": delivery.status == DeliveryStatus.FAILED
+            and _may_retry(request.user, delivery),
+            "pushing_text": _pushing_text(delivery),
             "corrections": delivery.corrections.all(),
             # The Hent side's receipts: the last steps of the timeline.
             "receipts": delivery.receipts.select_related(
@@ -244,6 +255,28 @@ def delivery_detail(request: HttpRequest, delivery_uuid: uuid.UUID) -> HttpRespo
             "awaiting": delivery.status in AWAITING_STATES,
         },
     )
+
+
+@login_required
+@require_POST
+def delivery_retry(request: HttpRequest, delivery_uuid: uuid.UUID) -> HttpResponse:
+    """«Prøv igen» on a failed delivery: pushed (or validated) again by a worker."""
+    delivery = _get_delivery_for_user(request, delivery_uuid)
+    if not _may_retry(request.user, delivery):
+        # Same answer as for a delivery outside the user's scope: nothing to act on here.
+        raise Http404(_("Leverancen findes ikke, eller du har ikke adgang til den."))
+    user = request.user
+    assert isinstance(user, User)
+    outcome = services.delivery_retry(delivery_id=delivery.pk, user=user)
+    if outcome == DeliveryStatus.VALID:
+        messages.success(request, _("Leverancen sendes igen til Serviceplatformen."))
+    elif outcome == DeliveryStatus.RECEIVED:
+        messages.success(request, _("Leverancen valideres igen."))
+    else:
+        messages.info(
+            request, _("Leverancen er ikke fejlet (længere), så der er intet at prøve igen.")
+        )
+    return redirect("deliveries:detail", delivery_uuid=delivery.uuid)
 
 
 @login_required
@@ -260,8 +293,18 @@ def delivery_status(request: HttpRequest, delivery_uuid: uuid.UUID) -> JsonRespo
             "rows_total": delivery.rows_total,
             "progress_percent": delivery.progress_percent,
             "error_count": delivery.error_count,
+            "status_text": _pushing_text(delivery),
         }
     )
+
+
+def _pushing_text(delivery: Delivery) -> str:
+    if delivery.status != DeliveryStatus.PUSHING:
+        return ""
+    return _("Sendes til Serviceplatformen (%(env)s), forsøg %(n)s …") % {
+        "env": delivery.endpoint,
+        "n": delivery.push_attempts,
+    }
 
 
 @login_required

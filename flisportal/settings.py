@@ -212,6 +212,19 @@ SFTP_RETRY_BASE_DELAY = env_int("SFTP_RETRY_BASE_DELAY", 30, minimum=1, maximum=
 SFTP_RETRY_MAX_DELAY = env_int("SFTP_RETRY_MAX_DELAY", 1800, minimum=1, maximum=86400)
 # --- end SFTP client ------------------------------------------------------------------------
 
+# --- Push, receipts and reconciler (docs/push-receipts.md) ---------------------------------
+# The push job retries with SFTP_RETRY_MAX_ATTEMPTS and SFTP_RETRY_BASE_DELAY/MAX_DELAY above.
+# Seconds between two looks for technical receipts in the senders' IN/ folders (RQ cron).
+RECEIPT_POLL_SECONDS = env_int("RECEIPT_POLL_SECONDS", 60, minimum=5, maximum=86400)
+# Seconds between two runs of the reconciler (RQ cron).
+RECONCILE_INTERVAL_SECONDS = env_int("RECONCILE_INTERVAL_SECONDS", 300, minimum=10, maximum=86400)
+# A delivery validating or pushing with no sign of life from its worker for this long is taken
+# back and enqueued again (the worker died, or Redis lost the job). Workers show life about
+# every 10 seconds, so this only has to be longer than a pause, not than a whole large push.
+RECONCILE_STUCK_MINUTES = env_int("RECONCILE_STUCK_MINUTES", 15, minimum=1, maximum=10080)
+# A delivery sent this long ago without a technical receipt is flagged on its page.
+RECEIPT_OVERDUE_MINUTES = env_int("RECEIPT_OVERDUE_MINUTES", 60, minimum=1, maximum=10080)
+
 # --- Hent-side fetcher (deliveries/fetching.py) ---------------------------------------------
 # Seconds between two fetch rounds: each round lists IN/ of every recipient SFTP user the portal
 # holds an active key for, and fetches what has arrived (RQ cron, `manage.py rqcron`).

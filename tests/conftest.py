@@ -105,15 +105,19 @@ def worker_env(redis_url: str) -> dict[str, str]:
 
 @pytest.fixture
 def run_worker(redis_url: str):
-    """Runs a real `manage.py rqworker --burst` process until the queues are empty."""
+    """Runs a real `manage.py rqworker --burst` process until the queues are empty. With
+    `scheduler`, scheduled jobs that are due (retries) are moved onto their queues first."""
 
-    def run(*queues: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    def run(
+        *queues: str, timeout: float = 120, scheduler: bool = False
+    ) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
             [
                 sys.executable,
                 str(ROOT / "manage.py"),
                 "rqworker",
                 "--burst",
+                *(["--with-scheduler"] if scheduler else []),
                 *(queues or ("default", "validation", "sftp")),
             ],
             env=worker_env(redis_url),

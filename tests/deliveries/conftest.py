@@ -36,4 +36,12 @@ def make_delivery(private_media, tmp_path, django_capture_on_commit_callbacks):
 
     return make
 
+
+from tests.deliveries.pushing import (  # noqa: E402, F401  (fixtures)
+    cutting_proxy,
+    push_route,
+    pushable,
+    sender_key,
+    uploader,
+)
 from tests.deliveries.standin import standin, world  # noqa: E402, F401  (fixtures)

@@ -29,5 +29,10 @@ def test_cron_config_loads_into_rq_cron_scheduler(clean_redis):
     scheduler.load_config_from_file("flisportal.cron")
     names = {job.func_name for job in scheduler.get_jobs()}
     assert "flisportal.jobs.clear_expired_sessions" in names
+    assert "deliveries.jobs.collect_receipts" in names
+    assert "deliveries.jobs.reconcile_deliveries" in names
+    jobs = {job.func_name: job for job in scheduler.get_jobs()}
+    assert jobs["deliveries.jobs.collect_receipts"].interval == 60  # RECEIPT_POLL_SECONDS
+    assert jobs["deliveries.jobs.collect_receipts"].queue_name == "sftp"
     # The scheduler has a Redis connection to run with (it has none while no job is registered).
     assert scheduler.connection is not None

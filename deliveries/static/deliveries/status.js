@@ -13,6 +13,13 @@
       .then(function (response) { return response.json(); })
       .then(function (data) {
         if (!data.working) { window.location.reload(); return; }
+        if (data.status === "pushing") {
+          // Rows mean nothing while the file travels; the server's text says what happens.
+          bar.style.width = "100%";
+          text.textContent = data.status_text;
+          window.setTimeout(poll, 2000);
+          return;
+        }
         bar.style.width = data.progress_percent + "%";
         text.textContent = data.status_label + " · " + data.rows_checked.toLocaleString("da-DK") +
           (data.rows_total ? " / " + data.rows_total.toLocaleString("da-DK") : "") +
