@@ -159,12 +159,19 @@ def receipts_catch_up() -> int:
 def _mark_fetched(receipt: Receipt, *, old: str) -> int:
     if old not in AWAITING_FETCH or receipt.delivery_id is None:
         return 0
+    fields = {}
+    if old == DeliveryStatus.SENT and not receipt.uuid_derived:
+        # Fetched before the receipts job read the platform's technical receipt: record the
+        # transfer's id now, so that job recognises that receipt as already accounted for
+        # instead of keeping it aside as one that matches no transfer.
+        fields["file_transfer_uuid"] = receipt.filetransfer_uuid
     return int(
         delivery_transition(
             delivery_id=receipt.delivery_id,
             old=old,
             new=DeliveryStatus.FETCHED,
             actor_label=FETCHER,
+            **fields,
             message=f"Hentet af {receipt.recipient_system.name} "
             f"({receipt.recipient_sftp_user.username}) "
             f"{timezone.localtime(receipt.fetched_at):%d-%m-%Y %H:%M}; "

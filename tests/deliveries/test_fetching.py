@@ -364,9 +364,7 @@ def test_recipients_to_fetch_are_recipients_with_an_active_key(fetch_world):
     assert fetching.recipients_to_fetch() == [world.flis.sftp_user.pk]
 
 
-def test_a_pair_that_vanishes_mid_round_does_not_stop_the_others(
-    fetch_world, standin, monkeypatch
-):
+def test_a_pair_that_vanishes_mid_round_does_not_stop_the_others(fetch_world, standin, monkeypatch):
     world = fetch_world
     other = "LEV-A_PERSONALE_0101_202610_ffff0000.csv"
     place(standin, world.flis, NAME, CONTENT, metadata_for(world, NAME, len(CONTENT)))
@@ -391,3 +389,30 @@ def test_refuses_to_run_inside_a_transaction(fetch_world):
 
     with transaction.atomic(), pytest.raises(RuntimeError, match="inside a transaction"):
         fetching.receipts_fetch(sftp_user_id=fetch_world.flis.sftp_user.pk)
+
+
+def test_fetch_before_the_technical_receipt_leaves_no_receipt_problem(fetch_world, standin):
+    """The recipient may fetch before the push side's receipts job has read the platform's
+    technical receipt. That receipt must then be recognised as the same transfer (and removed),
+    not kept aside as one that matches nothing."""
+    from deliveries.models import ReceiptProblem
+    from deliveries.services import receipts_collect_for_user
+
+    world = fetch_world
+    delivery = make_delivery(world, CONTENT, status=DeliveryStatus.SENT)
+    Delivery.objects.filter(pk=delivery.pk).update(wire_name=NAME)
+    send(standin, world, CONTENT, name=NAME, senders_file_id=str(delivery.uuid))
+
+    fetch(world.flis)
+    delivery.refresh_from_db()
+    receipt = Receipt.objects.get()
+    assert delivery.status == DeliveryStatus.FETCHED
+    assert delivery.file_transfer_uuid == receipt.filetransfer_uuid
+
+    result = receipts_collect_for_user(sftp_user_id=world.sender.sftp_user.pk)
+
+    assert result.duplicates == 1 and result.kept == 0
+    assert not ReceiptProblem.objects.exists()
+    assert not (home(standin, world.sender) / "IN" / f"{NAME}.sftpreceipt").exists()
+    delivery.refresh_from_db()
+    assert delivery.status == DeliveryStatus.FETCHED

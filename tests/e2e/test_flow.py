@@ -3,7 +3,7 @@ without reloading by hand, uploads a broken one and reads the report in Danish; 
 consultant sees both deliveries, finds the good one in the inbox, and gets 404 on another
 vendor's delivery. Screenshots of the pages go to test-artifacts/.
 
-Run it alone with `.venv/bin/pytest -m e2e` (docs/fetch-inbox.md).
+Run it alone with `.venv/bin/pytest -m e2e` (README, "Hent-side").
 """
 
 from __future__ import annotations
