@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 from django.db.models import F, Prefetch, Q, Window
 from django.db.models.functions import RowNumber
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
@@ -71,7 +72,7 @@ def _latest_per_cell(*, user: User | AnonymousUser, kommune_ids: set[int], area_
             )
         )
         .filter(newest=1)
-        .only("kommune_id", "data_area_id", "uploaded_at", "status")
+        .only("kommune_id", "data_area_id", "uploaded_at", "status", "uuid")
     )
 
 
@@ -84,6 +85,9 @@ def coverage_attach(*, cells: list[CoverageCell], user: User | AnonymousUser) ->
     kommune_ids = {cell.kommune.pk for cell in cells}
     area_ids = {cell.area.pk for cell in cells}
     by_cell = {(cell.kommune.pk, cell.area.pk): cell for cell in cells}
+    # Reversed once: a few hundred cells each link to their newest delivery.
+    placeholder = "00000000-0000-0000-0000-000000000000"
+    detail_url = reverse("deliveries:detail", kwargs={"delivery_uuid": placeholder})
 
     for delivery in _latest_per_cell(user=user, kommune_ids=kommune_ids, area_ids=area_ids):
         cell = by_cell.get((delivery.kommune_id, delivery.data_area_id))
@@ -92,6 +96,7 @@ def coverage_attach(*, cells: list[CoverageCell], user: User | AnonymousUser) ->
                 delivered_on=delivery.uploaded_at.astimezone(COPENHAGEN).date(),
                 status=delivery.status,
                 status_label=str(DeliveryStatus(delivery.status).label),
+                url=detail_url.replace(placeholder, str(delivery.uuid)),
             )
 
     # Open periods of the last year, and the period being collected now even when met, so a

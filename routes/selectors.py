@@ -85,6 +85,7 @@ class LatestDelivery:
     delivered_on: date
     status: str
     status_label: str
+    url: str = ""
 
 
 @dataclass

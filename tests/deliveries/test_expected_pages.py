@@ -57,6 +57,10 @@ def test_dashboard_shows_the_overdue_period_in_colour_and_words(client, consulta
     assert cell.latest_delivery.status == "distributed"
     assert cell.latest_delivery.delivered_on == date(2026, 11, 13)
     html = page.content.decode()
+    # The cell links to that delivery's page.
+    october = history[1]
+    assert cell.latest_delivery.url == reverse("deliveries:detail", args=[october.uuid])
+    assert f'<a href="{cell.latest_delivery.url}" class="latest-delivery' in html
     assert (
         '<span class="expected-badge expected-overdue">Overskredet: 2026-11 (frist 10.12.2026)'
         "</span>" in html

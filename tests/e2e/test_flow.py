@@ -130,6 +130,18 @@ def test_upload_follow_fetch_and_inbox(
     expect(page.locator("table tbody")).to_contain_text("afvist")
     shot(page, "leverancer")
 
+    # The coverage dashboard: København's Dagtilbud cell shows the newest delivery (the
+    # rejected one, uploaded last) and links to its page.
+    page.click("nav >> text=Dækning")
+    row = page.locator("table.coverage-table tbody tr", has_text="101 Københavns")
+    link = row.locator("a.latest-delivery")
+    expect(link).to_have_count(1)
+    expect(link).to_contain_text("afvist")
+    shot(page, "daekning")
+    link.click()
+    expect(page).to_have_url(re.compile(r"/leverancer/[0-9a-f-]{36}/$"))
+    expect(page.locator("main")).to_contain_text("afvist")
+
     page.click("nav >> text=Indbakke")
     inbox_rows = page.locator("#inbox tbody tr")
     expect(inbox_rows).to_have_count(1)
