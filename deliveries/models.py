@@ -11,7 +11,7 @@ from __future__ import annotations
 import calendar
 import uuid
 from datetime import date, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Self
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
@@ -27,6 +27,7 @@ from routes.models import (
     Kommune,
     Role,
     Route,
+    ScopedQuerySet,
     SftpUser,
     User,
     user_role,
@@ -141,19 +142,14 @@ class DataContract(models.Model):
         return str(self.document.get("title", ""))
 
 
-class DeliveryQuerySet(models.QuerySet["Delivery"]):
-    def for_user(self, user: User | AnonymousUser) -> DeliveryQuerySet:
-        """Administrators see all; vendor staff their vendor's; consultants their kommuner's."""
-        role = user_role(user)
-        if role == Role.ADMINISTRATOR:
-            return self.all()
-        if role == Role.VENDOR:
-            assert isinstance(user, User)
-            return self.filter(it_system__vendor_id=user.vendor_id)
-        if role == Role.CONSULTANT:
-            assert isinstance(user, User)
-            return self.filter(kommune__consultants=user)
-        return self.none()
+class DeliveryQuerySet(ScopedQuerySet["Delivery"]):
+    """Administrators see all; vendor staff their vendor's; consultants their kommuner's."""
+
+    def for_vendor(self, vendor_id: int) -> Self:
+        return self.filter(it_system__vendor_id=vendor_id)
+
+    def for_consultant(self, user: User) -> Self:
+        return self.filter(kommune__consultants=user)
 
 
 def delivery_upload_to(instance: Delivery, filename: str) -> str:
@@ -501,19 +497,14 @@ class ExpectedState(models.TextChoices):
 OPEN_EXPECTED_STATES = (ExpectedState.PENDING, ExpectedState.DUE_SOON)
 
 
-class ExpectedDeliveryQuerySet(models.QuerySet["ExpectedDelivery"]):
-    def for_user(self, user: User | AnonymousUser) -> ExpectedDeliveryQuerySet:
-        """Administrators see all; consultants their kommuner's; vendor staff their routes'."""
-        role = user_role(user)
-        if role == Role.ADMINISTRATOR:
-            return self.all()
-        if role == Role.VENDOR:
-            assert isinstance(user, User)
-            return self.filter(route__sender_system__vendor_id=user.vendor_id)
-        if role == Role.CONSULTANT:
-            assert isinstance(user, User)
-            return self.filter(route__kommune__consultants=user)
-        return self.none()
+class ExpectedDeliveryQuerySet(ScopedQuerySet["ExpectedDelivery"]):
+    """Administrators see all; consultants their kommuner's; vendor staff their routes'."""
+
+    def for_vendor(self, vendor_id: int) -> Self:
+        return self.filter(route__sender_system__vendor_id=vendor_id)
+
+    def for_consultant(self, user: User) -> Self:
+        return self.filter(route__kommune__consultants=user)
 
 
 class ExpectedDelivery(models.Model):
@@ -600,6 +591,7 @@ class ExpectedDelivery(models.Model):
             ExpectedState.MET: "success",
         }[ExpectedState(self.state)]
 
+
 # --- Hent-side receipts ---
 
 
@@ -611,20 +603,15 @@ class ReceiptVerdict(models.TextChoices):
     MALFORMED_METADATA = "malformed_metadata", _("ulæselig metadatafil")
 
 
-class ReceiptQuerySet(models.QuerySet["Receipt"]):
-    def for_user(self, user: User | AnonymousUser) -> ReceiptQuerySet:
-        """Administrators see all; consultants their kommuner's receipts; vendor staff the
-        receipts of their own vendor's deliveries (never files of other senders)."""
-        role = user_role(user)
-        if role == Role.ADMINISTRATOR:
-            return self.all()
-        if role == Role.CONSULTANT:
-            assert isinstance(user, User)
-            return self.filter(kommune__consultants=user)
-        if role == Role.VENDOR:
-            assert isinstance(user, User)
-            return self.filter(delivery__it_system__vendor_id=user.vendor_id)
-        return self.none()
+class ReceiptQuerySet(ScopedQuerySet["Receipt"]):
+    """Administrators see all; consultants their kommuner's receipts; vendor staff the
+    receipts of their own vendor's deliveries (never files of other senders)."""
+
+    def for_vendor(self, vendor_id: int) -> Self:
+        return self.filter(delivery__it_system__vendor_id=vendor_id)
+
+    def for_consultant(self, user: User) -> Self:
+        return self.filter(kommune__consultants=user)
 
     def with_read_for(self, user: User | AnonymousUser) -> ReceiptQuerySet:
         """Annotates `is_read` for this user in the same query (no query per row)."""
