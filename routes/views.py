@@ -8,6 +8,7 @@ Each view starts with one access helper that returns what the user may see or ra
 from __future__ import annotations
 
 import csv
+from collections.abc import Callable
 from typing import Any
 
 from django.contrib import messages
@@ -506,18 +507,23 @@ def _key_created(
     return redirect("routes:sftp_user_detail", pk=sftp_user.pk)
 
 
-@login_required
-@require_POST
-def sftp_key_generate(request: HttpRequest, pk: int) -> HttpResponse:
+def _new_key(
+    request: HttpRequest,
+    pk: int,
+    *,
+    url_name: str,
+    submit_label: str,
+    make_key: Callable[..., SftpKey],
+    done_text: str,
+) -> HttpResponse:
+    """A first key pair or a rotation: the same form, a different service and message."""
     sftp_user = _get_sftp_user_for_user(request, pk)
     form = KeyGenerateForm(
-        request.POST,
-        submit_label=_("Dan nøglepar"),
-        action=reverse("routes:sftp_key_generate", args=[sftp_user.pk]),
+        request.POST, submit_label=submit_label, action=reverse(url_name, args=[sftp_user.pk])
     )
     if form.is_valid():
         try:
-            key = services.sftp_key_generate(
+            key = make_key(
                 sftp_user=sftp_user,
                 algorithm=form.cleaned_data["algorithm"],
                 expires_at=form.cleaned_data["expires_on"],
@@ -526,45 +532,37 @@ def sftp_key_generate(request: HttpRequest, pk: int) -> HttpResponse:
         except ValidationError as error:
             _apply_errors(form, error)
         else:
-            return _key_created(
-                request,
-                sftp_user,
-                key,
-                _("Nøgleparret er dannet. Den private nøgle er gemt krypteret."),
-            )
+            return _key_created(request, sftp_user, key, done_text)
     return _sftp_user_page(request, sftp_user, generate_form=form)
+
+
+@login_required
+@require_POST
+def sftp_key_generate(request: HttpRequest, pk: int) -> HttpResponse:
+    return _new_key(
+        request,
+        pk,
+        url_name="routes:sftp_key_generate",
+        submit_label=_("Dan nøglepar"),
+        make_key=services.sftp_key_generate,
+        done_text=_("Nøgleparret er dannet. Den private nøgle er gemt krypteret."),
+    )
 
 
 @login_required
 @require_POST
 def sftp_key_rotate(request: HttpRequest, pk: int) -> HttpResponse:
-    sftp_user = _get_sftp_user_for_user(request, pk)
-    form = KeyGenerateForm(
-        request.POST,
+    return _new_key(
+        request,
+        pk,
+        url_name="routes:sftp_key_rotate",
         submit_label=_("Rotér nøgle"),
-        action=reverse("routes:sftp_key_rotate", args=[sftp_user.pk]),
+        make_key=services.sftp_key_rotate,
+        done_text=_(
+            "Ny nøgle er aktiv. Den forrige gælder, til du bekræfter rotationen: "
+            "registrér den nye offentlige nøgle i Administrationsmodulet først."
+        ),
     )
-    if form.is_valid():
-        try:
-            key = services.sftp_key_rotate(
-                sftp_user=sftp_user,
-                algorithm=form.cleaned_data["algorithm"],
-                expires_at=form.cleaned_data["expires_on"],
-                actor=request.user if isinstance(request.user, User) else None,
-            )
-        except ValidationError as error:
-            _apply_errors(form, error)
-        else:
-            return _key_created(
-                request,
-                sftp_user,
-                key,
-                _(
-                    "Ny nøgle er aktiv. Den forrige gælder, til du bekræfter rotationen: "
-                    "registrér den nye offentlige nøgle i Administrationsmodulet først."
-                ),
-            )
-    return _sftp_user_page(request, sftp_user, generate_form=form)
 
 
 @login_required

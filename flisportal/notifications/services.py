@@ -216,7 +216,7 @@ def notify_delivery_status(*, delivery_id: int, old: str, new: str) -> None:
     from deliveries.models import Delivery, DeliveryStatus, ValidationIssue
 
     S = DeliveryStatus
-    kinds = {
+    kinds: dict[tuple[str, str], str] = {
         (S.VALIDATING, S.REJECTED): "validation_failed",
         (S.PUSHING, S.FAILED): "push_failed",
         (S.SENT, S.REFUSED): "push_failed",
