@@ -24,6 +24,7 @@ run: venv system
 # The suite runs twice: on SQLite (the embedded default) and on a throw-away PostgreSQL.
 test: venv system
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy flisportal routes deliveries
 	$(VENV)/bin/pytest
 	$(PY) tests/run_on_postgres.py $(VENV)/bin/pytest -p no:cacheprovider
 

@@ -26,6 +26,7 @@ import re
 import tempfile
 import uuid
 from dataclasses import dataclass, field
+from typing import Any
 
 from django.core.files import File
 from django.core.files.storage import default_storage
@@ -159,7 +160,7 @@ def receipts_catch_up() -> int:
 def _mark_fetched(receipt: Receipt, *, old: str) -> int:
     if old not in AWAITING_FETCH or receipt.delivery_id is None:
         return 0
-    fields = {}
+    fields: dict[str, Any] = {}
     if old == DeliveryStatus.SENT and not receipt.uuid_derived:
         # Fetched before the receipts job read the platform's technical receipt: record the
         # transfer's id now, so that job recognises that receipt as already accounted for

@@ -93,7 +93,7 @@ def retention_run(*, now: datetime | None = None, dry_run: bool = False) -> Rete
             result.deleted.append(delivery.pk)
             result.bytes += delivery.size
             continue
-        name = delivery.file.name
+        name = delivery.file.name or ""
         try:
             # Storage first, outside any transaction (it may be an object store). Deleting a
             # file that is already gone is a no-op, so a run that dies after this line is

@@ -72,7 +72,9 @@ class AuditedAdminMixin:
                 kommune_id=_kommune_id(obj),
             )
         for obj, changed in formset.changed_objects:
-            initial = next((f.initial for f in formset.forms if f.instance is obj), {})
+            initial: dict[str, Any] = next(
+                (f.initial for f in formset.forms if f.instance is obj), {}
+            )
             audit_record(
                 action=f"{obj._meta.label_lower}.change",
                 obj=obj,

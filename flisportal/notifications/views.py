@@ -24,6 +24,7 @@ class PreferenceForm(forms.ModelForm):
 @require_http_methods(["GET", "POST"])
 def preferences(request: HttpRequest) -> HttpResponse:
     # Always the signed-in person's own row: there is no id in the URL to tamper with.
+    assert request.user.pk is not None  # login_required
     preference = NotificationPreference.objects.filter(user_id=request.user.pk).first()
     preference = preference or NotificationPreference(user_id=request.user.pk)
     form = PreferenceForm(request.POST or None, instance=preference)
