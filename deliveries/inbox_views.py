@@ -23,7 +23,7 @@ from django.views.decorators.http import require_GET
 
 from deliveries.forms import ReceiptFilterForm
 from deliveries.models import Delivery, Receipt, ReceiptQuerySet, ReceiptRead
-from deliveries.views import _Echo, neutralise
+from flisportal.csvexport import Echo, csv_safe
 from routes.models import User
 
 PAGE_SIZE = 50
@@ -84,7 +84,7 @@ def inbox_csv(request: HttpRequest) -> StreamingHttpResponse:
     """The filtered inbox as CSV (semicolon, UTF-8 with BOM, for Excel). Every text cell is
     neutralised: file names and sender names come from outside the portal."""
     _form, receipts = _receipts_for(request)
-    writer = csv.writer(_Echo(), delimiter=";")
+    writer = csv.writer(Echo(), delimiter=";")
     header = [
         _("hentet"),
         _("modtagersystem"),
@@ -109,19 +109,19 @@ def inbox_csv(request: HttpRequest) -> StreamingHttpResponse:
             yield writer.writerow(
                 [
                     timezone.localtime(receipt.fetched_at).strftime("%Y-%m-%d %H:%M:%S"),
-                    neutralise(receipt.recipient_system.name),
-                    neutralise(receipt.kommune or ""),
-                    neutralise(receipt.data_area or ""),
+                    csv_safe(receipt.recipient_system.name),
+                    csv_safe(receipt.kommune or ""),
+                    csv_safe(receipt.data_area or ""),
                     receipt.period,
-                    neutralise(receipt.sender),
-                    neutralise(receipt.sender_system.name if receipt.sender_system else ""),
-                    neutralise(receipt.file_name),
+                    csv_safe(receipt.sender),
+                    csv_safe(receipt.sender_system.name if receipt.sender_system else ""),
+                    csv_safe(receipt.file_name),
                     receipt.size,
                     receipt.sha256,
-                    neutralise(receipt.get_verdict_display()),
-                    neutralise(receipt.verdict_detail),
-                    neutralise(receipt.filetransfer_uuid),
-                    neutralise(receipt.senders_file_id),
+                    csv_safe(receipt.get_verdict_display()),
+                    csv_safe(receipt.verdict_detail),
+                    csv_safe(receipt.filetransfer_uuid),
+                    csv_safe(receipt.senders_file_id),
                 ]
             )
 

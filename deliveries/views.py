@@ -34,6 +34,7 @@ from deliveries import selectors, services
 from deliveries.forms import DeliveryFilterForm, DeliveryUploadForm
 from deliveries.models import DataContract, Delivery, DeliveryStatus
 from deliveries.uploads import HashingUploadHandler, UploadRefused, prepare_upload
+from flisportal.csvexport import Echo, csv_safe
 from routes.models import Kommune, Role, User, user_role
 
 PAGE_SIZE = 50
@@ -329,25 +330,11 @@ def delivery_download(request: HttpRequest, delivery_uuid: uuid.UUID) -> FileRes
     )
 
 
-class _Echo:
-    def write(self, value: str) -> str:
-        return value
-
-
-def neutralise(value: Any) -> str:
-    """Spreadsheets run a cell starting with = + - @ (or a tab/CR) as a formula; a leading
-    apostrophe makes it text (OWASP CSV injection)."""
-    text = "" if value is None else str(value)
-    if text and text[0] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + text
-    return text
-
-
 @login_required
 @require_GET
 def delivery_report_csv(request: HttpRequest, delivery_uuid: uuid.UUID) -> StreamingHttpResponse:
     delivery = _get_delivery_for_user(request, delivery_uuid)
-    writer = csv.writer(_Echo(), delimiter=";")
+    writer = csv.writer(Echo(), delimiter=";")
 
     def rows() -> Iterator[str]:
         yield "\ufeff"  # so Excel reads æ, ø and å as UTF-8
@@ -356,10 +343,10 @@ def delivery_report_csv(request: HttpRequest, delivery_uuid: uuid.UUID) -> Strea
             yield writer.writerow(
                 [
                     issue.row or "",
-                    neutralise(issue.column),
-                    neutralise(issue.value),
+                    csv_safe(issue.column),
+                    csv_safe(issue.value),
                     issue.rule,
-                    neutralise(issue.message),
+                    csv_safe(issue.message),
                 ]
             )
 

@@ -23,6 +23,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from flisportal.csvexport import csv_safe
 from routes import selectors, services
 from routes.forms import (
     BulkOrderForm,
@@ -338,15 +339,6 @@ def coverage(request: HttpRequest) -> HttpResponse:
         "routes/coverage.html",
         {"form": form, "matrix": matrix, "query": request.GET.urlencode()},
     )
-
-
-# A spreadsheet runs a cell that starts with one of these as a formula (CSV injection).
-_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-
-
-def csv_safe(value: object) -> str:
-    text = "" if value is None else str(value)
-    return "'" + text if text.startswith(_FORMULA_STARTS) else text
 
 
 @login_required

@@ -18,8 +18,8 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET
 
 from flisportal.audit.models import AuditEntry
+from flisportal.csvexport import csv_safe
 from routes.models import Role, user_role
-from routes.views import csv_safe
 
 PAGE_SIZE = 50
 
