@@ -129,7 +129,10 @@ def expected_delivery_mark_met(*, route_id: int, period: str) -> list[int]:
         delivery_id, at = found
         if (
             ExpectedDelivery.objects.filter(pk=expected.pk, state=expected.state).update(
-                state=ExpectedState.MET, met_at=at, met_by_id=delivery_id
+                state=ExpectedState.MET,
+                met_at=at,
+                met_by_id=delivery_id,
+                state_changed_at=timezone.now(),
             )
             == 1
         ):
@@ -169,7 +172,7 @@ def expected_deliveries_scan(*, now: datetime | None = None) -> ScanRound:
         stamp = "overdue_alerted_at" if new == ExpectedState.OVERDUE else "due_soon_alerted_at"
         with transaction.atomic():
             claimed = ExpectedDelivery.objects.filter(pk=expected.pk, state=expected.state).update(
-                state=new, **{stamp: now}
+                state=new, state_changed_at=timezone.now(), **{stamp: now}
             )
             if claimed != 1:
                 continue

@@ -12,6 +12,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from deliveries.models import DeliveryStatus, ReceiptQuerySet, ReceiptVerdict
+from flisportal.widgets import PlainSelect
 from routes.models import (
     AgreementStatus,
     DataArea,
@@ -182,10 +183,16 @@ class DeliveryUploadForm(forms.Form):
 
 class DeliveryFilterForm(forms.Form):
     data_area = forms.ModelChoiceField(
-        label=gettext_lazy("Dataområde"), queryset=DataArea.objects.all(), required=False
+        label=gettext_lazy("Dataområde"),
+        queryset=DataArea.objects.all(),
+        required=False,
+        widget=PlainSelect,
     )
     kommune = forms.ModelChoiceField(
-        label=gettext_lazy("Kommune"), queryset=Kommune.objects.none(), required=False
+        label=gettext_lazy("Kommune"),
+        queryset=Kommune.objects.none(),
+        required=False,
+        widget=PlainSelect,
     )
     period = forms.CharField(
         label=gettext_lazy("Periode"),
@@ -197,6 +204,7 @@ class DeliveryFilterForm(forms.Form):
         label=gettext_lazy("Status"),
         choices=[("", "---------"), *DeliveryStatus.choices],
         required=False,
+        widget=PlainSelect,
     )
 
     def __init__(self, *args: Any, user: User, **kwargs: Any) -> None:
@@ -221,18 +229,28 @@ class ReceiptFilterForm(forms.Form):
     """The inbox's filters and search; every choice list is scoped to the user."""
 
     system = forms.ModelChoiceField(
-        label=gettext_lazy("Modtagersystem"), queryset=ITSystem.objects.none(), required=False
+        label=gettext_lazy("Modtagersystem"),
+        queryset=ITSystem.objects.none(),
+        required=False,
+        widget=PlainSelect,
     )
     kommune = forms.ModelChoiceField(
-        label=gettext_lazy("Kommune"), queryset=Kommune.objects.none(), required=False
+        label=gettext_lazy("Kommune"),
+        queryset=Kommune.objects.none(),
+        required=False,
+        widget=PlainSelect,
     )
     data_area = forms.ModelChoiceField(
-        label=gettext_lazy("Dataområde"), queryset=DataArea.objects.all(), required=False
+        label=gettext_lazy("Dataområde"),
+        queryset=DataArea.objects.all(),
+        required=False,
+        widget=PlainSelect,
     )
     verdict = forms.ChoiceField(
         label=gettext_lazy("Vurdering"),
         choices=[("", "---------"), *ReceiptVerdict.choices],
         required=False,
+        widget=PlainSelect,
     )
     period = forms.CharField(
         label=gettext_lazy("Periode"),

@@ -146,7 +146,10 @@ class DeliveryQuerySet(ScopedQuerySet["Delivery"]):
     """Administrators see all; vendor staff their vendor's; consultants their kommuner's."""
 
     def for_vendor(self, vendor_id: int) -> Self:
-        return self.filter(it_system__vendor_id=vendor_id)
+        # A subquery, not a join: the newest-first list then reads the `delivery_newest` index
+        # in order and stops after a page, where the join sorted all of a vendor's deliveries
+        # (5,000 after five years for one vendor in twenty: 8 ms; benchmarks/load.py).
+        return self.filter(it_system__in=ITSystem.objects.filter(vendor_id=vendor_id))
 
     def for_consultant(self, user: User) -> Self:
         return self.filter(kommune__consultants=user)
@@ -265,6 +268,11 @@ class Delivery(models.Model):
             models.Index(fields=["-uploaded_at", "-id"], name="delivery_newest"),
             models.Index(fields=["it_system", "-uploaded_at", "-id"], name="delivery_sys_newest"),
             models.Index(fields=["kommune", "-uploaded_at", "-id"], name="delivery_kom_newest"),
+            # The coverage dashboard's newest delivery per kommune and data area: one seek per
+            # cell, however many years of deliveries lie behind it.
+            models.Index(
+                fields=["kommune", "data_area", "-uploaded_at", "-id"], name="delivery_cell_newest"
+            ),
             # A delivery page lists the corrections of its delivery. Almost no delivery replaces
             # another, so SQLite's statistics make a plain index on `replaces` look useless and
             # it scanned every delivery instead (40 ms at 100,000); a partial index holds only
@@ -309,6 +317,11 @@ class Delivery(models.Model):
             S.REFUSED: "danger",
             S.FAILED: "danger",
         }.get(DeliveryStatus(self.status), "secondary")
+
+    @property
+    def status_label(self) -> str:
+        """The status in words; cheaper than get_status_display() in a list of fifty."""
+        return str(DeliveryStatus(self.status).label)
 
 
 class DeliveryEvent(models.Model):
@@ -536,6 +549,8 @@ class ExpectedDelivery(models.Model):
     )
     overdue_alerted_at = models.DateTimeField(_("varslet (overskredet)"), null=True, blank=True)
     created_at = models.DateTimeField(_("oprettet"), default=timezone.now)
+    # Set with every change of `state`: the coverage dashboard's cache looks at the newest.
+    state_changed_at = models.DateTimeField(_("tilstand ændret"), default=timezone.now)
 
     objects = ExpectedDeliveryQuerySet.as_manager()
 
@@ -553,7 +568,9 @@ class ExpectedDelivery(models.Model):
                 fields=["due_at"],
                 condition=Q(state__in=["pending", "due_soon"]),
                 name="expected_open_by_due",
-            )
+            ),
+            # The newest change, read on every view of the coverage dashboard.
+            models.Index(fields=["state_changed_at"], name="expected_changed"),
         ]
 
     def __str__(self) -> str:

@@ -10,9 +10,8 @@ from dataclasses import dataclass
 from datetime import date
 from typing import TYPE_CHECKING
 
-from django.db.models import F, Prefetch, Q, Window
-from django.db.models.functions import RowNumber
-from django.urls import reverse
+from django.db import connection
+from django.db.models import F, OuterRef, Prefetch, Q, Subquery
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
@@ -20,13 +19,15 @@ from django.utils.translation import ngettext
 from deliveries.models import (
     COPENHAGEN,
     Delivery,
+    DeliveryEvent,
     DeliveryStatus,
     ExpectedDelivery,
     ExpectedState,
     period_of,
     period_shift,
 )
-from routes.models import Kommune, Route, RouteStatus
+from flisportal.links import link_former
+from routes.models import Kommune, Route, RouteEvent, RouteStatus
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AnonymousUser
@@ -38,7 +39,7 @@ if TYPE_CHECKING:
 DASHBOARD_MONTHS = 12
 
 # Which expected state speaks for a cell with more than one route or period: the worst.
-_URGENCY = {
+_URGENCY: dict[str, int] = {
     ExpectedState.OVERDUE: 3,
     ExpectedState.DUE_SOON: 2,
     ExpectedState.PENDING: 1,
@@ -59,20 +60,19 @@ def expected_text(expected: ExpectedDelivery) -> str:
 
 
 def _latest_per_cell(*, user: User | AnonymousUser, kommune_ids: set[int], area_ids: set[int]):
-    # One query: the newest delivery per (kommune, data area) by a window function, which both
-    # SQLite and PostgreSQL run (filtering on a window needs Django ≥ 4.2).
+    # One query, a seek per cell: for each area, the newest delivery of each kommune read from
+    # the index `delivery_cell_newest`. Its cost follows the number of cells, not the years of
+    # deliveries (a window over all of them took 125 ms at 100,000; benchmarks/load.py).
+    scoped = Delivery.objects.for_user(user).order_by("-uploaded_at", "-pk").values("pk")
+    kommuner = Kommune.objects.filter(pk__in=kommune_ids)
+    newest = Q()
+    for area_id in sorted(area_ids):
+        per_kommune = scoped.filter(kommune_id=OuterRef("pk"), data_area_id=area_id)[:1]
+        newest |= Q(pk__in=kommuner.annotate(newest=Subquery(per_kommune)).values("newest"))
     return (
-        Delivery.objects.for_user(user)
-        .filter(kommune_id__in=kommune_ids, data_area_id__in=area_ids)
-        .annotate(
-            newest=Window(
-                RowNumber(),
-                partition_by=[F("kommune_id"), F("data_area_id")],
-                order_by=[F("uploaded_at").desc(), F("pk").desc()],
-            )
-        )
-        .filter(newest=1)
-        .only("kommune_id", "data_area_id", "uploaded_at", "status", "uuid")
+        Delivery.objects.filter(newest)
+        .order_by()
+        .values_list("kommune_id", "data_area_id", "uploaded_at", "status", "uuid")
     )
 
 
@@ -86,17 +86,18 @@ def coverage_attach(*, cells: list[CoverageCell], user: User | AnonymousUser) ->
     area_ids = {cell.area.pk for cell in cells}
     by_cell = {(cell.kommune.pk, cell.area.pk): cell for cell in cells}
     # Reversed once: a few hundred cells each link to their newest delivery.
-    placeholder = "00000000-0000-0000-0000-000000000000"
-    detail_url = reverse("deliveries:detail", kwargs={"delivery_uuid": placeholder})
+    detail_url = link_former("deliveries:detail", "uuid")
 
-    for delivery in _latest_per_cell(user=user, kommune_ids=kommune_ids, area_ids=area_ids):
-        cell = by_cell.get((delivery.kommune_id, delivery.data_area_id))
+    newest = _latest_per_cell(user=user, kommune_ids=kommune_ids, area_ids=area_ids)
+    labels = {value: str(label) for value, label in DeliveryStatus.choices}
+    for kommune_id, area_id, uploaded_at, status, delivery_uuid in newest:
+        cell = by_cell.get((kommune_id, area_id))
         if cell is not None:
             cell.latest_delivery = LatestDelivery(
-                delivered_on=delivery.uploaded_at.astimezone(COPENHAGEN).date(),
-                status=delivery.status,
-                status_label=str(DeliveryStatus(delivery.status).label),
-                url=detail_url.replace(placeholder, str(delivery.uuid)),
+                delivered_on=uploaded_at.astimezone(COPENHAGEN).date(),
+                status=status,
+                status_label=labels[status],
+                url=detail_url(delivery_uuid),
             )
 
     # Open periods of the last year, and the period being collected now even when met, so a
@@ -111,6 +112,7 @@ def coverage_attach(*, cells: list[CoverageCell], user: User | AnonymousUser) ->
         )
         .filter(~Q(state=ExpectedState.MET) | Q(period=collecting))
         .annotate(kommune_id=F("route__kommune_id"), data_area_id=F("route__data_area_id"))
+        .only("period", "state", "due_at")
         .order_by("period", "pk")
     )
     for expected in expected_rows:
@@ -121,12 +123,37 @@ def coverage_attach(*, cells: list[CoverageCell], user: User | AnonymousUser) ->
         if expected.state == ExpectedState.PENDING and expected.period != collecting:
             continue
         current = cell.expected
-        if (
-            current is None
-            or _URGENCY[ExpectedState(expected.state)] > _URGENCY[ExpectedState(current.state)]
-        ):
+        if current is None or _URGENCY[expected.state] > _URGENCY[current.state]:
             cell.expected = expected
-            cell.expected_text = expected_text(expected)
+    for cell in cells:
+        if cell.expected is not None:
+            cell.expected_text = expected_text(cell.expected)
+
+
+def coverage_stamp() -> str:
+    """Changes whenever what the coverage dashboard shows may have changed; the dashboard caches
+    its table under it. One query of six index look-ups: the newest delivery event (every
+    upload and status change writes one), route event, audit entry (route orders, registry
+    edits in the admin, retention), expected-delivery state change, route and delivery."""
+    from flisportal.audit.models import AuditEntry
+
+    quote = connection.ops.quote_name
+    newest = ", ".join(
+        f"(SELECT MAX({quote(column)}) FROM {quote(model._meta.db_table)})"  # noqa: S608
+        for model, column in (
+            (DeliveryEvent, "id"),
+            (RouteEvent, "id"),
+            (AuditEntry, "id"),
+            (ExpectedDelivery, "state_changed_at"),
+            # New rows made without an event (a bulk import, a data migration).
+            (Route, "id"),
+            (Delivery, "id"),
+        )
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT {newest}")  # names from the models only
+        row = cursor.fetchone()
+    return "/".join(str(value) for value in row)
 
 
 # --- a kommune's history ----------------------------------------------------------------------

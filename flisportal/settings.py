@@ -255,6 +255,11 @@ RECONCILE_STUCK_MINUTES = env_int("RECONCILE_STUCK_MINUTES", 15, minimum=1, maxi
 # A delivery sent this long ago without a technical receipt is flagged on its page.
 RECEIPT_OVERDUE_MINUTES = env_int("RECEIPT_OVERDUE_MINUTES", 60, minimum=1, maximum=10080)
 
+# Seconds the coverage dashboard keeps its rendered table. It is also rebuilt at once when a
+# delivery, route, registry entry or expected period changes (routes/views.py); the time only
+# bounds what no change record catches. 0 turns the cache off.
+COVERAGE_CACHE_SECONDS = env_int("COVERAGE_CACHE_SECONDS", 60, minimum=0, maximum=3600)
+
 # Expected deliveries (README). Seconds between two runs of the
 # scanner that creates the expected periods and marks them due soon / overdue / met.
 EXPECTED_SCAN_SECONDS = env_int("EXPECTED_SCAN_SECONDS", 900, minimum=30, maximum=86400)

@@ -8,11 +8,11 @@ scopes by user only through the models' `for_user()` querysets.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from django.db.models import Exists, OuterRef, Prefetch
 from django.utils.translation import gettext as _
@@ -20,6 +20,7 @@ from django.utils.translation import gettext as _
 from routes.models import (
     AgreementStatus,
     DataArea,
+    Endpoint,
     ITSystem,
     KeyState,
     Kommune,
@@ -41,7 +42,7 @@ EXTTEST = "exttest"
 PRODUKTION = "produktion"
 
 # How far along a route is; the most advanced route speaks for a cell.
-STATUS_RANK = {
+STATUS_RANK: dict[str, int] = {
     RouteStatus.ESTABLISHED: 4,
     RouteStatus.ORDERED: 3,
     RouteStatus.REQUESTED: 2,
@@ -50,11 +51,21 @@ STATUS_RANK = {
 }
 
 
-def _best(routes: list[Route]) -> Route | None:
-    return max(routes, key=lambda r: STATUS_RANK[RouteStatus(r.status)], default=None)
-
-
 # --- coverage ---------------------------------------------------------------------------------
+
+
+class RouteBadge(NamedTuple):
+    """What the dashboard and its CSV show of one route: its endpoint and its status, with the
+    label translated once per page, not once per route (~1,000 gettext calls on the full
+    matrix; benchmarks/load.py)."""
+
+    status: str
+    label: str
+    endpoint: Endpoint
+
+
+def _best_badge(badges: Iterable[RouteBadge]) -> RouteBadge | None:
+    return max(badges, key=lambda b: STATUS_RANK[b.status], default=None)
 
 
 @dataclass
@@ -62,20 +73,16 @@ class CoverageEntry:
     """One sender system's routes for one kommune and data area (one per endpoint)."""
 
     system: ITSystem
-    routes: list[Route] = field(default_factory=list)
-    # (route, its status label) for the dashboard: the labels are translated once per page, not
-    # once per route (~1,000 gettext calls on the full matrix; benchmarks/load.py).
-    badges: list[tuple[Route, str]] = field(default_factory=list)
-    # Filled by the view, which knows URLs.
-    onboarding_url: str = ""
+    badges: list[RouteBadge] = field(default_factory=list)
 
     @property
     def vendor(self) -> Vendor | None:
         return self.system.vendor
 
     @property
-    def best_route(self) -> Route | None:
-        return _best(self.routes)
+    def best(self) -> RouteBadge | None:
+        """The most advanced of the system's routes."""
+        return _best_badge(self.badges)
 
 
 @dataclass(frozen=True)
@@ -102,13 +109,9 @@ class CoverageCell:
     expected_text: str = ""
 
     @property
-    def best_route(self) -> Route | None:
-        return _best([route for entry in self.entries for route in entry.routes])
-
-    @property
     def status(self) -> str:
         """The most advanced route state in the cell, or "" when no route exists."""
-        best = self.best_route
+        best = _best_badge(badge for entry in self.entries for badge in entry.badges)
         return best.status if best else ""
 
 
@@ -145,6 +148,13 @@ def attach_latest_deliveries(cells: list[CoverageCell], *, user: User | Anonymou
     coverage_attach(cells=cells, user=user)
 
 
+def coverage_stamp() -> str:
+    """Changes whenever the coverage dashboard's content may have (deliveries/selectors.py)."""
+    from deliveries.selectors import coverage_stamp
+
+    return coverage_stamp()
+
+
 def coverage_matrix(
     *,
     user: User | AnonymousUser,
@@ -154,8 +164,8 @@ def coverage_matrix(
 ) -> CoverageMatrix:
     """Kommune × data area: which vendor's system delivers, and how far its route has come.
 
-    Five queries (kommuner, data areas, routes, newest deliveries, expected periods) whatever
-    the number of kommuner and routes."""
+    Seven queries (kommuner, data areas, routes, their systems, endpoints, newest deliveries,
+    expected periods) whatever the number of kommuner and routes."""
     kommuner_qs = Kommune.objects.for_user(user)
     if region:
         kommuner_qs = kommuner_qs.filter(region=region)
@@ -168,20 +178,31 @@ def coverage_matrix(
     routes_qs = (
         Route.objects.for_user(user)
         .filter(kommune__in=[k.pk for k in kommuner], data_area__in=[a.pk for a in areas])
-        .select_related("sender_system__vendor", "endpoint")
         .order_by("sender_system__name", "endpoint__slug", "pk")
     )
     if vendor is not None:
         routes_qs = routes_qs.filter(sender_system__vendor=vendor)
+    # Plain rows, not model instances: the full matrix has ~1,000 routes, and a handful of
+    # systems and endpoints recur in all of them, read once each (the matrix took 45 ms with
+    # every route a model joined to its system, vendor and endpoint; benchmarks/load.py).
+    routes = list(
+        routes_qs.values_list(
+            "kommune_id", "data_area_id", "sender_system_id", "endpoint_id", "status"
+        )
+    )
+    senders = routes_qs.order_by().values("sender_system_id")
+    systems = ITSystem.objects.select_related("vendor").filter(pk__in=senders).in_bulk()
+    endpoints = Endpoint.objects.in_bulk()
 
     # (kommune id, area id) -> system id -> entry; dicts keep the query's order.
     grouped: dict[tuple[int, int], dict[int, CoverageEntry]] = defaultdict(dict)
     labels = {value: str(label) for value, label in RouteStatus.choices}
-    for route in routes_qs:
-        entries = grouped[(route.kommune_id, route.data_area_id)]
-        entry = entries.setdefault(route.sender_system_id, CoverageEntry(route.sender_system))
-        entry.routes.append(route)
-        entry.badges.append((route, labels[route.status]))
+    for kommune_id, area_id, system_id, endpoint_id, status in routes:
+        entries = grouped[(kommune_id, area_id)]
+        entry = entries.get(system_id)
+        if entry is None:
+            entry = entries[system_id] = CoverageEntry(systems[system_id])
+        entry.badges.append(RouteBadge(status, labels[status], endpoints[endpoint_id]))
 
     rows = [
         CoverageRow(

@@ -127,7 +127,7 @@ def test_coverage_query_count_stays_fixed_with_deliveries_and_periods(
     with time_machine.travel(local(2026, 12, 12, 8, 0), tick=False):
         expected_deliveries_scan()
         assert ExpectedDelivery.objects.count() == 98 * 5 * 2
-        with django_assert_num_queries(5):
+        with django_assert_num_queries(7):
             matrix = coverage_matrix(user=admin_user)
     cells = list(matrix.cells())
     assert all(c.latest_delivery is not None for c in cells)
