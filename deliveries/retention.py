@@ -14,6 +14,18 @@ Which files go, and when (README):
 What is kept: the delivery row (who, when, size, SHA-256), its events, the report summary
 (counts per rule and column), the listed issues without the values quoted from the file, and
 receipts. Each deletion is an audit row.
+
+The same nightly run also deletes the other personal data that has served its purpose:
+
+- outgoing mails (recipient address, subject, body) that are finished — sent, sent in a
+  digest, or given up — RETENTION_MAIL_DAYS (default 180) after their last attempt; mails
+  still waiting or being sent are never touched;
+- django-axes' records: lockout counters (AccessAttempt) once AXES_COOLOFF_TIME has passed
+  since the last failure (from then on they lock nothing), and the login logs (AccessLog,
+  AccessFailureLog) RETENTION_LOGIN_LOG_DAYS (default 90) after the login. The audit log
+  keeps its own record of every login.
+
+Each of these is one audit row per run with the counts (not one per mail or login).
 """
 
 from __future__ import annotations
@@ -25,11 +37,13 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.core.files.storage import default_storage
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Q, QuerySet
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from deliveries.models import Delivery, DeliveryStatus, ValidationIssue
 from flisportal.audit.services import audit_record
+from flisportal.notifications.models import MailStatus, OutgoingMail
 from routes.models import DataArea
 
 logger = logging.getLogger(__name__)
@@ -37,6 +51,8 @@ logger = logging.getLogger(__name__)
 S = DeliveryStatus
 # The only states a file may be deleted in.
 RETENTION_FINAL_STATES = (S.FETCHED, S.REJECTED, S.REFUSED)
+# Mails that are done with: neither waiting (digest, pending) nor being sent.
+MAIL_FINAL_STATES = (MailStatus.SENT, MailStatus.DIGESTED, MailStatus.FAILED)
 
 
 @dataclass
@@ -45,6 +61,9 @@ class RetentionRound:
     deleted: list[int] = field(default_factory=list)  # delivery ids
     bytes: int = 0
     failed: list[str] = field(default_factory=list)
+    mails: int = 0
+    login_attempts: int = 0
+    login_logs: int = 0
 
 
 def retention_due(*, now: datetime) -> list[Delivery]:
@@ -69,8 +88,6 @@ def _scrub_issues(delivery: Delivery) -> None:
     """Listed issues keep row, column, rule and message, without the file's values; the
     "validation failed" mail, which quoted the first of them, keeps only its subject (and so
     does a digest that carried it)."""
-    from flisportal.notifications.models import OutgoingMail
-
     for issue in ValidationIssue.objects.filter(delivery=delivery).exclude(value=""):
         message = issue.message.replace(issue.value, "…") if issue.value else issue.message
         ValidationIssue.objects.filter(pk=issue.pk).update(value="", message=message)
@@ -127,10 +144,81 @@ def retention_run(*, now: datetime | None = None, dry_run: bool = False) -> Rete
             )
         result.deleted.append(delivery.pk)
         result.bytes += delivery.size
+    result.mails = mails_purge(now=now, dry_run=dry_run)
+    result.login_attempts, result.login_logs = login_records_purge(now=now, dry_run=dry_run)
     logger.info(
-        "retention: %s files (%s bytes) %s",
+        "retention: %s files (%s bytes), %s mails, %s login attempts, %s login log rows %s",
         len(result.deleted),
         result.bytes,
+        result.mails,
+        result.login_attempts,
+        result.login_logs,
         "would be deleted" if dry_run else "deleted",
     )
     return result
+
+
+def mails_due(*, now: datetime) -> QuerySet[OutgoingMail]:
+    """Finished mails whose last attempt (or sending, or creation) is older than
+    RETENTION_MAIL_DAYS. Waiting and sending mails are never due."""
+    cutoff = now - timedelta(days=settings.RETENTION_MAIL_DAYS)
+    return (
+        OutgoingMail.objects.filter(status__in=MAIL_FINAL_STATES)
+        .alias(last_activity=Coalesce("sent_at", "last_attempt_at", "created_at"))
+        .filter(last_activity__lte=cutoff)
+    )
+
+
+def mails_purge(*, now: datetime, dry_run: bool = False) -> int:
+    """Deletes the mails that are due; returns how many (or would be, with `dry_run`)."""
+    due = mails_due(now=now)
+    if dry_run:
+        return due.count()
+    with transaction.atomic():
+        ids = list(due.values_list("pk", flat=True))
+        if not ids:
+            return 0
+        # A digest and its items may go in the same run; the items' link is SET_NULL.
+        OutgoingMail.objects.filter(pk__in=ids).delete()
+        audit_record(
+            action="outgoingmail.deleted",
+            object_type="notifications.outgoingmail",
+            object_repr=f"{len(ids)} udgående mails",
+            before={"count": len(ids), "statuses": list(MAIL_FINAL_STATES)},
+            after={
+                "reason": "retention",
+                "older_than": now - timedelta(days=settings.RETENTION_MAIL_DAYS),
+            },
+            actor_label="opbevaring",
+            at=now,
+        )
+    return len(ids)
+
+
+def login_records_purge(*, now: datetime, dry_run: bool = False) -> tuple[int, int]:
+    """Deletes django-axes' lockout counters past the cool-off and its login logs past
+    RETENTION_LOGIN_LOG_DAYS. Returns (attempts, log rows), or what would go with `dry_run`."""
+    from axes.models import AccessAttempt, AccessFailureLog, AccessLog
+
+    attempts = AccessAttempt.objects.filter(attempt_time__lte=now - settings.AXES_COOLOFF_TIME)
+    log_cutoff = now - timedelta(days=settings.RETENTION_LOGIN_LOG_DAYS)
+    logs = [
+        AccessLog.objects.filter(attempt_time__lte=log_cutoff),
+        AccessFailureLog.objects.filter(attempt_time__lte=log_cutoff),
+    ]
+    if dry_run:
+        return attempts.count(), sum(rows.count() for rows in logs)
+    with transaction.atomic():
+        attempt_count = attempts.delete()[0]
+        log_count = sum(rows.delete()[0] for rows in logs)
+        if attempt_count or log_count:
+            audit_record(
+                action="axes.deleted",
+                object_type="axes.accesslog",
+                object_repr=f"{attempt_count} loginforsøg, {log_count} loginlogrækker",
+                before={"access_attempts": attempt_count, "access_logs": log_count},
+                after={"reason": "retention", "logs_older_than": log_cutoff},
+                actor_label="opbevaring",
+                at=now,
+            )
+    return attempt_count, log_count

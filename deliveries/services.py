@@ -710,14 +710,25 @@ class ReceiptRound:
         self.failed_users.extend(other.failed_users)
 
 
+# Deliveries whose technical receipt may still come: sent ones, and failed ones that were
+# pushed at least once (the trigger may have reached the platform although the portal gave up,
+# e.g. when the answer to its upload was lost). A delivery that failed in validation was never
+# pushed and can have no receipt.
+AWAITING_RECEIPT = Q(status=DeliveryStatus.SENT) | Q(
+    status=DeliveryStatus.FAILED, push_attempts__gt=0, receipt_at__isnull=True
+)
+
+
 def receipts_collect() -> ReceiptRound:
-    """Logs in as every sender SFTP user that has deliveries in `sent` and records the technical
-    receipts waiting in its IN/ (the RQ cron job `collect_receipts`). A user whose login fails
-    is reported and skipped; the others are still served."""
+    """Logs in as every sender SFTP user that has deliveries awaiting a receipt (`sent`, or
+    `failed` after a push) and records the technical receipts waiting in its IN/ (the RQ cron
+    job `collect_receipts`). A user whose login fails is reported and skipped; the others are
+    still served."""
     pairs = set(
-        Delivery.objects.filter(status=DeliveryStatus.SENT).values_list(
-            "it_system_id", "endpoint_id"
-        )
+        Delivery.objects.filter(AWAITING_RECEIPT)
+        .order_by()
+        .values_list("it_system_id", "endpoint_id")
+        .distinct()
     )
     if not pairs:
         return ReceiptRound()
@@ -739,9 +750,9 @@ def receipts_collect() -> ReceiptRound:
             logger.exception("receipts of %s could not be recorded", sftp_user)
             result.failed_users.append(f"{sftp_user}: {type(exc).__name__}: {exc}")
     for it_system_id, endpoint_id in missing:
-        # Sent, but the SFTP user has been removed since: nobody can read its receipts.
+        # Awaiting a receipt, but the SFTP user has been removed since: nobody can read it.
         logger.warning(
-            "deliveries of it-system %s on endpoint %s are sent but have no SFTP user",
+            "deliveries of it-system %s on endpoint %s await a receipt but have no SFTP user",
             it_system_id,
             endpoint_id,
         )

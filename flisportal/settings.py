@@ -290,6 +290,13 @@ DIGEST_CRON = env_str("DIGEST_CRON", "0 7 * * *")
 # ones after their data area's retention days. The job runs nightly at RETENTION_CRON.
 RETENTION_REJECTED_DAYS = env_int("RETENTION_REJECTED_DAYS", 30, minimum=1, maximum=3650)
 RETENTION_CRON = env_str("RETENTION_CRON", "30 3 * * *")
+# The same job deletes outgoing mails (sent, digested or given up) this many days after their
+# last attempt (they hold addresses and delivery details), and django-axes' login logs
+# (successful logins and logouts; failure logs if enabled: username, source address, user
+# agent) this many days after the login. Lockout counters go once AXES_COOLOFF_MINUTES have
+# passed, when they no longer lock anything.
+RETENTION_MAIL_DAYS = env_int("RETENTION_MAIL_DAYS", 180, minimum=1, maximum=3650)
+RETENTION_LOGIN_LOG_DAYS = env_int("RETENTION_LOGIN_LOG_DAYS", 90, minimum=1, maximum=3650)
 
 # Audit log: the chain is verified daily at this time (cron syntax); a break mails admins.
 AUDIT_VERIFY_CRON = env_str("AUDIT_VERIFY_CRON", "45 2 * * *")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import date, datetime, time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from crispy_forms.helper import FormHelper
 from crispy_forms.layout import Field, Layout, Submit
@@ -25,6 +25,9 @@ from routes.models import (
     Vendor,
 )
 from routes.validators import normalize_kommune_code, validate_cvr, validate_public_key
+
+if TYPE_CHECKING:
+    from django.utils.functional import _StrOrPromise  # a lazy gettext string (stubs only)
 
 # An OpenSSH private key is a few KiB; anything much larger is not one.
 MAX_PRIVATE_KEY_BYTES = 64 * 1024
@@ -74,46 +77,74 @@ class KommunePickForm(forms.Form):
         self.helper.disable_csrf = True
 
 
-class RouteOrderForm(forms.Form):
-    """A new route order for one kommune (myndighed)."""
+def _order_reference_field(help_text: _StrOrPromise) -> forms.CharField:
+    return forms.CharField(
+        label=_("Bestillingsreference (Digitaliseringskataloget)"),
+        max_length=100,
+        required=False,
+        help_text=help_text,
+    )
+
+
+def _note_field() -> forms.CharField:
+    return forms.CharField(
+        label=_("Note"), required=False, widget=forms.Textarea(attrs={"rows": 2})
+    )
+
+
+class _RouteOrderFields(forms.Form):
+    """What every route order names, for one kommune or for many: data area, sender system,
+    endpoint (exttest offered first), and the order reference and date when it is already
+    ordered. The subclasses add the recipients and the kommune(r)."""
 
     data_area = forms.ModelChoiceField(label=_("Dataområde"), queryset=DataArea.objects.all())
     sender_system = SystemChoiceField(
         label=_("Afsendersystem (fagsystem)"),
         queryset=ITSystem.objects.filter(is_sender=True).select_related("vendor"),
     )
+    endpoint = forms.ModelChoiceField(label=_("Miljø (endpoint)"), queryset=Endpoint.objects.all())
+    ordered_on = forms.DateField(label=_("Bestilt den"), required=False, widget=DateInput())
+    note = _note_field()
+
+    @staticmethod
+    def _initial(**more: Any) -> dict[str, Any]:
+        return {"endpoint": Endpoint.objects.filter(slug="exttest").first(), **more}
+
+
+class RouteOrderForm(_RouteOrderFields):
+    """A new route order for one kommune (myndighed)."""
+
+    field_order = [
+        "data_area",
+        "sender_system",
+        "recipient_systems",
+        "endpoint",
+        "sender_authority",
+        "recipient_authority",
+        "order_reference",
+        "ordered_on",
+        "note",
+    ]
     recipient_systems = forms.ModelMultipleChoiceField(
         label=_("Modtagersystemer"),
         queryset=ITSystem.objects.none(),
         widget=forms.CheckboxSelectMultiple,
         help_text=_("FLIS og/eller kommunens eget LIS. En rute kan have flere modtagere."),
     )
-    endpoint = forms.ModelChoiceField(label=_("Miljø (endpoint)"), queryset=Endpoint.objects.all())
     sender_authority = forms.CharField(
         label=_("Afsendermyndighed (CVR)"), max_length=8, validators=[validate_cvr]
     )
     recipient_authority = forms.CharField(
         label=_("Modtagermyndighed (CVR)"), max_length=8, validators=[validate_cvr]
     )
-    order_reference = forms.CharField(
-        label=_("Bestillingsreference (Digitaliseringskataloget)"),
-        max_length=100,
-        required=False,
-        help_text=_("Udfyld, hvis ruten allerede er bestilt: så registreres den som bestilt."),
-    )
-    ordered_on = forms.DateField(label=_("Bestilt den"), required=False, widget=DateInput())
-    note = forms.CharField(
-        label=_("Note"), required=False, widget=forms.Textarea(attrs={"rows": 2})
+    order_reference = _order_reference_field(
+        _("Udfyld, hvis ruten allerede er bestilt: så registreres den som bestilt.")
     )
 
     def __init__(self, *args: Any, kommune: Kommune, action: str = "", **kwargs: Any) -> None:
         kwargs.setdefault(
             "initial",
-            {
-                "sender_authority": kommune.cvr,
-                "recipient_authority": kommune.cvr,
-                "endpoint": Endpoint.objects.filter(slug="exttest").first(),
-            },
+            self._initial(sender_authority=kommune.cvr, recipient_authority=kommune.cvr),
         )
         super().__init__(*args, **kwargs)
         self.kommune = kommune
@@ -126,16 +157,9 @@ class RouteOrderForm(forms.Form):
 
 class RouteTransitionForm(forms.Form):
     new_status = forms.ChoiceField(label=_("Ny status"))
-    order_reference = forms.CharField(
-        label=_("Bestillingsreference (Digitaliseringskataloget)"),
-        max_length=100,
-        required=False,
-        help_text=_("Kræves, når ruten markeres som bestilt."),
-    )
+    order_reference = _order_reference_field(_("Kræves, når ruten markeres som bestilt."))
     on_date = forms.DateField(label=_("Dato"), required=False, widget=DateInput())
-    note = forms.CharField(
-        label=_("Note"), required=False, widget=forms.Textarea(attrs={"rows": 2})
-    )
+    note = _note_field()
 
     def __init__(self, *args: Any, route: Route, action: str = "", **kwargs: Any) -> None:
         kwargs.setdefault(
@@ -189,21 +213,26 @@ def parse_kommune_codes(text: str) -> list[Kommune]:
     return [found[code] for code in codes]
 
 
-class BulkOrderForm(forms.Form):
+class BulkOrderForm(_RouteOrderFields):
     """The same data area from the same sender system for many kommuner at once."""
 
-    data_area = forms.ModelChoiceField(label=_("Dataområde"), queryset=DataArea.objects.all())
-    sender_system = SystemChoiceField(
-        label=_("Afsendersystem (fagsystem)"),
-        queryset=ITSystem.objects.filter(is_sender=True).select_related("vendor"),
-    )
+    field_order = [
+        "data_area",
+        "sender_system",
+        "recipient_systems",
+        "endpoint",
+        "kommune_codes",
+        "region",
+        "order_reference",
+        "ordered_on",
+        "note",
+    ]
     recipient_systems = forms.ModelMultipleChoiceField(
         label=_("Modtagersystemer"),
         # A kommune's own LIS receives only for that kommune: not offered for many at once.
         queryset=ITSystem.objects.filter(is_recipient=True, kommune__isnull=True),
         widget=forms.CheckboxSelectMultiple,
     )
-    endpoint = forms.ModelChoiceField(label=_("Miljø (endpoint)"), queryset=Endpoint.objects.all())
     kommune_codes = forms.CharField(
         label=_("Kommunekoder"),
         required=False,
@@ -215,19 +244,10 @@ class BulkOrderForm(forms.Form):
         required=False,
         choices=[("", "—"), *Region.choices],
     )
-    order_reference = forms.CharField(
-        label=_("Bestillingsreference (Digitaliseringskataloget)"),
-        max_length=100,
-        required=False,
-        help_text=_("Udfyld, hvis ruterne allerede er bestilt."),
-    )
-    ordered_on = forms.DateField(label=_("Bestilt den"), required=False, widget=DateInput())
-    note = forms.CharField(
-        label=_("Note"), required=False, widget=forms.Textarea(attrs={"rows": 2})
-    )
+    order_reference = _order_reference_field(_("Udfyld, hvis ruterne allerede er bestilt."))
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
-        kwargs.setdefault("initial", {"endpoint": Endpoint.objects.filter(slug="exttest").first()})
+        kwargs.setdefault("initial", self._initial())
         super().__init__(*args, **kwargs)
         self.helper = _helper(str(_("Bestil for alle valgte kommuner")))
 

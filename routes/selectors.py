@@ -226,7 +226,6 @@ class TaskState(StrEnum):
     DONE = "done"
     PARTIAL = "partial"
     TODO = "todo"
-    UNKNOWN = "unknown"
 
     @property
     def label(self) -> str:
@@ -234,7 +233,6 @@ class TaskState(StrEnum):
             TaskState.DONE: _("Udført"),
             TaskState.PARTIAL: _("Delvist"),
             TaskState.TODO: _("Mangler"),
-            TaskState.UNKNOWN: _("Kan ikke vurderes endnu"),
         }[self]
 
 
@@ -260,13 +258,28 @@ class OnboardingChecklist:
         return sum(1 for task in self.tasks if task.state == TaskState.DONE)
 
 
-def _test_delivery_done(*, vendor: Vendor, kommune: Kommune) -> bool | None:
-    """Hook: has a test delivery reached its recipient on exttest?
+def _reached_recipient() -> Exists:
+    """Annotation for a Route: has a delivery on it reached its recipient (the platform
+    distributed it, or the recipient has fetched it)? Deliveries are the deliveries app's rows,
+    hence the late import (that app builds on this one)."""
+    from deliveries.models import Delivery, DeliveryStatus
 
-    Deliveries are not part of this app, so this is not known here: None. The deliveries app
-    answers it from its own rows (a delivery on an exttest route of this vendor and kommune
-    that reached `fetched`)."""
-    return None
+    return Exists(
+        Delivery.objects.filter(
+            route=OuterRef("pk"),
+            status__in=(DeliveryStatus.DISTRIBUTED, DeliveryStatus.FETCHED),
+        )
+    )
+
+
+def _test_delivery_done(*, routes: list[Route]) -> list[Route]:
+    """The routes to exttest (of this vendor and kommune: the checklist's routes) on which a
+    delivery has reached its recipient; the onboarding step is done when there is one."""
+    return [
+        route
+        for route in routes
+        if route.endpoint.slug == EXTTEST and route.reached_recipient  # type: ignore[attr-defined]
+    ]
 
 
 def _per_area_task(
@@ -321,6 +334,8 @@ def onboarding_checklist(*, vendor: Vendor, kommune: Kommune) -> OnboardingCheck
     routes = list(
         Route.objects.filter(kommune=kommune, sender_system__vendor=vendor)
         .select_related("endpoint", "data_area", "sender_system")
+        # In the same query, so the page's query count does not grow with the checklist.
+        .annotate(reached_recipient=_reached_recipient())
         .order_by("data_area__sort_order", "endpoint__slug", "pk")
     )
 
@@ -428,17 +443,23 @@ def onboarding_checklist(*, vendor: Vendor, kommune: Kommune) -> OnboardingCheck
             none_yet=none_yet,
         )
     )
-    test_delivery = _test_delivery_done(vendor=vendor, kommune=kommune)
+    delivered = _test_delivery_done(routes=routes)
     tasks.append(
         ChecklistTask(
             "test_delivery",
             _("Testleverance gennemført i exttest"),
-            TaskState.UNKNOWN
-            if test_delivery is None
-            else (TaskState.DONE if test_delivery else TaskState.TODO),
-            [_("Leverancer følges ikke på denne side endnu; markeres, når de gør.")]
-            if test_delivery is None
-            else [],
+            TaskState.DONE if delivered else TaskState.TODO,
+            [
+                _("%(area)s: en leverance er nået frem til modtageren")
+                % {"area": route.data_area.name}
+                for route in delivered
+            ]
+            or [
+                _(
+                    "Ingen leverance på exttest er nået frem til modtageren endnu "
+                    "(distribueret eller hentet)."
+                )
+            ],
         )
     )
     tasks.append(

@@ -49,20 +49,56 @@ def main(argv: list[str]) -> int:
         os.chown(folder, entry.pw_uid, entry.pw_gid)
     port = free_port()
     subprocess.run(
-        as_owner([str(bin_dir / "initdb"), "-D", str(data), "-U", "flis", "-A", "trust",
-                  "-E", "UTF8", "--locale", "C.UTF-8"], owner),
-        check=True, stdout=subprocess.DEVNULL,
+        as_owner(
+            [
+                str(bin_dir / "initdb"),
+                "-D",
+                str(data),
+                "-U",
+                "flis",
+                "-A",
+                "trust",
+                "-E",
+                "UTF8",
+                "--locale",
+                "C.UTF-8",
+            ],
+            owner,
+        ),
+        check=True,
+        stdout=subprocess.DEVNULL,
     )
     options = f"-c listen_addresses=127.0.0.1 -p {port} -k {folder} -c fsync=off"
     subprocess.run(
-        as_owner([str(bin_dir / "pg_ctl"), "-D", str(data), "-o", options,
-                  "-l", str(folder / "server.log"), "-w", "start"], owner),
-        check=True, stdout=subprocess.DEVNULL,
+        as_owner(
+            [
+                str(bin_dir / "pg_ctl"),
+                "-D",
+                str(data),
+                "-o",
+                options,
+                "-l",
+                str(folder / "server.log"),
+                "-w",
+                "start",
+            ],
+            owner,
+        ),
+        check=True,
+        stdout=subprocess.DEVNULL,
     )
     try:
         subprocess.run(
-            [str(bin_dir / "createdb"), "-h", "127.0.0.1", "-p", str(port), "-U", "flis",
-             "flisportal"],
+            [
+                str(bin_dir / "createdb"),
+                "-h",
+                "127.0.0.1",
+                "-p",
+                str(port),
+                "-U",
+                "flis",
+                "flisportal",
+            ],
             check=True,
         )
         env = dict(os.environ, DATABASE_URL=f"postgres://flis@127.0.0.1:{port}/flisportal")
@@ -82,9 +118,9 @@ def main(argv: list[str]) -> int:
         return subprocess.run(argv, env=env, check=False).returncode
     finally:
         subprocess.run(
-            as_owner([str(bin_dir / "pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop"],
-                     owner),
-            check=False, stdout=subprocess.DEVNULL,
+            as_owner([str(bin_dir / "pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop"], owner),
+            check=False,
+            stdout=subprocess.DEVNULL,
         )
         time.sleep(0.2)
         shutil.rmtree(folder, ignore_errors=True)

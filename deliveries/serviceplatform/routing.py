@@ -25,6 +25,7 @@ import stat
 import threading
 import uuid
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
 from django.db import IntegrityError
@@ -133,6 +134,69 @@ def trigger_process(
     _remove_if_unchanged(trigger_path, identity)
     _log(decision)
     return decision
+
+
+def trigger_recover(
+    *, endpoint_id: int, username: str, root: Path, trigger_name: str
+) -> PlatformDecision | None:
+    """Act on a trigger found in OUT/ when the stand-in starts: one whose upload was closed
+    while no stand-in was running, or that a crash left unanswered.
+
+    The real platform answers every complete trigger, also after a restart of its own; so does
+    the stand-in, once:
+
+    - a trigger that already has a decision row newer than the file was answered before the
+      crash (only its removal was lost): it is removed, nothing is sent again;
+    - a trigger that is not well-formed XML is taken for an upload cut off mid-way (no client
+      closed it) and left alone, as it would have been without the restart;
+    - everything else is processed exactly as if its upload had just been closed.
+    """
+    trigger_path = home_of(root, username) / OUT / trigger_name
+    try:
+        identity, data = _read_trigger(trigger_path)
+    except FileNotFoundError:
+        return None
+    modified = datetime.fromtimestamp(identity[1] / 1e9, tz=UTC)
+    answered = PlatformDecision.objects.filter(
+        endpoint_id=endpoint_id,
+        sender_username=username,
+        trigger_name=trigger_name,
+        at__gte=modified,
+    ).exists()
+    if answered:
+        logger.info("OUT/%s of %s was answered before the restart: removed", trigger_name, username)
+        _remove_if_unchanged(trigger_path, identity)
+        return None
+    try:
+        protocol.parse_trigger(data)
+    except protocol.ProtocolError as exc:
+        if exc.kind == protocol.ProtocolError.MALFORMED:
+            logger.info(
+                "OUT/%s of %s is not well-formed (an interrupted upload?): not processed",
+                trigger_name,
+                username,
+            )
+            return None
+    return trigger_process(
+        endpoint_id=endpoint_id, username=username, root=root, trigger_name=trigger_name
+    )
+
+
+def triggers_waiting(root: Path, usernames: list[str]) -> list[tuple[str, str]]:
+    """(user, trigger name) of every trigger file directly in a user's OUT/, oldest first."""
+    found: list[tuple[int, str, str]] = []
+    for username in usernames:
+        folder = root / username / OUT
+        try:
+            entries = list(os.scandir(folder))
+        except (FileNotFoundError, NotADirectoryError):
+            continue
+        for entry in entries:
+            if entry.name.endswith(protocol.TRIGGER_SUFFIX) and entry.is_file(
+                follow_symlinks=False
+            ):
+                found.append((entry.stat(follow_symlinks=False).st_mtime_ns, username, entry.name))
+    return [(username, name) for _, username, name in sorted(found)]
 
 
 def _read_trigger(path: Path) -> tuple[tuple[int, int], bytes]:

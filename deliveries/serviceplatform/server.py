@@ -10,6 +10,8 @@
 - When a client closes an upload of `OUT/<name>.trigger` (or renames a file to that name), the
   trigger is processed in a worker thread (`routing.trigger_process`), so the event loop keeps
   serving other clients meanwhile.
+- On start, triggers already waiting in the users' OUT/ (closed while no stand-in ran, or left
+  unanswered by a crash) are processed once (`routing.trigger_recover`).
 """
 
 from __future__ import annotations
@@ -36,9 +38,11 @@ from deliveries.serviceplatform.routing import (
     OUT,
     home_of,
     trigger_process,
+    trigger_recover,
     trigger_refuse_internal,
+    triggers_waiting,
 )
-from routes.models import Endpoint, KeyState, SftpKey
+from routes.models import Endpoint, KeyState, SftpKey, SftpUser
 
 logger = logging.getLogger("deliveries.serviceplatform")
 
@@ -120,6 +124,10 @@ def _in_db_thread(function: Callable[..., T], /, *args: Any, **kwargs: Any) -> T
         return function(*args, **kwargs)
     finally:
         connections.close_all()
+
+
+def _usernames(endpoint_id: int) -> list[str]:
+    return list(SftpUser.objects.filter(endpoint_id=endpoint_id).values_list("username", flat=True))
 
 
 def _authorised_public_keys(endpoint_id: int, username: str) -> list[str]:
@@ -401,6 +409,16 @@ class Standin:
             login_timeout=60,
         )
         self.port = self._acceptor.get_port()
+        await self.recover_waiting_triggers()
+
+    async def recover_waiting_triggers(self) -> None:
+        """Hand every trigger already waiting in a user's OUT/ to the workers: uploads closed
+        while no stand-in ran, or left unanswered by a crash (`routing.trigger_recover`
+        answers each once)."""
+        usernames = await self.run_db(_usernames, self.endpoint_id)
+        for username, trigger_name in triggers_waiting(self.root, usernames):
+            logger.info("trigger OUT/%s of %s found on start", trigger_name, username)
+            self._enqueue(username, trigger_name, trigger_recover)
 
     async def stop(self) -> None:
         if self._acceptor is not None:
@@ -430,12 +448,17 @@ class Standin:
         )
 
     def trigger_completed(self, username: str, trigger_name: str) -> None:
+        self._enqueue(username, trigger_name, trigger_process)
+
+    def _enqueue(self, username: str, trigger_name: str, process: Callable[..., object]) -> None:
         assert self._loop is not None
-        task = self._loop.create_task(self._process(username, trigger_name))
+        task = self._loop.create_task(self._process(username, trigger_name, process))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _process(self, username: str, trigger_name: str) -> None:
+    async def _process(
+        self, username: str, trigger_name: str, process: Callable[..., object]
+    ) -> None:
         assert self._loop is not None
         arguments = {
             "endpoint_id": self.endpoint_id,
@@ -445,7 +468,7 @@ class Standin:
         }
         try:
             await self._loop.run_in_executor(
-                self._trigger_pool, functools.partial(_in_db_thread, trigger_process, **arguments)
+                self._trigger_pool, functools.partial(_in_db_thread, process, **arguments)
             )
         except Exception as exc:
             logger.exception("trigger OUT/%s of %s could not be processed", trigger_name, username)

@@ -22,25 +22,21 @@ from django.utils import timezone
 from deliveries.models import Delivery, DeliveryStatus
 from deliveries.serviceplatform.server import StandinThread
 from routes.keys import encrypt_private_key
-from routes.models import DataArea, Route, RouteStatus, SftpKey, User
-from tests.deliveries.standin import World, home
+from routes.models import DataArea, Route, SftpKey, User
+from tests.deliveries.standin import World, established_route, home
 
 
 @pytest.fixture
 def push_route(world: World) -> Route:
     """An established Dagtilbud route for København from vendor A's fagsystem to FLIS and
     København's LIS, on the stand-in's endpoint (world.route is Personale)."""
-    route = Route.objects.create(
+    return established_route(
         endpoint=world.endpoint,
-        data_area=DataArea.objects.get(code="dagtilbud"),
+        area=DataArea.objects.get(code="dagtilbud"),
         kommune=world.kommune,
         sender_system=world.sender.system,
-        sender_authority=world.kommune.cvr,
-        recipient_authority=world.kommune.cvr,
-        status=RouteStatus.ESTABLISHED,
+        recipients=[world.flis.system, world.lis.system],
     )
-    route.recipient_systems.set([world.flis.system, world.lis.system])
-    return route
 
 
 @pytest.fixture

@@ -28,7 +28,7 @@ from deliveries import protocol
 from deliveries.serviceplatform.routing import home_of
 from deliveries.serviceplatform.server import StandinThread, standin_running
 from routes.hostkeys import host_key_matches
-from routes.keys import generate_key_pair
+from routes.keys import encrypt_private_key, generate_key_pair
 from routes.models import (
     DataArea,
     Endpoint,
@@ -63,54 +63,70 @@ class World:
     other: Party
 
 
-def add_party(endpoint: Endpoint, system: ITSystem, username: str) -> Party:
+def add_party(
+    endpoint: Endpoint, system: ITSystem, username: str, *, portal_holds_key: bool = False
+) -> Party:
     sftp_user = SftpUser.objects.create(it_system=system, endpoint=endpoint, username=username)
-    return Party(username, system, sftp_user, add_key(sftp_user))
+    return Party(username, system, sftp_user, add_key(sftp_user, portal_holds_key=portal_holds_key))
 
 
-def add_key(sftp_user: SftpUser, state: str = KeyState.ACTIVE) -> bytes:
+def add_key(
+    sftp_user: SftpUser, state: str = KeyState.ACTIVE, *, portal_holds_key: bool = False
+) -> bytes:
+    """A new key pair for the user; returns its private half. The stand-in needs only the public
+    half; with `portal_holds_key` the portal also keeps the private half, encrypted at rest, as
+    it must to push or fetch as this user."""
     pair = generate_key_pair("ed25519", comment=sftp_user.username)
     SftpKey.objects.create(
         sftp_user=sftp_user,
         algorithm=pair.algorithm,
         public_key=pair.public_openssh,
         fingerprint=pair.fingerprint,
-        encrypted_private_key=b"not needed by the stand-in",
+        encrypted_private_key=(
+            encrypt_private_key(pair.private_openssh)
+            if portal_holds_key
+            else b"not needed by the stand-in"
+        ),
         state=state,
     )
     return pair.private_openssh
 
 
-@pytest.fixture
-def world(transactional_db: None, django_db_serialized_rollback: None) -> World:
-    # Serialized rollback: the flush after a transactional test would otherwise take the
-    # reference data (kommuner, data areas, endpoints) from the migrations with it.
-    endpoint = Endpoint.objects.get(slug="lokal")
-    kommune = Kommune.objects.get(code="101")
-    area = DataArea.objects.get(code="personale")
+def sender_systems() -> tuple[ITSystem, ITSystem]:
+    """Vendor A's and vendor B's fagsystem, the same in every test that talks to the stand-in."""
     vendor_a = Vendor.objects.create(name="Leverandør A", cvr="29130000")
     vendor_b = Vendor.objects.create(name="Leverandør B", cvr="37450006")
-    sender_system = ITSystem.objects.create(
-        name="Fagsystem A",
-        uuid="3f2c1d2e-1111-4222-8333-444455556666",
-        vendor=vendor_a,
-        is_sender=True,
+    return (
+        ITSystem.objects.create(
+            name="Fagsystem A",
+            uuid="3f2c1d2e-1111-4222-8333-444455556666",
+            vendor=vendor_a,
+            is_sender=True,
+        ),
+        ITSystem.objects.create(
+            name="Fagsystem B",
+            uuid="7a9b0c1d-2222-4333-9444-555566667777",
+            vendor=vendor_b,
+            is_sender=True,
+        ),
     )
-    other_system = ITSystem.objects.create(
-        name="Fagsystem B",
-        uuid="7a9b0c1d-2222-4333-9444-555566667777",
-        vendor=vendor_b,
-        is_sender=True,
-    )
-    flis_system = ITSystem.objects.create(
+
+
+def flis_system() -> ITSystem:
+    return ITSystem.objects.create(
         name="FLIS", uuid="0c5e3f6a-3333-4444-a555-666677778888", is_recipient=True
     )
-    lis_system = ITSystem.objects.create(
-        name="Københavns LIS",
-        uuid="1d6f4a7b-4444-4555-b666-777788889999",
-        kommune=kommune,
-        is_recipient=True,
-    )
+
+
+def established_route(
+    *,
+    endpoint: Endpoint,
+    area: DataArea,
+    kommune: Kommune,
+    sender_system: ITSystem,
+    recipients: list[ITSystem],
+) -> Route:
+    """An established route in which the kommune is both sender and recipient authority."""
     route = Route.objects.create(
         endpoint=endpoint,
         data_area=area,
@@ -120,14 +136,39 @@ def world(transactional_db: None, django_db_serialized_rollback: None) -> World:
         recipient_authority=kommune.cvr,
         status=RouteStatus.ESTABLISHED,
     )
-    route.recipient_systems.set([flis_system, lis_system])
+    route.recipient_systems.set(recipients)
+    return route
+
+
+@pytest.fixture
+def world(transactional_db: None, django_db_serialized_rollback: None) -> World:
+    # Serialized rollback: the flush after a transactional test would otherwise take the
+    # reference data (kommuner, data areas, endpoints) from the migrations with it.
+    endpoint = Endpoint.objects.get(slug="lokal")
+    kommune = Kommune.objects.get(code="101")
+    area = DataArea.objects.get(code="personale")
+    sender_system, other_system = sender_systems()
+    flis = flis_system()
+    lis_system = ITSystem.objects.create(
+        name="Københavns LIS",
+        uuid="1d6f4a7b-4444-4555-b666-777788889999",
+        kommune=kommune,
+        is_recipient=True,
+    )
+    route = established_route(
+        endpoint=endpoint,
+        area=area,
+        kommune=kommune,
+        sender_system=sender_system,
+        recipients=[flis, lis_system],
+    )
     return World(
         endpoint=endpoint,
         area=area,
         kommune=kommune,
         route=route,
         sender=add_party(endpoint, sender_system, "LEV-A_FLIS_SFTP"),
-        flis=add_party(endpoint, flis_system, "FLIS_HENT"),
+        flis=add_party(endpoint, flis, "FLIS_HENT"),
         lis=add_party(endpoint, lis_system, "KBH_LIS"),
         other=add_party(endpoint, other_system, "LEV-B_SFTP"),
     )

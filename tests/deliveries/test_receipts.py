@@ -174,3 +174,26 @@ def test_receipt_after_the_portal_gave_up_records_the_platforms_word(world, push
     assert "efter, at portalen havde opgivet" in delivery.events.last().message
     other.refresh_from_db()
     assert other.status == S.DISTRIBUTED
+
+
+def test_receipt_for_a_failed_delivery_is_collected_without_a_sent_one(world, pushable, standin):
+    delivery = sent(pushable, standin)
+    # The trigger reached the platform, but the portal gave up on the push; the sender has no
+    # other delivery in `sent`.
+    Delivery.objects.filter(pk=delivery.pk).update(status=S.FAILED)
+    receipt = sender_in(standin, world) / f"{delivery.wire_name}{protocol.RECEIPT_SUFFIX}"
+    assert receipt.exists()
+
+    result = services.receipts_collect()
+    assert (result.users, result.distributed, result.failed_users) == (1, 1, [])
+    delivery.refresh_from_db()
+    assert delivery.status == S.DISTRIBUTED
+    assert delivery.receipt_at is not None
+    assert "efter, at portalen havde opgivet" in delivery.events.last().message
+    assert not receipt.exists()
+
+
+def test_a_delivery_that_failed_before_any_push_awaits_no_receipt(world, pushable, standin):
+    # Failed in validation: never pushed, so there is nothing to log in for.
+    pushable(b"kommunekode;periode\n", status=S.FAILED)
+    assert services.receipts_collect().users == 0

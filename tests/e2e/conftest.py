@@ -26,23 +26,17 @@ from django.db import connections
 
 from deliveries.models import Delivery, DeliveryStatus
 from deliveries.serviceplatform.server import standin_running
-from routes.keys import encrypt_private_key, generate_key_pair
 from routes.models import (
     AgreementStatus,
     DataArea,
     Endpoint,
-    ITSystem,
-    KeyState,
     Kommune,
     ProcessingAgreement,
     Route,
-    RouteStatus,
-    SftpKey,
-    SftpUser,
     User,
-    Vendor,
 )
 from tests.conftest import ROOT, free_port, worker_env
+from tests.deliveries.standin import add_party, established_route, flis_system, sender_systems
 
 CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = ROOT / "test-artifacts"
@@ -58,71 +52,29 @@ class E2EWorld:
     kommune: Kommune
 
 
-def _sftp_user(system: ITSystem, endpoint: Endpoint, username: str) -> SftpUser:
-    """An SFTP user with an active key whose private half the portal holds, encrypted at rest
-    (the stand-in authorises the public half)."""
-    sftp_user = SftpUser.objects.create(it_system=system, endpoint=endpoint, username=username)
-    pair = generate_key_pair("ed25519", comment=username)
-    SftpKey.objects.create(
-        sftp_user=sftp_user,
-        algorithm=pair.algorithm,
-        public_key=pair.public_openssh,
-        fingerprint=pair.fingerprint,
-        encrypted_private_key=encrypt_private_key(pair.private_openssh),
-        state=KeyState.ACTIVE,
-    )
-    return sftp_user
-
-
 @pytest.fixture
 def e2e_world(
     transactional_db: None, django_db_serialized_rollback: None, private_media: Path
 ) -> E2EWorld:
     """Vendor A delivers Dagtilbud for København to FLIS on the local stand-in endpoint; vendor B
-    has delivered for Aarhus. A consultant works for København."""
+    has delivered for Aarhus. A consultant works for København. The portal holds the private
+    keys of vendor A's and FLIS's SFTP users: it pushes as the one and fetches as the other."""
     endpoint = Endpoint.objects.get(slug="lokal")
     kbh = Kommune.objects.get(code="101")
     aarhus = Kommune.objects.get(code="751")
     area = DataArea.objects.get(code="dagtilbud")
-    vendor_a = Vendor.objects.create(name="Leverandør A", cvr="29130000")
-    vendor_b = Vendor.objects.create(name="Leverandør B", cvr="37450006")
-    system_a = ITSystem.objects.create(
-        name="Fagsystem A",
-        uuid="3f2c1d2e-1111-4222-8333-444455556666",
-        vendor=vendor_a,
-        is_sender=True,
-    )
-    system_b = ITSystem.objects.create(
-        name="Fagsystem B",
-        uuid="7a9b0c1d-2222-4333-9444-555566667777",
-        vendor=vendor_b,
-        is_sender=True,
-    )
-    flis = ITSystem.objects.create(
-        name="FLIS", uuid="0c5e3f6a-3333-4444-a555-666677778888", is_recipient=True
-    )
+    system_a, system_b = sender_systems()
+    flis = flis_system()
+    vendor_a = system_a.vendor
     ProcessingAgreement.objects.create(vendor=vendor_a, kommune=kbh, status=AgreementStatus.SIGNED)
-    route = Route.objects.create(
-        endpoint=endpoint,
-        data_area=area,
-        kommune=kbh,
-        sender_system=system_a,
-        sender_authority=kbh.cvr,
-        recipient_authority=kbh.cvr,
-        status=RouteStatus.ESTABLISHED,
+    route = established_route(
+        endpoint=endpoint, area=area, kommune=kbh, sender_system=system_a, recipients=[flis]
     )
-    route.recipient_systems.add(flis)
-    route_b = Route.objects.create(
-        endpoint=endpoint,
-        data_area=area,
-        kommune=aarhus,
-        sender_system=system_b,
-        sender_authority=aarhus.cvr,
-        recipient_authority=aarhus.cvr,
-        status=RouteStatus.ESTABLISHED,
+    route_b = established_route(
+        endpoint=endpoint, area=area, kommune=aarhus, sender_system=system_b, recipients=[]
     )
-    _sftp_user(system_a, endpoint, "LEV-A_FLIS_SFTP")
-    _sftp_user(flis, endpoint, "FLIS_HENT")
+    add_party(endpoint, system_a, "LEV-A_FLIS_SFTP", portal_holds_key=True)
+    add_party(endpoint, flis, "FLIS_HENT", portal_holds_key=True)
     content = b"vendor B's extract for Aarhus\n"
     other = Delivery.objects.create(
         route=route_b,

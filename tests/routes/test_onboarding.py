@@ -5,6 +5,7 @@ from datetime import date
 import pytest
 from django.urls import reverse
 
+from deliveries.models import Delivery, DeliveryStatus
 from routes import services
 from routes.models import AgreementStatus, ProcessingAgreement
 from routes.selectors import TaskState, onboarding_checklist
@@ -23,8 +24,7 @@ def test_nothing_done_yet(vendor_a, kommune_kbh):
         "sftp_user": TaskState.TODO,
         "route_ordered": TaskState.TODO,
         "established_exttest": TaskState.TODO,
-        # Deliveries are another app's rows: not known here, and said so.
-        "test_delivery": TaskState.UNKNOWN,
+        "test_delivery": TaskState.TODO,
         "established_produktion": TaskState.TODO,
     }
     assert checklist.done == 0
@@ -71,7 +71,7 @@ def test_each_task_is_ticked_from_the_data(
         # Personale is ordered; Skole is only requested.
         "route_ordered": TaskState.PARTIAL,
         "established_exttest": TaskState.PARTIAL,
-        "test_delivery": TaskState.UNKNOWN,
+        "test_delivery": TaskState.TODO,
         "established_produktion": TaskState.TODO,
     }
     tasks = {task.key: task for task in checklist.tasks}
@@ -123,6 +123,70 @@ def test_all_areas_established_in_both_environments(
     assert result["established_produktion"] == TaskState.DONE
 
 
+def delivery_on(route, status: str, user) -> Delivery:
+    return Delivery.objects.create(
+        route=route,
+        it_system=route.sender_system,
+        data_area=route.data_area,
+        kommune=route.kommune,
+        endpoint=route.endpoint,
+        period="2026-10",
+        uploaded_by=user,
+        original_filename="udtraek.csv",
+        status=status,
+        size=10,
+        sha256="0" * 64,
+    )
+
+
+@pytest.mark.parametrize("status", [DeliveryStatus.DISTRIBUTED, DeliveryStatus.FETCHED])
+def test_test_delivery_is_done_when_one_on_exttest_reached_its_recipient(
+    vendor_a, vendor_a_user, kommune_kbh, system_a, make_route, exttest, status
+):
+    route = make_route(
+        kommune=kommune_kbh, sender_system=system_a, status="established", endpoint=exttest
+    )
+    delivery_on(route, status, vendor_a_user)
+    checklist = onboarding_checklist(vendor=vendor_a, kommune=kommune_kbh)
+    task = {task.key: task for task in checklist.tasks}["test_delivery"]
+    assert task.state == TaskState.DONE
+    assert task.details == ["Personale: en leverance er nået frem til modtageren"]
+
+
+def test_deliveries_that_do_not_count_as_a_test_delivery(
+    vendor_a,
+    vendor_a_user,
+    vendor_b_user,
+    kommune_kbh,
+    kommune_aarhus,
+    system_a,
+    system_b,
+    make_route,
+    exttest,
+    produktion,
+    lokal,
+):
+    exttest_route = make_route(
+        kommune=kommune_kbh, sender_system=system_a, status="established", endpoint=exttest
+    )
+    # On exttest, but not (yet) at the recipient.
+    for status in (DeliveryStatus.SENT, DeliveryStatus.REFUSED, DeliveryStatus.FAILED):
+        delivery_on(exttest_route, status, vendor_a_user)
+    # At the recipient, but in production, on the stand-in, for another kommune, or by
+    # another vendor.
+    for route, user in (
+        (make_route(kommune=kommune_kbh, sender_system=system_a, endpoint=produktion), None),
+        (make_route(kommune=kommune_kbh, sender_system=system_a, endpoint=lokal), None),
+        (make_route(kommune=kommune_aarhus, sender_system=system_a, endpoint=exttest), None),
+        (make_route(kommune=kommune_kbh, sender_system=system_b, endpoint=exttest), vendor_b_user),
+    ):
+        delivery_on(route, DeliveryStatus.FETCHED, user or vendor_a_user)
+    assert (
+        states(onboarding_checklist(vendor=vendor_a, kommune=kommune_kbh))["test_delivery"]
+        == TaskState.TODO
+    )
+
+
 # --- the page -----------------------------------------------------------------------------
 
 
@@ -138,7 +202,7 @@ def test_page_for_admin_the_vendor_and_the_kommunes_consultant(client, request, 
     html = page.content.decode()
     assert "Ibrugtagning: Leverandør A · Københavns Kommune" in html
     assert "Databehandleraftale underskrevet" in html
-    assert "Kan ikke vurderes endnu" in html
+    assert "Ingen leverance på exttest er nået frem til modtageren endnu" in html
     assert client.post(url(vendor_a)).status_code == 405
 
 
@@ -172,13 +236,16 @@ def test_page_query_count_is_fixed(
         client.get(url(vendor_a))
     for area in DataArea.objects.all():
         for endpoint in (exttest, produktion):
-            make_route(
+            route = make_route(
                 kommune=kommune_kbh,
                 sender_system=system_a,
                 status="established",
                 endpoint=endpoint,
                 data_area=area,
             )
+            delivery_on(route, DeliveryStatus.FETCHED, admin_user)
     with django_assert_num_queries(8):
         page = client.get(url(vendor_a))
-    assert page.content.decode().count("etableret") >= 10
+    html = page.content.decode()
+    assert html.count("etableret") >= 10
+    assert html.count("en leverance er nået frem til modtageren") == DataArea.objects.count()

@@ -367,3 +367,34 @@ def test_bulk_order_needs_some_kommune_and_the_right_method_and_role(
     )
     assert response.status_code == 404
     assert not Route.objects.exists()
+
+
+def test_order_forms_show_their_fields_in_the_order_of_the_work(kommune_kbh):
+    # Both forms share their common fields (routes.forms._RouteOrderFields); the page still
+    # asks what, from whom, to whom and where first, and the order details last.
+    from routes.forms import BulkOrderForm, RouteOrderForm
+
+    assert list(RouteOrderForm(kommune=kommune_kbh).fields) == [
+        "data_area",
+        "sender_system",
+        "recipient_systems",
+        "endpoint",
+        "sender_authority",
+        "recipient_authority",
+        "order_reference",
+        "ordered_on",
+        "note",
+    ]
+    assert list(BulkOrderForm().fields) == [
+        "data_area",
+        "sender_system",
+        "recipient_systems",
+        "endpoint",
+        "kommune_codes",
+        "region",
+        "order_reference",
+        "ordered_on",
+        "note",
+    ]
+    assert RouteOrderForm(kommune=kommune_kbh).initial["endpoint"].slug == "exttest"
+    assert BulkOrderForm().initial["endpoint"].slug == "exttest"

@@ -1,4 +1,5 @@
-"""`manage.py retention [--dry-run]`: deletes stored extracts past their retention."""
+"""`manage.py retention [--dry-run]`: deletes stored extracts, finished mails and login records
+past their retention."""
 
 from __future__ import annotations
 
@@ -12,7 +13,9 @@ from deliveries.retention import RetentionRound, retention_run
 class Command(BaseCommand):
     help = (
         "Sletter gemte udtræk, der har passeret opbevaringsperioden (hentet, afvist eller "
-        "afvist af Serviceplatformen). Leverancen, rapportens resumé og kvitteringer bevares."
+        "afvist af Serviceplatformen). Leverancen, rapportens resumé og kvitteringer bevares. "
+        "Sletter også færdige udgående mails efter RETENTION_MAIL_DAYS og django-axes' "
+        "loginlog efter RETENTION_LOGIN_LOG_DAYS (låsetællere efter AXES_COOLOFF_MINUTES)."
     )
 
     def add_arguments(self, parser: Any) -> None:
@@ -30,5 +33,6 @@ class Command(BaseCommand):
         verb = "ville blive slettet" if result.dry_run else "slettet"
         self.stdout.write(
             f"{len(result.deleted)} filer ({result.bytes} bytes) {verb}; "
-            f"{len(result.failed)} kunne ikke slettes."
+            f"{len(result.failed)} kunne ikke slettes. {result.mails} udgående mails, "
+            f"{result.login_attempts} loginforsøg og {result.login_logs} loginlogrækker {verb}."
         )
