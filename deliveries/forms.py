@@ -181,7 +181,10 @@ class DeliveryUploadForm(forms.Form):
         return lines
 
 
-class DeliveryFilterForm(forms.Form):
+class _ListFilterForm(forms.Form):
+    """What the delivery list and the inbox filter on alike: data area, the user's kommuner and
+    a period, in small controls."""
+
     data_area = forms.ModelChoiceField(
         label=gettext_lazy("Dataområde"),
         queryset=DataArea.objects.all(),
@@ -200,14 +203,8 @@ class DeliveryFilterForm(forms.Form):
         max_length=7,
         widget=forms.TextInput(attrs={"placeholder": gettext_lazy("ÅÅÅÅ-MM")}),
     )
-    status = forms.ChoiceField(
-        label=gettext_lazy("Status"),
-        choices=[("", "---------"), *DeliveryStatus.choices],
-        required=False,
-        widget=PlainSelect,
-    )
 
-    def __init__(self, *args: Any, user: User, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, user: User | AnonymousUser, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         cast(forms.ModelChoiceField, self.fields["kommune"]).queryset = Kommune.objects.for_user(
             user
@@ -225,24 +222,21 @@ class DeliveryFilterForm(forms.Form):
         return value
 
 
-class ReceiptFilterForm(forms.Form):
+class DeliveryFilterForm(_ListFilterForm):
+    status = forms.ChoiceField(
+        label=gettext_lazy("Status"),
+        choices=[("", "---------"), *DeliveryStatus.choices],
+        required=False,
+        widget=PlainSelect,
+    )
+
+
+class ReceiptFilterForm(_ListFilterForm):
     """The inbox's filters and search; every choice list is scoped to the user."""
 
     system = forms.ModelChoiceField(
         label=gettext_lazy("Modtagersystem"),
         queryset=ITSystem.objects.none(),
-        required=False,
-        widget=PlainSelect,
-    )
-    kommune = forms.ModelChoiceField(
-        label=gettext_lazy("Kommune"),
-        queryset=Kommune.objects.none(),
-        required=False,
-        widget=PlainSelect,
-    )
-    data_area = forms.ModelChoiceField(
-        label=gettext_lazy("Dataområde"),
-        queryset=DataArea.objects.all(),
         required=False,
         widget=PlainSelect,
     )
@@ -252,12 +246,6 @@ class ReceiptFilterForm(forms.Form):
         required=False,
         widget=PlainSelect,
     )
-    period = forms.CharField(
-        label=gettext_lazy("Periode"),
-        required=False,
-        max_length=7,
-        widget=forms.TextInput(attrs={"placeholder": gettext_lazy("ÅÅÅÅ-MM")}),
-    )
     q = forms.CharField(
         label=gettext_lazy("Søg"),
         required=False,
@@ -265,25 +253,15 @@ class ReceiptFilterForm(forms.Form):
         widget=forms.TextInput(attrs={"placeholder": gettext_lazy("filnavn, afsender, id …")}),
     )
 
+    field_order = ["system", "kommune", "data_area", "verdict", "period", "q"]
+
     def __init__(self, *args: Any, user: User | AnonymousUser, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        system = self.fields["system"]
-        kommune = self.fields["kommune"]
-        assert isinstance(system, forms.ModelChoiceField)
-        assert isinstance(kommune, forms.ModelChoiceField)
-        system.queryset = ITSystem.objects.for_user(user).filter(is_recipient=True)
-        kommune.queryset = Kommune.objects.for_user(user)
-        for field in self.fields.values():
-            css = "form-select" if isinstance(field.widget, forms.Select) else "form-control"
-            field.widget.attrs.setdefault("class", f"{css} form-control-sm")
+        super().__init__(*args, user=user, **kwargs)
+        cast(forms.ModelChoiceField, self.fields["system"]).queryset = ITSystem.objects.for_user(
+            user
+        ).filter(is_recipient=True)
         # Choosing the recipient system shows its inbox at once (portal.js; no inline script).
         self.fields["system"].widget.attrs["data-submit-on-change"] = ""
-
-    def clean_period(self) -> str:
-        value = self.cleaned_data["period"].strip()
-        if value and not PERIOD_RE.match(value):
-            raise forms.ValidationError(_("Skriv perioden som ÅÅÅÅ-MM."))
-        return value
 
     def filter(self, receipts: ReceiptQuerySet) -> ReceiptQuerySet:
         """The receipts that match the valid filters (all of them if the form is invalid)."""

@@ -10,6 +10,7 @@ import csv
 import uuid
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import urlencode
 
 from django.conf import settings
 from django.contrib import messages
@@ -246,6 +247,7 @@ def delivery_detail(request: HttpRequest, delivery_uuid: uuid.UUID) -> HttpRespo
             "events": delivery.events.select_related("actor"),
             "page": page,
             "rule": rule,
+            "report_query": urlencode({"regel": rule}),
             "rules": sorted(delivery.errors_by_rule.items(), key=lambda kv: -kv[1]),
             "columns": sorted(delivery.errors_by_column.items(), key=lambda kv: -kv[1]),
             "listed": delivery.issues.count(),
