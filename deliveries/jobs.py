@@ -49,6 +49,7 @@ def apply_retention() -> dict[str, object]:
 
     return vars(retention_run())
 
+
 def fetch_receipts(sftp_user_id: int) -> dict[str, object]:
     """One Hent-side fetch round for one recipient SFTP user (deliveries/fetching.py)."""
     from dataclasses import asdict

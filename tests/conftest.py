@@ -220,6 +220,7 @@ def make_established_route(system_a: ITSystem, kommune_kbh: Kommune):
 
     return make
 
+
 # --- deliveries fixtures ---
 # A route vendor A may upload Dagtilbud extracts for København on the local stand-in endpoint,
 # with a signed databehandleraftale; and synthetic extracts (made-up CPR numbers only).

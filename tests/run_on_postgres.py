@@ -52,19 +52,19 @@ def main(argv: list[str]) -> int:
         as_owner([str(bin_dir / "initdb"), "-D", str(data), "-U", "flis", "-A", "trust",
                   "-E", "UTF8", "--locale", "C.UTF-8"], owner),
         check=True, stdout=subprocess.DEVNULL,
-    )
+    )  # fmt: skip
     options = f"-c listen_addresses=127.0.0.1 -p {port} -k {folder} -c fsync=off"
     subprocess.run(
         as_owner([str(bin_dir / "pg_ctl"), "-D", str(data), "-o", options,
                   "-l", str(folder / "server.log"), "-w", "start"], owner),
         check=True, stdout=subprocess.DEVNULL,
-    )
+    )  # fmt: skip
     try:
         subprocess.run(
             [str(bin_dir / "createdb"), "-h", "127.0.0.1", "-p", str(port), "-U", "flis",
              "flisportal"],
             check=True,
-        )
+        )  # fmt: skip
         env = dict(os.environ, DATABASE_URL=f"postgres://flis@127.0.0.1:{port}/flisportal")
         # How to stop and start this server again, for the fault test that takes the database
         # away mid-flow (tests/deliveries/test_faults.py); a JSON list each, run as they are.
@@ -85,7 +85,7 @@ def main(argv: list[str]) -> int:
             as_owner([str(bin_dir / "pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop"],
                      owner),
             check=False, stdout=subprocess.DEVNULL,
-        )
+        )  # fmt: skip
         time.sleep(0.2)
         shutil.rmtree(folder, ignore_errors=True)
 
