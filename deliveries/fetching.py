@@ -11,8 +11,10 @@ For each `IN/<name>.metadata` of a recipient SFTP user (FLIS, or a kommune's own
 6. only then remove `<name>` and `<name>.metadata` from IN/.
 
 A crash between 5 and 6 leaves the files in IN/; the next round finds the Receipt by its
-idempotency key and only removes them. Files that fail a check are stored and recorded all the
-same, with the verdict saying why (quarantined): nothing leaves IN/ unrecorded.
+idempotency key and only removes them. A crash between 3 and 5 leaves a stored copy that no
+Receipt names; the round that records the transfer removes such copies. Files that fail a check
+are stored and recorded all the same, with the verdict saying why (quarantined): nothing leaves
+IN/ unrecorded.
 
 All SFTP work happens outside database transactions (STYLE: no network I/O inside atomic).
 """
@@ -201,6 +203,7 @@ def _fetch_one(
         # Recorded in an earlier round that did not get to remove the files (a crash, a lost
         # connection): the receipt and the stored file are safe, so only clean up.
         summary.already_recorded.append(checked.key)
+        _drop_unrecorded_copies(existing)
         _remove(connection, data_path if data_present else None, metadata_path)
         return
 
@@ -244,6 +247,7 @@ def _fetch_one(
     else:
         summary.recorded.append(checked.key)
         summary.verdicts[receipt.verdict] = summary.verdicts.get(receipt.verdict, 0) + 1
+        _drop_unrecorded_copies(receipt)
     _remove(connection, data_path if data_present else None, metadata_path)
 
 
@@ -398,6 +402,27 @@ def _storage_name(sftp_user: SftpUser, checked: _Checked, data_name: str) -> str
     safe = get_valid_filename(data_name)[:120] or "fil"
     day = timezone.localdate()
     return f"{folder}/{get_valid_filename(sftp_user.username)}/{day:%Y-%m}/{checked.key}_{safe}"
+
+
+def _drop_unrecorded_copies(receipt: Receipt) -> None:
+    """Deletes the other stored copies of this receipt's transfer: left by a round whose worker
+    was killed after storing the file and before recording it (storage then gave this round's
+    copy a name of its own). Safe once this receipt is committed: the idempotency key means no
+    other copy of the same transfer can ever be recorded for this recipient."""
+    if not receipt.file.name:
+        return
+    folder, _, kept = receipt.file.name.rpartition("/")
+    # Every copy's name starts with the key (`_storage_name`; storage adds a suffix to a taken
+    # name, at the end).
+    prefix = f"{receipt.filetransfer_uuid}_"
+    try:
+        _, names = default_storage.listdir(folder)
+    except FileNotFoundError:
+        return  # the folder is gone (retention): nothing left over either
+    for name in names:
+        if name.startswith(prefix) and name != kept:
+            logger.info("removing unrecorded copy %s/%s", folder, name)
+            default_storage.delete(f"{folder}/{name}")
 
 
 def _period(checked: _Checked, data_name: str) -> str:

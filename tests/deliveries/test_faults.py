@@ -8,7 +8,10 @@ nothing lost and nothing done twice:
 - SQLite busy (another writer holds the lock) while a worker changes a delivery's status;
 - 20 uploads at once, worked by 4 worker processes at the same time;
 - PostgreSQL stopped while a worker validates, and started again (in the PostgreSQL run only);
-- a worker killed (SIGKILL) during validation.
+- a worker killed (SIGKILL) during validation;
+- a worker killed (SIGKILL) during the Hent-side fetch, after storing the file and before
+  recording it;
+- Redis killed (SIGKILL) and started again (empty) while deliveries are under way.
 """
 
 from __future__ import annotations
@@ -24,22 +27,32 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 import django_rq
 import pytest
 import redis
 from django.conf import settings as django_settings
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.db import connection, connections
+from django.db import connection, connections, transaction
 from django.urls import reverse
 from django.utils import timezone
-from rq.registry import ScheduledJobRegistry
+from rq.job import Job
+from rq.registry import ScheduledJobRegistry, StartedJobRegistry
 
 from deliveries import jobs, services
-from deliveries.models import Delivery, DeliveryStatus, PlatformDecision, PlatformOutcome
+from deliveries.models import (
+    Delivery,
+    DeliveryStatus,
+    PlatformDecision,
+    PlatformOutcome,
+    Receipt,
+    ReceiptVerdict,
+)
 from routes.models import AgreementStatus, Endpoint, ProcessingAgreement
 from tests.conftest import ROOT, dagtilbud_csv, dagtilbud_row, free_port, worker_env
 from tests.deliveries.standin import home
+from tests.deliveries.test_fetching import hold_private_keys
 from tests.deliveries.test_reconciler import children_of
 
 pytestmark = pytest.mark.redis
@@ -239,7 +252,7 @@ def test_sqlite_busy_during_a_status_change_waits_and_then_succeeds(world, pusha
     ]
 
 
-def test_twenty_uploads_at_once_with_four_workers_are_distributed_exactly_once(
+def test_twenty_uploads_at_once_with_four_workers_are_fetched_exactly_once(
     world, push_route, sender_key, uploader, private_media, standin, clean_redis, redis_url,
     make_delivery,
 ):  # fmt: skip
@@ -262,32 +275,30 @@ def test_twenty_uploads_at_once_with_four_workers_are_distributed_exactly_once(
     assert Delivery.objects.count() == 20
 
     env = worker_env(redis_url)
-    workers = [
-        subprocess.Popen(
-            [
-                sys.executable,
-                str(ROOT / "manage.py"),
-                "rqworker",
-                "--burst",
-                "validation",
-                "sftp",
-            ],
-            env=env,
-            cwd=ROOT,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        for _ in range(4)
-    ]
-    try:
-        for worker in workers:
-            _, stderr = worker.communicate(timeout=180)
-            assert worker.returncode == 0, stderr[-2000:]
-    finally:
-        for worker in workers:
-            if worker.poll() is None:
-                worker.kill()
+
+    def four_workers(*queues: str) -> None:
+        command = [sys.executable, str(ROOT / "manage.py"), "rqworker", "--burst", *queues]
+        workers = [
+            subprocess.Popen(
+                command,
+                env=env,
+                cwd=ROOT,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            for _ in range(4)
+        ]
+        try:
+            for worker in workers:
+                _, stderr = worker.communicate(timeout=180)
+                assert worker.returncode == 0, stderr[-2000:]
+        finally:
+            for worker in workers:
+                if worker.poll() is None:
+                    worker.kill()
+
+    four_workers("validation", "sftp")
     # Burst workers stop when the queues look empty; a push enqueued by another worker's last
     # validation may still be waiting. One more worker drains what is left.
     subprocess.run(
@@ -301,7 +312,30 @@ def test_twenty_uploads_at_once_with_four_workers_are_distributed_exactly_once(
     assert {d.status for d in deliveries} == {S.DISTRIBUTED}, [
         (d.status, d.last_error) for d in deliveries
     ]
-    for d in deliveries:
+    # Exactly one transfer per delivery at the platform, and one file each in FLIS's IN/.
+    decisions = PlatformDecision.objects.all()
+    assert sorted(x.senders_file_id for x in decisions) == sorted(str(d.uuid) for d in deliveries)
+    inbox = home(standin, world.flis) / "IN"
+    assert len([p for p in inbox.iterdir() if p.suffix == ".csv"]) == 20
+
+    # The Hent side, on four workers at once: the cron's round (one job per recipient) and a
+    # second round per recipient beside it (the one-round-at-a-time guard is in
+    # `fetch_all_recipients`, not in the fetcher), so two rounds work through each IN/ folder
+    # at the same time, and both recipients' fetches race to mark the same delivery fetched.
+    hold_private_keys(world)
+    queue = django_rq.get_queue("sftp")
+    rounds = [
+        Job.fetch(f"fetch-receipts-{pk}", connection=queue.connection)
+        for pk in jobs.fetch_all_recipients()
+    ]
+    rounds += [queue.enqueue(jobs.fetch_receipts, p.sftp_user.pk) for p in (world.flis, world.lis)]
+    assert len(rounds) == 4
+    four_workers("sftp")
+    summaries = [job.return_value() for job in rounds]
+    assert all(summary["error"] == "" for summary in summaries), summaries
+    assert sum(len(summary["recorded"]) for summary in summaries) == 40
+
+    for d in Delivery.objects.all():
         steps = [(e.old_status, e.new_status) for e in d.events.all()]
         assert steps == [
             ("", "received"),
@@ -310,13 +344,18 @@ def test_twenty_uploads_at_once_with_four_workers_are_distributed_exactly_once(
             ("valid", "pushing"),
             ("pushing", "sent"),
             ("sent", "distributed"),
+            ("distributed", "fetched"),
         ], (d.pk, steps)
         assert d.push_attempts == 1
-    # Exactly one transfer per delivery at the platform, and one file each in FLIS's IN/.
-    decisions = PlatformDecision.objects.all()
-    assert sorted(x.senders_file_id for x in decisions) == sorted(str(d.uuid) for d in deliveries)
-    inbox = home(standin, world.flis) / "IN"
-    assert len([p for p in inbox.iterdir() if p.suffix == ".csv"]) == 20
+    # One receipt per delivery and recipient, one stored file each, nothing left in IN/.
+    receipts = list(Receipt.objects.all())
+    assert sorted((r.delivery_id, r.recipient_system_id) for r in receipts) == sorted(
+        (d.pk, party.system.pk) for d in deliveries for party in (world.flis, world.lis)
+    )
+    assert {r.verdict for r in receipts} == {ReceiptVerdict.OK}
+    assert stored_receipt_files(private_media) == sorted(r.file.name for r in receipts)
+    for party in (world.flis, world.lis):
+        assert list((home(standin, party) / "IN").iterdir()) == []
 
 
 @pytest.mark.skipif(
@@ -408,3 +447,164 @@ def test_worker_killed_during_validation_is_validated_again_once(
         ("received", "validating"),
         ("validating", "valid"),
     ]
+
+
+@contextmanager
+def receipt_writes_blocked() -> Iterator[None]:
+    """Makes every writer of a Receipt wait while reads go on, as a long transaction elsewhere
+    would: SQLite's write lock (`BEGIN IMMEDIATE`), or on PostgreSQL a SHARE lock on the table."""
+    with transaction.atomic():
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute(f"LOCK TABLE {Receipt._meta.db_table} IN SHARE MODE")
+        else:
+            assert connection.settings_dict["OPTIONS"]["transaction_mode"] == "IMMEDIATE"
+        yield
+
+
+def stored_receipt_files(media) -> list[str]:
+    folder = media / "receipts"
+    return sorted(p.relative_to(media).as_posix() for p in folder.rglob("*") if p.is_file())
+
+
+def test_worker_killed_during_fetch_is_fetched_once_by_the_next_round(
+    world, pushable, standin, private_media, redis_url, run_worker
+):
+    content = b"kommunekode;periode\n" + b"101;202610\n" * 100_000
+    delivery = pushable(content)
+    assert services.delivery_push(delivery_id=delivery.pk) == S.SENT
+    standin.wait_idle()
+    assert services.receipts_collect().distributed == 1
+    delivery.refresh_from_db()
+    hold_private_keys(world)
+    inboxes = [home(standin, party) / "IN" for party in (world.flis, world.lis)]
+    queue = django_rq.get_queue("sftp")
+
+    first, second = jobs.fetch_all_recipients()
+    assert sorted([first, second]) == sorted([world.flis.sftp_user.pk, world.lis.sftp_user.pk])
+    # The worker stores the fetched file and then waits for the lock to record it: killed
+    # there, it leaves a stored copy that no Receipt names, and the pair still in IN/.
+    with receipt_writes_blocked():
+        worker = subprocess.Popen(
+            [sys.executable, str(ROOT / "manage.py"), "rqworker", "sftp"],
+            env=worker_env(redis_url), cwd=ROOT,
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        try:
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline:
+                stored = stored_receipt_files(private_media) if private_media.exists() else []
+                if stored and (private_media / stored[0]).stat().st_size == len(content):
+                    break
+                time.sleep(0.02)
+            else:
+                pytest.fail("the fetch never stored the file")
+            for pid in [*children_of(worker.pid), worker.pid]:
+                os.kill(pid, signal.SIGKILL)
+        finally:
+            if worker.poll() is None:
+                worker.kill()  # only reached when the test failed above
+            worker.wait(30)
+    assert Receipt.objects.count() == 0
+    assert len(stored) == 1  # the first recipient's copy; the second's job was still queued
+    for inbox in inboxes:
+        assert sorted(p.name for p in inbox.iterdir()) == [
+            delivery.wire_name,
+            f"{delivery.wire_name}.metadata",
+        ]
+    assert Delivery.objects.get(pk=delivery.pk).status == S.DISTRIBUTED
+
+    # The dead worker's job still looks started (and the second is queued), so the next tick
+    # adds nothing: a round never runs twice at once for one recipient.
+    assert jobs.fetch_all_recipients() == []
+    # RQ's maintenance marks the job abandoned once its time is up (here: told it is later).
+    StartedJobRegistry(queue=queue).cleanup(timestamp=time.time() + 24 * 3600)
+    assert jobs.fetch_all_recipients() == [first]
+    result = run_worker("sftp", timeout=120)
+    assert result.returncode == 0, result.stderr
+
+    delivery.refresh_from_db()
+    assert delivery.status == S.FETCHED
+    assert [(e.old_status, e.new_status) for e in delivery.events.filter(new_status=S.FETCHED)] == [
+        ("distributed", "fetched")
+    ]
+    receipts = list(Receipt.objects.order_by("recipient_system_id"))
+    assert [(r.recipient_system_id, r.verdict) for r in receipts] == [
+        (world.flis.system.pk, ReceiptVerdict.OK),
+        (world.lis.system.pk, ReceiptVerdict.OK),
+    ]
+    # One stored copy per recipient, whole; the killed round's copy is gone.
+    assert stored_receipt_files(private_media) == sorted(r.file.name for r in receipts)
+    for receipt in receipts:
+        assert (private_media / receipt.file.name).read_bytes() == content
+    for inbox in inboxes:
+        assert list(inbox.iterdir()) == []
+
+
+def test_redis_killed_and_started_again_empty_mid_flow_every_delivery_is_fetched_once(
+    world, push_route, sender_key, uploader, private_media, standin, own_redis, make_delivery,
+    settings,
+):  # fmt: skip
+    hold_private_keys(world)
+    env = worker_env(own_redis["url"])
+
+    def work(*queues: str) -> None:
+        done = subprocess.run(
+            [sys.executable, str(ROOT / "manage.py"), "rqworker", "--burst", *queues],
+            env=env, cwd=ROOT, capture_output=True, text=True, timeout=120, check=False,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr[-2000:]
+
+    # Three deliveries at three points of the flow when Redis dies: `sent` (waiting for the
+    # platform's receipt), `valid` with its push job queued, `received` with its validation
+    # job queued.
+    sent = make_delivery(push_route, uploader, dagtilbud_csv(rows_ok=10))
+    work("validation", "sftp")
+    valid = make_delivery(push_route, uploader, dagtilbud_csv(rows_ok=11))
+    work("validation")
+    received = make_delivery(push_route, uploader, dagtilbud_csv(rows_ok=12))
+    states = {d.pk: d.status for d in Delivery.objects.all()}
+    assert states == {sent.pk: S.SENT, valid.pk: S.VALID, received.pk: S.RECEIVED}
+    queued = [django_rq.get_queue(name).job_ids for name in ("validation", "sftp")]
+    assert [len(ids) for ids in queued] == [1, 1]
+
+    # SIGKILL, and started again without its data (no dump, no AOF): both jobs are gone.
+    own_redis["stop"]()
+    own_redis["start"]()
+    assert redis.Redis.from_url(own_redis["url"]).dbsize() == 0
+
+    # The reconciler (cron, every RECONCILE_INTERVAL_SECONDS) finds the lost work once it has
+    # been quiet for RECONCILE_STUCK_MINUTES; the `sent` delivery is not work that was lost.
+    stuck = settings.RECONCILE_STUCK_MINUTES + 1
+    later = timezone.now() + timezone.timedelta(minutes=stuck)
+    assert sorted(services.deliveries_reconcile(now=later).requeued) == [valid.pk, received.pk]
+    assert services.deliveries_reconcile(now=later).requeued == []
+    work("validation", "sftp")
+    standin.wait_idle()
+    # The cron jobs of the push and Hent sides, run by workers: the receipts, then a fetch
+    # round (which enqueues one fetch job per recipient on the same queue).
+    django_rq.get_queue("sftp").enqueue(jobs.collect_receipts)
+    work("sftp")
+    assert set(Delivery.objects.values_list("status", flat=True)) == {S.DISTRIBUTED}
+    django_rq.get_queue("sftp").enqueue(jobs.fetch_all_recipients)
+    work("sftp")
+
+    for delivery in Delivery.objects.all():
+        steps = [(e.old_status, e.new_status) for e in delivery.events.all()]
+        assert steps == [
+            ("", "received"),
+            ("received", "validating"),
+            ("validating", "valid"),
+            ("valid", "pushing"),
+            ("pushing", "sent"),
+            ("sent", "distributed"),
+            ("distributed", "fetched"),
+        ], (delivery.pk, steps)
+        assert delivery.push_attempts == 1
+        assert delivery.receipts.count() == 2  # FLIS and LIS, once each
+    assert PlatformDecision.objects.count() == 3
+    receipts = Receipt.objects.all()
+    assert {r.verdict for r in receipts} == {ReceiptVerdict.OK}
+    assert stored_receipt_files(private_media) == sorted(r.file.name for r in receipts)
+    for party in (world.flis, world.lis):
+        assert list((home(standin, party) / "IN").iterdir()) == []

@@ -12,6 +12,7 @@ import uuid
 from pathlib import Path
 
 import pytest
+from django.utils import timezone
 
 from deliveries import fetching, protocol, sftp
 from deliveries.models import (
@@ -29,14 +30,19 @@ from tests.deliveries.standin import Party, World, home, route_trigger
 CONTENT = b"kommunekode;periode\n101;202610\n" * 50
 
 
-@pytest.fixture
-def fetch_world(world: World, standin, private_media) -> World:
-    """The stand-in world, with the portal holding the recipients' private keys (encrypted
-    at rest, as in production)."""
+def hold_private_keys(world: World) -> None:
+    """The portal holds the parties' private keys, encrypted at rest as in production (the
+    stand-in's world stores a placeholder: the stand-in needs only the public keys)."""
     for party in (world.flis, world.lis, world.sender):
         SftpKey.objects.filter(sftp_user=party.sftp_user, state=KeyState.ACTIVE).update(
             encrypted_private_key=encrypt_private_key(party.private_key)
         )
+
+
+@pytest.fixture
+def fetch_world(world: World, standin, private_media) -> World:
+    """The stand-in world, with the portal holding the recipients' private keys."""
+    hold_private_keys(world)
     return world
 
 
@@ -196,6 +202,29 @@ def test_crash_between_recording_and_removal_does_not_record_twice(
     stored = [p for p in private_media.rglob("*") if p.is_file()]
     assert [p.relative_to(private_media).as_posix() for p in stored] == [receipt.file.name]
     assert DeliveryEvent.objects.filter(delivery=delivery, new_status="fetched").count() == 1
+
+
+def test_a_copy_left_by_a_killed_round_is_removed_once_the_transfer_is_recorded(
+    fetch_world, standin, private_media
+):
+    world = fetch_world
+    metadata = metadata_for(world, NAME, len(CONTENT))
+    key = protocol.parse_file_metadata(metadata).file_transfer_uuid
+    place(standin, world.flis, NAME, CONTENT, metadata)
+    # What a worker killed between storing the file and recording it leaves: a (partial) copy
+    # under the transfer's name that no Receipt names. Beside it, another transfer's file.
+    folder = private_media / "receipts" / world.flis.username / f"{timezone.localdate():%Y-%m}"
+    folder.mkdir(parents=True)
+    (folder / f"{key}_{NAME}").write_bytes(CONTENT[:100])
+    other = folder / f"{uuid.uuid4()}_{NAME}"
+    other.write_bytes(CONTENT)
+
+    fetch(world.flis)
+
+    receipt = Receipt.objects.get()
+    assert receipt.file.name != f"receipts/{world.flis.username}/{folder.name}/{key}_{NAME}"
+    assert (private_media / receipt.file.name).read_bytes() == CONTENT
+    assert sorted(folder.iterdir()) == sorted([private_media / receipt.file.name, other])
 
 
 def test_checksum_mismatch_is_quarantined_and_delivery_not_fetched(

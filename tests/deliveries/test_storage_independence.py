@@ -1,12 +1,12 @@
 """No code assumes a local path for stored files: the whole pipeline (upload → validate → push
-→ receipt, distributed to both recipients) runs with Django's InMemoryStorage as the default
-storage, as it would with an S3-compatible object store (django-storages) where web processes
-and workers run on different machines.
+→ receipt, distributed to both recipients → fetched by both) runs with Django's InMemoryStorage
+as the default storage, as it would with an S3-compatible object store (django-storages) where
+web processes and workers run on different machines.
 
 InMemoryStorage lives in one process, so the jobs run in this process here (the worker tests
 run them in real worker processes on disk storage). Where a library needs a real file (polars
-reads from a path), a temporary copy is made and removed again: the temp folder is empty at the
-end.
+reads from a path; the fetcher spools a download before it knows the storage folder), a
+temporary file is made and removed again: the temp folder is empty at the end.
 """
 
 from __future__ import annotations
@@ -19,10 +19,11 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
 from deliveries import jobs
-from deliveries.models import Delivery, DeliveryStatus
+from deliveries.models import Delivery, DeliveryStatus, Receipt, ReceiptVerdict
 from routes.models import AgreementStatus, ProcessingAgreement
 from tests.conftest import dagtilbud_csv
 from tests.deliveries.standin import home
+from tests.deliveries.test_fetching import hold_private_keys
 
 pytestmark = pytest.mark.redis
 
@@ -88,5 +89,26 @@ def test_pipeline_runs_on_in_memory_storage(
         assert (home(standin, party) / "IN" / delivery.wire_name).read_bytes() == content
     download = client.get(reverse("deliveries:download", args=[delivery.uuid]))
     assert b"".join(download.streaming_content) == content
+
+    # The Hent side: both recipients fetch; the fetched files go to the same storage.
+    hold_private_keys(world)
+    for party in (world.flis, world.lis):
+        fetched = jobs.fetch_receipts(party.sftp_user.pk)
+        assert (fetched["error"], len(fetched["recorded"])) == ("", 1)
+        assert list((home(standin, party) / "IN").iterdir()) == []
+    delivery.refresh_from_db()
+    assert delivery.status == DeliveryStatus.FETCHED
+    assert [(e.old_status, e.new_status) for e in delivery.events.filter(new_status="fetched")] == [
+        ("distributed", "fetched")
+    ]
+    receipts = Receipt.objects.filter(delivery=delivery)
+    assert sorted(r.recipient_system_id for r in receipts) == [
+        world.flis.system.pk,
+        world.lis.system.pk,
+    ]
+    for receipt in receipts:
+        assert receipt.verdict == ReceiptVerdict.OK
+        with default_storage.open(receipt.file.name, "rb") as stored:
+            assert stored.read() == content
     assert not list(media.rglob("*")), "something was written to local media storage"
     assert not list(temp.iterdir()), "a temporary file was left behind"
