@@ -541,6 +541,15 @@ def test_worker_killed_during_fetch_is_fetched_once_by_the_next_round(
         assert list(inbox.iterdir()) == []
 
 
+def burst(env: dict[str, str], *queues: str) -> None:
+    """A real worker process that works the queues until they are empty."""
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "manage.py"), "rqworker", "--burst", *queues],
+        env=env, cwd=ROOT, capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+
+
 def test_redis_killed_and_started_again_empty_mid_flow_every_delivery_is_fetched_once(
     world, push_route, sender_key, uploader, private_media, standin, own_redis, make_delivery,
     settings,
@@ -549,11 +558,7 @@ def test_redis_killed_and_started_again_empty_mid_flow_every_delivery_is_fetched
     env = worker_env(own_redis["url"])
 
     def work(*queues: str) -> None:
-        done = subprocess.run(
-            [sys.executable, str(ROOT / "manage.py"), "rqworker", "--burst", *queues],
-            env=env, cwd=ROOT, capture_output=True, text=True, timeout=120, check=False,
-        )  # fmt: skip
-        assert done.returncode == 0, done.stderr[-2000:]
+        burst(env, *queues)
 
     # Three deliveries at three points of the flow when Redis dies: `sent` (waiting for the
     # platform's receipt), `valid` with its push job queued, `received` with its validation
@@ -608,3 +613,53 @@ def test_redis_killed_and_started_again_empty_mid_flow_every_delivery_is_fetched
     assert stored_receipt_files(private_media) == sorted(r.file.name for r in receipts)
     for party in (world.flis, world.lis):
         assert list((home(standin, party) / "IN").iterdir()) == []
+
+
+def test_redis_started_again_from_an_old_snapshot_replays_jobs_that_do_nothing(
+    world, push_route, sender_key, uploader, private_media, standin, own_redis, make_delivery,
+):  # fmt: skip
+    """Redis persisted to disk (RDB) comes back with the queues as they were at the last
+    snapshot: jobs that have run since are queued again. Each must find its work done (the
+    claims are conditional updates) and change nothing."""
+    hold_private_keys(world)
+    env = worker_env(own_redis["url"])
+
+    def work(*queues: str) -> None:
+        burst(env, *queues)
+
+    deliveries = [make_delivery(push_route, uploader, dagtilbud_csv(rows_ok=n)) for n in (10, 11)]
+    client = redis.Redis.from_url(own_redis["url"])
+    assert len(django_rq.get_queue("validation").job_ids) == 2
+    client.save()  # the snapshot: both validations still queued
+    work("validation", "sftp")
+    assert set(Delivery.objects.values_list("status", flat=True)) == {S.SENT}
+
+    own_redis["stop"]()  # SIGKILL: nothing newer than the snapshot survives
+    own_redis["start"]()
+    replayed = django_rq.get_queue("validation").job_ids
+    assert len(replayed) == 2, "the snapshot was not loaded"
+    work("validation", "sftp")  # the two validations again
+    connection_ = django_rq.get_connection("validation")
+    for job_id in replayed:  # they ran, and found nothing to do
+        assert Job.fetch(job_id, connection=connection_).get_status() == "finished"
+    assert set(Delivery.objects.values_list("status", flat=True)) == {S.SENT}
+
+    standin.wait_idle()
+    django_rq.get_queue("sftp").enqueue(jobs.collect_receipts)
+    work("sftp")
+    django_rq.get_queue("sftp").enqueue(jobs.fetch_all_recipients)
+    work("sftp")
+    for delivery in Delivery.objects.all():
+        steps = [(e.old_status, e.new_status) for e in delivery.events.all()]
+        assert steps == [
+            ("", "received"),
+            ("received", "validating"),
+            ("validating", "valid"),
+            ("valid", "pushing"),
+            ("pushing", "sent"),
+            ("sent", "distributed"),
+            ("distributed", "fetched"),
+        ], (delivery.pk, steps)
+        assert delivery.push_attempts == 1
+        assert delivery.receipts.count() == 2
+    assert PlatformDecision.objects.count() == len(deliveries)
