@@ -52,7 +52,8 @@ def _cell_renderer() -> Callable[[CoverageCell], str]:
     onboarding = link_former("routes:onboarding", "int", "str")
     onboarding_title = escape(_("Ibrugtagning"))
     latest_label = escape(_("Seneste leverance:"))
-    no_route = f'<span class="text-muted">{escape(_("ingen rute"))}</span>'
+    no_route_text = escape(_("ingen rute"))  # outside the f-string, where makemessages sees it
+    no_route = f'<span class="text-muted">{no_route_text}</span>'
     # The same systems, vendors and endpoints recur in hundreds of cells: escaped once each.
     escaped: dict[str, str] = {}
 
