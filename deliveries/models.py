@@ -20,6 +20,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from deliveries.messages import render
 from routes.models import (
     DataArea,
     Endpoint,
@@ -361,7 +362,12 @@ class ValidationIssue(models.Model):
     column = models.CharField(max_length=100, blank=True)
     value = models.CharField(max_length=100, blank=True)
     rule = models.CharField(max_length=40)
-    message = models.TextField()
+    message = models.TextField()  # in Danish, as written when the file was checked
+    # The message's code and parameters in deliveries.messages (none for rows from before the
+    # codes and for a contract's own message). The value is not repeated in the parameters:
+    # it is `value`; up to 1,000 rows a delivery, so the parameters stay few and short.
+    message_code = models.CharField(max_length=60, blank=True)
+    message_params = models.JSONField(default=dict, blank=True)
 
     class Meta:
         ordering = ["delivery", "position"]
@@ -371,6 +377,13 @@ class ValidationIssue(models.Model):
 
     def __str__(self) -> str:
         return f"{self.row}:{self.column} {self.rule}"
+
+    @property
+    def message_text(self) -> str:
+        """The message in the reader's language; the stored Danish text when there is no code
+        (or no longer a catalogue entry for it)."""
+        params = {"value": self.value, **self.message_params}
+        return render(self.message_code, params, fallback=self.message)
 
 
 # --- Serviceplatform stand-in ---

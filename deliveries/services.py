@@ -303,6 +303,8 @@ def _record_report(delivery: Delivery, contract: DataContract, report: Report) -
                 value=issue.value[:100],
                 rule=issue.rule,
                 message=issue.message,
+                message_code=issue.code,
+                message_params=issue.params,
             )
             for position, issue in enumerate(report.issues)
         )

@@ -1,0 +1,181 @@
+"""Texts that background jobs store (deliveries.messages): written in Danish exactly as before,
+with a code and parameters, and shown in the reader's language; rows without a code (or with a
+code no longer in the catalogue) show their stored text."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import timedelta
+
+import pytest
+from django.conf import settings
+from django.urls import reverse
+from django.utils import timezone, translation
+
+from deliveries.jobs import validate_delivery
+from deliveries.messages import MESSAGES, render, text
+from deliveries.models import DeliveryStatus, ValidationIssue
+from deliveries.retention import retention_run
+from tests.conftest import dagtilbud_csv, dagtilbud_row
+
+pytestmark = pytest.mark.django_db
+
+S = DeliveryStatus
+
+
+def english(client):
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
+    return client
+
+
+def detail(client, delivery) -> str:
+    response = client.get(reverse("deliveries:detail", args=[delivery.uuid]))
+    assert response.status_code == 200
+    return response.content.decode()
+
+
+def report_rows(client, delivery) -> list[list[str]]:
+    response = client.get(reverse("deliveries:report_csv", args=[delivery.uuid]))
+    body = b"".join(response.streaming_content).decode("utf-8-sig")
+    return list(csv.reader(io.StringIO(body), delimiter=";"))
+
+
+# --- the catalogue ---
+
+
+def test_every_text_is_translated_to_english_with_the_same_placeholders():
+    with translation.override("en"):
+        for code, template in MESSAGES.items():
+            translated = translation.gettext(template)
+            assert translated != template, code
+            for name in ("value", "column", "name", "row", "limit", "period", "error"):
+                assert (f"%({name})s" in template) == (f"%({name})s" in translated), code
+
+
+def test_the_danish_text_is_the_template_whatever_language_is_active():
+    said = text("validation.enum", allowed="a, b", value="x")
+    with translation.override("en"):
+        assert text("validation.required", column="x").danish == "«x» skal udfyldes."
+        assert said.danish == "«x» er ikke en tilladt værdi (tilladt: a, b)."
+
+
+def test_render_falls_back_to_the_stored_text():
+    with translation.override("en"):
+        assert render("", {}, fallback="gemt") == "gemt"
+        assert render("validation.removed_long_ago", {}, fallback="gemt") == "gemt"
+        # A row whose parameters no longer fit the template.
+        assert render("validation.required", {}, fallback="gemt") == "gemt"
+        assert render("validation.required", {"column": "x"}, fallback="gemt") == (
+            "“x” must be filled in."
+        )
+
+
+def test_a_text_code_must_be_in_the_catalogue():
+    with pytest.raises(KeyError):
+        text("validation.no_such_text")
+
+
+# --- 1. the validation report ---
+
+
+@pytest.fixture
+def rejected(make_delivery, upload_route, vendor_a_user):
+    rows = [dagtilbud_row(1, pladstype=""), dagtilbud_row(2, pasningstilbud="hoppeborg")]
+    delivery = make_delivery(upload_route, vendor_a_user, dagtilbud_csv(*rows), period="2026-10")
+    assert validate_delivery(delivery.pk) == S.REJECTED
+    delivery.refresh_from_db()
+    return delivery
+
+
+def test_report_messages_are_stored_in_danish_with_code_and_parameters(rejected):
+    issues = {i.rule: i for i in rejected.issues.all()}
+    required, enum = issues["required"], issues["enum"]
+    assert required.message == "«pladstype» skal udfyldes."
+    assert (required.message_code, required.message_params) == (
+        "validation.required",
+        {"column": "pladstype"},
+    )
+    assert enum.message.startswith("«hoppeborg» er ikke en tilladt værdi (tilladt: ")
+    assert enum.message_code == "validation.enum"
+    # The value is the issue's own column, not repeated in the parameters of 1,000 rows.
+    assert "value" not in enum.message_params and enum.value == "hoppeborg"
+
+
+def test_report_is_danish_by_default_and_english_with_the_cookie(client, rejected, vendor_a_user):
+    client.force_login(vendor_a_user)
+    danish = detail(client, rejected)
+    assert "«pladstype» skal udfyldes." in danish
+    assert "«hoppeborg» er ikke en tilladt værdi" in danish
+    assert "must be filled in" not in danish
+    assert report_rows(client, rejected)[1][4] == "«pladstype» skal udfyldes."
+
+    english(client)
+    page = detail(client, rejected)
+    assert "“pladstype” must be filled in." in page
+    assert "“hoppeborg” is not an allowed value (allowed: " in page
+    assert "skal udfyldes" not in page
+    assert "er ikke en tilladt værdi" not in page
+    rows = report_rows(client, rejected)
+    assert rows[0][4] == "message"
+    assert rows[1][4] == "“pladstype” must be filled in."
+    # Shown in English, still stored in Danish.
+    assert rejected.issues.get(rule="required").message == "«pladstype» skal udfyldes."
+
+
+def test_a_file_problem_is_shown_in_english(client, make_delivery, upload_route, vendor_a_user):
+    delivery = make_delivery(upload_route, vendor_a_user, dagtilbud_csv().encode("utf-16"))
+    assert validate_delivery(delivery.pk) == S.REJECTED
+    issue = delivery.issues.get()
+    assert issue.message == (
+        "Filen er gemt som UTF-16. Gem den som CSV i UTF-8 (eller Windows-1252) og upload igen."
+    )
+    english(client).force_login(vendor_a_user)
+    page = detail(client, delivery)
+    assert "<td>The file is saved as UTF-16. Save it as CSV in UTF-8" in page
+    assert "<td>Filen er gemt som UTF-16" not in page
+
+
+def test_a_delimiter_name_is_translated_inside_the_message(
+    client, make_delivery, upload_route, vendor_a_user
+):
+    content = dagtilbud_csv(dagtilbud_row(1)).replace(";", ",")
+    delivery = make_delivery(upload_route, vendor_a_user, content)
+    assert validate_delivery(delivery.pk) == S.REJECTED
+    issue = delivery.issues.get()
+    assert issue.message.startswith(
+        "Filen bruger komma (,) som skilletegn, men kontrakten kræver semikolon (;)."
+    )
+    english(client).force_login(vendor_a_user)
+    assert (
+        "The file uses comma (,) as its delimiter, but the contract requires semicolon (;)."
+        in detail(client, delivery)
+    )
+
+
+def test_an_old_issue_without_a_code_shows_its_stored_text(client, rejected, vendor_a_user):
+    ValidationIssue.objects.filter(delivery=rejected, rule="required").update(
+        message_code="", message_params={}, message="Gammel besked om pladstype."
+    )
+    ValidationIssue.objects.filter(delivery=rejected, rule="enum").update(
+        message_code="validation.removed", message="Besked med en kode, der er fjernet."
+    )
+    english(client).force_login(vendor_a_user)
+    page = detail(client, rejected)
+    assert "Gammel besked om pladstype." in page
+    assert "Besked med en kode, der er fjernet." in page
+    assert [row[4] for row in report_rows(client, rejected)[1:]] == [
+        "Gammel besked om pladstype.",
+        "Besked med en kode, der er fjernet.",
+    ]
+
+
+def test_retention_removes_the_value_from_the_parameters_too(client, rejected, vendor_a_user):
+    retention_run(now=timezone.now() + timedelta(days=settings.RETENTION_REJECTED_DAYS + 1))
+    issue = rejected.issues.get(rule="enum")
+    assert issue.value == ""
+    assert "hoppeborg" not in str(issue.message_params) + issue.message
+    english(client).force_login(vendor_a_user)
+    page = detail(client, rejected)
+    assert "hoppeborg" not in page
+    assert "“…” is not an allowed value" in page
