@@ -37,6 +37,7 @@ from django.utils import timezone
 from django.utils.text import get_valid_filename
 
 from deliveries import protocol
+from deliveries.messages import text
 from deliveries.models import Delivery, DeliveryStatus, Receipt, ReceiptVerdict
 from deliveries.services import delivery_transition
 from deliveries.sftp import SftpConnection, SftpError, open_for_endpoint
@@ -175,10 +176,13 @@ def _mark_fetched(receipt: Receipt, *, old: str) -> int:
             new=DeliveryStatus.FETCHED,
             actor_label=FETCHER,
             **fields,
-            message=f"Hentet af {receipt.recipient_system.name} "
-            f"({receipt.recipient_sftp_user.username}) "
-            f"{timezone.localtime(receipt.fetched_at):%d-%m-%Y %H:%M}; "
-            f"FileTransferUUID {receipt.filetransfer_uuid}.",
+            message=text(
+                "event.fetched",
+                system=receipt.recipient_system.name,
+                user=receipt.recipient_sftp_user.username,
+                when=f"{timezone.localtime(receipt.fetched_at):%d-%m-%Y %H:%M}",
+                uuid=receipt.filetransfer_uuid,
+            ),
         )
     )
 

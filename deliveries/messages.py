@@ -12,8 +12,9 @@ The templates are marked with `gettext_noop`: the Danish text is the template it
 stored text is the same byte for byte whatever language is active, and `gettext` is only asked
 when a page shows it.
 
-A parameter is a string or a number, or a nested text `{"code": ..., "params": {...}}` for a
-part that has words of its own (a delimiter's name).
+A parameter is a string or a number; a nested text `{"code": ..., "params": {...}}` for a
+part that has words of its own (a delimiter's name, an SFTP error inside an event); or a list of
+nested texts, shown joined by "; ".
 """
 
 from __future__ import annotations
@@ -132,6 +133,205 @@ MESSAGES: dict[str, str] = {
         "Datoen «%(value)s» ligger uden for leverancens periode (%(period)s)."
     ),
     "validation.primary_key": gettext_noop("Nøglen (%(key)s) findes allerede i række %(first)s."),
+    # --- SFTP errors (deliveries.sftp and the push) ---
+    "word.seconds.one": gettext_noop("%(n)s sekund"),
+    "word.seconds.many": gettext_noop("%(n)s sekunder"),
+    "word.sftp.transfer": gettext_noop("overførslen af %(path)s"),
+    "word.sftp.stat": gettext_noop("opslaget af %(path)s"),
+    "word.sftp.listdir": gettext_noop("visningen af mappen %(path)s"),
+    "word.sftp.download": gettext_noop("hentningen af %(path)s"),
+    "word.sftp.remove": gettext_noop("sletningen af %(path)s"),
+    "word.sftp.rename": gettext_noop("omdøbningen af %(path)s til %(new)s"),
+    "word.sftp.open": gettext_noop("åbningen af SFTP"),
+    "sftp.key_unreadable": gettext_noop(
+        "SFTP-brugerens private nøgle kan ikke læses (kun RSA- og Ed25519-nøgler i OpenSSH-"
+        "format understøttes). En administrator skal danne eller indlæse nøglen igen."
+    ),
+    "sftp.local_size_changed": gettext_noop(
+        "Den lokale fil til %(path)s var %(sent)s bytes, men der var ventet %(size)s. Den gemte "
+        "fil er ændret eller ødelagt; upload leverancen igen."
+    ),
+    "sftp.local_read": gettext_noop(
+        "Den lokale fil til %(path)s kunne ikke læses: %(error)s. Portalen prøver igen senere; "
+        "kontrollér portalens fillager, hvis det bliver ved."
+    ),
+    "sftp.local_write": gettext_noop(
+        "%(path)s kunne ikke gemmes lokalt: %(error)s. Portalen prøver igen senere; kontrollér "
+        "portalens fillager (fx ledig plads), hvis det bliver ved."
+    ),
+    "sftp.timeout": gettext_noop(
+        "Serveren %(where)s svarede ikke under %(action)s inden for tidsgrænsen. Portalen "
+        "prøver igen senere."
+    ),
+    "sftp.access_denied": gettext_noop(
+        "Serveren %(where)s nægtede adgang under %(action)s. SFTP-brugeren har ikke "
+        "rettigheder til %(path)s; en administrator skal få rettighederne rettet."
+    ),
+    "sftp.not_found": gettext_noop(
+        "%(path)s findes ikke på serveren %(where)s (%(action)s mislykkedes). Kontrollér stien "
+        "og at mappen findes for SFTP-brugeren."
+    ),
+    "sftp.connection_lost": gettext_noop(
+        "Forbindelsen til %(where)s blev afbrudt under %(action)s. Portalen prøver igen senere; "
+        "en delvist overført fil bliver overskrevet."
+    ),
+    "sftp.refused": gettext_noop(
+        "Serveren %(where)s afviste %(action)s: %(error)s. Portalen prøver igen senere."
+    ),
+    "sftp.unexpected": gettext_noop("Uventet fejl under %(action)s på %(where)s: %(error)s"),
+    "sftp.connection_refused": gettext_noop(
+        "Forbindelsen til %(where)s blev afvist: serveren kører ikke eller lytter ikke på "
+        "porten. Portalen prøver igen senere; kontrollér endpointets vært og port, hvis det "
+        "bliver ved."
+    ),
+    "sftp.connect_timeout": gettext_noop(
+        "Ingen forbindelse til %(where)s inden for %(seconds)s. Portalen prøver igen senere."
+    ),
+    "sftp.dns": gettext_noop(
+        "Værtsnavnet %(host)s kan ikke slås op (%(error)s). Kontrollér endpointets værtsnavn; "
+        "portalen prøver igen senere."
+    ),
+    "sftp.no_connection": gettext_noop(
+        "Ingen forbindelse til %(where)s: %(error)s. Portalen prøver igen senere."
+    ),
+    "sftp.pinned_key_unreadable": gettext_noop(
+        "Den fastlåste værtsnøgle for %(where)s kan ikke læses (%(error)s). En administrator "
+        "skal rette den på endpointet."
+    ),
+    "sftp.handshake_failed": gettext_noop(
+        "SSH-forhandlingen med %(where)s mislykkedes: serveren svarede ikke inden for "
+        "%(seconds)s, eller forbindelsen blev afbrudt (%(error)s). Portalen prøver igen senere."
+    ),
+    "sftp.handshake_unfinished": gettext_noop(
+        "SSH-forhandlingen med %(where)s blev ikke færdig inden for %(seconds)s. Portalen "
+        "prøver igen senere."
+    ),
+    "sftp.no_pinned_key": gettext_noop(
+        "Endpointet %(where)s har ingen fastlåst værtsnøgle, så serverens identitet kan ikke "
+        "kontrolleres. Serveren viser nøglen %(key)s. En administrator skal kontrollere "
+        "fingeraftrykket hos udbyderen og fastlåse det på endpointet."
+    ),
+    "sftp.host_key_mismatch": gettext_noop(
+        "Serveren %(where)s viser en anden værtsnøgle end den fastlåste: %(key)s. Forbindelsen "
+        "er afbrudt, før der blev logget ind. En administrator skal kontrollere hos udbyderen, "
+        "om nøglen er skiftet, og i så fald fastlåse den nye."
+    ),
+    "sftp.login_timeout": gettext_noop(
+        "Serveren %(where)s svarede ikke på login inden for %(seconds)s. Portalen prøver igen "
+        "senere."
+    ),
+    "sftp.login_refused": gettext_noop(
+        "Serveren %(where)s afviste login for SFTP-brugeren %(username)s med nøglen "
+        "%(fingerprint)s. Kontrollér at den offentlige nøgle er registreret hos udbyderen for "
+        "netop denne bruger."
+    ),
+    "sftp.login_interrupted": gettext_noop(
+        "Forbindelsen til %(where)s blev afbrudt under login (%(error)s). Portalen prøver igen "
+        "senere."
+    ),
+    "sftp.no_subsystem": gettext_noop(
+        "Serveren %(where)s åbnede ikke SFTP for %(username)s (%(error)s). Portalen prøver igen "
+        "senere."
+    ),
+    "push.no_sftp_user": gettext_noop(
+        "It-systemet %(system)s har ingen SFTP-bruger på miljøet %(endpoint)s. En administrator "
+        "skal oprette SFTP-brugeren og dens nøgle (Admin → SFTP-brugere) og derefter trykke "
+        "«Prøv igen»."
+    ),
+    "push.no_active_key": gettext_noop(
+        "SFTP-brugeren %(username)s på %(endpoint)s har ingen aktiv SSH-nøgle. En administrator "
+        "skal danne eller indlæse en nøgle, registrere den offentlige del hos Serviceplatformen "
+        "og derefter trykke «Prøv igen»."
+    ),
+    "push.key_not_decryptable": gettext_noop(
+        "Den private nøgle for SFTP-brugeren %(username)s kan ikke dekrypteres med "
+        "FLISPORTAL_KEY_ENCRYPTION_KEYS. En driftsansvarlig skal tilføje den nøgle, den blev "
+        "krypteret med, eller en administrator skal danne en ny SSH-nøgle."
+    ),
+    "push.unexpected": gettext_noop(
+        "Afsendelsen stoppede uventet (%(error)s). En administrator kan se detaljerne i "
+        "workerens log og trykke «Prøv igen»."
+    ),
+    "push.file_missing": gettext_noop(
+        "Den gemte fil %(name)s findes ikke længere i portalens lager, så den kan ikke sendes. "
+        "Upload udtrækket igen som en ny leverance."
+    ),
+    "push.size_mismatch": gettext_noop(
+        "Serveren %(where)s har %(arrived)s bytes af %(remote)s, men der blev sendt %(size)s. "
+        "Portalen sender filen igen."
+    ),
+    # --- the delivery's timeline (DeliveryEvent) ---
+    "event.uploaded": gettext_noop("Uploadet som «%(name)s»."),
+    "event.uploaded_confirmed": gettext_noop("Uploadet som «%(name)s» (genlevering bekræftet)."),
+    "event.uploaded_correction": gettext_noop(
+        "Uploadet som «%(name)s», rettelse af leverance %(replaces)s."
+    ),
+    "event.uploaded_correction_confirmed": gettext_noop(
+        "Uploadet som «%(name)s», rettelse af leverance %(replaces)s (genlevering bekræftet)."
+    ),
+    "event.validation_started": gettext_noop("Validering startet."),
+    "event.no_contract": gettext_noop(
+        "Der er ingen aktiv datakontrakt for %(area)s; en administrator skal indlæse en."
+    ),
+    "event.validation_crashed": gettext_noop(
+        "Valideringen stoppede uventet (%(error)s); en administrator kan starte den igen."
+    ),
+    "event.valid": gettext_noop("Godkendt efter kontrakt %(version)s: %(rows)s rækker."),
+    "event.rejected_file": gettext_noop("Afvist: %(problem)s"),
+    "event.rejected": gettext_noop(
+        "Afvist efter kontrakt %(version)s: %(errors)s fejl i %(rows)s rækker."
+    ),
+    "event.push_started": gettext_noop(
+        "Afsendelse til Serviceplatformen startet (forsøg %(attempt)s af %(limit)s)."
+    ),
+    "event.sent": gettext_noop(
+        "Sendt til %(endpoint)s som OUT/%(wire_name)s (%(size)s bytes) med triggerfil (InfRef "
+        "%(infref)s). Venter på teknisk kvittering."
+    ),
+    "event.push_retry": gettext_noop(
+        "Forsøg %(attempt)s af %(limit)s mislykkedes: %(error)s Næste forsøg omkring %(when)s."
+    ),
+    "event.push_failed": gettext_noop(
+        "Afsendelsen mislykkedes og prøves ikke igen af sig selv: %(error)s Når fejlen er "
+        "rettet, kan uploaderen eller en administrator trykke «Prøv igen»."
+    ),
+    "event.push_given_up": gettext_noop(
+        "Afsendelsen er opgivet efter %(attempt)s forsøg. Sidste fejl: %(error)s Uploaderen "
+        "eller en administrator kan trykke «Prøv igen», når forbindelsen virker."
+    ),
+    "event.retry_push": gettext_noop(
+        "%(name)s prøver afsendelsen igen (samme SendersFileId og filnavn, %(attempts)s nye "
+        "forsøg)."
+    ),
+    "event.retry_validation": gettext_noop("%(name)s starter valideringen igen."),
+    "word.receipt_error": gettext_noop("fejl %(code)s – %(meaning)s %(description)s"),
+    "event.receipt_distributed": gettext_noop(
+        "Teknisk kvittering: distribueret af Serviceplatformen (FileTransferUUID %(uuid)s)."
+    ),
+    "event.receipt_distributed_late": gettext_noop(
+        "Teknisk kvittering: distribueret af Serviceplatformen (FileTransferUUID %(uuid)s). "
+        "Kvitteringen kom efter, at portalen havde opgivet afsendelsen."
+    ),
+    "event.receipt_refused": gettext_noop(
+        "Teknisk kvittering: afvist af Serviceplatformen (FileTransferUUID %(uuid)s): %(errors)s"
+    ),
+    "event.receipt_refused_late": gettext_noop(
+        "Teknisk kvittering: afvist af Serviceplatformen (FileTransferUUID %(uuid)s): "
+        "%(errors)s Kvitteringen kom efter, at portalen havde opgivet afsendelsen."
+    ),
+    "word.work.validation": gettext_noop("valideringen"),
+    "word.work.push": gettext_noop("afsendelsen"),
+    "event.resumed": gettext_noop(
+        "Genoptaget af afstemningen: %(work)s har ikke vist livstegn siden %(since)s (workeren "
+        "er stoppet, eller jobbet er tabt). Den startes igen."
+    ),
+    "event.receipt_overdue": gettext_noop(
+        "Ingen teknisk kvittering %(minutes)s minutter efter afsendelsen (%(sent)s). Portalen "
+        "ser fortsat efter den; kontakt Serviceplatformens support, hvis den udebliver."
+    ),
+    "event.fetched": gettext_noop(
+        "Hentet af %(system)s (%(user)s) %(when)s; FileTransferUUID %(uuid)s."
+    ),
 }
 
 
@@ -156,7 +356,12 @@ class Text:
         return {"code": self.code, "params": self.params}
 
 
-def text(code: str, **params: Any) -> Text:
+def seconds(value: float) -> Text:
+    """A number of seconds in words, as the SFTP errors say it."""
+    return text("word.seconds.one" if value == 1 else "word.seconds.many", n=f"{value:g}")
+
+
+def text(code: str, /, **params: Any) -> Text:
     return Text(code, params)
 
 
@@ -164,13 +369,16 @@ def _format(code: str, params: dict[str, Any], *, translate: bool) -> str:
     template = MESSAGES[code]
     if translate:
         template = gettext(template)
-    values = {
-        name: _format(value["code"], value.get("params", {}), translate=translate)
-        if isinstance(value, dict)
-        else value
-        for name, value in params.items()
-    }
+    values = {name: _param(value, translate=translate) for name, value in params.items()}
     return template % values if "%" in template else template
+
+
+def _param(value: Any, *, translate: bool) -> Any:
+    if isinstance(value, dict):
+        return _format(value["code"], value.get("params", {}), translate=translate)
+    if isinstance(value, list):
+        return "; ".join(_param(item, translate=translate) for item in value)
+    return value
 
 
 def render(code: str, params: dict[str, Any], *, fallback: str) -> str:

@@ -236,6 +236,10 @@ class Delivery(models.Model):
     transaction_id = models.UUIDField(_("TransactionId"), null=True, blank=True)
     push_attempts = models.PositiveIntegerField(_("afsendelsesforsøg"), default=0)
     last_error = models.TextField(_("seneste fejl"), blank=True)
+    # The code and parameters of `last_error` in deliveries.messages (the page shows it in the
+    # reader's language from these; the Danish text above is what logs and the audit read).
+    last_error_code = models.CharField(_("seneste fejl (kode)"), max_length=60, blank=True)
+    last_error_params = models.JSONField(_("seneste fejl (parametre)"), default=dict, blank=True)
     next_attempt_at = models.DateTimeField(_("næste forsøg"), null=True, blank=True)
     # Written by a worker while it validates or pushes, and by the reconciler when it
     # re-enqueues: a working state counts as stuck only when this is old, so a long push of a
@@ -324,6 +328,14 @@ class Delivery(models.Model):
         """The status in words; cheaper than get_status_display() in a list of fifty."""
         return str(DeliveryStatus(self.status).label)
 
+    @property
+    def last_error_text(self) -> str:
+        """The last try's error in the reader's language (the stored Danish text without a
+        code); empty when there is none."""
+        if not self.last_error:
+            return ""
+        return render(self.last_error_code, self.last_error_params, fallback=self.last_error)
+
 
 class DeliveryEvent(models.Model):
     """One status change of a delivery: the timeline, the audit trail and alerting read these."""
@@ -340,7 +352,10 @@ class DeliveryEvent(models.Model):
     )
     # Who acted when no person did, e.g. "worker".
     actor_label = models.CharField(max_length=40, blank=True)
-    message = models.TextField(blank=True)
+    message = models.TextField(blank=True)  # in Danish, as written when it happened
+    # The message's code and parameters in deliveries.messages; none on rows from before them.
+    message_code = models.CharField(max_length=60, blank=True)
+    message_params = models.JSONField(default=dict, blank=True)
     at = models.DateTimeField(default=timezone.now)
 
     class Meta:
@@ -350,6 +365,11 @@ class DeliveryEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.delivery_id}: {self.old_status} → {self.new_status}"
+
+    @property
+    def message_text(self) -> str:
+        """The message in the reader's language; the stored Danish text without a code."""
+        return render(self.message_code, self.message_params, fallback=self.message)
 
 
 class ValidationIssue(models.Model):

@@ -13,10 +13,12 @@ from django.conf import settings
 from django.urls import reverse
 from django.utils import timezone, translation
 
+from deliveries import services
 from deliveries.jobs import validate_delivery
 from deliveries.messages import MESSAGES, render, text
-from deliveries.models import DeliveryStatus, ValidationIssue
+from deliveries.models import Delivery, DeliveryStatus, ValidationIssue
 from deliveries.retention import retention_run
+from deliveries.sftp import SftpError, _operation_error, connect
 from tests.conftest import dagtilbud_csv, dagtilbud_row
 
 pytestmark = pytest.mark.django_db
@@ -133,7 +135,11 @@ def test_a_file_problem_is_shown_in_english(client, make_delivery, upload_route,
     english(client).force_login(vendor_a_user)
     page = detail(client, delivery)
     assert "<td>The file is saved as UTF-16. Save it as CSV in UTF-8" in page
-    assert "<td>Filen er gemt som UTF-16" not in page
+    # The timeline's "rejected" event quotes the same problem, in English too.
+    assert "Rejected: The file is saved as UTF-16." in page
+    assert "Filen er gemt som UTF-16" not in page
+    event = delivery.events.get(new_status=S.REJECTED)
+    assert event.message == f"Afvist: {issue.message}"
 
 
 def test_a_delimiter_name_is_translated_inside_the_message(
@@ -179,3 +185,136 @@ def test_retention_removes_the_value_from_the_parameters_too(client, rejected, v
     page = detail(client, rejected)
     assert "hoppeborg" not in page
     assert "“…” is not an allowed value" in page
+
+
+# --- 2. the timeline's events and the last SFTP error ---
+
+
+def test_events_are_stored_in_danish_with_code_and_parameters(rejected):
+    events = list(rejected.events.all())
+    assert [e.message for e in events] == [
+        "Uploadet som «udtraek-1.csv».",
+        "Validering startet.",
+        f"Afvist efter kontrakt {rejected.contract.version}: 2 fejl i 2 rækker.",
+    ]
+    assert [e.message_code for e in events] == [
+        "event.uploaded",
+        "event.validation_started",
+        "event.rejected",
+    ]
+    assert events[2].message_params == {
+        "version": rejected.contract.version,
+        "errors": 2,
+        "rows": 2,
+    }
+
+
+def test_timeline_is_danish_by_default_and_english_with_the_cookie(client, rejected, vendor_a_user):
+    client.force_login(vendor_a_user)
+    danish = detail(client, rejected)
+    assert "Uploadet som «udtraek-1.csv»." in danish
+    assert "Validering startet." in danish
+    assert "Validation started." not in danish
+
+    english(client)
+    page = detail(client, rejected)
+    assert "Uploaded as “udtraek-1.csv”." in page
+    assert "Validation started." in page
+    assert f"Rejected under contract {rejected.contract.version}: 2 errors in 2 rows." in page
+    for danish_text in ("Uploadet som", "Validering startet.", "Afvist efter kontrakt"):
+        assert danish_text not in page
+
+
+def test_an_old_event_without_a_code_shows_its_stored_text(client, rejected, vendor_a_user):
+    rejected.events.filter(message_code="event.validation_started").update(
+        message_code="", message_params={}, message="Validering startet (gammel række)."
+    )
+    english(client).force_login(vendor_a_user)
+    page = detail(client, rejected)
+    assert "Validering startet (gammel række)." in page
+    assert "Validation started." not in page
+
+
+@pytest.fixture
+def push_failed(make_delivery, upload_route, vendor_a_user):
+    """Valid, then pushed without an SFTP user for its it-system: a permanent SFTP error."""
+    delivery = make_delivery(upload_route, vendor_a_user, dagtilbud_csv(rows_ok=2))
+    assert validate_delivery(delivery.pk) == S.VALID
+    assert services.delivery_push(delivery_id=delivery.pk) == S.FAILED
+    delivery.refresh_from_db()
+    return delivery
+
+
+def test_the_last_sftp_error_is_stored_in_danish_and_shown_in_english(
+    client, push_failed, vendor_a_user
+):
+    system, endpoint = push_failed.it_system, push_failed.endpoint
+    danish_error = (
+        f"It-systemet {system} har ingen SFTP-bruger på miljøet {endpoint}. En administrator "
+        "skal oprette SFTP-brugeren og dens nøgle (Admin → SFTP-brugere) og derefter trykke "
+        "«Prøv igen»."
+    )
+    assert push_failed.last_error == danish_error
+    assert push_failed.last_error_code == "push.no_sftp_user"
+    event = push_failed.events.last()
+    assert event.message == (
+        f"Afsendelsen mislykkedes og prøves ikke igen af sig selv: {danish_error} Når fejlen er "
+        "rettet, kan uploaderen eller en administrator trykke «Prøv igen»."
+    )
+
+    client.force_login(vendor_a_user)
+    assert danish_error in detail(client, push_failed)
+
+    english(client)
+    page = detail(client, push_failed)
+    english_error = (
+        f"The IT system {system} has no SFTP user in the environment {endpoint}. An "
+        "administrator must create the SFTP user and its key (Admin → SFTP users) and then "
+        "press “Try again”."
+    )
+    # The banner, and the event that quotes the same error.
+    assert page.count(english_error) == 2
+    assert "Sending failed and will not be tried again by itself: The IT system" in page
+    assert "har ingen SFTP-bruger" not in page
+
+
+def test_an_old_last_error_without_a_code_shows_its_stored_text(client, push_failed, vendor_a_user):
+    Delivery.objects.filter(pk=push_failed.pk).update(
+        last_error="Forbindelsen blev afvist (gammel række).", last_error_code=""
+    )
+    english(client).force_login(vendor_a_user)
+    page = detail(client, push_failed)
+    assert "Forbindelsen blev afvist (gammel række)." in page
+
+
+def test_no_last_error_shows_the_pointer_to_the_timeline(client, push_failed, vendor_a_user):
+    Delivery.objects.filter(pk=push_failed.pk).update(last_error="")
+    english(client).force_login(vendor_a_user)
+    assert "See the history for the reason." in detail(client, push_failed)
+
+
+def test_sftp_errors_carry_their_code_and_nest_the_action():
+    error = _operation_error(
+        TimeoutError(),
+        action=text("word.sftp.stat", path="IN/a.csv"),
+        path="IN/a.csv",
+        where="h:22",
+    )
+    assert error.message == (
+        "Serveren h:22 svarede ikke under opslaget af IN/a.csv inden for tidsgrænsen. Portalen "
+        "prøver igen senere."
+    )
+    assert error.said is not None
+    with translation.override("en"):
+        assert render(error.said.code, error.said.params, fallback="") == (
+            "The server h:22 did not answer during the lookup of IN/a.csv within the time "
+            "limit. The portal will try again later."
+        )
+    with pytest.raises(SftpError) as raised:
+        with connect(
+            host="127.0.0.1", port=1, username="u", private_key=b"", pinned_host_key="nonsense"
+        ):
+            pass
+    assert raised.value.said is not None
+    assert raised.value.said.code == "sftp.pinned_key_unreadable"
+    assert raised.value.permanent
