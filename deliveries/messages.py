@@ -22,7 +22,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.utils.translation import gettext, gettext_noop
+from django.utils.translation import get_language, gettext, gettext_noop
+
+BILINGUAL = "bilingual"
 
 MESSAGES: dict[str, str] = {
     # --- words used inside other texts ---
@@ -332,6 +334,41 @@ MESSAGES: dict[str, str] = {
     "event.fetched": gettext_noop(
         "Hentet af %(system)s (%(user)s) %(when)s; FileTransferUUID %(uuid)s."
     ),
+    # --- the Hent side's verdict on a fetched file (Receipt.verdict_detail) ---
+    # Two checks that failed, one after the other.
+    "fetch.and": gettext_noop("%(first)s %(then)s"),
+    "fetch.data_missing": gettext_noop(
+        "Datafilen %(name)s mangler i IN/ ved siden af metadatafilen."
+    ),
+    "fetch.misplaced": gettext_noop(
+        "Metadatafilen beskriver %(described)s, men ligger ved %(name)s."
+    ),
+    "fetch.unknown_sender": gettext_noop(
+        "Afsenderen %(sender)s er ikke en kendt SFTP-bruger på %(endpoint)s."
+    ),
+    "fetch.no_routing": gettext_noop(
+        "Metadatafilen har ingen ruteoplysninger (SFTPDynamicRoutingInfo); SF1630 leverer kun ad "
+        "etablerede ruter."
+    ),
+    "fetch.wrong_system": gettext_noop(
+        "Afsenderen %(sender)s hører til it-systemet %(system)s, men metadatafilen siger "
+        "%(declared)s."
+    ),
+    "fetch.unknown_infref": gettext_noop("InfRef %(infref)s kendes ikke."),
+    "fetch.no_route": gettext_noop(
+        "Ingen etableret rute for InfRef %(infref)s fra %(sender)s (%(sender_authority)s → "
+        "%(recipient_authority)s) til %(recipient)s."
+    ),
+    "fetch.size": gettext_noop(
+        "Filen er %(size)s bytes, men metadatafilen siger %(declared)s (SizeInBytes)."
+    ),
+    "fetch.checksum": gettext_noop(
+        "SHA-256 af den hentede fil (%(fetched)s…) er ikke den, der blev registreret ved upload "
+        "(%(uploaded)s…): filen er ændret undervejs."
+    ),
+    # A text that comes written in both languages (deliveries.protocol's ProtocolError): no
+    # template to translate, the parameter of the reader's language is shown.
+    BILINGUAL: "%(da)s",
 }
 
 
@@ -367,6 +404,9 @@ def text(code: str, /, **params: Any) -> Text:
 
 def _format(code: str, params: dict[str, Any], *, translate: bool) -> str:
     template = MESSAGES[code]
+    if code == BILINGUAL:
+        english = translate and (get_language() or "").startswith("en")
+        return str(params["en" if english else "da"])
     if translate:
         template = gettext(template)
     values = {name: _param(value, translate=translate) for name, value in params.items()}

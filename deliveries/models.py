@@ -753,6 +753,10 @@ class Receipt(models.Model):
     fetched_at = models.DateTimeField(_("hentet"), default=timezone.now)
     verdict = models.CharField(_("vurdering"), max_length=20, choices=ReceiptVerdict.choices)
     verdict_detail = models.TextField(_("begrundelse"), blank=True)
+    # The code and parameters of `verdict_detail` in deliveries.messages, for the page to show
+    # it in the reader's language (the Danish text above is what exports read).
+    verdict_detail_code = models.CharField(_("begrundelse (kode)"), max_length=60, blank=True)
+    verdict_detail_params = models.JSONField(_("begrundelse (parametre)"), default=dict, blank=True)
     file = models.FileField(_("fil"), max_length=255, blank=True)
     metadata_xml = models.TextField(_("metadatafil"), blank=True)
     read_by = models.ManyToManyField(
@@ -795,6 +799,14 @@ class Receipt(models.Model):
     @property
     def verdict_badge(self) -> str:
         return "success" if self.verdict == ReceiptVerdict.OK else "danger"
+
+    @property
+    def verdict_detail_text(self) -> str:
+        """Why the file was quarantined, in the reader's language; the stored Danish text
+        without a code."""
+        return render(
+            self.verdict_detail_code, self.verdict_detail_params, fallback=self.verdict_detail
+        )
 
     def may_download(self, user: User | AnonymousUser) -> bool:
         """Fetched files hold personal data: only administrators and the consultants of the

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from datetime import timedelta
 
 import pytest
@@ -15,7 +16,7 @@ from django.utils import timezone, translation
 
 from deliveries import services
 from deliveries.jobs import validate_delivery
-from deliveries.messages import MESSAGES, render, text
+from deliveries.messages import BILINGUAL, MESSAGES, render, text
 from deliveries.models import Delivery, DeliveryStatus, ValidationIssue
 from deliveries.retention import retention_run
 from deliveries.sftp import SftpError, _operation_error, connect
@@ -49,6 +50,8 @@ def report_rows(client, delivery) -> list[list[str]]:
 def test_every_text_is_translated_to_english_with_the_same_placeholders():
     with translation.override("en"):
         for code, template in MESSAGES.items():
+            if code == BILINGUAL or not re.sub(r"%\(\w+\)s", "", template).strip():
+                continue  # no words of its own to translate
             translated = translation.gettext(template)
             assert translated != template, code
             for name in ("value", "column", "name", "row", "limit", "period", "error"):
