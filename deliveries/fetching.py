@@ -37,6 +37,7 @@ from django.utils import timezone
 from django.utils.text import get_valid_filename
 
 from deliveries import protocol
+from deliveries.messages import Text, text
 from deliveries.models import Delivery, DeliveryStatus, Receipt, ReceiptVerdict
 from deliveries.services import delivery_transition
 from deliveries.sftp import SftpConnection, SftpError, open_for_endpoint
@@ -78,18 +79,24 @@ class _Checked:
     derived: bool
     metadata: protocol.FileMetadata | None = None
     verdict: str = ReceiptVerdict.OK
-    detail: str = ""
+    detail: str = ""  # in Danish, as stored
+    said: Text | None = None  # the same as a catalogued text, for the reader's language
     route: Route | None = None
     sender_system: ITSystem | None = None
     data_area: DataArea | None = None
     kommune: Kommune | None = None
     delivery: Delivery | None = None
 
-    def fail(self, verdict: str, detail: str) -> None:
+    def fail(self, verdict: str, said: Text) -> None:
         # The first failed check is the verdict; later ones only add to the explanation.
         if self.verdict == ReceiptVerdict.OK:
             self.verdict = verdict
-        self.detail = f"{self.detail} {detail}".strip()
+        self.detail = f"{self.detail} {said.danish}".strip()
+        self.said = (
+            said
+            if self.said is None
+            else text("fetch.and", first=self.said.as_param(), then=said.as_param())
+        )
 
 
 def recipients_to_fetch() -> list[int]:
@@ -175,10 +182,13 @@ def _mark_fetched(receipt: Receipt, *, old: str) -> int:
             new=DeliveryStatus.FETCHED,
             actor_label=FETCHER,
             **fields,
-            message=f"Hentet af {receipt.recipient_system.name} "
-            f"({receipt.recipient_sftp_user.username}) "
-            f"{timezone.localtime(receipt.fetched_at):%d-%m-%Y %H:%M}; "
-            f"FileTransferUUID {receipt.filetransfer_uuid}.",
+            message=text(
+                "event.fetched",
+                system=receipt.recipient_system.name,
+                user=receipt.recipient_sftp_user.username,
+                when=f"{timezone.localtime(receipt.fetched_at):%d-%m-%Y %H:%M}",
+                uuid=receipt.filetransfer_uuid,
+            ),
         )
     )
 
@@ -222,7 +232,7 @@ def _fetch_one(
     else:
         checked.fail(
             ReceiptVerdict.SIZE_MISMATCH,
-            f"Datafilen {data_name} mangler i IN/ ved siden af metadatafilen.",
+            text("fetch.data_missing", name=data_name),
         )
 
     try:
@@ -266,7 +276,7 @@ def _derived_key(*parts: str) -> str:
 
 
 def _check(raw: bytes, *, sftp_user: SftpUser, data_name: str) -> _Checked:
-    text = raw.decode("utf-8", errors="replace")
+    xml = raw.decode("utf-8", errors="replace")
     try:
         metadata = protocol.parse_file_metadata(raw) if raw else None
         if metadata is None:
@@ -277,13 +287,16 @@ def _check(raw: bytes, *, sftp_user: SftpUser, data_name: str) -> _Checked:
             )
     except protocol.ProtocolError as exc:
         checked = _Checked(
-            metadata_xml=text[:20000],
+            metadata_xml=xml[:20000],
             key=_derived_key(
                 "malformed", str(sftp_user.pk), data_name, hashlib.sha256(raw).hexdigest()
             ),
             derived=True,
         )
-        checked.fail(ReceiptVerdict.MALFORMED_METADATA, exc.message_da)
+        checked.fail(
+            ReceiptVerdict.MALFORMED_METADATA,
+            text("bilingual", da=exc.message_da, en=exc.message_en),
+        )
         return checked
 
     descriptor = metadata.descriptor
@@ -295,11 +308,11 @@ def _check(raw: bytes, *, sftp_user: SftpUser, data_name: str) -> _Checked:
             "trigger", descriptor.sender, descriptor.senders_file_id or "", descriptor.file_name
         )
         derived = True
-    checked = _Checked(metadata_xml=text, key=key, derived=derived, metadata=metadata)
+    checked = _Checked(metadata_xml=xml, key=key, derived=derived, metadata=metadata)
     if descriptor.file_name != data_name:
         checked.fail(
             ReceiptVerdict.MALFORMED_METADATA,
-            f"Metadatafilen beskriver {descriptor.file_name}, men ligger ved {data_name}.",
+            text("fetch.misplaced", described=descriptor.file_name, name=data_name),
         )
     _check_route(checked, sftp_user=sftp_user)
     return checked
@@ -324,26 +337,32 @@ def _check_route(checked: _Checked, *, sftp_user: SftpUser) -> None:
     if sender is None:
         checked.fail(
             ReceiptVerdict.UNKNOWN_ROUTE,
-            f"Afsenderen {descriptor.sender} er ikke en kendt SFTP-bruger på "
-            f"{sftp_user.endpoint.name}.",
+            text(
+                "fetch.unknown_sender", sender=descriptor.sender, endpoint=sftp_user.endpoint.name
+            ),
         )
         return
     if routing is None:
         checked.fail(
             ReceiptVerdict.UNKNOWN_ROUTE,
-            "Metadatafilen har ingen ruteoplysninger (SFTPDynamicRoutingInfo); SF1630 leverer "
-            "kun ad etablerede ruter.",
+            text("fetch.no_routing"),
         )
         return
     if sender.it_system.uuid != routing.sender_it_system:
         checked.fail(
             ReceiptVerdict.UNKNOWN_ROUTE,
-            f"Afsenderen {descriptor.sender} hører til it-systemet {sender.it_system.uuid}, men "
-            f"metadatafilen siger {routing.sender_it_system}.",
+            text(
+                "fetch.wrong_system",
+                sender=descriptor.sender,
+                system=str(sender.it_system.uuid),
+                declared=str(routing.sender_it_system),
+            ),
         )
         return
     if checked.data_area is None:
-        checked.fail(ReceiptVerdict.UNKNOWN_ROUTE, f"InfRef {routing.infref} kendes ikke.")
+        checked.fail(
+            ReceiptVerdict.UNKNOWN_ROUTE, text("fetch.unknown_infref", infref=routing.infref)
+        )
         return
     route = (
         Route.objects.established()
@@ -361,9 +380,14 @@ def _check_route(checked: _Checked, *, sftp_user: SftpUser) -> None:
     if route is None:
         checked.fail(
             ReceiptVerdict.UNKNOWN_ROUTE,
-            f"Ingen etableret rute for InfRef {routing.infref} fra {descriptor.sender} "
-            f"({routing.sender_authority} → {routing.recipient_authority}) til "
-            f"{sftp_user.it_system.name}.",
+            text(
+                "fetch.no_route",
+                infref=routing.infref,
+                sender=descriptor.sender,
+                sender_authority=routing.sender_authority,
+                recipient_authority=routing.recipient_authority,
+                recipient=sftp_user.it_system.name,
+            ),
         )
         return
     checked.route = route
@@ -385,13 +409,12 @@ def _check_file(checked: _Checked, *, size: int, sha256: str) -> None:
     if size != declared:
         checked.fail(
             ReceiptVerdict.SIZE_MISMATCH,
-            f"Filen er {size} bytes, men metadatafilen siger {declared} (SizeInBytes).",
+            text("fetch.size", size=size, declared=declared),
         )
     if checked.delivery is not None and sha256 != checked.delivery.sha256:
         checked.fail(
             ReceiptVerdict.CHECKSUM_MISMATCH,
-            f"SHA-256 af den hentede fil ({sha256[:16]}…) er ikke den, der blev registreret ved "
-            f"upload ({checked.delivery.sha256[:16]}…): filen er ændret undervejs.",
+            text("fetch.checksum", fetched=sha256[:16], uploaded=checked.delivery.sha256[:16]),
         )
 
 
@@ -468,6 +491,8 @@ def _record(
         delivery=checked.delivery,
         verdict=checked.verdict,
         verdict_detail=checked.detail,
+        verdict_detail_code=checked.said.code if checked.said is not None else "",
+        verdict_detail_params=checked.said.params if checked.said is not None else {},
         metadata_xml=checked.metadata_xml,
     )
     receipt.file.name = stored_name

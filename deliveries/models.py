@@ -20,6 +20,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from deliveries.messages import render
 from routes.models import (
     DataArea,
     Endpoint,
@@ -235,6 +236,10 @@ class Delivery(models.Model):
     transaction_id = models.UUIDField(_("TransactionId"), null=True, blank=True)
     push_attempts = models.PositiveIntegerField(_("afsendelsesforsøg"), default=0)
     last_error = models.TextField(_("seneste fejl"), blank=True)
+    # The code and parameters of `last_error` in deliveries.messages (the page shows it in the
+    # reader's language from these; the Danish text above is what logs and the audit read).
+    last_error_code = models.CharField(_("seneste fejl (kode)"), max_length=60, blank=True)
+    last_error_params = models.JSONField(_("seneste fejl (parametre)"), default=dict, blank=True)
     next_attempt_at = models.DateTimeField(_("næste forsøg"), null=True, blank=True)
     # Written by a worker while it validates or pushes, and by the reconciler when it
     # re-enqueues: a working state counts as stuck only when this is old, so a long push of a
@@ -323,6 +328,14 @@ class Delivery(models.Model):
         """The status in words; cheaper than get_status_display() in a list of fifty."""
         return str(DeliveryStatus(self.status).label)
 
+    @property
+    def last_error_text(self) -> str:
+        """The last try's error in the reader's language (the stored Danish text without a
+        code); empty when there is none."""
+        if not self.last_error:
+            return ""
+        return render(self.last_error_code, self.last_error_params, fallback=self.last_error)
+
 
 class DeliveryEvent(models.Model):
     """One status change of a delivery: the timeline, the audit trail and alerting read these."""
@@ -339,7 +352,10 @@ class DeliveryEvent(models.Model):
     )
     # Who acted when no person did, e.g. "worker".
     actor_label = models.CharField(max_length=40, blank=True)
-    message = models.TextField(blank=True)
+    message = models.TextField(blank=True)  # in Danish, as written when it happened
+    # The message's code and parameters in deliveries.messages; none on rows from before them.
+    message_code = models.CharField(max_length=60, blank=True)
+    message_params = models.JSONField(default=dict, blank=True)
     at = models.DateTimeField(default=timezone.now)
 
     class Meta:
@@ -349,6 +365,11 @@ class DeliveryEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.delivery_id}: {self.old_status} → {self.new_status}"
+
+    @property
+    def message_text(self) -> str:
+        """The message in the reader's language; the stored Danish text without a code."""
+        return render(self.message_code, self.message_params, fallback=self.message)
 
 
 class ValidationIssue(models.Model):
@@ -361,7 +382,12 @@ class ValidationIssue(models.Model):
     column = models.CharField(max_length=100, blank=True)
     value = models.CharField(max_length=100, blank=True)
     rule = models.CharField(max_length=40)
-    message = models.TextField()
+    message = models.TextField()  # in Danish, as written when the file was checked
+    # The message's code and parameters in deliveries.messages (none for rows from before the
+    # codes and for a contract's own message). The value is not repeated in the parameters:
+    # it is `value`; up to 1,000 rows a delivery, so the parameters stay few and short.
+    message_code = models.CharField(max_length=60, blank=True)
+    message_params = models.JSONField(default=dict, blank=True)
 
     class Meta:
         ordering = ["delivery", "position"]
@@ -371,6 +397,13 @@ class ValidationIssue(models.Model):
 
     def __str__(self) -> str:
         return f"{self.row}:{self.column} {self.rule}"
+
+    @property
+    def message_text(self) -> str:
+        """The message in the reader's language; the stored Danish text when there is no code
+        (or no longer a catalogue entry for it)."""
+        params = {"value": self.value, **self.message_params}
+        return render(self.message_code, params, fallback=self.message)
 
 
 # --- Serviceplatform stand-in ---
@@ -720,6 +753,10 @@ class Receipt(models.Model):
     fetched_at = models.DateTimeField(_("hentet"), default=timezone.now)
     verdict = models.CharField(_("vurdering"), max_length=20, choices=ReceiptVerdict.choices)
     verdict_detail = models.TextField(_("begrundelse"), blank=True)
+    # The code and parameters of `verdict_detail` in deliveries.messages, for the page to show
+    # it in the reader's language (the Danish text above is what exports read).
+    verdict_detail_code = models.CharField(_("begrundelse (kode)"), max_length=60, blank=True)
+    verdict_detail_params = models.JSONField(_("begrundelse (parametre)"), default=dict, blank=True)
     file = models.FileField(_("fil"), max_length=255, blank=True)
     metadata_xml = models.TextField(_("metadatafil"), blank=True)
     read_by = models.ManyToManyField(
@@ -762,6 +799,14 @@ class Receipt(models.Model):
     @property
     def verdict_badge(self) -> str:
         return "success" if self.verdict == ReceiptVerdict.OK else "danger"
+
+    @property
+    def verdict_detail_text(self) -> str:
+        """Why the file was quarantined, in the reader's language; the stored Danish text
+        without a code."""
+        return render(
+            self.verdict_detail_code, self.verdict_detail_params, fallback=self.verdict_detail
+        )
 
     def may_download(self, user: User | AnonymousUser) -> bool:
         """Fetched files hold personal data: only administrators and the consultants of the

@@ -90,7 +90,17 @@ def _scrub_issues(delivery: Delivery) -> None:
     does a digest that carried it)."""
     for issue in ValidationIssue.objects.filter(delivery=delivery).exclude(value=""):
         message = issue.message.replace(issue.value, "…") if issue.value else issue.message
-        ValidationIssue.objects.filter(pk=issue.pk).update(value="", message=message)
+        # The same for the parameters the message is shown from in the reader's language; the
+        # value itself is shown as "…" from now on.
+        params = {
+            name: param.replace(issue.value, "…") if isinstance(param, str) else param
+            for name, param in issue.message_params.items()
+        }
+        if issue.message_code:
+            params["value"] = "…"
+        ValidationIssue.objects.filter(pk=issue.pk).update(
+            value="", message=message, message_params=params
+        )
     mails = OutgoingMail.objects.filter(key__startswith=f"validation_failed:{delivery.pk}:")
     digests = [pk for pk in mails.values_list("digest_id", flat=True) if pk is not None]
     OutgoingMail.objects.filter(pk__in=[*mails.values_list("pk", flat=True), *digests]).update(

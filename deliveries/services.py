@@ -33,6 +33,7 @@ from django.utils import timezone
 from deliveries import jobs, protocol, sftp
 from deliveries.datacontracts import contract_problems
 from deliveries.expected import expected_delivery_mark_met
+from deliveries.messages import Text, text
 from deliveries.models import (
     DataContract,
     Delivery,
@@ -65,11 +66,14 @@ def delivery_transition(
     new: str,
     actor: User | None = None,
     actor_label: str = "",
-    message: str = "",
+    message: Text | str = "",
     where: Q | None = None,
     **fields: Any,
 ) -> bool:
     """Moves a delivery from `old` to `new` if it is still in `old`; True if this call did it.
+
+    `message` is the event's text: a catalogued text (deliveries.messages), stored in Danish
+    with its code and parameters, or plain Danish text.
 
     The `WHERE status = old` makes the update a claim: of many workers or requests racing,
     exactly one changes the row and writes the event. `where` narrows the claim further (the
@@ -77,6 +81,8 @@ def delivery_transition(
     """
     if not can_transition(old, new):
         raise ValueError(f"a delivery cannot go from {old} to {new}")
+    said = message if isinstance(message, Text) else None
+    danish = said.danish if said is not None else str(message)
     now = timezone.now()
     rows = Delivery.objects.filter(pk=delivery_id, status=old)
     if where is not None:
@@ -91,7 +97,9 @@ def delivery_transition(
             new_status=new,
             actor=actor,
             actor_label=actor_label or ("" if actor else WORKER),
-            message=message,
+            message=danish,
+            message_code=said.code if said is not None else "",
+            message_params=said.params if said is not None else {},
             at=now,
         )
         delivery = Delivery.objects.only("route_id", "period", "kommune_id", "uuid").get(
@@ -104,7 +112,7 @@ def delivery_transition(
             object_id=delivery_id,
             object_repr=f"{delivery.uuid} ({delivery.period})",
             before={"status": old},
-            after={"status": new, "message": message, **fields},
+            after={"status": new, "message": danish, **fields},
             actor=actor,
             actor_label=actor_label or ("" if actor else WORKER),
             kommune_id=delivery.kommune_id,
@@ -168,17 +176,24 @@ def delivery_create(
     try:
         with transaction.atomic():
             delivery.save()
-            message = f"Uploadet som «{delivery.original_filename}»"
+            code = "event.uploaded"
             if replaces is not None:
-                message += f", rettelse af leverance {replaces.uuid}"
+                code += "_correction"
             if redelivery_confirmed:
-                message += " (genlevering bekræftet)"
+                code += "_confirmed"
+            said = text(
+                code,
+                name=delivery.original_filename,
+                **({"replaces": str(replaces.uuid)} if replaces is not None else {}),
+            )
             DeliveryEvent.objects.create(
                 delivery=delivery,
                 old_status="",
                 new_status=DeliveryStatus.RECEIVED,
                 actor=user,
-                message=message + ".",
+                message=said.danish,
+                message_code=said.code,
+                message_params=said.params,
                 at=delivery.uploaded_at,
             )
             audit_record(
@@ -221,7 +236,7 @@ def delivery_validate(*, delivery_id: int) -> str | None:
         delivery_id=delivery_id,
         old=DeliveryStatus.RECEIVED,
         new=DeliveryStatus.VALIDATING,
-        message="Validering startet.",
+        message=text("event.validation_started"),
         rows_checked=0,
         progress_percent=0,
         heartbeat_at=timezone.now(),
@@ -234,8 +249,7 @@ def delivery_validate(*, delivery_id: int) -> str | None:
             delivery_id=delivery_id,
             old=DeliveryStatus.VALIDATING,
             new=DeliveryStatus.FAILED,
-            message=f"Der er ingen aktiv datakontrakt for {delivery.data_area}; en "
-            "administrator skal indlæse en.",
+            message=text("event.no_contract", area=str(delivery.data_area)),
         )
         return DeliveryStatus.FAILED
     Delivery.objects.filter(pk=delivery_id).update(contract=contract)
@@ -274,8 +288,7 @@ def delivery_validate(*, delivery_id: int) -> str | None:
             delivery_id=delivery_id,
             old=DeliveryStatus.VALIDATING,
             new=DeliveryStatus.FAILED,
-            message=f"Valideringen stoppede uventet ({type(exc).__name__}); en administrator "
-            "kan starte den igen.",
+            message=text("event.validation_crashed", error=type(exc).__name__),
         )
         return DeliveryStatus.FAILED
     return _record_report(delivery, contract, report)
@@ -283,14 +296,21 @@ def delivery_validate(*, delivery_id: int) -> str | None:
 
 def _record_report(delivery: Delivery, contract: DataContract, report: Report) -> str:
     outcome = DeliveryStatus.VALID if report.is_valid else DeliveryStatus.REJECTED
+    message: Text
     if report.is_valid:
-        message = f"Godkendt efter kontrakt {contract.version}: {report.rows_checked} rækker."
+        message = text("event.valid", version=contract.version, rows=report.rows_checked)
     elif any(issue.rule in FILE_RULES for issue in report.issues):
-        message = f"Afvist: {report.issues[0].message}"
+        first = report.issues[0]
+        problem: dict[str, Any] | str = first.message
+        if first.code:
+            problem = text(first.code, **first.params, value=first.value).as_param()
+        message = text("event.rejected_file", problem=problem)
     else:
-        message = (
-            f"Afvist efter kontrakt {contract.version}: {report.error_count} fejl i "
-            f"{report.rows_checked} rækker."
+        message = text(
+            "event.rejected",
+            version=contract.version,
+            errors=report.error_count,
+            rows=report.rows_checked,
         )
     with transaction.atomic():
         ValidationIssue.objects.filter(delivery=delivery).delete()
@@ -303,6 +323,8 @@ def _record_report(delivery: Delivery, contract: DataContract, report: Report) -
                 value=issue.value[:100],
                 rule=issue.rule,
                 message=issue.message,
+                message_code=issue.code,
+                message_params=issue.params,
             )
             for position, issue in enumerate(report.issues)
         )
@@ -401,27 +423,20 @@ def _sftp_login(*, it_system: ITSystem, endpoint: Endpoint) -> _Login:
     )
     if sftp_user is None:
         raise SftpError(
-            f"It-systemet {it_system} har ingen SFTP-bruger på miljøet {endpoint}. En "
-            "administrator skal oprette SFTP-brugeren og dens nøgle (Admin → SFTP-brugere) og "
-            "derefter trykke «Prøv igen».",
+            text("push.no_sftp_user", system=str(it_system), endpoint=str(endpoint)),
             permanent=True,
         )
     key = SftpKey.objects.filter(sftp_user=sftp_user, state=KeyState.ACTIVE).first()
     if key is None:
         raise SftpError(
-            f"SFTP-brugeren {sftp_user.username} på {endpoint} har ingen aktiv SSH-nøgle. En "
-            "administrator skal danne eller indlæse en nøgle, registrere den offentlige del hos "
-            "Serviceplatformen og derefter trykke «Prøv igen».",
+            text("push.no_active_key", username=sftp_user.username, endpoint=str(endpoint)),
             permanent=True,
         )
     try:
         private_key = decrypt_private_key(bytes(key.encrypted_private_key))
     except ImproperlyConfigured:
         raise SftpError(
-            f"Den private nøgle for SFTP-brugeren {sftp_user.username} kan ikke dekrypteres med "
-            "FLISPORTAL_KEY_ENCRYPTION_KEYS. En driftsansvarlig skal tilføje den nøgle, den blev "
-            "krypteret med, eller en administrator skal danne en ny SSH-nøgle.",
-            permanent=True,
+            text("push.key_not_decryptable", username=sftp_user.username), permanent=True
         ) from None
     return _Login(sftp_user=sftp_user, private_key=private_key)
 
@@ -502,7 +517,7 @@ def delivery_push(*, delivery_id: int) -> str | None:
         old=DeliveryStatus.VALID,
         new=DeliveryStatus.PUSHING,
         where=Q(push_attempts=attempt - 1),
-        message=f"Afsendelse til Serviceplatformen startet (forsøg {attempt} af {limit}).",
+        message=text("event.push_started", attempt=attempt, limit=limit),
         push_attempts=attempt,
         next_attempt_at=None,
         heartbeat_at=timezone.now(),
@@ -528,9 +543,7 @@ def delivery_push(*, delivery_id: int) -> str | None:
         # fail the same way again.
         logger.exception("push of delivery %s failed unexpectedly", delivery_id)
         unexpected = SftpError(
-            f"Afsendelsen stoppede uventet ({type(exc).__name__}: {exc}). En administrator kan "
-            "se detaljerne i workerens log og trykke «Prøv igen».",
-            permanent=True,
+            text("push.unexpected", error=f"{type(exc).__name__}: {exc}"), permanent=True
         )
         return _push_failed(delivery, attempt=attempt, error=unexpected)
     if not delivery_transition(
@@ -538,13 +551,17 @@ def delivery_push(*, delivery_id: int) -> str | None:
         old=DeliveryStatus.PUSHING,
         new=DeliveryStatus.SENT,
         where=mine,
-        message=(
-            f"Sendt til {delivery.endpoint} som OUT/{delivery.wire_name} ({delivery.size} bytes) "
-            f"med triggerfil (InfRef {delivery.route.data_area.infref}). Venter på teknisk "
-            "kvittering."
+        message=text(
+            "event.sent",
+            endpoint=str(delivery.endpoint),
+            wire_name=delivery.wire_name,
+            size=delivery.size,
+            infref=delivery.route.data_area.infref,
         ),
         sent_at=timezone.now(),
         last_error="",
+        last_error_code="",
+        last_error_params={},
         heartbeat_at=None,
         receipt_overdue_at=None,
     ):
@@ -571,9 +588,7 @@ def _send(delivery: Delivery, login: _Login, *, beat_while: Q) -> None:
         stored = default_storage.open(str(delivery.file.name), "rb")
     except FileNotFoundError:
         raise SftpError(
-            f"Den gemte fil {delivery.file.name} findes ikke længere i portalens lager, så den "
-            "kan ikke sendes. Upload udtrækket igen som en ny leverance.",
-            permanent=True,
+            text("push.file_missing", name=str(delivery.file.name)), permanent=True
         ) from None
     with (
         stored,
@@ -586,13 +601,28 @@ def _send(delivery: Delivery, login: _Login, *, beat_while: Q) -> None:
         arrived = connection.remote_size(remote)
         if arrived != delivery.size:
             raise SftpError(
-                f"Serveren {connection.where} har {arrived} bytes af {remote}, men der blev sendt "
-                f"{delivery.size}. Portalen sender filen igen.",
+                text(
+                    "push.size_mismatch",
+                    where=connection.where,
+                    arrived=arrived,
+                    remote=remote,
+                    size=delivery.size,
+                ),
                 permanent=False,
             )
         trigger = _trigger_for(delivery, login.sftp_user)
         # The trigger goes last: the platform acts on it, and only once its upload is closed.
         connection.upload(io.BytesIO(trigger), f"{remote}{protocol.TRIGGER_SUFFIX}")
+
+
+def _last_error(error: SftpError) -> dict[str, Any]:
+    """The delivery's fields for the error of its last try: the Danish text, and its code and
+    parameters for showing it in the reader's language."""
+    return {
+        "last_error": error.message,
+        "last_error_code": error.said.code if error.said is not None else "",
+        "last_error_params": error.said.params if error.said is not None else {},
+    }
 
 
 def _push_failed(delivery: Delivery, *, attempt: int, error: SftpError) -> str | None:
@@ -607,11 +637,14 @@ def _push_failed(delivery: Delivery, *, attempt: int, error: SftpError) -> str |
                 old=DeliveryStatus.PUSHING,
                 new=DeliveryStatus.VALID,
                 where=mine,
-                message=(
-                    f"Forsøg {attempt} af {limit} mislykkedes: {error.message} Næste forsøg "
-                    f"omkring {_at(when)}."
+                message=text(
+                    "event.push_retry",
+                    attempt=attempt,
+                    limit=limit,
+                    error=error.as_param(),
+                    when=_at(when),
                 ),
-                last_error=error.message,
+                **_last_error(error),
                 next_attempt_at=when,
                 heartbeat_at=None,
             )
@@ -621,22 +654,16 @@ def _push_failed(delivery: Delivery, *, attempt: int, error: SftpError) -> str |
                 )
         return DeliveryStatus.VALID if moved else None
     if error.permanent:
-        message = (
-            f"Afsendelsen mislykkedes og prøves ikke igen af sig selv: {error.message} Når "
-            "fejlen er rettet, kan uploaderen eller en administrator trykke «Prøv igen»."
-        )
+        message = text("event.push_failed", error=error.as_param())
     else:
-        message = (
-            f"Afsendelsen er opgivet efter {attempt} forsøg. Sidste fejl: {error.message} "
-            "Uploaderen eller en administrator kan trykke «Prøv igen», når forbindelsen virker."
-        )
+        message = text("event.push_given_up", attempt=attempt, error=error.as_param())
     moved = delivery_transition(
         delivery_id=delivery.pk,
         old=DeliveryStatus.PUSHING,
         new=DeliveryStatus.FAILED,
         where=mine,
         message=message,
-        last_error=error.message,
+        **_last_error(error),
         next_attempt_at=None,
         heartbeat_at=None,
     )
@@ -658,9 +685,8 @@ def delivery_retry(*, delivery_id: int, user: User) -> str | None:
                 old=DeliveryStatus.FAILED,
                 new=DeliveryStatus.VALID,
                 actor=user,
-                message=(
-                    f"{name} prøver afsendelsen igen (samme SendersFileId og filnavn, "
-                    f"{settings.SFTP_RETRY_MAX_ATTEMPTS} nye forsøg)."
+                message=text(
+                    "event.retry_push", name=name, attempts=settings.SFTP_RETRY_MAX_ATTEMPTS
                 ),
                 push_attempts=0,
                 next_attempt_at=None,
@@ -674,7 +700,7 @@ def delivery_retry(*, delivery_id: int, user: User) -> str | None:
             old=DeliveryStatus.FAILED,
             new=DeliveryStatus.RECEIVED,
             actor=user,
-            message=f"{name} starter valideringen igen.",
+            message=text("event.retry_validation", name=name),
             heartbeat_at=None,
         )
         if moved:
@@ -847,21 +873,23 @@ def _receipt_handle(
         {"code": e.code, "code_description": e.code_description, "description": e.description}
         for e in receipt.errors
     ]
+    # A receipt that arrives after the portal gave up says so.
+    late = "_late" if delivery.status == DeliveryStatus.FAILED else ""
     if receipt.succeeded:
-        message = (
-            f"Teknisk kvittering: distribueret af Serviceplatformen (FileTransferUUID "
-            f"{receipt.file_transfer_uuid})."
-        )
+        message = text(f"event.receipt_distributed{late}", uuid=receipt.file_transfer_uuid)
     else:
-        codes = "; ".join(
-            f"fejl {e.code} – {e.code_description} {e.description}" for e in receipt.errors
+        codes = [
+            text(
+                "word.receipt_error",
+                code=e.code,
+                meaning=e.code_description,
+                description=e.description,
+            ).as_param()
+            for e in receipt.errors
+        ]
+        message = text(
+            f"event.receipt_refused{late}", uuid=receipt.file_transfer_uuid, errors=codes
         )
-        message = (
-            f"Teknisk kvittering: afvist af Serviceplatformen (FileTransferUUID "
-            f"{receipt.file_transfer_uuid}): {codes}"
-        )
-    if delivery.status == DeliveryStatus.FAILED:
-        message += " Kvitteringen kom efter, at portalen havde opgivet afsendelsen."
     with transaction.atomic():
         recorded = delivery_transition(
             delivery_id=delivery.pk,
@@ -1021,8 +1049,9 @@ def deliveries_reconcile(*, now: datetime | None = None) -> ReconcileRound:
 
     for old, new, queue, job, what in (
         (DeliveryStatus.VALIDATING, DeliveryStatus.RECEIVED, VALIDATION, jobs.validate_delivery,
-         "valideringen"),
-        (DeliveryStatus.PUSHING, DeliveryStatus.VALID, SFTP, jobs.push_delivery, "afsendelsen"),
+         "word.work.validation"),
+        (DeliveryStatus.PUSHING, DeliveryStatus.VALID, SFTP, jobs.push_delivery,
+         "word.work.push"),
     ):  # fmt: skip
         for delivery_id, last in Delivery.objects.filter(quiet, status=old).values_list(
             "pk", "heartbeat_at"
@@ -1034,10 +1063,8 @@ def deliveries_reconcile(*, now: datetime | None = None) -> ReconcileRound:
                     new=new,
                     where=quiet,
                     actor_label=RECONCILER,
-                    message=(
-                        f"Genoptaget af afstemningen: {what} har ikke vist livstegn siden "
-                        f"{_at(last or since)} (workeren er stoppet, eller jobbet er tabt). "
-                        "Den startes igen."
+                    message=text(
+                        "event.resumed", work=text(what).as_param(), since=_at(last or since)
                     ),
                     heartbeat_at=now,
                     next_attempt_at=None,
@@ -1078,16 +1105,19 @@ def deliveries_reconcile(*, now: datetime | None = None) -> ReconcileRound:
             ).update(receipt_overdue_at=now)
             if flagged:
                 # Not a status change, but a step the timeline must show.
+                said = text(
+                    "event.receipt_overdue",
+                    minutes=settings.RECEIPT_OVERDUE_MINUTES,
+                    sent=_at(sent_at or now),
+                )
                 DeliveryEvent.objects.create(
                     delivery_id=delivery_id,
                     old_status=DeliveryStatus.SENT,
                     new_status=DeliveryStatus.SENT,
                     actor_label=RECONCILER,
-                    message=(
-                        f"Ingen teknisk kvittering {settings.RECEIPT_OVERDUE_MINUTES} minutter "
-                        f"efter afsendelsen ({_at(sent_at or now)}). Portalen ser fortsat "
-                        "efter den; kontakt Serviceplatformens support, hvis den udebliver."
-                    ),
+                    message=said.danish,
+                    message_code=said.code,
+                    message_params=said.params,
                     at=now,
                 )
         if flagged:

@@ -1,7 +1,8 @@
 """The portal's only way to talk SFTP: connect to an endpoint and move files, over paramiko.
 
 Every fault leaves this module as `SftpError` with a Danish message that says what went wrong and
-what to do, and `permanent` telling the caller whether a retry can help:
+what to do (a text of deliveries.messages, so pages can show it in the reader's language), and
+`permanent` telling the caller whether a retry can help:
 
 - permanent: the pinned host key is missing or does not match, authentication is refused, the
   server denies permission, a file is missing, the local file is not what was expected;
@@ -28,7 +29,7 @@ from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, TYPE_CHECKING
+from typing import IO, TYPE_CHECKING, Any
 
 import paramiko
 from django.conf import settings
@@ -36,6 +37,7 @@ from django.core.exceptions import ValidationError
 from paramiko.sftp import CMD_DATA, CMD_READ, CMD_STATUS
 from paramiko.sftp_client import int64
 
+from deliveries.messages import Text, seconds, text
 from routes.hostkeys import fingerprint_of_blob, host_key_matches, parse_pinned_host_keys
 
 if TYPE_CHECKING:
@@ -66,10 +68,17 @@ _HOST_KEY_ALGORITHMS = {
 class SftpError(Exception):
     """A failed SFTP step. `permanent` is True when retrying the same step cannot succeed."""
 
-    def __init__(self, message: str, *, permanent: bool) -> None:
-        super().__init__(message)
-        self.message = message
+    def __init__(self, said: Text | str, *, permanent: bool) -> None:
+        # A catalogued text (deliveries.messages), so the delivery page can show it in the
+        # reader's language; `message` is its Danish text, as logged and stored.
+        self.said = said if isinstance(said, Text) else None
+        self.message = said.danish if isinstance(said, Text) else said
+        super().__init__(self.message)
         self.permanent = permanent
+
+    def as_param(self) -> dict[str, Any] | str:
+        """This error as a parameter of another text (its Danish text if it has no code)."""
+        return self.said.as_param() if self.said is not None else self.message
 
     def __str__(self) -> str:
         return self.message
@@ -114,25 +123,21 @@ def retry_delay(
 
 def load_private_key(private_key: bytes) -> paramiko.PKey:
     """paramiko's key object for an unencrypted OpenSSH/PEM private key (RSA or Ed25519)."""
-    text = private_key.decode("ascii", errors="replace")
+    pem = private_key.decode("ascii", errors="replace")
     for key_class in (paramiko.Ed25519Key, paramiko.RSAKey, paramiko.ECDSAKey):
         try:
-            return key_class.from_private_key(io.StringIO(text))
+            return key_class.from_private_key(io.StringIO(pem))
         except (paramiko.SSHException, ValueError, TypeError):
             continue
-    raise SftpError(
-        "SFTP-brugerens private nøgle kan ikke læses (kun RSA- og Ed25519-nøgler i OpenSSH-"
-        "format understøttes). En administrator skal danne eller indlæse nøglen igen.",
-        permanent=True,
-    )
+    raise SftpError(text("sftp.key_unreadable"), permanent=True)
 
 
 def _where(host: str, port: int) -> str:
     return f"{host}:{port}"
 
 
-def _seconds(value: float) -> str:
-    return f"{value:g} sekund" if value == 1 else f"{value:g} sekunder"
+def _seconds(value: float) -> dict[str, Any]:
+    return seconds(value).as_param()
 
 
 class SftpConnection:
@@ -173,7 +178,7 @@ class SftpConnection:
         local: IO[bytes] = open(source, "rb") if isinstance(source, str | Path) else source
         sent = 0
         try:
-            with self._errors(f"overførslen af {remote_path}", remote_path):
+            with self._errors(text("word.sftp.transfer", path=remote_path), remote_path):
                 # "wb" opens with CREATE|TRUNCATE, so a leftover partial file is overwritten.
                 # Not a `with` block: after a fault, a polite close would wait out another
                 # operation timeout on a hung server; ending the connection frees the handle.
@@ -193,19 +198,18 @@ class SftpConnection:
                 local.close()
         if size is not None and sent != size:
             raise SftpError(
-                f"Den lokale fil til {remote_path} var {sent} bytes, men der var ventet {size}. "
-                "Den gemte fil er ændret eller ødelagt; upload leverancen igen.",
+                text("sftp.local_size_changed", path=remote_path, sent=sent, size=size),
                 permanent=True,
             )
         return sent
 
     def remote_size(self, remote_path: str) -> int:
-        with self._errors(f"opslaget af {remote_path}", remote_path):
+        with self._errors(text("word.sftp.stat", path=remote_path), remote_path):
             size = self._sftp.stat(remote_path).st_size
         return int(size or 0)
 
     def listdir(self, remote_path: str) -> list[str]:
-        with self._errors(f"visningen af mappen {remote_path}", remote_path):
+        with self._errors(text("word.sftp.listdir", path=remote_path), remote_path):
             return sorted(self._sftp.listdir(remote_path))
 
     def download(self, remote_path: str, target: IO[bytes]) -> tuple[int, str]:
@@ -213,7 +217,7 @@ class SftpConnection:
         digest = hashlib.sha256()
         received = 0
         request_size = LARGE_WRITE_SIZE if self.large_writes else DEFAULT_WRITE_SIZE
-        with self._errors(f"hentningen af {remote_path}", remote_path):
+        with self._errors(text("word.sftp.download", path=remote_path), remote_path):
             # Closed only on success, for the reason given in upload().
             remote = self._sftp.open(remote_path, "rb")
             size = int(remote.stat().st_size or 0)
@@ -225,16 +229,16 @@ class SftpConnection:
         return received, digest.hexdigest()
 
     def remove(self, remote_path: str) -> None:
-        with self._errors(f"sletningen af {remote_path}", remote_path):
+        with self._errors(text("word.sftp.remove", path=remote_path), remote_path):
             self._sftp.remove(remote_path)
 
     def rename(self, old_path: str, new_path: str) -> None:
         """Rename on the server; SFTP v3 refuses when `new_path` already exists."""
-        with self._errors(f"omdøbningen af {old_path} til {new_path}", old_path):
+        with self._errors(text("word.sftp.rename", path=old_path, new=new_path), old_path):
             self._sftp.rename(old_path, new_path)
 
     @contextmanager
-    def _errors(self, action: str, path: str) -> Iterator[None]:
+    def _errors(self, action: Text, path: str) -> Iterator[None]:
         try:
             yield
         except SftpError:
@@ -255,9 +259,7 @@ def _read_local(local: IO[bytes], remote_path: str) -> bytes:
         return local.read(CHUNK_SIZE)
     except OSError as exc:
         raise SftpError(
-            f"Den lokale fil til {remote_path} kunne ikke læses: {exc}. Portalen prøver igen "
-            "senere; kontrollér portalens fillager, hvis det bliver ved.",
-            permanent=False,
+            text("sftp.local_read", path=remote_path, error=str(exc)), permanent=False
         ) from exc
 
 
@@ -266,9 +268,7 @@ def _write_local(target: IO[bytes], data: bytes, remote_path: str) -> None:
         target.write(data)
     except OSError as exc:
         raise SftpError(
-            f"{remote_path} kunne ikke gemmes lokalt: {exc}. Portalen prøver igen senere; "
-            "kontrollér portalens fillager (fx ledig plads), hvis det bliver ved.",
-            permanent=False,
+            text("sftp.local_write", path=remote_path, error=str(exc)), permanent=False
         ) from exc
 
 
@@ -334,42 +334,32 @@ def _discard_responses(sftp: paramiko.SFTPClient, pending: deque[tuple[int, int,
 
 
 def _operation_error(
-    exc: BaseException, *, action: str, path: str, where: str, connection_lost: bool = False
+    exc: BaseException, *, action: Text, path: str, where: str, connection_lost: bool = False
 ) -> SftpError:
+    doing = action.as_param()
     if isinstance(exc, TimeoutError | socket.timeout):
-        return SftpError(
-            f"Serveren {where} svarede ikke under {action} inden for tidsgrænsen. "
-            "Portalen prøver igen senere.",
-            permanent=False,
-        )
+        return SftpError(text("sftp.timeout", where=where, action=doing), permanent=False)
     code = getattr(exc, "errno", None)
     if code == errno.EACCES:
         return SftpError(
-            f"Serveren {where} nægtede adgang under {action}. SFTP-brugeren har ikke "
-            f"rettigheder til {path}; en administrator skal få rettighederne rettet.",
-            permanent=True,
+            text("sftp.access_denied", where=where, action=doing, path=path), permanent=True
         )
     if code == errno.ENOENT:
         return SftpError(
-            f"{path} findes ikke på serveren {where} ({action} mislykkedes). Kontrollér stien "
-            "og at mappen findes for SFTP-brugeren.",
-            permanent=True,
+            text("sftp.not_found", where=where, action=doing, path=path), permanent=True
         )
     if connection_lost or isinstance(exc, EOFError | ConnectionError | paramiko.SSHException):
-        return SftpError(
-            f"Forbindelsen til {where} blev afbrudt under {action}. Portalen prøver igen "
-            "senere; en delvist overført fil bliver overskrevet.",
-            permanent=False,
-        )
+        return SftpError(text("sftp.connection_lost", where=where, action=doing), permanent=False)
     if isinstance(exc, OSError):
         # A bare SFTP failure status ("Failure", disk full, …) or a closed channel: nothing
         # says that trying again is useless, so it counts as transient.
         detail = str(exc) or exc.__class__.__name__
         return SftpError(
-            f"Serveren {where} afviste {action}: {detail}. Portalen prøver igen senere.",
-            permanent=False,
+            text("sftp.refused", where=where, action=doing, error=detail), permanent=False
         )
-    return SftpError(f"Uventet fejl under {action} på {where}: {exc!r}", permanent=False)
+    return SftpError(
+        text("sftp.unexpected", action=doing, where=where, error=repr(exc)), permanent=False
+    )
 
 
 def _open_socket(host: str, port: int, timeouts: Timeouts) -> socket.socket:
@@ -377,28 +367,20 @@ def _open_socket(host: str, port: int, timeouts: Timeouts) -> socket.socket:
     try:
         sock = socket.create_connection((host, port), timeout=timeouts.connect)
     except ConnectionRefusedError:
-        raise SftpError(
-            f"Forbindelsen til {where} blev afvist: serveren kører ikke eller lytter ikke på "
-            "porten. Portalen prøver igen senere; kontrollér endpointets vært og port, hvis "
-            "det bliver ved.",
-            permanent=False,
-        ) from None
+        raise SftpError(text("sftp.connection_refused", where=where), permanent=False) from None
     except TimeoutError:
         raise SftpError(
-            f"Ingen forbindelse til {where} inden for {_seconds(timeouts.connect)}. "
-            "Portalen prøver igen senere.",
+            text("sftp.connect_timeout", where=where, seconds=_seconds(timeouts.connect)),
             permanent=False,
         ) from None
     except socket.gaierror as exc:
         # Usually a typo in the endpoint, but a DNS outage looks the same: retry, and say both.
         raise SftpError(
-            f"Værtsnavnet {host} kan ikke slås op ({exc.strerror}). Kontrollér endpointets "
-            "værtsnavn; portalen prøver igen senere.",
-            permanent=False,
+            text("sftp.dns", host=host, error=str(exc.strerror)), permanent=False
         ) from None
     except OSError as exc:
         raise SftpError(
-            f"Ingen forbindelse til {where}: {exc.strerror or exc}. Portalen prøver igen senere.",
+            text("sftp.no_connection", where=where, error=str(exc.strerror or exc)),
             permanent=False,
         ) from None
     # Without TCP_NODELAY, Nagle's algorithm holds back the small SFTP packets that follow a
@@ -446,8 +428,7 @@ def connect(
         pinned = parse_pinned_host_keys(pinned_host_key)
     except ValidationError as exc:
         raise SftpError(
-            f"Den fastlåste værtsnøgle for {where} kan ikke læses ({'; '.join(exc.messages)}). "
-            "En administrator skal rette den på endpointet.",
+            text("sftp.pinned_key_unreadable", where=where, error="; ".join(exc.messages)),
             permanent=True,
         ) from None
     pkey = load_private_key(private_key)
@@ -467,16 +448,22 @@ def connect(
         except (paramiko.SSHException, EOFError, OSError) as exc:
             # Typically "Error reading SSH protocol banner" after the banner timeout.
             raise SftpError(
-                f"SSH-forhandlingen med {where} mislykkedes: serveren svarede ikke inden for "
-                f"{_seconds(timeouts.banner)}, eller forbindelsen blev afbrudt "
-                f"({exc or exc.__class__.__name__}). Portalen prøver igen senere.",
+                text(
+                    "sftp.handshake_failed",
+                    where=where,
+                    seconds=_seconds(timeouts.banner),
+                    error=str(exc or exc.__class__.__name__),
+                ),
                 permanent=False,
             ) from None
         if not (transport.is_active() and transport.initial_kex_done):
             # start_client() returns quietly when its own timeout runs out.
             raise SftpError(
-                f"SSH-forhandlingen med {where} blev ikke færdig inden for "
-                f"{_seconds(2 * timeouts.banner)}. Portalen prøver igen senere.",
+                text(
+                    "sftp.handshake_unfinished",
+                    where=where,
+                    seconds=_seconds(2 * timeouts.banner),
+                ),
                 permanent=False,
             )
 
@@ -484,18 +471,16 @@ def connect(
         presented = fingerprint_of_blob(server_key.asbytes())
         if not pinned:
             raise SftpError(
-                f"Endpointet {where} har ingen fastlåst værtsnøgle, så serverens identitet kan "
-                f"ikke kontrolleres. Serveren viser nøglen {server_key.get_name()} {presented}. "
-                "En administrator skal kontrollere fingeraftrykket hos udbyderen og fastlåse "
-                "det på endpointet.",
+                text("sftp.no_pinned_key", where=where, key=f"{server_key.get_name()} {presented}"),
                 permanent=True,
             )
         if not host_key_matches(pinned_host_key, server_key.asbytes()):
             raise SftpError(
-                f"Serveren {where} viser en anden værtsnøgle end den fastlåste: "
-                f"{server_key.get_name()} {presented}. Forbindelsen er afbrudt, før der blev "
-                "logget ind. En administrator skal kontrollere hos udbyderen, om nøglen er "
-                "skiftet, og i så fald fastlåse den nye.",
+                text(
+                    "sftp.host_key_mismatch",
+                    where=where,
+                    key=f"{server_key.get_name()} {presented}",
+                ),
                 permanent=True,
             )
 
@@ -504,21 +489,21 @@ def connect(
         except paramiko.AuthenticationException as exc:
             if "timeout" in str(exc).lower():
                 raise SftpError(
-                    f"Serveren {where} svarede ikke på login inden for "
-                    f"{_seconds(timeouts.auth)}. Portalen prøver igen senere.",
+                    text("sftp.login_timeout", where=where, seconds=_seconds(timeouts.auth)),
                     permanent=False,
                 ) from None
             raise SftpError(
-                f"Serveren {where} afviste login for SFTP-brugeren {username} med nøglen "
-                f"{_key_fingerprint(pkey)}. Kontrollér at den offentlige nøgle er registreret "
-                "hos udbyderen for netop denne bruger.",
+                text(
+                    "sftp.login_refused",
+                    where=where,
+                    username=username,
+                    fingerprint=_key_fingerprint(pkey),
+                ),
                 permanent=True,
             ) from None
         except (paramiko.SSHException, EOFError, OSError) as exc:
             raise SftpError(
-                f"Forbindelsen til {where} blev afbrudt under login ({exc}). Portalen prøver "
-                "igen senere.",
-                permanent=False,
+                text("sftp.login_interrupted", where=where, error=str(exc)), permanent=False
             ) from None
 
         try:
@@ -537,12 +522,13 @@ def connect(
             sftp = paramiko.SFTPClient(channel)
         except paramiko.SSHException as exc:
             raise SftpError(
-                f"Serveren {where} åbnede ikke SFTP for {username} ({exc}). Portalen prøver "
-                "igen senere.",
+                text("sftp.no_subsystem", where=where, username=username, error=str(exc)),
                 permanent=False,
             ) from None
         except Exception as exc:
-            raise _operation_error(exc, action="åbningen af SFTP", path="", where=where) from None
+            raise _operation_error(
+                exc, action=text("word.sftp.open"), path="", where=where
+            ) from None
     except BaseException:
         transport.close()
         raise

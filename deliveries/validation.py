@@ -41,6 +41,8 @@ from typing import Any
 
 import polars as pl
 
+from deliveries.messages import Text, text
+
 CHUNK = 4 * 1024 * 1024
 VALUE_MAX = 100  # characters of a value shown in the report
 PK_BUCKETS = 16
@@ -55,7 +57,20 @@ class Issue:
     column: str
     value: str
     rule: str
-    message: str
+    message: str  # in Danish, as stored
+    # The message's code and parameters in deliveries.messages, for showing it in the reader's
+    # language; no code for a contract's own message. `value` is never a parameter here: it is
+    # the issue's own value.
+    code: str = ""
+    params: dict[str, Any] = field(default_factory=dict)
+
+
+def _issue(row: int | None, column: str, value: str, rule: str, said: Text | str) -> Issue:
+    """An issue whose message is `said` of `value`: a catalogued text or a contract's own."""
+    if isinstance(said, str):
+        return Issue(row, column, value, rule, said)
+    message = text(said.code, **said.params, value=value).danish
+    return Issue(row, column, value, rule, message, said.code, said.params)
 
 
 @dataclass
@@ -76,9 +91,9 @@ class Report:
         return self.error_count == 0
 
     def add_file_problem(
-        self, rule: str, message: str, *, column: str = "", row: int | None = None, value: str = ""
+        self, rule: str, said: Text, *, column: str = "", row: int | None = None, value: str = ""
     ) -> None:
-        self.issues.append(Issue(row=row, column=column, value=value, rule=rule, message=message))
+        self.issues.append(_issue(row, column, value, rule, said))
         self.by_rule[rule] += 1
         if column:
             self.by_column[column] += 1
@@ -87,10 +102,11 @@ class Report:
 class FileProblem(Exception):
     """A problem with the file as a whole: reported alone, rows are not checked."""
 
-    def __init__(self, rule: str, message: str, *, row: int | None = None) -> None:
-        super().__init__(message)
+    def __init__(self, rule: str, said: Text, *, row: int | None = None) -> None:
+        super().__init__(said.danish)
         self.rule = rule
-        self.message = message
+        self.said = said
+        self.message = said.danish
         self.row = row
 
 
@@ -128,15 +144,9 @@ def decode_to_utf8(path: Path, workdir: Path) -> Decoded:
     with path.open("rb") as handle:
         first = handle.read(4)
     if not first:
-        raise FileProblem(
-            "empty", "Filen er tom. Upload et udtræk med en overskriftsrække og data."
-        )
+        raise FileProblem("empty", text("validation.empty"))
     if first.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        raise FileProblem(
-            "encoding",
-            "Filen er gemt som UTF-16. Gem den som CSV i UTF-8 (eller Windows-1252) og "
-            "upload igen.",
-        )
+        raise FileProblem("encoding", text("validation.utf16"))
     bom = first.startswith(codecs.BOM_UTF8)
     decoder = codecs.getincrementaldecoder("utf-8")("strict")
     lines = 0
@@ -148,8 +158,7 @@ def decode_to_utf8(path: Path, workdir: Path) -> Decoded:
                 if b"\x00" in chunk:
                     raise FileProblem(
                         "encoding",
-                        "Filen indeholder NUL-tegn og er ikke en tekstfil (eller er gemt som "
-                        "UTF-16). Gem den som CSV i UTF-8 og upload igen.",
+                        text("validation.nul"),
                         row=_line_of(path, offset + chunk.index(b"\x00")),
                     )
                 decoder.decode(chunk)
@@ -181,26 +190,25 @@ def _transcode_cp1252(path: Path, workdir: Path) -> Decoded:
     with path.open("rb") as source, target.open("w", encoding="utf-8", newline="") as out:
         while chunk := source.read(CHUNK):
             try:
-                text = decoder.decode(chunk)
-                mixed = _UTF8_AS_CP1252.search(tail + text)
+                decoded = decoder.decode(chunk)
+                mixed = _UTF8_AS_CP1252.search(tail + decoded)
                 if mixed:
                     at = offset + max(mixed.start() - len(tail), 0)
                     raise FileProblem(
                         "encoding",
-                        "Filen blander to tegnsæt: det meste er Windows-1252, men nogle "
-                        f"bogstaver er gemt som UTF-8 («{mixed.group()}» i stedet for "
-                        f"«{mixed.group().encode('cp1252').decode('utf-8')}»). Gem hele filen "
-                        "som CSV i UTF-8 og upload igen.",
+                        text(
+                            "validation.mixed_charsets",
+                            found=mixed.group(),
+                            meant=mixed.group().encode("cp1252").decode("utf-8"),
+                        ),
                         row=_line_of(path, at),
                     )
-                tail = text[-1:]
-                out.write(text)
+                tail = decoded[-1:]
+                out.write(decoded)
             except UnicodeDecodeError as exc:
                 raise FileProblem(
                     "encoding",
-                    "Filens tegnsæt kan ikke genkendes: den er hverken gyldig UTF-8 eller "
-                    f"Windows-1252 (byte 0x{chunk[exc.start]:02X}). Gem filen som CSV i UTF-8 "
-                    "og upload igen.",
+                    text("validation.unknown_charset", byte=f"{chunk[exc.start]:02X}"),
                     row=_line_of(path, offset + exc.start),
                 ) from None
             lines += chunk.count(b"\n")
@@ -215,11 +223,17 @@ def _transcode_cp1252(path: Path, workdir: Path) -> Decoded:
 # --- 2. dialect and header -----------------------------------------------------------------
 
 _DELIMITER_NAMES = {
-    ",": "komma (,)",
-    "\t": "tabulator",
-    "|": "lodret streg (|)",
-    ";": "semikolon (;)",
+    ",": text("word.delimiter.comma"),
+    "\t": text("word.delimiter.tab"),
+    "|": text("word.delimiter.pipe"),
+    ";": text("word.delimiter.semicolon"),
 }
+
+
+def _delimiter_name(delimiter: str, *, unnamed: str) -> dict[str, Any] | str:
+    """A delimiter's name as a text parameter; `unnamed` for one without a name."""
+    name = _DELIMITER_NAMES.get(delimiter)
+    return name.as_param() if name is not None else unnamed
 
 
 def read_header(path: Path) -> str:
@@ -232,23 +246,23 @@ def check_header(header_line: str, contract: dict[str, Any]) -> tuple[list[str],
     delimiter = contract["dialect"]["delimiter"]
     expected = [f["name"] for f in contract["schema"]["fields"]]
     if not header_line.strip():
-        raise FileProblem(
-            "header", "Første linje er tom: filen skal starte med overskriftsrækken.", row=1
-        )
+        raise FileProblem("header", text("validation.first_line_empty"), row=1)
     if delimiter not in header_line and len(expected) > 1:
         for other in (",", "\t", "|"):
             if other != delimiter and header_line.count(other) >= len(expected) // 2:
                 raise FileProblem(
                     "dialect",
-                    f"Filen bruger {_DELIMITER_NAMES[other]} som skilletegn, men kontrakten "
-                    f"kræver {_DELIMITER_NAMES.get(delimiter, delimiter)}. Gem filen med "
-                    "semikolon som skilletegn og upload igen.",
+                    text(
+                        "validation.wrong_delimiter",
+                        found=_delimiter_name(other, unnamed=other),
+                        required=_delimiter_name(delimiter, unnamed=delimiter),
+                    ),
                     row=1,
                 )
         raise FileProblem(
             "dialect",
-            f"Overskriftsrækken indeholder ikke skilletegnet {_DELIMITER_NAMES.get(delimiter)}: "
-            "filen er ikke en CSV-fil efter kontrakten.",
+            # "None" for a delimiter without a name is what this message has always said.
+            text("validation.no_delimiter", required=_delimiter_name(delimiter, unnamed="None")),
             row=1,
         )
     names = next(csv.reader([header_line], delimiter=delimiter, quotechar='"'))
@@ -258,12 +272,12 @@ def check_header(header_line: str, contract: dict[str, Any]) -> tuple[list[str],
     for name in names:
         if name in seen:
             issues.append(
-                Issue(
+                _issue(
                     1,
                     name,
                     truncate(name),
                     "header",
-                    f"Kolonnen «{name}» står mere end én gang i overskriften.",
+                    text("validation.duplicate_column", name=name),
                 )
             )
         seen.add(name)
@@ -274,48 +288,40 @@ def check_header(header_line: str, contract: dict[str, Any]) -> tuple[list[str],
         if guess:
             missing.remove(guess[0])
             issues.append(
-                Issue(
+                _issue(
                     1,
                     name,
                     truncate(name),
                     "header",
-                    f"Kolonnen «{name}» kendes ikke – mente du «{guess[0]}»?",
+                    text("validation.misspelled_column", name=name, guess=guess[0]),
                 )
             )
         elif name == "":
-            issues.append(
-                Issue(
-                    1,
-                    "",
-                    "",
-                    "header",
-                    "Overskriften har en kolonne uden navn (fx et ekstra "
-                    "skilletegn sidst på linjen).",
-                )
-            )
+            issues.append(_issue(1, "", "", "header", text("validation.unnamed_column")))
         else:
             issues.append(
-                Issue(
+                _issue(
                     1,
                     name,
                     truncate(name),
                     "header",
-                    f"Kolonnen «{name}» hører ikke til kontrakten; fjern den.",
+                    text("validation.extra_column", name=name),
                 )
             )
     for name in missing:
-        issues.append(Issue(1, name, "", "header", f"Kolonnen «{name}» mangler i overskriften."))
+        issues.append(_issue(1, name, "", "header", text("validation.missing_column", name=name)))
     return names, issues
 
 
 # --- 3. row checks as polars expressions ---------------------------------------------------
 
 
-def _says(template: str, **params: Any) -> Callable[[str], str]:
-    """A Danish message for one offending value `v`, with the rule's own parameters."""
+def _says(code: str, **params: Any) -> Callable[[str], Text]:
+    """The same message, with the rule's own parameters, for every offending value."""
+    said = text(code, **params)
 
-    def describe(value: str) -> str:
-        return template.format(v=value, **params)
+    def describe(value: str) -> Text:
+        return said
 
     return describe
 
@@ -325,7 +331,9 @@ class Check:
     column: str
     rule: str
     expr: pl.Expr  # True where the row breaks the rule
-    describe: Callable[[str], str]  # Danish message for one offending value
+    # The message for one offending value: a catalogued text (the value is added when the
+    # issue is made) or, for a contract's own message, the Danish text itself.
+    describe: Callable[[str], Text | str]
 
 
 def _present(column: str) -> pl.Expr:
@@ -414,7 +422,7 @@ def build_checks(contract: dict[str, Any], *, kommune_code: str, period: str) ->
         present = _present(name)
         if cons.get("required"):
             checks.append(
-                Check(name, "required", col.is_null(), _says("«{n}» skal udfyldes.", n=name))
+                Check(name, "required", col.is_null(), _says("validation.required", column=name))
             )
         if ftype == "integer":
             checks.append(
@@ -422,16 +430,14 @@ def build_checks(contract: dict[str, Any], *, kommune_code: str, period: str) ->
                     name,
                     "type",
                     present & ~col.str.contains(_INTEGER),
-                    lambda v: f"«{v}» er ikke et heltal.",
+                    _says("validation.integer"),
                 )
             )
         elif ftype == "number":
             wrong_decimal = "." if decimal == "," else ","
 
-            def describe_number(v: str, wd: str = wrong_decimal) -> str:
-                if wd in v:
-                    return f"«{v}» er ikke et tal efter kontrakten: brug decimalkomma, fx 12,5."
-                return f"«{v}» er ikke et tal (brug decimalkomma og ingen tusindtalsseparator)."
+            def describe_number(v: str, wd: str = wrong_decimal) -> Text:
+                return text("validation.number_decimal" if wd in v else "validation.number")
 
             checks.append(
                 Check(
@@ -447,7 +453,7 @@ def build_checks(contract: dict[str, Any], *, kommune_code: str, period: str) ->
                     name,
                     "type",
                     present & ~col.str.contains(_ISO_DATE),
-                    lambda v: f"«{v}» er ikke en dato på formen ÅÅÅÅ-MM-DD.",
+                    _says("validation.date_format"),
                 )
             )
             checks.append(
@@ -455,7 +461,7 @@ def build_checks(contract: dict[str, Any], *, kommune_code: str, period: str) ->
                     name,
                     "date",
                     present & col.str.contains(_ISO_DATE) & _parsed_date(name).is_null(),
-                    lambda v: f"«{v}» er ikke en dato, der findes.",
+                    _says("validation.date_real"),
                 )
             )
         if "pattern" in cons:
@@ -465,7 +471,7 @@ def build_checks(contract: dict[str, Any], *, kommune_code: str, period: str) ->
                     name,
                     "pattern",
                     present & ~col.str.contains(pattern),
-                    _says("«{v}» har ikke det krævede format ({p}).", p=cons["pattern"]),
+                    _says("validation.pattern", pattern=str(cons["pattern"])),
                 )
             )
         if "enum" in cons:
@@ -476,7 +482,7 @@ def build_checks(contract: dict[str, Any], *, kommune_code: str, period: str) ->
                     name,
                     "enum",
                     present & ~col.is_in(allowed),
-                    _says("«{v}» er ikke en tilladt værdi (tilladt: {s}).", s=shown),
+                    _says("validation.enum", allowed=shown),
                 )
             )
         if "minLength" in cons:
@@ -485,7 +491,7 @@ def build_checks(contract: dict[str, Any], *, kommune_code: str, period: str) ->
                     name,
                     "minLength",
                     present & (col.str.len_chars() < cons["minLength"]),
-                    _says("«{v}» er kortere end {m} tegn.", m=cons["minLength"]),
+                    _says("validation.min_length", length=str(cons["minLength"])),
                 )
             )
         if "maxLength" in cons:
@@ -494,7 +500,7 @@ def build_checks(contract: dict[str, Any], *, kommune_code: str, period: str) ->
                     name,
                     "maxLength",
                     present & (col.str.len_chars() > cons["maxLength"]),
-                    _says("Værdien er længere end {m} tegn.", m=cons["maxLength"]),
+                    _says("validation.max_length", length=str(cons["maxLength"])),
                 )
             )
         for bound, rule, op in (("minimum", "minimum", "lt"), ("maximum", "maximum", "gt")):
@@ -507,7 +513,6 @@ def build_checks(contract: dict[str, Any], *, kommune_code: str, period: str) ->
             else:
                 value = _comparable(name, types, decimal)
             breach = value < limit if op == "lt" else value > limit
-            word = "mindst" if op == "lt" else "højst"
             shown_limit = (
                 str(cons[bound]).replace(".", decimal) if ftype == "number" else cons[bound]
             )
@@ -516,7 +521,7 @@ def build_checks(contract: dict[str, Any], *, kommune_code: str, period: str) ->
                     name,
                     rule,
                     present & breach.fill_null(False),
-                    _says("«{v}» skal være {w} {s}.", w=word, s=shown_limit),
+                    _says(f"validation.{rule}", limit=str(shown_limit)),
                 )
             )
 
@@ -526,19 +531,16 @@ def build_checks(contract: dict[str, Any], *, kommune_code: str, period: str) ->
                 name,
                 "cpr",
                 _present(name) & ~cpr_date_is_real(name).fill_null(True),
-                lambda v: (
-                    f"«{v}» er ikke et muligt CPR-nummer: de første seks cifre er ikke en "
-                    "rigtig dato (DDMMÅÅ)."
-                ),
+                _says("validation.cpr"),
             )
         )
 
     if kommune_field := portal.get("kommune_field"):
 
-        def describe_kommune(v: str, k: str = kommune_code) -> str:
+        def describe_kommune(v: str, k: str = kommune_code) -> Text:
             if v.lstrip("0") == k.lstrip("0"):
-                return f"Kommunekoden skal skrives med tre cifre ({k}), ikke «{v}»."
-            return f"Kommunekoden «{v}» er ikke leverancens kommune ({k})."
+                return text("validation.kommune_digits", kommune=k)
+            return text("validation.kommune_other", kommune=k)
 
         checks.append(
             Check(
@@ -555,7 +557,7 @@ def build_checks(contract: dict[str, Any], *, kommune_code: str, period: str) ->
                 period_field,
                 "periode",
                 _present(period_field) & (pl.col(period_field) != yyyymm),
-                _says("Perioden «{v}» er ikke leverancens periode ({p}).", p=yyyymm),
+                _says("validation.period", period=yyyymm),
             )
         )
 
@@ -571,8 +573,11 @@ def _cross_check(
     target = rule["field"] if "field" in rule else rule["limit"]
     custom = rule.get("message")
 
-    def msg(default: str) -> Callable[[str], str]:
-        template = str(custom or default)
+    def msg(code: str, **params: Any) -> Callable[[str], Text | str]:
+        if not custom:
+            return _says(code, **params)
+        # The contract's own message is Danish text only: shown as written, in any language.
+        template = str(custom)
 
         def describe(value: str) -> str:
             return template.replace("{value}", value)
@@ -586,7 +591,7 @@ def _cross_check(
             f,
             kind,
             expr.fill_null(False),
-            msg(f"«{{value}}» skal være de første {n} cifre af «{of}»."),
+            msg("validation.equals_prefix", length=n, of=of),
         )
     if kind == "sum_lte":
         parts = [_numeric(f, types[f], decimal).fill_null(0.0) for f in rule["fields"]]
@@ -598,7 +603,7 @@ def _cross_check(
             rule["limit"],
             kind,
             expr,
-            msg(f"Summen af {names} er større end «{rule['limit']}» ({{value}})."),
+            msg("validation.sum_lte", fields=names, limit=rule["limit"]),
         )
     if kind == "required_if":
         when = rule["when"]
@@ -608,19 +613,18 @@ def _cross_check(
             target,
             kind,
             expr.fill_null(False),
-            msg(f"«{target}» skal udfyldes, når «{when['field']}» er {shown}."),
+            msg("validation.required_if", column=target, field=when["field"], values=shown),
         )
     if kind in ("gte", "lte"):
         other = rule["other"]
         a = _comparable(target, types, decimal)
         b = _comparable(other, types, decimal)
         breach = a < b if kind == "gte" else a > b
-        word = "før" if kind == "gte" else "efter"
         return Check(
             target,
             kind,
             (_present(target) & _present(other) & breach).fill_null(False),
-            msg(f"«{{value}}» i «{target}» ligger {word} «{other}»."),
+            msg(f"validation.{kind}", column=target, other=other),
         )
     if kind == "date_in_period":
         expr = (
@@ -632,7 +636,7 @@ def _cross_check(
             target,
             kind,
             expr.fill_null(False),
-            msg(f"Datoen «{{value}}» ligger uden for leverancens periode ({period})."),
+            msg("validation.date_in_period", period=period),
         )
     raise ValueError(f"unknown cross-field rule {kind!r}")
 
@@ -715,20 +719,13 @@ def _first_look(path: Path) -> str:
     with path.open("rb") as handle:
         head = handle.read(CHUNK)
     if not head:
-        raise FileProblem(
-            "empty", "Filen er tom. Upload et udtræk med en overskriftsrække og data."
-        )
+        raise FileProblem("empty", text("validation.empty"))
     if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        raise FileProblem(
-            "encoding",
-            "Filen er gemt som UTF-16. Gem den som CSV i UTF-8 (eller Windows-1252) og "
-            "upload igen.",
-        )
+        raise FileProblem("encoding", text("validation.utf16"))
     if b"\x00" in head:
         raise FileProblem(
             "encoding",
-            "Filen indeholder NUL-tegn og er ikke en tekstfil (eller er gemt som UTF-16). Gem "
-            "den som CSV i UTF-8 og upload igen.",
+            text("validation.nul"),
             row=head[: head.index(b"\x00")].count(b"\n") + 1,
         )
     return "utf-8-sig" if head.startswith(codecs.BOM_UTF8) else "utf-8"
@@ -778,7 +775,7 @@ def validate_file(
                 workdir=workdir,
             )
         except FileProblem as problem:
-            report.add_file_problem(problem.rule, problem.message, row=problem.row)
+            report.add_file_problem(problem.rule, problem.said, row=problem.row)
         except NotUtf8:
             _reset(report)
             try:
@@ -801,15 +798,11 @@ def validate_file(
                 )
             except FileProblem as problem:
                 _reset(report)
-                report.add_file_problem(problem.rule, problem.message, row=problem.row)
+                report.add_file_problem(problem.rule, problem.said, row=problem.row)
             except NotUtf8:
                 # Decoded cleanly, yet polars still finds invalid text: report, do not loop.
                 _reset(report)
-                report.add_file_problem(
-                    "encoding",
-                    "Filen kan ikke læses som tekst efter omkodning til UTF-8. Gem den som CSV "
-                    "i UTF-8 og upload igen.",
-                )
+                report.add_file_problem("encoding", text("validation.not_text"))
     return report
 
 
@@ -822,10 +815,11 @@ def _reset(report: Report) -> None:
 
 def _checked_header(header: str, contract: dict[str, Any], report: Report) -> list[str] | None:
     names, header_issues = check_header(header, contract)
+    report.issues.extend(header_issues)
     for issue in header_issues:
-        report.add_file_problem(
-            issue.rule, issue.message, column=issue.column, row=issue.row, value=issue.value
-        )
+        report.by_rule[issue.rule] += 1
+        if issue.column:
+            report.by_column[issue.column] += 1
     return None if header_issues else names
 
 
@@ -955,7 +949,7 @@ def _check_rows(
                         if record[flag]:
                             value = truncate(record.get(check.column))
                             listed.append(
-                                Issue(
+                                _issue(
                                     record["__row"],
                                     check.column,
                                     value,
@@ -970,11 +964,11 @@ def _check_rows(
                 estimate = int(report.rows_checked * size / max(block.end, 1))
                 progress(report.rows_checked, max(estimate, report.rows_checked))
     except pl.exceptions.PolarsError as exc:
-        row, message = _locate_structure_problem(path, contract, len(names), exc)
-        raise FileProblem("structure", message, row=row) from None
+        row, said = _locate_structure_problem(path, contract, len(names), exc)
+        raise FileProblem("structure", said, row=row) from None
     report.rows_total = report.rows_checked
     if report.rows_checked == 0:
-        raise FileProblem("empty", "Filen har en overskriftsrække, men ingen data.")
+        raise FileProblem("empty", text("validation.no_data"))
     for check, count in zip(checks, counts, strict=True):
         if count:
             report.by_rule[check.rule] += count
@@ -987,12 +981,12 @@ def _check_rows(
             pk_count += found.height
             for record in found.sort("__row").head(max_listed).iter_rows(named=True):
                 pk_issues.append(
-                    Issue(
+                    _issue(
                         record["__row"],
                         pk[0],
                         truncate(record["__key"].replace("\x1f", " / ")),
                         "primaryKey",
-                        f"Nøglen ({described}) findes allerede i række {record['__first']}.",
+                        text("validation.primary_key", key=described, first=record["__first"]),
                     )
                 )
         if pk_count:
@@ -1007,7 +1001,7 @@ def _check_rows(
 
 def _locate_structure_problem(
     path: Path, contract: dict[str, Any], width: int, exc: Exception
-) -> tuple[int | None, str]:
+) -> tuple[int | None, Text]:
     """polars stopped on a malformed row; find it with the csv module (error path only)."""
     delimiter = contract["dialect"]["delimiter"]
     with path.open("r", encoding="utf-8-sig", newline="") as handle:
@@ -1015,13 +1009,14 @@ def _locate_structure_problem(
         try:
             for record in reader:
                 if len(record) > width:
-                    return reader.line_num, (
-                        f"Række {reader.line_num} har {len(record)} felter, men overskriften "
-                        f"har {width}. Tjek skilletegn (;) og anførselstegn i rækken."
+                    return reader.line_num, text(
+                        "validation.too_many_fields",
+                        row=reader.line_num,
+                        fields=len(record),
+                        width=width,
                     )
         except csv.Error as error:
-            return reader.line_num, (
-                f"Filen kan ikke læses som CSV omkring række {reader.line_num} ({error}). "
-                "Tjek anførselstegn i rækken."
+            return reader.line_num, text(
+                "validation.csv_error", row=reader.line_num, error=str(error)
             )
-    return None, f"Filen kan ikke læses som CSV: {str(exc).splitlines()[0]}"
+    return None, text("validation.not_csv", error=str(exc).splitlines()[0])

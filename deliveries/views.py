@@ -348,7 +348,7 @@ def delivery_report_csv(request: HttpRequest, delivery_uuid: uuid.UUID) -> Strea
                     csv_safe(issue.column),
                     csv_safe(issue.value),
                     issue.rule,
-                    csv_safe(issue.message),
+                    csv_safe(issue.message_text),
                 ]
             )
 

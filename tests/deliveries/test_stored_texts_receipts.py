@@ -1,0 +1,102 @@
+"""The Hent side's verdict details (Receipt.verdict_detail): stored in Danish exactly as before,
+with a code and parameters, shown in the reader's language on the receipt page and the
+delivery's timeline; rows without a code show their stored text. Files are fetched from the
+Serviceplatform stand-in over real SFTP, as in test_fetching."""
+
+from __future__ import annotations
+
+import pytest
+from django.conf import settings
+from django.urls import reverse
+
+from deliveries.models import Receipt, ReceiptVerdict
+from tests.deliveries.standin import World, home
+from tests.deliveries.test_fetching import (
+    CONTENT,
+    NAME,
+    fetch,
+    hold_private_keys,
+    metadata_for,
+    place,
+)
+
+
+@pytest.fixture
+def recipients(world: World, standin, private_media) -> World:
+    """The stand-in world, with the portal holding the recipients' private keys."""
+    hold_private_keys(world)
+    return world
+
+
+def receipt_page(client, receipt: Receipt, *, language: str = "") -> str:
+    if language:
+        client.cookies[settings.LANGUAGE_COOKIE_NAME] = language
+    response = client.get(reverse("deliveries:receipt", args=[receipt.uuid]))
+    assert response.status_code == 200
+    return response.content.decode()
+
+
+def test_two_failed_checks_are_stored_in_danish_and_shown_in_english(
+    recipients, standin, client, admin_user
+):
+    world = recipients
+    size = len(CONTENT)
+    metadata = metadata_for(world, NAME, size + 7, infref="UkendtInfRef_1")
+    place(standin, world.flis, NAME, CONTENT, metadata)
+    fetch(world.flis)
+
+    receipt = Receipt.objects.get()
+    assert receipt.verdict == ReceiptVerdict.UNKNOWN_ROUTE  # the first failed check
+    danish = (
+        f"InfRef UkendtInfRef_1 kendes ikke. Filen er {size} bytes, men metadatafilen siger "
+        f"{size + 7} (SizeInBytes)."
+    )
+    assert receipt.verdict_detail == danish
+    assert receipt.verdict_detail_code == "fetch.and"
+
+    client.force_login(admin_user)
+    assert danish in receipt_page(client, receipt)
+    page = receipt_page(client, receipt, language="en")
+    assert (
+        f"InfRef UkendtInfRef_1 is unknown. The file is {size} bytes, but the metadata file says "
+        f"{size + 7} (SizeInBytes)." in page
+    )
+    assert "kendes ikke" not in page and "metadatafilen siger" not in page
+
+
+def test_unreadable_metadata_is_shown_in_the_english_the_parser_wrote(
+    recipients, standin, client, admin_user
+):
+    world = recipients
+    place(standin, world.flis, NAME, CONTENT, b"<FileMetadata>ikke afsluttet")
+    fetch(world.flis)
+
+    receipt = Receipt.objects.get()
+    assert receipt.verdict_detail.startswith("XML-filen kan ikke læses (linje 1): ")
+    assert receipt.verdict_detail_code == "bilingual"
+
+    client.force_login(admin_user)
+    assert "XML-filen kan ikke læses (linje 1): " in receipt_page(client, receipt)
+    page = receipt_page(client, receipt, language="en")
+    assert "The XML file is not well-formed (line 1): " in page
+    assert "XML-filen kan ikke læses" not in page
+
+
+def test_an_old_receipt_without_a_code_shows_its_stored_text(
+    recipients, standin, client, admin_user
+):
+    world = recipients
+    inbox = home(standin, world.flis) / "IN"
+    (inbox / f"{NAME}.metadata").write_bytes(metadata_for(world, NAME, len(CONTENT)))
+    fetch(world.flis)
+    receipt = Receipt.objects.get()
+    assert receipt.verdict_detail == f"Datafilen {NAME} mangler i IN/ ved siden af metadatafilen."
+
+    client.force_login(admin_user)
+    english = receipt_page(client, receipt, language="en")
+    assert f"The data file {NAME} is missing in IN/ next to the metadata file." in english
+
+    Receipt.objects.filter(pk=receipt.pk).update(
+        verdict_detail_code="", verdict_detail_params={}, verdict_detail="Gammel begrundelse."
+    )
+    assert "Gammel begrundelse." in receipt_page(client, receipt, language="en")
