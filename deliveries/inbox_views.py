@@ -24,6 +24,7 @@ from django.views.decorators.http import require_GET
 from deliveries.forms import ReceiptFilterForm
 from deliveries.models import Delivery, Receipt, ReceiptQuerySet, ReceiptRead
 from flisportal.csvexport import Echo, csv_safe
+from flisportal.links import link_former
 from routes.models import User
 
 PAGE_SIZE = 50
@@ -71,10 +72,18 @@ def inbox(request: HttpRequest) -> HttpResponse:
     query = request.GET.copy()
     query.pop("side", None)
     system = form.cleaned_data.get("system") if form.is_valid() else None
+    # Each row with its link; the URL is reversed once for the page (benchmarks/load.py).
+    receipt_url = link_former("deliveries:receipt", "uuid")
     return render(
         request,
         "deliveries/inbox.html",
-        {"form": form, "page": page, "query": query.urlencode(), "system": system},
+        {
+            "form": form,
+            "page": page,
+            "rows": [(receipt, receipt_url(receipt.uuid)) for receipt in page],
+            "query": query.urlencode(),
+            "system": system,
+        },
     )
 
 
