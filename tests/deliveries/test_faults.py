@@ -59,6 +59,17 @@ pytestmark = pytest.mark.redis
 
 S = DeliveryStatus
 
+# A delivery's events from upload to fetched, each step once.
+EVERY_STEP_ONCE = [
+    ("", "received"),
+    ("received", "validating"),
+    ("validating", "valid"),
+    ("valid", "pushing"),
+    ("pushing", "sent"),
+    ("sent", "distributed"),
+    ("distributed", "fetched"),
+]
+
 
 @pytest.fixture
 def silent_server() -> Iterator[int]:
@@ -337,15 +348,7 @@ def test_twenty_uploads_at_once_with_four_workers_are_fetched_exactly_once(
 
     for d in Delivery.objects.all():
         steps = [(e.old_status, e.new_status) for e in d.events.all()]
-        assert steps == [
-            ("", "received"),
-            ("received", "validating"),
-            ("validating", "valid"),
-            ("valid", "pushing"),
-            ("pushing", "sent"),
-            ("sent", "distributed"),
-            ("distributed", "fetched"),
-        ], (d.pk, steps)
+        assert steps == EVERY_STEP_ONCE, (d.pk, steps)
         assert d.push_attempts == 1
     # One receipt per delivery and recipient, one stored file each, nothing left in IN/.
     receipts = list(Receipt.objects.all())
@@ -596,15 +599,7 @@ def test_redis_killed_and_started_again_empty_mid_flow_every_delivery_is_fetched
 
     for delivery in Delivery.objects.all():
         steps = [(e.old_status, e.new_status) for e in delivery.events.all()]
-        assert steps == [
-            ("", "received"),
-            ("received", "validating"),
-            ("validating", "valid"),
-            ("valid", "pushing"),
-            ("pushing", "sent"),
-            ("sent", "distributed"),
-            ("distributed", "fetched"),
-        ], (delivery.pk, steps)
+        assert steps == EVERY_STEP_ONCE, (delivery.pk, steps)
         assert delivery.push_attempts == 1
         assert delivery.receipts.count() == 2  # FLIS and LIS, once each
     assert PlatformDecision.objects.count() == 3
@@ -651,15 +646,7 @@ def test_redis_started_again_from_an_old_snapshot_replays_jobs_that_do_nothing(
     work("sftp")
     for delivery in Delivery.objects.all():
         steps = [(e.old_status, e.new_status) for e in delivery.events.all()]
-        assert steps == [
-            ("", "received"),
-            ("received", "validating"),
-            ("validating", "valid"),
-            ("valid", "pushing"),
-            ("pushing", "sent"),
-            ("sent", "distributed"),
-            ("distributed", "fetched"),
-        ], (delivery.pk, steps)
+        assert steps == EVERY_STEP_ONCE, (delivery.pk, steps)
         assert delivery.push_attempts == 1
         assert delivery.receipts.count() == 2
     assert PlatformDecision.objects.count() == len(deliveries)
