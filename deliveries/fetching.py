@@ -38,7 +38,7 @@ from django.utils.text import get_valid_filename
 
 from deliveries import protocol
 from deliveries.messages import Text, text
-from deliveries.models import Delivery, DeliveryStatus, Receipt, ReceiptVerdict
+from deliveries.models import Delivery, DeliveryStatus, Receipt, ReceiptVerdict, period_shift
 from deliveries.services import delivery_transition
 from deliveries.sftp import SftpConnection, SftpError, open_for_endpoint
 from routes.keys import decrypt_private_key
@@ -55,6 +55,8 @@ _DERIVED_NAMESPACE = uuid.UUID("6f1c2b4e-9d0a-4c53-8f7e-2a1b3c4d5e6f")
 # `<SFTPUSER>_<AREA>_<KOMMUNE>_<YYYYMM>_<id>.<ext>` (protocol.wire_file_name): the period of a
 # file from another sender is read from its name when the name follows the convention.
 _PERIOD_IN_NAME = re.compile(r"_(20\d{2})(0[1-9]|1[0-2])_")
+# The month folder received files are kept in (`_storage_name`).
+_MONTH_FOLDER = re.compile(r"\d{4}-(0[1-9]|1[0-2])")
 # States a delivery is in between the push and the recipient's fetch.
 AWAITING_FETCH = (DeliveryStatus.SENT, DeliveryStatus.DISTRIBUTED)
 
@@ -431,21 +433,29 @@ def _drop_unrecorded_copies(receipt: Receipt) -> None:
     """Deletes the other stored copies of this receipt's transfer: left by a round whose worker
     was killed after storing the file and before recording it (storage then gave this round's
     copy a name of its own). Safe once this receipt is committed: the idempotency key means no
-    other copy of the same transfer can ever be recorded for this recipient."""
+    other copy of the same transfer can ever be recorded for this recipient.
+
+    Copies are kept in a folder per month (`_storage_name`); a round killed on the last day of
+    a month left its copy in that month's folder, so the previous month's is looked in too."""
     if not receipt.file.name:
         return
-    folder, _, kept = receipt.file.name.rpartition("/")
+    folder = receipt.file.name.rpartition("/")[0]
+    parent, _, month = folder.rpartition("/")
+    folders = [folder]
+    if _MONTH_FOLDER.fullmatch(month):
+        folders.append(f"{parent}/{period_shift(month, -1)}")
     # Every copy's name starts with the key (`_storage_name`; storage adds a suffix to a taken
     # name, at the end).
     prefix = f"{receipt.filetransfer_uuid}_"
-    try:
-        _, names = default_storage.listdir(folder)
-    except FileNotFoundError:
-        return  # the folder is gone (retention): nothing left over either
-    for name in names:
-        if name.startswith(prefix) and name != kept:
-            logger.info("removing unrecorded copy %s/%s", folder, name)
-            default_storage.delete(f"{folder}/{name}")
+    for place in folders:
+        try:
+            _, names = default_storage.listdir(place)
+        except FileNotFoundError:
+            continue  # no such folder (or retention removed it): nothing left over there
+        for name in names:
+            if name.startswith(prefix) and f"{place}/{name}" != receipt.file.name:
+                logger.info("removing unrecorded copy %s/%s", place, name)
+                default_storage.delete(f"{place}/{name}")
 
 
 def _period(checked: _Checked, data_name: str) -> str:

@@ -9,13 +9,16 @@ from __future__ import annotations
 
 import hashlib
 import uuid
+from datetime import datetime
 from pathlib import Path
 
 import pytest
+import time_machine
 from django.utils import timezone
 
 from deliveries import fetching, protocol, sftp
 from deliveries.models import (
+    COPENHAGEN,
     Delivery,
     DeliveryEvent,
     DeliveryStatus,
@@ -225,6 +228,29 @@ def test_a_copy_left_by_a_killed_round_is_removed_once_the_transfer_is_recorded(
     assert receipt.file.name != f"receipts/{world.flis.username}/{folder.name}/{key}_{NAME}"
     assert (private_media / receipt.file.name).read_bytes() == CONTENT
     assert sorted(folder.iterdir()) == sorted([private_media / receipt.file.name, other])
+
+
+def test_a_copy_left_on_the_last_day_of_a_month_is_removed_by_the_round_after_it(
+    fetch_world, standin, private_media
+):
+    world = fetch_world
+    metadata = metadata_for(world, NAME, len(CONTENT))
+    key = protocol.parse_file_metadata(metadata).file_transfer_uuid
+    place(standin, world.flis, NAME, CONTENT, metadata)
+    user_folder = private_media / "receipts" / world.flis.username
+    # Killed on 30 November, fetched again on 1 December: the copy is in November's folder.
+    november = user_folder / "2026-11"
+    november.mkdir(parents=True)
+    (november / f"{key}_{NAME}").write_bytes(CONTENT[:100])
+    other = november / f"{uuid.uuid4()}_{NAME}"
+    other.write_bytes(CONTENT)
+
+    with time_machine.travel(datetime(2026, 12, 1, 8, 0, tzinfo=COPENHAGEN), tick=False):
+        fetch(world.flis)
+
+    receipt = Receipt.objects.get()
+    assert receipt.file.name == f"receipts/{world.flis.username}/2026-12/{key}_{NAME}"
+    assert list(november.iterdir()) == [other]
 
 
 def test_checksum_mismatch_is_quarantined_and_delivery_not_fetched(
