@@ -296,13 +296,14 @@ def _per_area_task(
         return ChecklistTask(key, title, TaskState.TODO, [none_yet])
     details = []
     passed = 0
+    missing = _("mangler")  # outside the f-string below, where makemessages finds it
     for data_area in areas:
         matching = [route for route in routes_by_area[data_area.pk] if passes(route)]
         if matching:
             passed += 1
             details.append(f"{data_area.name}: {describe(matching[0])}")
         else:
-            details.append(f"{data_area.name}: {_('mangler')}")
+            details.append(f"{data_area.name}: {missing}")
     if passed == len(areas):
         state = TaskState.DONE
     elif passed:

@@ -34,6 +34,16 @@ def free_port() -> int:
 
 
 @pytest.fixture(autouse=True)
+def _danish() -> None:
+    """Each test starts in Danish, as each request does unless its user chose otherwise: the
+    language a request activates stays active in its thread after the response."""
+    from django.conf import settings
+    from django.utils import translation
+
+    translation.activate(settings.LANGUAGE_CODE)
+
+
+@pytest.fixture(autouse=True)
 def _empty_cache() -> Iterator[None]:
     """Each test starts with an empty cache: database ids repeat between tests (each rolls
     back), so a cached page keyed on them could outlive its test."""

@@ -55,23 +55,25 @@ class SshServer:
     def freeze(self) -> None:
         """Stop (SIGSTOP) every connection's processes: the server keeps its sockets open but
         answers nothing, like a hung server or a dead network path."""
-        for pid in _descendants(self.process.pid):
-            os.kill(pid, signal.SIGSTOP)
+        self._signal_children(signal.SIGSTOP)
 
     def thaw(self) -> None:
-        for pid in _descendants(self.process.pid):
-            os.kill(pid, signal.SIGCONT)
+        self._signal_children(signal.SIGCONT)
 
-    def _signal(self, signum: int) -> None:
-        if self.process.poll() is not None:
-            return
+    def _signal_children(self, signum: int) -> None:
         # Each connection is served by a child that sshd moves into a session of its own
         # (setsid), so a process-group signal would miss it: find the children by parent pid.
+        # A child may end between the listing and the signal (its client has gone).
         for pid in _descendants(self.process.pid):
             try:
                 os.kill(pid, signum)
             except ProcessLookupError:
                 pass
+
+    def _signal(self, signum: int) -> None:
+        if self.process.poll() is not None:
+            return
+        self._signal_children(signum)
         # Give the listener a moment to reap them, so no zombies are left to pid 1.
         deadline = time.monotonic() + 1
         while _descendants(self.process.pid) and time.monotonic() < deadline:
