@@ -427,8 +427,10 @@ def own_sshd(tmp_path: Path, client_key: KeyPair) -> Iterator[SshServer]:
     """A server of the test's own, for tests that freeze or kill it."""
     server = start_sshd(tmp_path / "sshd-own", authorized_keys=[client_key.public_openssh])
     yield server
-    server.thaw()
-    server.kill()
+    try:
+        server.thaw()
+    finally:
+        server.kill()  # never left running, whatever thaw met
 
 
 def test_hung_server_times_out_as_transient(own_sshd, client_key, remote_dir):
