@@ -1,17 +1,17 @@
 from __future__ import annotations
 
 import re
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 from crispy_forms.helper import FormHelper
 from crispy_forms.layout import Div, Field, Layout, Submit
 from django import forms
 from django.contrib.auth.models import AnonymousUser
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from deliveries.models import DeliveryStatus, ReceiptQuerySet, ReceiptVerdict
+from deliveries.models import DeliveryStatus, ReceiptVerdict
 from flisportal.widgets import PlainSelect
 from routes.models import (
     AgreementStatus,
@@ -181,9 +181,15 @@ class DeliveryUploadForm(forms.Form):
         return lines
 
 
+_Rows = TypeVar("_Rows", bound="QuerySet[Any]")
+
+
 class _ListFilterForm(forms.Form):
     """What the delivery list and the inbox filter on alike: data area, the user's kommuner and
     a period, in small controls."""
+
+    # Fields that filter on the model field of the same name.
+    simple_filters: tuple[str, ...] = ("data_area", "kommune", "period")
 
     data_area = forms.ModelChoiceField(
         label=gettext_lazy("Dataområde"),
@@ -221,6 +227,13 @@ class _ListFilterForm(forms.Form):
             raise forms.ValidationError(_("Skriv perioden som ÅÅÅÅ-MM."))
         return value
 
+    def filter(self, rows: _Rows) -> _Rows:
+        """The rows that match the valid filters (all of them if the form is invalid)."""
+        if not self.is_valid():
+            return rows
+        lookups = {name: self.cleaned_data.get(name) for name in self.simple_filters}
+        return rows.filter(**{name: value for name, value in lookups.items() if value})
+
 
 class DeliveryFilterForm(_ListFilterForm):
     status = forms.ChoiceField(
@@ -229,6 +242,8 @@ class DeliveryFilterForm(_ListFilterForm):
         required=False,
         widget=PlainSelect,
     )
+
+    simple_filters = (*_ListFilterForm.simple_filters, "status")
 
 
 class ReceiptFilterForm(_ListFilterForm):
@@ -263,21 +278,16 @@ class ReceiptFilterForm(_ListFilterForm):
         # Choosing the recipient system shows its inbox at once (portal.js; no inline script).
         self.fields["system"].widget.attrs["data-submit-on-change"] = ""
 
-    def filter(self, receipts: ReceiptQuerySet) -> ReceiptQuerySet:
+    simple_filters = (*_ListFilterForm.simple_filters, "verdict")
+
+    def filter(self, rows: _Rows) -> _Rows:
         """The receipts that match the valid filters (all of them if the form is invalid)."""
+        receipts = super().filter(rows)
         if not self.is_valid():
             return receipts
         data = self.cleaned_data
         if data.get("system"):
             receipts = receipts.filter(recipient_system=data["system"])
-        if data.get("kommune"):
-            receipts = receipts.filter(kommune=data["kommune"])
-        if data.get("data_area"):
-            receipts = receipts.filter(data_area=data["data_area"])
-        if data.get("verdict"):
-            receipts = receipts.filter(verdict=data["verdict"])
-        if data.get("period"):
-            receipts = receipts.filter(period=data["period"])
         if data.get("q"):
             term = data["q"].strip()
             receipts = receipts.filter(

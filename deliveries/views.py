@@ -221,17 +221,7 @@ def delivery_list(request: HttpRequest) -> HttpResponse:
             "endpoint__slug",
         )
     )
-    if form.is_valid():
-        data = form.cleaned_data
-        if data.get("data_area"):
-            deliveries = deliveries.filter(data_area=data["data_area"])
-        if data.get("kommune"):
-            deliveries = deliveries.filter(kommune=data["kommune"])
-        if data.get("period"):
-            deliveries = deliveries.filter(period=data["period"])
-        if data.get("status"):
-            deliveries = deliveries.filter(status=data["status"])
-    page = Paginator(deliveries, PAGE_SIZE).get_page(request.GET.get("side"))
+    page = Paginator(form.filter(deliveries), PAGE_SIZE).get_page(request.GET.get("side"))
     query = request.GET.copy()
     query.pop("side", None)
     # Each row with its link; the URL is reversed once for the page (benchmarks/load.py).
