@@ -127,14 +127,12 @@ def expected_delivery_mark_met(*, route_id: int, period: str) -> list[int]:
         if found is None:
             continue
         delivery_id, at = found
-        if (
-            ExpectedDelivery.objects.filter(pk=expected.pk, state=expected.state).update(
-                state=ExpectedState.MET,
-                met_at=at,
-                met_by_id=delivery_id,
-                state_changed_at=timezone.now(),
-            )
-            == 1
+        if ExpectedDelivery.objects.claim_state(
+            pk=expected.pk,
+            old=expected.state,
+            new=ExpectedState.MET,
+            met_at=at,
+            met_by_id=delivery_id,
         ):
             changed.append(expected.pk)
     return changed
@@ -171,10 +169,9 @@ def expected_deliveries_scan(*, now: datetime | None = None) -> ScanRound:
             continue
         stamp = "overdue_alerted_at" if new == ExpectedState.OVERDUE else "due_soon_alerted_at"
         with transaction.atomic():
-            claimed = ExpectedDelivery.objects.filter(pk=expected.pk, state=expected.state).update(
-                state=new, state_changed_at=timezone.now(), **{stamp: now}
-            )
-            if claimed != 1:
+            if not ExpectedDelivery.objects.claim_state(
+                pk=expected.pk, old=expected.state, new=new, **{stamp: now}
+            ):
                 continue
             # Whoever claimed the change tells of it, in the same transaction.
             notify_expected(expected_id=expected.pk, kind=new)

@@ -552,6 +552,17 @@ class ExpectedDeliveryQuerySet(ScopedQuerySet["ExpectedDelivery"]):
     def for_consultant(self, user: User) -> Self:
         return self.filter(route__kommune__consultants=user)
 
+    def claim_state(self, *, pk: int, old: str, new: str, **fields: Any) -> bool:
+        """Moves one period from `old` to `new` if it is still in `old` (a claim: of racing
+        workers exactly one succeeds) and stamps `state_changed_at`, which the coverage
+        dashboard's cache watches. Every change of state goes through here."""
+        return (
+            self.filter(pk=pk, state=old).update(
+                state=new, state_changed_at=timezone.now(), **fields
+            )
+            == 1
+        )
+
 
 class ExpectedDelivery(models.Model):
     """One period's extract that an established route owes, with its deadline stored in a
