@@ -33,6 +33,7 @@ from typing import Any
 from django.core.files import File
 from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.text import get_valid_filename
 
@@ -208,9 +209,7 @@ def _fetch_one(
     raw = _read_metadata(connection, metadata_path)
     checked = _check(raw, sftp_user=sftp_user, data_name=data_name)
 
-    existing = Receipt.objects.filter(
-        recipient_system_id=sftp_user.it_system_id, filetransfer_uuid=checked.key
-    ).first()
+    existing = _recorded(sftp_user, checked.key).first()
     if existing is not None:
         # Recorded in an earlier round that did not get to remove the files (a crash, a lost
         # connection): the receipt and the stored file are safe, so only clean up.
@@ -228,9 +227,18 @@ def _fetch_one(
             size, sha256 = connection.download(data_path, spool)
             _check_file(checked, size=size, sha256=sha256)
             spool.seek(0)
-            stored_name = default_storage.save(
-                _storage_name(sftp_user, checked, data_name), File(spool)
-            )
+            try:
+                stored_name = default_storage.save(
+                    _storage_name(sftp_user, checked, data_name), File(spool)
+                )
+            except FileNotFoundError:
+                if not _recorded(sftp_user, checked.key).exists():
+                    raise
+                # A round beside this one recorded the same transfer while this copy was being
+                # written, and removed it as one of the copies it does not keep.
+                summary.already_recorded.append(checked.key)
+                _remove(connection, data_path, metadata_path)
+                return
     else:
         checked.fail(
             ReceiptVerdict.SIZE_MISMATCH,
@@ -261,6 +269,10 @@ def _fetch_one(
         summary.verdicts[receipt.verdict] = summary.verdicts.get(receipt.verdict, 0) + 1
         _drop_unrecorded_copies(receipt)
     _remove(connection, data_path if data_present else None, metadata_path)
+
+
+def _recorded(sftp_user: SftpUser, key: str) -> QuerySet[Receipt]:
+    return Receipt.objects.filter(recipient_system_id=sftp_user.it_system_id, filetransfer_uuid=key)
 
 
 def _read_metadata(connection: SftpConnection, path: str) -> bytes:

@@ -37,7 +37,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection, connections, transaction
 from django.urls import reverse
 from django.utils import timezone
-from rq.job import Job
+from rq.job import Job, JobStatus
 from rq.registry import ScheduledJobRegistry, StartedJobRegistry
 
 from deliveries import jobs, services
@@ -342,6 +342,10 @@ def test_twenty_uploads_at_once_with_four_workers_are_fetched_exactly_once(
     rounds += [queue.enqueue(jobs.fetch_receipts, p.sftp_user.pk) for p in (world.flis, world.lis)]
     assert len(rounds) == 4
     four_workers("sftp")
+    for job in rounds:
+        job.refresh()
+        if job.get_status() != JobStatus.FINISHED:
+            pytest.fail(f"{job.id} {job.get_status()}:\n{job.exc_info}")
     summaries = [job.return_value() for job in rounds]
     assert all(summary["error"] == "" for summary in summaries), summaries
     assert sum(len(summary["recorded"]) for summary in summaries) == 40

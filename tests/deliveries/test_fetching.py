@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 import time_machine
+from django.core.files.storage import storages
 from django.utils import timezone
 
 from deliveries import fetching, protocol, sftp
@@ -251,6 +252,52 @@ def test_a_copy_left_on_the_last_day_of_a_month_is_removed_by_the_round_after_it
     receipt = Receipt.objects.get()
     assert receipt.file.name == f"receipts/{world.flis.username}/2026-12/{key}_{NAME}"
     assert list(november.iterdir()) == [other]
+
+
+def test_a_copy_removed_while_written_by_a_round_that_recorded_it_is_already_recorded(
+    fetch_world, standin, private_media, monkeypatch
+):
+    # Two rounds for one recipient at once (the cron's and a manual one): the first records the
+    # transfer and removes the copies it does not keep, among them the one the second is
+    # writing. File storage then fails the second's save (FileNotFoundError from its chmod).
+    world = fetch_world
+    place(standin, world.flis, NAME, CONTENT, metadata_for(world, NAME, len(CONTENT)))
+    storage = storages["default"]
+    save = storage.save
+
+    def beside_another_round(name, content, **kwargs):
+        monkeypatch.setattr(storage, "save", save)
+        assert fetch(world.flis).recorded != []
+        stored = save(name, content, **kwargs)
+        storage.delete(stored)
+        raise FileNotFoundError(stored)
+
+    monkeypatch.setattr(storage, "save", beside_another_round)
+    summary = fetch(world.flis)
+
+    receipt = Receipt.objects.get()
+    assert summary.already_recorded == [receipt.filetransfer_uuid]
+    assert summary.recorded == []
+    assert list((home(standin, world.flis) / "IN").iterdir()) == []
+    stored = [p for p in private_media.rglob("*") if p.is_file()]
+    assert [p.relative_to(private_media).as_posix() for p in stored] == [receipt.file.name]
+
+
+def test_a_storage_error_with_nothing_recorded_stops_the_round(
+    fetch_world, standin, private_media, monkeypatch
+):
+    world = fetch_world
+    place(standin, world.flis, NAME, CONTENT, metadata_for(world, NAME, len(CONTENT)))
+
+    def vanished(name, content, **kwargs):
+        raise FileNotFoundError(name)
+
+    monkeypatch.setattr(storages["default"], "save", vanished)
+    with pytest.raises(FileNotFoundError):
+        fetching.receipts_fetch(sftp_user_id=world.flis.sftp_user.pk)
+    assert not Receipt.objects.exists()
+    inbox = home(standin, world.flis) / "IN"
+    assert sorted(p.name for p in inbox.iterdir()) == [NAME, NAME + ".metadata"]
 
 
 def test_checksum_mismatch_is_quarantined_and_delivery_not_fetched(
