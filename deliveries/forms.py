@@ -12,6 +12,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from deliveries.models import DeliveryStatus, ReceiptVerdict
+from deliveries.selectors import OUTSTANDING_STATES
 from flisportal.widgets import PlainSelect
 from routes.models import (
     AgreementStatus,
@@ -188,8 +189,9 @@ class _ListFilterForm(forms.Form):
     """What the delivery list and the inbox filter on alike: data area, the user's kommuner and
     a period, in small controls."""
 
-    # Fields that filter on the model field of the same name.
+    # Fields that filter on the model field of the same name, or on the path in `paths`.
     simple_filters: tuple[str, ...] = ("data_area", "kommune", "period")
+    paths: dict[str, str] = {}
 
     data_area = forms.ModelChoiceField(
         label=gettext_lazy("Dataområde"),
@@ -231,8 +233,10 @@ class _ListFilterForm(forms.Form):
         """The rows that match the valid filters (all of them if the form is invalid)."""
         if not self.is_valid():
             return rows
-        lookups = {name: self.cleaned_data.get(name) for name in self.simple_filters}
-        return rows.filter(**{name: value for name, value in lookups.items() if value})
+        lookups = {
+            self.paths.get(name, name): self.cleaned_data.get(name) for name in self.simple_filters
+        }
+        return rows.filter(**{path: value for path, value in lookups.items() if value})
 
 
 class DeliveryFilterForm(_ListFilterForm):
@@ -244,6 +248,23 @@ class DeliveryFilterForm(_ListFilterForm):
     )
 
     simple_filters = (*_ListFilterForm.simple_filters, "status")
+
+
+class OutstandingFilterForm(_ListFilterForm):
+    """The filters of the periods still owed; data area and kommune are the route's."""
+
+    state = forms.ChoiceField(
+        label=gettext_lazy("Tilstand"),
+        choices=[
+            ("", "---------"),
+            *((state.value, state.label) for state in OUTSTANDING_STATES),
+        ],
+        required=False,
+        widget=PlainSelect,
+    )
+
+    simple_filters = (*_ListFilterForm.simple_filters, "state")
+    paths = {"data_area": "route__data_area", "kommune": "route__kommune"}
 
 
 class ReceiptFilterForm(_ListFilterForm):

@@ -11,7 +11,7 @@ from __future__ import annotations
 import calendar
 import uuid
 from datetime import date, datetime, timedelta
-from typing import TYPE_CHECKING, Any, Self
+from typing import TYPE_CHECKING, Any, ClassVar, Self
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
@@ -598,6 +598,14 @@ class ExpectedDelivery(models.Model):
 
     objects = ExpectedDeliveryQuerySet.as_manager()
 
+    # Bootstrap's colour of each state, wherever a state is shown.
+    STATE_BADGES: ClassVar[dict[str, str]] = {
+        ExpectedState.PENDING: "secondary",
+        ExpectedState.DUE_SOON: "warning",
+        ExpectedState.OVERDUE: "danger",
+        ExpectedState.MET: "success",
+    }
+
     class Meta:
         ordering = ["route", "-period"]
         verbose_name = _("forventet leverance")
@@ -645,12 +653,7 @@ class ExpectedDelivery(models.Model):
 
     @property
     def state_badge(self) -> str:
-        return {
-            ExpectedState.PENDING: "secondary",
-            ExpectedState.DUE_SOON: "warning",
-            ExpectedState.OVERDUE: "danger",
-            ExpectedState.MET: "success",
-        }[ExpectedState(self.state)]
+        return self.STATE_BADGES[ExpectedState(self.state)]
 
 
 # --- Hent-side receipts ---

@@ -7,11 +7,11 @@ Each runs a fixed number of queries however many kommuner, routes and periods th
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
-from typing import TYPE_CHECKING
+from datetime import date, timedelta
+from typing import TYPE_CHECKING, NamedTuple
 
 from django.db import connection
-from django.db.models import F, OuterRef, Prefetch, Q, Subquery
+from django.db.models import Count, Exists, F, OuterRef, Prefetch, Q, QuerySet, Subquery
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
@@ -37,6 +37,12 @@ if TYPE_CHECKING:
 
 # How far back the dashboard looks for periods still missing.
 DASHBOARD_MONTHS = 12
+
+# The expected states of a period still owed, most urgent first.
+OUTSTANDING_STATES = (ExpectedState.OVERDUE, ExpectedState.DUE_SOON, ExpectedState.PENDING)
+# Deliveries that stopped without reaching the recipient, and how long a start page lists them.
+PROBLEM_STATES = (DeliveryStatus.REJECTED, DeliveryStatus.REFUSED, DeliveryStatus.FAILED)
+PROBLEM_DAYS = 30
 
 # Which expected state speaks for a cell with more than one route or period: the worst.
 _URGENCY: dict[str, int] = {
@@ -76,6 +82,112 @@ def _latest_per_cell(*, user: User | AnonymousUser, kommune_ids: set[int], area_
     )
 
 
+def collecting_period() -> str:
+    """The period whose extracts are being collected now: last month's data."""
+    return period_shift(period_of(timezone.now()), -1)
+
+
+def _owed_within_dashboard(collecting: str) -> Q:
+    """Expected periods of established routes within the dashboard's year."""
+    return Q(
+        route__status=RouteStatus.ESTABLISHED,
+        period__gte=period_shift(collecting, -DASHBOARD_MONTHS),
+    )
+
+
+def outstanding_expected(user: User | AnonymousUser) -> QuerySet[ExpectedDelivery]:
+    """The periods the user's routes still owe, earliest deadline first: overdue or due soon
+    within the dashboard's year, and the period being collected now (pending periods of next
+    month say nothing yet). The coverage dashboard's cells show the same periods."""
+    collecting = collecting_period()
+    return (
+        ExpectedDelivery.objects.for_user(user)
+        .filter(_owed_within_dashboard(collecting))
+        .filter(
+            Q(state__in=(ExpectedState.OVERDUE, ExpectedState.DUE_SOON))
+            | Q(state=ExpectedState.PENDING, period=collecting)
+        )
+        .select_related(
+            "route__kommune", "route__data_area", "route__sender_system__vendor", "route__endpoint"
+        )
+        .order_by("due_at", "pk")
+    )
+
+
+class StateCount(NamedTuple):
+    state: str
+    label: str
+    badge: str
+    number: int
+
+
+def outstanding_counts(rows: QuerySet[ExpectedDelivery]) -> list[StateCount]:
+    """How many of `rows` are in each state, most urgent first. One query."""
+    counts = dict(rows.order_by().values_list("state").annotate(count=Count("pk")))
+    return [
+        StateCount(
+            state.value,
+            str(state.label),
+            ExpectedDelivery.STATE_BADGES[state],
+            counts.get(state.value, 0),
+        )
+        for state in OUTSTANDING_STATES
+    ]
+
+
+def deliveries_needing_action(user: User | AnonymousUser, *, limit: int) -> list[Delivery]:
+    """The user's deliveries of the last PROBLEM_DAYS that stopped without reaching the
+    recipient (rejected, refused, failed) and were not followed by a newer upload for the same
+    route and period, newest first. One query (the status index finds the few recent ones)."""
+    since = timezone.now() - timedelta(days=PROBLEM_DAYS)
+    newer = Delivery.objects.filter(
+        route=OuterRef("route"), period=OuterRef("period"), uploaded_at__gt=OuterRef("uploaded_at")
+    )
+    return list(
+        Delivery.objects.for_user(user)
+        .filter(status__in=PROBLEM_STATES, status_changed_at__gte=since)
+        .filter(~Exists(newer))
+        .select_related("it_system", "data_area", "kommune")
+        .only(
+            "uuid",
+            "period",
+            "status",
+            "status_changed_at",
+            "error_count",
+            "it_system__name",
+            "data_area__name",
+            "kommune__code",
+            "kommune__name",
+        )
+        .order_by("-status_changed_at", "-pk")[:limit]
+    )
+
+
+@dataclass
+class StartOverview:
+    """What a start page says about the month: the periods still owed and the deliveries that
+    need a person. Three queries."""
+
+    counts: list[StateCount]
+    urgent: list[ExpectedDelivery]
+    problems: list[Delivery]
+
+    problem_days: int = PROBLEM_DAYS
+
+    @property
+    def outstanding(self) -> int:
+        return sum(count.number for count in self.counts)
+
+
+def start_overview(user: User | AnonymousUser, *, limit: int = 8) -> StartOverview:
+    rows = outstanding_expected(user)
+    return StartOverview(
+        counts=outstanding_counts(rows),
+        urgent=list(rows[:limit]),
+        problems=deliveries_needing_action(user, limit=limit),
+    )
+
+
 def coverage_attach(*, cells: list[CoverageCell], user: User | AnonymousUser) -> None:
     """Fills each coverage cell's latest delivery and expected-delivery state. Two queries."""
     from routes.selectors import LatestDelivery  # routes does not import deliveries at load
@@ -102,13 +214,12 @@ def coverage_attach(*, cells: list[CoverageCell], user: User | AnonymousUser) ->
 
     # Open periods of the last year, and the period being collected now even when met, so a
     # cell shows "Leveret: 2026-10" once this month's extract is in.
-    collecting = period_shift(period_of(timezone.now()), -1)
+    collecting = collecting_period()
     expected_rows = (
         ExpectedDelivery.objects.filter(
+            _owed_within_dashboard(collecting),
             route__kommune_id__in=kommune_ids,
             route__data_area_id__in=area_ids,
-            route__status=RouteStatus.ESTABLISHED,
-            period__gte=period_shift(collecting, -DASHBOARD_MONTHS),
         )
         .filter(~Q(state=ExpectedState.MET) | Q(period=collecting))
         .annotate(kommune_id=F("route__kommune_id"), data_area_id=F("route__data_area_id"))

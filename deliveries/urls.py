@@ -7,6 +7,7 @@ urlpatterns = [
     path("leverancer/", views.delivery_list, name="list"),
     path("leverancer/kommune/<str:code>/", views.kommune_history, name="kommune_history"),
     path("leverancer/upload/", views.upload, name="upload"),
+    path("leverancer/udestaaende/", views.outstanding, name="outstanding"),
     path("leverancer/<uuid:delivery_uuid>/", views.delivery_detail, name="detail"),
     path("leverancer/<uuid:delivery_uuid>/status/", views.delivery_status, name="status"),
     path("leverancer/<uuid:delivery_uuid>/proev-igen/", views.delivery_retry, name="retry"),

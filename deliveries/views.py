@@ -32,8 +32,8 @@ from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from deliveries import selectors, services
-from deliveries.forms import DeliveryFilterForm, DeliveryUploadForm
-from deliveries.models import DataContract, Delivery, DeliveryStatus
+from deliveries.forms import DeliveryFilterForm, DeliveryUploadForm, OutstandingFilterForm
+from deliveries.models import DataContract, Delivery, DeliveryStatus, ExpectedDelivery
 from deliveries.uploads import HashingUploadHandler, UploadRefused, prepare_upload
 from flisportal.csvexport import Echo, csv_safe
 from flisportal.links import link_former
@@ -136,6 +136,9 @@ def _upload(request: HttpRequest) -> HttpResponse:
                 "period": replaces.period,
                 "environment": replaces.endpoint_id,
             }
+        expected_pk = request.GET.get("forventet")
+        if replaces is None and expected_pk:
+            initial = _initial_for_expected(request, expected_pk)
         form = DeliveryUploadForm(user=user, initial=initial)
         status = 200
     contracts = (
@@ -152,6 +155,27 @@ def _upload(request: HttpRequest) -> HttpResponse:
         },
         status=status,
     )
+
+
+def _initial_for_expected(request: HttpRequest, expected_pk: str) -> dict[str, Any]:
+    """The upload form filled in for one period still owed (the link from the start page and
+    the list of outstanding periods); 404 for a period outside the user's routes."""
+    try:
+        expected = (
+            ExpectedDelivery.objects.for_user(request.user)
+            .select_related("route")
+            .get(pk=int(expected_pk))
+        )
+    except (ValueError, ExpectedDelivery.DoesNotExist):
+        raise Http404 from None
+    route = expected.route
+    return {
+        "it_system": route.sender_system_id,
+        "data_area": route.data_area_id,
+        "kommune": route.kommune_id,
+        "period": expected.period,
+        "environment": route.endpoint_id,
+    }
 
 
 def _try_create(
@@ -195,6 +219,33 @@ def _try_create(
         redelivery_confirmed=bool(confirmed and earlier is not None),
         replaces=replaces,
     )
+
+
+@login_required
+@require_GET
+def outstanding(request: HttpRequest) -> HttpResponse:
+    """The periods the user's routes still owe, earliest deadline first, with filters."""
+    form = OutstandingFilterForm(request.GET or None, user=request.user)
+    rows = selectors.outstanding_expected(request.user)
+    page = Paginator(form.filter(rows), PAGE_SIZE).get_page(request.GET.get("side"))
+    query = request.GET.copy()
+    query.pop("side", None)
+    return render(
+        request,
+        "deliveries/outstanding.html",
+        {
+            "form": form,
+            "page": page,
+            "counts": selectors.outstanding_counts(rows),
+            "query": query.urlencode(),
+            "upload_url": upload_url_for(request.user),
+        },
+    )
+
+
+def upload_url_for(user: Any) -> str:
+    """The upload page's address for a user who may upload, else "" (no upload links)."""
+    return reverse("deliveries:upload") if _may_upload(user) else ""
 
 
 @login_required

@@ -6,6 +6,8 @@ from django.shortcuts import render
 from django.template import loader
 from django.views.decorators.http import require_GET
 
+from deliveries.selectors import start_overview
+from deliveries.views import upload_url_for
 from routes.models import Role, user_role
 
 START_TEMPLATES = {
@@ -19,8 +21,16 @@ START_TEMPLATES = {
 @login_required
 @require_GET
 def start(request: HttpRequest) -> HttpResponse:
-    """Everyone lands here after login and sees the start page of their role."""
-    return render(request, START_TEMPLATES[user_role(request.user)])
+    """Everyone lands here after login and sees the start page of their role: what is still
+    owed this month and which deliveries need a person, within what the role may see."""
+    role = user_role(request.user)
+    context = {}
+    if role != Role.NONE:
+        context = {
+            "overview": start_overview(request.user),
+            "upload_url": upload_url_for(request.user),
+        }
+    return render(request, START_TEMPLATES[role], context)
 
 
 def page_not_found(request: HttpRequest, exception: Exception) -> HttpResponse:

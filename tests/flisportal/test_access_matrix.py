@@ -109,6 +109,8 @@ POLICY: dict[str, dict[str, Any]] = {
     # Deliveries: the list is scoped (a user without a role gets an empty list, not an error).
     "deliveries:list": _everyone(OK),
     "deliveries:upload": _only("admin", "vendor_a", "vendor_b"),
+    # The periods still owed: scoped like the list (tests/deliveries/test_outstanding.py).
+    "deliveries:outstanding": _everyone(OK),
     "deliveries:detail": A_AND_KOMMUNE,
     "deliveries:status": A_AND_KOMMUNE,
     "deliveries:download": A_AND_KOMMUNE,
