@@ -229,7 +229,8 @@ def receipt_files_delete(result: RetentionRound, *, now: datetime) -> None:
     for receipt in receipt_files_due(now=now):
         if not result.dry_run:
             try:
-                _receipt_file_delete(receipt, now=now)
+                if not _receipt_file_delete(receipt, now=now):
+                    continue  # another run stamped it first, and counted it
             except Exception as exc:  # storage errors vary by backend; the next run tries again
                 logger.exception("retention: could not delete %s", receipt.file.name)
                 result.failed.append(f"kvittering {receipt.pk}: {type(exc).__name__}: {exc}")
@@ -238,7 +239,8 @@ def receipt_files_delete(result: RetentionRound, *, now: datetime) -> None:
         result.receipt_bytes += receipt.size
 
 
-def _receipt_file_delete(receipt: Receipt, *, now: datetime) -> None:
+def _receipt_file_delete(receipt: Receipt, *, now: datetime) -> bool:
+    """Deletes one receipt's copy and stamps the row; False if another run stamped it first."""
     name = receipt.file.name or ""
     # Storage first, outside any transaction; deleting a copy that is already gone is a no-op,
     # so a run that dies after this line is completed by the next run.
@@ -248,7 +250,7 @@ def _receipt_file_delete(receipt: Receipt, *, now: datetime) -> None:
             file_deleted_at=now
         )
         if claimed != 1:
-            return  # another run stamped it first, and wrote the audit row
+            return False  # that run wrote the audit row
         audit_record(
             action="receipt.file_deleted",
             object_type="deliveries.receipt",
@@ -264,6 +266,7 @@ def _receipt_file_delete(receipt: Receipt, *, now: datetime) -> None:
             kommune_id=receipt.kommune_id,
             at=now,
         )
+    return True
 
 
 def receipt_orphans_sweep(result: RetentionRound, *, now: datetime) -> None:

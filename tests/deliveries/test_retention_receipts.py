@@ -181,6 +181,21 @@ def test_a_run_that_died_after_deleting_the_copy_is_completed_by_the_next(privat
     assert AuditEntry.objects.filter(action="receipt.file_deleted").count() == 1
 
 
+def test_a_copy_claimed_by_a_run_beside_this_one_is_not_deleted_twice(
+    private_media, fetched, monkeypatch
+):
+    receipt = fetched()
+    seen_by_the_other_run = retention.receipt_files_due(now=START + timedelta(days=90))
+    assert run(90).receipts == [receipt.pk]
+    # The other run read the same due list before this one stamped the receipt.
+    monkeypatch.setattr(retention, "receipt_files_due", lambda *, now: seen_by_the_other_run)
+    result = run(91)
+    assert result.receipts == [] and result.failed == []
+    receipt.refresh_from_db()
+    assert receipt.file_deleted_at == START + timedelta(days=90)
+    assert AuditEntry.objects.filter(action="receipt.file_deleted").count() == 1
+
+
 # --- copies no receipt names ---
 
 
