@@ -3,7 +3,7 @@ the download of a fetched file.
 
 Every view starts from `Receipt.objects.for_user()`; the file download additionally asks
 `Receipt.may_download()` (administrators and the consultants of the receipt's kommune only)
-and answers 404 otherwise, so existence does not leak.
+and answers 404 otherwise, so existence does not leak. A copy deleted by retention is 404 too.
 """
 
 from __future__ import annotations
@@ -167,10 +167,18 @@ def receipt_download(request: HttpRequest, receipt_uuid: uuid.UUID) -> FileRespo
     receipt = _get_receipt_for_user(request, receipt_uuid)
     if not receipt.may_download(request.user):
         raise Http404(_("Filen findes ikke, eller du har ikke adgang til den."))
+    if receipt.file_deleted_at is not None:
+        raise Http404(_("Filen er slettet efter opbevaringsperioden."))
+    try:
+        handle = receipt.file.open("rb")
+    except FileNotFoundError:
+        # Retention deletes the copy before it stamps the row: between the two (or after a
+        # run that died there) the row still names it.
+        raise Http404(_("Filen er slettet efter opbevaringsperioden.")) from None
     assert isinstance(request.user, User)
     _mark_read(receipt, request.user)
     return FileResponse(
-        receipt.file.open("rb"),
+        handle,
         as_attachment=True,
         filename=get_valid_filename(receipt.file_name) or f"{receipt.uuid}.csv",
         content_type="application/octet-stream",

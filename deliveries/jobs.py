@@ -44,7 +44,8 @@ def scan_expected_deliveries() -> dict[str, object]:
 
 
 def apply_retention() -> dict[str, object]:
-    """RQ cron (nightly, RETENTION_CRON): deletes stored extracts past their retention."""
+    """RQ cron (nightly, RETENTION_CRON): deletes stored extracts and fetched copies past their
+    retention, and copies no receipt names."""
     from deliveries.retention import retention_run
 
     return vars(retention_run())

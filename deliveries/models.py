@@ -772,6 +772,9 @@ class Receipt(models.Model):
     verdict_detail_code = models.CharField(_("begrundelse (kode)"), max_length=60, blank=True)
     verdict_detail_params = models.JSONField(_("begrundelse (parametre)"), default=dict, blank=True)
     file = models.FileField(_("fil"), max_length=255, blank=True)
+    # Retention (deliveries.retention): when the stored copy was deleted. The name in `file`
+    # stays, like the rest of the row; only the copy goes.
+    file_deleted_at = models.DateTimeField(_("fil slettet"), null=True, blank=True)
     metadata_xml = models.TextField(_("metadatafil"), blank=True)
     read_by = models.ManyToManyField(
         settings.AUTH_USER_MODEL, through="ReceiptRead", related_name="read_receipts", blank=True
@@ -801,6 +804,9 @@ class Receipt(models.Model):
             # Consultants' inboxes are scoped by kommune.
             models.Index(fields=["kommune", "-fetched_at"], name="receipt_kommune"),
             models.Index(fields=["verdict", "-fetched_at"], name="receipt_verdict"),
+            # The nightly orphan sweep asks, per storage folder, which of its files a receipt
+            # names (`file IN (…)`): without it one full scan per user and month.
+            models.Index(fields=["file"], name="receipt_file"),
         ]
 
     def __str__(self) -> str:

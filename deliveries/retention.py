@@ -15,6 +15,20 @@ What is kept: the delivery row (who, when, size, SHA-256), its events, the repor
 (counts per rule and column), the listed issues without the values quoted from the file, and
 receipts. Each deletion is an audit row.
 
+The Hent side keeps a copy of every file it fetches (`Receipt.file`, deliveries/fetching.py);
+it holds the same personal data, so it goes the same way:
+
+- a good copy (verdict `ok`) DataArea.retention_days after it was fetched, like the delivery;
+- a quarantined copy (any other verdict), and any copy whose data area is unknown,
+  RETENTION_REJECTED_DAYS after it was fetched, like a rejected delivery: time to look into
+  why it failed its checks.
+
+The receipt row stays (with the copy's name, size and SHA-256) and gets `file_deleted_at`; each
+deletion is an audit row. The same run sweeps `receipts/` (both trees) for copies no receipt
+names — left by a fetch round killed between storing and recording, in a folder the round that
+recorded the transfer does not look in — and deletes those older than ORPHAN_MIN_AGE; a younger
+one may belong to a round still running. One audit row per run lists them.
+
 The same nightly run also deletes the other personal data that has served its purpose:
 
 - outgoing mails (recipient address, subject, body) that are finished — sent, sent in a
@@ -31,6 +45,7 @@ Each of these is one audit row per run with the counts (not one per mail or logi
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -41,7 +56,7 @@ from django.db.models import Q, QuerySet
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from deliveries.models import Delivery, DeliveryStatus, ValidationIssue
+from deliveries.models import Delivery, DeliveryStatus, Receipt, ReceiptVerdict, ValidationIssue
 from flisportal.audit.services import audit_record
 from flisportal.notifications.models import MailStatus, OutgoingMail
 from routes.models import DataArea
@@ -53,6 +68,14 @@ S = DeliveryStatus
 RETENTION_FINAL_STATES = (S.FETCHED, S.REJECTED, S.REFUSED)
 # Mails that are done with: neither waiting (digest, pending) nor being sent.
 MAIL_FINAL_STATES = (MailStatus.SENT, MailStatus.DIGESTED, MailStatus.FAILED)
+# Where the Hent side stores its copies (fetching._storage_name), quarantine tree included.
+RECEIPTS_ROOT = "receipts"
+# A fetch round stores its copy before it records the receipt: a copy younger than this may
+# belong to a round still running and is never swept, however it looks.
+ORPHAN_MIN_AGE = timedelta(days=1)
+# Names per `file IN (…)` query: a month folder of one recipient holds a few hundred files, so
+# this is one query per folder, and stays under every database's parameter limit.
+_NAMES_PER_QUERY = 900
 
 
 @dataclass
@@ -61,6 +84,9 @@ class RetentionRound:
     deleted: list[int] = field(default_factory=list)  # delivery ids
     bytes: int = 0
     failed: list[str] = field(default_factory=list)
+    receipts: list[int] = field(default_factory=list)  # receipt ids whose copy was deleted
+    receipt_bytes: int = 0
+    orphans: list[str] = field(default_factory=list)  # storage names no receipt named
     mails: int = 0
     login_attempts: int = 0
     login_logs: int = 0
@@ -154,18 +180,160 @@ def retention_run(*, now: datetime | None = None, dry_run: bool = False) -> Rete
             )
         result.deleted.append(delivery.pk)
         result.bytes += delivery.size
+    receipt_files_delete(result, now=now)
+    receipt_orphans_sweep(result, now=now)
     result.mails = mails_purge(now=now, dry_run=dry_run)
     result.login_attempts, result.login_logs = login_records_purge(now=now, dry_run=dry_run)
     logger.info(
-        "retention: %s files (%s bytes), %s mails, %s login attempts, %s login log rows %s",
+        "retention: %s files (%s bytes), %s fetched copies (%s bytes), %s orphaned copies, "
+        "%s mails, %s login attempts, %s login log rows %s",
         len(result.deleted),
         result.bytes,
+        len(result.receipts),
+        result.receipt_bytes,
+        len(result.orphans),
         result.mails,
         result.login_attempts,
         result.login_logs,
         "would be deleted" if dry_run else "deleted",
     )
     return result
+
+
+def receipt_files_due(*, now: datetime) -> list[Receipt]:
+    """Receipts whose stored copy is due for deletion at `now`. One query for all data areas.
+
+    Good copies go after their data area's retention_days; quarantined ones, and any without
+    a known data area, after RETENTION_REJECTED_DAYS (like rejected deliveries)."""
+    rejected_before = now - timedelta(days=settings.RETENTION_REJECTED_DAYS)
+    due = Q(fetched_at__lte=rejected_before) & (
+        ~Q(verdict=ReceiptVerdict.OK) | Q(data_area__isnull=True)
+    )
+    for area in DataArea.objects.only("pk", "retention_days"):
+        due |= Q(
+            data_area_id=area.pk,
+            verdict=ReceiptVerdict.OK,
+            fetched_at__lte=now - timedelta(days=area.retention_days),
+        )
+    return list(
+        Receipt.objects.filter(due, file_deleted_at__isnull=True)
+        .exclude(file="")
+        .defer("metadata_xml", "verdict_detail")  # up to 20 kB each, not needed here
+        .order_by("fetched_at", "pk")
+    )
+
+
+def receipt_files_delete(result: RetentionRound, *, now: datetime) -> None:
+    """Deletes the receipts' stored copies that are due (or, with `result.dry_run`, only
+    lists them) into `result`: the same steps as for a delivery's file."""
+    for receipt in receipt_files_due(now=now):
+        if not result.dry_run:
+            try:
+                if not _receipt_file_delete(receipt, now=now):
+                    continue  # another run stamped it first, and counted it
+            except Exception as exc:  # storage errors vary by backend; the next run tries again
+                logger.exception("retention: could not delete %s", receipt.file.name)
+                result.failed.append(f"kvittering {receipt.pk}: {type(exc).__name__}: {exc}")
+                continue
+        result.receipts.append(receipt.pk)
+        result.receipt_bytes += receipt.size
+
+
+def _receipt_file_delete(receipt: Receipt, *, now: datetime) -> bool:
+    """Deletes one receipt's copy and stamps the row; False if another run stamped it first."""
+    name = receipt.file.name or ""
+    # Storage first, outside any transaction; deleting a copy that is already gone is a no-op,
+    # so a run that dies after this line is completed by the next run.
+    default_storage.delete(name)
+    with transaction.atomic():
+        claimed = Receipt.objects.filter(pk=receipt.pk, file_deleted_at__isnull=True).update(
+            file_deleted_at=now
+        )
+        if claimed != 1:
+            return False  # that run wrote the audit row
+        audit_record(
+            action="receipt.file_deleted",
+            object_type="deliveries.receipt",
+            object_id=receipt.pk,
+            object_repr=f"{receipt.file_name} ({receipt.filetransfer_uuid})",
+            before={"file": name, "size": receipt.size, "sha256": receipt.sha256},
+            after={
+                "reason": "retention",
+                "verdict": receipt.verdict,
+                "fetched_at": receipt.fetched_at,
+            },
+            actor_label="opbevaring",
+            kommune_id=receipt.kommune_id,
+            at=now,
+        )
+    return True
+
+
+def receipt_orphans_sweep(result: RetentionRound, *, now: datetime) -> None:
+    """Deletes the stored copies under RECEIPTS_ROOT that no receipt names and that are older
+    than ORPHAN_MIN_AGE (with `result.dry_run` only lists them) into `result`.
+
+    Through the storage API only (listdir, get_modified_time, delete), so it works the same on
+    a local folder and an object store. Folders are per user and month: each is listed and
+    looked up on its own, so neither memory nor a query grows with the whole tree."""
+    swept: list[str] = []
+    older_than = now - ORPHAN_MIN_AGE
+    for folder, names in _storage_folders(RECEIPTS_ROOT):
+        for name in _unrecorded(folder, names):
+            path = f"{folder}/{name}"
+            try:
+                if default_storage.get_modified_time(path) > older_than:
+                    continue  # perhaps a fetch round that has not recorded it yet
+                if not result.dry_run:
+                    default_storage.delete(path)
+                    logger.info("retention: deleted %s, which no receipt names", path)
+            except FileNotFoundError:
+                continue  # gone since the listing (the fetcher removes copies it does not keep)
+            except Exception as exc:  # as above; an undated copy is never deleted
+                logger.exception("retention: could not sweep %s", path)
+                result.failed.append(f"{path}: {type(exc).__name__}: {exc}")
+                continue
+            swept.append(path)
+    result.orphans.extend(swept)
+    if swept and not result.dry_run:
+        audit_record(
+            action="receipt.orphans_deleted",
+            object_type="deliveries.receipt",
+            object_repr=f"{len(swept)} hentede kopier uden kvittering",
+            before={"files": swept},
+            after={"reason": "retention", "older_than": older_than},
+            actor_label="opbevaring",
+            at=now,
+        )
+
+
+def _storage_folders(root: str) -> Iterator[tuple[str, list[str]]]:
+    """Each folder at or below `root` that holds files, with the names of those files. A root
+    that does not exist (nothing fetched yet) yields nothing."""
+    pending = [root]
+    while pending:
+        folder = pending.pop()
+        try:
+            subfolders, names = default_storage.listdir(folder)
+        except FileNotFoundError:
+            continue
+        if names:
+            yield folder, sorted(names)
+        pending.extend(f"{folder}/{sub}" for sub in sorted(subfolders, reverse=True))
+
+
+def _unrecorded(folder: str, names: list[str]) -> list[str]:
+    """The names in `folder` that no receipt's `file` names."""
+    unrecorded = []
+    for start in range(0, len(names), _NAMES_PER_QUERY):
+        batch = names[start : start + _NAMES_PER_QUERY]
+        recorded = set(
+            Receipt.objects.filter(file__in=[f"{folder}/{name}" for name in batch]).values_list(
+                "file", flat=True
+            )
+        )
+        unrecorded += [name for name in batch if f"{folder}/{name}" not in recorded]
+    return unrecorded
 
 
 def mails_due(*, now: datetime) -> QuerySet[OutgoingMail]:

@@ -47,7 +47,8 @@ cron.register(
 )
 # The audit log's hash chain, verified nightly; a break mails administrators.
 cron.register(audit_jobs.verify_audit_chain, queues.DEFAULT, cron=settings.AUDIT_VERIFY_CRON)
-# Retention: stored extracts deleted in their final state after the retention period.
+# Retention: stored extracts deleted in their final state after the retention period, and the
+# Hent side's copies of fetched files (and copies no receipt names).
 cron.register(delivery_jobs.apply_retention, queues.DEFAULT, cron=settings.RETENTION_CRON)
 
 # Hent side: fetch what the Serviceplatform has put in the recipients' IN/ folders.

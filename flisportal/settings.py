@@ -295,7 +295,9 @@ DIGEST_CRON = env_str("DIGEST_CRON", "0 7 * * *")
 
 # Retention (README): extracts rejected by the validator or
 # refused by the Serviceplatform are deleted this many days after that final state; fetched
-# ones after their data area's retention days. The job runs nightly at RETENTION_CRON.
+# ones after their data area's retention days. The Hent side's copies of fetched files go the
+# same way: quarantined ones after RETENTION_REJECTED_DAYS, good ones after their data area's
+# days. The job runs nightly at RETENTION_CRON.
 RETENTION_REJECTED_DAYS = env_int("RETENTION_REJECTED_DAYS", 30, minimum=1, maximum=3650)
 RETENTION_CRON = env_str("RETENTION_CRON", "30 3 * * *")
 # The same job deletes outgoing mails (sent, digested or given up) this many days after their

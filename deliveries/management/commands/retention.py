@@ -1,5 +1,6 @@
-"""`manage.py retention [--dry-run]`: deletes stored extracts, finished mails and login records
-past their retention."""
+"""`manage.py retention [--dry-run]`: deletes stored extracts, the Hent side's copies of
+fetched files (and copies no receipt names), finished mails and login records past their
+retention."""
 
 from __future__ import annotations
 
@@ -14,6 +15,8 @@ class Command(BaseCommand):
     help = (
         "Sletter gemte udtræk, der har passeret opbevaringsperioden (hentet, afvist eller "
         "afvist af Serviceplatformen). Leverancen, rapportens resumé og kvitteringer bevares. "
+        "Sletter også Hent-sidens kopier af hentede filer efter opbevaringsperioden (filer i "
+        "karantæne efter RETENTION_REJECTED_DAYS) og kopier, som ingen kvittering nævner. "
         "Sletter også færdige udgående mails efter RETENTION_MAIL_DAYS og django-axes' "
         "loginlog efter RETENTION_LOGIN_LOG_DAYS (låsetællere efter AXES_COOLOFF_MINUTES)."
     )
@@ -32,7 +35,9 @@ class Command(BaseCommand):
             self.stderr.write(failure)
         verb = "ville blive slettet" if result.dry_run else "slettet"
         self.stdout.write(
-            f"{len(result.deleted)} filer ({result.bytes} bytes) {verb}; "
+            f"{len(result.deleted)} filer ({result.bytes} bytes), "
+            f"{len(result.receipts)} hentede kopier ({result.receipt_bytes} bytes) og "
+            f"{len(result.orphans)} kopier uden kvittering {verb}; "
             f"{len(result.failed)} kunne ikke slettes. {result.mails} udgående mails, "
             f"{result.login_attempts} loginforsøg og {result.login_logs} loginlogrækker {verb}."
         )
