@@ -411,6 +411,10 @@ class ValidationIssue(models.Model):
 
 class PlatformOutcome(models.TextChoices):
     DISTRIBUTED = "distributed", _("distribueret")
+    # Written ahead of the distribution and finalised to DISTRIBUTED once the last file and the
+    # receipt are in place; a row left in this state was cut off by a crash, and the stand-in
+    # completes it on its next start (deliveries/serviceplatform/routing.py).
+    DISTRIBUTING = "distributing", _("under distribution")
     REFUSED = "refused", _("afvist")
     # A SendersFileId already distributed for the sender: answered with the first receipt.
     DUPLICATE = "duplicate", _("dublet (første kvittering sendt igen)")
@@ -440,6 +444,14 @@ class PlatformDecision(models.Model):
     message = models.TextField(_("besked"), blank=True)
     # The receipt exactly as written, so a duplicate can be answered with the same bytes.
     receipt_xml = models.TextField(_("kvittering (XML)"))
+    # While the outcome is DISTRIBUTING: what a restart needs to complete the distribution
+    # with the same FileTransferUUID — the metadata file's bytes, the kept copy of the data file
+    # (its name in the stand-in root's .staging/), and the recipients already served.
+    metadata_xml = models.TextField(_("metadatafil (XML)"), blank=True)
+    staged_name = models.CharField(_("mellemlagret kopi"), max_length=64, blank=True)
+    recipients_placed = models.JSONField(
+        _("modtagere der har fået filen"), default=list, blank=True
+    )
 
     class Meta:
         ordering = ["-at", "-pk"]
@@ -447,10 +459,12 @@ class PlatformDecision(models.Model):
         verbose_name_plural = _("Serviceplatform-afgørelser")
         constraints = [
             # The platform distributes a sender's SendersFileId once; a second distribution
-            # would hand the recipient the same extract twice.
+            # would hand the recipient the same extract twice. A distribution in progress
+            # counts: it is written before the first file is placed, so a second one (another
+            # stand-in process on the same database) fails here before placing anything.
             models.UniqueConstraint(
                 fields=["endpoint", "sender_username", "senders_file_id"],
-                condition=Q(outcome="distributed") & ~Q(senders_file_id=""),
+                condition=Q(outcome__in=["distributed", "distributing"]) & ~Q(senders_file_id=""),
                 name="platformdecision_one_distribution_per_file_id",
             )
         ]

@@ -13,6 +13,23 @@ once `OUT/<name>.trigger` has been closed by its uploader. The checks follow DES
 6. no recipient already has a file of that name waiting in IN/.
 
 Every decision is one structured log line and one `PlatformDecision` row.
+
+A distribution is written ahead, so that a crash (SIGKILL, power) at any point of it ends, after
+the restart, as if there had been none — the real platform answers every trigger exactly once:
+
+1. the data file is copied out of OUT/ into the root's `.staging/` before the checks decide;
+2. the decision row is written with outcome DISTRIBUTING, holding everything needed to finish:
+   the FileTransferUUID, the recipients, the metadata file's and the receipt's bytes, and the
+   name of the staged copy (now kept until the decision is final);
+3. each recipient gets the data file and then the metadata file, and is noted on the row;
+4. the data file is removed from the sender's OUT/ and the receipt placed in its IN/;
+5. the row becomes DISTRIBUTED and the staged copy is deleted.
+
+A row left in DISTRIBUTING is completed (`_distribution_complete`: only what is missing, the same
+files and FileTransferUUID) when the stand-in starts, before it accepts logins
+(`distributions_resume`), by `trigger_recover`, by a new trigger with the same SendersFileId, and
+instead of refusing a trigger whose processing failed half-way (`trigger_refuse_internal`): once
+a recipient may have the file, the sender must not be told it was refused.
 """
 
 from __future__ import annotations
@@ -20,6 +37,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import shutil
 import stat
 import threading
@@ -38,13 +56,18 @@ from routes.validators import AUTHORITY_PREFIX
 
 logger = logging.getLogger("deliveries.serviceplatform")
 
-# One stand-in process distributes one trigger at a time from the duplicate check to the
-# decision row: two triggers with the same SendersFileId, or two files of the same name for
-# the same recipient, must not both pass their checks before either lands.
+# One stand-in process distributes one trigger at a time, from the duplicate check until its
+# decision is final: two triggers with the same SendersFileId, or two files of the same name for
+# the same recipient, must not both pass their checks before either lands, and a distribution
+# being completed after a crash must not race the trigger that asks for it again. (Across
+# processes on one database, the unique constraint on in-progress and distributed SendersFileIds
+# stops the second before it places anything.)
 _distribution_lock = threading.Lock()
 
 OUT = "OUT"
 IN = "IN"
+# Kept copies of data files being distributed, in the stand-in's root (no user's home).
+STAGING = ".staging"
 _PROTOCOL_KIND_TO_ERROR = {
     protocol.ProtocolError.TOO_LARGE: PlatformError.TRIGGER_TOO_LARGE,
     protocol.ProtocolError.MALFORMED: PlatformError.XML_MALFORMED,
@@ -145,6 +168,8 @@ def trigger_recover(
     The real platform answers every complete trigger, also after a restart of its own; so does
     the stand-in, once:
 
+    - a trigger whose distribution a crash cut off (decision DISTRIBUTING) is completed: the
+      recipients get what they are missing, the sender the receipt of that distribution;
     - a trigger that already has a decision row newer than the file was answered before the
       crash (only its removal was lost): it is removed, nothing is sent again;
     - a trigger that is not well-formed XML is taken for an upload cut off mid-way (no client
@@ -152,11 +177,21 @@ def trigger_recover(
     - everything else is processed exactly as if its upload had just been closed.
     """
     trigger_path = home_of(root, username) / OUT / trigger_name
+    completed = _complete_pending_trigger(
+        endpoint_id=endpoint_id, username=username, root=root, trigger_name=trigger_name
+    )
+    if completed is not None:
+        logger.info(
+            "distribution of OUT/%s of %s, cut off before the restart, completed",
+            trigger_name,
+            username,
+        )
+        return completed
     try:
         identity, data = _read_trigger(trigger_path)
     except FileNotFoundError:
         return None
-    modified = datetime.fromtimestamp(identity[1] / 1e9, tz=UTC)
+    modified = _modified(identity)
     answered = PlatformDecision.objects.filter(
         endpoint_id=endpoint_id,
         sender_username=username,
@@ -180,6 +215,50 @@ def trigger_recover(
     return trigger_process(
         endpoint_id=endpoint_id, username=username, root=root, trigger_name=trigger_name
     )
+
+
+def distributions_resume(*, endpoint_id: int, root: Path) -> list[PlatformDecision]:
+    """Complete every distribution of this endpoint that a crash left in progress, and delete
+    staged copies that no distribution in progress needs (a crash between copying a data file
+    and deciding on it leaves one behind; its trigger is processed again).
+
+    Run when the stand-in starts, before it accepts logins: a recipient must not fetch and
+    remove a file that the completion would then find missing and place a second time."""
+    done: list[PlatformDecision] = []
+    with _distribution_lock:
+        pending = PlatformDecision.objects.filter(
+            endpoint_id=endpoint_id, outcome=PlatformOutcome.DISTRIBUTING
+        ).order_by("at", "pk")
+        for decision in pending:
+            try:
+                done.append(_distribution_complete(decision, root=root))
+            except Exception:
+                # Left in progress, with its staged copy, for the next attempt.
+                logger.exception(
+                    "distribution of OUT/%s of %s could not be completed",
+                    decision.trigger_name,
+                    decision.sender_username,
+                )
+        needed = set(
+            PlatformDecision.objects.filter(outcome=PlatformOutcome.DISTRIBUTING).values_list(
+                "staged_name", flat=True
+            )
+        )
+        try:
+            staged = list(os.scandir(root / STAGING))
+        except FileNotFoundError:
+            staged = []
+        for entry in staged:
+            if entry.name not in needed:
+                Path(entry.path).unlink(missing_ok=True)
+    for decision in done:
+        logger.info(
+            "distribution of OUT/%s of %s, cut off by a crash, completed",
+            decision.trigger_name,
+            decision.sender_username,
+        )
+        _log(decision)
+    return done
 
 
 def triggers_waiting(root: Path, usernames: list[str]) -> list[tuple[str, str]]:
@@ -208,6 +287,10 @@ def _read_trigger(path: Path) -> tuple[tuple[int, int], bytes]:
         # (or holding) all of it.
         data = handle.read(protocol.MAX_XML_BYTES + 1)
     return (info.st_ino, info.st_mtime_ns), data
+
+
+def _modified(identity: tuple[int, int]) -> datetime:
+    return datetime.fromtimestamp(identity[1] / 1e9, tz=UTC)
 
 
 def _remove_if_unchanged(path: Path, identity: tuple[int, int]) -> None:
@@ -399,7 +482,7 @@ def _check_simple_recipients(
 
 
 def _stage(root: Path, source: Path) -> Path:
-    staging_dir = root / ".staging"
+    staging_dir = root / STAGING
     staging_dir.mkdir(exist_ok=True, mode=0o700)
     target = staging_dir / uuid.uuid4().hex
     fd = os.open(source, os.O_RDONLY | os.O_NOFOLLOW)
@@ -428,6 +511,24 @@ def _place(target: Path, *, content: bytes | None = None, source: Path | None = 
         temporary.unlink(missing_ok=True)
 
 
+def _remove_partial(folder: Path, name: str) -> None:
+    """Remove what a `_place` of `name` cut off by a crash left in `folder`: its hidden
+    temporary file (a finally clause does not run on SIGKILL)."""
+    pattern = re.compile(re.escape(f".{name}.") + r"[0-9a-f]{8}\.part")
+    try:
+        entries = list(os.scandir(folder))
+    except FileNotFoundError:
+        return
+    for entry in entries:
+        if pattern.fullmatch(entry.name):
+            Path(entry.path).unlink(missing_ok=True)
+
+
+def _remove_sent(home: Path, file_name: str) -> None:
+    """The data file leaves the sender's OUT/ once every recipient has it."""
+    (home / OUT / file_name).unlink(missing_ok=True)
+
+
 def _decide(
     *,
     endpoint_id: int,
@@ -452,6 +553,15 @@ def _decide(
     }
 
     if checked.sender_ok and senders_file_id:
+        # A distribution of this SendersFileId that a crash cut off is finished first; the
+        # trigger that asks again is then answered as a duplicate, with its receipt.
+        for pending in PlatformDecision.objects.filter(
+            endpoint_id=endpoint_id,
+            sender_username=username,
+            senders_file_id=senders_file_id,
+            outcome=PlatformOutcome.DISTRIBUTING,
+        ):
+            _log(_distribution_complete(pending, root=root))
         first = PlatformDecision.objects.filter(
             endpoint_id=endpoint_id,
             sender_username=username,
@@ -508,6 +618,10 @@ def _decide(
         )
 
     assert trigger is not None and descriptor is not None and staging is not None
+    # Moved to a name the decision row records: from here the staged copy belongs to the
+    # decision (trigger_process no longer finds it to delete) until the decision is final.
+    kept = staging.with_name(transfer_uuid)
+    staging.rename(kept)
     metadata = protocol.build_file_metadata(
         protocol.FileMetadata(
             file_transfer_uuid=transfer_uuid, descriptor=descriptor, routing=trigger.routing
@@ -518,27 +632,107 @@ def _decide(
             file_transfer_uuid=transfer_uuid, senders_file_id=senders_file_id or None
         )
     )
-    for name in checked.recipients:
-        inbox = home_of(root, name) / IN
-        # The data file first, then its metadata: a recipient that keys on the metadata file
-        # never finds it without the data beside it.
-        _place(inbox / descriptor.file_name, source=staging)
-        _place(inbox / f"{descriptor.file_name}{protocol.METADATA_SUFFIX}", content=metadata)
-    (home / OUT / descriptor.file_name).unlink(missing_ok=True)
-    _place(receipt_path, content=receipt_xml)
     try:
-        return PlatformDecision.objects.create(
+        # Written ahead: nothing has been placed yet, and everything needed to finish is here.
+        decision = PlatformDecision.objects.create(
             **base,
             file_transfer_uuid=transfer_uuid,
-            outcome=PlatformOutcome.DISTRIBUTED,
+            outcome=PlatformOutcome.DISTRIBUTING,
             recipients=checked.recipients,
-            message=f"Distribueret til {', '.join(checked.recipients)}.",
+            message=f"Under distribution til {', '.join(checked.recipients)}.",
             receipt_xml=receipt_xml.decode(),
+            metadata_xml=metadata.decode(),
+            staged_name=kept.name,
         )
     except IntegrityError:
-        # Only another stand-in process on the same database gets here; say so plainly.
+        # Only another stand-in process on the same database gets here (this one holds the
+        # lock); say so plainly. Nothing has been placed.
+        kept.unlink(missing_ok=True)
         logger.exception("SendersFileId %s was distributed twice", senders_file_id)
         raise
+    return _distribution_complete(decision, root=root)
+
+
+def _distribution_complete(decision: PlatformDecision, *, root: Path) -> PlatformDecision:
+    """Finish a distribution written ahead (outcome DISTRIBUTING) and mark it DISTRIBUTED.
+
+    Idempotent, so that it can run again after a crash at any point of an earlier run: a
+    recipient already noted on the row is skipped (it may have fetched and removed its files
+    since), any other gets the data file and then the metadata file unless they are already in
+    its IN/ — a file of that name there can only be this distribution's, as the name clash was
+    checked under the lock before the row was written and users cannot write in IN/. The same
+    metadata bytes and receipt bytes every time, so one FileTransferUUID. Call it holding
+    `_distribution_lock`."""
+    assert decision.outcome == PlatformOutcome.DISTRIBUTING
+    name = decision.file_name
+    staged = root / STAGING / decision.staged_name
+    for recipient in decision.recipients:
+        if recipient in decision.recipients_placed:
+            continue
+        inbox = home_of(root, recipient) / IN
+        metadata_path = inbox / f"{name}{protocol.METADATA_SUFFIX}"
+        _remove_partial(inbox, name)
+        _remove_partial(inbox, metadata_path.name)
+        # The data file first, then its metadata: a recipient that keys on the metadata file
+        # never finds it without the data beside it.
+        if not (inbox / name).exists():
+            _place(inbox / name, source=staged)
+        if not metadata_path.exists():
+            _place(metadata_path, content=decision.metadata_xml.encode())
+        decision.recipients_placed = [*decision.recipients_placed, recipient]
+        decision.save(update_fields=["recipients_placed"])
+    home = home_of(root, decision.sender_username)
+    _remove_sent(home, name)
+    receipt_name = (
+        decision.trigger_name.removesuffix(protocol.TRIGGER_SUFFIX) + protocol.RECEIPT_SUFFIX
+    )
+    _remove_partial(home / IN, receipt_name)
+    # Placed again if a crash came after it: the same bytes, which the sender's portal records
+    # once however often it reads them.
+    _place(home / IN / receipt_name, content=decision.receipt_xml.encode())
+    decision.outcome = PlatformOutcome.DISTRIBUTED
+    decision.message = f"Distribueret til {', '.join(decision.recipients)}."
+    decision.staged_name = ""
+    decision.save(update_fields=["outcome", "message", "staged_name"])
+    # Deleted only now: a crash before the save above finds it for the next attempt; one after
+    # leaves an orphan, which the next start deletes.
+    staged.unlink(missing_ok=True)
+    return decision
+
+
+def _pending_for_trigger(
+    *, endpoint_id: int, username: str, trigger_name: str
+) -> PlatformDecision | None:
+    return PlatformDecision.objects.filter(
+        endpoint_id=endpoint_id,
+        sender_username=username,
+        trigger_name=trigger_name,
+        outcome=PlatformOutcome.DISTRIBUTING,
+    ).first()
+
+
+def _complete_pending_trigger(
+    *, endpoint_id: int, username: str, root: Path, trigger_name: str
+) -> PlatformDecision | None:
+    """If this trigger's distribution is in progress, complete it, remove the trigger (unless
+    the sender has uploaded a new one since the decision) and return the decision."""
+    with _distribution_lock:
+        pending = _pending_for_trigger(
+            endpoint_id=endpoint_id, username=username, trigger_name=trigger_name
+        )
+        if pending is None:
+            return None
+        decision = _distribution_complete(pending, root=root)
+    trigger_path = home_of(root, username) / OUT / trigger_name
+    try:
+        identity, _ = _read_trigger(trigger_path)
+    except FileNotFoundError:
+        pass
+    else:
+        if _modified(identity) <= decision.at:
+            _remove_if_unchanged(trigger_path, identity)
+    _log(decision)
+    return decision
 
 
 def _log(decision: PlatformDecision) -> None:
@@ -566,7 +760,17 @@ def trigger_refuse_internal(
     *, endpoint_id: int, username: str, root: Path, trigger_name: str, reason: str
 ) -> PlatformDecision:
     """Answer a trigger that could not be processed at all, so the sender is never left
-    waiting for a receipt that will not come."""
+    waiting for a receipt that will not come.
+
+    A trigger whose distribution had begun (an error while placing files) is not refused —
+    recipients may already have the file — but completed; if that fails too, the error is
+    raised and the distribution stays in progress until the stand-in's next start or a new
+    trigger with the same SendersFileId."""
+    completed = _complete_pending_trigger(
+        endpoint_id=endpoint_id, username=username, root=root, trigger_name=trigger_name
+    )
+    if completed is not None:
+        return completed
     home = home_of(root, username)
     stem = trigger_name.removesuffix(protocol.TRIGGER_SUFFIX)
     transfer_uuid = str(uuid.uuid4())

@@ -10,8 +10,10 @@
 - When a client closes an upload of `OUT/<name>.trigger` (or renames a file to that name), the
   trigger is processed in a worker thread (`routing.trigger_process`), so the event loop keeps
   serving other clients meanwhile.
-- On start, triggers already waiting in the users' OUT/ (closed while no stand-in ran, or left
-  unanswered by a crash) are processed once (`routing.trigger_recover`).
+- On start, before accepting logins, distributions that a crash cut off are completed
+  (`routing.distributions_resume`); then triggers already waiting in the users' OUT/ (closed
+  while no stand-in ran, or left unanswered by a crash) are processed once
+  (`routing.trigger_recover`).
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ from deliveries.protocol import TRIGGER_SUFFIX, is_safe_file_name
 from deliveries.serviceplatform.routing import (
     IN,
     OUT,
+    distributions_resume,
     home_of,
     trigger_process,
     trigger_recover,
@@ -396,6 +399,14 @@ class Standin:
 
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()
+        # Before the first login: a recipient must not fetch (and remove) files of a
+        # distribution that is about to be completed, or they would be placed again.
+        await self._loop.run_in_executor(
+            self._trigger_pool,
+            functools.partial(
+                _in_db_thread, distributions_resume, endpoint_id=self.endpoint_id, root=self.root
+            ),
+        )
         self._acceptor = await asyncssh.listen(
             self.host,
             self.port,
@@ -483,7 +494,9 @@ class Standin:
                     ),
                 )
             except Exception:
-                logger.exception("could not even refuse OUT/%s of %s", trigger_name, username)
+                # A distribution that had begun stays in progress (never refused); the next
+                # start, or the sender's next trigger for the same SendersFileId, completes it.
+                logger.exception("could not even answer OUT/%s of %s", trigger_name, username)
 
 
 class StandinThread:

@@ -11,11 +11,14 @@ nothing lost and nothing done twice:
 - a worker killed (SIGKILL) during validation;
 - a worker killed (SIGKILL) during the Hent-side fetch, after storing the file and before
   recording it;
+- a worker killed (SIGKILL) during the Hent-side fetch while a large data file is still being
+  downloaded into its temporary spool file;
 - Redis killed (SIGKILL) and started again (empty) while deliveries are under way.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -28,6 +31,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import django_rq
 import pytest
@@ -544,6 +548,104 @@ def test_worker_killed_during_fetch_is_fetched_once_by_the_next_round(
     assert stored_receipt_files(private_media) == sorted(r.file.name for r in receipts)
     for receipt in receipts:
         assert (private_media / receipt.file.name).read_bytes() == content
+    for inbox in inboxes:
+        assert list(inbox.iterdir()) == []
+
+
+def spool_size(pids: list[int], folder: Path) -> int | None:
+    """Size of a temporary file in `folder` that one of `pids` has open, or None. The fetcher's
+    spool (`tempfile.TemporaryFile`) has no name on Linux (O_TMPFILE, or unlinked at once), so it
+    is found through the processes' open files: `/proc/<pid>/fd/<n>` → '<folder>/#123 (deleted)'."""
+    for pid in pids:
+        try:
+            fds = os.listdir(f"/proc/{pid}/fd")
+        except OSError:
+            continue
+        for fd in fds:
+            try:
+                if os.readlink(f"/proc/{pid}/fd/{fd}").startswith(f"{folder}/"):
+                    return os.stat(f"/proc/{pid}/fd/{fd}").st_size
+            except OSError:
+                continue
+    return None
+
+
+def test_worker_killed_while_a_fetch_is_downloading_is_fetched_once_by_the_next_round(
+    world, pushable, standin, private_media, redis_url, run_worker, tmp_path
+):
+    # 48 MB, generated: the download takes long enough to be caught half-way.
+    content = b"kommunekode;periode;tekst\n" + b"".join(
+        b"101;202610;%036d\n" % n for n in range(1_000_000)
+    )
+    original_sha256 = hashlib.sha256(content).hexdigest()
+    delivery = pushable(content)
+    assert services.delivery_push(delivery_id=delivery.pk) == S.SENT
+    standin.wait_idle()
+    assert services.receipts_collect().distributed == 1
+    delivery.refresh_from_db()
+    hold_private_keys(world)
+    inboxes = [home(standin, party) / "IN" for party in (world.flis, world.lis)]
+    queue = django_rq.get_queue("sftp")
+    first, second = jobs.fetch_all_recipients()
+    assert sorted([first, second]) == sorted([world.flis.sftp_user.pk, world.lis.sftp_user.pk])
+
+    spool_folder = tmp_path / "worker-tmp"
+    spool_folder.mkdir()
+    worker = subprocess.Popen(
+        [sys.executable, str(ROOT / "manage.py"), "rqworker", "--burst", "sftp"],
+        env={**worker_env(redis_url), "TMPDIR": str(spool_folder)}, cwd=ROOT,
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and worker.poll() is None:
+            size = spool_size([worker.pid, *children_of(worker.pid)], spool_folder)
+            if size is not None and 0 < size < len(content):
+                break  # under way: part of the file is in the spool
+            time.sleep(0.002)
+        else:
+            pytest.fail("the download was never seen under way")
+        # The work horse (downloading) and the worker, as the OOM killer or a crash would.
+        for pid in [*children_of(worker.pid), worker.pid]:
+            os.kill(pid, signal.SIGKILL)
+    finally:
+        if worker.poll() is None:
+            worker.kill()  # only reached when the test failed above
+        worker.wait(30)
+    # Killed mid-download: nothing recorded, nothing stored, both pairs still waiting.
+    assert Receipt.objects.count() == 0
+    assert (not (private_media / "receipts").exists()) or stored_receipt_files(private_media) == []
+    for inbox in inboxes:
+        assert sorted(p.name for p in inbox.iterdir()) == [
+            delivery.wire_name,
+            f"{delivery.wire_name}.metadata",
+        ]
+    assert Delivery.objects.get(pk=delivery.pk).status == S.DISTRIBUTED
+    # Not asserted: what the killed work horse left in TMPDIR (cleaning tmp is the OS's job).
+    # Observed: nothing — the spool has no name (O_TMPFILE; without it, tempfile unlinks the
+    # file as it creates it), so the kernel freed it with the process.
+
+    # The dead job looks started until RQ's maintenance marks it abandoned; then the next tick
+    # enqueues that recipient's round again (the other recipient's is still queued).
+    assert jobs.fetch_all_recipients() == []
+    StartedJobRegistry(queue=queue).cleanup(timestamp=time.time() + 24 * 3600)
+    assert jobs.fetch_all_recipients() == [first]
+    result = run_worker("sftp", timeout=300)
+    assert result.returncode == 0, result.stderr
+
+    delivery.refresh_from_db()
+    assert delivery.status == S.FETCHED
+    assert [(e.old_status, e.new_status) for e in delivery.events.all()] == EVERY_STEP_ONCE[3:]
+    receipts = list(Receipt.objects.order_by("recipient_system_id"))
+    assert [(r.recipient_system_id, r.verdict) for r in receipts] == [
+        (world.flis.system.pk, ReceiptVerdict.OK),
+        (world.lis.system.pk, ReceiptVerdict.OK),
+    ]
+    # One whole stored copy per recipient, nothing partial left beside them.
+    assert stored_receipt_files(private_media) == sorted(r.file.name for r in receipts)
+    for receipt in receipts:
+        stored = (private_media / receipt.file.name).read_bytes()
+        assert hashlib.sha256(stored).hexdigest() == original_sha256
     for inbox in inboxes:
         assert list(inbox.iterdir()) == []
 

@@ -196,8 +196,8 @@ def test_management_command_serves_registers_and_keeps_its_host_key(
                 handle.write(protocol.build_trigger(trigger))
             wait_for(lambda: "process.csv.sftpreceipt" in sftp.listdir("IN"))
         assert (tmp_path / "homes" / world.lis.username / "IN" / "process.csv").exists()
-        # The stand-in writes the receipt a moment before its decision row.
-        wait_for(PlatformDecision.objects.exists)
+        # The stand-in writes the receipt a moment before its decision row becomes final.
+        wait_for(PlatformDecision.objects.filter(outcome=PlatformOutcome.DISTRIBUTED).exists)
         assert PlatformDecision.objects.get().outcome == PlatformOutcome.DISTRIBUTED
     finally:
         out = _stop(process)

@@ -47,6 +47,22 @@ def test_admin_lists_and_shows_decisions_read_only(
     assert PlatformDecision.objects.filter(pk=decision.pk).exists()
 
 
+def test_admin_shows_a_distribution_in_progress_by_its_danish_label(
+    client: Client, admin_user: User, decision: PlatformDecision
+) -> None:
+    PlatformDecision.objects.filter(pk=decision.pk).update(
+        outcome=PlatformOutcome.DISTRIBUTING, error_codes=[], recipients=["FLIS_HENT"]
+    )
+    client.force_login(admin_user)
+    url = reverse("admin:deliveries_platformdecision_changelist")
+    listing = client.get(url, {"outcome__exact": PlatformOutcome.DISTRIBUTING})
+    assert listing.status_code == 200
+    assert listing.context["cl"].result_count == 1
+    page = listing.content.decode()
+    assert "under distribution" in page  # the row's outcome and the filter's choice
+    assert client.get(url, {"outcome__exact": "distributed"}).context["cl"].result_count == 0
+
+
 def test_non_staff_cannot_see_decisions(
     client: Client, vendor_a_user: User, decision: PlatformDecision
 ) -> None:
