@@ -11,6 +11,8 @@ measures latency (p50/p95/p99) and throughput at 1, 10 and 50 concurrent users f
 - the coverage dashboard (administrator: all 98 kommuner),
 - the delivery list (administrator: all deliveries, first page; and a vendor's own list),
 - a delivery page (a different delivery for each request, rejected ones with their report),
+- the start page (administrator and vendor: the periods still owed and the deliveries that need
+  a person) and the list of outstanding periods (administrator),
 - the Django admin change list of Delivery — the reference, in the same run.
 
 The inbox (Hent side) is measured when its URL exists (`deliveries:inbox`).
@@ -451,6 +453,9 @@ def main() -> None:
         "coverage dashboard": ("admin", [reverse("routes:coverage")]),
         "delivery list (admin)": ("admin", [reverse("deliveries:list")]),
         "delivery list (vendor)": ("vendor", [reverse("deliveries:list")]),
+        "start page (admin)": ("admin", [reverse("start")]),
+        "start page (vendor)": ("vendor", [reverse("start")]),
+        "outstanding list (admin)": ("admin", [reverse("deliveries:outstanding")]),
         "delivery page": (
             "admin",
             [reverse("deliveries:detail", args=[u]) for u in seeded["deliveries"]],  # type: ignore[union-attr]

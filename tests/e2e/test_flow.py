@@ -109,6 +109,18 @@ def test_upload_follow_fetch_and_inbox(
     expect(report).to_contain_text("«2023-02-30» er ikke en dato, der findes.")
     shot(page, "leverance-afvist")
 
+    # The start page puts the rejected extract, the newest for its route and period, under
+    # "Kræver handling", with a link to its report.
+    page.goto(f"{portal.url}/")
+    needs_action = page.locator("section[aria-labelledby=problems-heading]")
+    expect(needs_action.locator("tbody tr")).to_have_count(1)
+    expect(needs_action).to_contain_text("afvist")
+    needs_action.locator("tbody a").click()
+    page.wait_for_url(re.compile(r"/leverancer/[0-9a-f-]{36}/$"))
+    expect(page.locator(STATUS_BADGE)).to_have_text("afvist")
+    page.goto(f"{portal.url}/")
+    shot(page, "forside")
+
     # Checked before the 404 pages below: with DEBUG on (runserver serves the static files),
     # Django answers 404 with its own technical page, which has an inline style.
     assert csp_errors == [], "\n".join(csp_errors)
