@@ -8,9 +8,7 @@ and answers 404 otherwise, so existence does not leak. A copy deleted by retenti
 
 from __future__ import annotations
 
-import csv
 import uuid
-from collections.abc import Iterator
 
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
@@ -23,7 +21,7 @@ from django.views.decorators.http import require_GET
 
 from deliveries.forms import ReceiptFilterForm
 from deliveries.models import Delivery, Receipt, ReceiptQuerySet, ReceiptRead
-from flisportal.csvexport import Echo, csv_safe
+from flisportal.csvexport import csv_download, stamped
 from flisportal.links import link_former
 from routes.models import User
 
@@ -93,7 +91,6 @@ def inbox_csv(request: HttpRequest) -> StreamingHttpResponse:
     """The filtered inbox as CSV (semicolon, UTF-8 with BOM, for Excel). Every text cell is
     neutralised: file names and sender names come from outside the portal."""
     _form, receipts = _receipts_for(request)
-    writer = csv.writer(Echo(), delimiter=";")
     header = [
         _("hentet"),
         _("modtagersystem"),
@@ -110,34 +107,26 @@ def inbox_csv(request: HttpRequest) -> StreamingHttpResponse:
         "FileTransferUUID",
         "SendersFileId",
     ]
-
-    def rows() -> Iterator[str]:
-        yield "\ufeff"
-        yield writer.writerow(header)
-        for receipt in receipts.iterator(chunk_size=2000):
-            yield writer.writerow(
-                [
-                    timezone.localtime(receipt.fetched_at).strftime("%Y-%m-%d %H:%M:%S"),
-                    csv_safe(receipt.recipient_system.name),
-                    csv_safe(receipt.kommune or ""),
-                    csv_safe(receipt.data_area or ""),
-                    receipt.period,
-                    csv_safe(receipt.sender),
-                    csv_safe(receipt.sender_system.name if receipt.sender_system else ""),
-                    csv_safe(receipt.file_name),
-                    receipt.size,
-                    receipt.sha256,
-                    csv_safe(receipt.get_verdict_display()),
-                    csv_safe(receipt.verdict_detail),
-                    csv_safe(receipt.filetransfer_uuid),
-                    csv_safe(receipt.senders_file_id),
-                ]
-            )
-
-    response = StreamingHttpResponse(rows(), content_type="text/csv; charset=utf-8")
-    stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
-    response["Content-Disposition"] = f'attachment; filename="indbakke-{stamp}.csv"'
-    return response
+    rows = (
+        [
+            timezone.localtime(receipt.fetched_at).strftime("%Y-%m-%d %H:%M:%S"),
+            receipt.recipient_system.name,
+            receipt.kommune or "",
+            receipt.data_area or "",
+            receipt.period,
+            receipt.sender,
+            receipt.sender_system.name if receipt.sender_system else "",
+            receipt.file_name,
+            receipt.size,
+            receipt.sha256,
+            receipt.get_verdict_display(),
+            receipt.verdict_detail,
+            receipt.filetransfer_uuid,
+            receipt.senders_file_id,
+        ]
+        for receipt in receipts.iterator(chunk_size=2000)
+    )
+    return csv_download(stamped("indbakke"), header, rows)
 
 
 @login_required

@@ -8,6 +8,7 @@ urlpatterns = [
     path("leverancer/kommune/<str:code>/", views.kommune_history, name="kommune_history"),
     path("leverancer/upload/", views.upload, name="upload"),
     path("leverancer/udestaaende/", views.outstanding, name="outstanding"),
+    path("leverancer/udestaaende.csv", views.outstanding_csv, name="outstanding_csv"),
     path("leverancer/<uuid:delivery_uuid>/", views.delivery_detail, name="detail"),
     path("leverancer/<uuid:delivery_uuid>/status/", views.delivery_status, name="status"),
     path("leverancer/<uuid:delivery_uuid>/proev-igen/", views.delivery_retry, name="retry"),

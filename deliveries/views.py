@@ -6,9 +6,7 @@ Every view that shows one delivery starts with `_get_delivery_for_user`, which g
 
 from __future__ import annotations
 
-import csv
 import uuid
-from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlencode
 
@@ -35,7 +33,7 @@ from deliveries import selectors, services
 from deliveries.forms import DeliveryFilterForm, DeliveryUploadForm, OutstandingFilterForm
 from deliveries.models import DataContract, Delivery, DeliveryStatus, ExpectedDelivery
 from deliveries.uploads import HashingUploadHandler, UploadRefused, prepare_upload
-from flisportal.csvexport import Echo, csv_safe
+from flisportal.csvexport import csv_download, stamped
 from flisportal.links import link_former
 from routes.models import Kommune, Role, User, user_role
 
@@ -243,6 +241,41 @@ def outstanding(request: HttpRequest) -> HttpResponse:
     )
 
 
+@login_required
+@require_GET
+def outstanding_csv(request: HttpRequest) -> StreamingHttpResponse:
+    """The filtered periods still owed as CSV, for a consultant to pass on or a vendor to plan."""
+    form = OutstandingFilterForm(request.GET or None, user=request.user)
+    header = [
+        _("Tilstand"),
+        _("Frist"),
+        _("Periode"),
+        _("Kommunekode"),
+        _("Kommune"),
+        _("Dataområde"),
+        _("Leverandør"),
+        _("It-system"),
+        _("Miljø"),
+    ]
+    rows = (
+        [
+            expected.get_state_display(),
+            expected.due_date.isoformat(),
+            expected.period,
+            expected.route.kommune.code,
+            expected.route.kommune.name,
+            expected.route.data_area.name,
+            expected.route.sender_system.vendor or "",
+            expected.route.sender_system.name,
+            expected.route.endpoint.slug,
+        ]
+        for expected in form.filter(selectors.outstanding_expected(request.user)).iterator(
+            chunk_size=2000
+        )
+    )
+    return csv_download(stamped("udestaaende"), header, rows)
+
+
 def upload_url_for(user: Any) -> str:
     """The upload page's address for a user who may upload, else "" (no upload links)."""
     return reverse("deliveries:upload") if _may_upload(user) else ""
@@ -396,27 +429,12 @@ def delivery_download(request: HttpRequest, delivery_uuid: uuid.UUID) -> FileRes
 @require_GET
 def delivery_report_csv(request: HttpRequest, delivery_uuid: uuid.UUID) -> StreamingHttpResponse:
     delivery = _get_delivery_for_user(request, delivery_uuid)
-    writer = csv.writer(Echo(), delimiter=";")
-
-    def rows() -> Iterator[str]:
-        yield "\ufeff"  # so Excel reads æ, ø and å as UTF-8
-        yield writer.writerow([_("række"), _("kolonne"), _("værdi"), _("regel"), _("besked")])
-        for issue in delivery.issues.all().iterator():
-            yield writer.writerow(
-                [
-                    issue.row or "",
-                    csv_safe(issue.column),
-                    csv_safe(issue.value),
-                    issue.rule,
-                    csv_safe(issue.message_text),
-                ]
-            )
-
-    response = StreamingHttpResponse(rows(), content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = (
-        f'attachment; filename="valideringsrapport-{delivery.uuid}.csv"'
+    header = [_("række"), _("kolonne"), _("værdi"), _("regel"), _("besked")]
+    rows = (
+        [issue.row or "", issue.column, issue.value, issue.rule, issue.message_text]
+        for issue in delivery.issues.all().iterator()
     )
-    return response
+    return csv_download(f"valideringsrapport-{delivery.uuid}.csv", header, rows)
 
 
 @login_required

@@ -7,9 +7,8 @@ Each view starts with one access helper that returns what the user may see or ra
 
 from __future__ import annotations
 
-import csv
 import hashlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from django.conf import settings
@@ -19,7 +18,7 @@ from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.db.models import Count, Q
 from django.forms import Form
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
 from django.urls import reverse
@@ -29,7 +28,7 @@ from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from flisportal.csvexport import csv_safe
+from flisportal.csvexport import csv_download, stamped
 from routes import selectors, services
 from routes.forms import (
     BulkOrderForm,
@@ -374,32 +373,30 @@ def coverage(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_GET
-def coverage_csv(request: HttpRequest) -> HttpResponse:
+def coverage_csv(request: HttpRequest) -> StreamingHttpResponse:
     """The coverage matrix as CSV, one row per kommune, area and sender system (semicolons and
     a BOM, so Danish Excel opens it as it is)."""
     user, filters = _coverage(request)[1:]
     matrix = selectors.coverage_matrix(user=user, **filters)
-    stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
-    response = HttpResponse(content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="daekning-{stamp}.csv"'
-    response.write("\ufeff")
-    writer = csv.writer(response, delimiter=";", lineterminator="\r\n")
-    writer.writerow(
-        [
-            _("Kommunekode"),
-            _("Kommune"),
-            _("Region"),
-            _("Dataområde"),
-            _("InfRef"),
-            _("Leverandør"),
-            _("It-system"),
-            _("Rutestatus"),
-            _("Ruter pr. miljø"),
-            _("Seneste leverance"),
-            _("Leverancestatus"),
-            _("Forventet leverance"),
-        ]
-    )
+    header = [
+        _("Kommunekode"),
+        _("Kommune"),
+        _("Region"),
+        _("Dataområde"),
+        _("InfRef"),
+        _("Leverandør"),
+        _("It-system"),
+        _("Rutestatus"),
+        _("Ruter pr. miljø"),
+        _("Seneste leverance"),
+        _("Leverancestatus"),
+        _("Forventet leverance"),
+    ]
+    return csv_download(stamped("daekning"), header, _coverage_rows(matrix))
+
+
+def _coverage_rows(matrix: selectors.CoverageMatrix) -> Iterator[list[object]]:
+    """One row per kommune, area and sender system; a cell without a route is one row too."""
     for cell in matrix.cells():
         delivery = cell.latest_delivery
         tail = [
@@ -415,23 +412,17 @@ def coverage_csv(request: HttpRequest) -> HttpResponse:
             cell.area.infref,
         ]
         if not cell.entries:
-            writer.writerow([csv_safe(v) for v in [*head, "", "", "", "", *tail]])
+            yield [*head, "", "", "", "", *tail]
         for entry in cell.entries:
             best = entry.best
-            writer.writerow(
-                [
-                    csv_safe(v)
-                    for v in [
-                        *head,
-                        entry.vendor.name if entry.vendor else "",
-                        entry.system.name,
-                        best.label if best else "",
-                        ", ".join(f"{b.endpoint.slug}: {b.label}" for b in entry.badges),
-                        *tail,
-                    ]
-                ]
-            )
-    return response
+            yield [
+                *head,
+                entry.vendor.name if entry.vendor else "",
+                entry.system.name,
+                best.label if best else "",
+                ", ".join(f"{b.endpoint.slug}: {b.label}" for b in entry.badges),
+                *tail,
+            ]
 
 
 # --- vendor overview --------------------------------------------------------------------------

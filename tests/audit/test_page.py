@@ -23,7 +23,7 @@ def entries(admin_user, kommune_kbh, kommune_aarhus):
 
 
 def rows_of(response):
-    text = response.content.decode("utf-8")
+    text = b"".join(response.streaming_content).decode("utf-8")
     assert text.startswith("\ufeff")
     return list(csv.reader(io.StringIO(text[1:]), delimiter=";"))
 

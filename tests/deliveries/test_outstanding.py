@@ -3,6 +3,8 @@ deliveries that need a person, each within what the user may see."""
 
 from __future__ import annotations
 
+import csv
+import io
 from datetime import datetime, timedelta
 
 import pytest
@@ -131,6 +133,21 @@ def test_filters(client, owed, admin_user, kommune_aarhus):
     assert rows == [owed["september"].pk]
     _, rows = listed(client, admin_user, data_area=str(DataArea.objects.get(code="personale").pk))
     assert rows == [owed["personale"].pk]
+
+
+def test_csv_export_is_filtered_and_scoped(client, owed, vendor_a_user, upload_route):
+    client.force_login(vendor_a_user)
+    response = client.get(reverse("deliveries:outstanding_csv"), {"state": "overdue"})
+    assert response["Content-Disposition"].startswith('attachment; filename="udestaaende-')
+    text = b"".join(response.streaming_content).decode("utf-8")
+    assert text.startswith("\ufeff")
+    rows = list(csv.reader(io.StringIO(text[1:]), delimiter=";"))
+    assert rows[0][:3] == ["Tilstand", "Frist", "Periode"]
+    where = ["101", "Københavns Kommune", "Dagtilbud", "Leverandør A", "System A", "lokal"]
+    assert rows[1:] == [
+        ["overskredet", "2026-10-10", "2026-09", *where],
+        ["overskredet", "2026-11-09", "2026-10", *where],
+    ]
 
 
 def test_upload_form_is_filled_in_for_an_owed_period(client, owed, vendor_a_user, upload_route):

@@ -111,6 +111,7 @@ POLICY: dict[str, dict[str, Any]] = {
     "deliveries:upload": _only("admin", "vendor_a", "vendor_b"),
     # The periods still owed: scoped like the list (tests/deliveries/test_outstanding.py).
     "deliveries:outstanding": _everyone(OK),
+    "deliveries:outstanding_csv": _everyone(OK),
     "deliveries:detail": A_AND_KOMMUNE,
     "deliveries:status": A_AND_KOMMUNE,
     "deliveries:download": A_AND_KOMMUNE,

@@ -13,9 +13,16 @@ import io
 
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 
 from deliveries.jobs import validate_delivery
-from deliveries.models import DeliveryStatus
+from deliveries.models import (
+    DeliveryStatus,
+    ExpectedDelivery,
+    ExpectedState,
+    period_of,
+    period_shift,
+)
 from flisportal.audit.services import audit_record
 from routes.models import Endpoint, ITSystem, SftpUser
 from tests.conftest import DAGTILBUD_HEADER, dagtilbud_csv, dagtilbud_row
@@ -48,6 +55,14 @@ def hostile_world(make_delivery, upload_route, vendor_a_user, vendor_a, admin_us
     assert validate_delivery(delivery.pk) == DeliveryStatus.REJECTED
     delivery2 = make_delivery(upload_route, vendor_a_user, dagtilbud_csv(*rows), period="2026-09")
     assert validate_delivery(delivery2.pk) == DeliveryStatus.REJECTED
+    # A period the route still owes: the list of outstanding periods names vendor and system.
+    ExpectedDelivery.objects.create(
+        route=upload_route,
+        period=period_shift(period_of(timezone.now()), -1),
+        due_at=timezone.now(),
+        overdue_at=timezone.now(),
+        state=ExpectedState.OVERDUE,
+    )
     # A registry change recorded in the audit log with a name an administrator typed.
     audit_record(action="routes.vendor.change", obj=vendor_a, actor=admin_user)
     sftp_user = SftpUser.objects.create(
@@ -98,4 +113,10 @@ def test_no_csv_export_has_a_cell_that_starts_a_formula(client, admin_user, host
             assert not bad, (url.name, bad)
             # The evil values are there, made harmless, not dropped.
             assert any(c.startswith("'") for c in cells), url.name
-    assert {"routes:coverage_csv", "deliveries:report_csv"} <= set(exports)
+    assert {
+        "routes:coverage_csv",
+        "deliveries:report_csv",
+        "deliveries:inbox_csv",
+        "deliveries:outstanding_csv",
+        "audit:log_csv",
+    } <= set(exports)

@@ -22,7 +22,7 @@ def table_of(response) -> str:
 
 
 def rows_of(response):
-    text = response.content.decode("utf-8")
+    text = b"".join(response.streaming_content).decode("utf-8")
     assert text.startswith("\ufeff")  # Danish Excel reads UTF-8 with a BOM
     return list(csv.reader(io.StringIO(text[1:]), delimiter=";"))
 
