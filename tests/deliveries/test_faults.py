@@ -518,6 +518,20 @@ def test_worker_killed_during_fetch_is_fetched_once_by_the_next_round(
             worker.wait(30)
     assert Receipt.objects.count() == 0
     assert len(stored) == 1  # the first recipient's copy; the second's job was still queued
+    assert_both_pairs_waiting(delivery, inboxes)
+
+    fetch_again_after_the_kill(queue, first, run_worker, timeout=120)
+
+    delivery.refresh_from_db()
+    assert [(e.old_status, e.new_status) for e in delivery.events.filter(new_status=S.FETCHED)] == [
+        ("distributed", "fetched")
+    ]
+    # One stored copy per recipient, whole; the killed round's copy is gone.
+    assert_fetched_whole_by_both(world, delivery, inboxes, private_media, content)
+
+
+def assert_both_pairs_waiting(delivery: Delivery, inboxes: list[Path]) -> None:
+    """After a killed fetch: nothing moved on, both recipients' file pairs still in IN/."""
     for inbox in inboxes:
         assert sorted(p.name for p in inbox.iterdir()) == [
             delivery.wire_name,
@@ -525,29 +539,35 @@ def test_worker_killed_during_fetch_is_fetched_once_by_the_next_round(
         ]
     assert Delivery.objects.get(pk=delivery.pk).status == S.DISTRIBUTED
 
-    # The dead worker's job still looks started (and the second is queued), so the next tick
-    # adds nothing: a round never runs twice at once for one recipient.
+
+def fetch_again_after_the_kill(queue, first: int, run_worker, *, timeout: int) -> None:
+    """The killed worker's job still looks started (and the other recipient's is queued), so the
+    next tick adds nothing: a round never runs twice at once for one recipient. Once RQ's
+    maintenance marks the job abandoned (here: told it is a day later), the tick enqueues that
+    recipient's round again, and a worker runs both."""
     assert jobs.fetch_all_recipients() == []
-    # RQ's maintenance marks the job abandoned once its time is up (here: told it is later).
     StartedJobRegistry(queue=queue).cleanup(timestamp=time.time() + 24 * 3600)
     assert jobs.fetch_all_recipients() == [first]
-    result = run_worker("sftp", timeout=120)
+    result = run_worker("sftp", timeout=timeout)
     assert result.returncode == 0, result.stderr
 
+
+def assert_fetched_whole_by_both(
+    world, delivery: Delivery, inboxes: list[Path], private_media: Path, content: bytes
+) -> None:
+    """The delivery is fetched, each recipient has one receipt and one whole stored copy with
+    nothing partial beside it, and both IN/ folders are empty."""
     delivery.refresh_from_db()
     assert delivery.status == S.FETCHED
-    assert [(e.old_status, e.new_status) for e in delivery.events.filter(new_status=S.FETCHED)] == [
-        ("distributed", "fetched")
-    ]
     receipts = list(Receipt.objects.order_by("recipient_system_id"))
     assert [(r.recipient_system_id, r.verdict) for r in receipts] == [
         (world.flis.system.pk, ReceiptVerdict.OK),
         (world.lis.system.pk, ReceiptVerdict.OK),
     ]
-    # One stored copy per recipient, whole; the killed round's copy is gone.
     assert stored_receipt_files(private_media) == sorted(r.file.name for r in receipts)
     for receipt in receipts:
-        assert (private_media / receipt.file.name).read_bytes() == content
+        stored = (private_media / receipt.file.name).read_bytes()
+        assert hashlib.sha256(stored).digest() == hashlib.sha256(content).digest()
     for inbox in inboxes:
         assert list(inbox.iterdir()) == []
 
@@ -577,7 +597,6 @@ def test_worker_killed_while_a_fetch_is_downloading_is_fetched_once_by_the_next_
     content = b"kommunekode;periode;tekst\n" + b"".join(
         b"101;202610;%036d\n" % n for n in range(1_000_000)
     )
-    original_sha256 = hashlib.sha256(content).hexdigest()
     delivery = pushable(content)
     assert services.delivery_push(delivery_id=delivery.pk) == S.SENT
     standin.wait_idle()
@@ -615,39 +634,16 @@ def test_worker_killed_while_a_fetch_is_downloading_is_fetched_once_by_the_next_
     # Killed mid-download: nothing recorded, nothing stored, both pairs still waiting.
     assert Receipt.objects.count() == 0
     assert (not (private_media / "receipts").exists()) or stored_receipt_files(private_media) == []
-    for inbox in inboxes:
-        assert sorted(p.name for p in inbox.iterdir()) == [
-            delivery.wire_name,
-            f"{delivery.wire_name}.metadata",
-        ]
-    assert Delivery.objects.get(pk=delivery.pk).status == S.DISTRIBUTED
+    assert_both_pairs_waiting(delivery, inboxes)
     # Not asserted: what the killed work horse left in TMPDIR (cleaning tmp is the OS's job).
     # Observed: nothing — the spool has no name (O_TMPFILE; without it, tempfile unlinks the
     # file as it creates it), so the kernel freed it with the process.
 
-    # The dead job looks started until RQ's maintenance marks it abandoned; then the next tick
-    # enqueues that recipient's round again (the other recipient's is still queued).
-    assert jobs.fetch_all_recipients() == []
-    StartedJobRegistry(queue=queue).cleanup(timestamp=time.time() + 24 * 3600)
-    assert jobs.fetch_all_recipients() == [first]
-    result = run_worker("sftp", timeout=300)
-    assert result.returncode == 0, result.stderr
+    fetch_again_after_the_kill(queue, first, run_worker, timeout=300)
 
     delivery.refresh_from_db()
-    assert delivery.status == S.FETCHED
     assert [(e.old_status, e.new_status) for e in delivery.events.all()] == EVERY_STEP_ONCE[3:]
-    receipts = list(Receipt.objects.order_by("recipient_system_id"))
-    assert [(r.recipient_system_id, r.verdict) for r in receipts] == [
-        (world.flis.system.pk, ReceiptVerdict.OK),
-        (world.lis.system.pk, ReceiptVerdict.OK),
-    ]
-    # One whole stored copy per recipient, nothing partial left beside them.
-    assert stored_receipt_files(private_media) == sorted(r.file.name for r in receipts)
-    for receipt in receipts:
-        stored = (private_media / receipt.file.name).read_bytes()
-        assert hashlib.sha256(stored).hexdigest() == original_sha256
-    for inbox in inboxes:
-        assert list(inbox.iterdir()) == []
+    assert_fetched_whole_by_both(world, delivery, inboxes, private_media, content)
 
 
 def burst(env: dict[str, str], *queues: str) -> None:
