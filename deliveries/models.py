@@ -555,6 +555,9 @@ class ExpectedState(models.TextChoices):
 
 # The states the scanner still has to look at: a period that is neither met nor yet overdue.
 OPEN_EXPECTED_STATES = (ExpectedState.PENDING, ExpectedState.DUE_SOON)
+# The states of a period still owed, most urgent first: what the start pages and the list of
+# outstanding periods show, found through the index `expected_state_period`.
+OWED_EXPECTED_STATES = (ExpectedState.OVERDUE, ExpectedState.DUE_SOON, ExpectedState.PENDING)
 
 
 class ExpectedDeliveryQuerySet(ScopedQuerySet["ExpectedDelivery"]):
@@ -637,6 +640,10 @@ class ExpectedDelivery(models.Model):
             ),
             # The newest change, read on every view of the coverage dashboard.
             models.Index(fields=["state_changed_at"], name="expected_changed"),
+            # The periods still owed (start pages, the outstanding list): a seek per state
+            # and a range of periods reaches the few rows that are not met, never the years of
+            # met ones.
+            models.Index(fields=["state", "period"], name="expected_state_period"),
         ]
 
     def __str__(self) -> str:
