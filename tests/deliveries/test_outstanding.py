@@ -228,6 +228,18 @@ def test_deliveries_needing_action(
     html = page.content.decode()
     assert reverse("deliveries:detail", args=[failed.uuid]) in html
     assert reverse("deliveries:detail", args=[rejected.uuid]) not in html
+    # A failed push is retried, not corrected: no "upload a corrected file" for it.
+    assert "?rettelse=" not in html
+
+
+def test_a_rejected_extract_offers_its_correction_to_vendor_staff(
+    client, upload_route, make_delivery, vendor_a_user, consultant_user
+):
+    rejected = make_delivery(upload_route, vendor_a_user, "a", period="2026-10")
+    walk_to(rejected, S.VALIDATING, S.REJECTED)
+    correction = f"{reverse('deliveries:upload')}?rettelse={rejected.uuid}"
+    assert correction in start_page(client, vendor_a_user).content.decode()
+    assert "?rettelse=" not in start_page(client, consultant_user).content.decode()
 
 
 @pytest.mark.parametrize("url_name", ["start", "deliveries:outstanding"])
