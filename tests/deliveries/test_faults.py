@@ -38,7 +38,7 @@ import pytest
 import redis
 from django.conf import settings as django_settings
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.db import connection, connections, transaction
+from django.db import InterfaceError, OperationalError, connection, connections, transaction
 from django.urls import reverse
 from django.utils import timezone
 from rq.job import Job, JobStatus
@@ -47,12 +47,15 @@ from rq.registry import ScheduledJobRegistry, StartedJobRegistry
 from deliveries import jobs, services
 from deliveries.models import (
     Delivery,
+    DeliveryEvent,
     DeliveryStatus,
     PlatformDecision,
     PlatformOutcome,
     Receipt,
     ReceiptVerdict,
 )
+from flisportal.audit.models import AuditEntry
+from flisportal.audit.services import audit_verify
 from routes.models import AgreementStatus, Endpoint, ProcessingAgreement
 from tests.conftest import ROOT, dagtilbud_csv, dagtilbud_row, free_port, worker_env
 from tests.deliveries.standin import home
@@ -408,6 +411,49 @@ def test_postgresql_down_while_a_worker_validates_then_back_loses_nothing(
         ("received", "validating"),
         ("validating", "valid"),
     ]
+
+
+@pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="ends its own PostgreSQL session from the server"
+)
+@pytest.mark.django_db(transaction=True)
+def test_database_session_lost_in_the_middle_of_a_transition_leaves_nothing_half_done(
+    upload_route, vendor_a_user, make_delivery, monkeypatch
+):
+    # The server ends this process's session after the status UPDATE and before the event and
+    # the audit row are written (a failover, an administrator's pg_terminate_backend, a network
+    # cut): the database rolls the open transaction back, so neither half is there.
+    delivery = make_delivery(upload_route, vendor_a_user, dagtilbud_csv(rows_ok=1))
+    assert delivery.status == S.RECEIVED
+    audit_rows = AuditEntry.objects.count()
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        [backend] = cursor.fetchone()
+    write_event = DeliveryEvent.objects.create
+
+    def session_ended_first(**fields):
+        other = connections.create_connection("default")
+        try:
+            with other.cursor() as cursor:
+                cursor.execute("SELECT pg_terminate_backend(%s)", [backend])
+        finally:
+            other.close()
+        return write_event(**fields)
+
+    monkeypatch.setattr(DeliveryEvent.objects, "create", session_ended_first)
+    with pytest.raises((OperationalError, InterfaceError)):
+        services.delivery_transition(delivery_id=delivery.pk, old=S.RECEIVED, new=S.VALIDATING)
+    monkeypatch.undo()
+    connections.close_all()  # the next query opens a new session
+
+    delivery.refresh_from_db()
+    assert delivery.status == S.RECEIVED
+    assert [e.new_status for e in delivery.events.all()] == ["received"]
+    assert AuditEntry.objects.count() == audit_rows
+    # The step is simply taken again, once, and the audit chain still holds.
+    assert services.delivery_transition(delivery_id=delivery.pk, old=S.RECEIVED, new=S.VALIDATING)
+    assert [e.new_status for e in delivery.events.all()] == ["received", "validating"]
+    assert audit_verify().ok
 
 
 def test_worker_killed_during_validation_is_validated_again_once(
