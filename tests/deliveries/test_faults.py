@@ -144,7 +144,10 @@ def own_redis(tmp_path, settings) -> Iterator[dict]:
     url = f"redis://127.0.0.1:{port}/0"
     state: dict = {"process": None, "url": url}
 
-    def start() -> None:
+    def start(*, append_only: bool = False) -> None:
+        # append_only: every write to an append-only file, flushed before it is acknowledged
+        # (`appendfsync always`), read back on the next start.
+        persistence = ["--appendonly", "yes", "--appendfsync", "always"] if append_only else []
         state["process"] = subprocess.Popen(
             [
                 binary,
@@ -156,6 +159,7 @@ def own_redis(tmp_path, settings) -> Iterator[dict]:
                 "",
                 "--appendonly",
                 "no",
+                *persistence,
                 "--dir",
                 str(tmp_path),
             ],
@@ -756,6 +760,47 @@ def test_redis_killed_and_started_again_empty_mid_flow_every_delivery_is_fetched
     assert stored_receipt_files(private_media) == sorted(r.file.name for r in receipts)
     for party in (world.flis, world.lis):
         assert list((home(standin, party) / "IN").iterdir()) == []
+
+
+def test_redis_started_again_from_its_append_only_file_goes_on_where_it_stopped(
+    world, push_route, sender_key, uploader, private_media, standin, own_redis, make_delivery,
+):  # fmt: skip
+    """Redis persisting every write to an append-only file (AOF) comes back from a SIGKILL with
+    the queues as they were at the kill: the pushes that validation queued are still queued,
+    the validations stay finished. The flow goes on from there and nothing runs twice."""
+    own_redis["stop"]()
+    own_redis["start"](append_only=True)
+    hold_private_keys(world)
+    env = worker_env(own_redis["url"])
+    for n in (10, 11):
+        make_delivery(push_route, uploader, dagtilbud_csv(rows_ok=n))
+    validations = list(django_rq.get_queue("validation").job_ids)
+    assert len(validations) == 2
+    burst(env, "validation")
+    pushes = list(django_rq.get_queue("sftp").job_ids)
+    assert len(pushes) == 2
+    assert set(Delivery.objects.values_list("status", flat=True)) == {S.VALID}
+
+    own_redis["stop"]()  # SIGKILL
+    own_redis["start"](append_only=True)
+    assert django_rq.get_queue("sftp").job_ids == pushes, "the append-only file was not loaded"
+    assert django_rq.get_queue("validation").job_ids == []
+    connection_ = django_rq.get_connection("validation")
+    for job_id in validations:
+        assert Job.fetch(job_id, connection=connection_).get_status() == "finished"
+
+    burst(env, "sftp")
+    standin.wait_idle()
+    django_rq.get_queue("sftp").enqueue(jobs.collect_receipts)
+    burst(env, "sftp")
+    django_rq.get_queue("sftp").enqueue(jobs.fetch_all_recipients)
+    burst(env, "sftp")
+    for delivery in Delivery.objects.all():
+        steps = [(e.old_status, e.new_status) for e in delivery.events.all()]
+        assert steps == EVERY_STEP_ONCE, (delivery.pk, steps)
+        assert delivery.push_attempts == 1
+        assert delivery.receipts.count() == 2
+    assert PlatformDecision.objects.count() == 2
 
 
 def test_redis_started_again_from_an_old_snapshot_replays_jobs_that_do_nothing(
