@@ -81,6 +81,14 @@ def can_transition(old: str, new: str) -> bool:
     return new in DELIVERY_TRANSITIONS.get(old, ())
 
 
+def quiet_since(since: datetime) -> Q:
+    """Deliveries with no sign of life since `since`: neither their status nor their worker's
+    heartbeat moved. The reconciler takes these back; the Driftsstatus page counts them."""
+    return Q(status_changed_at__lt=since) & (
+        Q(heartbeat_at__isnull=True) | Q(heartbeat_at__lt=since)
+    )
+
+
 class DataContractQuerySet(models.QuerySet["DataContract"]):
     def active(self) -> DataContractQuerySet:
         return self.filter(is_active=True)

@@ -43,6 +43,7 @@ from deliveries.models import (
     ValidationIssue,
     can_transition,
     delivery_upload_to,
+    quiet_since,
 )
 from deliveries.sftp import SftpError
 from deliveries.uploads import PreparedFile
@@ -1042,9 +1043,7 @@ def deliveries_reconcile(*, now: datetime | None = None) -> ReconcileRound:
     """
     now = now or timezone.now()
     since = now - timedelta(minutes=settings.RECONCILE_STUCK_MINUTES)
-    quiet = Q(status_changed_at__lt=since) & (
-        Q(heartbeat_at__isnull=True) | Q(heartbeat_at__lt=since)
-    )
+    quiet = quiet_since(since)
     result = ReconcileRound()
 
     for old, new, queue, job, what in (

@@ -125,16 +125,10 @@ def check_pinned_host_keys(
     if not databases:
         # Database checks run only when asked for (`check --database default`, migrate).
         return []
-    from routes.models import Endpoint, RouteStatus
+    from routes.models import Endpoint
 
     try:
-        unpinned = list(
-            Endpoint.objects.filter(
-                is_standin=False, host_key__regex=r"^\s*$", routes__status=RouteStatus.ESTABLISHED
-            )
-            .distinct()
-            .order_by("slug")
-        )
+        unpinned = list(Endpoint.objects.unpinned_in_use().order_by("slug"))
     except DatabaseError:
         # Not migrated yet: nothing to check.
         return []

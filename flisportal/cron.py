@@ -1,7 +1,12 @@
 """Periodic jobs for RQ's cron scheduler (`manage.py rqcron flisportal.cron`).
 
-Each feature registers its own job here, with an interval from the settings.
+Each feature registers its own job here, with an interval from the settings. `JOBS` keeps
+what was registered, for the Driftsstatus page (flisportal/health.py): RQ's own list is emptied
+when a scheduler loads this module.
 """
+
+from collections.abc import Callable
+from typing import Any
 
 from django.conf import settings
 from rq import cron
@@ -11,13 +16,20 @@ from flisportal import jobs, queues
 from flisportal.audit import jobs as audit_jobs
 from flisportal.notifications import jobs as notification_jobs
 
+JOBS: list[dict[str, Any]] = []
+
+
+def register(func: Callable[..., Any], queue_name: str, **options: Any) -> None:
+    JOBS.append(cron.register(func, queue_name, **options))
+
+
 # Nightly, when nobody is uploading.
-cron.register(jobs.clear_expired_sessions, queues.DEFAULT, cron="15 3 * * *")
+register(jobs.clear_expired_sessions, queues.DEFAULT, cron="15 3 * * *")
 
 # Technical receipts of sent deliveries (README). On the sftp queue with the
 # pushes: both are network-bound, and a worker busy with one large push does not hold it up
 # when more than one worker serves that queue.
-cron.register(
+register(
     delivery_jobs.collect_receipts,
     queues.SFTP,
     interval=settings.RECEIPT_POLL_SECONDS,
@@ -25,31 +37,29 @@ cron.register(
 )
 # Work lost to a killed worker or a flushed Redis is found and enqueued again. On the default
 # queue: it only touches the database and Redis, and must not wait behind long pushes.
-cron.register(
+register(
     delivery_jobs.reconcile_deliveries,
     queues.DEFAULT,
     interval=settings.RECONCILE_INTERVAL_SECONDS,
     job_timeout=300,
 )
 # Expected deliveries: owed periods created and marked due soon / overdue / met. Database only.
-cron.register(
+register(
     delivery_jobs.scan_expected_deliveries,
     queues.DEFAULT,
     interval=settings.EXPECTED_SCAN_SECONDS,
     job_timeout=600,
 )
 # The daily digest of mails for people who chose it, and administrators' SSH-key warnings.
-cron.register(notification_jobs.send_digests, queues.DEFAULT, cron=settings.DIGEST_CRON)
-cron.register(notification_jobs.warn_expiring_keys, queues.DEFAULT, cron="30 6 * * *")
+register(notification_jobs.send_digests, queues.DEFAULT, cron=settings.DIGEST_CRON)
+register(notification_jobs.warn_expiring_keys, queues.DEFAULT, cron="30 6 * * *")
 # Mails whose send job was lost (flushed Redis, dead worker) are queued again.
-cron.register(
-    notification_jobs.requeue_mails, queues.DEFAULT, interval=settings.MAIL_REQUEUE_SECONDS
-)
+register(notification_jobs.requeue_mails, queues.DEFAULT, interval=settings.MAIL_REQUEUE_SECONDS)
 # The audit log's hash chain, verified nightly; a break mails administrators.
-cron.register(audit_jobs.verify_audit_chain, queues.DEFAULT, cron=settings.AUDIT_VERIFY_CRON)
+register(audit_jobs.verify_audit_chain, queues.DEFAULT, cron=settings.AUDIT_VERIFY_CRON)
 # Retention: stored extracts deleted in their final state after the retention period, and the
 # Hent side's copies of fetched files (and copies no receipt names).
-cron.register(delivery_jobs.apply_retention, queues.DEFAULT, cron=settings.RETENTION_CRON)
+register(delivery_jobs.apply_retention, queues.DEFAULT, cron=settings.RETENTION_CRON)
 
 # Hent side: fetch what the Serviceplatform has put in the recipients' IN/ folders.
-cron.register(delivery_jobs.fetch_all_recipients, queues.SFTP, interval=settings.FETCH_POLL_SECONDS)
+register(delivery_jobs.fetch_all_recipients, queues.SFTP, interval=settings.FETCH_POLL_SECONDS)

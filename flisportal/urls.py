@@ -5,6 +5,9 @@ from flisportal import views
 
 urlpatterns = [
     path("", views.start, name="start"),
+    path("drift/", views.drift_status, name="drift"),
+    # For load balancers and monitoring: no login, no session (README, Drift og pålidelighed).
+    path("healthz", views.healthz, name="healthz"),
     path("konto/", include("django.contrib.auth.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),

@@ -1,13 +1,15 @@
 from __future__ import annotations
 
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.template import loader
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
 from deliveries.selectors import start_overview
 from deliveries.views import upload_url_for
+from flisportal import health
 from routes.models import Role, user_role
 
 START_TEMPLATES = {
@@ -31,6 +33,36 @@ def start(request: HttpRequest) -> HttpResponse:
             "upload_url": upload_url_for(request.user),
         }
     return render(request, START_TEMPLATES[role], context)
+
+
+@login_required
+@require_GET
+def drift_status(request: HttpRequest) -> HttpResponse:
+    """Driftsstatus: whether the machinery works, for administrators, with what to do when it
+    does not. A Redis that does not answer is shown on the page, not raised."""
+    if user_role(request.user) != Role.ADMINISTRATOR:
+        raise Http404
+    return render(request, "flisportal/drift.html", {"status": health.drift_status()})
+
+
+@require_GET
+@never_cache
+def healthz(request: HttpRequest) -> JsonResponse:
+    """For a load balancer or monitoring, without login: 200 when the database answers a
+    trivial query and Redis answers PING, else 503 saying which. No host names, no errors:
+    anyone may ask."""
+    database = health.database_answers()
+    redis = health.redis_answers()
+    if database and redis:
+        return JsonResponse({"status": "ok"})
+    return JsonResponse(
+        {
+            "status": "fejl",
+            "database": "ok" if database else "fejl",
+            "redis": "ok" if redis else "fejl",
+        },
+        status=503,
+    )
 
 
 def page_not_found(request: HttpRequest, exception: Exception) -> HttpResponse:

@@ -286,6 +286,16 @@ class ITSystem(models.Model):
         return self.name
 
 
+class EndpointQuerySet(models.QuerySet["Endpoint"]):
+    def unpinned_in_use(self) -> Self:
+        """Endpoints that established routes use but that have no pinned host key: the portal
+        refuses to connect to them (system check flisportal.E010, the Driftsstatus page). The
+        stand-in registers its own key when it starts, so it is never one of them."""
+        return self.filter(
+            is_standin=False, host_key__regex=r"^\s*$", routes__status=RouteStatus.ESTABLISHED
+        ).distinct()
+
+
 class Endpoint(models.Model):
     """A Serviceplatform SFTP environment with its pinned host key."""
 
@@ -307,6 +317,8 @@ class Endpoint(models.Model):
     # ~255 KiB SFTP writes roughly double throughput but only some servers accept them.
     large_writes = models.BooleanField(_("store SFTP-skrivninger"), default=False)
     is_standin = models.BooleanField(_("lokal stand-in"), default=False)
+
+    objects = EndpointQuerySet.as_manager()
 
     class Meta:
         ordering = ["slug"]

@@ -108,6 +108,17 @@ def clean_redis(redis_url: str) -> Iterator[redis.Redis]:
     client.flushdb()
 
 
+@pytest.fixture
+def redis_down() -> Iterator[None]:
+    """Every queue points at a loopback port nobody listens on: Redis is unreachable."""
+    saved = {name: dict(queue) for name, queue in settings.RQ_QUEUES.items()}
+    for queue in settings.RQ_QUEUES.values():
+        queue["URL"] = f"redis://127.0.0.1:{free_port()}/0"
+    yield
+    for name, queue in saved.items():
+        settings.RQ_QUEUES[name].update(queue)
+
+
 def worker_env(redis_url: str) -> dict[str, str]:
     """Environment for a worker process that shares this test's Redis and database."""
     env = dict(os.environ, REDIS_URL=redis_url, DJANGO_SETTINGS_MODULE="flisportal.settings")

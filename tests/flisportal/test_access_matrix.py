@@ -54,6 +54,8 @@ SKIPPED_PREFIXES = {
     "admin/rq/": "django-rq's dashboard sits under admin/ and is staff-only by django-rq itself.",
     "i18n/": "the language switch is a public POST that only sets a cookie.",
     "konto/": "Django's login, logout and password pages: public by design (test_login).",
+    "healthz": "the load balancer's health check: public by design, says only ok/fejl for the "
+    "database and Redis, no data (test_healthz).",
 }
 
 ROLES = ("anonymous", "admin", "vendor_a", "vendor_b", "consultant", "consultant_other", "nobody")
@@ -86,6 +88,8 @@ POST_ONLY = _everyone(NOT_ALLOWED)
 # What a GET answers, per URL name and role.
 POLICY: dict[str, dict[str, Any]] = {
     "start": _everyone(OK),
+    # Driftsstatus: queues, workers, endpoints and host keys are operations' business.
+    "drift": ADMIN,
     # Registry: route orders are the administrators' work.
     "routes:route_orders": ADMIN,
     "routes:route_bulk_order": ADMIN,
