@@ -295,6 +295,9 @@ class Delivery(models.Model):
                 condition=models.Q(replaces__isnull=False),
                 name="delivery_corrections",
             ),
+            # Driftsstatus: each endpoint's newest push, a seek instead of sorting every
+            # delivery ever sent there.
+            models.Index(fields=["endpoint", "-sent_at"], name="delivery_endpoint_sent"),
         ]
 
     def __str__(self) -> str:

@@ -141,3 +141,15 @@ def test_periods_still_owed_are_found_through_their_index(system_a, request, who
             plan = " ".join(str(row[-1]) for row in cursor.fetchall())
         assert "expected_state_period" in plan, plan
         assert "sqlite_autoindex_deliveries_expecteddelivery_1" not in plan, plan
+
+
+@pytest.mark.skipif(
+    connection.vendor != "sqlite", reason="reads SQLite's query plan (EXPLAIN QUERY PLAN)"
+)
+def test_driftsstatus_finds_each_endpoints_newest_push_by_a_seek(upload_route):
+    newest = Delivery.objects.filter(endpoint_id=1, sent_at__isnull=False).order_by("-sent_at")
+    sql, params = newest.values("sent_at")[:1].query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute(f"EXPLAIN QUERY PLAN {sql}", params)
+        plan = " ".join(str(row[-1]) for row in cursor.fetchall())
+    assert "delivery_endpoint_sent" in plan and "TEMP B-TREE" not in plan, plan
