@@ -82,9 +82,25 @@ def redis_connection() -> redis.Redis:
     return django_rq.get_connection(queues.DEFAULT)
 
 
+# How long a health check waits for Redis: a Redis that accepts and never answers must make
+# the check fail fast, not hang the web worker (and the load balancer's probe) with it.
+REDIS_PROBE_TIMEOUT_SECONDS = 2
+
+
 def redis_answers() -> bool:
-    # A connection of its own, closed at once: a load balancer asks every few seconds.
-    conn = redis_connection()
+    # A connection of its own, with short timeouts, closed at once: a load balancer asks every
+    # few seconds.
+    pool = redis_connection().connection_pool
+    conn = redis.Redis(
+        connection_pool=redis.ConnectionPool(
+            connection_class=pool.connection_class,
+            **{
+                **pool.connection_kwargs,
+                "socket_timeout": REDIS_PROBE_TIMEOUT_SECONDS,
+                "socket_connect_timeout": REDIS_PROBE_TIMEOUT_SECONDS,
+            },
+        )
+    )
     try:
         return bool(conn.ping())
     except redis.RedisError:

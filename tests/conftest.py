@@ -14,8 +14,10 @@ import shutil
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -109,14 +111,51 @@ def clean_redis(redis_url: str) -> Iterator[redis.Redis]:
 
 
 @pytest.fixture
+def silent_server() -> Iterator[int]:
+    """A loopback port that accepts TCP connections and never sends a byte (a hung server, or a
+    firewall black-holing after the handshake): clients must give up by their own timeout."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.settimeout(0.2)
+    accepted: list[socket.socket] = []
+    stop = threading.Event()
+
+    def serve() -> None:
+        while not stop.is_set():
+            try:
+                accepted.append(listener.accept()[0])
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    yield listener.getsockname()[1]
+    stop.set()
+    thread.join(timeout=2)
+    for sock in accepted:
+        sock.close()
+    listener.close()
+
+
+@pytest.fixture
 def redis_down() -> Iterator[None]:
     """Every queue points at a loopback port nobody listens on: Redis is unreachable."""
+    with queues_at(f"redis://127.0.0.1:{free_port()}/0"):
+        yield
+
+
+@contextmanager
+def queues_at(url: str) -> Iterator[None]:
+    """Points every RQ queue at `url` for the block, and back afterwards."""
     saved = {name: dict(queue) for name, queue in settings.RQ_QUEUES.items()}
     for queue in settings.RQ_QUEUES.values():
-        queue["URL"] = f"redis://127.0.0.1:{free_port()}/0"
-    yield
-    for name, queue in saved.items():
-        settings.RQ_QUEUES[name].update(queue)
+        queue["URL"] = url
+    try:
+        yield
+    finally:
+        for name, queue in saved.items():
+            settings.RQ_QUEUES[name].update(queue)
 
 
 def worker_env(redis_url: str) -> dict[str, str]:

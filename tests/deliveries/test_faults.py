@@ -23,7 +23,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -57,7 +56,14 @@ from deliveries.models import (
 from flisportal.audit.models import AuditEntry
 from flisportal.audit.services import audit_verify
 from routes.models import AgreementStatus, Endpoint, ProcessingAgreement
-from tests.conftest import ROOT, dagtilbud_csv, dagtilbud_row, free_port, worker_env
+from tests.conftest import (
+    ROOT,
+    dagtilbud_csv,
+    dagtilbud_row,
+    free_port,
+    queues_at,
+    worker_env,
+)
 from tests.deliveries.standin import home
 from tests.deliveries.test_fetching import hold_private_keys
 from tests.deliveries.test_reconciler import children_of
@@ -76,34 +82,6 @@ EVERY_STEP_ONCE = [
     ("sent", "distributed"),
     ("distributed", "fetched"),
 ]
-
-
-@pytest.fixture
-def silent_server() -> Iterator[int]:
-    """Accepts TCP connections and never sends a byte (a hung server or a black-holing
-    firewall after the handshake)."""
-    listener = socket.create_server(("127.0.0.1", 0))
-    listener.settimeout(0.2)
-    accepted: list[socket.socket] = []
-    stop = threading.Event()
-
-    def serve() -> None:
-        while not stop.is_set():
-            try:
-                accepted.append(listener.accept()[0])
-            except TimeoutError:
-                continue
-            except OSError:
-                return
-
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
-    yield listener.getsockname()[1]
-    stop.set()
-    thread.join(timeout=2)
-    for sock in accepted:
-        sock.close()
-    listener.close()
 
 
 def test_push_to_a_server_that_never_answers_times_out_and_is_retried_later(
@@ -179,15 +157,11 @@ def own_redis(tmp_path, settings) -> Iterator[dict]:
         state["process"].wait(timeout=10)
 
     state["start"], state["stop"] = start, stop
-    saved = {name: dict(queue) for name, queue in django_settings.RQ_QUEUES.items()}
-    for queue in django_settings.RQ_QUEUES.values():
-        queue["URL"] = url
-    start()
-    yield state
-    if state["process"].poll() is None:
-        stop()
-    for name, queue in saved.items():
-        django_settings.RQ_QUEUES[name].update(queue)
+    with queues_at(url):
+        start()
+        yield state
+        if state["process"].poll() is None:
+            stop()
 
 
 def test_redis_down_during_upload_then_back_loses_nothing(

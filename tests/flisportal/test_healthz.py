@@ -3,11 +3,14 @@ saying which does not — never a host name or an error text."""
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from django.db import DatabaseError
 from django.urls import reverse
 
 from flisportal import health
+from tests.conftest import queues_at
 
 pytestmark = pytest.mark.django_db
 
@@ -31,6 +34,17 @@ def test_503_when_redis_does_not_answer(redis_down, client):
     assert response.json() == {"status": "fejl", "database": "ok", "redis": "fejl"}
     assert b"127.0.0.1" not in response.content
     assert "no-store" in response["Cache-Control"]
+
+
+def test_503_in_seconds_when_redis_accepts_and_never_answers(silent_server, client):
+    started = time.monotonic()
+    with queues_at(f"redis://127.0.0.1:{silent_server}/0"):
+        response = client.get(reverse("healthz"))
+    waited = time.monotonic() - started
+    assert response.status_code == 503
+    assert response.json()["redis"] == "fejl"
+    # Its own timeout, not the web server's: the probe does not hang the worker.
+    assert waited < health.REDIS_PROBE_TIMEOUT_SECONDS * 3, waited
 
 
 @pytest.mark.redis
