@@ -10,6 +10,7 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
@@ -145,3 +146,16 @@ def sqlite_database(path: Path) -> dict[str, Any]:
         },
         "TEST": {"NAME": str(path.with_name(path.stem + "-test.sqlite3"))},
     }
+
+
+def redis_url_with_timeouts(url: str, seconds: int) -> str:
+    """`url` with socket timeouts for connecting and for each reply, unless it sets its own
+    (redis-py reads them from the query string). Without them a Redis that accepts and never
+    answers hangs every request that enqueues a job until the web server kills the worker;
+    with them the enqueue fails in `seconds`, which the portal logs and the reconciler repairs.
+    RQ workers raise the reply timeout above their blocking wait themselves."""
+    parts = urlsplit(url)
+    query = dict(parse_qsl(parts.query))
+    for name in ("socket_connect_timeout", "socket_timeout"):
+        query.setdefault(name, str(seconds))
+    return urlunsplit(parts._replace(query=urlencode(query)))

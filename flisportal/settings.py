@@ -23,6 +23,7 @@ from flisportal.env import (
     env_path,
     env_secret,
     env_str,
+    redis_url_with_timeouts,
 )
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -197,8 +198,14 @@ CRISPY_ALLOWED_TEMPLATE_PACKS = "bootstrap5"
 CRISPY_TEMPLATE_PACK = "bootstrap5"
 
 REDIS_URL = env_str("REDIS_URL", "redis://127.0.0.1:6379/0")
+# Seconds to wait for Redis to accept a connection and for each reply (not for workers'
+# blocking waits, which RQ lengthens itself).
+REDIS_SOCKET_TIMEOUT = env_int("REDIS_SOCKET_TIMEOUT", 5, minimum=1, maximum=300)
 RQ_QUEUES = {
-    name: {"URL": REDIS_URL, "DEFAULT_TIMEOUT": timeout}
+    name: {
+        "URL": redis_url_with_timeouts(REDIS_URL, REDIS_SOCKET_TIMEOUT),
+        "DEFAULT_TIMEOUT": timeout,
+    }
     for name, timeout in (("default", 300), ("validation", 3600), ("sftp", 3600))
 }
 RQ_SHOW_ADMIN_LINK = True

@@ -55,6 +55,7 @@ from deliveries.models import (
 )
 from flisportal.audit.models import AuditEntry
 from flisportal.audit.services import audit_verify
+from flisportal.env import redis_url_with_timeouts
 from routes.models import AgreementStatus, Endpoint, ProcessingAgreement
 from tests.conftest import (
     ROOT,
@@ -348,6 +349,41 @@ def test_twenty_uploads_at_once_with_four_workers_are_fetched_exactly_once(
     assert stored_receipt_files(private_media) == sorted(r.file.name for r in receipts)
     for party in (world.flis, world.lis):
         assert list((home(standin, party) / "IN").iterdir()) == []
+
+
+def test_redis_that_never_answers_during_upload_costs_seconds_and_loses_nothing(
+    world, push_route, uploader, private_media, client, silent_server, caplog
+):
+    # Redis accepts the connection and never replies (hung, or black-holed by a firewall): the
+    # enqueue after the commit gives up after the socket timeout instead of hanging the request.
+    ProcessingAgreement.objects.create(
+        vendor=uploader.vendor, kommune=world.kommune, status=AgreementStatus.SIGNED
+    )
+    client.force_login(uploader)
+    hung = redis_url_with_timeouts(f"redis://127.0.0.1:{silent_server}/0", 1)
+    started = time.monotonic()
+    # (This test's database commits as it goes, so the enqueue runs inside the request.)
+    with queues_at(hung):
+        response = client.post(
+            reverse("deliveries:upload"),
+            {
+                "it_system": push_route.sender_system_id,
+                "data_area": push_route.data_area_id,
+                "kommune": push_route.kommune_id,
+                "period": "2026-10",
+                "environment": push_route.endpoint_id,
+                "file": SimpleUploadedFile(
+                    "udtraek.csv", dagtilbud_csv(rows_ok=5).encode(), content_type="text/csv"
+                ),
+            },
+        )
+    waited = time.monotonic() - started
+    delivery = Delivery.objects.get()
+    assert response.status_code == 302
+    assert response.url == reverse("deliveries:detail", args=[delivery.uuid])
+    assert delivery.status == S.RECEIVED  # kept; the reconciler enqueues it again
+    assert "could not be put on queue validation" in caplog.text
+    assert waited < 10, waited
 
 
 @pytest.mark.skipif(

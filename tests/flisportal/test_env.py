@@ -1,9 +1,21 @@
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
-from flisportal.env import env_bool, env_database, env_int, env_list, env_path, env_secret
+from flisportal.env import (
+    env_bool,
+    env_database,
+    env_int,
+    env_list,
+    env_path,
+    env_secret,
+    redis_url_with_timeouts,
+)
+from tests.conftest import ROOT
 
 
 def test_env_bool_reads_yes_and_no_words():
@@ -61,3 +73,32 @@ def test_env_database_reads_postgres_urls():
 def test_env_database_rejects_other_engines():
     with pytest.raises(ImproperlyConfigured, match="DATABASE_URL"):
         env_database("DATABASE_URL", Path("/x"), environ={"DATABASE_URL": "mysql://u@h/db"})
+
+
+def test_redis_url_gets_socket_timeouts_unless_it_sets_its_own():
+    assert redis_url_with_timeouts("redis://127.0.0.1:6379/0", 5) == (
+        "redis://127.0.0.1:6379/0?socket_connect_timeout=5&socket_timeout=5"
+    )
+    assert redis_url_with_timeouts("rediss://u:p@h:6380/1?socket_timeout=30", 5) == (
+        "rediss://u:p@h:6380/1?socket_timeout=30&socket_connect_timeout=5"
+    )
+
+
+def test_every_queue_connects_with_the_configured_timeouts():
+    # In a process of its own: the settings module as it reads the environment at start-up.
+    code = (
+        "import django; django.setup(); from django.conf import settings; "
+        "print('\\n'.join(q['URL'] for q in settings.RQ_QUEUES.values()))"
+    )
+    env = dict(
+        os.environ,
+        DJANGO_SETTINGS_MODULE="flisportal.settings",
+        REDIS_URL="redis://127.0.0.1:6390/2",
+        REDIS_SOCKET_TIMEOUT="3",
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], env=env, cwd=ROOT, capture_output=True, text=True, check=True
+    )
+    urls = done.stdout.split()
+    assert len(urls) == 3
+    assert set(urls) == {"redis://127.0.0.1:6390/2?socket_connect_timeout=3&socket_timeout=3"}
