@@ -430,7 +430,7 @@ def test_postgresql_down_while_a_worker_validates_then_back_loses_nothing(
 @pytest.mark.skipif(
     connection.vendor != "postgresql", reason="ends its own PostgreSQL session from the server"
 )
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_database_session_lost_in_the_middle_of_a_transition_leaves_nothing_half_done(
     upload_route, vendor_a_user, make_delivery, monkeypatch
 ):
