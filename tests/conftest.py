@@ -272,6 +272,28 @@ def consultant_user(kommune_kbh: Kommune) -> User:
     return user
 
 
+def establish_everywhere(sender_system: ITSystem, **fields: object) -> list:
+    """An established route from `sender_system` for every kommune and data area on the local
+    stand-in endpoint (490 routes), in one insert: the shape of a large vendor's year."""
+    from routes.models import DataArea, Endpoint, Route, RouteStatus
+
+    lokal = Endpoint.objects.get(slug="lokal")
+    return Route.objects.bulk_create(
+        Route(
+            endpoint=lokal,
+            data_area=area,
+            kommune=kommune,
+            sender_system=sender_system,
+            sender_authority=kommune.cvr,
+            recipient_authority=kommune.cvr,
+            status=RouteStatus.ESTABLISHED,
+            **fields,
+        )
+        for kommune in Kommune.objects.all()
+        for area in DataArea.objects.all()
+    )
+
+
 @pytest.fixture
 def make_established_route(system_a: ITSystem, kommune_kbh: Kommune):
     """An established route on the endpoint with the given slug (for checks and scoping)."""

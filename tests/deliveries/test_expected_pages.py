@@ -13,6 +13,7 @@ from deliveries.expected import expected_deliveries_scan
 from deliveries.models import COPENHAGEN, Delivery, ExpectedDelivery, ExpectedState
 from routes.models import DataArea, Endpoint, ITSystem, Kommune, Route, User
 from routes.selectors import coverage_matrix
+from tests.conftest import establish_everywhere
 from tests.deliveries.test_expected import DISTRIBUTED, walk_to
 
 pytestmark = pytest.mark.django_db
@@ -91,21 +92,8 @@ def test_dashboard_shows_the_period_being_collected_once_met(
 def test_coverage_query_count_stays_fixed_with_deliveries_and_periods(
     admin_user, system_a, flis_system, vendor_a_user, django_assert_num_queries
 ):
-    lokal = Endpoint.objects.get(slug="lokal")
-    routes = Route.objects.bulk_create(
-        Route(
-            endpoint=lokal,
-            data_area=area,
-            kommune=kommune,
-            sender_system=system_a,
-            sender_authority=kommune.cvr,
-            recipient_authority=kommune.cvr,
-            status="established",
-            established_on=date(2026, 1, 1),
-        )
-        for kommune in Kommune.objects.all()
-        for area in DataArea.objects.all()
-    )
+    routes = establish_everywhere(system_a, established_on=date(2026, 1, 1))
+    lokal = routes[0].endpoint
     Delivery.objects.bulk_create(
         Delivery(
             route=route,
