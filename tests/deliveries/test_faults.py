@@ -28,7 +28,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -470,6 +470,37 @@ def test_database_session_lost_in_the_middle_of_a_transition_leaves_nothing_half
     assert audit_verify().ok
 
 
+def sigkill_worker_when(
+    ready: Callable[[subprocess.Popen[bytes]], bool],
+    *args: str,
+    env: dict[str, str],
+    what: str,
+    within: float = 60,
+    poll: float = 0.02,
+) -> None:
+    """Starts a real `manage.py rqworker *args` and, as soon as `ready(worker)` says so,
+    SIGKILLs the work horse (RQ forks one per job, in its own session) and the worker, as the
+    OOM killer or a crash would. Fails the test if `what` is never seen within `within` s."""
+    worker = subprocess.Popen(
+        [sys.executable, str(ROOT / "manage.py"), "rqworker", *args],
+        env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + within
+        while time.monotonic() < deadline and worker.poll() is None:
+            if ready(worker):
+                break
+            time.sleep(poll)
+        else:
+            pytest.fail(f"{what} was never seen")
+        for pid in [*children_of(worker.pid), worker.pid]:
+            os.kill(pid, signal.SIGKILL)
+    finally:
+        if worker.poll() is None:
+            worker.kill()  # only reached when the test failed above
+        worker.wait(30)
+
+
 def test_worker_killed_during_validation_is_validated_again_once(
     world, pushable, clean_redis, redis_url, run_worker, settings, tmp_path
 ):
@@ -481,25 +512,12 @@ def test_worker_killed_during_validation_is_validated_again_once(
     content = dagtilbud_csv().encode() + rows.encode()
     delivery = pushable(content, status=S.RECEIVED)
     django_rq.get_queue("validation").enqueue(jobs.validate_delivery, delivery.pk)
-    worker = subprocess.Popen(
-        [sys.executable, str(ROOT / "manage.py"), "rqworker", "validation"],
-        env=worker_env(redis_url), cwd=ROOT,
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if Delivery.objects.filter(pk=delivery.pk, status=S.VALIDATING).exists():
-                break
-            time.sleep(0.02)
-        else:
-            pytest.fail("the validation never started")
-        # The work horse (RQ forks one per job, in its own session) and the worker, as the OOM
-        # killer or a crash would.
-        for pid in [*children_of(worker.pid), worker.pid]:
-            os.kill(pid, signal.SIGKILL)
-    finally:
-        worker.wait(30)
+    sigkill_worker_when(
+        lambda worker: Delivery.objects.filter(pk=delivery.pk, status=S.VALIDATING).exists(),
+        "validation",
+        env=worker_env(redis_url),
+        what="the validation under way",
+    )
     delivery.refresh_from_db()
     assert delivery.status == S.VALIDATING, "validation finished before the kill: enlarge"
     clean_redis.flushdb()
@@ -555,27 +573,16 @@ def test_worker_killed_during_fetch_is_fetched_once_by_the_next_round(
     assert sorted([first, second]) == sorted([world.flis.sftp_user.pk, world.lis.sftp_user.pk])
     # The worker stores the fetched file and then waits for the lock to record it: killed
     # there, it leaves a stored copy that no Receipt names, and the pair still in IN/.
+    stored: list[str] = []
+
+    def copy_stored(worker: subprocess.Popen[bytes]) -> bool:
+        stored[:] = stored_receipt_files(private_media) if private_media.exists() else []
+        return bool(stored) and (private_media / stored[0]).stat().st_size == len(content)
+
     with receipt_writes_blocked():
-        worker = subprocess.Popen(
-            [sys.executable, str(ROOT / "manage.py"), "rqworker", "sftp"],
-            env=worker_env(redis_url), cwd=ROOT,
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )  # fmt: skip
-        try:
-            deadline = time.monotonic() + 60
-            while time.monotonic() < deadline:
-                stored = stored_receipt_files(private_media) if private_media.exists() else []
-                if stored and (private_media / stored[0]).stat().st_size == len(content):
-                    break
-                time.sleep(0.02)
-            else:
-                pytest.fail("the fetch never stored the file")
-            for pid in [*children_of(worker.pid), worker.pid]:
-                os.kill(pid, signal.SIGKILL)
-        finally:
-            if worker.poll() is None:
-                worker.kill()  # only reached when the test failed above
-            worker.wait(30)
+        sigkill_worker_when(
+            copy_stored, "sftp", env=worker_env(redis_url), what="the fetch's stored file"
+        )
     assert Receipt.objects.count() == 0
     assert len(stored) == 1  # the first recipient's copy; the second's job was still queued
     assert_both_pairs_waiting(delivery, inboxes)
@@ -670,27 +677,20 @@ def test_worker_killed_while_a_fetch_is_downloading_is_fetched_once_by_the_next_
 
     spool_folder = tmp_path / "worker-tmp"
     spool_folder.mkdir()
-    worker = subprocess.Popen(
-        [sys.executable, str(ROOT / "manage.py"), "rqworker", "--burst", "sftp"],
-        env={**worker_env(redis_url), "TMPDIR": str(spool_folder)}, cwd=ROOT,
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    try:
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline and worker.poll() is None:
-            size = spool_size([worker.pid, *children_of(worker.pid)], spool_folder)
-            if size is not None and 0 < size < len(content):
-                break  # under way: part of the file is in the spool
-            time.sleep(0.002)
-        else:
-            pytest.fail("the download was never seen under way")
-        # The work horse (downloading) and the worker, as the OOM killer or a crash would.
-        for pid in [*children_of(worker.pid), worker.pid]:
-            os.kill(pid, signal.SIGKILL)
-    finally:
-        if worker.poll() is None:
-            worker.kill()  # only reached when the test failed above
-        worker.wait(30)
+
+    def under_way(worker: subprocess.Popen[bytes]) -> bool:
+        size = spool_size([worker.pid, *children_of(worker.pid)], spool_folder)
+        return size is not None and 0 < size < len(content)  # part of the file is in the spool
+
+    sigkill_worker_when(
+        under_way,
+        "--burst",
+        "sftp",
+        env={**worker_env(redis_url), "TMPDIR": str(spool_folder)},
+        what="the download under way",
+        within=120,
+        poll=0.002,
+    )
     # Killed mid-download: nothing recorded, nothing stored, both pairs still waiting.
     assert Receipt.objects.count() == 0
     assert (not (private_media / "receipts").exists()) or stored_receipt_files(private_media) == []
