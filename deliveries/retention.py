@@ -45,9 +45,10 @@ Each of these is one audit row per run with the counts (not one per mail or logi
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import partial
 
 from django.conf import settings
 from django.core.files.storage import default_storage
@@ -142,44 +143,14 @@ def retention_run(*, now: datetime | None = None, dry_run: bool = False) -> Rete
     now = now or timezone.now()
     result = RetentionRound(dry_run=dry_run)
     for delivery in retention_due(now=now):
-        if dry_run:
+        if dry_run or _delete_and_stamp(
+            result,
+            name=delivery.file.name or "",
+            label=str(delivery.pk),
+            stamp=partial(_delivery_stamp, delivery, now=now),
+        ):
             result.deleted.append(delivery.pk)
             result.bytes += delivery.size
-            continue
-        name = delivery.file.name or ""
-        try:
-            # Storage first, outside any transaction (it may be an object store). Deleting a
-            # file that is already gone is a no-op, so a run that dies after this line is
-            # completed by the next run.
-            default_storage.delete(name)
-        except Exception as exc:  # storage errors vary by backend; the next run tries again
-            logger.exception("retention: could not delete %s", name)
-            result.failed.append(f"{delivery.pk}: {type(exc).__name__}: {exc}")
-            continue
-        with transaction.atomic():
-            claimed = Delivery.objects.filter(
-                pk=delivery.pk, file_deleted_at__isnull=True, status=delivery.status
-            ).update(file_deleted_at=now)
-            if claimed != 1:
-                continue
-            _scrub_issues(delivery)
-            audit_record(
-                action="delivery.file_deleted",
-                object_type="deliveries.delivery",
-                object_id=delivery.pk,
-                object_repr=f"{delivery.uuid} ({delivery.period})",
-                before={"file": name, "size": delivery.size, "sha256": delivery.sha256},
-                after={
-                    "reason": "retention",
-                    "status": delivery.status,
-                    "status_changed_at": delivery.status_changed_at,
-                },
-                actor_label="opbevaring",
-                kommune_id=delivery.kommune_id,
-                at=now,
-            )
-        result.deleted.append(delivery.pk)
-        result.bytes += delivery.size
     receipt_files_delete(result, now=now)
     receipt_orphans_sweep(result, now=now)
     result.mails = mails_purge(now=now, dry_run=dry_run)
@@ -227,45 +198,77 @@ def receipt_files_delete(result: RetentionRound, *, now: datetime) -> None:
     """Deletes the receipts' stored copies that are due (or, with `result.dry_run`, only
     lists them) into `result`: the same steps as for a delivery's file."""
     for receipt in receipt_files_due(now=now):
-        if not result.dry_run:
-            try:
-                if not _receipt_file_delete(receipt, now=now):
-                    continue  # another run stamped it first, and counted it
-            except Exception as exc:  # storage errors vary by backend; the next run tries again
-                logger.exception("retention: could not delete %s", receipt.file.name)
-                result.failed.append(f"kvittering {receipt.pk}: {type(exc).__name__}: {exc}")
-                continue
-        result.receipts.append(receipt.pk)
-        result.receipt_bytes += receipt.size
+        if result.dry_run or _delete_and_stamp(
+            result,
+            name=receipt.file.name or "",
+            label=f"kvittering {receipt.pk}",
+            stamp=partial(_receipt_stamp, receipt, now=now),
+        ):
+            result.receipts.append(receipt.pk)
+            result.receipt_bytes += receipt.size
 
 
-def _receipt_file_delete(receipt: Receipt, *, now: datetime) -> bool:
-    """Deletes one receipt's copy and stamps the row; False if another run stamped it first."""
-    name = receipt.file.name or ""
-    # Storage first, outside any transaction; deleting a copy that is already gone is a no-op,
-    # so a run that dies after this line is completed by the next run.
-    default_storage.delete(name)
+def _delete_and_stamp(
+    result: RetentionRound, *, name: str, label: str, stamp: Callable[[], bool]
+) -> bool:
+    """One stored file's deletion, alike for a delivery's file and a receipt's copy. Storage
+    first, outside any transaction (it may be an object store); deleting a file that is already
+    gone is a no-op, so a run that dies after it is completed by the next run. Then `stamp()`,
+    in one transaction: the claiming update of the row and its audit row. False when the
+    storage failed (listed in `result.failed`, tried again next run) or another run stamped the
+    row first (and counted it)."""
+    try:
+        default_storage.delete(name)
+    except Exception as exc:  # storage errors vary by backend; the next run tries again
+        logger.exception("retention: could not delete %s", name)
+        result.failed.append(f"{label}: {type(exc).__name__}: {exc}")
+        return False
     with transaction.atomic():
-        claimed = Receipt.objects.filter(pk=receipt.pk, file_deleted_at__isnull=True).update(
-            file_deleted_at=now
-        )
-        if claimed != 1:
-            return False  # that run wrote the audit row
-        audit_record(
-            action="receipt.file_deleted",
-            object_type="deliveries.receipt",
-            object_id=receipt.pk,
-            object_repr=f"{receipt.file_name} ({receipt.filetransfer_uuid})",
-            before={"file": name, "size": receipt.size, "sha256": receipt.sha256},
-            after={
-                "reason": "retention",
-                "verdict": receipt.verdict,
-                "fetched_at": receipt.fetched_at,
-            },
-            actor_label="opbevaring",
-            kommune_id=receipt.kommune_id,
-            at=now,
-        )
+        return stamp()
+
+
+def _delivery_stamp(delivery: Delivery, *, now: datetime) -> bool:
+    claimed = Delivery.objects.filter(
+        pk=delivery.pk, file_deleted_at__isnull=True, status=delivery.status
+    ).update(file_deleted_at=now)
+    if claimed != 1:
+        return False
+    _scrub_issues(delivery)
+    audit_record(
+        action="delivery.file_deleted",
+        object_type="deliveries.delivery",
+        object_id=delivery.pk,
+        object_repr=f"{delivery.uuid} ({delivery.period})",
+        before={"file": delivery.file.name, "size": delivery.size, "sha256": delivery.sha256},
+        after={
+            "reason": "retention",
+            "status": delivery.status,
+            "status_changed_at": delivery.status_changed_at,
+        },
+        actor_label="opbevaring",
+        kommune_id=delivery.kommune_id,
+        at=now,
+    )
+    return True
+
+
+def _receipt_stamp(receipt: Receipt, *, now: datetime) -> bool:
+    claimed = Receipt.objects.filter(pk=receipt.pk, file_deleted_at__isnull=True).update(
+        file_deleted_at=now
+    )
+    if claimed != 1:
+        return False
+    audit_record(
+        action="receipt.file_deleted",
+        object_type="deliveries.receipt",
+        object_id=receipt.pk,
+        object_repr=f"{receipt.file_name} ({receipt.filetransfer_uuid})",
+        before={"file": receipt.file.name, "size": receipt.size, "sha256": receipt.sha256},
+        after={"reason": "retention", "verdict": receipt.verdict, "fetched_at": receipt.fetched_at},
+        actor_label="opbevaring",
+        kommune_id=receipt.kommune_id,
+        at=now,
+    )
     return True
 
 
