@@ -38,7 +38,7 @@ from django.utils import timezone
 from django.utils.text import get_valid_filename
 
 from deliveries import protocol
-from deliveries.messages import Text, text
+from deliveries.messages import Text, stored_as, text
 from deliveries.models import Delivery, DeliveryStatus, Receipt, ReceiptVerdict, period_shift
 from deliveries.services import delivery_transition
 from deliveries.sftp import SftpConnection, SftpError, open_for_endpoint
@@ -82,8 +82,7 @@ class _Checked:
     derived: bool
     metadata: protocol.FileMetadata | None = None
     verdict: str = ReceiptVerdict.OK
-    detail: str = ""  # in Danish, as stored
-    said: Text | None = None  # the same as a catalogued text, for the reader's language
+    said: Text | None = None  # why it failed its checks (stored in Danish, with its code)
     route: Route | None = None
     sender_system: ITSystem | None = None
     data_area: DataArea | None = None
@@ -94,7 +93,6 @@ class _Checked:
         # The first failed check is the verdict; later ones only add to the explanation.
         if self.verdict == ReceiptVerdict.OK:
             self.verdict = verdict
-        self.detail = f"{self.detail} {said.danish}".strip()
         self.said = (
             said
             if self.said is None
@@ -512,9 +510,7 @@ def _record(
         route=checked.route,
         delivery=checked.delivery,
         verdict=checked.verdict,
-        verdict_detail=checked.detail,
-        verdict_detail_code=checked.said.code if checked.said is not None else "",
-        verdict_detail_params=checked.said.params if checked.said is not None else {},
+        **stored_as("verdict_detail", checked.said if checked.said is not None else ""),
         metadata_xml=checked.metadata_xml,
     )
     receipt.file.name = stored_name

@@ -393,6 +393,14 @@ class Text:
         return {"code": self.code, "params": self.params}
 
 
+def stored_as(field: str, said: Text | str) -> dict[str, Any]:
+    """The model fields that keep a text: `field` its Danish words, `<field>_code` and
+    `<field>_params` what shows it in the reader's language (empty for plain Danish text)."""
+    if isinstance(said, Text):
+        return {field: said.danish, f"{field}_code": said.code, f"{field}_params": said.params}
+    return {field: said, f"{field}_code": "", f"{field}_params": {}}
+
+
 def seconds(value: float) -> Text:
     """A number of seconds in words, as the SFTP errors say it."""
     return text("word.seconds.one" if value == 1 else "word.seconds.many", n=f"{value:g}")

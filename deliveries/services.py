@@ -33,7 +33,7 @@ from django.utils import timezone
 from deliveries import jobs, protocol, sftp
 from deliveries.datacontracts import contract_problems
 from deliveries.expected import expected_delivery_mark_met
-from deliveries.messages import Text, text
+from deliveries.messages import Text, stored_as, text
 from deliveries.models import (
     DataContract,
     Delivery,
@@ -82,8 +82,8 @@ def delivery_transition(
     """
     if not can_transition(old, new):
         raise ValueError(f"a delivery cannot go from {old} to {new}")
-    said = message if isinstance(message, Text) else None
-    danish = said.danish if said is not None else str(message)
+    stored = stored_as("message", message)
+    danish = stored["message"]
     now = timezone.now()
     rows = Delivery.objects.filter(pk=delivery_id, status=old)
     if where is not None:
@@ -98,9 +98,7 @@ def delivery_transition(
             new_status=new,
             actor=actor,
             actor_label=actor_label or ("" if actor else WORKER),
-            message=danish,
-            message_code=said.code if said is not None else "",
-            message_params=said.params if said is not None else {},
+            **stored,
             at=now,
         )
         delivery = Delivery.objects.only("route_id", "period", "kommune_id", "uuid").get(
@@ -192,9 +190,7 @@ def delivery_create(
                 old_status="",
                 new_status=DeliveryStatus.RECEIVED,
                 actor=user,
-                message=said.danish,
-                message_code=said.code,
-                message_params=said.params,
+                **stored_as("message", said),
                 at=delivery.uploaded_at,
             )
             audit_record(
@@ -619,11 +615,7 @@ def _send(delivery: Delivery, login: _Login, *, beat_while: Q) -> None:
 def _last_error(error: SftpError) -> dict[str, Any]:
     """The delivery's fields for the error of its last try: the Danish text, and its code and
     parameters for showing it in the reader's language."""
-    return {
-        "last_error": error.message,
-        "last_error_code": error.said.code if error.said is not None else "",
-        "last_error_params": error.said.params if error.said is not None else {},
-    }
+    return stored_as("last_error", error.said if error.said is not None else error.message)
 
 
 def _push_failed(delivery: Delivery, *, attempt: int, error: SftpError) -> str | None:
@@ -1114,9 +1106,7 @@ def deliveries_reconcile(*, now: datetime | None = None) -> ReconcileRound:
                     old_status=DeliveryStatus.SENT,
                     new_status=DeliveryStatus.SENT,
                     actor_label=RECONCILER,
-                    message=said.danish,
-                    message_code=said.code,
-                    message_params=said.params,
+                    **stored_as("message", said),
                     at=now,
                 )
         if flagged:
