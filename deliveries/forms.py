@@ -11,8 +11,7 @@ from django.db.models import Q, QuerySet
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from deliveries.models import DeliveryStatus, ReceiptVerdict
-from deliveries.selectors import OUTSTANDING_STATES
+from deliveries.models import OWED_EXPECTED_STATES, DeliveryStatus, ReceiptVerdict
 from flisportal.widgets import PlainSelect
 from routes.models import (
     AgreementStatus,
@@ -257,7 +256,7 @@ class OutstandingFilterForm(_ListFilterForm):
         label=gettext_lazy("Tilstand"),
         choices=[
             ("", "---------"),
-            *((state.value, state.label) for state in OUTSTANDING_STATES),
+            *((state.value, state.label) for state in OWED_EXPECTED_STATES),
         ],
         required=False,
         widget=PlainSelect,

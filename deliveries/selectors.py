@@ -39,8 +39,6 @@ if TYPE_CHECKING:
 # How far back the dashboard looks for periods still missing.
 DASHBOARD_MONTHS = 12
 
-# The expected states of a period still owed, most urgent first.
-OUTSTANDING_STATES = OWED_EXPECTED_STATES
 # Deliveries that stopped without reaching the recipient, and how long a start page lists them.
 PROBLEM_STATES = (DeliveryStatus.REJECTED, DeliveryStatus.REFUSED, DeliveryStatus.FAILED)
 PROBLEM_DAYS = 30
@@ -137,7 +135,7 @@ def outstanding_counts(rows: QuerySet[ExpectedDelivery]) -> list[StateCount]:
             ExpectedDelivery.STATE_BADGES[state],
             counts.get(state.value, 0),
         )
-        for state in OUTSTANDING_STATES
+        for state in OWED_EXPECTED_STATES
     ]
 
 

@@ -106,7 +106,6 @@ class FileProblem(Exception):
         super().__init__(said.danish)
         self.rule = rule
         self.said = said
-        self.message = said.danish
         self.row = row
 
 
@@ -261,8 +260,7 @@ def check_header(header_line: str, contract: dict[str, Any]) -> tuple[list[str],
                 )
         raise FileProblem(
             "dialect",
-            # "None" for a delimiter without a name is what this message has always said.
-            text("validation.no_delimiter", required=_delimiter_name(delimiter, unnamed="None")),
+            text("validation.no_delimiter", required=_delimiter_name(delimiter, unnamed=delimiter)),
             row=1,
         )
     names = next(csv.reader([header_line], delimiter=delimiter, quotechar='"'))

@@ -35,7 +35,7 @@ from deliveries.models import DataContract, Delivery, DeliveryStatus, ExpectedDe
 from deliveries.uploads import HashingUploadHandler, UploadRefused, prepare_upload
 from flisportal.csvexport import csv_download, stamped
 from flisportal.links import link_former
-from routes.models import Kommune, Role, User, user_role
+from routes.models import Kommune, Role, Route, User, user_role
 
 PAGE_SIZE = 50
 # After validation nobody works on the delivery in this process, but it still moves: the page
@@ -126,17 +126,12 @@ def _upload(request: HttpRequest) -> HttpResponse:
         status = 400
     else:
         initial: dict[str, Any] = {}
-        if replaces is not None:
-            initial = {
-                "it_system": replaces.it_system_id,
-                "data_area": replaces.data_area_id,
-                "kommune": replaces.kommune_id,
-                "period": replaces.period,
-                "environment": replaces.endpoint_id,
-            }
         expected_pk = request.GET.get("forventet")
-        if replaces is None and expected_pk:
-            initial = _initial_for_expected(request, expected_pk)
+        if replaces is not None:
+            initial = _initial_for(replaces.route, replaces.period)
+        elif expected_pk:
+            expected = _get_expected_for_user(request, expected_pk)
+            initial = _initial_for(expected.route, expected.period)
         form = DeliveryUploadForm(user=user, initial=initial)
         status = 200
     contracts = (
@@ -155,23 +150,26 @@ def _upload(request: HttpRequest) -> HttpResponse:
     )
 
 
-def _initial_for_expected(request: HttpRequest, expected_pk: str) -> dict[str, Any]:
-    """The upload form filled in for one period still owed (the link from the start page and
-    the list of outstanding periods); 404 for a period outside the user's routes."""
+def _get_expected_for_user(request: HttpRequest, expected_pk: str) -> ExpectedDelivery:
+    """A period still owed, by the id in the link from the start page and the list of
+    outstanding periods; 404 for one outside the user's routes, or an id that is no number."""
     try:
-        expected = (
+        return (
             ExpectedDelivery.objects.for_user(request.user)
             .select_related("route")
             .get(pk=int(expected_pk))
         )
     except (ValueError, ExpectedDelivery.DoesNotExist):
         raise Http404 from None
-    route = expected.route
+
+
+def _initial_for(route: Route, period: str) -> dict[str, Any]:
+    """The upload form filled in for one route and period (a correction, a period owed)."""
     return {
         "it_system": route.sender_system_id,
         "data_area": route.data_area_id,
         "kommune": route.kommune_id,
-        "period": expected.period,
+        "period": period,
         "environment": route.endpoint_id,
     }
 
