@@ -4,7 +4,7 @@ The handler writes each chunk to a temp file and feeds the same bytes to SHA-256
 arrive, so a 1 GB upload is never read twice or held in memory; it stops storing as soon as the
 size limit is passed. A .zip is opened member by member: exactly one .csv, no folders or nested
 archives, and an expansion ratio checked on the declared sizes and again on the bytes actually
-decompressed (a zip bomb can lie about its sizes).
+decompressed (a zip bomb can lie about its sizes). Who may upload is said here too, once.
 """
 
 from __future__ import annotations
@@ -22,7 +22,10 @@ from django.core.files import File
 from django.core.files.uploadedfile import TemporaryUploadedFile
 from django.core.files.uploadhandler import StopUpload, TemporaryFileUploadHandler
 from django.template.defaultfilters import filesizeformat
+from django.urls import reverse
 from django.utils.translation import gettext as _
+
+from routes.models import Role, user_role
 
 ARCHIVE_SUFFIXES = (".zip", ".gz", ".tgz", ".bz2", ".xz", ".7z", ".rar", ".tar", ".zst")
 COPY_CHUNK = 1024 * 1024
@@ -40,6 +43,16 @@ def too_large_message(limit: int) -> str:
     return _("Filen er for stor: den største tilladte størrelse er %(limit)s.") % {
         "limit": filesizeformat(limit)
     }
+
+
+def may_upload(user: Any) -> bool:
+    """Vendor staff (for their routes) and administrators upload; nobody else."""
+    return user_role(user) in (Role.VENDOR, Role.ADMINISTRATOR)
+
+
+def upload_url_for(user: Any) -> str:
+    """The upload page's address for a user who may upload, else "" (no upload links)."""
+    return reverse("deliveries:upload") if may_upload(user) else ""
 
 
 class HashingUploadHandler(TemporaryFileUploadHandler):

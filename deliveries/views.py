@@ -32,7 +32,13 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from deliveries import selectors, services
 from deliveries.forms import DeliveryFilterForm, DeliveryUploadForm, OutstandingFilterForm
 from deliveries.models import DataContract, Delivery, DeliveryStatus, ExpectedDelivery
-from deliveries.uploads import HashingUploadHandler, UploadRefused, prepare_upload
+from deliveries.uploads import (
+    HashingUploadHandler,
+    UploadRefused,
+    may_upload,
+    prepare_upload,
+    upload_url_for,
+)
 from flisportal.csvexport import csv_download, stamped
 from flisportal.links import link_former
 from routes.models import Kommune, Role, Route, User, user_role
@@ -67,10 +73,6 @@ def _get_delivery_for_user(request: HttpRequest, delivery_uuid: uuid.UUID) -> De
         raise Http404(_("Leverancen findes ikke, eller du har ikke adgang til den.")) from None
 
 
-def _may_upload(user: Any) -> bool:
-    return user_role(user) in (Role.VENDOR, Role.ADMINISTRATOR)
-
-
 def _may_retry(user: Any, delivery: Delivery) -> bool:
     """Administrators and the person who uploaded the delivery may send a failed one again."""
     return user_role(user) == Role.ADMINISTRATOR or (
@@ -96,7 +98,7 @@ def upload(request: HttpRequest) -> HttpResponse:
 def _upload(request: HttpRequest) -> HttpResponse:
     user = request.user
     assert isinstance(user, User)
-    if not _may_upload(user):
+    if not may_upload(user):
         raise Http404(_("Kun leverandører og administratorer kan uploade."))
     replaces = None
     corrected = request.GET.get("rettelse") or request.POST.get("rettelse")
@@ -274,11 +276,6 @@ def outstanding_csv(request: HttpRequest) -> StreamingHttpResponse:
     return csv_download(stamped("udestaaende"), header, rows)
 
 
-def upload_url_for(user: Any) -> str:
-    """The upload page's address for a user who may upload, else "" (no upload links)."""
-    return reverse("deliveries:upload") if _may_upload(user) else ""
-
-
 @login_required
 @require_GET
 def delivery_list(request: HttpRequest) -> HttpResponse:
@@ -316,7 +313,7 @@ def delivery_list(request: HttpRequest) -> HttpResponse:
             "page": page,
             "rows": [(delivery, detail_url(delivery.uuid)) for delivery in page],
             "query": query.urlencode(),
-            "may_upload": _may_upload(request.user),
+            "may_upload": may_upload(request.user),
         },
     )
 
@@ -342,7 +339,7 @@ def delivery_detail(request: HttpRequest, delivery_uuid: uuid.UUID) -> HttpRespo
             "rules": sorted(delivery.errors_by_rule.items(), key=lambda kv: -kv[1]),
             "columns": sorted(delivery.errors_by_column.items(), key=lambda kv: -kv[1]),
             "listed": delivery.issues.count(),
-            "may_upload": _may_upload(request.user),
+            "may_upload": may_upload(request.user),
             "may_retry": delivery.status == DeliveryStatus.FAILED
             and _may_retry(request.user, delivery),
             "pushing_text": _pushing_text(delivery),

@@ -8,7 +8,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
 from deliveries.selectors import start_overview
-from deliveries.views import upload_url_for
+from deliveries.uploads import upload_url_for
 from flisportal import health
 from routes.models import Role, user_role
 
