@@ -120,7 +120,7 @@ def inbox_csv(request: HttpRequest) -> StreamingHttpResponse:
             receipt.size,
             receipt.sha256,
             receipt.get_verdict_display(),
-            receipt.verdict_detail,
+            receipt.verdict_detail_text,
             receipt.filetransfer_uuid,
             receipt.senders_file_id,
         ]

@@ -800,7 +800,7 @@ class Receipt(models.Model):
     verdict = models.CharField(_("vurdering"), max_length=20, choices=ReceiptVerdict.choices)
     verdict_detail = models.TextField(_("begrundelse"), blank=True)
     # The code and parameters of `verdict_detail` in deliveries.messages, for the page to show
-    # it in the reader's language (the Danish text above is what exports read).
+    # it in the reader's language (`verdict_detail_text`; the pages and the CSV export read it).
     verdict_detail_code = models.CharField(_("begrundelse (kode)"), max_length=60, blank=True)
     verdict_detail_params = models.JSONField(_("begrundelse (parametre)"), default=dict, blank=True)
     file = models.FileField(_("fil"), max_length=255, blank=True)

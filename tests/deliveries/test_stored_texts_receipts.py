@@ -62,6 +62,10 @@ def test_two_failed_checks_are_stored_in_danish_and_shown_in_english(
         f"{size + 7} (SizeInBytes)." in page
     )
     assert "kendes ikke" not in page and "metadatafilen siger" not in page
+    # The inbox export says it in the same language as its headers.
+    export = b"".join(client.get(reverse("deliveries:inbox_csv")).streaming_content).decode()
+    assert f"InfRef UkendtInfRef_1 is unknown. The file is {size} bytes" in export
+    assert "kendes ikke" not in export
 
 
 def test_unreadable_metadata_is_shown_in_the_english_the_parser_wrote(
