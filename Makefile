@@ -13,7 +13,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # second run).
 DEBS := redis-server openssh-client openssh-server chromium postgresql
 
-.PHONY: run test system venv lint typecheck clean-data
+.PHONY: run test test-dates system venv lint typecheck clean-data
 
 run: venv system
 	$(PY) manage.py migrate --noinput
@@ -24,9 +24,17 @@ run: venv system
 # The suite runs twice: on SQLite (the embedded default) and on a throw-away PostgreSQL.
 test: venv system
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/lint-imports
 	$(VENV)/bin/mypy flisportal routes deliveries
 	$(VENV)/bin/pytest
 	$(PY) tests/run_on_postgres.py $(VENV)/bin/pytest -p no:cacheprovider
+
+# The suite on SQLite with the clock moved forward: a month, across New Year's Eve in Copenhagen,
+# and a year (tests/run_with_clock_moved.py). Not part of `make test`: run it before changing
+# anything that reads the date, and after writing a test that freezes one.
+test-dates: venv system
+	@dpkg -s faketime >/dev/null 2>&1 || { $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends faketime; }
+	$(PY) tests/run_with_clock_moved.py $(or $(SHIFTS),month newyear year) -- $(VENV)/bin/pytest -p no:cacheprovider $(PYTEST_ARGS)
 
 # Installs the Debian packages that are missing. apt-get update runs only when one is missing.
 system:

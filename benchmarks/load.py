@@ -80,7 +80,6 @@ def seed(months: int, rng: random.Random) -> dict[str, object]:
     from django.db import connection, transaction
     from django.test import Client
 
-    from deliveries.expected import expected_deadlines
     from deliveries.models import (
         DataContract,
         Delivery,
@@ -92,6 +91,7 @@ def seed(months: int, rng: random.Random) -> dict[str, object]:
         ReceiptVerdict,
         ValidationIssue,
     )
+    from deliveries.services.expected import expected_deadlines
     from routes.models import (
         AgreementStatus,
         DataArea,

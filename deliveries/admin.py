@@ -13,7 +13,8 @@ from django.urls import path
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from deliveries import models, services
+from deliveries import models
+from deliveries.services.contracts import contract_load
 
 
 class ContractUploadForm(forms.Form):
@@ -80,7 +81,7 @@ class DataContractAdmin(admin.ModelAdmin):
         form = ContractUploadForm(request.POST or None, request.FILES or None)
         if request.method == "POST" and form.is_valid():
             try:
-                contract = services.contract_load(
+                contract = contract_load(
                     document=form.cleaned_data["document"],
                     user=request.user,  # type: ignore[arg-type]
                     source=str(getattr(request.FILES.get("document"), "name", "")),
@@ -139,34 +140,6 @@ class DeliveryAdmin(admin.ModelAdmin):
 
 
 # --- Serviceplatform stand-in ---
-
-
-@admin.register(models.PlatformDecision)
-class PlatformDecisionAdmin(admin.ModelAdmin):
-    """What the stand-in decided for each trigger. Read-only: the rows are its log."""
-
-    list_display = (
-        "at",
-        "sender_username",
-        "file_name",
-        "outcome",
-        "error_codes",
-        "recipients",
-        "endpoint",
-    )
-    list_filter = ("outcome", "endpoint")
-    list_select_related = ("endpoint",)
-    search_fields = ("sender_username", "file_name", "senders_file_id", "file_transfer_uuid")
-    date_hierarchy = "at"
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False
 
 
 @admin.register(models.ReceiptProblem)

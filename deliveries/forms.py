@@ -12,7 +12,8 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from deliveries.models import OWED_EXPECTED_STATES, DeliveryStatus, ReceiptVerdict
-from flisportal.widgets import PlainSelect
+from flisportal.lib.roles import Role, user_role
+from flisportal.lib.widgets import PlainSelect
 from routes.models import (
     AgreementStatus,
     DataArea,
@@ -20,10 +21,8 @@ from routes.models import (
     ITSystem,
     Kommune,
     ProcessingAgreement,
-    Role,
     Route,
     User,
-    user_role,
 )
 
 PERIOD_RE = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")

@@ -1,62 +1,63 @@
-"""RQ jobs of the deliveries app. Each takes an id and calls one service."""
+"""RQ jobs of the deliveries app. Each takes an id (or nothing, for a sweep) and calls one
+service. The services enqueue these by dotted name (deliveries.services.PUSH_JOB …), so this
+module imports them and not the other way round."""
 
 from __future__ import annotations
+
+from dataclasses import asdict
+
+import django_rq
+from rq.exceptions import NoSuchJobError
+from rq.job import Job, JobStatus
+
+from deliveries.hent.fetcher import receipts_fetch, recipients_to_fetch
+from deliveries.services.expected import expected_deliveries_scan
+from deliveries.services.push import delivery_push
+from deliveries.services.reconcile import deliveries_reconcile
+from deliveries.services.retention import retention_run
+from deliveries.services.technical_receipts import receipts_collect
+from deliveries.services.validate import delivery_validate
+from flisportal.lib.queues import SFTP
 
 
 def validate_delivery(delivery_id: int) -> str | None:
     """Validates one delivery; a delivery that is no longer `received` is left alone, so a
     job that runs twice (a retry, a re-enqueue by the reconciler) does nothing the second time.
     """
-    from deliveries.services import delivery_validate  # services import this module
-
     return delivery_validate(delivery_id=delivery_id)
 
 
 def push_delivery(delivery_id: int) -> str | None:
     """Pushes one valid delivery to the Serviceplatform (queue `sftp`); a delivery that is no
     longer `valid` is left alone, so a duplicate job does nothing."""
-    from deliveries.services import delivery_push
-
     return delivery_push(delivery_id=delivery_id)
 
 
 def collect_receipts() -> dict[str, object]:
     """RQ cron (every RECEIPT_POLL_SECONDS): records the technical receipts of sent deliveries.
     A sweep over all senders, so it takes no id."""
-    from deliveries.services import receipts_collect
-
     return vars(receipts_collect())
 
 
 def reconcile_deliveries() -> dict[str, object]:
     """RQ cron (every RECONCILE_INTERVAL_SECONDS): re-enqueues lost work, flags late receipts."""
-    from deliveries.services import deliveries_reconcile
-
     return vars(deliveries_reconcile())
 
 
 def scan_expected_deliveries() -> dict[str, object]:
     """RQ cron (every EXPECTED_SCAN_SECONDS): owed periods created, marked due soon / overdue /
     met. A sweep, so it takes no id."""
-    from deliveries.expected import expected_deliveries_scan
-
     return vars(expected_deliveries_scan())
 
 
 def apply_retention() -> dict[str, object]:
     """RQ cron (nightly, RETENTION_CRON): deletes stored extracts and fetched copies past their
     retention, and copies no receipt names."""
-    from deliveries.retention import retention_run
-
     return vars(retention_run())
 
 
 def fetch_receipts(sftp_user_id: int) -> dict[str, object]:
-    """One Hent-side fetch round for one recipient SFTP user (deliveries/fetching.py)."""
-    from dataclasses import asdict
-
-    from deliveries.fetching import receipts_fetch
-
+    """One Hent-side fetch round for one recipient SFTP user (deliveries/hent/fetcher.py)."""
     return asdict(receipts_fetch(sftp_user_id=sftp_user_id))
 
 
@@ -64,13 +65,6 @@ def fetch_all_recipients() -> list[int]:
     """The periodic job (RQ cron, every FETCH_POLL_SECONDS): one fetch job per recipient SFTP
     user with an active key. A user whose previous round is still queued or running is
     skipped, so a slow server never piles up rounds. Returns the ids enqueued."""
-    import django_rq
-    from rq.exceptions import NoSuchJobError
-    from rq.job import Job, JobStatus
-
-    from deliveries.fetching import recipients_to_fetch
-    from flisportal.queues import SFTP
-
     queue = django_rq.get_queue(SFTP)
     enqueued = []
     for sftp_user_id in recipients_to_fetch():

@@ -8,11 +8,9 @@ store files, validate or push live in `deliveries.services`. Scoping by user liv
 
 from __future__ import annotations
 
-import calendar
 import uuid
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any, ClassVar, Self
-from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.db import models
@@ -21,17 +19,17 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from deliveries.messages import render
+from flisportal.lib.periods import COPENHAGEN
+from flisportal.lib.roles import Role, user_role
 from routes.models import (
     DataArea,
     Endpoint,
     ITSystem,
     Kommune,
-    Role,
     Route,
     ScopedQuerySet,
     SftpUser,
     User,
-    user_role,
 )
 
 if TYPE_CHECKING:
@@ -417,73 +415,6 @@ class ValidationIssue(models.Model):
         return render(self.message_code, params, fallback=self.message)
 
 
-# --- Serviceplatform stand-in ---
-
-
-class PlatformOutcome(models.TextChoices):
-    DISTRIBUTED = "distributed", _("distribueret")
-    # Written ahead of the distribution and finalised to DISTRIBUTED once the last file and the
-    # receipt are in place; a row left in this state was cut off by a crash, and the stand-in
-    # completes it on its next start (deliveries/serviceplatform/routing.py).
-    DISTRIBUTING = "distributing", _("under distribution")
-    REFUSED = "refused", _("afvist")
-    # A SendersFileId already distributed for the sender: answered with the first receipt.
-    DUPLICATE = "duplicate", _("dublet (første kvittering sendt igen)")
-
-
-class PlatformDecision(models.Model):
-    """One trigger file the Serviceplatform stand-in acted on, and what it decided.
-
-    Written by the stand-in only (`manage.py serviceplatform`); administrators read them in the
-    admin to see why a delivery was distributed or refused."""
-
-    at = models.DateTimeField(_("tidspunkt"), default=timezone.now, db_index=True)
-    endpoint = models.ForeignKey(
-        "routes.Endpoint",
-        verbose_name=_("endpoint"),
-        on_delete=models.PROTECT,
-        related_name="platform_decisions",
-    )
-    sender_username = models.CharField(_("afsender (SFTP-bruger)"), max_length=255)
-    trigger_name = models.CharField(_("triggerfil"), max_length=300)
-    file_name = models.CharField(_("filnavn"), max_length=300, blank=True)
-    senders_file_id = models.CharField(_("SendersFileId"), max_length=255, blank=True)
-    file_transfer_uuid = models.CharField(_("FileTransferUUID"), max_length=36)
-    outcome = models.CharField(_("udfald"), max_length=12, choices=PlatformOutcome.choices)
-    error_codes = models.JSONField(_("fejlkoder"), default=list, blank=True)
-    recipients = models.JSONField(_("modtagere (SFTP-brugere)"), default=list, blank=True)
-    message = models.TextField(_("besked"), blank=True)
-    # The receipt exactly as written, so a duplicate can be answered with the same bytes.
-    receipt_xml = models.TextField(_("kvittering (XML)"))
-    # While the outcome is DISTRIBUTING: what a restart needs to complete the distribution
-    # with the same FileTransferUUID — the metadata file's bytes, the kept copy of the data file
-    # (its name in the stand-in root's .staging/), and the recipients already served.
-    metadata_xml = models.TextField(_("metadatafil (XML)"), blank=True)
-    staged_name = models.CharField(_("mellemlagret kopi"), max_length=64, blank=True)
-    recipients_placed = models.JSONField(
-        _("modtagere der har fået filen"), default=list, blank=True
-    )
-
-    class Meta:
-        ordering = ["-at", "-pk"]
-        verbose_name = _("Serviceplatform-afgørelse")
-        verbose_name_plural = _("Serviceplatform-afgørelser")
-        constraints = [
-            # The platform distributes a sender's SendersFileId once; a second distribution
-            # would hand the recipient the same extract twice. A distribution in progress
-            # counts: it is written before the first file is placed, so a second one (another
-            # stand-in process on the same database) fails here before placing anything.
-            models.UniqueConstraint(
-                fields=["endpoint", "sender_username", "senders_file_id"],
-                condition=Q(outcome__in=["distributed", "distributing"]) & ~Q(senders_file_id=""),
-                name="platformdecision_one_distribution_per_file_id",
-            )
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.trigger_name}: {self.get_outcome_display()}"
-
-
 class ReceiptProblem(models.Model):
     """A file in a sender's IN/ that looks like a technical receipt but cannot be recorded: it
     does not parse, or it belongs to no delivery the portal sent from that SFTP user. The file
@@ -524,37 +455,6 @@ class ReceiptProblem(models.Model):
 
 
 # --- expected deliveries ---
-
-# Due dates are calendar days in Denmark: a deadline is the end of the due day there, whatever
-# the server's clock or the UTC offset (CET/CEST) that day has.
-COPENHAGEN = ZoneInfo("Europe/Copenhagen")
-
-
-def period_of(moment: datetime) -> str:
-    """The month `moment` falls in, in Denmark, as 'YYYY-MM'."""
-    local = moment.astimezone(COPENHAGEN)
-    return f"{local.year:04d}-{local.month:02d}"
-
-
-def period_shift(period: str, months: int) -> str:
-    year, month = (int(part) for part in period.split("-"))
-    index = year * 12 + (month - 1) + months
-    return f"{index // 12:04d}-{index % 12 + 1:02d}"
-
-
-def period_due_date(period: str, due_day: int) -> date:
-    """The due date of a period's extract: `due_day` of the following month, or that month's
-    last day when it is shorter (due day 31 → 28 or 29 February)."""
-    following = period_shift(period, 1)
-    year, month = (int(part) for part in following.split("-"))
-    return date(year, month, min(due_day, calendar.monthrange(year, month)[1]))
-
-
-def end_of_day(day: date) -> datetime:
-    """The instant day `day` ends in Denmark: local midnight starting the next day. Built from
-    the local calendar, so a DST change that weekend moves the UTC instant, not the deadline."""
-    following = day + timedelta(days=1)
-    return datetime(following.year, following.month, following.day, tzinfo=COPENHAGEN)
 
 
 class ExpectedState(models.TextChoices):

@@ -34,6 +34,12 @@ NAMESPACE = "http://serviceplatformen.dk/xml/wsdl/soap11/SFTP/1/types"
 ROUTING_RECIPIENT = "ROUTING_V1_0_0"
 RECEIPT_SUCCESS = "SUCCESS"
 
+# The two folders of an SFTP user's home on the Serviceplatform (DESIGN §3): a sender puts its
+# files in OUT/, and the platform puts what it hands that user (receipts, distributed files and
+# their metadata) in IN/.
+OUTBOX = "OUT"
+INBOX = "IN"
+
 TRIGGER_SUFFIX = ".trigger"
 METADATA_SUFFIX = ".metadata"
 RECEIPT_SUFFIX = ".sftpreceipt"

@@ -17,17 +17,15 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from deliveries.models import (
-    COPENHAGEN,
     OWED_EXPECTED_STATES,
     Delivery,
     DeliveryEvent,
     DeliveryStatus,
     ExpectedDelivery,
     ExpectedState,
-    period_of,
-    period_shift,
 )
-from flisportal.links import link_former
+from flisportal.lib.links import link_former
+from flisportal.lib.periods import COPENHAGEN, period_of, period_shift
 from routes.models import Kommune, Route, RouteEvent, RouteStatus
 
 if TYPE_CHECKING:

@@ -25,7 +25,7 @@ from django.template.defaultfilters import filesizeformat
 from django.urls import reverse
 from django.utils.translation import gettext as _
 
-from routes.models import Role, user_role
+from flisportal.lib.roles import Role, user_role
 
 ARCHIVE_SUFFIXES = (".zip", ".gz", ".tgz", ".bz2", ".xz", ".7z", ".rar", ".tar", ".zst")
 COPY_CHUNK = 1024 * 1024

@@ -1,6 +1,7 @@
 from django.urls import path
 
-from deliveries import inbox_views, views
+from deliveries import views
+from deliveries.hent import views as inbox_views
 
 app_name = "deliveries"
 urlpatterns = [

@@ -29,9 +29,11 @@ from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from deliveries import selectors, services
+from deliveries import selectors
 from deliveries.forms import DeliveryFilterForm, DeliveryUploadForm, OutstandingFilterForm
 from deliveries.models import DataContract, Delivery, DeliveryStatus, ExpectedDelivery
+from deliveries.services import retry
+from deliveries.services.intake import delivery_create, delivery_find_same_file
 from deliveries.uploads import (
     HashingUploadHandler,
     UploadRefused,
@@ -39,9 +41,10 @@ from deliveries.uploads import (
     prepare_upload,
     upload_url_for,
 )
-from flisportal.csvexport import csv_download, stamped
-from flisportal.links import link_former
-from routes.models import Kommune, Role, Route, User, user_role
+from flisportal.lib.csvexport import csv_download, stamped
+from flisportal.lib.links import link_former
+from flisportal.lib.roles import Role, user_role
+from routes.models import Kommune, Route, User
 
 PAGE_SIZE = 50
 # After validation nobody works on the delivery in this process, but it still moves: the page
@@ -192,7 +195,7 @@ def _try_create(
         form.add_error("file", refusal.message)
         return None
     confirmed = form.cleaned_data["redelivery_confirmed"]
-    earlier = services.delivery_find_same_file(route=route, period=period, sha256=prepared.sha256)
+    earlier = delivery_find_same_file(route=route, period=period, sha256=prepared.sha256)
     if earlier is not None and not confirmed:
         prepared.discard()
         form.add_error(
@@ -209,7 +212,7 @@ def _try_create(
             },
         )
         return None
-    return services.delivery_create(
+    return delivery_create(
         prepared=prepared,
         route=route,
         period=period,
@@ -363,7 +366,7 @@ def delivery_retry(request: HttpRequest, delivery_uuid: uuid.UUID) -> HttpRespon
         raise Http404(_("Leverancen findes ikke, eller du har ikke adgang til den."))
     user = request.user
     assert isinstance(user, User)
-    outcome = services.delivery_retry(delivery_id=delivery.pk, user=user)
+    outcome = retry.delivery_retry(delivery_id=delivery.pk, user=user)
     if outcome == DeliveryStatus.VALID:
         messages.success(request, _("Leverancen sendes igen til Serviceplatformen."))
     elif outcome == DeliveryStatus.RECEIVED:

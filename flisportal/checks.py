@@ -11,6 +11,8 @@ from django.conf import settings
 from django.core.checks import CheckMessage, Error, Tags, Warning, register
 from django.db import DatabaseError
 
+from routes.models import Endpoint
+
 
 def _inside(child: Path, parent: Path) -> bool:
     try:
@@ -125,8 +127,6 @@ def check_pinned_host_keys(
     if not databases:
         # Database checks run only when asked for (`check --database default`, migrate).
         return []
-    from routes.models import Endpoint
-
     try:
         unpinned = list(Endpoint.objects.unpinned_in_use().order_by("slug"))
     except DatabaseError:

@@ -4,7 +4,7 @@ from typing import Any
 
 from django.http import HttpRequest
 
-from routes.models import Role, user_role
+from flisportal.lib.roles import Role, user_role
 
 
 def portal(request: HttpRequest) -> dict[str, Any]:

@@ -12,9 +12,11 @@ from django.conf import settings
 from rq import cron
 
 from deliveries import jobs as delivery_jobs
-from flisportal import jobs, queues
+from flisportal import jobs
 from flisportal.audit import jobs as audit_jobs
+from flisportal.lib import queues
 from flisportal.notifications import jobs as notification_jobs
+from routes import jobs as route_jobs
 
 JOBS: list[dict[str, Any]] = []
 
@@ -52,7 +54,7 @@ register(
 )
 # The daily digest of mails for people who chose it, and administrators' SSH-key warnings.
 register(notification_jobs.send_digests, queues.DEFAULT, cron=settings.DIGEST_CRON)
-register(notification_jobs.warn_expiring_keys, queues.DEFAULT, cron="30 6 * * *")
+register(route_jobs.warn_expiring_keys, queues.DEFAULT, cron="30 6 * * *")
 # Mails whose send job was lost (flushed Redis, dead worker) are queued again.
 register(notification_jobs.requeue_mails, queues.DEFAULT, interval=settings.MAIL_REQUEUE_SECONDS)
 # The audit log's hash chain, verified nightly; a break mails administrators.

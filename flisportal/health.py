@@ -28,8 +28,8 @@ from rq.cron import CronJob, CronScheduler, get_cron_job_history_key
 from rq.job import Job, JobStatus
 
 from deliveries.models import Delivery, DeliveryStatus, Receipt, quiet_since
-from flisportal import queues
 from flisportal.audit.models import AuditCheckpoint
+from flisportal.lib import queues
 from flisportal.notifications.models import MailStatus, OutgoingMail
 from routes.models import Endpoint
 

@@ -15,7 +15,7 @@ import xstatic.pkg.bootstrap
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
-from flisportal.env import (
+from flisportal.lib.env import (
     env_bool,
     env_database,
     env_int,
@@ -63,6 +63,7 @@ INSTALLED_APPS = [
     "flisportal",
     "routes",
     "deliveries",
+    "deliveries.serviceplatform",
     "flisportal.notifications",
     "flisportal.audit",
     "axes",

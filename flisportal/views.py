@@ -10,7 +10,7 @@ from django.views.decorators.http import require_GET
 from deliveries.selectors import start_overview
 from deliveries.uploads import upload_url_for
 from flisportal import health
-from routes.models import Role, user_role
+from flisportal.lib.roles import Role, user_role
 
 START_TEMPLATES = {
     Role.ADMINISTRATOR: "flisportal/start_administrator.html",

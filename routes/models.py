@@ -18,6 +18,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from flisportal.lib.roles import Role, user_role
 from routes.hostkeys import validate_host_key
 from routes.validators import (
     authority_urn,
@@ -40,33 +41,6 @@ class Region(models.TextChoices):
     SYDDANMARK = "Region Syddanmark", _("Region Syddanmark")
     MIDTJYLLAND = "Region Midtjylland", _("Region Midtjylland")
     NORDJYLLAND = "Region Nordjylland", _("Region Nordjylland")
-
-
-class Role(models.TextChoices):
-    ADMINISTRATOR = "administrator", _("Administrator")
-    VENDOR = "vendor", _("Leverandør")
-    CONSULTANT = "consultant", _("Kommunekonsulent")
-    NONE = "none", _("Ingen rolle")
-
-
-def user_role(user: User | AnonymousUser) -> Role:
-    """The one role a user acts in. Administrators win; a user has a vendor or kommuner."""
-    if not user.is_authenticated:
-        return Role.NONE
-    cached: Role | None = getattr(user, "_flis_role", None)
-    if cached is not None:
-        return cached
-    assert isinstance(user, User)
-    if user.is_staff:
-        role = Role.ADMINISTRATOR
-    elif user.vendor_id is not None:
-        role = Role.VENDOR
-    elif user.kommuner.exists():
-        role = Role.CONSULTANT
-    else:
-        role = Role.NONE
-    user._flis_role = role  # type: ignore[attr-defined]
-    return role
 
 
 class ScopedQuerySet(models.QuerySet[_M]):

@@ -17,7 +17,7 @@ from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext as _
 
-from flisportal.links import link_former
+from flisportal.lib.links import link_former
 
 if TYPE_CHECKING:
     from routes.selectors import CoverageCell, CoverageMatrix

@@ -7,6 +7,8 @@ import re
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
+from routes.keys import parse_public_key
+
 _CVR_WEIGHTS = (2, 7, 6, 5, 4, 3, 2, 1)
 _UUID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 AUTHORITY_PREFIX = "urn:oio:cvr-nr:"
@@ -61,9 +63,6 @@ def validate_lower_uuid(value: str) -> None:
 
 def validate_public_key(value: str) -> None:
     """An OpenSSH public key line of a type the Serviceplatform takes (RSA or Ed25519)."""
-    # Imported here: routes.keys reads settings, and validators must import without them.
-    from routes.keys import parse_public_key
-
     parse_public_key(value)
 
 

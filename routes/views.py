@@ -28,7 +28,8 @@ from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from flisportal.csvexport import csv_download, stamped
+from flisportal.lib.csvexport import csv_download, stamped
+from flisportal.lib.roles import Role, user_role
 from routes import selectors, services
 from routes.forms import (
     BulkOrderForm,
@@ -39,18 +40,7 @@ from routes.forms import (
     RouteOrderForm,
     RouteTransitionForm,
 )
-from routes.models import (
-    KeyState,
-    Kommune,
-    Role,
-    Route,
-    RouteStatus,
-    SftpKey,
-    SftpUser,
-    User,
-    Vendor,
-    user_role,
-)
+from routes.models import KeyState, Kommune, Route, RouteStatus, SftpKey, SftpUser, User, Vendor
 from routes.rendering import CoverageTable, coverage_rows_html
 from routes.validators import normalize_kommune_code
 

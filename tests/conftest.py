@@ -35,6 +35,31 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _fast_password_hasher() -> Iterator[None]:
+    """Test users hash their passwords with a fast hasher: PBKDF2's deliberate 0.4 s per user
+    made fixtures the slowest part of the suite. Production keeps Django's default, which stays
+    in the list for users who log in to a portal in another process (`portal_password`)."""
+    from django.test import override_settings
+
+    md5 = "django.contrib.auth.hashers.MD5PasswordHasher"
+    fast = override_settings(PASSWORD_HASHERS=[md5, *settings.PASSWORD_HASHERS])
+    fast.enable()
+    yield
+    fast.disable()
+
+
+def portal_password(user: User, raw: str) -> User:
+    """Gives `user` the password `raw` hashed as the portal hashes it: for a user who logs in
+    through a browser to a portal running in its own process (`runserver`), whose settings do
+    not have the tests' fast hasher."""
+    from django.contrib.auth.hashers import make_password
+
+    user.password = make_password(raw, hasher="pbkdf2_sha256")
+    user.save(update_fields=["password"])
+    return user
+
+
 @pytest.fixture(autouse=True)
 def _danish() -> None:
     """Each test starts in Danish, as each request does unless its user chose otherwise: the

@@ -49,8 +49,8 @@ from pathlib import Path
 from django.db import IntegrityError
 
 from deliveries import protocol
-from deliveries.models import PlatformDecision, PlatformOutcome
 from deliveries.serviceplatform.errors import PlatformError
+from deliveries.serviceplatform.models import PlatformDecision, PlatformOutcome
 from routes.models import DataArea, Route, SftpUser
 from routes.validators import AUTHORITY_PREFIX
 

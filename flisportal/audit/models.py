@@ -14,7 +14,7 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from routes.models import Kommune, Role, user_role
+from flisportal.lib.roles import Role, user_role
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AnonymousUser
@@ -54,7 +54,7 @@ class AuditEntry(models.Model):
     object_repr = models.CharField(_("objekt"), max_length=255, blank=True)
     # The kommune the entry is about, if any: consultants see their kommuners' entries.
     kommune = models.ForeignKey(
-        Kommune,
+        "routes.Kommune",
         verbose_name=_("kommune"),
         null=True,
         blank=True,

@@ -19,6 +19,7 @@ from django.db import connection, models, transaction
 from django.utils import timezone
 
 from flisportal.audit.models import AuditCheckpoint, AuditEntry
+from flisportal.notifications.services import administrators, notify
 
 # The previous hash of the first row.
 GENESIS = "0" * 64
@@ -175,8 +176,6 @@ def audit_verify(*, checkpoint: bool = True) -> VerifyResult:
 
 def audit_verify_and_alert() -> VerifyResult:
     """The periodic check: on a break, administrators are mailed (once a day per break)."""
-    from flisportal.notifications.services import administrators, notify
-
     result = audit_verify()
     if not result.ok:
         notify(

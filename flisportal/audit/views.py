@@ -17,8 +17,8 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET
 
 from flisportal.audit.models import AuditEntry
-from flisportal.csvexport import csv_download, stamped
-from routes.models import Role, user_role
+from flisportal.lib.csvexport import csv_download, stamped
+from flisportal.lib.roles import Role, user_role
 
 PAGE_SIZE = 50
 

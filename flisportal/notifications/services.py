@@ -16,45 +16,47 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.core.mail import EmailMultiAlternatives
 from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
 
-from flisportal.notifications import jobs
+from flisportal.lib.queues import DEFAULT, enqueue_in_on_commit, enqueue_on_commit
 from flisportal.notifications.models import (
     Cadence,
     MailStatus,
     NotificationPreference,
     OutgoingMail,
 )
-from flisportal.queues import DEFAULT, enqueue_in_on_commit, enqueue_on_commit
-from routes.models import KeyState, SftpKey, User
 
 logger = logging.getLogger(__name__)
+
+# Enqueued by dotted name: the jobs module imports this one, not the other way round.
+SEND_MAIL_JOB = "flisportal.notifications.jobs.send_mail"
 
 
 @dataclass(frozen=True)
 class Recipient:
     email: str
     # A person with a preference; None for an address only (a vendor's contact mailbox).
-    user: User | None = None
+    user: Any = None  # the portal's user model (AUTH_USER_MODEL)
 
 
 def administrators() -> list[Recipient]:
     return [
         Recipient(u.email, u)
-        for u in User.objects.filter(is_staff=True, is_active=True).exclude(email="")
+        for u in get_user_model().objects.filter(is_staff=True, is_active=True).exclude(email="")
     ]
 
 
 def kommune_consultants(kommune_id: int) -> list[Recipient]:
     return [
         Recipient(u.email, u)
-        for u in User.objects.filter(kommuner=kommune_id, is_active=True, is_staff=False).exclude(
-            email=""
-        )
+        for u in get_user_model()
+        .objects.filter(kommuner=kommune_id, is_active=True, is_staff=False)
+        .exclude(email="")
     ]
 
 
@@ -107,7 +109,7 @@ def notify(
             continue  # this notice was already made for this address
         created.append(mail.pk)
         if not digest:
-            enqueue_on_commit(DEFAULT, jobs.send_mail, mail.pk)
+            enqueue_on_commit(DEFAULT, SEND_MAIL_JOB, mail.pk)
     return created
 
 
@@ -140,7 +142,7 @@ def mail_send(*, mail_id: int) -> str | None:
             )
             return MailStatus.FAILED
         OutgoingMail.objects.filter(pk=mail.pk).update(status=MailStatus.PENDING, last_error=error)
-        enqueue_in_on_commit(DEFAULT, _retry_delay(mail.attempts), jobs.send_mail, mail.pk)
+        enqueue_in_on_commit(DEFAULT, _retry_delay(mail.attempts), SEND_MAIL_JOB, mail.pk)
         return MailStatus.PENDING
     OutgoingMail.objects.filter(pk=mail.pk).update(
         status=MailStatus.SENT, sent_at=timezone.now(), last_error=""
@@ -165,7 +167,7 @@ def mails_requeue(*, now: datetime | None = None) -> int:
             .values_list("pk", flat=True)
         )
         for pk in lost:
-            enqueue_on_commit(DEFAULT, jobs.send_mail, pk)
+            enqueue_on_commit(DEFAULT, SEND_MAIL_JOB, pk)
     return len(lost)
 
 
@@ -176,7 +178,7 @@ def mail_retry(*, mail_id: int) -> bool:
             status=MailStatus.PENDING, attempts=0
         )
         if changed:
-            enqueue_on_commit(DEFAULT, jobs.send_mail, mail_id)
+            enqueue_on_commit(DEFAULT, SEND_MAIL_JOB, mail_id)
     return changed == 1
 
 
@@ -203,125 +205,6 @@ def digests_send() -> int:
             OutgoingMail.objects.filter(
                 pk__in=[m.pk for m in items], status=MailStatus.DIGEST
             ).update(status=MailStatus.DIGESTED, digest=digest)
-            enqueue_on_commit(DEFAULT, jobs.send_mail, digest.pk)
+            enqueue_on_commit(DEFAULT, SEND_MAIL_JOB, digest.pk)
         sent += 1
     return sent
-
-
-# --- what the portal tells whom ---------------------------------------------------------------
-
-
-def notify_delivery_status(*, delivery_id: int, old: str, new: str) -> None:
-    """Called by `delivery_transition` inside its transaction, for every status change."""
-    from deliveries.models import Delivery, DeliveryStatus, ValidationIssue
-
-    S = DeliveryStatus
-    kinds: dict[tuple[str, str], str] = {
-        (S.VALIDATING, S.REJECTED): "validation_failed",
-        (S.PUSHING, S.FAILED): "push_failed",
-        (S.SENT, S.REFUSED): "push_failed",
-        (S.FAILED, S.REFUSED): "push_failed",
-    }
-    kind = kinds.get((old, new)) or {S.DISTRIBUTED: "distributed", S.FETCHED: "fetched"}.get(S(new))
-    if kind is None:
-        return
-    delivery = Delivery.objects.select_related(
-        "uploaded_by", "kommune", "data_area", "it_system__vendor", "route"
-    ).get(pk=delivery_id)
-    context: dict[str, Any] = {"delivery": delivery}
-    if kind == "validation_failed":
-        context["errors"] = list(
-            ValidationIssue.objects.filter(delivery=delivery).order_by("position")[
-                : settings.NOTIFY_FIRST_ERRORS
-            ]
-        )
-    uploader = delivery.uploaded_by
-    if uploader is not None and uploader.email and uploader.is_active:
-        notify(
-            kind=kind,
-            recipients=[Recipient(uploader.email, uploader)],
-            context=context,
-            key=f"{kind}:{delivery.pk}:{new}",
-        )
-    if (old, new) == (S.PUSHING, S.FAILED):
-        # Pushes give up only after their retries or on a permanent fault: the route needs a
-        # person (a key, a host key, a route at KOMBIT).
-        notify(
-            kind="route_push_failing",
-            recipients=administrators(),
-            context=context,
-            key=f"route_push_failing:{delivery.pk}",
-        )
-
-
-def notify_expected(*, expected_id: int, kind: str) -> None:
-    """Due soon / overdue: to the kommune's consultants and the vendor's contact. Called by the
-    scanner in the transaction that claims the state change."""
-    from deliveries.models import ExpectedDelivery
-
-    expected = ExpectedDelivery.objects.select_related(
-        "route__kommune", "route__data_area", "route__sender_system__vendor"
-    ).get(pk=expected_id)
-    route = expected.route
-    recipients = kommune_consultants(route.kommune_id)
-    vendor = route.sender_system.vendor
-    if vendor is not None and vendor.contact_email:
-        recipients.append(Recipient(vendor.contact_email))
-    notify(
-        kind=kind,
-        recipients=recipients,
-        context={"expected": expected, "route": route, "vendor": vendor},
-        key=f"{kind}:{expected.pk}",
-    )
-
-
-def notify_not_fetched(*, now: datetime) -> int:
-    """Distributed files the recipient has not fetched within NOTIFY_NOT_FETCHED_HOURS: to the
-    kommune's consultants and the vendor's contact, once per delivery. Looks back a week past
-    the limit only, so the scan stays small and a portal that was down still catches up."""
-    from deliveries.models import Delivery, DeliveryStatus
-
-    cutoff = now - timedelta(hours=settings.NOTIFY_NOT_FETCHED_HOURS)
-    stale = Delivery.objects.filter(
-        status=DeliveryStatus.DISTRIBUTED,
-        status_changed_at__lte=cutoff,
-        status_changed_at__gt=cutoff - timedelta(days=7),
-    ).select_related("kommune", "data_area", "it_system__vendor")
-    count = 0
-    for delivery in stale:
-        recipients = kommune_consultants(delivery.kommune_id)
-        vendor = delivery.it_system.vendor
-        if vendor is not None and vendor.contact_email:
-            recipients.append(Recipient(vendor.contact_email))
-        with transaction.atomic():
-            count += bool(
-                notify(
-                    kind="not_fetched",
-                    recipients=recipients,
-                    context={"delivery": delivery, "hours": settings.NOTIFY_NOT_FETCHED_HOURS},
-                    key=f"not_fetched:{delivery.pk}",
-                )
-            )
-    return count
-
-
-def notify_expiring_keys(*, now: datetime | None = None) -> int:
-    """Administrators hear once per key that an active SSH key expires within 30 days."""
-    from routes.models import KEY_EXPIRY_WARNING
-
-    now = now or timezone.now()
-    keys = SftpKey.objects.filter(
-        state=KeyState.ACTIVE, expires_at__isnull=False, expires_at__lte=now + KEY_EXPIRY_WARNING
-    ).select_related("sftp_user__it_system", "sftp_user__endpoint")
-    count = 0
-    for key in keys.defer("encrypted_private_key"):
-        with transaction.atomic():
-            count += bool(
-                notify(
-                    kind="key_expiring",
-                    recipients=administrators(),
-                    context={"key": key, "expired": key.is_expired(now)},
-                    key=f"key_expiring:{key.pk}",
-                )
-            )
-    return count

@@ -7,8 +7,9 @@ import pytest
 from django.core.management import call_command
 from django.urls import reverse
 
-from deliveries import services as delivery_services
+from deliveries.lifecycle.transitions import delivery_transition
 from deliveries.models import DeliveryStatus
+from deliveries.services.contracts import contract_load
 from flisportal.audit.models import AuditEntry
 from flisportal.audit.services import audit_verify
 from routes import services as route_services
@@ -21,7 +22,7 @@ S = DeliveryStatus
 
 def test_every_delivery_event_is_an_audit_row(make_delivery, upload_route, vendor_a_user):
     delivery = make_delivery(upload_route, vendor_a_user, "x")
-    delivery_services.delivery_transition(
+    delivery_transition(
         delivery_id=delivery.pk, old=S.RECEIVED, new=S.VALIDATING, message="i gang"
     )
     rows = list(AuditEntry.objects.order_by("seq"))
@@ -125,7 +126,7 @@ def test_contract_loads_are_audited(admin_user):
     current = DataContract.objects.filter(data_area__code="skole", is_active=True).first()
     document = copy.deepcopy(current.document)
     document["version"] = "9.9-test"
-    contract = delivery_services.contract_load(document=document, user=admin_user, source="t")
+    contract = contract_load(document=document, user=admin_user, source="t")
     row = AuditEntry.objects.get(action="contract.load")
     assert row.object_id == str(contract.pk)
     assert row.after["version"] == "9.9-test" and row.after["is_active"] is True

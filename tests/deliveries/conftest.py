@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from deliveries import services
 from deliveries.models import Delivery
+from deliveries.services.intake import delivery_create
 from deliveries.uploads import PreparedFile
 
 
@@ -30,9 +30,7 @@ def make_delivery(private_media, tmp_path, django_capture_on_commit_callbacks):
             original_name=f"udtraek-{counter['n']}.csv",
             owned=True,
         )
-        return services.delivery_create(
-            prepared=prepared, route=route, period=period, user=user, **kwargs
-        )
+        return delivery_create(prepared=prepared, route=route, period=period, user=user, **kwargs)
 
     return make
 

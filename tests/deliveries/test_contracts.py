@@ -10,7 +10,6 @@ from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
-from deliveries import services
 from deliveries.datacontracts import (
     ILLUSTRATIVE_NOTICE,
     contract_problems,
@@ -18,6 +17,7 @@ from deliveries.datacontracts import (
     shipped_contract_paths,
 )
 from deliveries.models import DataContract
+from deliveries.services.contracts import contract_load
 
 pytestmark = pytest.mark.django_db
 
@@ -72,7 +72,7 @@ def test_broken_documents_are_refused(change, expected):
 def test_loading_a_version_twice_is_refused(admin_user):
     document = _document()
     with pytest.raises(ValidationError, match="allerede indlæst"):
-        services.contract_load(document=document, user=admin_user)
+        contract_load(document=document, user=admin_user)
 
 
 def test_admin_loads_a_new_version_after_checking_it(client, admin_user):

@@ -12,8 +12,9 @@ import time_machine
 from django.forms.models import model_to_dict
 from django.urls import reverse
 
-from deliveries.expected import expected_deliveries_scan
-from deliveries.models import COPENHAGEN, DeliveryStatus, ExpectedDelivery
+from deliveries.models import DeliveryStatus, ExpectedDelivery
+from deliveries.services.expected import expected_deliveries_scan
+from flisportal.lib.periods import COPENHAGEN
 from routes.models import DataArea, Endpoint, RouteStatus
 from routes.services import route_order, route_transition
 from tests.deliveries.test_expected import walk_to

@@ -8,18 +8,10 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 import time_machine
 
-from deliveries import services
-from deliveries.expected import expected_deadlines, expected_deliveries_scan
-from deliveries.models import (
-    COPENHAGEN,
-    DeliveryStatus,
-    ExpectedDelivery,
-    ExpectedState,
-    end_of_day,
-    period_due_date,
-    period_of,
-    period_shift,
-)
+from deliveries.lifecycle.transitions import delivery_transition
+from deliveries.models import DeliveryStatus, ExpectedDelivery, ExpectedState
+from deliveries.services.expected import expected_deadlines, expected_deliveries_scan
+from flisportal.lib.periods import COPENHAGEN, end_of_day, period_due_date, period_of, period_shift
 from routes.models import DataArea, Endpoint, Route
 
 pytestmark = pytest.mark.django_db
@@ -35,7 +27,7 @@ def walk_to(delivery, *statuses: str) -> None:
     """Moves a delivery through `statuses` by the one service that changes status."""
     old = delivery.status
     for new in statuses:
-        assert services.delivery_transition(delivery_id=delivery.pk, old=old, new=new)
+        assert delivery_transition(delivery_id=delivery.pk, old=old, new=new)
         old = new
     delivery.refresh_from_db()
 

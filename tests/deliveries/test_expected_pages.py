@@ -9,8 +9,9 @@ import pytest
 import time_machine
 from django.urls import reverse
 
-from deliveries.expected import expected_deliveries_scan
-from deliveries.models import COPENHAGEN, Delivery, ExpectedDelivery, ExpectedState
+from deliveries.models import Delivery, ExpectedDelivery, ExpectedState
+from deliveries.services.expected import expected_deliveries_scan
+from flisportal.lib.periods import COPENHAGEN
 from routes.models import DataArea, Endpoint, ITSystem, Kommune, Route, User
 from routes.selectors import coverage_matrix
 from tests.conftest import establish_everywhere

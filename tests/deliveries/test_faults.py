@@ -43,19 +43,16 @@ from django.utils import timezone
 from rq.job import Job, JobStatus
 from rq.registry import ScheduledJobRegistry, StartedJobRegistry
 
-from deliveries import jobs, services
-from deliveries.models import (
-    Delivery,
-    DeliveryEvent,
-    DeliveryStatus,
-    PlatformDecision,
-    PlatformOutcome,
-    Receipt,
-    ReceiptVerdict,
-)
+from deliveries import jobs
+from deliveries.lifecycle.transitions import delivery_transition
+from deliveries.models import Delivery, DeliveryEvent, DeliveryStatus, Receipt, ReceiptVerdict
+from deliveries.serviceplatform.models import PlatformDecision, PlatformOutcome
+from deliveries.services.push import delivery_push
+from deliveries.services.reconcile import deliveries_reconcile
+from deliveries.services.technical_receipts import receipts_collect
 from flisportal.audit.models import AuditEntry
 from flisportal.audit.services import audit_verify
-from flisportal.env import redis_url_with_timeouts
+from flisportal.lib.env import redis_url_with_timeouts
 from routes.models import AgreementStatus, Endpoint, ProcessingAgreement
 from tests.conftest import (
     ROOT,
@@ -195,7 +192,7 @@ def test_redis_down_during_upload_then_back_loses_nothing(
     own_redis["start"]()  # an empty Redis: the job was never written
     stuck = settings.RECONCILE_STUCK_MINUTES + 1
     later = timezone.now() + timezone.timedelta(minutes=stuck)
-    assert services.deliveries_reconcile(now=later).requeued == [delivery.pk]
+    assert deliveries_reconcile(now=later).requeued == [delivery.pk]
     env = worker_env(own_redis["url"])
     for queues in (("validation", "sftp"),):
         done = subprocess.run(
@@ -204,7 +201,7 @@ def test_redis_down_during_upload_then_back_loses_nothing(
         )  # fmt: skip
         assert done.returncode == 0, done.stderr
     standin.wait_idle()
-    services.receipts_collect()
+    receipts_collect()
     delivery.refresh_from_db()
     assert delivery.status == S.DISTRIBUTED, delivery.events.last().message
     assert PlatformDecision.objects.get().outcome == PlatformOutcome.DISTRIBUTED
@@ -303,7 +300,7 @@ def test_twenty_uploads_at_once_with_four_workers_are_fetched_exactly_once(
         env=env, cwd=ROOT, capture_output=True, timeout=180, check=True,
     )  # fmt: skip
     standin.wait_idle()
-    services.receipts_collect()
+    receipts_collect()
 
     deliveries = list(Delivery.objects.all())
     assert {d.status for d in deliveries} == {S.DISTRIBUTED}, [
@@ -416,7 +413,7 @@ def test_postgresql_down_while_a_worker_validates_then_back_loses_nothing(
 
     # The job failed (or was never taken); the reconciler puts the work back, once.
     stuck = settings.RECONCILE_STUCK_MINUTES + 1
-    services.deliveries_reconcile(now=timezone.now() + timezone.timedelta(minutes=stuck))
+    deliveries_reconcile(now=timezone.now() + timezone.timedelta(minutes=stuck))
     result = run_worker("validation", timeout=120)
     assert result.returncode == 0, result.stderr
     delivery.refresh_from_db()
@@ -456,7 +453,7 @@ def test_database_session_lost_in_the_middle_of_a_transition_leaves_nothing_half
 
     monkeypatch.setattr(DeliveryEvent.objects, "create", session_ended_first)
     with pytest.raises((OperationalError, InterfaceError)):
-        services.delivery_transition(delivery_id=delivery.pk, old=S.RECEIVED, new=S.VALIDATING)
+        delivery_transition(delivery_id=delivery.pk, old=S.RECEIVED, new=S.VALIDATING)
     monkeypatch.undo()
     connections.close_all()  # the next query opens a new session
 
@@ -465,7 +462,7 @@ def test_database_session_lost_in_the_middle_of_a_transition_leaves_nothing_half
     assert [e.new_status for e in delivery.events.all()] == ["received"]
     assert AuditEntry.objects.count() == audit_rows
     # The step is simply taken again, once, and the audit chain still holds.
-    assert services.delivery_transition(delivery_id=delivery.pk, old=S.RECEIVED, new=S.VALIDATING)
+    assert delivery_transition(delivery_id=delivery.pk, old=S.RECEIVED, new=S.VALIDATING)
     assert [e.new_status for e in delivery.events.all()] == ["received", "validating"]
     assert audit_verify().ok
 
@@ -524,7 +521,7 @@ def test_worker_killed_during_validation_is_validated_again_once(
 
     stuck = settings.RECONCILE_STUCK_MINUTES + 1
     later = timezone.now() + timezone.timedelta(minutes=stuck)
-    assert services.deliveries_reconcile(now=later).revalidated == [delivery.pk]
+    assert deliveries_reconcile(now=later).revalidated == [delivery.pk]
     result = run_worker("validation", timeout=300)
     assert result.returncode == 0, result.stderr
     delivery.refresh_from_db()
@@ -561,9 +558,9 @@ def test_worker_killed_during_fetch_is_fetched_once_by_the_next_round(
 ):
     content = b"kommunekode;periode\n" + b"101;202610\n" * 100_000
     delivery = pushable(content)
-    assert services.delivery_push(delivery_id=delivery.pk) == S.SENT
+    assert delivery_push(delivery_id=delivery.pk) == S.SENT
     standin.wait_idle()
-    assert services.receipts_collect().distributed == 1
+    assert receipts_collect().distributed == 1
     delivery.refresh_from_db()
     hold_private_keys(world)
     inboxes = [home(standin, party) / "IN" for party in (world.flis, world.lis)]
@@ -665,9 +662,9 @@ def test_worker_killed_while_a_fetch_is_downloading_is_fetched_once_by_the_next_
         b"101;202610;%036d\n" % n for n in range(1_000_000)
     )
     delivery = pushable(content)
-    assert services.delivery_push(delivery_id=delivery.pk) == S.SENT
+    assert delivery_push(delivery_id=delivery.pk) == S.SENT
     standin.wait_idle()
-    assert services.receipts_collect().distributed == 1
+    assert receipts_collect().distributed == 1
     delivery.refresh_from_db()
     hold_private_keys(world)
     inboxes = [home(standin, party) / "IN" for party in (world.flis, world.lis)]
@@ -747,8 +744,8 @@ def test_redis_killed_and_started_again_empty_mid_flow_every_delivery_is_fetched
     # been quiet for RECONCILE_STUCK_MINUTES; the `sent` delivery is not work that was lost.
     stuck = settings.RECONCILE_STUCK_MINUTES + 1
     later = timezone.now() + timezone.timedelta(minutes=stuck)
-    assert sorted(services.deliveries_reconcile(now=later).requeued) == [valid.pk, received.pk]
-    assert services.deliveries_reconcile(now=later).requeued == []
+    assert sorted(deliveries_reconcile(now=later).requeued) == [valid.pk, received.pk]
+    assert deliveries_reconcile(now=later).requeued == []
     work("validation", "sftp")
     standin.wait_idle()
     # The cron jobs of the push and Hent sides, run by workers: the receipts, then a fetch

@@ -17,15 +17,10 @@ import time_machine
 from django.core.files.storage import storages
 from django.utils import timezone
 
-from deliveries import fetching, protocol, sftp
-from deliveries.models import (
-    COPENHAGEN,
-    Delivery,
-    DeliveryEvent,
-    DeliveryStatus,
-    Receipt,
-    ReceiptVerdict,
-)
+from deliveries import protocol, sftp
+from deliveries.hent import fetcher as fetching
+from deliveries.models import Delivery, DeliveryEvent, DeliveryStatus, Receipt, ReceiptVerdict
+from flisportal.lib.periods import COPENHAGEN
 from routes.keys import encrypt_private_key
 from routes.models import Endpoint, KeyState, SftpKey, SftpUser
 from tests.conftest import free_port
@@ -498,7 +493,7 @@ def test_fetch_before_the_technical_receipt_leaves_no_receipt_problem(fetch_worl
     technical receipt. That receipt must then be recognised as the same transfer (and removed),
     not kept aside as one that matches nothing."""
     from deliveries.models import ReceiptProblem
-    from deliveries.services import receipts_collect_for_user
+    from deliveries.services.technical_receipts import receipts_collect_for_user
 
     world = fetch_world
     delivery = make_delivery(world, CONTENT, status=DeliveryStatus.SENT)

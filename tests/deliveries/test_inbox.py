@@ -12,8 +12,8 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.urls import reverse
 
+from deliveries.lifecycle.transitions import delivery_transition
 from deliveries.models import DeliveryStatus, Receipt, ReceiptRead, ReceiptVerdict
-from deliveries.services import delivery_transition
 from routes.models import DataArea, Endpoint, ITSystem, Kommune, SftpUser, User
 from tests.conftest import dagtilbud_csv
 

@@ -11,7 +11,7 @@ from django.urls import reverse
 
 from deliveries.jobs import validate_delivery
 from deliveries.models import DeliveryStatus
-from flisportal.csvexport import csv_safe
+from flisportal.lib.csvexport import csv_safe
 from tests.conftest import dagtilbud_csv, dagtilbud_row
 
 pytestmark = pytest.mark.django_db

@@ -14,9 +14,12 @@ from django.urls import reverse
 from django.utils import timezone
 from rq.registry import ScheduledJobRegistry
 
-from deliveries import jobs, protocol, services
-from deliveries.models import Delivery, DeliveryStatus, PlatformDecision, PlatformOutcome
+from deliveries import jobs, protocol
+from deliveries.models import Delivery, DeliveryStatus
+from deliveries.serviceplatform.models import PlatformDecision, PlatformOutcome
 from deliveries.serviceplatform.server import standin_running
+from deliveries.services.push import delivery_push
+from deliveries.services.technical_receipts import receipts_collect
 from routes.keys import encrypt_private_key, generate_key_pair
 from routes.models import Endpoint, Route, RouteStatus, SftpKey
 from tests.conftest import dagtilbud_csv
@@ -111,12 +114,12 @@ def test_route_not_established_at_the_platform_gives_refused_with_the_code(
     # platform decides), and the platform answers 402.
     Route.objects.filter(pk=push_route.pk).update(status=RouteStatus.RETIRED)
 
-    assert services.delivery_push(delivery_id=delivery.pk) == S.SENT
+    assert delivery_push(delivery_id=delivery.pk) == S.SENT
     standin.wait_idle()
     # The platform leaves a refused data file in OUT/; the receipts round cleans it up.
     assert (sender_out(standin, world) / Delivery.objects.get().wire_name).exists()
 
-    collected = services.receipts_collect()
+    collected = receipts_collect()
     assert (collected.refused, collected.kept, collected.cleaned) == (1, 0, 1)
     delivery.refresh_from_db()
     assert delivery.status == S.REFUSED
@@ -149,7 +152,7 @@ def test_server_down_is_retried_with_backoff_and_succeeds_when_it_returns(
         pass  # registers host key and port on the endpoint, then stops: the server is down
     delivery = delivery_of(push_route, uploader, private_media, content=b"a;b\n1;2\n")
 
-    assert services.delivery_push(delivery_id=delivery.pk) == S.VALID
+    assert delivery_push(delivery_id=delivery.pk) == S.VALID
     delivery.refresh_from_db()
     assert delivery.push_attempts == 1
     assert "afvist" in delivery.last_error  # "Forbindelsen til … blev afvist"
@@ -185,7 +188,7 @@ def test_server_gone_mid_upload_retry_overwrites_the_partial_file_and_distribute
     delivery = pushable(content)
     cutting_proxy.cut_after(1024 * 1024)
 
-    assert services.delivery_push(delivery_id=delivery.pk) == S.VALID
+    assert delivery_push(delivery_id=delivery.pk) == S.VALID
     assert cutting_proxy.cuts == 1
     delivery.refresh_from_db()
     assert "afbrudt" in delivery.last_error
@@ -196,7 +199,7 @@ def test_server_gone_mid_upload_retry_overwrites_the_partial_file_and_distribute
     assert not PlatformDecision.objects.exists()
 
     # The scheduled retry (run here directly) reuses the name and overwrites the partial file.
-    assert services.delivery_push(delivery_id=delivery.pk) == S.SENT
+    assert delivery_push(delivery_id=delivery.pk) == S.SENT
     standin.wait_idle()
     delivery.refresh_from_db()
     assert delivery.push_attempts == 2
@@ -216,8 +219,8 @@ def test_transient_faults_until_the_limit_end_in_failed_with_the_reason(
     delivery = pushable(b"x;y\n")
     Endpoint.objects.filter(pk=world.endpoint.pk).update(port=_closed_port())
 
-    assert services.delivery_push(delivery_id=delivery.pk) == S.VALID
-    assert services.delivery_push(delivery_id=delivery.pk) == S.FAILED
+    assert delivery_push(delivery_id=delivery.pk) == S.VALID
+    assert delivery_push(delivery_id=delivery.pk) == S.FAILED
     delivery.refresh_from_db()
     assert delivery.push_attempts == 2
     event = delivery.events.last()
@@ -257,7 +260,7 @@ def test_missing_key_fails_at_once_and_a_retry_after_the_fix_is_sent(
     key = SftpKey.objects.get(sftp_user=world.sender.sftp_user)
     SftpKey.objects.filter(pk=key.pk).update(state="retired")
 
-    assert services.delivery_push(delivery_id=delivery.pk) == S.FAILED
+    assert delivery_push(delivery_id=delivery.pk) == S.FAILED
     delivery.refresh_from_db()
     assert "ingen aktiv SSH-nøgle" in delivery.last_error
     assert delivery.wire_name == ""  # nothing was sent, so no name was taken
@@ -283,7 +286,7 @@ def test_sender_without_sftp_user_fails_with_what_to_do(world, pushable):
     delivery = pushable(b"x;y\n")
     world.sender.sftp_user.keys.all().delete()
     world.sender.sftp_user.delete()
-    assert services.delivery_push(delivery_id=delivery.pk) == S.FAILED
+    assert delivery_push(delivery_id=delivery.pk) == S.FAILED
     delivery.refresh_from_db()
     assert "har ingen SFTP-bruger på miljøet" in delivery.last_error
     assert "administrator" in delivery.last_error
@@ -291,8 +294,8 @@ def test_sender_without_sftp_user_fails_with_what_to_do(world, pushable):
 
 def test_push_only_claims_valid_deliveries_once(world, pushable):
     delivery = pushable(b"x;y\n", status=S.SENT)
-    assert services.delivery_push(delivery_id=delivery.pk) is None
-    assert services.delivery_push(delivery_id=uuid.uuid4().int % 10_000_000) is None
+    assert delivery_push(delivery_id=delivery.pk) is None
+    assert delivery_push(delivery_id=uuid.uuid4().int % 10_000_000) is None
     assert not delivery.events.exists()
 
 
@@ -309,7 +312,7 @@ def test_key_the_platform_does_not_know_fails_at_once(world, pushable, standin):
         encrypted_private_key=encrypt_private_key(stranger)
     )
     delivery = pushable(b"x;y\n")
-    assert services.delivery_push(delivery_id=delivery.pk) == S.FAILED
+    assert delivery_push(delivery_id=delivery.pk) == S.FAILED
     delivery.refresh_from_db()
     assert delivery.push_attempts == 1
     assert f"afviste login for SFTP-brugeren {world.sender.username}" in delivery.last_error

@@ -10,8 +10,12 @@ import pytest
 from django.db import connection, connections, transaction
 from django.urls import reverse
 
-from deliveries import protocol, services, sftp
-from deliveries.models import Delivery, DeliveryStatus, PlatformDecision, ReceiptProblem
+from deliveries import protocol, sftp
+from deliveries.lifecycle.transitions import delivery_transition
+from deliveries.models import Delivery, DeliveryStatus, ReceiptProblem
+from deliveries.serviceplatform.models import PlatformDecision
+from deliveries.services.push import delivery_push
+from deliveries.services.technical_receipts import receipts_collect, receipts_collect_for_user
 from routes.models import User
 from tests.deliveries.pushing import sender_in, sender_out
 
@@ -22,7 +26,7 @@ S = DeliveryStatus
 
 def sent(pushable, standin, content: bytes = b"kommunekode;periode\n101;202610\n") -> Delivery:
     delivery = pushable(content)
-    assert services.delivery_push(delivery_id=delivery.pk) == S.SENT
+    assert delivery_push(delivery_id=delivery.pk) == S.SENT
     standin.wait_idle()
     delivery.refresh_from_db()
     return delivery
@@ -50,22 +54,26 @@ def test_receipt_is_removed_only_after_its_row_is_committed(world, pushable, sta
     assert receipt.exists()
 
     # 1. The database write fails inside its transaction: the receipt must stay on the server.
-    real_transition = services.delivery_transition
+    real_transition = delivery_transition
 
     def failing_transition(**kwargs):
         if kwargs["new"] == S.DISTRIBUTED:
             raise RuntimeError("database is gone")
         return real_transition(**kwargs)
 
-    monkeypatch.setattr(services, "delivery_transition", failing_transition)
-    result = services.receipts_collect()
+    monkeypatch.setattr(
+        "deliveries.services.technical_receipts.delivery_transition", failing_transition
+    )
+    result = receipts_collect()
     assert len(result.failed_users) == 1 and "database is gone" in result.failed_users[0]
     assert receipt.exists()
     delivery.refresh_from_db()
     assert delivery.status == S.SENT
 
     # 2. The next round records it; at the moment of removal the row is committed.
-    monkeypatch.setattr(services, "delivery_transition", real_transition)
+    monkeypatch.setattr(
+        "deliveries.services.technical_receipts.delivery_transition", real_transition
+    )
     seen_at_remove: list[tuple[bool, str]] = []
     real_remove = sftp.SftpConnection.remove
 
@@ -74,7 +82,7 @@ def test_receipt_is_removed_only_after_its_row_is_committed(world, pushable, sta
         return real_remove(self, remote_path)
 
     monkeypatch.setattr(sftp.SftpConnection, "remove", watching_remove)
-    result = services.receipts_collect()
+    result = receipts_collect()
     assert result.distributed == 1
     assert seen_at_remove == [(False, S.DISTRIBUTED)]
     assert not receipt.exists()
@@ -85,7 +93,7 @@ def test_receipt_is_removed_only_after_its_row_is_committed(world, pushable, sta
 def test_collecting_inside_a_transaction_is_refused(world, pushable, standin):
     delivery = sent(pushable, standin)
     with pytest.raises(RuntimeError), transaction.atomic():
-        services.receipts_collect_for_user(sftp_user_id=world.sender.sftp_user.pk)
+        receipts_collect_for_user(sftp_user_id=world.sender.sftp_user.pk)
     assert Delivery.objects.get(pk=delivery.pk).status == S.SENT
 
 
@@ -102,7 +110,7 @@ def test_malformed_and_unknown_receipts_are_kept_and_reported(world, pushable, s
     (inbox / "stranger.sftpreceipt").write_bytes(stranger)
     (inbox / "notes.txt").write_text("not a receipt")
 
-    result = services.receipts_collect()
+    result = receipts_collect()
     assert (result.distributed, result.kept) == (1, 2)
     delivery.refresh_from_db()
     assert delivery.status == S.DISTRIBUTED
@@ -121,7 +129,7 @@ def test_malformed_and_unknown_receipts_are_kept_and_reported(world, pushable, s
 
     # The next round (another delivery is sent) sees them again: one row each, counted.
     sent(pushable, standin)
-    services.receipts_collect()
+    receipts_collect()
     assert ReceiptProblem.objects.count() == 2
     assert set(ReceiptProblem.objects.values_list("times_seen", flat=True)) == {2}
     assert (inbox / "garbage.sftpreceipt").exists()
@@ -137,7 +145,7 @@ def test_same_receipt_again_is_removed_and_out_is_cleaned_of_finished_deliveries
     world, pushable, standin
 ):
     first = sent(pushable, standin)
-    services.receipts_collect()
+    receipts_collect()
     first.refresh_from_db()
     assert first.status == S.DISTRIBUTED
     events = first.events.count()
@@ -151,7 +159,7 @@ def test_same_receipt_again_is_removed_and_out_is_cleaned_of_finished_deliveries
     (outbox / first.wire_name).write_text("leftover")
     second = sent(pushable, standin)  # so that the sender is visited again
 
-    result = services.receipts_collect()
+    result = receipts_collect()
     assert (result.distributed, result.duplicates, result.cleaned) == (1, 1, 1)
     assert first.events.count() == events  # nothing new recorded for the first
     assert sorted(p.name for p in inbox.iterdir()) == []
@@ -167,7 +175,7 @@ def test_receipt_after_the_portal_gave_up_records_the_platforms_word(world, push
     Delivery.objects.filter(pk=delivery.pk).update(status=S.FAILED)
     other = sent(pushable, standin)
 
-    result = services.receipts_collect()
+    result = receipts_collect()
     assert result.distributed == 2
     delivery.refresh_from_db()
     assert delivery.status == S.DISTRIBUTED
@@ -184,7 +192,7 @@ def test_receipt_for_a_failed_delivery_is_collected_without_a_sent_one(world, pu
     receipt = sender_in(standin, world) / f"{delivery.wire_name}{protocol.RECEIPT_SUFFIX}"
     assert receipt.exists()
 
-    result = services.receipts_collect()
+    result = receipts_collect()
     assert (result.users, result.distributed, result.failed_users) == (1, 1, [])
     delivery.refresh_from_db()
     assert delivery.status == S.DISTRIBUTED
@@ -196,4 +204,4 @@ def test_receipt_for_a_failed_delivery_is_collected_without_a_sent_one(world, pu
 def test_a_delivery_that_failed_before_any_push_awaits_no_receipt(world, pushable, standin):
     # Failed in validation: never pushed, so there is nothing to log in for.
     pushable(b"kommunekode;periode\n", status=S.FAILED)
-    assert services.receipts_collect().users == 0
+    assert receipts_collect().users == 0

@@ -16,8 +16,12 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from deliveries import jobs, services
-from deliveries.models import Delivery, DeliveryStatus, PlatformDecision, PlatformOutcome
+from deliveries import jobs
+from deliveries.models import Delivery, DeliveryStatus
+from deliveries.serviceplatform.models import PlatformDecision, PlatformOutcome
+from deliveries.services.push import delivery_push
+from deliveries.services.reconcile import ReconcileRound, deliveries_reconcile
+from deliveries.services.technical_receipts import receipts_collect
 from tests.conftest import ROOT, worker_env
 from tests.deliveries.pushing import sender_out
 from tests.deliveries.standin import home
@@ -89,9 +93,9 @@ def test_killed_worker_and_flushed_redis_still_reach_distributed(
     clean_redis.flushdb()  # whatever was queued or running is gone
 
     # Too early: the push showed life a moment ago.
-    assert services.deliveries_reconcile().repushed == []
+    assert deliveries_reconcile().repushed == []
     stuck = settings.RECONCILE_STUCK_MINUTES + 1
-    result = services.deliveries_reconcile(now=later(stuck))
+    result = deliveries_reconcile(now=later(stuck))
     assert result.repushed == [delivery.pk]
     delivery.refresh_from_db()
     assert delivery.status == S.VALID
@@ -111,7 +115,7 @@ def test_killed_worker_and_flushed_redis_still_reach_distributed(
     assert delivery.status == S.SENT, delivery.events.last().message
     assert delivery.push_attempts == 2
     standin.wait_idle()
-    assert services.receipts_collect().distributed == 1
+    assert receipts_collect().distributed == 1
     delivery.refresh_from_db()
     assert delivery.status == S.DISTRIBUTED
     # The same name and SendersFileId throughout, distributed once, whole.
@@ -125,14 +129,14 @@ def test_stuck_validation_goes_back_to_received_and_is_enqueued(
     delivery = pushable(b"x\n", status=S.VALIDATING)
     stuck = settings.RECONCILE_STUCK_MINUTES + 1
 
-    result = services.deliveries_reconcile(now=later(stuck))
+    result = deliveries_reconcile(now=later(stuck))
     assert result.revalidated == [delivery.pk]
     delivery.refresh_from_db()
     assert delivery.status == S.RECEIVED
     assert delivery.events.last().message.startswith("Genoptaget af afstemningen: valideringen")
     assert queued("validation") == [("deliveries.jobs.validate_delivery", (delivery.pk,))]
     # Just re-enqueued: a second run right after (or a second reconciler) leaves it alone.
-    assert services.deliveries_reconcile(now=later(stuck)) == services.ReconcileRound()
+    assert deliveries_reconcile(now=later(stuck)) == ReconcileRound()
     assert len(queued("validation")) == 1
 
 
@@ -143,7 +147,7 @@ def test_a_push_that_shows_life_is_not_taken_from_its_worker(
     stuck = settings.RECONCILE_STUCK_MINUTES + 1
     # Long in `pushing`, but its worker wrote a heartbeat a moment before "now".
     Delivery.objects.filter(pk=delivery.pk).update(heartbeat_at=later(stuck - 1))
-    assert services.deliveries_reconcile(now=later(stuck)).repushed == []
+    assert deliveries_reconcile(now=later(stuck)).repushed == []
     assert Delivery.objects.get(pk=delivery.pk).status == S.PUSHING
 
 
@@ -157,11 +161,11 @@ def test_lost_jobs_of_received_and_valid_deliveries_are_enqueued_again_once(
     # A retry planned for later is not lost work.
     Delivery.objects.filter(pk=waiting.pk).update(next_attempt_at=later(stuck + 5))
 
-    result = services.deliveries_reconcile(now=later(stuck))
+    result = deliveries_reconcile(now=later(stuck))
     assert sorted(result.requeued) == sorted([received.pk, valid.pk])
     assert queued("validation") == [("deliveries.jobs.validate_delivery", (received.pk,))]
     assert queued("sftp") == [("deliveries.jobs.push_delivery", (valid.pk,))]
-    assert services.deliveries_reconcile(now=later(stuck)).requeued == []
+    assert deliveries_reconcile(now=later(stuck)).requeued == []
     # No status changed, so no event.
     assert not received.events.exists() and not valid.events.exists()
 
@@ -173,9 +177,9 @@ def test_sent_without_receipt_is_flagged_once_and_shown(
     Delivery.objects.filter(pk=delivery.pk).update(sent_at=timezone.now())
     overdue = settings.RECEIPT_OVERDUE_MINUTES + 1
 
-    assert services.deliveries_reconcile(now=later(overdue - 2)).overdue == []
-    assert services.deliveries_reconcile(now=later(overdue)).overdue == [delivery.pk]
-    assert services.deliveries_reconcile(now=later(overdue + 10)).overdue == []
+    assert deliveries_reconcile(now=later(overdue - 2)).overdue == []
+    assert deliveries_reconcile(now=later(overdue)).overdue == [delivery.pk]
+    assert deliveries_reconcile(now=later(overdue + 10)).overdue == []
     delivery.refresh_from_db()
     assert delivery.receipt_missing
     event = delivery.events.get()
@@ -204,7 +208,7 @@ def test_reconcile_job_runs_in_a_real_worker(world, pushable, clean_redis, run_w
 def test_a_push_writes_heartbeats_while_it_moves_bytes(world, pushable, monkeypatch):
     from deliveries import sftp
 
-    monkeypatch.setattr(services, "PUSH_HEARTBEAT_SECONDS", 0.0)
+    monkeypatch.setattr("deliveries.services.push.PUSH_HEARTBEAT_SECONDS", 0.0)
     delivery = pushable(bytes(3 * 1024 * 1024))
     seen = []
     real_remote_size = sftp.SftpConnection.remote_size
@@ -214,7 +218,7 @@ def test_a_push_writes_heartbeats_while_it_moves_bytes(world, pushable, monkeypa
         return real_remote_size(self, remote_path)
 
     monkeypatch.setattr(sftp.SftpConnection, "remote_size", after_upload)
-    assert services.delivery_push(delivery_id=delivery.pk) == S.SENT
+    assert delivery_push(delivery_id=delivery.pk) == S.SENT
     claimed = delivery.events.get(new_status=S.PUSHING).at
     assert seen[0] > claimed  # written during the upload, after the claim
     # Once sent, nothing is working on it any more.

@@ -13,10 +13,11 @@ from django.core.management import call_command
 from django.urls import reverse
 
 from deliveries.jobs import validate_delivery
-from deliveries.models import COPENHAGEN, Delivery, DeliveryStatus, ValidationIssue
-from deliveries.retention import retention_run
+from deliveries.models import Delivery, DeliveryStatus, ValidationIssue
+from deliveries.services.retention import retention_run
 from flisportal.audit.models import AuditEntry
 from flisportal.audit.services import audit_verify
+from flisportal.lib.periods import COPENHAGEN
 from routes.models import DataArea
 from tests.conftest import dagtilbud_csv, dagtilbud_row
 from tests.deliveries.test_expected import DISTRIBUTED, walk_to

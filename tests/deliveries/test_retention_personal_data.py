@@ -12,10 +12,10 @@ from axes.models import AccessAttempt, AccessLog
 from django.core.management import call_command
 from django.urls import reverse
 
-from deliveries.models import COPENHAGEN
-from deliveries.retention import login_records_purge, mails_purge, retention_run
+from deliveries.services.retention import login_records_purge, mails_purge, retention_run
 from flisportal.audit.models import AuditEntry
 from flisportal.audit.services import audit_verify
+from flisportal.lib.periods import COPENHAGEN
 from flisportal.notifications.models import MailStatus, OutgoingMail
 
 pytestmark = pytest.mark.django_db

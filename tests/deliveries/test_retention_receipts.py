@@ -17,11 +17,12 @@ from django.core.management import call_command
 from django.urls import reverse
 from django.utils import timezone
 
-from deliveries import retention
-from deliveries.models import COPENHAGEN, Receipt, ReceiptVerdict
-from deliveries.retention import RetentionRound, receipt_orphans_sweep, retention_run
+from deliveries.models import Receipt, ReceiptVerdict
+from deliveries.services import retention
+from deliveries.services.retention import RetentionRound, receipt_orphans_sweep, retention_run
 from flisportal.audit.models import AuditEntry
 from flisportal.audit.services import audit_verify
+from flisportal.lib.periods import COPENHAGEN
 from routes.models import DataArea, Endpoint, SftpUser
 
 pytestmark = pytest.mark.django_db
@@ -205,7 +206,7 @@ def test_old_unrecorded_copies_are_swept_in_both_trees(private_media, fetched, c
     folder = kept.file.name.rpartition("/")[0]
     left = orphan(f"{folder}/{uuid.uuid4()}_LEV.csv")
     quarantined = orphan(f"receipts/quarantine/FLIS_HENT/2025-11/{uuid.uuid4()}_X.csv")
-    with caplog.at_level(logging.INFO, logger="deliveries.retention"):
+    with caplog.at_level(logging.INFO, logger="deliveries.services.retention"):
         result = retention_run(now=timezone.now() + timedelta(days=2))
     assert sorted(result.orphans) == sorted([left, quarantined])
     assert not default_storage.exists(left) and not default_storage.exists(quarantined)

@@ -8,7 +8,7 @@ import uuid
 from pathlib import Path
 
 from deliveries import protocol
-from deliveries.models import PlatformDecision, PlatformOutcome
+from deliveries.serviceplatform.models import PlatformDecision, PlatformOutcome
 from deliveries.serviceplatform.server import StandinThread, standin_running
 from tests.deliveries.standin import (
     World,

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from deliveries import protocol
-from deliveries.models import PlatformDecision, PlatformOutcome
+from deliveries.serviceplatform.models import PlatformDecision, PlatformOutcome
 from deliveries.serviceplatform.server import StandinThread
 from routes.hostkeys import parse_pinned_host_keys
 from routes.models import Endpoint

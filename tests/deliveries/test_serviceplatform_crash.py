@@ -23,8 +23,8 @@ import pytest
 from django.db import IntegrityError, transaction
 
 from deliveries import protocol
-from deliveries.models import PlatformDecision, PlatformOutcome
 from deliveries.serviceplatform import routing
+from deliveries.serviceplatform.models import PlatformDecision, PlatformOutcome
 from deliveries.serviceplatform.server import StandinThread, standin_running
 from tests.conftest import ROOT, free_port, worker_env
 from tests.deliveries.standin import (

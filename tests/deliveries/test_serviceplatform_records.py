@@ -9,8 +9,8 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
-from deliveries.models import PlatformDecision, PlatformOutcome
 from deliveries.serviceplatform.errors import PlatformError
+from deliveries.serviceplatform.models import PlatformDecision, PlatformOutcome
 from routes.models import Endpoint, User
 from tests.conftest import ROOT
 
@@ -35,14 +35,16 @@ def test_admin_lists_and_shows_decisions_read_only(
     client: Client, admin_user: User, decision: PlatformDecision
 ) -> None:
     client.force_login(admin_user)
-    listing = client.get(reverse("admin:deliveries_platformdecision_changelist"))
+    listing = client.get(reverse("admin:serviceplatform_platformdecision_changelist"))
     assert listing.status_code == 200
     assert "a.csv" in listing.content.decode()
-    detail = client.get(reverse("admin:deliveries_platformdecision_change", args=[decision.pk]))
+    detail = client.get(
+        reverse("admin:serviceplatform_platformdecision_change", args=[decision.pk])
+    )
     assert detail.status_code == 200
     assert 'name="_save"' not in detail.content.decode()
-    assert client.get(reverse("admin:deliveries_platformdecision_add")).status_code == 403
-    delete_url = reverse("admin:deliveries_platformdecision_delete", args=[decision.pk])
+    assert client.get(reverse("admin:serviceplatform_platformdecision_add")).status_code == 403
+    delete_url = reverse("admin:serviceplatform_platformdecision_delete", args=[decision.pk])
     assert client.post(delete_url, {"post": "yes"}).status_code == 403
     assert PlatformDecision.objects.filter(pk=decision.pk).exists()
 
@@ -54,7 +56,7 @@ def test_admin_shows_a_distribution_in_progress_by_its_danish_label(
         outcome=PlatformOutcome.DISTRIBUTING, error_codes=[], recipients=["FLIS_HENT"]
     )
     client.force_login(admin_user)
-    url = reverse("admin:deliveries_platformdecision_changelist")
+    url = reverse("admin:serviceplatform_platformdecision_changelist")
     listing = client.get(url, {"outcome__exact": PlatformOutcome.DISTRIBUTING})
     assert listing.status_code == 200
     assert listing.context["cl"].result_count == 1
@@ -67,7 +69,7 @@ def test_non_staff_cannot_see_decisions(
     client: Client, vendor_a_user: User, decision: PlatformDecision
 ) -> None:
     client.force_login(vendor_a_user)
-    response = client.get(reverse("admin:deliveries_platformdecision_changelist"))
+    response = client.get(reverse("admin:serviceplatform_platformdecision_changelist"))
     assert response.status_code == 302  # to the admin login
 
 

@@ -10,8 +10,8 @@ from dataclasses import dataclass
 import pytest
 
 from deliveries import protocol
-from deliveries.models import PlatformDecision, PlatformOutcome
 from deliveries.serviceplatform.errors import PlatformError
+from deliveries.serviceplatform.models import PlatformDecision, PlatformOutcome
 from deliveries.serviceplatform.server import StandinThread
 from routes.models import Kommune
 from tests.deliveries.standin import (

@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 
 from deliveries import protocol
-from deliveries.models import PlatformDecision, PlatformOutcome
+from deliveries.serviceplatform.models import PlatformDecision, PlatformOutcome
 from deliveries.serviceplatform.routing import home_of
 from deliveries.serviceplatform.server import standin_running
 from tests.deliveries.standin import (

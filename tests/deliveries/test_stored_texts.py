@@ -14,11 +14,11 @@ from django.conf import settings
 from django.urls import reverse
 from django.utils import timezone, translation
 
-from deliveries import services
 from deliveries.jobs import validate_delivery
 from deliveries.messages import BILINGUAL, MESSAGES, render, text
 from deliveries.models import Delivery, DeliveryStatus, ValidationIssue
-from deliveries.retention import retention_run
+from deliveries.services.push import delivery_push
+from deliveries.services.retention import retention_run
 from deliveries.sftp import SftpError, _operation_error, connect
 from tests.conftest import dagtilbud_csv, dagtilbud_row
 
@@ -243,7 +243,7 @@ def push_failed(make_delivery, upload_route, vendor_a_user):
     """Valid, then pushed without an SFTP user for its it-system: a permanent SFTP error."""
     delivery = make_delivery(upload_route, vendor_a_user, dagtilbud_csv(rows_ok=2))
     assert validate_delivery(delivery.pk) == S.VALID
-    assert services.delivery_push(delivery_id=delivery.pk) == S.FAILED
+    assert delivery_push(delivery_id=delivery.pk) == S.FAILED
     delivery.refresh_from_db()
     return delivery
 

@@ -11,7 +11,6 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
-from deliveries import jobs
 from deliveries.models import Delivery, DeliveryEvent, DeliveryStatus
 from routes.models import AgreementStatus, Endpoint
 from tests.conftest import dagtilbud_csv
@@ -48,7 +47,7 @@ def test_upload_stores_the_file_and_enqueues_validation(
 ):
     enqueued = []
     monkeypatch.setattr(
-        "flisportal.queues.django_rq.get_queue",
+        "flisportal.lib.queues.django_rq.get_queue",
         lambda name: type(
             "Q", (), {"enqueue": lambda self, f, *a: enqueued.append((name, f, a))}
         )(),
@@ -70,7 +69,7 @@ def test_upload_stores_the_file_and_enqueues_validation(
     assert delivery.uploaded_by == vendor_a_user
     event = DeliveryEvent.objects.get(delivery=delivery)
     assert (event.old_status, event.new_status, event.actor) == ("", "received", vendor_a_user)
-    assert enqueued == [("validation", jobs.validate_delivery, (delivery.pk,))]
+    assert enqueued == [("validation", "deliveries.jobs.validate_delivery", (delivery.pk,))]
 
 
 def test_upload_page_shows_the_form_and_the_illustrative_notice(vendor_client):

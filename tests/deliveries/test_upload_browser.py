@@ -12,7 +12,7 @@ import urllib.request
 import pytest
 
 from deliveries.models import Delivery
-from tests.conftest import ROOT, dagtilbud_csv, free_port, worker_env
+from tests.conftest import ROOT, dagtilbud_csv, free_port, portal_password, worker_env
 
 pytestmark = [
     pytest.mark.e2e,
@@ -85,6 +85,7 @@ def _fill(page, url, route, extract):
 def test_upload_redirects_and_a_refusal_stays_on_screen(
     portal_url, page, vendor_a_user, upload_route, tmp_path
 ):
+    portal_password(vendor_a_user, "pw-vendor-a-1234")
     page.goto(f"{portal_url}/konto/login/")
     page.fill("input[name=username]", "vendor-a")
     page.fill("input[name=password]", "pw-vendor-a-1234")

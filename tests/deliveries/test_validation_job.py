@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import pytest
 
-from deliveries import services
 from deliveries.jobs import validate_delivery
+from deliveries.lifecycle.transitions import delivery_transition
 from deliveries.models import DataContract, Delivery, DeliveryEvent, DeliveryStatus
+from deliveries.services.contracts import contract_load
 from tests.conftest import dagtilbud_csv, dagtilbud_row
 
 pytestmark = pytest.mark.django_db
@@ -62,7 +63,7 @@ def test_delivery_records_the_contract_version_it_was_checked_against(
             for f in old.document["schema"]["fields"]
         ],
     }
-    new = services.contract_load(document=document, user=admin_user)
+    new = contract_load(document=document, user=admin_user)
     second = make_delivery(
         upload_route,
         vendor_a_user,
@@ -90,11 +91,11 @@ def test_no_active_contract_fails_with_a_message(make_delivery, upload_route, ve
 def test_transition_is_a_claim(make_delivery, upload_route, vendor_a_user):
     delivery = make_delivery(upload_route, vendor_a_user, dagtilbud_csv(rows_ok=1))
     claim = {"delivery_id": delivery.pk, "old": "received", "new": "validating"}
-    assert services.delivery_transition(**claim) is True
-    assert services.delivery_transition(**claim) is False  # a second worker loses
+    assert delivery_transition(**claim) is True
+    assert delivery_transition(**claim) is False  # a second worker loses
     assert DeliveryEvent.objects.filter(delivery=delivery, new_status="validating").count() == 1
     with pytest.raises(ValueError):
-        services.delivery_transition(delivery_id=delivery.pk, old="validating", new="sent")
+        delivery_transition(delivery_id=delivery.pk, old="validating", new="sent")
 
 
 def test_every_lifecycle_state_is_known_to_the_transition_table():
@@ -122,8 +123,10 @@ def test_progress_is_written_while_the_worker_runs(
 
         return real(path, contract, progress=progress_and_look, **kwargs)
 
-    monkeypatch.setattr("deliveries.services.validate_file", spying)
-    monkeypatch.setattr("deliveries.services.time.monotonic", iter(range(10, 10**6, 2)).__next__)
+    monkeypatch.setattr("deliveries.services.validate.validate_file", spying)
+    monkeypatch.setattr(
+        "deliveries.services.validate.time.monotonic", iter(range(10, 10**6, 2)).__next__
+    )
     validate_delivery(delivery.pk)
     assert len(seen) > 5
     assert seen[0][0] == "validating"

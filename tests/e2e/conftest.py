@@ -35,7 +35,7 @@ from routes.models import (
     Route,
     User,
 )
-from tests.conftest import ROOT, free_port, worker_env
+from tests.conftest import ROOT, free_port, portal_password, worker_env
 from tests.deliveries.standin import add_party, established_route, flis_system, sender_systems
 
 CHROMIUM = "/usr/bin/chromium"
@@ -96,6 +96,8 @@ def e2e_world(
         "konsulent-kbh", password=PASSWORD, first_name="Karin", last_name="Konsulent"
     )
     consultant.kommuner.add(kbh)
+    for user in (vendor_user, consultant):
+        portal_password(user, PASSWORD)
     return E2EWorld(vendor_user, consultant, route, other, kbh)
 
 

@@ -21,8 +21,8 @@ from deliveries import jobs as delivery_jobs
 from deliveries.models import Delivery, DeliveryStatus
 from flisportal import checks, health
 from flisportal.audit.models import AuditCheckpoint
+from flisportal.lib.queues import ping
 from flisportal.notifications.models import MailStatus, OutgoingMail
-from flisportal.queues import ping
 from routes.models import Endpoint
 
 pytestmark = pytest.mark.django_db
@@ -183,8 +183,8 @@ def test_stuck_deliveries_are_counted_by_the_reconcilers_limits(
     with time_machine.travel(NOW, tick=False):
         client.force_login(admin_user)
         page = client.get(reverse("drift")).content.decode()
+        listed = client.get(reverse("deliveries:list"), {"status": "pushing"})
     assert f'href="{reverse("deliveries:list")}?status=pushing" data-stuck="pushing">1<' in page
-    listed = client.get(reverse("deliveries:list"), {"status": "pushing"})
     assert len(listed.context["rows"]) == 2  # the list shows all in that status
 
 

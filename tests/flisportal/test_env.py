@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
-from flisportal.env import (
+from flisportal.lib.env import (
     env_bool,
     env_database,
     env_int,

@@ -4,7 +4,7 @@ import django_rq
 import pytest
 from rq.job import JobStatus
 
-from flisportal.queues import ping
+from flisportal.lib.queues import ping
 
 
 @pytest.mark.redis

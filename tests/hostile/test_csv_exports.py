@@ -16,14 +16,9 @@ from django.urls import reverse
 from django.utils import timezone
 
 from deliveries.jobs import validate_delivery
-from deliveries.models import (
-    DeliveryStatus,
-    ExpectedDelivery,
-    ExpectedState,
-    period_of,
-    period_shift,
-)
+from deliveries.models import DeliveryStatus, ExpectedDelivery, ExpectedState
 from flisportal.audit.services import audit_record
+from flisportal.lib.periods import period_of, period_shift
 from routes.models import Endpoint, ITSystem, SftpUser
 from tests.conftest import DAGTILBUD_HEADER, dagtilbud_csv, dagtilbud_row
 from tests.flisportal.test_access_matrix import URLS, Tenant, fill_kwargs, make_receipt

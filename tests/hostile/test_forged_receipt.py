@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import pytest
 
-from deliveries import protocol, services
+from deliveries import protocol
 from deliveries.models import DeliveryStatus, ReceiptProblem
+from deliveries.services.push import delivery_push
+from deliveries.services.technical_receipts import receipts_collect
 from routes.models import DataArea, Route, RouteStatus, User
 from tests.deliveries.pushing import delivery_of, sender_in
 
@@ -39,7 +41,7 @@ def test_receipt_naming_another_senders_delivery_is_kept_aside(
 ):
     # Sender A has a delivery of its own in `sent`, so its IN/ is read this round.
     own = pushable(b"kommunekode;periode\n101;202610\n")
-    assert services.delivery_push(delivery_id=own.pk) == DeliveryStatus.SENT
+    assert delivery_push(delivery_id=own.pk) == DeliveryStatus.SENT
     standin.wait_idle()
     victim = other_senders_delivery
     forged = protocol.build_technical_receipt(
@@ -52,7 +54,7 @@ def test_receipt_naming_another_senders_delivery_is_kept_aside(
     name = victim.wire_name if named_by != "senders_file_id" else "forged.csv"
     (sender_in(standin, world) / f"{name}{protocol.RECEIPT_SUFFIX}").write_bytes(forged)
 
-    result = services.receipts_collect()
+    result = receipts_collect()
 
     victim.refresh_from_db()
     assert victim.status == DeliveryStatus.SENT

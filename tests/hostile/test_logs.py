@@ -16,8 +16,9 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
-from deliveries import jobs, services
+from deliveries import jobs
 from deliveries.models import Delivery, DeliveryStatus
+from deliveries.services.technical_receipts import receipts_collect
 from routes.models import AgreementStatus, ProcessingAgreement
 from tests.conftest import dagtilbud_csv, dagtilbud_row
 
@@ -85,7 +86,7 @@ def test_a_full_run_logs_no_key_material_and_no_cpr_values(
     standin.wait_idle()
     django_rq.get_queue("sftp").enqueue(jobs.collect_receipts)
     outputs.append(run_worker("sftp"))
-    services.receipts_collect()
+    receipts_collect()
     assert Delivery.objects.get(original_filename="god.csv").status == DeliveryStatus.DISTRIBUTED
     client.get(reverse("deliveries:detail", args=[delivery.uuid]))
 

@@ -11,8 +11,11 @@ from __future__ import annotations
 
 import pytest
 
-from deliveries import protocol, services
-from deliveries.models import DeliveryStatus, PlatformDecision, ReceiptProblem
+from deliveries import protocol
+from deliveries.models import DeliveryStatus, ReceiptProblem
+from deliveries.serviceplatform.models import PlatformDecision
+from deliveries.services.push import delivery_push
+from deliveries.services.technical_receipts import receipts_collect
 from tests.deliveries.pushing import sender_in
 from tests.deliveries.standin import connect, deliver
 
@@ -48,7 +51,7 @@ def test_hostile_receipt_is_kept_aside_unread_and_the_delivery_is_untouched(
     world, pushable, standin, kind
 ):
     delivery = pushable(b"kommunekode;periode\n101;202610\n")
-    assert services.delivery_push(delivery_id=delivery.pk) == DeliveryStatus.SENT
+    assert delivery_push(delivery_id=delivery.pk) == DeliveryStatus.SENT
     standin.wait_idle()
     delivery.refresh_from_db()
     inbox = sender_in(standin, world)
@@ -56,7 +59,7 @@ def test_hostile_receipt_is_kept_aside_unread_and_the_delivery_is_untouched(
     receipt = inbox / f"{delivery.wire_name}{protocol.RECEIPT_SUFFIX}"
     receipt.write_bytes(attack(kind, "TechnicalReceipt"))
 
-    result = services.receipts_collect()
+    result = receipts_collect()
 
     assert (result.distributed, result.refused, result.kept) == (0, 0, 1)
     delivery.refresh_from_db()

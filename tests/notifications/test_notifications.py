@@ -12,9 +12,10 @@ from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
 
-from deliveries.expected import expected_deliveries_scan
 from deliveries.jobs import validate_delivery
-from deliveries.models import COPENHAGEN, DeliveryStatus
+from deliveries.models import DeliveryStatus
+from deliveries.services.expected import expected_deliveries_scan
+from flisportal.lib.periods import COPENHAGEN
 from flisportal.notifications import services
 from flisportal.notifications.models import (
     Cadence,
@@ -23,6 +24,7 @@ from flisportal.notifications.models import (
     OutgoingMail,
 )
 from routes.models import Endpoint, ITSystem, SftpKey, SftpUser, User
+from routes.notify import notify_expiring_keys
 from tests.conftest import dagtilbud_csv, dagtilbud_row
 from tests.deliveries.test_expected import DISTRIBUTED, walk_to
 
@@ -113,7 +115,7 @@ def test_push_failed_mails_the_uploader_and_the_administrators(
 ):
     delivery = make_delivery(upload_route, uploader, "x")
     walk_to(delivery, S.VALIDATING, S.VALID, S.PUSHING)
-    from deliveries.services import delivery_transition
+    from deliveries.lifecycle.transitions import delivery_transition
 
     delivery_transition(
         delivery_id=delivery.pk,
@@ -194,8 +196,8 @@ def test_administrators_hear_once_of_a_key_expiring_within_30_days(system_a, peo
         encrypted_private_key=b"x",
         expires_at=now + timedelta(days=20),
     )
-    assert services.notify_expiring_keys(now=now) == 1
-    assert services.notify_expiring_keys(now=now) == 0
+    assert notify_expiring_keys(now=now) == 1
+    assert notify_expiring_keys(now=now) == 0
     send_all()
     [message] = mail.outbox
     assert message.to == ["admin@flisportal.dk"]
@@ -215,7 +217,7 @@ def test_a_key_expiring_later_is_not_reported(system_a, people):
         encrypted_private_key=b"x",
         expires_at=timezone.now() + timedelta(days=40),
     )
-    assert services.notify_expiring_keys() == 0
+    assert notify_expiring_keys() == 0
 
 
 # --- digest -----------------------------------------------------------------------------------
@@ -352,7 +354,7 @@ def test_digest_and_key_warnings_are_registered_with_cron(clean_redis):
     scheduler.load_config_from_file("flisportal.cron")
     jobs = {job.func_name: job for job in scheduler.get_jobs()}
     assert jobs["flisportal.notifications.jobs.send_digests"].cron == "0 7 * * *"  # DIGEST_CRON
-    assert "flisportal.notifications.jobs.warn_expiring_keys" in jobs
+    assert "routes.jobs.warn_expiring_keys" in jobs
 
 
 def test_mails_whose_job_was_lost_are_queued_again(settings, django_capture_on_commit_callbacks):

@@ -1,12 +1,12 @@
 import pytest
 from django.core.management import call_command
 
+from flisportal.lib.roles import Role
 from routes.keys import decrypt_private_key
 from routes.models import (
     ITSystem,
     KeyState,
     ProcessingAgreement,
-    Role,
     Route,
     RouteEvent,
     SftpKey,

@@ -8,7 +8,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand
 
-from deliveries.retention import RetentionRound, retention_run
+from deliveries.services.retention import RetentionRound, retention_run
 
 
 class Command(BaseCommand):

@@ -21,8 +21,8 @@ from django.views.decorators.http import require_GET
 
 from deliveries.forms import ReceiptFilterForm
 from deliveries.models import Delivery, Receipt, ReceiptQuerySet, ReceiptRead
-from flisportal.csvexport import csv_download, stamped
-from flisportal.links import link_former
+from flisportal.lib.csvexport import csv_download, stamped
+from flisportal.lib.links import link_former
 from routes.models import User
 
 PAGE_SIZE = 50

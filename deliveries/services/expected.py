@@ -23,12 +23,9 @@ from deliveries.models import (
     DeliveryStatus,
     ExpectedDelivery,
     ExpectedState,
-    end_of_day,
-    period_due_date,
-    period_of,
-    period_shift,
 )
-from flisportal.notifications.services import notify_expected, notify_not_fetched
+from deliveries.services.notify import notify_expected, notify_not_fetched
+from flisportal.lib.periods import end_of_day, period_due_date, period_of, period_shift
 from routes.models import Route, RouteStatus
 
 logger = logging.getLogger(__name__)

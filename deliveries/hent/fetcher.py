@@ -38,10 +38,11 @@ from django.utils import timezone
 from django.utils.text import get_valid_filename
 
 from deliveries import protocol
+from deliveries.lifecycle.transitions import delivery_transition
 from deliveries.messages import Text, stored_as, text
-from deliveries.models import Delivery, DeliveryStatus, Receipt, ReceiptVerdict, period_shift
-from deliveries.services import delivery_transition
+from deliveries.models import Delivery, DeliveryStatus, Receipt, ReceiptVerdict
 from deliveries.sftp import SftpConnection, SftpError, open_for_endpoint
+from flisportal.lib.periods import period_shift
 from routes.keys import decrypt_private_key
 from routes.models import DataArea, ITSystem, KeyState, Kommune, Route, SftpKey, SftpUser
 from routes.validators import AUTHORITY_PREFIX

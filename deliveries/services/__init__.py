@@ -1,0 +1,10 @@
+"""Delivery workflows, one module each: intake, validate, push, retry, technical receipts,
+reconcile, contracts, expected deliveries, retention and the notifications they send.
+
+Each is a keyword-only function named `<entity>_<action>` (STYLE.md). Jobs are enqueued by
+their dotted name, so no service imports a job module.
+"""
+
+# The jobs the services put on the queues, by dotted name (tests/deliveries check they resolve).
+VALIDATE_JOB = "deliveries.jobs.validate_delivery"
+PUSH_JOB = "deliveries.jobs.push_delivery"

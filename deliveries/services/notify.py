@@ -1,0 +1,111 @@
+"""What the portal tells whom about deliveries: the uploader of a rejected or failed extract,
+administrators of a route whose push fails, consultants and the vendor of a period that is due
+or overdue or a file nobody fetched. The mails themselves are the notifications app's.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+
+from deliveries.models import Delivery, DeliveryStatus, ExpectedDelivery, ValidationIssue
+from flisportal.notifications.services import (
+    Recipient,
+    administrators,
+    kommune_consultants,
+    notify,
+)
+
+
+def notify_delivery_status(*, delivery_id: int, old: str, new: str) -> None:
+    """Called by `delivery_transition` inside its transaction, for every status change."""
+
+    S = DeliveryStatus
+    kinds: dict[tuple[str, str], str] = {
+        (S.VALIDATING, S.REJECTED): "validation_failed",
+        (S.PUSHING, S.FAILED): "push_failed",
+        (S.SENT, S.REFUSED): "push_failed",
+        (S.FAILED, S.REFUSED): "push_failed",
+    }
+    kind = kinds.get((old, new)) or {S.DISTRIBUTED: "distributed", S.FETCHED: "fetched"}.get(S(new))
+    if kind is None:
+        return
+    delivery = Delivery.objects.select_related(
+        "uploaded_by", "kommune", "data_area", "it_system__vendor", "route"
+    ).get(pk=delivery_id)
+    context: dict[str, Any] = {"delivery": delivery}
+    if kind == "validation_failed":
+        context["errors"] = list(
+            ValidationIssue.objects.filter(delivery=delivery).order_by("position")[
+                : settings.NOTIFY_FIRST_ERRORS
+            ]
+        )
+    uploader = delivery.uploaded_by
+    if uploader is not None and uploader.email and uploader.is_active:
+        notify(
+            kind=kind,
+            recipients=[Recipient(uploader.email, uploader)],
+            context=context,
+            key=f"{kind}:{delivery.pk}:{new}",
+        )
+    if (old, new) == (S.PUSHING, S.FAILED):
+        # Pushes give up only after their retries or on a permanent fault: the route needs a
+        # person (a key, a host key, a route at KOMBIT).
+        notify(
+            kind="route_push_failing",
+            recipients=administrators(),
+            context=context,
+            key=f"route_push_failing:{delivery.pk}",
+        )
+
+
+def notify_expected(*, expected_id: int, kind: str) -> None:
+    """Due soon / overdue: to the kommune's consultants and the vendor's contact. Called by the
+    scanner in the transaction that claims the state change."""
+
+    expected = ExpectedDelivery.objects.select_related(
+        "route__kommune", "route__data_area", "route__sender_system__vendor"
+    ).get(pk=expected_id)
+    route = expected.route
+    recipients = kommune_consultants(route.kommune_id)
+    vendor = route.sender_system.vendor
+    if vendor is not None and vendor.contact_email:
+        recipients.append(Recipient(vendor.contact_email))
+    notify(
+        kind=kind,
+        recipients=recipients,
+        context={"expected": expected, "route": route, "vendor": vendor},
+        key=f"{kind}:{expected.pk}",
+    )
+
+
+def notify_not_fetched(*, now: datetime) -> int:
+    """Distributed files the recipient has not fetched within NOTIFY_NOT_FETCHED_HOURS: to the
+    kommune's consultants and the vendor's contact, once per delivery. Looks back a week past
+    the limit only, so the scan stays small and a portal that was down still catches up."""
+
+    cutoff = now - timedelta(hours=settings.NOTIFY_NOT_FETCHED_HOURS)
+    stale = Delivery.objects.filter(
+        status=DeliveryStatus.DISTRIBUTED,
+        status_changed_at__lte=cutoff,
+        status_changed_at__gt=cutoff - timedelta(days=7),
+    ).select_related("kommune", "data_area", "it_system__vendor")
+    count = 0
+    for delivery in stale:
+        recipients = kommune_consultants(delivery.kommune_id)
+        vendor = delivery.it_system.vendor
+        if vendor is not None and vendor.contact_email:
+            recipients.append(Recipient(vendor.contact_email))
+        with transaction.atomic():
+            count += bool(
+                notify(
+                    kind="not_fetched",
+                    recipients=recipients,
+                    context={"delivery": delivery, "hours": settings.NOTIFY_NOT_FETCHED_HOURS},
+                    key=f"not_fetched:{delivery.pk}",
+                )
+            )
+    return count

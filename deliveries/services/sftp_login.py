@@ -1,0 +1,49 @@
+"""Logging in to an endpoint as an IT-system's SFTP user, its active key decrypted in memory."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.core.exceptions import ImproperlyConfigured
+
+from deliveries.messages import text
+from deliveries.sftp import SftpError
+from routes.keys import decrypt_private_key
+from routes.models import Endpoint, ITSystem, KeyState, SftpKey, SftpUser
+
+
+@dataclass(frozen=True)
+class SftpLogin:
+    sftp_user: SftpUser
+    private_key: bytes  # decrypted OpenSSH PEM; lives only as long as the job
+
+
+def sftp_login(*, it_system: ITSystem, endpoint: Endpoint) -> SftpLogin:
+    """The IT-system's SFTP user on the endpoint with its active key, decrypted in memory.
+
+    Raises a permanent SftpError that says what an administrator must set up when something is
+    missing: retrying cannot conjure up a user or a key.
+    """
+    sftp_user = (
+        SftpUser.objects.select_related("endpoint", "it_system")
+        .filter(it_system=it_system, endpoint=endpoint)
+        .first()
+    )
+    if sftp_user is None:
+        raise SftpError(
+            text("push.no_sftp_user", system=str(it_system), endpoint=str(endpoint)),
+            permanent=True,
+        )
+    key = SftpKey.objects.filter(sftp_user=sftp_user, state=KeyState.ACTIVE).first()
+    if key is None:
+        raise SftpError(
+            text("push.no_active_key", username=sftp_user.username, endpoint=str(endpoint)),
+            permanent=True,
+        )
+    try:
+        private_key = decrypt_private_key(bytes(key.encrypted_private_key))
+    except ImproperlyConfigured:
+        raise SftpError(
+            text("push.key_not_decryptable", username=sftp_user.username), permanent=True
+        ) from None
+    return SftpLogin(sftp_user=sftp_user, private_key=private_key)

@@ -1,0 +1,171 @@
+"""Validation: a received delivery is checked against its data area's active contract, and
+the report and the outcome are recorded. A valid extract is queued for the push.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.core.files.storage import FileSystemStorage, default_storage
+from django.db import transaction
+from django.utils import timezone
+
+from deliveries.lifecycle.transitions import delivery_transition
+from deliveries.messages import Text, text
+from deliveries.models import (
+    DataContract,
+    Delivery,
+    DeliveryStatus,
+    ValidationIssue,
+)
+from deliveries.services import PUSH_JOB
+from deliveries.validation import FILE_RULES, Report, validate_file
+from flisportal.lib.queues import SFTP, enqueue_on_commit
+
+logger = logging.getLogger(__name__)
+
+
+@contextmanager
+def _local_path(name: str) -> Iterator[Path]:
+    """A local path for a stored file: the file itself on disk storage, else a temp copy
+    (polars reads from a path), removed when the block ends.
+
+    Only a FileSystemStorage is asked for its path: other storages may answer `path()` with a
+    name that is no file on this machine (InMemoryStorage does), or raise NotImplementedError
+    (S3)."""
+    if isinstance(default_storage, FileSystemStorage):
+        yield Path(default_storage.path(name))
+        return
+    with tempfile.TemporaryDirectory(prefix="flis-delivery-") as folder:
+        target = Path(folder) / "extract.csv"
+        with default_storage.open(name, "rb") as source, target.open("wb") as out:
+            shutil.copyfileobj(source, out, 1024 * 1024)
+        yield target
+
+
+def delivery_validate(*, delivery_id: int) -> str | None:
+    """Claims a received delivery, checks it against its area's active contract and records
+    the report and the outcome. Does nothing (returns None) if the delivery is not received."""
+    if not delivery_transition(
+        delivery_id=delivery_id,
+        old=DeliveryStatus.RECEIVED,
+        new=DeliveryStatus.VALIDATING,
+        message=text("event.validation_started"),
+        rows_checked=0,
+        progress_percent=0,
+        heartbeat_at=timezone.now(),
+    ):
+        return None
+    delivery = Delivery.objects.select_related("kommune", "data_area").get(pk=delivery_id)
+    contract = DataContract.objects.active().filter(data_area=delivery.data_area).first()
+    if contract is None:
+        delivery_transition(
+            delivery_id=delivery_id,
+            old=DeliveryStatus.VALIDATING,
+            new=DeliveryStatus.FAILED,
+            message=text("event.no_contract", area=str(delivery.data_area)),
+        )
+        return DeliveryStatus.FAILED
+    Delivery.objects.filter(pk=delivery_id).update(contract=contract)
+
+    last_write = 0.0
+
+    def progress(rows: int, total: int) -> None:
+        nonlocal last_write
+        now = time.monotonic()
+        if now - last_write < 1.0:  # one small UPDATE a second is plenty for a progress bar
+            return
+        last_write = now
+        Delivery.objects.filter(pk=delivery_id).update(
+            rows_checked=rows,
+            rows_total=total,
+            progress_percent=min(99, int(rows * 100 / total)) if total else 0,
+            # A sign of life for the reconciler: a long validation is not a stuck one.
+            heartbeat_at=timezone.now(),
+        )
+
+    try:
+        with _local_path(delivery.file.name or "") as path:
+            report = validate_file(
+                path,
+                contract.document,
+                kommune_code=delivery.kommune.code,
+                period=delivery.period,
+                max_listed=settings.VALIDATION_MAX_LISTED_ERRORS,
+                batch_bytes=settings.VALIDATION_BATCH_BYTES,
+                progress=progress,
+            )
+    except Exception as exc:
+        # A bug or a vanished file must not leave the delivery "validating" for ever.
+        logger.exception("validation of delivery %s failed", delivery_id)
+        delivery_transition(
+            delivery_id=delivery_id,
+            old=DeliveryStatus.VALIDATING,
+            new=DeliveryStatus.FAILED,
+            message=text("event.validation_crashed", error=type(exc).__name__),
+        )
+        return DeliveryStatus.FAILED
+    return _record_report(delivery, contract, report)
+
+
+def _record_report(delivery: Delivery, contract: DataContract, report: Report) -> str:
+    outcome = DeliveryStatus.VALID if report.is_valid else DeliveryStatus.REJECTED
+    message: Text
+    if report.is_valid:
+        message = text("event.valid", version=contract.version, rows=report.rows_checked)
+    elif any(issue.rule in FILE_RULES for issue in report.issues):
+        first = report.issues[0]
+        problem: dict[str, Any] | str = first.message
+        if first.code:
+            problem = text(first.code, **first.params, value=first.value).as_param()
+        message = text("event.rejected_file", problem=problem)
+    else:
+        message = text(
+            "event.rejected",
+            version=contract.version,
+            errors=report.error_count,
+            rows=report.rows_checked,
+        )
+    with transaction.atomic():
+        ValidationIssue.objects.filter(delivery=delivery).delete()
+        ValidationIssue.objects.bulk_create(
+            ValidationIssue(
+                delivery=delivery,
+                position=position,
+                row=issue.row,
+                column=issue.column[:100],
+                value=issue.value[:100],
+                rule=issue.rule,
+                message=issue.message,
+                message_code=issue.code,
+                message_params=issue.params,
+            )
+            for position, issue in enumerate(report.issues)
+        )
+        moved = delivery_transition(
+            delivery_id=delivery.pk,
+            old=DeliveryStatus.VALIDATING,
+            new=outcome,
+            message=message,
+            encoding=report.encoding,
+            rows_total=report.rows_total,
+            rows_checked=report.rows_checked,
+            progress_percent=100,
+            error_count=report.error_count,
+            errors_by_rule=dict(report.by_rule),
+            errors_by_column=dict(report.by_column),
+            validated_at=timezone.now(),
+            heartbeat_at=None,
+        )
+        if moved and outcome == DeliveryStatus.VALID:
+            # A valid extract goes on to the Serviceplatform by itself (DESIGN §2's one-way flow).
+            enqueue_on_commit(SFTP, PUSH_JOB, delivery.pk)
+    return outcome

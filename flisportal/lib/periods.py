@@ -1,0 +1,46 @@
+"""Time as people in Denmark read it, and the monthly periods extracts are delivered for.
+
+A period is a calendar month written 'YYYY-MM'. Due dates are calendar days in Denmark: a
+deadline is the end of the due day there, whatever the server's clock or the UTC offset
+(CET/CEST) that day has.
+"""
+
+from __future__ import annotations
+
+import calendar
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+COPENHAGEN = ZoneInfo("Europe/Copenhagen")
+
+
+def local_time_text(moment: datetime) -> str:
+    """A time as people in Denmark read it on the page, whatever the server's zone."""
+    return f"{moment.astimezone(COPENHAGEN):%d-%m-%Y %H:%M:%S}"
+
+
+def period_of(moment: datetime) -> str:
+    """The month `moment` falls in, in Denmark, as 'YYYY-MM'."""
+    local = moment.astimezone(COPENHAGEN)
+    return f"{local.year:04d}-{local.month:02d}"
+
+
+def period_shift(period: str, months: int) -> str:
+    year, month = (int(part) for part in period.split("-"))
+    index = year * 12 + (month - 1) + months
+    return f"{index // 12:04d}-{index % 12 + 1:02d}"
+
+
+def period_due_date(period: str, due_day: int) -> date:
+    """The due date of a period's extract: `due_day` of the following month, or that month's
+    last day when it is shorter (due day 31 → 28 or 29 February)."""
+    following = period_shift(period, 1)
+    year, month = (int(part) for part in following.split("-"))
+    return date(year, month, min(due_day, calendar.monthrange(year, month)[1]))
+
+
+def end_of_day(day: date) -> datetime:
+    """The instant day `day` ends in Denmark: local midnight starting the next day. Built from
+    the local calendar, so a DST change that weekend moves the UTC instant, not the deadline."""
+    following = day + timedelta(days=1)
+    return datetime(following.year, following.month, following.day, tzinfo=COPENHAGEN)
