@@ -450,11 +450,11 @@ def main() -> None:
     from django.urls import NoReverseMatch, reverse
 
     pages: dict[str, tuple[str, list[str]]] = {
-        "coverage dashboard": ("admin", [reverse("routes:coverage")]),
+        "coverage dashboard": ("admin", [reverse("front:coverage")]),
         "delivery list (admin)": ("admin", [reverse("deliveries:list")]),
         "delivery list (vendor)": ("vendor", [reverse("deliveries:list")]),
-        "start page (admin)": ("admin", [reverse("start")]),
-        "start page (vendor)": ("vendor", [reverse("start")]),
+        "start page (admin)": ("admin", [reverse("front:start")]),
+        "start page (vendor)": ("vendor", [reverse("front:start")]),
         "outstanding list (admin)": ("admin", [reverse("deliveries:outstanding")]),
         "delivery page": (
             "admin",

@@ -1,8 +1,8 @@
 """Periodic jobs for RQ's cron scheduler (`manage.py rqcron flisportal.cron`).
 
 Each feature registers its own job here, with an interval from the settings. `JOBS` keeps
-what was registered, for the Driftsstatus page (flisportal/health.py): RQ's own list is emptied
-when a scheduler loads this module.
+what was registered, for the Driftsstatus page (flisportal/front/health.py): RQ's own list is
+emptied when a scheduler loads this module.
 """
 
 from collections.abc import Callable

@@ -1,13 +1,8 @@
 from django.contrib import admin
 from django.urls import include, path
 
-from flisportal import views
-
 urlpatterns = [
-    path("", views.start, name="start"),
-    path("drift/", views.drift_status, name="drift"),
-    # For load balancers and monitoring: no login, no session (README, Drift og pålidelighed).
-    path("healthz", views.healthz, name="healthz"),
+    path("", include("flisportal.front.urls")),
     path("konto/", include("django.contrib.auth.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
@@ -18,5 +13,5 @@ urlpatterns = [
     path("", include("flisportal.audit.urls")),
 ]
 
-handler404 = "flisportal.views.page_not_found"
-handler500 = "flisportal.views.server_error"
+handler404 = "flisportal.front.views.page_not_found"
+handler500 = "flisportal.front.views.server_error"

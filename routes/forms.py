@@ -7,7 +7,7 @@ from datetime import date, datetime, time
 from typing import TYPE_CHECKING, Any
 
 from crispy_forms.helper import FormHelper
-from crispy_forms.layout import Field, Layout, Submit
+from crispy_forms.layout import Submit
 from django import forms
 from django.core.exceptions import ValidationError
 from django.db.models import Q
@@ -21,8 +21,6 @@ from routes.models import (
     Kommune,
     Region,
     Route,
-    User,
-    Vendor,
 )
 from routes.validators import normalize_kommune_code, validate_cvr, validate_public_key
 
@@ -268,37 +266,6 @@ class BulkOrderForm(_RouteOrderFields):
             self.add_error("kommune_codes", _("Angiv mindst én kommune eller en region."))
         cleaned["kommuner"] = kommuner
         return cleaned
-
-
-class CoverageFilterForm(forms.Form):
-    region = forms.ChoiceField(
-        label=_("Region"), required=False, choices=[("", _("Alle regioner")), *Region.choices]
-    )
-    vendor = forms.ModelChoiceField(
-        label=_("Leverandør"),
-        required=False,
-        queryset=Vendor.objects.none(),
-        empty_label=_("Alle leverandører"),
-    )
-    area = forms.ModelChoiceField(
-        label=_("Dataområde"),
-        required=False,
-        queryset=DataArea.objects.all(),
-        to_field_name="code",
-        empty_label=_("Alle dataområder"),
-    )
-
-    def __init__(self, *args: Any, user: User, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.fields["vendor"].queryset = Vendor.objects.for_user(user)  # type: ignore[attr-defined]
-        self.helper = _helper(str(_("Filtrér")), method="get")
-        self.helper.form_class = "row row-cols-lg-auto g-2 align-items-end mb-3"
-        self.helper.disable_csrf = True
-        self.helper.layout = Layout(
-            Field("region", wrapper_class="col"),
-            Field("vendor", wrapper_class="col"),
-            Field("area", wrapper_class="col"),
-        )
 
 
 class KeyGenerateForm(forms.Form):

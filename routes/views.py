@@ -1,5 +1,6 @@
-"""Pages of the registry: route orders per myndighed, bulk orders, the onboarding checklist, the
-coverage dashboard (+ CSV), the vendor overview and the SFTP key pages.
+"""Pages of the registry: route orders per myndighed, bulk orders, the vendor overview and the
+SFTP key pages. (The coverage dashboard and the onboarding checklist read deliveries too; they
+are in `flisportal.front`.)
 
 Each view starts with one access helper that returns what the user may see or raises 404 (not
 403: a user outside a row's scope must not learn that it exists).
@@ -7,33 +8,25 @@ Each view starts with one access helper that returns what the user may see or ra
 
 from __future__ import annotations
 
-import hashlib
-from collections.abc import Callable, Iterator
-from typing import Any
+from collections.abc import Callable
 
-from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.db.models import Count, Q
 from django.forms import Form
-from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.safestring import mark_safe
-from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from flisportal.lib.csvexport import csv_download, stamped
 from flisportal.lib.roles import Role, user_role
 from routes import selectors, services
+from routes.access import kommune_or_404, require_role
 from routes.forms import (
     BulkOrderForm,
-    CoverageFilterForm,
     KeyGenerateForm,
     KeyUploadForm,
     KommunePickForm,
@@ -41,26 +34,9 @@ from routes.forms import (
     RouteTransitionForm,
 )
 from routes.models import KeyState, Kommune, Route, RouteStatus, SftpKey, SftpUser, User, Vendor
-from routes.rendering import CoverageTable, coverage_rows_html
-from routes.validators import normalize_kommune_code
 
 # The session key that carries a just-created key to the page that shows it once.
 NEW_KEY_SESSION = "routes_new_key"
-
-
-def _require_role(request: HttpRequest, *roles: Role) -> User:
-    if user_role(request.user) not in roles:
-        raise Http404
-    assert isinstance(request.user, User)
-    return request.user
-
-
-def _get_kommune(code: str) -> Kommune:
-    try:
-        code = normalize_kommune_code(code)
-    except ValidationError:
-        raise Http404 from None
-    return get_object_or_404(Kommune, code=code)
 
 
 def _apply_errors(form: Form, error: ValidationError) -> None:
@@ -79,7 +55,7 @@ def _apply_errors(form: Form, error: ValidationError) -> None:
 @require_GET
 def route_orders(request: HttpRequest) -> HttpResponse:
     """Pick a kommune; below it, every open order across kommuner."""
-    _require_role(request, Role.ADMINISTRATOR)
+    require_role(request, Role.ADMINISTRATOR)
     if "kommune" in request.GET:
         pick = KommunePickForm(request.GET)
         if pick.is_valid():
@@ -126,8 +102,8 @@ def _kommune_routes_page(
 @require_GET
 def kommune_routes(request: HttpRequest, code: str) -> HttpResponse:
     """A kommune's routes by data area and recipient, and the form for a new order."""
-    _require_role(request, Role.ADMINISTRATOR)
-    kommune = _get_kommune(code)
+    require_role(request, Role.ADMINISTRATOR)
+    kommune = kommune_or_404(code)
     action = reverse("routes:route_order_create", args=[kommune.code])
     return _kommune_routes_page(request, kommune, RouteOrderForm(kommune=kommune, action=action))
 
@@ -135,8 +111,8 @@ def kommune_routes(request: HttpRequest, code: str) -> HttpResponse:
 @login_required
 @require_POST
 def route_order_create(request: HttpRequest, code: str) -> HttpResponse:
-    user = _require_role(request, Role.ADMINISTRATOR)
-    kommune = _get_kommune(code)
+    user = require_role(request, Role.ADMINISTRATOR)
+    kommune = kommune_or_404(code)
     action = reverse("routes:route_order_create", args=[kommune.code])
     form = RouteOrderForm(request.POST, kommune=kommune, action=action)
     if form.is_valid():
@@ -208,7 +184,7 @@ def route_detail(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 @require_POST
 def route_transition(request: HttpRequest, pk: int) -> HttpResponse:
-    user = _require_role(request, Role.ADMINISTRATOR)
+    user = require_role(request, Role.ADMINISTRATOR)
     route = _get_route_for_user(request, pk)
     form = RouteTransitionForm(
         request.POST, route=route, action=reverse("routes:route_transition", args=[route.pk])
@@ -239,7 +215,7 @@ def route_transition(request: HttpRequest, pk: int) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def route_bulk_order(request: HttpRequest) -> HttpResponse:
     """Order one data area from one sender for many kommuner at once."""
-    user = _require_role(request, Role.ADMINISTRATOR)
+    user = require_role(request, Role.ADMINISTRATOR)
     result = None
     if request.method == "POST":
         form = BulkOrderForm(request.POST)
@@ -271,148 +247,6 @@ def route_bulk_order(request: HttpRequest) -> HttpResponse:
     else:
         form = BulkOrderForm()
     return render(request, "routes/bulk_order.html", {"form": form, "result": result})
-
-
-# --- onboarding checklist ---------------------------------------------------------------------
-
-
-@login_required
-@require_GET
-def onboarding(request: HttpRequest, vendor_pk: int, code: str) -> HttpResponse:
-    """KOMBIT's onboarding tasks for one vendor and kommune: for administrators, that vendor's
-    staff and the kommune's consultants."""
-    vendor = get_object_or_404(Vendor, pk=vendor_pk)
-    kommune = _get_kommune(code)
-    role = user_role(request.user)
-    user = request.user
-    allowed = (
-        role == Role.ADMINISTRATOR
-        or (role == Role.VENDOR and isinstance(user, User) and user.vendor_id == vendor.pk)
-        or (
-            role == Role.CONSULTANT
-            and isinstance(user, User)
-            and user.kommuner.filter(pk=kommune.pk).exists()
-        )
-    )
-    if not allowed:
-        raise Http404
-    checklist = selectors.onboarding_checklist(vendor=vendor, kommune=kommune)
-    return render(request, "routes/onboarding.html", {"checklist": checklist})
-
-
-# --- coverage ---------------------------------------------------------------------------------
-
-
-def _coverage(request: HttpRequest) -> tuple[CoverageFilterForm, User, dict[str, Any]]:
-    user = _require_role(request, Role.ADMINISTRATOR, Role.CONSULTANT)
-    form = CoverageFilterForm(request.GET or None, user=user)
-    filters: dict[str, Any] = {}
-    if form.is_bound and form.is_valid():
-        filters = {
-            "region": form.cleaned_data["region"] or None,
-            "vendor": form.cleaned_data["vendor"],
-            "area": form.cleaned_data["area"],
-        }
-    return form, user, filters
-
-
-def _coverage_table(*, user: User, filters: dict[str, Any]) -> CoverageTable:
-    """The dashboard's table, from the cache while nothing it shows has changed.
-
-    Building it for all 98 kommuner costs ≈25 ms of CPU, reading it from the cache ≈1 ms
-    (benchmarks/load.py). The key holds `coverage_stamp()` (the newest delivery, route, their
-    events, audit entry and expected-period change), so any change shows on the next view; the
-    scope (all for administrators, the user for anyone else: never another user's table); the
-    filters; the language; and the month, whose turn changes which period is collected."""
-    parts = [
-        selectors.coverage_stamp(),
-        timezone.localdate().strftime("%Y-%m"),
-        get_language(),
-        "all" if user_role(user) == Role.ADMINISTRATOR else f"user-{user.pk}",
-        filters.get("region") or "",
-        *(str(getattr(filters.get(name), "pk", "")) for name in ("vendor", "area")),
-    ]
-    key = "coverage:" + hashlib.sha256("|".join(parts).encode()).hexdigest()
-    table = cache.get(key) if settings.COVERAGE_CACHE_SECONDS else None
-    if table is None:
-        matrix = selectors.coverage_matrix(user=user, **filters)
-        html = render_to_string(
-            "routes/_coverage_table.html",
-            {"matrix": matrix, "rows_html": coverage_rows_html(matrix)},
-        )
-        table = CoverageTable(html=mark_safe(html), kommuner=len(matrix.rows))  # noqa: S308
-        cache.set(key, table, settings.COVERAGE_CACHE_SECONDS)
-    return table
-
-
-@login_required
-@require_GET
-def coverage(request: HttpRequest) -> HttpResponse:
-    """Kommune × data area: who delivers, how far the route has come, the latest delivery."""
-    form, user, filters = _coverage(request)
-    return render(
-        request,
-        "routes/coverage.html",
-        {
-            "form": form,
-            "table": _coverage_table(user=user, filters=filters),
-            "query": request.GET.urlencode(),
-        },
-    )
-
-
-@login_required
-@require_GET
-def coverage_csv(request: HttpRequest) -> StreamingHttpResponse:
-    """The coverage matrix as CSV, one row per kommune, area and sender system (semicolons and
-    a BOM, so Danish Excel opens it as it is)."""
-    user, filters = _coverage(request)[1:]
-    matrix = selectors.coverage_matrix(user=user, **filters)
-    header = [
-        _("Kommunekode"),
-        _("Kommune"),
-        _("Region"),
-        _("Dataområde"),
-        _("InfRef"),
-        _("Leverandør"),
-        _("It-system"),
-        _("Rutestatus"),
-        _("Ruter pr. miljø"),
-        _("Seneste leverance"),
-        _("Leverancestatus"),
-        _("Forventet leverance"),
-    ]
-    return csv_download(stamped("daekning"), header, _coverage_rows(matrix))
-
-
-def _coverage_rows(matrix: selectors.CoverageMatrix) -> Iterator[list[object]]:
-    """One row per kommune, area and sender system; a cell without a route is one row too."""
-    for cell in matrix.cells():
-        delivery = cell.latest_delivery
-        tail = [
-            delivery.delivered_on.isoformat() if delivery else "",
-            delivery.status_label if delivery else "",
-            cell.expected_text,
-        ]
-        head = [
-            cell.kommune.code,
-            cell.kommune.name,
-            cell.kommune.get_region_display(),
-            cell.area.name,
-            cell.area.infref,
-        ]
-        if not cell.entries:
-            yield [*head, "", "", "", "", *tail]
-        for entry in cell.entries:
-            best = entry.best
-            yield [
-                *head,
-                entry.vendor.name if entry.vendor else "",
-                entry.system.name,
-                best.label if best else "",
-                ", ".join(f"{b.endpoint.slug}: {b.label}" for b in entry.badges),
-                *tail,
-            ]
 
 
 # --- vendor overview --------------------------------------------------------------------------
@@ -571,7 +405,7 @@ def sftp_key_rotate(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 @require_POST
 def sftp_key_upload(request: HttpRequest, pk: int) -> HttpResponse:
-    user = _require_role(request, Role.ADMINISTRATOR)
+    user = require_role(request, Role.ADMINISTRATOR)
     sftp_user = _get_sftp_user_for_user(request, pk)
     form = KeyUploadForm(
         request.POST,

@@ -17,13 +17,12 @@ from django.utils.translation import gettext_lazy as _
 from flisportal.lib.roles import Role, user_role
 
 if TYPE_CHECKING:
+    from django.contrib.auth.base_user import AbstractBaseUser
     from django.contrib.auth.models import AnonymousUser
-
-    from routes.models import User
 
 
 class AuditQuerySet(models.QuerySet["AuditEntry"]):
-    def for_user(self, user: User | AnonymousUser) -> Self:
+    def for_user(self, user: AbstractBaseUser | AnonymousUser) -> Self:
         """Administrators see everything; consultants the entries about their kommuner."""
         role = user_role(user)
         if role == Role.ADMINISTRATOR:

@@ -172,5 +172,5 @@ def test_the_demo_login_still_works_while_another_account_is_locked(client, sett
     response = client.post(
         reverse("login"), {"username": "kbh", "password": "Demo-Kbh-2026"}, follow=True
     )
-    assert response.redirect_chain[-1][0] == reverse("start")
+    assert response.redirect_chain[-1][0] == reverse("front:start")
     assert response.wsgi_request.user.username == "kbh"

@@ -11,9 +11,9 @@ from django.urls import reverse
 
 from deliveries.models import Delivery, ExpectedDelivery, ExpectedState
 from deliveries.services.expected import expected_deliveries_scan
+from flisportal.front.coverage import coverage_matrix
 from flisportal.lib.periods import COPENHAGEN
 from routes.models import DataArea, Endpoint, ITSystem, Kommune, Route, User
-from routes.selectors import coverage_matrix
 from tests.conftest import establish_everywhere
 from tests.deliveries.test_expected import DISTRIBUTED, walk_to
 
@@ -50,7 +50,7 @@ def history(owing_route, make_delivery, vendor_a_user):
 def test_dashboard_shows_the_overdue_period_in_colour_and_words(client, consultant_user, history):
     with time_machine.travel(local(2026, 12, 12, 9, 0), tick=False):
         client.force_login(consultant_user)
-        page = client.get(reverse("routes:coverage"))
+        page = client.get(reverse("front:coverage"))
     assert page.status_code == 200
     cell = page.context["matrix"].rows[0].cells[3]  # Dagtilbud
     assert cell.area.code == "dagtilbud"

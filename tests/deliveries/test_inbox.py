@@ -284,7 +284,7 @@ def test_nav_shows_inbox_to_administrators_and_consultants(
     inbox = reverse("deliveries:inbox")
     for user, shown in [(admin_user, True), (consultant_user, True), (vendor_a_user, False)]:
         client.force_login(user)
-        assert (f'href="{inbox}"' in client.get(reverse("start")).content.decode()) is shown
+        assert (f'href="{inbox}"' in client.get(reverse("front:start")).content.decode()) is shown
 
 
 def test_delivery_timeline_ends_with_the_receipt(

@@ -179,7 +179,7 @@ def test_upload_form_for_another_vendors_period_or_nonsense_is_404(
 
 def start_page(client, user: User):
     client.force_login(user)
-    page = client.get(reverse("start"))
+    page = client.get(reverse("front:start"))
     assert page.status_code == 200
     return page
 
@@ -246,7 +246,7 @@ def test_a_rejected_extract_offers_its_correction_to_vendor_staff(
     assert "Afviste og fejlede leverancer" in html and "Kræver handling" not in html
 
 
-@pytest.mark.parametrize("url_name", ["start", "deliveries:outstanding"])
+@pytest.mark.parametrize("url_name", ["front:start", "deliveries:outstanding"])
 def test_query_count_does_not_grow_with_the_periods_owed(
     client, upload_route, system_a, kommune_kbh, vendor_a_user, url_name
 ):

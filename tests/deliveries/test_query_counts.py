@@ -1,6 +1,6 @@
 """Pages measured by benchmarks/load.py keep a fixed number of queries however much history a
 delivery or a kommune has (the list and the coverage dashboard are pinned in test_pages.py and
-tests/routes/test_coverage.py); and the list pages are served from their indexes."""
+tests/front/test_coverage.py); and the list pages are served from their indexes."""
 
 from __future__ import annotations
 

@@ -87,9 +87,9 @@ POST_ONLY = _everyone(NOT_ALLOWED)
 
 # What a GET answers, per URL name and role.
 POLICY: dict[str, dict[str, Any]] = {
-    "start": _everyone(OK),
+    "front:start": _everyone(OK),
     # Driftsstatus: queues, workers, endpoints and host keys are operations' business.
-    "drift": ADMIN,
+    "front:drift": ADMIN,
     # Registry: route orders are the administrators' work.
     "routes:route_orders": ADMIN,
     "routes:route_bulk_order": ADMIN,
@@ -97,11 +97,11 @@ POLICY: dict[str, dict[str, Any]] = {
     "routes:route_order_create": POST_ONLY,
     "routes:route_detail": A_AND_KOMMUNE,
     "routes:route_transition": POST_ONLY,
-    "routes:onboarding": A_AND_KOMMUNE,
+    "front:onboarding": A_AND_KOMMUNE,
     # Coverage is for kommuner: every consultant sees their own kommuner (the other consultant
     # sees Aarhus only, which the coverage tests pin); vendors have their own overview.
-    "routes:coverage": _only("admin", "consultant", "consultant_other"),
-    "routes:coverage_csv": _only("admin", "consultant", "consultant_other"),
+    "front:coverage": _only("admin", "consultant", "consultant_other"),
+    "front:coverage_csv": _only("admin", "consultant", "consultant_other"),
     "routes:vendor_overview": _only("admin", "vendor_a", "vendor_b"),
     "routes:vendor_overview_for": A_ONLY,
     # Keys are the vendor's business: consultants see none.
@@ -370,7 +370,8 @@ def test_the_walk_finds_pages_of_every_app():
     # Guards the walker itself: if it stopped descending into includes, the matrix would pass
     # on an empty list.
     names = {url.name for url in URLS}
-    assert {"start", "routes:coverage", "deliveries:detail", "routes:sftp_user_detail"} <= names
+    expected = {"front:start", "front:coverage", "deliveries:detail", "routes:sftp_user_detail"}
+    assert expected <= names
     assert len(URLS) >= 20
 
 

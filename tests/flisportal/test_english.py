@@ -37,7 +37,7 @@ def test_login_page_is_english(client):
 
 def test_vendor_start_page_is_english(client, vendor_a_user):
     english(client).force_login(vendor_a_user)
-    html = page(client, "start")
+    html = page(client, "front:start")
     assert "Home for Leverandør A" in html
     assert "Here you upload data extracts" in html
     assert "Deliveries" in html

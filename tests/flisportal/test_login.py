@@ -19,7 +19,7 @@ def test_each_role_lands_on_its_danish_start_page(client, request, persona, pass
     response = client.post(
         reverse("login"), {"username": user.username, "password": password}, follow=True
     )
-    assert response.redirect_chain[-1][0] == reverse("start")
+    assert response.redirect_chain[-1][0] == reverse("front:start")
     assert heading in response.content.decode()
     assert response.wsgi_request.user == user
 
@@ -32,7 +32,7 @@ def test_wrong_password_gives_a_danish_message_and_no_session(client, vendor_a_u
 
 
 def test_start_page_needs_login(client):
-    response = client.get(reverse("start"))
+    response = client.get(reverse("front:start"))
     assert response.status_code == 302
     assert response["Location"].startswith(reverse("login"))
 
@@ -40,7 +40,7 @@ def test_start_page_needs_login(client):
 def test_user_without_role_is_told_to_ask_an_administrator(client, django_user_model):
     user = django_user_model.objects.create_user("ingen", password="pw-ingen-1234")
     client.force_login(user)
-    assert "Du har ingen rolle endnu" in client.get(reverse("start")).content.decode()
+    assert "Du har ingen rolle endnu" in client.get(reverse("front:start")).content.decode()
 
 
 def test_logout_is_a_post_and_ends_the_session(client, vendor_a_user):
@@ -53,7 +53,7 @@ def test_logout_is_a_post_and_ends_the_session(client, vendor_a_user):
 def test_language_switch_shows_english(client, vendor_a_user):
     client.force_login(vendor_a_user)
     client.post(reverse("set_language"), {"language": "en", "next": "/"})
-    page = client.get(reverse("start")).content.decode()
+    page = client.get(reverse("front:start")).content.decode()
     assert '<html lang="en">' in page
 
 

@@ -109,7 +109,7 @@ def test_no_csv_export_has_a_cell_that_starts_a_formula(client, admin_user, host
             # The evil values are there, made harmless, not dropped.
             assert any(c.startswith("'") for c in cells), url.name
     assert {
-        "routes:coverage_csv",
+        "front:coverage_csv",
         "deliveries:report_csv",
         "deliveries:inbox_csv",
         "deliveries:outstanding_csv",

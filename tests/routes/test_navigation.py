@@ -13,19 +13,19 @@ pytestmark = pytest.mark.django_db
             "admin_user",
             [
                 "routes:route_orders",
-                "routes:coverage",
+                "front:coverage",
                 "routes:vendor_overview",
                 "routes:route_bulk_order",
             ],
             [],
         ),
-        ("consultant_user", ["routes:coverage"], ["routes:route_orders", "routes:vendor_overview"]),
-        ("vendor_a_user", ["routes:vendor_overview"], ["routes:route_orders", "routes:coverage"]),
+        ("consultant_user", ["front:coverage"], ["routes:route_orders", "routes:vendor_overview"]),
+        ("vendor_a_user", ["routes:vendor_overview"], ["routes:route_orders", "front:coverage"]),
     ],
 )
 def test_start_page_and_menu_link_to_the_roles_pages(client, request, persona, present, absent):
     client.force_login(request.getfixturevalue(persona))
-    html = client.get(reverse("start")).content.decode()
+    html = client.get(reverse("front:start")).content.decode()
     for name in present:
         assert f'href="{reverse(name)}"' in html, name
     for name in absent:

@@ -99,7 +99,7 @@ def test_kommune_page_groups_routes_by_data_area_and_recipient(
     assert html.count("Ingen ruter for dette dataområde.") == 3
     assert "System B" in html and "etableret" in html
     assert 'name="recipient_systems"' in html  # the order form
-    assert reverse("routes:onboarding", args=[ordered_route.sender_system.vendor_id, "101"]) in html
+    assert reverse("front:onboarding", args=[ordered_route.sender_system.vendor_id, "101"]) in html
 
 
 def test_kommune_page_query_count_is_fixed(

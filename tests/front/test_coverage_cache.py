@@ -18,7 +18,7 @@ from flisportal.lib.periods import COPENHAGEN
 from routes.models import DataArea, Endpoint, RouteStatus
 from routes.services import route_order, route_transition
 from tests.deliveries.test_expected import walk_to
-from tests.routes.test_coverage import table_of
+from tests.front.test_coverage import table_of
 
 pytestmark = pytest.mark.django_db
 
@@ -28,7 +28,7 @@ def local(*args: int) -> datetime:
 
 
 def table(client) -> str:
-    response = client.get(reverse("routes:coverage"))
+    response = client.get(reverse("front:coverage"))
     assert response.status_code == 200
     return table_of(response)
 

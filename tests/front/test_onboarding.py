@@ -6,9 +6,9 @@ import pytest
 from django.urls import reverse
 
 from deliveries.models import Delivery, DeliveryStatus
+from flisportal.front.onboarding import TaskState, onboarding_checklist
 from routes import services
 from routes.models import AgreementStatus, ProcessingAgreement
-from routes.selectors import TaskState, onboarding_checklist
 
 pytestmark = pytest.mark.django_db
 
@@ -191,7 +191,7 @@ def test_deliveries_that_do_not_count_as_a_test_delivery(
 
 
 def url(vendor, code="101"):
-    return reverse("routes:onboarding", args=[vendor.pk, code])
+    return reverse("front:onboarding", args=[vendor.pk, code])
 
 
 @pytest.mark.parametrize("persona", ["admin_user", "vendor_a_user", "consultant_user"])

@@ -9,7 +9,7 @@ import pytest
 from django.db import DatabaseError
 from django.urls import reverse
 
-from flisportal import health
+from flisportal.front import health
 from tests.conftest import queues_at
 
 pytestmark = pytest.mark.django_db
@@ -17,7 +17,7 @@ pytestmark = pytest.mark.django_db
 
 @pytest.mark.redis
 def test_ok_without_login_session_or_cache(clean_redis, client):
-    response = client.get(reverse("healthz"))
+    response = client.get(reverse("front:healthz"))
     assert response.status_code == 200
     assert response.json() == {"status": "ok"}
     assert "no-store" in response["Cache-Control"]
@@ -29,7 +29,7 @@ def test_ok_without_login_session_or_cache(clean_redis, client):
 
 
 def test_503_when_redis_does_not_answer(redis_down, client):
-    response = client.get(reverse("healthz"))
+    response = client.get(reverse("front:healthz"))
     assert response.status_code == 503
     assert response.json() == {"status": "fejl", "database": "ok", "redis": "fejl"}
     assert b"127.0.0.1" not in response.content
@@ -39,7 +39,7 @@ def test_503_when_redis_does_not_answer(redis_down, client):
 def test_503_in_seconds_when_redis_accepts_and_never_answers(silent_server, client):
     started = time.monotonic()
     with queues_at(f"redis://127.0.0.1:{silent_server}/0"):
-        response = client.get(reverse("healthz"))
+        response = client.get(reverse("front:healthz"))
     waited = time.monotonic() - started
     assert response.status_code == 503
     assert response.json()["redis"] == "fejl"
@@ -55,20 +55,20 @@ def test_503_when_the_database_does_not_answer(clean_redis, client, monkeypatch)
             raise DatabaseError("could not connect to server at db.internal:5432")
 
     monkeypatch.setattr(health, "connection", Broken())
-    response = client.get(reverse("healthz"))
+    response = client.get(reverse("front:healthz"))
     assert response.status_code == 503
     assert response.json() == {"status": "fejl", "database": "fejl", "redis": "ok"}
     assert b"db.internal" not in response.content
 
 
 def test_get_only(client, redis_down):
-    assert client.post(reverse("healthz")).status_code == 405
-    assert client.head(reverse("healthz")).status_code == 405
+    assert client.post(reverse("front:healthz")).status_code == 405
+    assert client.head(reverse("front:healthz")).status_code == 405
 
 
 @pytest.mark.redis
 def test_not_redirected_to_https_or_login(clean_redis, client, settings):
     # Behind a load balancer the probe comes over plain HTTP to the backend.
     settings.SECURE_SSL_REDIRECT = True
-    assert client.get(reverse("healthz")).status_code == 200
-    assert client.get(reverse("start")).status_code == 301
+    assert client.get(reverse("front:healthz")).status_code == 200
+    assert client.get(reverse("front:start")).status_code == 301

@@ -19,8 +19,9 @@ from rq.cron import CronJob, CronScheduler
 
 from deliveries import jobs as delivery_jobs
 from deliveries.models import Delivery, DeliveryStatus
-from flisportal import checks, health
+from flisportal import checks
 from flisportal.audit.models import AuditCheckpoint
+from flisportal.front import health
 from flisportal.lib.queues import ping
 from flisportal.notifications.models import MailStatus, OutgoingMail
 from routes.models import Endpoint
@@ -70,7 +71,7 @@ def test_admin_sees_queues_workers_and_failed_jobs(clean_redis, run_worker, admi
     worker.heartbeat()
 
     client.force_login(admin_user)
-    response = client.get(reverse("drift"))
+    response = client.get(reverse("front:drift"))
 
     assert response.status_code == 200
     status = response.context["status"]
@@ -135,7 +136,7 @@ def test_fetch_job_is_overdue_after_three_intervals(clean_redis, settings):
 
 def test_redis_down_still_renders_and_says_so(redis_down, admin_user, client):
     client.force_login(admin_user)
-    response = client.get(reverse("drift"))
+    response = client.get(reverse("front:drift"))
     assert response.status_code == 200
     assert not response.context["status"].redis_ok
     page = response.content.decode()
@@ -146,7 +147,7 @@ def test_redis_down_still_renders_and_says_so(redis_down, admin_user, client):
 
 
 def test_others_get_404_and_anonymous_the_login(client, vendor_a_user, consultant_user, redis_down):
-    path = reverse("drift")
+    path = reverse("front:drift")
     response = client.get(path)
     assert response.status_code == 302 and response["Location"].startswith(reverse("login"))
     for user in (vendor_a_user, consultant_user):
@@ -182,7 +183,7 @@ def test_stuck_deliveries_are_counted_by_the_reconcilers_limits(
     # On the page each count links to the list filtered on its status.
     with time_machine.travel(NOW, tick=False):
         client.force_login(admin_user)
-        page = client.get(reverse("drift")).content.decode()
+        page = client.get(reverse("front:drift")).content.decode()
         listed = client.get(reverse("deliveries:list"), {"status": "pushing"})
     assert f'href="{reverse("deliveries:list")}?status=pushing" data-stuck="pushing">1<' in page
     assert len(listed.context["rows"]) == 2  # the list shows all in that status
@@ -244,11 +245,11 @@ def test_page_reads_a_fixed_number_of_queries(
     clean_redis, admin_user, client, upload_route, make_established_route
 ):
     client.force_login(admin_user)
-    client.get(reverse("drift"))  # warm up: the session and the user
+    client.get(reverse("front:drift"))  # warm up: the session and the user
 
     def count() -> int:
         with CaptureQueriesContext(connection) as queries:
-            assert client.get(reverse("drift")).status_code == 200
+            assert client.get(reverse("front:drift")).status_code == 200
         return len(queries)
 
     before = count()
@@ -267,7 +268,7 @@ def test_page_reads_a_fixed_number_of_queries(
 def test_page_in_english(admin_user, client, redis_down, settings):
     client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
     client.force_login(admin_user)
-    page = client.get(reverse("drift")).content.decode()
+    page = client.get(reverse("front:drift")).content.decode()
     assert "Operations status" in page and "Stuck deliveries" in page
     assert "Redis cannot be reached" in page
     assert "Driftsstatus" not in page
@@ -275,5 +276,5 @@ def test_page_in_english(admin_user, client, redis_down, settings):
 
 def test_linked_from_the_menu_and_the_start_page(admin_user, client, redis_down):
     client.force_login(admin_user)
-    page = client.get(reverse("start")).content.decode()
-    assert page.count(f'href="{reverse("drift")}"') == 2
+    page = client.get(reverse("front:start")).content.decode()
+    assert page.count(f'href="{reverse("front:drift")}"') == 2

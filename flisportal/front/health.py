@@ -28,6 +28,7 @@ from rq.cron import CronJob, CronScheduler, get_cron_job_history_key
 from rq.job import Job, JobStatus
 
 from deliveries.models import Delivery, DeliveryStatus, Receipt, quiet_since
+from flisportal import cron
 from flisportal.audit.models import AuditCheckpoint
 from flisportal.lib import queues
 from flisportal.notifications.models import MailStatus, OutgoingMail
@@ -216,8 +217,6 @@ def periodic_jobs(conn: redis.Redis, *, now: datetime) -> PeriodicJobs:
     year, when it last put each job on its queue (`rq:cron_jobs`) and the ids of the jobs it
     made (`rq:cron_job:<name>:jobs`); the newest of these tells how the last run ended while
     RQ still keeps it (a finished job for `result_ttl`, a failed one for a year)."""
-    from flisportal.cron import JOBS
-
     cron_jobs = [
         CronJob(
             queue_name=data["queue_name"],
@@ -226,7 +225,9 @@ def periodic_jobs(conn: redis.Redis, *, now: datetime) -> PeriodicJobs:
             cron=data["cron"],
             name=data["name"],
         )
-        for data in JOBS
+        # Read through the module, not imported by name: a cron scheduler in this process
+        # reloads flisportal.cron, which makes a new JOBS list.
+        for data in cron.JOBS
     ]
     schedulers = [
         (scheduler.name, scheduler.last_heartbeat)

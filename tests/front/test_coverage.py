@@ -8,8 +8,8 @@ import io
 import pytest
 from django.urls import reverse
 
+from flisportal.front.coverage import coverage_matrix
 from routes.models import DataArea, Endpoint, ITSystem, Kommune, Vendor
-from routes.selectors import coverage_matrix
 
 pytestmark = pytest.mark.django_db
 
@@ -33,7 +33,7 @@ def test_consultant_sees_only_their_kommuner(
     make_route(kommune=kommune_kbh, sender_system=system_a, status="established")
     make_route(kommune=kommune_aarhus, sender_system=system_a, status="established")
     client.force_login(consultant_user)
-    page = client.get(reverse("routes:coverage"))
+    page = client.get(reverse("front:coverage"))
     assert page.status_code == 200
     matrix = page.context["matrix"]
     assert [row.kommune.code for row in matrix.rows] == ["101"]
@@ -52,12 +52,12 @@ def test_consultant_sees_only_their_kommuner(
     html = page.content.decode()
     assert "Aarhus" not in html
     assert "exttest: etableret" in html
-    assert reverse("routes:onboarding", args=[system_a.vendor_id, "101"]) in html
+    assert reverse("front:onboarding", args=[system_a.vendor_id, "101"]) in html
 
 
 def test_administrator_sees_all_98_kommuner(client, admin_user):
     client.force_login(admin_user)
-    page = client.get(reverse("routes:coverage"))
+    page = client.get(reverse("front:coverage"))
     assert len(page.context["matrix"].rows) == 98
 
 
@@ -67,14 +67,14 @@ def test_filters_by_region_vendor_and_area(
     make_route(kommune=kommune_kbh, sender_system=system_a)
     make_route(kommune=kommune_aarhus, sender_system=system_b, data_area=skole)
     client.force_login(admin_user)
-    page = client.get(reverse("routes:coverage"), {"region": "Region Midtjylland"})
+    page = client.get(reverse("front:coverage"), {"region": "Region Midtjylland"})
     codes = [row.kommune.code for row in page.context["matrix"].rows]
     assert "751" in codes and "101" not in codes
-    page = client.get(reverse("routes:coverage"), {"area": "skole"})
+    page = client.get(reverse("front:coverage"), {"area": "skole"})
     matrix = page.context["matrix"]
     assert [a.code for a in matrix.areas] == ["skole"]
     assert sum(1 for cell in matrix.cells() if cell.entries) == 1
-    page = client.get(reverse("routes:coverage"), {"vendor": system_a.vendor_id})
+    page = client.get(reverse("front:coverage"), {"vendor": system_a.vendor_id})
     cells = [cell for cell in page.context["matrix"].cells() if cell.entries]
     assert [(c.kommune.code, c.area.code) for c in cells] == [("101", "personale")]
 
@@ -85,7 +85,7 @@ def test_consultant_cannot_filter_on_a_vendor_outside_their_kommuner(
     make_route(kommune=kommune_kbh, sender_system=system_a)
     make_route(kommune=kommune_aarhus, sender_system=system_b)
     client.force_login(consultant_user)
-    page = client.get(reverse("routes:coverage"), {"vendor": system_b.vendor_id})
+    page = client.get(reverse("front:coverage"), {"vendor": system_b.vendor_id})
     assert "vendor" in page.context["form"].errors
     assert "Leverandør B" not in page.content.decode()
 
@@ -93,16 +93,16 @@ def test_consultant_cannot_filter_on_a_vendor_outside_their_kommuner(
 @pytest.mark.parametrize("persona", ["vendor_a_user"])
 def test_vendor_staff_and_users_without_role_get_404(client, request, persona, django_user_model):
     client.force_login(request.getfixturevalue(persona))
-    assert client.get(reverse("routes:coverage")).status_code == 404
-    assert client.get(reverse("routes:coverage_csv")).status_code == 404
+    assert client.get(reverse("front:coverage")).status_code == 404
+    assert client.get(reverse("front:coverage_csv")).status_code == 404
     client.force_login(django_user_model.objects.create_user("ingen"))
-    assert client.get(reverse("routes:coverage")).status_code == 404
+    assert client.get(reverse("front:coverage")).status_code == 404
 
 
 def test_coverage_is_read_only(client, admin_user):
     client.force_login(admin_user)
-    assert client.post(reverse("routes:coverage")).status_code == 405
-    assert client.post(reverse("routes:coverage_csv")).status_code == 405
+    assert client.post(reverse("front:coverage")).status_code == 405
+    assert client.post(reverse("front:coverage_csv")).status_code == 405
 
 
 @pytest.fixture
@@ -165,18 +165,18 @@ def test_dashboard_and_csv_query_counts_are_fixed(
     # session, user, the change stamp, the matrix's seven, vendors and data areas for the
     # filter form
     with django_assert_num_queries(12):
-        client.get(reverse("routes:coverage"))
+        client.get(reverse("front:coverage"))
     many_routes(vendors=10)
     with django_assert_num_queries(12):
-        page = client.get(reverse("routes:coverage"))
+        page = client.get(reverse("front:coverage"))
     assert page.content.decode().count("exttest: etableret") == 98 * 5
     # From the cache: session, user, the change stamp, the filter form's two lists.
     with django_assert_num_queries(5):
-        again = client.get(reverse("routes:coverage"))
+        again = client.get(reverse("front:coverage"))
     assert table_of(again) == table_of(page)
     # session, user, the matrix's seven
     with django_assert_num_queries(9):
-        response = client.get(reverse("routes:coverage_csv"))
+        response = client.get(reverse("front:coverage_csv"))
     assert len(rows_of(response)) == 1 + 98 * 5
 
 
@@ -188,7 +188,7 @@ def test_consultant_dashboard_query_count(
     # session, user, the role's kommuner check, the change stamp, the matrix's seven, vendors,
     # areas
     with django_assert_num_queries(13):
-        page = client.get(reverse("routes:coverage"))
+        page = client.get(reverse("front:coverage"))
     assert len(page.context["matrix"].rows) == 1
 
 
@@ -200,7 +200,7 @@ def test_csv_export_has_a_row_per_cell_and_sender(
         kommune=kommune_kbh, sender_system=system_a, status="established", endpoint=produktion
     )
     client.force_login(consultant_user)
-    response = client.get(reverse("routes:coverage_csv"), {"area": "personale"})
+    response = client.get(reverse("front:coverage_csv"), {"area": "personale"})
     assert response["Content-Type"] == "text/csv; charset=utf-8"
     assert response["Content-Disposition"].startswith('attachment; filename="daekning-')
     rows = rows_of(response)
@@ -230,7 +230,7 @@ def test_csv_export_neutralises_formulas(client, admin_user, make_route, kommune
     )
     make_route(kommune=kommune_kbh, sender_system=system)
     client.force_login(admin_user)
-    rows = rows_of(client.get(reverse("routes:coverage_csv"), {"area": "personale"}))
+    rows = rows_of(client.get(reverse("front:coverage_csv"), {"area": "personale"}))
     row = next(r for r in rows if r[0] == "101")
     assert row[5] == "'" + evil
     assert row[6] == "'" + evil

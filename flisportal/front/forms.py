@@ -1,0 +1,49 @@
+"""Forms of the pages that read several apps. They validate and convert; crispy does the
+layout."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from crispy_forms.helper import FormHelper
+from crispy_forms.layout import Field, Layout, Submit
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from routes.models import DataArea, Region, User, Vendor
+
+
+class CoverageFilterForm(forms.Form):
+    """The coverage dashboard's filters (a GET form: the filters are in the URL, so the CSV
+    link repeats them)."""
+
+    region = forms.ChoiceField(
+        label=_("Region"), required=False, choices=[("", _("Alle regioner")), *Region.choices]
+    )
+    vendor = forms.ModelChoiceField(
+        label=_("Leverandør"),
+        required=False,
+        queryset=Vendor.objects.none(),
+        empty_label=_("Alle leverandører"),
+    )
+    area = forms.ModelChoiceField(
+        label=_("Dataområde"),
+        required=False,
+        queryset=DataArea.objects.all(),
+        to_field_name="code",
+        empty_label=_("Alle dataområder"),
+    )
+
+    def __init__(self, *args: Any, user: User, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["vendor"].queryset = Vendor.objects.for_user(user)  # type: ignore[attr-defined]
+        self.helper = FormHelper()
+        self.helper.form_method = "get"
+        self.helper.add_input(Submit("submit", str(_("Filtrér"))))
+        self.helper.form_class = "row row-cols-lg-auto g-2 align-items-end mb-3"
+        self.helper.disable_csrf = True
+        self.helper.layout = Layout(
+            Field("region", wrapper_class="col"),
+            Field("vendor", wrapper_class="col"),
+            Field("area", wrapper_class="col"),
+        )

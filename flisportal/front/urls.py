@@ -1,0 +1,14 @@
+from django.urls import path
+
+from flisportal.front import views
+
+app_name = "front"
+urlpatterns = [
+    path("", views.start, name="start"),
+    path("drift/", views.drift_status, name="drift"),
+    # For load balancers and monitoring: no login, no session (README, Drift og pålidelighed).
+    path("healthz", views.healthz, name="healthz"),
+    path("daekning/", views.coverage, name="coverage"),
+    path("daekning.csv", views.coverage_csv, name="coverage_csv"),
+    path("ibrugtagning/<int:vendor_pk>/<str:code>/", views.onboarding, name="onboarding"),
+]

@@ -1,0 +1,31 @@
+"""Who may open a registry page, said once for the registry's views and the pages above it
+(`flisportal.front`): each helper returns what the user may see or raises 404 (not 403: a user
+outside a row's scope must not learn that it exists)."""
+
+from __future__ import annotations
+
+from django.core.exceptions import ValidationError
+from django.http import Http404, HttpRequest
+from django.shortcuts import get_object_or_404
+
+from flisportal.lib.roles import Role, user_role
+from routes.models import Kommune, User
+from routes.validators import normalize_kommune_code
+
+
+def require_role(request: HttpRequest, *roles: Role) -> User:
+    """The request's user when their role is one of `roles`; 404 otherwise."""
+    if user_role(request.user) not in roles:
+        raise Http404
+    assert isinstance(request.user, User)
+    return request.user
+
+
+def kommune_or_404(code: str) -> Kommune:
+    """The kommune of a code from a URL, with or without its leading zero; 404 when no kommune
+    has it."""
+    try:
+        code = normalize_kommune_code(code)
+    except ValidationError:
+        raise Http404 from None
+    return get_object_or_404(Kommune, code=code)
