@@ -19,7 +19,7 @@ from deliveries.serviceplatform.errors import PlatformError
 
 ROOT = Path(__file__).resolve().parent.parent
 SETTINGS = ROOT / "flisportal" / "settings.py"
-ENV_HELPERS = ROOT / "flisportal" / "env.py"
+ENV_HELPERS = ROOT / "flisportal" / "lib" / "env.py"
 SETTINGS_DOC = ROOT / "docs" / "operations" / "settings.md"
 ENV_EXAMPLE = ROOT / ".env.example"
 PROTOCOL_DOC = ROOT / "docs" / "design" / "protocol.md"
@@ -104,7 +104,7 @@ def test_docs_paths_named_in_project_files_exist(path: Path) -> None:
 
 
 def env_helper_names() -> set[str]:
-    """The public readers in flisportal/env.py: functions whose first parameter is the name."""
+    """The public readers in flisportal/lib/env.py: functions whose first parameter is the name."""
     tree = ast.parse(ENV_HELPERS.read_text(encoding="utf-8"))
     return {
         node.name
