@@ -29,6 +29,14 @@ from routes.models import ITSystem, Kommune, User, Vendor
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def redis_env() -> dict[str, str]:
+    """The environment for a redis-server the tests start. Under tests/run_with_clock_moved.py
+    every process runs with libfaketime preloaded, but redis-server cannot start with it (its
+    allocator's first clock call recurses into libfaketime), so Redis runs on the real clock.
+    Nothing the tests check reads Redis's clock: RQ stamps and compares times in Python."""
+    return {name: value for name, value in os.environ.items() if name != "LD_PRELOAD"}
+
+
 def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
@@ -107,6 +115,7 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             "no",
         ],
         stdout=subprocess.DEVNULL,
+        env=redis_env(),
     )
     url = f"redis://127.0.0.1:{port}/0"
     client = redis.Redis.from_url(url)

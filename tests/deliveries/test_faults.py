@@ -60,6 +60,7 @@ from tests.conftest import (
     dagtilbud_row,
     free_port,
     queues_at,
+    redis_env,
     worker_env,
 )
 from tests.deliveries.standin import home
@@ -140,6 +141,7 @@ def own_redis(tmp_path, settings) -> Iterator[dict]:
                 str(tmp_path),
             ],
             stdout=subprocess.DEVNULL,
+            env=redis_env(),
         )
         client = redis.Redis.from_url(url)
         for _ in range(100):
