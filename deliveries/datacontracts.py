@@ -43,42 +43,70 @@ def contract_problems(document: Any) -> list[str]:
     """Everything wrong with a contract document, in Danish; empty when it can be used."""
     if not isinstance(document, dict):
         return ["Kontrakten skal være et JSON-objekt."]
-    problems: list[str] = []
-    for key in ("data_area", "version", "dialect", "schema"):
-        if key not in document:
-            problems.append(f"Nøglen «{key}» mangler.")
-    if problems:
+    missing = [
+        f"Nøglen «{key}» mangler."
+        for key in ("data_area", "version", "dialect", "schema")
+        if key not in document
+    ]
+    if missing:
+        return missing
+    problems = [*_identity_problems(document), *_dialect_problems(document["dialect"])]
+    schema = document["schema"]
+    fields = schema.get("fields") if isinstance(schema, dict) else None
+    if not isinstance(fields, list) or not fields:
+        problems.append("«schema.fields» skal være en liste med mindst én kolonne.")
         return problems
+    field_problems, types = _field_problems(fields)
+    problems.extend(field_problems)
+    # Looked up in a list, not the dict: a hostile document may name a column by a list or an
+    # object, which is simply unknown here rather than an unhashable-key crash.
+    names = list(types)
+    for key in schema.get("primaryKey", []) or []:
+        if key not in names:
+            problems.append(f"Primærnøglen nævner den ukendte kolonne «{key}».")
+    portal = document.get("portal", {})
+    if not isinstance(portal, dict):
+        return [*problems, "«portal» skal være et objekt."]
+    problems.extend(_portal_problems(portal, names, types))
+    return problems
+
+
+def _identity_problems(document: dict[str, Any]) -> list[str]:
+    """The version, and the notice an illustrative contract must carry."""
+    problems: list[str] = []
     if not isinstance(document["version"], str) or not document["version"].strip():
         problems.append("«version» skal være en ikke-tom tekst.")
     elif len(document["version"]) > 40:
         problems.append("«version» må højst være 40 tegn.")
     if document.get("illustrative") and document.get("notice") != ILLUSTRATIVE_NOTICE:
         problems.append(f"En illustrativ kontrakt skal have notice «{ILLUSTRATIVE_NOTICE}».")
-    dialect = document["dialect"]
+    return problems
+
+
+def _dialect_problems(dialect: Any) -> list[str]:
     if (
         not isinstance(dialect, dict)
         or not isinstance(dialect.get("delimiter"), str)
         or len(dialect.get("delimiter", "")) != 1
     ):
-        problems.append("«dialect.delimiter» skal være ét tegn, fx «;».")
-    elif dialect.get("decimalChar", ",") not in (",", "."):
-        problems.append("«dialect.decimalChar» skal være «,» eller «.».")
-    schema = document["schema"]
-    fields = schema.get("fields") if isinstance(schema, dict) else None
-    if not isinstance(fields, list) or not fields:
-        problems.append("«schema.fields» skal være en liste med mindst én kolonne.")
-        return problems
-    names: list[str] = []
+        return ["«dialect.delimiter» skal være ét tegn, fx «;»."]
+    if dialect.get("decimalChar", ",") not in (",", "."):
+        return ["«dialect.decimalChar» skal være «,» eller «.»."]
+    return []
+
+
+def _field_problems(fields: list[Any]) -> tuple[list[str], dict[str, str]]:
+    """What is wrong with the columns, and the type of every named column (the rest of the
+    document may only mention these)."""
+    problems: list[str] = []
     types: dict[str, str] = {}
     for index, spec in enumerate(fields, start=1):
         if not isinstance(spec, dict) or not isinstance(spec.get("name"), str) or not spec["name"]:
             problems.append(f"Kolonne nr. {index} har intet navn.")
             continue
         name = spec["name"]
-        if name in names:
+        if name in types:
             problems.append(f"Kolonnen «{name}» står to gange.")
-        names.append(name)
         ftype = spec.get("type", "string")
         types[name] = ftype
         if ftype not in FIELD_TYPES:
@@ -90,30 +118,36 @@ def contract_problems(document: Any) -> list[str]:
         if not isinstance(constraints, dict):
             problems.append(f"«constraints» for «{name}» skal være et objekt.")
             continue
-        for key, value in constraints.items():
-            if key not in CONSTRAINTS:
-                problems.append(f"Kolonnen «{name}» har den ukendte regel «{key}».")
-            elif key == "pattern":
-                try:
-                    re.compile(value)
-                except (re.error, TypeError):
-                    problems.append(f"Mønsteret for «{name}» er ikke et gyldigt regulært udtryk.")
-            elif key == "enum" and (not isinstance(value, list) or not value):
-                problems.append(f"«enum» for «{name}» skal være en ikke-tom liste.")
-            elif key in ("minLength", "maxLength") and not isinstance(value, int):
-                problems.append(f"«{key}» for «{name}» skal være et heltal.")
-            elif key in ("minimum", "maximum"):
-                numeric = ftype in ("integer", "number")
-                if numeric and not isinstance(value, int | float):
-                    problems.append(f"«{key}» for «{name}» skal være et tal.")
-                if ftype == "date" and not re.fullmatch(r"\d{4}-\d{2}-\d{2}", str(value)):
-                    problems.append(f"«{key}» for «{name}» skal være en dato ÅÅÅÅ-MM-DD.")
-    for key in schema.get("primaryKey", []) or []:
-        if key not in names:
-            problems.append(f"Primærnøglen nævner den ukendte kolonne «{key}».")
-    portal = document.get("portal", {})
-    if not isinstance(portal, dict):
-        return [*problems, "«portal» skal være et objekt."]
+        problems.extend(_constraint_problems(name, ftype, constraints))
+    return problems, types
+
+
+def _constraint_problems(name: str, ftype: str, constraints: dict[str, Any]) -> list[str]:
+    problems: list[str] = []
+    for key, value in constraints.items():
+        if key not in CONSTRAINTS:
+            problems.append(f"Kolonnen «{name}» har den ukendte regel «{key}».")
+        elif key == "pattern":
+            try:
+                re.compile(value)
+            except (re.error, TypeError):
+                problems.append(f"Mønsteret for «{name}» er ikke et gyldigt regulært udtryk.")
+        elif key == "enum" and (not isinstance(value, list) or not value):
+            problems.append(f"«enum» for «{name}» skal være en ikke-tom liste.")
+        elif key in ("minLength", "maxLength") and not isinstance(value, int):
+            problems.append(f"«{key}» for «{name}» skal være et heltal.")
+        elif key in ("minimum", "maximum"):
+            numeric = ftype in ("integer", "number")
+            if numeric and not isinstance(value, int | float):
+                problems.append(f"«{key}» for «{name}» skal være et tal.")
+            if ftype == "date" and not re.fullmatch(r"\d{4}-\d{2}-\d{2}", str(value)):
+                problems.append(f"«{key}» for «{name}» skal være en dato ÅÅÅÅ-MM-DD.")
+    return problems
+
+
+def _portal_problems(portal: dict[str, Any], names: list[str], types: dict[str, str]) -> list[str]:
+    """Columns named by the portal's own rules must exist; each cross-field rule must be whole."""
+    problems: list[str] = []
     for key in ("kommune_field", "period_field"):
         if portal.get(key) and portal[key] not in names:
             problems.append(f"«portal.{key}» nævner den ukendte kolonne «{portal[key]}».")

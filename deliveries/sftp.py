@@ -38,7 +38,12 @@ from paramiko.sftp import CMD_DATA, CMD_READ, CMD_STATUS
 from paramiko.sftp_client import int64
 
 from deliveries.messages import Text, seconds, text
-from routes.hostkeys import fingerprint_of_blob, host_key_matches, parse_pinned_host_keys
+from routes.hostkeys import (
+    PinnedKey,
+    fingerprint_of_blob,
+    host_key_matches,
+    parse_pinned_host_keys,
+)
 
 if TYPE_CHECKING:
     from routes.models import SftpUser
@@ -424,111 +429,19 @@ def connect(
     """
     timeouts = timeouts or Timeouts.from_settings()
     where = _where(host, port)
-    try:
-        pinned = parse_pinned_host_keys(pinned_host_key)
-    except ValidationError as exc:
-        raise SftpError(
-            text("sftp.pinned_key_unreadable", where=where, error="; ".join(exc.messages)),
-            permanent=True,
-        ) from None
+    pinned = _parse_pinned(pinned_host_key, where)
     pkey = load_private_key(private_key)
 
     sock = _open_socket(host, port, timeouts)
     transport = paramiko.Transport(sock)
     try:
-        transport.banner_timeout = timeouts.banner
-        transport.handshake_timeout = timeouts.banner
-        transport.auth_timeout = timeouts.auth
-        transport.channel_timeout = timeouts.operation
+        _set_timeouts(transport, timeouts)
         _configure_security(transport, [key.key_type for key in pinned if key.key_type])
-        try:
-            # The banner timeout ends a silent server's wait inside paramiko's thread; this
-            # outer limit (banner plus key exchange) only guards against a stuck exchange.
-            transport.start_client(timeout=2 * timeouts.banner)
-        except (paramiko.SSHException, EOFError, OSError) as exc:
-            # Typically "Error reading SSH protocol banner" after the banner timeout.
-            raise SftpError(
-                text(
-                    "sftp.handshake_failed",
-                    where=where,
-                    seconds=_seconds(timeouts.banner),
-                    error=str(exc or exc.__class__.__name__),
-                ),
-                permanent=False,
-            ) from None
-        if not (transport.is_active() and transport.initial_kex_done):
-            # start_client() returns quietly when its own timeout runs out.
-            raise SftpError(
-                text(
-                    "sftp.handshake_unfinished",
-                    where=where,
-                    seconds=_seconds(2 * timeouts.banner),
-                ),
-                permanent=False,
-            )
-
-        server_key = transport.get_remote_server_key()
-        presented = fingerprint_of_blob(server_key.asbytes())
-        if not pinned:
-            raise SftpError(
-                text("sftp.no_pinned_key", where=where, key=f"{server_key.get_name()} {presented}"),
-                permanent=True,
-            )
-        if not host_key_matches(pinned_host_key, server_key.asbytes()):
-            raise SftpError(
-                text(
-                    "sftp.host_key_mismatch",
-                    where=where,
-                    key=f"{server_key.get_name()} {presented}",
-                ),
-                permanent=True,
-            )
-
-        try:
-            transport.auth_publickey(username, pkey)
-        except paramiko.AuthenticationException as exc:
-            if "timeout" in str(exc).lower():
-                raise SftpError(
-                    text("sftp.login_timeout", where=where, seconds=_seconds(timeouts.auth)),
-                    permanent=False,
-                ) from None
-            raise SftpError(
-                text(
-                    "sftp.login_refused",
-                    where=where,
-                    username=username,
-                    fingerprint=_key_fingerprint(pkey),
-                ),
-                permanent=True,
-            ) from None
-        except (paramiko.SSHException, EOFError, OSError) as exc:
-            raise SftpError(
-                text("sftp.login_interrupted", where=where, error=str(exc)), permanent=False
-            ) from None
-
-        try:
-            channel = transport.open_session(timeout=timeouts.operation)
-            # Each later read or write waits at most this long for the server to move.
-            channel.settimeout(timeouts.operation)
-            # invoke_subsystem() waits for the server's answer without any limit; a watchdog
-            # drops the transport if it does not come, which wakes the wait with an error.
-            watchdog = threading.Timer(timeouts.operation, transport.close)
-            watchdog.daemon = True
-            watchdog.start()
-            try:
-                channel.invoke_subsystem("sftp")
-            finally:
-                watchdog.cancel()
-            sftp = paramiko.SFTPClient(channel)
-        except paramiko.SSHException as exc:
-            raise SftpError(
-                text("sftp.no_subsystem", where=where, username=username, error=str(exc)),
-                permanent=False,
-            ) from None
-        except Exception as exc:
-            raise _operation_error(
-                exc, action=text("word.sftp.open"), path="", where=where
-            ) from None
+        _handshake(transport, where, timeouts)
+        # The host key is checked before the private key is offered: an impostor learns nothing.
+        _check_host_key(transport, pinned, pinned_host_key, where)
+        _authenticate(transport, username, pkey, where, timeouts)
+        sftp = _open_sftp(transport, username, where, timeouts)
     except BaseException:
         transport.close()
         raise
@@ -544,6 +457,131 @@ def connect(
         transport.close()
         raise
     connection.close()
+
+
+def _parse_pinned(pinned_host_key: str, where: str) -> list[PinnedKey]:
+    try:
+        return parse_pinned_host_keys(pinned_host_key)
+    except ValidationError as exc:
+        raise SftpError(
+            text("sftp.pinned_key_unreadable", where=where, error="; ".join(exc.messages)),
+            permanent=True,
+        ) from None
+
+
+def _set_timeouts(transport: paramiko.Transport, timeouts: Timeouts) -> None:
+    transport.banner_timeout = timeouts.banner
+    transport.handshake_timeout = timeouts.banner
+    transport.auth_timeout = timeouts.auth
+    transport.channel_timeout = timeouts.operation
+
+
+def _handshake(transport: paramiko.Transport, where: str, timeouts: Timeouts) -> None:
+    """Exchange banners and keys; a server that stays silent or stalls is a transient fault."""
+    try:
+        # The banner timeout ends a silent server's wait inside paramiko's thread; this
+        # outer limit (banner plus key exchange) only guards against a stuck exchange.
+        transport.start_client(timeout=2 * timeouts.banner)
+    except (paramiko.SSHException, EOFError, OSError) as exc:
+        # Typically "Error reading SSH protocol banner" after the banner timeout.
+        raise SftpError(
+            text(
+                "sftp.handshake_failed",
+                where=where,
+                seconds=_seconds(timeouts.banner),
+                error=str(exc or exc.__class__.__name__),
+            ),
+            permanent=False,
+        ) from None
+    if not (transport.is_active() and transport.initial_kex_done):
+        # start_client() returns quietly when its own timeout runs out.
+        raise SftpError(
+            text(
+                "sftp.handshake_unfinished",
+                where=where,
+                seconds=_seconds(2 * timeouts.banner),
+            ),
+            permanent=False,
+        )
+
+
+def _check_host_key(
+    transport: paramiko.Transport, pinned: list[PinnedKey], pinned_host_key: str, where: str
+) -> None:
+    """Refuse (permanently) a server whose host key is not pinned, naming the key it showed."""
+    server_key = transport.get_remote_server_key()
+    presented = fingerprint_of_blob(server_key.asbytes())
+    if not pinned:
+        raise SftpError(
+            text("sftp.no_pinned_key", where=where, key=f"{server_key.get_name()} {presented}"),
+            permanent=True,
+        )
+    if not host_key_matches(pinned_host_key, server_key.asbytes()):
+        raise SftpError(
+            text(
+                "sftp.host_key_mismatch",
+                where=where,
+                key=f"{server_key.get_name()} {presented}",
+            ),
+            permanent=True,
+        )
+
+
+def _authenticate(
+    transport: paramiko.Transport,
+    username: str,
+    pkey: paramiko.PKey,
+    where: str,
+    timeouts: Timeouts,
+) -> None:
+    try:
+        transport.auth_publickey(username, pkey)
+    except paramiko.AuthenticationException as exc:
+        if "timeout" in str(exc).lower():
+            raise SftpError(
+                text("sftp.login_timeout", where=where, seconds=_seconds(timeouts.auth)),
+                permanent=False,
+            ) from None
+        raise SftpError(
+            text(
+                "sftp.login_refused",
+                where=where,
+                username=username,
+                fingerprint=_key_fingerprint(pkey),
+            ),
+            permanent=True,
+        ) from None
+    except (paramiko.SSHException, EOFError, OSError) as exc:
+        raise SftpError(
+            text("sftp.login_interrupted", where=where, error=str(exc)), permanent=False
+        ) from None
+
+
+def _open_sftp(
+    transport: paramiko.Transport, username: str, where: str, timeouts: Timeouts
+) -> paramiko.SFTPClient:
+    """Open a session channel and start the sftp subsystem on it, every wait bounded."""
+    try:
+        channel = transport.open_session(timeout=timeouts.operation)
+        # Each later read or write waits at most this long for the server to move.
+        channel.settimeout(timeouts.operation)
+        # invoke_subsystem() waits for the server's answer without any limit; a watchdog
+        # drops the transport if it does not come, which wakes the wait with an error.
+        watchdog = threading.Timer(timeouts.operation, transport.close)
+        watchdog.daemon = True
+        watchdog.start()
+        try:
+            channel.invoke_subsystem("sftp")
+        finally:
+            watchdog.cancel()
+        return paramiko.SFTPClient(channel)
+    except paramiko.SSHException as exc:
+        raise SftpError(
+            text("sftp.no_subsystem", where=where, username=username, error=str(exc)),
+            permanent=False,
+        ) from None
+    except Exception as exc:
+        raise _operation_error(exc, action=text("word.sftp.open"), path="", where=where) from None
 
 
 def _key_fingerprint(pkey: paramiko.PKey) -> str:

@@ -405,134 +405,167 @@ def _comparable(column: str, types: dict[str, str], decimal: str) -> pl.Expr:
 def build_checks(contract: dict[str, Any], *, kommune_code: str, period: str) -> list[Check]:
     """One Check per (column, rule) of the contract, all generic: nothing here knows a data
     area. `period` is the delivery's YYYY-MM."""
-    dialect = contract["dialect"]
-    decimal = dialect.get("decimalChar", ",")
+    decimal = contract["dialect"].get("decimalChar", ",")
     portal = contract.get("portal", {})
     fields = contract["schema"]["fields"]
     types = {f["name"]: f.get("type", "string") for f in fields}
     checks: list[Check] = []
-
     for spec in fields:
-        name = spec["name"]
-        ftype = spec.get("type", "string")
-        cons = spec.get("constraints", {})
-        col = pl.col(name)
-        present = _present(name)
-        if cons.get("required"):
-            checks.append(
-                Check(name, "required", col.is_null(), _says("validation.required", column=name))
-            )
-        if ftype == "integer":
-            checks.append(
-                Check(
-                    name,
-                    "type",
-                    present & ~col.str.contains(_INTEGER),
-                    _says("validation.integer"),
-                )
-            )
-        elif ftype == "number":
-            wrong_decimal = "." if decimal == "," else ","
+        checks.extend(_field_checks(spec, types=types, decimal=decimal))
+    checks.extend(_portal_checks(portal, kommune_code=kommune_code, period=period))
+    for rule in portal.get("rules", []):
+        checks.append(_cross_check(rule, types=types, decimal=decimal, period=period))
+    return checks
 
-            def describe_number(v: str, wd: str = wrong_decimal) -> Text:
-                return text("validation.number_decimal" if wd in v else "validation.number")
 
-            checks.append(
-                Check(
-                    name,
-                    "type",
-                    present & ~col.str.contains(_number_pattern(decimal)),
-                    describe_number,
-                )
+def _field_checks(spec: dict[str, Any], *, types: dict[str, str], decimal: str) -> list[Check]:
+    """The Table Schema checks of one field, in the order its issues are listed: required,
+    type, then each constraint."""
+    name = spec["name"]
+    ftype = spec.get("type", "string")
+    cons = spec.get("constraints", {})
+    checks: list[Check] = []
+    if cons.get("required"):
+        checks.append(
+            Check(
+                name, "required", pl.col(name).is_null(), _says("validation.required", column=name)
             )
-        elif ftype == "date":
-            checks.append(
-                Check(
-                    name,
-                    "type",
-                    present & ~col.str.contains(_ISO_DATE),
-                    _says("validation.date_format"),
-                )
-            )
-            checks.append(
-                Check(
-                    name,
-                    "date",
-                    present & col.str.contains(_ISO_DATE) & _parsed_date(name).is_null(),
-                    _says("validation.date_real"),
-                )
-            )
-        if "pattern" in cons:
-            pattern = f"^(?:{cons['pattern']})$"
-            checks.append(
-                Check(
-                    name,
-                    "pattern",
-                    present & ~col.str.contains(pattern),
-                    _says("validation.pattern", pattern=str(cons["pattern"])),
-                )
-            )
-        if "enum" in cons:
-            allowed = [str(x) for x in cons["enum"]]
-            shown = ", ".join(allowed[:12]) + (" …" if len(allowed) > 12 else "")
-            checks.append(
-                Check(
-                    name,
-                    "enum",
-                    present & ~col.is_in(allowed),
-                    _says("validation.enum", allowed=shown),
-                )
-            )
-        if "minLength" in cons:
-            checks.append(
-                Check(
-                    name,
-                    "minLength",
-                    present & (col.str.len_chars() < cons["minLength"]),
-                    _says("validation.min_length", length=str(cons["minLength"])),
-                )
-            )
-        if "maxLength" in cons:
-            checks.append(
-                Check(
-                    name,
-                    "maxLength",
-                    present & (col.str.len_chars() > cons["maxLength"]),
-                    _says("validation.max_length", length=str(cons["maxLength"])),
-                )
-            )
-        for bound, rule, op in (("minimum", "minimum", "lt"), ("maximum", "maximum", "gt")):
-            if bound not in cons:
-                continue
-            limit = cons[bound]
-            if ftype in ("number", "integer"):
-                value = _numeric(name, ftype, decimal)
-                limit = float(limit)
-            else:
-                value = _comparable(name, types, decimal)
-            breach = value < limit if op == "lt" else value > limit
-            shown_limit = (
-                str(cons[bound]).replace(".", decimal) if ftype == "number" else cons[bound]
-            )
-            checks.append(
-                Check(
-                    name,
-                    rule,
-                    present & breach.fill_null(False),
-                    _says(f"validation.{rule}", limit=str(shown_limit)),
-                )
-            )
+        )
+    checks.extend(_type_checks(name, ftype, decimal))
+    checks.extend(_text_constraint_checks(name, cons))
+    checks.extend(_bound_checks(name, ftype, cons, types=types, decimal=decimal))
+    return checks
 
-    for name in portal.get("cpr_fields", []):
+
+def _type_checks(name: str, ftype: str, decimal: str) -> list[Check]:
+    col = pl.col(name)
+    present = _present(name)
+    if ftype == "integer":
+        return [
+            Check(
+                name,
+                "type",
+                present & ~col.str.contains(_INTEGER),
+                _says("validation.integer"),
+            )
+        ]
+    if ftype == "number":
+        wrong_decimal = "." if decimal == "," else ","
+
+        def describe_number(v: str, wd: str = wrong_decimal) -> Text:
+            return text("validation.number_decimal" if wd in v else "validation.number")
+
+        return [
+            Check(
+                name,
+                "type",
+                present & ~col.str.contains(_number_pattern(decimal)),
+                describe_number,
+            )
+        ]
+    if ftype == "date":
+        return [
+            Check(
+                name,
+                "type",
+                present & ~col.str.contains(_ISO_DATE),
+                _says("validation.date_format"),
+            ),
+            Check(
+                name,
+                "date",
+                present & col.str.contains(_ISO_DATE) & _parsed_date(name).is_null(),
+                _says("validation.date_real"),
+            ),
+        ]
+    return []
+
+
+def _text_constraint_checks(name: str, cons: dict[str, Any]) -> list[Check]:
+    """pattern, enum, minLength and maxLength, on the value as written."""
+    col = pl.col(name)
+    present = _present(name)
+    checks: list[Check] = []
+    if "pattern" in cons:
+        pattern = f"^(?:{cons['pattern']})$"
         checks.append(
             Check(
                 name,
-                "cpr",
-                _present(name) & ~cpr_date_is_real(name).fill_null(True),
-                _says("validation.cpr"),
+                "pattern",
+                present & ~col.str.contains(pattern),
+                _says("validation.pattern", pattern=str(cons["pattern"])),
             )
         )
+    if "enum" in cons:
+        allowed = [str(x) for x in cons["enum"]]
+        shown = ", ".join(allowed[:12]) + (" …" if len(allowed) > 12 else "")
+        checks.append(
+            Check(
+                name,
+                "enum",
+                present & ~col.is_in(allowed),
+                _says("validation.enum", allowed=shown),
+            )
+        )
+    if "minLength" in cons:
+        checks.append(
+            Check(
+                name,
+                "minLength",
+                present & (col.str.len_chars() < cons["minLength"]),
+                _says("validation.min_length", length=str(cons["minLength"])),
+            )
+        )
+    if "maxLength" in cons:
+        checks.append(
+            Check(
+                name,
+                "maxLength",
+                present & (col.str.len_chars() > cons["maxLength"]),
+                _says("validation.max_length", length=str(cons["maxLength"])),
+            )
+        )
+    return checks
 
+
+def _bound_checks(
+    name: str, ftype: str, cons: dict[str, Any], *, types: dict[str, str], decimal: str
+) -> list[Check]:
+    """minimum and maximum: numbers compared as numbers, dates and text as text."""
+    checks: list[Check] = []
+    for bound, rule, op in (("minimum", "minimum", "lt"), ("maximum", "maximum", "gt")):
+        if bound not in cons:
+            continue
+        limit = cons[bound]
+        if ftype in ("number", "integer"):
+            value = _numeric(name, ftype, decimal)
+            limit = float(limit)
+        else:
+            value = _comparable(name, types, decimal)
+        breach = value < limit if op == "lt" else value > limit
+        shown_limit = str(cons[bound]).replace(".", decimal) if ftype == "number" else cons[bound]
+        checks.append(
+            Check(
+                name,
+                rule,
+                _present(name) & breach.fill_null(False),
+                _says(f"validation.{rule}", limit=str(shown_limit)),
+            )
+        )
+    return checks
+
+
+def _portal_checks(portal: dict[str, Any], *, kommune_code: str, period: str) -> list[Check]:
+    """The portal's own column rules: CPR dates, the delivering kommune, the period."""
+    checks = [
+        Check(
+            name,
+            "cpr",
+            _present(name) & ~cpr_date_is_real(name).fill_null(True),
+            _says("validation.cpr"),
+        )
+        for name in portal.get("cpr_fields", [])
+    ]
     if kommune_field := portal.get("kommune_field"):
 
         def describe_kommune(v: str, k: str = kommune_code) -> Text:
@@ -558,9 +591,6 @@ def build_checks(contract: dict[str, Any], *, kommune_code: str, period: str) ->
                 _says("validation.period", period=yyyymm),
             )
         )
-
-    for rule in portal.get("rules", []):
-        checks.append(_cross_check(rule, types=types, decimal=decimal, period=period))
     return checks
 
 
@@ -918,43 +948,18 @@ def _check_rows(
     progress: ProgressCallback | None,
     workdir: Path,
 ) -> None:
-    checks = build_checks(contract, kommune_code=kommune_code, period=period)
-    flags = [f"__e{i}" for i in range(len(checks))]
+    findings = _Findings(build_checks(contract, kommune_code=kommune_code, period=period))
     pk = list(contract["schema"].get("primaryKey") or [])
-    computed = [
-        check.expr.fill_null(False).alias(flag) for check, flag in zip(checks, flags, strict=True)
-    ]
     keys = KeyStore(pk, workdir) if pk else None
+    computed = findings.expressions()
     if keys is not None:
         computed.extend(keys.expressions())
-    counts = [0] * len(checks)
-    listed: list[Issue] = []
-    any_flag = pl.any_horizontal(flags) if flags else pl.lit(False)
     size = max(path.stat().st_size, 1)
     try:
         for frame, block in _frames(path, contract, names, batch_bytes):
             # Lazy, so polars shares sub-expressions between checks and runs them in parallel.
             batch = frame.lazy().with_columns(computed).collect()
-            sums = batch.select([pl.col(f).sum() for f in flags]).row(0) if flags else ()
-            for i, value in enumerate(sums):
-                counts[i] += int(value or 0)
-            if len(listed) < max_listed and any(sums):
-                # Gather only the rows to list, not a filtered copy of the whole batch.
-                positions = batch.select(any_flag.arg_true().head(max_listed - len(listed)))
-                bad = batch[positions.to_series()]
-                for record in bad.iter_rows(named=True):
-                    for check, flag in zip(checks, flags, strict=True):
-                        if record[flag]:
-                            value = truncate(record.get(check.column))
-                            listed.append(
-                                _issue(
-                                    record["__row"],
-                                    check.column,
-                                    value,
-                                    check.rule,
-                                    check.describe(value),
-                                )
-                            )
+            findings.add(batch, max_listed=max_listed)
             if keys is not None:
                 keys.add(batch)
             report.rows_checked += batch.height
@@ -967,34 +972,96 @@ def _check_rows(
     report.rows_total = report.rows_checked
     if report.rows_checked == 0:
         raise FileProblem("empty", text("validation.no_data"))
-    for check, count in zip(checks, counts, strict=True):
-        if count:
-            report.by_rule[check.rule] += count
-            report.by_column[check.column] += count
+    findings.count_into(report)
+    listed = findings.listed
     if keys is not None:
-        described = " + ".join(pk)
-        pk_count = 0
-        pk_issues: list[Issue] = []
-        for found in keys.duplicates():
-            pk_count += found.height
-            for record in found.sort("__row").head(max_listed).iter_rows(named=True):
-                pk_issues.append(
-                    _issue(
-                        record["__row"],
-                        pk[0],
-                        truncate(record["__key"].replace("\x1f", " / ")),
-                        "primaryKey",
-                        text("validation.primary_key", key=described, first=record["__first"]),
-                    )
-                )
-        if pk_count:
-            report.by_rule["primaryKey"] += pk_count
-            report.by_column[pk[0]] += pk_count
-        pk_issues.sort(key=lambda issue: issue.row or 0)
-        listed.extend(pk_issues[:max_listed])
+        duplicates, pk_issues = _duplicate_key_issues(keys, pk, max_listed=max_listed)
+        if duplicates:
+            report.by_rule["primaryKey"] += duplicates
+            report.by_column[pk[0]] += duplicates
+        listed.extend(pk_issues)
     order = {name: i for i, name in enumerate(names)}
     listed.sort(key=lambda i: (i.row or 0, order.get(i.column, 0)))
     report.issues = listed[:max_listed]
+
+
+class _Findings:
+    """What the row checks found, batch by batch: a count per check, and the first issues.
+
+    Each check becomes a boolean column `__e<i>` of the batch; counting is one polars sum per
+    column, and only the rows still to be listed are turned into Python objects.
+    """
+
+    def __init__(self, checks: list[Check]) -> None:
+        self.checks = checks
+        self.flags = [f"__e{i}" for i in range(len(checks))]
+        self.counts = [0] * len(checks)
+        self.listed: list[Issue] = []
+        self._any_flag = pl.any_horizontal(self.flags) if self.flags else pl.lit(False)
+
+    def expressions(self) -> list[pl.Expr]:
+        """The flag columns to compute on every batch."""
+        return [
+            check.expr.fill_null(False).alias(flag)
+            for check, flag in zip(self.checks, self.flags, strict=True)
+        ]
+
+    def add(self, batch: pl.DataFrame, *, max_listed: int) -> None:
+        """Count the flags of a batch that has the expressions' columns; list its first rows."""
+        flags = self.flags
+        sums = batch.select([pl.col(f).sum() for f in flags]).row(0) if flags else ()
+        for i, value in enumerate(sums):
+            self.counts[i] += int(value or 0)
+        if len(self.listed) < max_listed and any(sums):
+            self._list(batch, max_listed - len(self.listed))
+
+    def _list(self, batch: pl.DataFrame, room: int) -> None:
+        # Gather only the rows to list, not a filtered copy of the whole batch.
+        positions = batch.select(self._any_flag.arg_true().head(room))
+        bad = batch[positions.to_series()]
+        checks, flags, listed = self.checks, self.flags, self.listed
+        for record in bad.iter_rows(named=True):
+            for check, flag in zip(checks, flags, strict=True):
+                if record[flag]:
+                    value = truncate(record.get(check.column))
+                    listed.append(
+                        _issue(
+                            record["__row"],
+                            check.column,
+                            value,
+                            check.rule,
+                            check.describe(value),
+                        )
+                    )
+
+    def count_into(self, report: Report) -> None:
+        for check, count in zip(self.checks, self.counts, strict=True):
+            if count:
+                report.by_rule[check.rule] += count
+                report.by_column[check.column] += count
+
+
+def _duplicate_key_issues(
+    keys: KeyStore, pk: list[str], *, max_listed: int
+) -> tuple[int, list[Issue]]:
+    """How many rows repeat an earlier row's primary key, and the first of them by row."""
+    described = " + ".join(pk)
+    count = 0
+    issues: list[Issue] = []
+    for found in keys.duplicates():
+        count += found.height
+        for record in found.sort("__row").head(max_listed).iter_rows(named=True):
+            issues.append(
+                _issue(
+                    record["__row"],
+                    pk[0],
+                    truncate(record["__key"].replace("\x1f", " / ")),
+                    "primaryKey",
+                    text("validation.primary_key", key=described, first=record["__first"]),
+                )
+            )
+    issues.sort(key=lambda issue: issue.row or 0)
+    return count, issues[:max_listed]
 
 
 def _locate_structure_problem(

@@ -126,57 +126,24 @@ def route_order(
         kommune=kommune, sender_system=sender_system, recipient_systems=recipient_systems
     )
     with transaction.atomic():
-        existing = _open_route_for_key(
-            endpoint=endpoint,
-            data_area=data_area,
-            sender_system=sender_system,
-            sender_authority=sender_authority,
-            recipient_authority=recipient_authority,
-        )
-        if existing is not None:
-            raise ValidationError(
-                _(
-                    "%(kommune)s har allerede en rute for %(area)s fra %(system)s på "
-                    "%(endpoint)s (status: %(status)s)."
-                ),
-                code="duplicate_route",
-                params={
-                    "kommune": kommune.name,
-                    "area": data_area.name,
-                    "system": sender_system.name,
-                    "endpoint": endpoint.name,
-                    "status": existing.get_status_display(),
-                },
-            )
-        route = Route(
-            endpoint=endpoint,
-            data_area=data_area,
+        _refuse_second_open_order(
             kommune=kommune,
+            data_area=data_area,
             sender_system=sender_system,
+            endpoint=endpoint,
             sender_authority=sender_authority,
             recipient_authority=recipient_authority,
-            status=RouteStatus.REQUESTED,
         )
-        route.full_clean(exclude=["recipient_systems"])
-        route.save()
-        route.recipient_systems.set(recipient_systems)
-        RouteEvent.objects.create(
-            route=route,
-            old_status="",
-            new_status=RouteStatus.REQUESTED,
+        route = _route_request(
+            kommune=kommune,
+            data_area=data_area,
+            sender_system=sender_system,
+            recipient_systems=recipient_systems,
+            endpoint=endpoint,
             actor=actor,
             note=note,
-        )
-        audit_record(
-            action="route.order",
-            obj=route,
-            after={
-                **snapshot(route),
-                "recipient_systems": sorted(s.pk for s in recipient_systems),
-                "note": note,
-            },
-            actor=actor,
-            kommune_id=kommune.pk,
+            sender_authority=sender_authority,
+            recipient_authority=recipient_authority,
         )
         if order_reference:
             route_transition(
@@ -187,6 +154,85 @@ def route_order(
                 order_reference=order_reference,
                 on_date=ordered_on,
             )
+    return route
+
+
+def _refuse_second_open_order(
+    *,
+    kommune: Kommune,
+    data_area: DataArea,
+    sender_system: ITSystem,
+    endpoint: Endpoint,
+    sender_authority: str,
+    recipient_authority: str,
+) -> None:
+    existing = _open_route_for_key(
+        endpoint=endpoint,
+        data_area=data_area,
+        sender_system=sender_system,
+        sender_authority=sender_authority,
+        recipient_authority=recipient_authority,
+    )
+    if existing is not None:
+        raise ValidationError(
+            _(
+                "%(kommune)s har allerede en rute for %(area)s fra %(system)s på "
+                "%(endpoint)s (status: %(status)s)."
+            ),
+            code="duplicate_route",
+            params={
+                "kommune": kommune.name,
+                "area": data_area.name,
+                "system": sender_system.name,
+                "endpoint": endpoint.name,
+                "status": existing.get_status_display(),
+            },
+        )
+
+
+def _route_request(
+    *,
+    kommune: Kommune,
+    data_area: DataArea,
+    sender_system: ITSystem,
+    recipient_systems: Sequence[ITSystem],
+    endpoint: Endpoint,
+    actor: User | None,
+    note: str,
+    sender_authority: str,
+    recipient_authority: str,
+) -> Route:
+    """Save a `requested` route with its recipients, its first history row and its audit row."""
+    route = Route(
+        endpoint=endpoint,
+        data_area=data_area,
+        kommune=kommune,
+        sender_system=sender_system,
+        sender_authority=sender_authority,
+        recipient_authority=recipient_authority,
+        status=RouteStatus.REQUESTED,
+    )
+    route.full_clean(exclude=["recipient_systems"])
+    route.save()
+    route.recipient_systems.set(recipient_systems)
+    RouteEvent.objects.create(
+        route=route,
+        old_status="",
+        new_status=RouteStatus.REQUESTED,
+        actor=actor,
+        note=note,
+    )
+    audit_record(
+        action="route.order",
+        obj=route,
+        after={
+            **snapshot(route),
+            "recipient_systems": sorted(s.pk for s in recipient_systems),
+            "note": note,
+        },
+        actor=actor,
+        kommune_id=kommune.pk,
+    )
     return route
 
 

@@ -55,6 +55,14 @@ def deliveries_reconcile(*, now: datetime | None = None) -> ReconcileRound:
     since = now - timedelta(minutes=settings.RECONCILE_STUCK_MINUTES)
     quiet = quiet_since(since)
     result = ReconcileRound()
+    _resume_stuck_work(now=now, since=since, quiet=quiet, result=result)
+    _requeue_lost_jobs(now=now, since=since, quiet=quiet, result=result)
+    _flag_overdue_receipts(now=now, result=result)
+    return result
+
+
+def _resume_stuck_work(*, now: datetime, since: datetime, quiet: Q, result: ReconcileRound) -> None:
+    """`validating`/`pushing` gone quiet: back to `received`/`valid` and enqueued again."""
     S = DeliveryStatus
 
     for old, new, queue, job, what in (
@@ -86,6 +94,9 @@ def deliveries_reconcile(*, now: datetime | None = None) -> ReconcileRound:
                     delivery_id
                 )
 
+
+def _requeue_lost_jobs(*, now: datetime, since: datetime, quiet: Q, result: ReconcileRound) -> None:
+    """`received`/`valid` gone quiet with no retry planned: the job was lost, enqueue it again."""
     lost = quiet & (Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lt=since))
     for status, queue, job in (
         (DeliveryStatus.RECEIVED, VALIDATION, VALIDATE_JOB),
@@ -105,6 +116,9 @@ def deliveries_reconcile(*, now: datetime | None = None) -> ReconcileRound:
                 logger.info("reconciler re-enqueued delivery %s (%s)", delivery_id, status)
                 result.requeued.append(delivery_id)
 
+
+def _flag_overdue_receipts(*, now: datetime, result: ReconcileRound) -> None:
+    """`sent` too long without a receipt: flagged once, with an event on the timeline."""
     overdue_since = now - timedelta(minutes=settings.RECEIPT_OVERDUE_MINUTES)
     for delivery_id, sent_at in Delivery.objects.filter(
         status=DeliveryStatus.SENT, sent_at__lt=overdue_since, receipt_overdue_at__isnull=True
@@ -130,4 +144,3 @@ def deliveries_reconcile(*, now: datetime | None = None) -> ReconcileRound:
                 )
         if flagged:
             result.overdue.append(delivery_id)
-    return result

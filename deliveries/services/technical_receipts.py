@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from deliveries import protocol, sftp
 from deliveries.lifecycle.transitions import delivery_transition
-from deliveries.messages import text
+from deliveries.messages import Text, text
 from deliveries.models import (
     Delivery,
     DeliveryStatus,
@@ -130,25 +130,11 @@ def _receipt_handle(
     connection: sftp.SftpConnection, sftp_user: SftpUser, name: str, result: ReceiptRound
 ) -> None:
     path = f"{protocol.INBOX}/{name}"
-    size = connection.remote_size(path)
-    if size > protocol.MAX_XML_BYTES:
-        _receipt_keep(
-            sftp_user,
-            name,
-            f"Filen er {size} bytes; en kvittering er højst {protocol.MAX_XML_BYTES}. Den er "
-            "ikke læst.",
-        )
+    read = _receipt_read(connection, sftp_user, name, path)
+    if read is None:
         result.kept += 1
         return
-    buffer = io.BytesIO()
-    connection.download(path, buffer)
-    data = buffer.getvalue()
-    try:
-        receipt = protocol.parse_technical_receipt(data)
-    except protocol.ProtocolError as exc:
-        _receipt_keep(sftp_user, name, f"Kvitteringen kan ikke læses: {exc.message_da}", data=data)
-        result.kept += 1
-        return
+    data, receipt = read
 
     delivery, problem = _receipt_match(sftp_user, name, receipt)
     if delivery is None:
@@ -159,22 +145,7 @@ def _receipt_handle(
         result.waiting += 1
         return
     if delivery.status in RECORDED:
-        if delivery.file_transfer_uuid == receipt.file_transfer_uuid:
-            # The same receipt again: another round got here first, or the platform answered a
-            # retried trigger with the first receipt. Already recorded, so it may go.
-            _receipt_remove(connection, path)
-            result.duplicates += 1
-        else:
-            _receipt_keep(
-                sftp_user,
-                name,
-                f"Leverancen {delivery.uuid} har allerede kvitteringen med FileTransferUUID "
-                f"{delivery.file_transfer_uuid or '–'} ({delivery.get_status_display()}); denne "
-                f"har {receipt.file_transfer_uuid}.",
-                data=data,
-                receipt=receipt,
-            )
-            result.kept += 1
+        _receipt_seen_before(connection, sftp_user, name, delivery, receipt, data, result)
         return
     if delivery.status not in (DeliveryStatus.SENT, DeliveryStatus.FAILED):
         _receipt_keep(
@@ -186,29 +157,77 @@ def _receipt_handle(
         )
         result.kept += 1
         return
+    _receipt_record(connection, path, delivery, receipt, result)
 
+
+def _receipt_read(
+    connection: sftp.SftpConnection, sftp_user: SftpUser, name: str, path: str
+) -> tuple[bytes, protocol.TechnicalReceipt] | None:
+    """The receipt file's bytes and what they say; None when it is kept aside as too large
+    (then it is not even downloaded) or unreadable."""
+    size = connection.remote_size(path)
+    if size > protocol.MAX_XML_BYTES:
+        _receipt_keep(
+            sftp_user,
+            name,
+            f"Filen er {size} bytes; en kvittering er højst {protocol.MAX_XML_BYTES}. Den er "
+            "ikke læst.",
+        )
+        return None
+    buffer = io.BytesIO()
+    connection.download(path, buffer)
+    data = buffer.getvalue()
+    try:
+        receipt = protocol.parse_technical_receipt(data)
+    except protocol.ProtocolError as exc:
+        _receipt_keep(sftp_user, name, f"Kvitteringen kan ikke læses: {exc.message_da}", data=data)
+        return None
+    return data, receipt
+
+
+def _receipt_seen_before(
+    connection: sftp.SftpConnection,
+    sftp_user: SftpUser,
+    name: str,
+    delivery: Delivery,
+    receipt: protocol.TechnicalReceipt,
+    data: bytes,
+    result: ReceiptRound,
+) -> None:
+    """A receipt for a delivery whose receipt is already recorded: the same one goes, another
+    one is kept aside for a person to look at."""
+    if delivery.file_transfer_uuid == receipt.file_transfer_uuid:
+        # The same receipt again: another round got here first, or the platform answered a
+        # retried trigger with the first receipt. Already recorded, so it may go.
+        _receipt_remove(connection, f"{protocol.INBOX}/{name}")
+        result.duplicates += 1
+    else:
+        _receipt_keep(
+            sftp_user,
+            name,
+            f"Leverancen {delivery.uuid} har allerede kvitteringen med FileTransferUUID "
+            f"{delivery.file_transfer_uuid or '–'} ({delivery.get_status_display()}); denne "
+            f"har {receipt.file_transfer_uuid}.",
+            data=data,
+            receipt=receipt,
+        )
+        result.kept += 1
+
+
+def _receipt_record(
+    connection: sftp.SftpConnection,
+    path: str,
+    delivery: Delivery,
+    receipt: protocol.TechnicalReceipt,
+    result: ReceiptRound,
+) -> None:
+    """Move a sent (or given-up) delivery to distributed or refused, then remove the file."""
     outcome = DeliveryStatus.DISTRIBUTED if receipt.succeeded else DeliveryStatus.REFUSED
     errors = [
         {"code": e.code, "code_description": e.code_description, "description": e.description}
         for e in receipt.errors
     ]
-    # A receipt that arrives after the portal gave up says so.
-    late = "_late" if delivery.status == DeliveryStatus.FAILED else ""
-    if receipt.succeeded:
-        message = text(f"event.receipt_distributed{late}", uuid=receipt.file_transfer_uuid)
-    else:
-        codes = [
-            text(
-                "word.receipt_error",
-                code=e.code,
-                meaning=e.code_description,
-                description=e.description,
-            ).as_param()
-            for e in receipt.errors
-        ]
-        message = text(
-            f"event.receipt_refused{late}", uuid=receipt.file_transfer_uuid, errors=codes
-        )
+    message = _receipt_message(delivery, receipt)
     with transaction.atomic():
         recorded = delivery_transition(
             delivery_id=delivery.pk,
@@ -236,6 +255,24 @@ def _receipt_handle(
         ).exists()
     ):
         _receipt_remove(connection, path)
+
+
+def _receipt_message(delivery: Delivery, receipt: protocol.TechnicalReceipt) -> Text:
+    """The timeline's text for a receipt: distributed, or refused with each error code."""
+    # A receipt that arrives after the portal gave up says so.
+    late = "_late" if delivery.status == DeliveryStatus.FAILED else ""
+    if receipt.succeeded:
+        return text(f"event.receipt_distributed{late}", uuid=receipt.file_transfer_uuid)
+    codes = [
+        text(
+            "word.receipt_error",
+            code=e.code,
+            meaning=e.code_description,
+            description=e.description,
+        ).as_param()
+        for e in receipt.errors
+    ]
+    return text(f"event.receipt_refused{late}", uuid=receipt.file_transfer_uuid, errors=codes)
 
 
 def _receipt_match(

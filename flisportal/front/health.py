@@ -217,7 +217,27 @@ def periodic_jobs(conn: redis.Redis, *, now: datetime) -> PeriodicJobs:
     year, when it last put each job on its queue (`rq:cron_jobs`) and the ids of the jobs it
     made (`rq:cron_job:<name>:jobs`); the newest of these tells how the last run ended while
     RQ still keeps it (a finished job for `result_ttl`, a failed one for a year)."""
-    cron_jobs = [
+    cron_jobs = _cron_jobs()
+    schedulers = [
+        (scheduler.name, scheduler.last_heartbeat)
+        for scheduler in CronScheduler.all(conn, cleanup=False)
+    ]
+    # When the scheduler last put each job on its queue (a sorted set: name → timestamp).
+    scores = cast(
+        list[tuple[bytes, float]],
+        conn.zrange(cron_job_registry.get_registry_key(), 0, -1, withscores=True),
+    )
+    enqueued = {name.decode(): score for name, score in scores}
+    runs = _newest_runs(conn, cron_jobs)
+    found = [
+        _periodic_job_state(job, enqueued.get(job.name), run, now=now)
+        for job, run in zip(cron_jobs, runs, strict=True)
+    ]
+    return _periodic_summary(schedulers, found)
+
+
+def _cron_jobs() -> list[CronJob]:
+    return [
         CronJob(
             queue_name=data["queue_name"],
             func=data["func"],
@@ -229,71 +249,75 @@ def periodic_jobs(conn: redis.Redis, *, now: datetime) -> PeriodicJobs:
         # reloads flisportal.cron, which makes a new JOBS list.
         for data in cron.JOBS
     ]
-    schedulers = [
-        (scheduler.name, scheduler.last_heartbeat)
-        for scheduler in CronScheduler.all(conn, cleanup=False)
-    ]
-    # When the scheduler last put each job on its queue (a sorted set: name → timestamp).
-    scores = cast(
-        list[tuple[bytes, float]],
-        conn.zrange(cron_job_registry.get_registry_key(), 0, -1, withscores=True),
-    )
-    enqueued = {name.decode(): score for name, score in scores}
+
+
+def _newest_runs(conn: redis.Redis, cron_jobs: list[CronJob]) -> list[Job | None]:
+    """Per cron job, the newest job RQ made of it, if RQ still keeps it (two round trips)."""
     with conn.pipeline() as pipeline:
         for job in cron_jobs:
             pipeline.zrange(get_cron_job_history_key(job.name), 0, 0, desc=True)
         newest = [ids[0].decode() if ids else None for ids in pipeline.execute()]
     fetched = Job.fetch_many([i for i in newest if i], connection=conn)
     runs = {job.id: job for job in fetched if job is not None}
+    return [runs.get(newest_id or "") for newest_id in newest]
 
-    found = []
-    for job, newest_id in zip(cron_jobs, newest, strict=True):
-        score = enqueued.get(job.name)
-        last = datetime.fromtimestamp(score, tz=UTC) if score else None
-        run = runs.get(newest_id or "")
-        item = PeriodicJobState(
-            name=job.name.rsplit(".", 1)[-1],
-            queue=job.queue_name,
-            schedule=_schedule_text(job),
-            last_enqueued=last,
-            # For a cron schedule RQ computes the next time from now until the job has run.
-            due=job.next_enqueue_time if job.cron else None,
-            last_status=_value(run.get_status(refresh=False)) if run else "",
-            last_ended=run.ended_at if run else None,
-        )
-        overdue = False
-        if last is not None:
-            job.latest_enqueue_time = last
-            item.due = job.get_next_enqueue_time()  # RQ's own rule, in the server's time zone
-            if job.interval:
-                overdue = now > last + timedelta(seconds=OVERDUE_INTERVALS * job.interval)
-            else:
-                overdue = now > item.due + CRON_GRACE
-        if item.last_status == JobStatus.FAILED:
-            item.state = ERROR
-            item.message = _(
-                "Seneste kørsel fejlede. Se fejlen under køens fejlede job, og ret årsagen."
-            )
-        elif last is None and job.interval:
-            item.state = WARNING
-            item.message = _(
-                "Aldrig sat i kø. Et job med fast interval køres, så snart cron-scheduleren "
-                "starter: kører manage.py rqcron flisportal.cron?"
-            )
-        elif last is None:
-            item.message = _("Ikke kørt endnu; første gang efter planen.")
-        elif overdue:
-            item.state = WARNING
-            item.message = _(
-                "Forsinket: jobbet skulle være sat i kø for længe siden. Kører cron-scheduleren "
-                "(manage.py rqcron flisportal.cron)?"
-            )
-        elif item.last_status in (JobStatus.QUEUED, JobStatus.SCHEDULED, JobStatus.DEFERRED):
-            item.message = _("Sat i kø, venter på en worker.")
+
+def _periodic_job_state(
+    job: CronJob, score: float | None, run: Job | None, *, now: datetime
+) -> PeriodicJobState:
+    """One job's row: when it was last put on its queue, when it is due, how its last run
+    ended, and whether that needs attention."""
+    last = datetime.fromtimestamp(score, tz=UTC) if score else None
+    item = PeriodicJobState(
+        name=job.name.rsplit(".", 1)[-1],
+        queue=job.queue_name,
+        schedule=_schedule_text(job),
+        last_enqueued=last,
+        # For a cron schedule RQ computes the next time from now until the job has run.
+        due=job.next_enqueue_time if job.cron else None,
+        last_status=_value(run.get_status(refresh=False)) if run else "",
+        last_ended=run.ended_at if run else None,
+    )
+    overdue = False
+    if last is not None:
+        job.latest_enqueue_time = last
+        item.due = job.get_next_enqueue_time()  # RQ's own rule, in the server's time zone
+        if job.interval:
+            overdue = now > last + timedelta(seconds=OVERDUE_INTERVALS * job.interval)
         else:
-            item.message = _("Kører efter planen.")
-        found.append(item)
+            overdue = now > item.due + CRON_GRACE
+    item.state, item.message = _periodic_job_verdict(item, job, overdue=overdue)
+    return item
 
+
+def _periodic_job_verdict(
+    item: PeriodicJobState, job: CronJob, *, overdue: bool
+) -> tuple[str, str]:
+    """The state and the sentence for one job's row, the most urgent reason first."""
+    if item.last_status == JobStatus.FAILED:
+        return ERROR, _(
+            "Seneste kørsel fejlede. Se fejlen under køens fejlede job, og ret årsagen."
+        )
+    if item.last_enqueued is None and job.interval:
+        return WARNING, _(
+            "Aldrig sat i kø. Et job med fast interval køres, så snart cron-scheduleren "
+            "starter: kører manage.py rqcron flisportal.cron?"
+        )
+    if item.last_enqueued is None:
+        return OK, _("Ikke kørt endnu; første gang efter planen.")
+    if overdue:
+        return WARNING, _(
+            "Forsinket: jobbet skulle være sat i kø for længe siden. Kører cron-scheduleren "
+            "(manage.py rqcron flisportal.cron)?"
+        )
+    if item.last_status in (JobStatus.QUEUED, JobStatus.SCHEDULED, JobStatus.DEFERRED):
+        return OK, _("Sat i kø, venter på en worker.")
+    return OK, _("Kører efter planen.")
+
+
+def _periodic_summary(
+    schedulers: list[tuple[str, datetime | None]], found: list[PeriodicJobState]
+) -> PeriodicJobs:
     result = PeriodicJobs(schedulers=schedulers, jobs=found)
     result.state = worst(*(item.state for item in found))
     if not schedulers:

@@ -131,7 +131,30 @@ def onboarding_checklist(*, vendor: Vendor, kommune: Kommune) -> OnboardingCheck
     agreement = (
         ProcessingAgreement.objects.filter(vendor=vendor, kommune=kommune).order_by("pk").first()
     )
-    sftp_users = list(
+    sftp_users = _sender_sftp_users(vendor)
+    systems = list(ITSystem.objects.filter(vendor=vendor, is_sender=True).order_by("name"))
+    routes = list(
+        Route.objects.filter(kommune=kommune, sender_system__vendor=vendor)
+        .select_related("endpoint", "data_area", "sender_system")
+        # In the same query, so the page's query count does not grow with the checklist.
+        .annotate(reached_recipient=_reached_recipient())
+        .order_by("data_area__sort_order", "endpoint__slug", "pk")
+    )
+    return OnboardingChecklist(
+        vendor=vendor,
+        kommune=kommune,
+        tasks=[
+            _agreement_task(agreement),
+            _sftp_user_task(sftp_users, systems),
+            *_route_tasks(routes),
+        ],
+        standin_routes=[r for r in routes if r.endpoint.is_standin],
+    )
+
+
+def _sender_sftp_users(vendor: Vendor) -> list[SftpUser]:
+    """The vendor's sender SFTP users, each annotated with `has_active_key`."""
+    return list(
         SftpUser.objects.filter(it_system__vendor=vendor, it_system__is_sender=True)
         .select_related("it_system", "endpoint")
         .annotate(
@@ -141,43 +164,32 @@ def onboarding_checklist(*, vendor: Vendor, kommune: Kommune) -> OnboardingCheck
         )
         .order_by("it_system__name", "endpoint__slug")
     )
-    systems = list(ITSystem.objects.filter(vendor=vendor, is_sender=True).order_by("name"))
-    routes = list(
-        Route.objects.filter(kommune=kommune, sender_system__vendor=vendor)
-        .select_related("endpoint", "data_area", "sender_system")
-        # In the same query, so the page's query count does not grow with the checklist.
-        .annotate(reached_recipient=_reached_recipient())
-        .order_by("data_area__sort_order", "endpoint__slug", "pk")
+
+
+def _agreement_task(agreement: ProcessingAgreement | None) -> ChecklistTask:
+    """1. Databehandleraftale."""
+    if agreement is None:
+        return ChecklistTask(
+            "agreement",
+            _("Databehandleraftale underskrevet"),
+            TaskState.TODO,
+            [_("Der er ikke registreret nogen databehandleraftale.")],
+        )
+    detail = _("Status: %(status)s") % {"status": agreement.get_status_display()}
+    if agreement.signed_on:
+        detail += _(", underskrevet %(date)s") % {"date": agreement.signed_on.isoformat()}
+    if agreement.document_reference:
+        detail += _(", dokument %(ref)s") % {"ref": agreement.document_reference}
+    return ChecklistTask(
+        "agreement",
+        _("Databehandleraftale underskrevet"),
+        TaskState.DONE if agreement.status == AgreementStatus.SIGNED else TaskState.TODO,
+        [detail],
     )
 
-    tasks: list[ChecklistTask] = []
 
-    # 1. Databehandleraftale.
-    if agreement is None:
-        tasks.append(
-            ChecklistTask(
-                "agreement",
-                _("Databehandleraftale underskrevet"),
-                TaskState.TODO,
-                [_("Der er ikke registreret nogen databehandleraftale.")],
-            )
-        )
-    else:
-        detail = _("Status: %(status)s") % {"status": agreement.get_status_display()}
-        if agreement.signed_on:
-            detail += _(", underskrevet %(date)s") % {"date": agreement.signed_on.isoformat()}
-        if agreement.document_reference:
-            detail += _(", dokument %(ref)s") % {"ref": agreement.document_reference}
-        tasks.append(
-            ChecklistTask(
-                "agreement",
-                _("Databehandleraftale underskrevet"),
-                TaskState.DONE if agreement.status == AgreementStatus.SIGNED else TaskState.TODO,
-                [detail],
-            )
-        )
-
-    # 2. IT-system and SFTP user with an active key on one of KOMBIT's endpoints.
+def _sftp_user_task(sftp_users: list[SftpUser], systems: list[ITSystem]) -> ChecklistTask:
+    """2. IT-system and SFTP user with an active key on one of KOMBIT's endpoints."""
     kombit_users = [u for u in sftp_users if not u.endpoint.is_standin]
     ready = [u for u in kombit_users if u.has_active_key]  # type: ignore[attr-defined]
     details = [
@@ -197,24 +209,17 @@ def onboarding_checklist(*, vendor: Vendor, kommune: Kommune) -> OnboardingCheck
             _("%(systems)s har ingen SFTP-bruger på exttest eller produktion.")
             % {"systems": ", ".join(s.name for s in systems)}
         ]
-    tasks.append(
-        ChecklistTask(
-            "sftp_user",
-            _("It-system og SFTP-bruger oprettet (med aktiv nøgle)"),
-            TaskState.DONE if ready else TaskState.TODO,
-            details,
-        )
+    return ChecklistTask(
+        "sftp_user",
+        _("It-system og SFTP-bruger oprettet (med aktiv nøgle)"),
+        TaskState.DONE if ready else TaskState.TODO,
+        details,
     )
 
-    # 3-6. Routes, per data area, on KOMBIT's endpoints only.
-    kombit_routes = [r for r in routes if not r.endpoint.is_standin]
-    open_statuses = {RouteStatus.REQUESTED, RouteStatus.ORDERED, RouteStatus.ESTABLISHED}
-    routes_by_area: dict[int, list[Route]] = defaultdict(list)
-    areas: list[DataArea] = []
-    for route in kombit_routes:
-        routes_by_area[route.data_area_id].append(route)
-        if route.status in open_statuses and route.data_area not in areas:
-            areas.append(route.data_area)
+
+def _route_tasks(routes: list[Route]) -> list[ChecklistTask]:
+    """3-6. Routes, per data area, on KOMBIT's endpoints only."""
+    areas, routes_by_area = _open_areas(routes)
     none_yet = _("Ingen rute er bestilt for denne kommune endnu.")
 
     def established_on(slug: str) -> Any:
@@ -225,7 +230,7 @@ def onboarding_checklist(*, vendor: Vendor, kommune: Kommune) -> OnboardingCheck
             "date": route.established_on.isoformat() if route.established_on else "?"
         }
 
-    tasks.append(
+    return [
         _per_area_task(
             key="route_ordered",
             title=_("Rute bestilt i Digitaliseringskataloget"),
@@ -241,9 +246,7 @@ def onboarding_checklist(*, vendor: Vendor, kommune: Kommune) -> OnboardingCheck
                 }
             ),
             none_yet=none_yet,
-        )
-    )
-    tasks.append(
+        ),
         _per_area_task(
             key="established_exttest",
             title=_("Rute etableret i ekstern test (exttest)"),
@@ -252,28 +255,8 @@ def onboarding_checklist(*, vendor: Vendor, kommune: Kommune) -> OnboardingCheck
             passes=established_on(EXTTEST),
             describe=when_established,
             none_yet=none_yet,
-        )
-    )
-    delivered = _test_delivery_done(routes=routes)
-    tasks.append(
-        ChecklistTask(
-            "test_delivery",
-            _("Testleverance gennemført i exttest"),
-            TaskState.DONE if delivered else TaskState.TODO,
-            [
-                _("%(area)s: en leverance er nået frem til modtageren")
-                % {"area": route.data_area.name}
-                for route in delivered
-            ]
-            or [
-                _(
-                    "Ingen leverance på exttest er nået frem til modtageren endnu "
-                    "(distribueret eller hentet)."
-                )
-            ],
-        )
-    )
-    tasks.append(
+        ),
+        _test_delivery_task(routes),
         _per_area_task(
             key="established_produktion",
             title=_("Rute etableret i produktion"),
@@ -282,11 +265,38 @@ def onboarding_checklist(*, vendor: Vendor, kommune: Kommune) -> OnboardingCheck
             passes=established_on(PRODUKTION),
             describe=when_established,
             none_yet=none_yet,
-        )
-    )
-    return OnboardingChecklist(
-        vendor=vendor,
-        kommune=kommune,
-        tasks=tasks,
-        standin_routes=[r for r in routes if r.endpoint.is_standin],
+        ),
+    ]
+
+
+def _open_areas(routes: list[Route]) -> tuple[list[DataArea], dict[int, list[Route]]]:
+    """The data areas with an open route on KOMBIT's endpoints, in the routes' order, and
+    every KOMBIT route by data area (open or not: a task may be passed on a closed one)."""
+    kombit_routes = [r for r in routes if not r.endpoint.is_standin]
+    open_statuses = {RouteStatus.REQUESTED, RouteStatus.ORDERED, RouteStatus.ESTABLISHED}
+    routes_by_area: dict[int, list[Route]] = defaultdict(list)
+    areas: list[DataArea] = []
+    for route in kombit_routes:
+        routes_by_area[route.data_area_id].append(route)
+        if route.status in open_statuses and route.data_area not in areas:
+            areas.append(route.data_area)
+    return areas, routes_by_area
+
+
+def _test_delivery_task(routes: list[Route]) -> ChecklistTask:
+    delivered = _test_delivery_done(routes=routes)
+    return ChecklistTask(
+        "test_delivery",
+        _("Testleverance gennemført i exttest"),
+        TaskState.DONE if delivered else TaskState.TODO,
+        [
+            _("%(area)s: en leverance er nået frem til modtageren") % {"area": route.data_area.name}
+            for route in delivered
+        ]
+        or [
+            _(
+                "Ingen leverance på exttest er nået frem til modtageren endnu "
+                "(distribueret eller hentet)."
+            )
+        ],
     )
