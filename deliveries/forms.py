@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import re
 from typing import Any, TypeVar, cast
 
 from crispy_forms.helper import FormHelper
@@ -11,35 +10,18 @@ from django.db.models import Q, QuerySet
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from deliveries import access
 from deliveries.models import OWED_EXPECTED_STATES, DeliveryStatus, ReceiptVerdict
-from flisportal.lib.roles import Role, user_role
+from flisportal.lib.periods import is_period
 from flisportal.lib.widgets import PlainSelect
-from routes.models import (
-    AgreementStatus,
-    DataArea,
-    Endpoint,
-    ITSystem,
-    Kommune,
-    ProcessingAgreement,
-    Route,
-    User,
-)
-
-PERIOD_RE = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
-
-
-def uploadable_routes(user: User) -> Any:
-    """Established routes the user may upload for: their own vendor's sender systems (all for
-    an administrator)."""
-    routes = Route.objects.established().filter(sender_system__is_sender=True)
-    if user_role(user) == Role.ADMINISTRATOR:
-        return routes
-    if user.vendor_id is None:
-        return routes.none()
-    return routes.filter(sender_system__vendor_id=user.vendor_id)
+from routes.models import DataArea, Endpoint, ITSystem, Kommune, Route, User
 
 
 class DeliveryUploadForm(forms.Form):
+    """The upload page's form: it offers what the user may upload to and turns the choices into
+    a route. Whether the upload may become a delivery (the route, the period, a correction, the
+    same file again) is the intake service's to say; the view shows its refusal on this form."""
+
     it_system = forms.ModelChoiceField(
         label=gettext_lazy("It-system"), queryset=ITSystem.objects.none(), empty_label=None
     )
@@ -80,29 +62,27 @@ class DeliveryUploadForm(forms.Form):
         self, *args: Any, user: User, upload_refusal: str | None = None, **kwargs: Any
     ) -> None:
         super().__init__(*args, **kwargs)
-        self.user = user
         self.upload_refusal = upload_refusal
         if upload_refusal:
             # The handler stopped the file on its way in, so there is no file: say why, rather
             # than "this field is required".
             self.fields["file"].required = False
         self.route: Route | None = None
-        routes = uploadable_routes(user)
+        # The choices are pre-filtered for display through the access module; the intake
+        # service asks it again when the upload arrives.
+        self.routes = access.sender_routes(user)
         cast(forms.ModelChoiceField, self.fields["it_system"]).queryset = ITSystem.objects.filter(
-            pk__in=routes.values("sender_system")
+            pk__in=self.routes.values("sender_system")
         )
-        # A kommune is offered only where the vendor also has a signed databehandleraftale.
-        signed = ProcessingAgreement.objects.filter(status=AgreementStatus.SIGNED)
-        if user_role(user) != Role.ADMINISTRATOR:
-            signed = signed.filter(vendor_id=user.vendor_id or 0)
+        # A kommune is offered only where the route also has a signed databehandleraftale.
         cast(forms.ModelChoiceField, self.fields["kommune"]).queryset = Kommune.objects.filter(
-            pk__in=routes.values("kommune"), agreements__in=signed
-        ).distinct()
+            pk__in=access.uploadable_routes(user).values("kommune")
+        )
         cast(forms.ModelChoiceField, self.fields["data_area"]).queryset = DataArea.objects.filter(
-            pk__in=routes.values("data_area")
+            pk__in=self.routes.values("data_area")
         )
         cast(forms.ModelChoiceField, self.fields["environment"]).queryset = Endpoint.objects.filter(
-            pk__in=routes.values("endpoint")
+            pk__in=self.routes.values("endpoint")
         )
         self.helper = FormHelper()
         self.helper.form_tag = False
@@ -121,12 +101,8 @@ class DeliveryUploadForm(forms.Form):
         )
 
     def clean_period(self) -> str:
-        value = self.cleaned_data["period"].strip()
-        if not PERIOD_RE.match(value):
-            raise forms.ValidationError(
-                _("Skriv perioden som ÅÅÅÅ-MM, fx 2026-10 (fik «%(value)s»).") % {"value": value}
-            )
-        return value
+        # Only the typing is tidied here; whether it is a period is the intake service's rule.
+        return str(self.cleaned_data["period"]).strip()
 
     def clean_file(self) -> Any:
         if self.upload_refusal:
@@ -143,11 +119,13 @@ class DeliveryUploadForm(forms.Form):
         )
         if not all((system, area, kommune, endpoint)):
             return data
-        assert isinstance(system, ITSystem)
+        # The choices become the route they name among those offered; whether the user may
+        # upload to it (its agreement, above all) is asked by the intake service on upload.
         route = (
-            uploadable_routes(self.user)
-            .filter(sender_system=system, data_area=area, kommune=kommune, endpoint=endpoint)
-            .select_related("sender_system", "data_area", "kommune", "endpoint")
+            self.routes.filter(
+                sender_system=system, data_area=area, kommune=kommune, endpoint=endpoint
+            )
+            .select_related("sender_system__vendor", "data_area", "kommune", "endpoint")
             .first()
         )
         if route is None:
@@ -157,16 +135,6 @@ class DeliveryUploadForm(forms.Form):
                     "på %(endpoint)s. Vælg en anden kombination, eller bestil ruten først."
                 )
                 % {"system": system, "area": area, "kommune": kommune, "endpoint": endpoint}
-            )
-        if not ProcessingAgreement.objects.filter(
-            vendor_id=system.vendor_id or 0, kommune=kommune, status=AgreementStatus.SIGNED
-        ).exists():
-            raise forms.ValidationError(
-                _(
-                    "Der er ingen underskrevet databehandleraftale mellem %(vendor)s og "
-                    "%(kommune)s; der kan ikke leveres, før den er registreret."
-                )
-                % {"vendor": system.vendor, "kommune": kommune}
             )
         self.route = route
         return data
@@ -223,7 +191,7 @@ class _ListFilterForm(forms.Form):
 
     def clean_period(self) -> str:
         value = self.cleaned_data["period"].strip()
-        if value and not PERIOD_RE.match(value):
+        if value and not is_period(value):
             raise forms.ValidationError(_("Skriv perioden som ÅÅÅÅ-MM."))
         return value
 

@@ -20,7 +20,6 @@ from django.utils.translation import gettext_lazy as _
 
 from deliveries.messages import render
 from flisportal.lib.periods import COPENHAGEN
-from flisportal.lib.roles import Role, user_role
 from routes.models import (
     DataArea,
     Endpoint,
@@ -764,19 +763,6 @@ class Receipt(models.Model):
         return render(
             self.verdict_detail_code, self.verdict_detail_params, fallback=self.verdict_detail
         )
-
-    def may_download(self, user: User | AnonymousUser) -> bool:
-        """Fetched files hold personal data: only administrators and the consultants of the
-        receipt's kommune may download them (vendor staff see the receipt, not the file)."""
-        if not self.file:
-            return False
-        role = user_role(user)
-        if role == Role.ADMINISTRATOR:
-            return True
-        if role == Role.CONSULTANT and self.kommune_id is not None:
-            assert isinstance(user, User)
-            return user.kommuner.filter(pk=self.kommune_id).exists()
-        return False
 
 
 class ReceiptRead(models.Model):

@@ -4,7 +4,10 @@ The handler writes each chunk to a temp file and feeds the same bytes to SHA-256
 arrive, so a 1 GB upload is never read twice or held in memory; it stops storing as soon as the
 size limit is passed. A .zip is opened member by member: exactly one .csv, no folders or nested
 archives, and an expansion ratio checked on the declared sizes and again on the bytes actually
-decompressed (a zip bomb can lie about its sizes). Who may upload is said here too, once.
+decompressed (a zip bomb can lie about its sizes).
+
+What comes out is the intake service's `IncomingFile`: the web layer receives and unpacks, the
+service decides whether it becomes a delivery. Who may upload is said in `deliveries.access`.
 """
 
 from __future__ import annotations
@@ -13,26 +16,24 @@ import hashlib
 import os
 import tempfile
 import zipfile
-from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import Any, cast
+from typing import Any
 
 from django.conf import settings
-from django.core.files import File
 from django.core.files.uploadedfile import TemporaryUploadedFile
 from django.core.files.uploadhandler import StopUpload, TemporaryFileUploadHandler
 from django.template.defaultfilters import filesizeformat
-from django.urls import reverse
 from django.utils.translation import gettext as _
 
-from flisportal.lib.roles import Role, user_role
+from deliveries.services.intake import IncomingFile
 
 ARCHIVE_SUFFIXES = (".zip", ".gz", ".tgz", ".bz2", ".xz", ".7z", ".rar", ".tar", ".zst")
 COPY_CHUNK = 1024 * 1024
 
 
 class UploadRefused(Exception):
-    """The upload cannot become a delivery; the message says why in Danish."""
+    """The uploaded file is not one intake can take (its type, its size, a bad zip); the message
+    says why in Danish. The rules about the delivery itself are the intake service's."""
 
     def __init__(self, message: str) -> None:
         super().__init__(message)
@@ -43,16 +44,6 @@ def too_large_message(limit: int) -> str:
     return _("Filen er for stor: den største tilladte størrelse er %(limit)s.") % {
         "limit": filesizeformat(limit)
     }
-
-
-def may_upload(user: Any) -> bool:
-    """Vendor staff (for their routes) and administrators upload; nobody else."""
-    return user_role(user) in (Role.VENDOR, Role.ADMINISTRATOR)
-
-
-def upload_url_for(user: Any) -> str:
-    """The upload page's address for a user who may upload, else "" (no upload links)."""
-    return reverse("deliveries:upload") if may_upload(user) else ""
 
 
 class HashingUploadHandler(TemporaryFileUploadHandler):
@@ -91,44 +82,11 @@ class HashingUploadHandler(TemporaryFileUploadHandler):
         return uploaded
 
 
-class LocalTempFile(File):
-    """A temp file on local disk that storage may move into place instead of copying
-    (FileSystemStorage moves anything with `temporary_file_path()`)."""
+def prepare_upload(uploaded: Any, *, max_bytes: int, max_ratio: int) -> IncomingFile:
+    """Checks an uploaded file and returns the CSV to hand to intake, or raises UploadRefused.
 
-    def __init__(self, path: Path) -> None:
-        super().__init__(path.open("rb"), name=path.name)
-        self._path = path
-
-    def temporary_file_path(self) -> str:
-        return str(self._path)
-
-
-@dataclass
-class PreparedFile:
-    """The CSV that becomes the delivery's file, ready to be handed to storage."""
-
-    path: Path
-    sha256: str
-    size: int
-    original_name: str
-    owned: bool  # True when we made the file (extracted from a zip) and must delete it
-    upload: Any = None  # the uploaded temp file itself, when it is the CSV
-
-    def as_file(self) -> File:
-        """What to hand to storage: the temp file itself, so local storage moves it rather
-        than reading it a second time."""
-        if self.upload is not None:
-            self.upload.seek(0)
-            return cast(File, self.upload)
-        return LocalTempFile(self.path)
-
-    def discard(self) -> None:
-        if self.owned:
-            self.path.unlink(missing_ok=True)
-
-
-def prepare_upload(uploaded: Any, *, max_bytes: int, max_ratio: int) -> PreparedFile:
-    """Checks an uploaded file and returns the CSV to store, or raises UploadRefused."""
+    A .csv is handed over as the upload's own temp file (so local storage moves it rather than
+    reading it a second time); a .zip's single member is unpacked to a new temp file."""
     name = os.path.basename(uploaded.name or "")
     suffix = PurePosixPath(name.lower()).suffix
     if suffix not in (".csv", ".zip"):
@@ -146,14 +104,7 @@ def prepare_upload(uploaded: Any, *, max_bytes: int, max_ratio: int) -> Prepared
     path = Path(uploaded.temporary_file_path())
     if suffix == ".csv":
         sha = getattr(uploaded, "sha256", None) or _sha256_of(path)
-        return PreparedFile(
-            path=path,
-            sha256=sha,
-            size=uploaded.size,
-            original_name=name,
-            owned=False,
-            upload=uploaded,
-        )
+        return IncomingFile(path=path, original_name=name, size=uploaded.size, sha256=sha)
     return extract_single_csv(path, original_name=name, max_bytes=max_bytes, max_ratio=max_ratio)
 
 
@@ -167,7 +118,7 @@ def _sha256_of(path: Path) -> str:
 
 def extract_single_csv(
     path: Path, *, original_name: str, max_bytes: int, max_ratio: int
-) -> PreparedFile:
+) -> IncomingFile:
     try:
         archive = zipfile.ZipFile(path)
     except (zipfile.BadZipFile, OSError):
@@ -240,7 +191,7 @@ def _stream_member(
     max_bytes: int,
     limit: int,
     max_ratio: int,
-) -> PreparedFile:
+) -> IncomingFile:
     handle, name = tempfile.mkstemp(suffix=".csv", dir=settings.FILE_UPLOAD_TEMP_DIR)
     target = Path(name)
     digest = hashlib.sha256()
@@ -269,10 +220,6 @@ def _stream_member(
                 "størrelse passer ikke)."
             )
         ) from None
-    return PreparedFile(
-        path=target,
-        sha256=digest.hexdigest(),
-        size=written,
-        original_name=original_name,
-        owned=True,
+    return IncomingFile(
+        path=target, original_name=original_name, size=written, sha256=digest.hexdigest()
     )

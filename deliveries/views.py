@@ -1,7 +1,8 @@
 """Pages for deliveries: upload, list, detail with report, status for polling, downloads.
 
-Every view that shows one delivery starts with `_get_delivery_for_user`, which goes through
-`Delivery.objects.for_user()` and answers 404 for anything outside the user's scope.
+Every view starts with one helper of `deliveries.access` that returns what the user may act on
+or answers 404 (`delivery_or_404` goes through `Delivery.objects.for_user()`). The upload page
+hands the received file to the intake service (`delivery_upload`) and shows its refusal.
 """
 
 from __future__ import annotations
@@ -24,27 +25,19 @@ from django.http import (
 )
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from deliveries import selectors
+from deliveries import access, selectors
 from deliveries.forms import DeliveryFilterForm, DeliveryUploadForm, OutstandingFilterForm
-from deliveries.models import DataContract, Delivery, DeliveryStatus, ExpectedDelivery
+from deliveries.models import DataContract, Delivery, DeliveryStatus
 from deliveries.services import retry
-from deliveries.services.intake import delivery_create, delivery_find_same_file
-from deliveries.uploads import (
-    HashingUploadHandler,
-    UploadRefused,
-    may_upload,
-    prepare_upload,
-    upload_url_for,
-)
+from deliveries.services.intake import IntakeRefused, Refusal, delivery_upload
+from deliveries.uploads import HashingUploadHandler, UploadRefused, prepare_upload
 from flisportal.lib.csvexport import csv_download, stamped
 from flisportal.lib.links import link_former
-from flisportal.lib.roles import Role, user_role
-from routes.models import Kommune, Route, User
+from routes.models import Route, User
 
 PAGE_SIZE = 50
 # After validation nobody works on the delivery in this process, but it still moves: the page
@@ -53,34 +46,11 @@ AWAITING_STATES = (DeliveryStatus.VALID, DeliveryStatus.SENT, DeliveryStatus.DIS
 REPORT_PAGE_SIZE = 100
 
 
-def _get_delivery_for_user(request: HttpRequest, delivery_uuid: uuid.UUID) -> Delivery:
-    # get(), not first(): first() orders by the model's newest-first ordering, and with the
-    # index for that order SQLite then walked the whole index looking for the uuid (53 ms
-    # instead of under 1 ms at 100,000 deliveries; benchmarks/load.py).
-    try:
-        return (
-            Delivery.objects.for_user(request.user)
-            .select_related(
-                "it_system__vendor",
-                "data_area",
-                "kommune",
-                "endpoint",
-                "contract",
-                "uploaded_by",
-                "replaces",
-                "route",
-            )
-            .get(uuid=delivery_uuid)
-        )
-    except Delivery.DoesNotExist:
-        raise Http404(_("Leverancen findes ikke, eller du har ikke adgang til den.")) from None
-
-
-def _may_retry(user: Any, delivery: Delivery) -> bool:
-    """Administrators and the person who uploaded the delivery may send a failed one again."""
-    return user_role(user) == Role.ADMINISTRATOR or (
-        delivery.uploaded_by_id is not None and delivery.uploaded_by_id == user.pk
-    )
+# The form field an intake refusal is shown by; the others concern the whole form.
+REFUSAL_FIELDS: dict[Refusal, str] = {
+    Refusal.PERIOD: "period",
+    Refusal.SAME_FILE: "redelivery_confirmed",
+}
 
 
 def _wants_json(request: HttpRequest) -> bool:
@@ -99,17 +69,11 @@ def upload(request: HttpRequest) -> HttpResponse:
 
 @csrf_protect
 def _upload(request: HttpRequest) -> HttpResponse:
-    user = request.user
-    assert isinstance(user, User)
-    if not may_upload(user):
-        raise Http404(_("Kun leverandører og administratorer kan uploade."))
+    user = access.uploader_or_404(request)
     replaces = None
     corrected = request.GET.get("rettelse") or request.POST.get("rettelse")
     if corrected:
-        try:
-            replaces = _get_delivery_for_user(request, uuid.UUID(corrected))
-        except ValueError:
-            raise Http404 from None
+        replaces = access.correction_target_or_404(request, corrected)
     if request.method == "POST":
         handler = next(
             (h for h in request.upload_handlers if isinstance(h, HashingUploadHandler)), None
@@ -120,7 +84,7 @@ def _upload(request: HttpRequest) -> HttpResponse:
             user=user,
             upload_refusal=handler.refusal if handler else None,
         )
-        delivery = _try_create(request, form, user, replaces) if form.is_valid() else None
+        delivery = _try_upload(form, user, replaces) if form.is_valid() else None
         if delivery is not None:
             url = reverse("deliveries:detail", args=[delivery.uuid])
             if _wants_json(request):
@@ -135,7 +99,7 @@ def _upload(request: HttpRequest) -> HttpResponse:
         if replaces is not None:
             initial = _initial_for(replaces.route, replaces.period)
         elif expected_pk:
-            expected = _get_expected_for_user(request, expected_pk)
+            expected = access.expected_or_404(request, expected_pk)
             initial = _initial_for(expected.route, expected.period)
         form = DeliveryUploadForm(user=user, initial=initial)
         status = 200
@@ -155,19 +119,6 @@ def _upload(request: HttpRequest) -> HttpResponse:
     )
 
 
-def _get_expected_for_user(request: HttpRequest, expected_pk: str) -> ExpectedDelivery:
-    """A period still owed, by the id in the link from the start page and the list of
-    outstanding periods; 404 for one outside the user's routes, or an id that is no number."""
-    try:
-        return (
-            ExpectedDelivery.objects.for_user(request.user)
-            .select_related("route")
-            .get(pk=int(expected_pk))
-        )
-    except (ValueError, ExpectedDelivery.DoesNotExist):
-        raise Http404 from None
-
-
 def _initial_for(route: Route, period: str) -> dict[str, Any]:
     """The upload form filled in for one route and period (a correction, a period owed)."""
     return {
@@ -179,14 +130,13 @@ def _initial_for(route: Route, period: str) -> dict[str, Any]:
     }
 
 
-def _try_create(
-    request: HttpRequest, form: DeliveryUploadForm, user: User, replaces: Delivery | None
-) -> Delivery | None:
+def _try_upload(form: DeliveryUploadForm, user: User, replaces: Delivery | None) -> Delivery | None:
+    """The new delivery, or None with the reason on the form: the file as received (type,
+    size, zip) is checked here, the upload's rules by the intake service."""
     route = form.route
     assert route is not None
-    period = form.cleaned_data["period"]
     try:
-        prepared = prepare_upload(
+        incoming = prepare_upload(
             form.cleaned_data["file"],
             max_bytes=settings.MAX_UPLOAD_BYTES,
             max_ratio=settings.ZIP_MAX_RATIO,
@@ -194,32 +144,18 @@ def _try_create(
     except UploadRefused as refusal:
         form.add_error("file", refusal.message)
         return None
-    confirmed = form.cleaned_data["redelivery_confirmed"]
-    earlier = delivery_find_same_file(route=route, period=period, sha256=prepared.sha256)
-    if earlier is not None and not confirmed:
-        prepared.discard()
-        form.add_error(
-            "redelivery_confirmed",
-            _(
-                "Præcis den samme fil (SHA-256 %(sha)s…) er allerede leveret for denne rute og "
-                "periode den %(when)s (status: %(status)s). Sæt flueben i «Genlevering» og upload "
-                "igen, hvis den skal sendes en gang til."
-            )
-            % {
-                "sha": prepared.sha256[:12],
-                "when": timezone.localtime(earlier.uploaded_at).strftime("%d-%m-%Y %H:%M"),
-                "status": earlier.get_status_display(),
-            },
+    try:
+        return delivery_upload(
+            file=incoming,
+            route=route,
+            period=form.cleaned_data["period"],
+            user=user,
+            redelivery_confirmed=form.cleaned_data["redelivery_confirmed"],
+            replaces=replaces,
         )
+    except IntakeRefused as refusal:
+        form.add_error(REFUSAL_FIELDS.get(refusal.reason), refusal.message)
         return None
-    return delivery_create(
-        prepared=prepared,
-        route=route,
-        period=period,
-        user=user,
-        redelivery_confirmed=bool(confirmed and earlier is not None),
-        replaces=replaces,
-    )
 
 
 @login_required
@@ -239,7 +175,7 @@ def outstanding(request: HttpRequest) -> HttpResponse:
             "page": page,
             "counts": selectors.outstanding_counts(rows),
             "query": query.urlencode(),
-            "upload_url": upload_url_for(request.user),
+            "upload_url": access.upload_url_for(request.user),
         },
     )
 
@@ -316,7 +252,7 @@ def delivery_list(request: HttpRequest) -> HttpResponse:
             "page": page,
             "rows": [(delivery, detail_url(delivery.uuid)) for delivery in page],
             "query": query.urlencode(),
-            "may_upload": may_upload(request.user),
+            "may_upload": access.may_upload(request.user),
         },
     )
 
@@ -324,7 +260,7 @@ def delivery_list(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_GET
 def delivery_detail(request: HttpRequest, delivery_uuid: uuid.UUID) -> HttpResponse:
-    delivery = _get_delivery_for_user(request, delivery_uuid)
+    delivery = access.delivery_or_404(request, delivery_uuid)
     rule = request.GET.get("regel", "")
     issues = delivery.issues.all()
     if rule:
@@ -342,9 +278,9 @@ def delivery_detail(request: HttpRequest, delivery_uuid: uuid.UUID) -> HttpRespo
             "rules": sorted(delivery.errors_by_rule.items(), key=lambda kv: -kv[1]),
             "columns": sorted(delivery.errors_by_column.items(), key=lambda kv: -kv[1]),
             "listed": delivery.issues.count(),
-            "may_upload": may_upload(request.user),
+            "may_upload": access.may_upload(request.user),
             "may_retry": delivery.status == DeliveryStatus.FAILED
-            and _may_retry(request.user, delivery),
+            and access.may_retry(request.user, delivery),
             "pushing_text": _pushing_text(delivery),
             "corrections": delivery.corrections.all(),
             # The Hent side's receipts: the last steps of the timeline.
@@ -360,10 +296,7 @@ def delivery_detail(request: HttpRequest, delivery_uuid: uuid.UUID) -> HttpRespo
 @require_POST
 def delivery_retry(request: HttpRequest, delivery_uuid: uuid.UUID) -> HttpResponse:
     """«Prøv igen» on a failed delivery: pushed (or validated) again by a worker."""
-    delivery = _get_delivery_for_user(request, delivery_uuid)
-    if not _may_retry(request.user, delivery):
-        # Same answer as for a delivery outside the user's scope: nothing to act on here.
-        raise Http404(_("Leverancen findes ikke, eller du har ikke adgang til den."))
+    delivery = access.retryable_delivery_or_404(request, delivery_uuid)
     user = request.user
     assert isinstance(user, User)
     outcome = retry.delivery_retry(delivery_id=delivery.pk, user=user)
@@ -382,7 +315,7 @@ def delivery_retry(request: HttpRequest, delivery_uuid: uuid.UUID) -> HttpRespon
 @require_GET
 def delivery_status(request: HttpRequest, delivery_uuid: uuid.UUID) -> JsonResponse:
     """What the delivery page polls while a worker is busy."""
-    delivery = _get_delivery_for_user(request, delivery_uuid)
+    delivery = access.delivery_or_404(request, delivery_uuid)
     return JsonResponse(
         {
             "status": delivery.status,
@@ -409,7 +342,7 @@ def _pushing_text(delivery: Delivery) -> str:
 @login_required
 @require_GET
 def delivery_download(request: HttpRequest, delivery_uuid: uuid.UUID) -> FileResponse:
-    delivery = _get_delivery_for_user(request, delivery_uuid)
+    delivery = access.delivery_or_404(request, delivery_uuid)
     if delivery.file_deleted_at is not None or not delivery.file:
         raise Http404(_("Filen er slettet efter opbevaringsperioden."))
     handle = delivery.file.open("rb")
@@ -426,7 +359,7 @@ def delivery_download(request: HttpRequest, delivery_uuid: uuid.UUID) -> FileRes
 @login_required
 @require_GET
 def delivery_report_csv(request: HttpRequest, delivery_uuid: uuid.UUID) -> StreamingHttpResponse:
-    delivery = _get_delivery_for_user(request, delivery_uuid)
+    delivery = access.delivery_or_404(request, delivery_uuid)
     header = [_("række"), _("kolonne"), _("værdi"), _("regel"), _("besked")]
     rows = (
         [issue.row or "", issue.column, issue.value, issue.rule, issue.message_text]
@@ -442,18 +375,9 @@ def kommune_history(request: HttpRequest, code: str) -> HttpResponse:
 
     Consultants see their own kommuner and administrators all; anyone else gets 404, so the
     page does not say which kommuner have routes."""
-    kommune = _get_kommune_for_history(request, code)
+    kommune = access.history_kommune_or_404(request, code)
     return render(
         request,
         "deliveries/kommune_history.html",
         {"kommune": kommune, "routes": selectors.kommune_history(kommune=kommune)},
     )
-
-
-def _get_kommune_for_history(request: HttpRequest, code: str) -> Kommune:
-    if user_role(request.user) not in (Role.ADMINISTRATOR, Role.CONSULTANT):
-        raise Http404
-    kommune = Kommune.objects.for_user(request.user).filter(code=code).first()
-    if kommune is None:
-        raise Http404(_("Kommunen findes ikke, eller du har ikke adgang til den."))
-    return kommune

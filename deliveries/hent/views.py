@@ -1,8 +1,9 @@
 """The inbox of Hent-side receipts: list with filters and search, CSV export, one receipt, and
 the download of a fetched file.
 
-Every view starts from `Receipt.objects.for_user()`; the file download additionally asks
-`Receipt.may_download()` (administrators and the consultants of the receipt's kommune only)
+Every view starts from `Receipt.objects.for_user()` (one receipt through
+`deliveries.access.receipt_or_404`); the file download additionally asks
+`access.may_download_receipt` (administrators and the consultants of the receipt's kommune only)
 and answers 404 otherwise, so existence does not leak. A copy deleted by retention is 404 too.
 """
 
@@ -19,8 +20,9 @@ from django.utils.text import get_valid_filename
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
+from deliveries import access
 from deliveries.forms import ReceiptFilterForm
-from deliveries.models import Delivery, Receipt, ReceiptQuerySet, ReceiptRead
+from deliveries.models import Receipt, ReceiptQuerySet, ReceiptRead
 from flisportal.lib.csvexport import csv_download, stamped
 from flisportal.lib.links import link_former
 from routes.models import User
@@ -34,26 +36,6 @@ def _receipts_for(request: HttpRequest) -> tuple[ReceiptFilterForm, ReceiptQuery
         "recipient_system", "kommune", "data_area", "sender_system"
     )
     return form, receipts
-
-
-def _get_receipt_for_user(request: HttpRequest, receipt_uuid: uuid.UUID) -> Receipt:
-    receipt = (
-        Receipt.objects.for_user(request.user)
-        .select_related(
-            "recipient_system",
-            "recipient_sftp_user",
-            "kommune",
-            "data_area",
-            "sender_system",
-            "delivery",
-            "route",
-        )
-        .filter(uuid=receipt_uuid)
-        .first()
-    )
-    if receipt is None:
-        raise Http404(_("Kvitteringen findes ikke, eller du har ikke adgang til den."))
-    return receipt
 
 
 def _mark_read(receipt: Receipt, user: User) -> None:
@@ -132,20 +114,16 @@ def inbox_csv(request: HttpRequest) -> StreamingHttpResponse:
 @login_required
 @require_GET
 def receipt_detail(request: HttpRequest, receipt_uuid: uuid.UUID) -> HttpResponse:
-    receipt = _get_receipt_for_user(request, receipt_uuid)
+    receipt = access.receipt_or_404(request, receipt_uuid)
     assert isinstance(request.user, User)
     _mark_read(receipt, request.user)
-    delivery_visible = (
-        receipt.delivery_id is not None
-        and Delivery.objects.for_user(request.user).filter(pk=receipt.delivery_id).exists()
-    )
     return render(
         request,
         "deliveries/receipt_detail.html",
         {
             "receipt": receipt,
-            "may_download": receipt.may_download(request.user),
-            "delivery_visible": delivery_visible,
+            "may_download": access.may_download_receipt(request.user, receipt),
+            "delivery_visible": access.delivery_visible(request.user, receipt.delivery_id),
         },
     )
 
@@ -153,9 +131,7 @@ def receipt_detail(request: HttpRequest, receipt_uuid: uuid.UUID) -> HttpRespons
 @login_required
 @require_GET
 def receipt_download(request: HttpRequest, receipt_uuid: uuid.UUID) -> FileResponse:
-    receipt = _get_receipt_for_user(request, receipt_uuid)
-    if not receipt.may_download(request.user):
-        raise Http404(_("Filen findes ikke, eller du har ikke adgang til den."))
+    receipt = access.downloadable_receipt_or_404(request, receipt_uuid)
     if receipt.file_deleted_at is not None:
         raise Http404(_("Filen er slettet efter opbevaringsperioden."))
     try:

@@ -1,14 +1,27 @@
 """Intake: an uploaded extract becomes a stored file and a delivery with its first event.
 
+`delivery_upload` is the one entry point: the upload page calls it, and a batch upload or an
+API would call it the same way, with domain values (an `IncomingFile` on local disk, a route, a
+period, a user). It checks the rules in a fixed order and refuses with `IntakeRefused`, whose
+Danish message a form shows as it is; only then does `delivery_create` store and record.
+
 The file is stored through the storage API first and the rows are written in one short
 transaction afterwards, so nothing is stored unregistered and no I/O happens inside it.
 """
 
 from __future__ import annotations
 
+import enum
+from dataclasses import dataclass
+from pathlib import Path
+
+from django.core.files import File
 from django.core.files.storage import default_storage
 from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
 
+from deliveries import access
 from deliveries.messages import stored_as, text
 from deliveries.models import (
     Delivery,
@@ -17,10 +30,56 @@ from deliveries.models import (
     delivery_upload_to,
 )
 from deliveries.services import VALIDATE_JOB
-from deliveries.uploads import PreparedFile
 from flisportal.audit.services import audit_record, snapshot
+from flisportal.lib.periods import is_period
 from flisportal.lib.queues import VALIDATION, enqueue_on_commit
 from routes.models import Route, User
+
+
+@dataclass(frozen=True)
+class IncomingFile:
+    """The CSV that is to become a delivery's file, on local disk and already checked as a file
+    (type, size, a zip unpacked) by whoever received it.
+
+    Intake takes the file over: it ends up in storage (local storage moves it into place rather
+    than copying it) or is deleted, whatever the outcome. A caller that wants to keep the
+    original hands over a copy.
+    """
+
+    path: Path
+    original_name: str
+    size: int
+    sha256: str
+
+
+class Refusal(enum.StrEnum):
+    """Which rule refused an upload, so a form can show the message by the field it concerns."""
+
+    ROUTE = "route"  # the user may not upload to the route (scope, status, agreement)
+    PERIOD = "period"
+    CORRECTION = "correction"  # `replaces` names a delivery of another route or period
+    SAME_FILE = "same_file"  # the same bytes were delivered before and that was not confirmed
+
+
+class IntakeRefused(Exception):
+    """The upload may not become a delivery; `message` says why in Danish."""
+
+    def __init__(self, message: str, *, reason: Refusal) -> None:
+        super().__init__(message)
+        self.message = message
+        self.reason = reason
+
+
+class _LocalFile(File):
+    """A file on local disk that storage may move into place instead of copying
+    (FileSystemStorage moves anything with `temporary_file_path()`)."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(path.open("rb"), name=path.name)
+        self._path = path
+
+    def temporary_file_path(self) -> str:
+        return str(self._path)
 
 
 def delivery_find_same_file(*, route: Route, period: str, sha256: str) -> Delivery | None:
@@ -32,9 +91,107 @@ def delivery_find_same_file(*, route: Route, period: str, sha256: str) -> Delive
     )
 
 
+def delivery_upload(
+    *,
+    file: IncomingFile,
+    route: Route,
+    period: str,
+    user: User,
+    redelivery_confirmed: bool = False,
+    replaces: Delivery | None = None,
+) -> Delivery:
+    """Checks that `user` may deliver `file` for `route` and `period`, then stores and records
+    it (`delivery_create`). Raises IntakeRefused, with nothing stored, when a rule says no.
+
+    The checks, in this order: the user may upload to the route (`deliveries.access`: scope,
+    established, signed databehandleraftale); the period is a month 'YYYY-MM'; a correction
+    replaces a delivery of the same route and period; exactly these bytes were not delivered
+    for the route and period before, unless the redelivery is confirmed.
+    """
+    try:
+        earlier = _check_upload(
+            file=file,
+            route=route,
+            period=period,
+            user=user,
+            redelivery_confirmed=redelivery_confirmed,
+            replaces=replaces,
+        )
+        return delivery_create(
+            file=file,
+            route=route,
+            period=period,
+            user=user,
+            # Marked only where it mattered: an upload that was no repeat confirmed nothing.
+            redelivery_confirmed=redelivery_confirmed and earlier is not None,
+            replaces=replaces,
+        )
+    finally:
+        # Refused, or failed before storing: the file was handed over, so it goes.
+        file.path.unlink(missing_ok=True)
+
+
+def _check_upload(
+    *,
+    file: IncomingFile,
+    route: Route,
+    period: str,
+    user: User,
+    redelivery_confirmed: bool,
+    replaces: Delivery | None,
+) -> Delivery | None:
+    """Raises IntakeRefused for the first rule the upload breaks; else returns the earlier
+    delivery of the same bytes, if any (the redelivery was then confirmed)."""
+    refusal = access.upload_refusal(user, route)
+    if refusal is not None:
+        raise IntakeRefused(refusal, reason=Refusal.ROUTE)
+    if not is_period(period):
+        raise IntakeRefused(
+            _("Skriv perioden som ÅÅÅÅ-MM, fx 2026-10 (fik «%(value)s»).") % {"value": period},
+            reason=Refusal.PERIOD,
+        )
+    if replaces is not None:
+        # A correction takes the place of one delivery in the route's month: pointing it at
+        # another kommune's, area's or month's delivery would mark the wrong one as corrected.
+        if replaces.route_id != route.pk:
+            raise IntakeRefused(
+                _(
+                    "En rettelse skal uploades til samme rute som leverancen, den retter "
+                    "(%(route)s på %(endpoint)s)."
+                )
+                % {"route": replaces.route, "endpoint": replaces.route.endpoint},
+                reason=Refusal.CORRECTION,
+            )
+        if replaces.period != period:
+            raise IntakeRefused(
+                _(
+                    "En rettelse skal gælde samme periode som leverancen, den retter "
+                    "(%(period)s, ikke %(chosen)s)."
+                )
+                % {"period": replaces.period, "chosen": period},
+                reason=Refusal.CORRECTION,
+            )
+    earlier = delivery_find_same_file(route=route, period=period, sha256=file.sha256)
+    if earlier is not None and not redelivery_confirmed:
+        raise IntakeRefused(
+            _(
+                "Præcis den samme fil (SHA-256 %(sha)s…) er allerede leveret for denne rute og "
+                "periode den %(when)s (status: %(status)s). Sæt flueben i «Genlevering» og upload "
+                "igen, hvis den skal sendes en gang til."
+            )
+            % {
+                "sha": file.sha256[:12],
+                "when": timezone.localtime(earlier.uploaded_at).strftime("%d-%m-%Y %H:%M"),
+                "status": earlier.get_status_display(),
+            },
+            reason=Refusal.SAME_FILE,
+        )
+    return earlier
+
+
 def delivery_create(
     *,
-    prepared: PreparedFile,
+    file: IncomingFile,
     route: Route,
     period: str,
     user: User,
@@ -42,6 +199,9 @@ def delivery_create(
     replaces: Delivery | None = None,
 ) -> Delivery:
     """Stores the file through the storage API and records the delivery with its first event.
+
+    Checks nothing: `delivery_upload` is the entry point that asks the rules first (tests make
+    deliveries through here for routes the rules would refuse).
 
     The file is stored first and the rows are written in one short transaction afterwards
     (storage may be an object store: no network I/O inside the transaction). If the rows
@@ -56,18 +216,19 @@ def delivery_create(
         endpoint=route.endpoint,
         period=period,
         uploaded_by=user,
-        original_filename=prepared.original_name[:255],
-        size=prepared.size,
-        sha256=prepared.sha256,
+        original_filename=file.original_name[:255],
+        size=file.size,
+        sha256=file.sha256,
         replaces=replaces,
         redelivery_confirmed=redelivery_confirmed,
     )
-    content = prepared.as_file()
+    content = _LocalFile(file.path)
     try:
         stored_name = default_storage.save(delivery_upload_to(delivery, ""), content)
     finally:
         content.close()
-        prepared.discard()
+        # Moved into place by local storage; copied by any other, and then no longer needed.
+        file.path.unlink(missing_ok=True)
     delivery.file.name = stored_name
     try:
         with transaction.atomic():

@@ -25,8 +25,8 @@ from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
+from deliveries.access import upload_url_for
 from deliveries.selectors import start_overview
-from deliveries.uploads import upload_url_for
 from flisportal.front import health
 from flisportal.front.coverage import (
     CoverageMatrix,

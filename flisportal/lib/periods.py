@@ -8,10 +8,15 @@ deadline is the end of the due day there, whatever the server's clock or the UTC
 from __future__ import annotations
 
 import calendar
+import re
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 COPENHAGEN = ZoneInfo("Europe/Copenhagen")
+
+# ASCII digits only, and fullmatch: `\d` would take other scripts' digits and `$` a trailing
+# newline, and a period is stored, compared and put in file names as it is.
+_PERIOD_RE = re.compile(r"[0-9]{4}-(0[1-9]|1[0-2])")
 
 
 def local_time_text(moment: datetime) -> str:
@@ -23,6 +28,11 @@ def period_of(moment: datetime) -> str:
     """The month `moment` falls in, in Denmark, as 'YYYY-MM'."""
     local = moment.astimezone(COPENHAGEN)
     return f"{local.year:04d}-{local.month:02d}"
+
+
+def is_period(text: str) -> bool:
+    """Whether `text` names a period: 'YYYY-MM' with a month from 01 to 12, nothing around it."""
+    return _PERIOD_RE.fullmatch(text) is not None
 
 
 def period_shift(period: str, months: int) -> str:

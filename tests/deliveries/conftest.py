@@ -8,14 +8,14 @@ from pathlib import Path
 import pytest
 
 from deliveries.models import Delivery
-from deliveries.services.intake import delivery_create
-from deliveries.uploads import PreparedFile
+from deliveries.services.intake import IncomingFile, delivery_create
 
 
 @pytest.fixture
 def make_delivery(private_media, tmp_path, django_capture_on_commit_callbacks):
     """Creates a delivery of `content` for a route through `delivery_create` (file stored,
-    first event written). The validation job is not run unless a test runs it."""
+    first event written), without the upload rules of `delivery_upload`, so tests can make
+    deliveries for any route. The validation job is not run unless a test runs it."""
     counter = {"n": 0}
 
     def make(route, user, content: str | bytes, *, period: str = "2026-10", **kwargs) -> Delivery:
@@ -23,14 +23,13 @@ def make_delivery(private_media, tmp_path, django_capture_on_commit_callbacks):
         data = content.encode("utf-8") if isinstance(content, str) else content
         path = Path(tmp_path) / f"upload-{counter['n']}.csv"
         path.write_bytes(data)
-        prepared = PreparedFile(
+        incoming = IncomingFile(
             path=path,
-            sha256=hashlib.sha256(data).hexdigest(),
-            size=len(data),
             original_name=f"udtraek-{counter['n']}.csv",
-            owned=True,
+            size=len(data),
+            sha256=hashlib.sha256(data).hexdigest(),
         )
-        return delivery_create(prepared=prepared, route=route, period=period, user=user, **kwargs)
+        return delivery_create(file=incoming, route=route, period=period, user=user, **kwargs)
 
     return make
 

@@ -13,10 +13,10 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
+from deliveries.access import delivery_or_404
 from deliveries.jobs import validate_delivery
 from deliveries.models import Delivery, DeliveryEvent, ExpectedDelivery, ExpectedState
 from deliveries.selectors import outstanding_expected
-from deliveries.views import _get_delivery_for_user
 from tests.conftest import dagtilbud_csv, dagtilbud_row, establish_everywhere
 
 pytestmark = pytest.mark.django_db
@@ -71,7 +71,7 @@ def test_delivery_page_looks_the_uuid_up(upload_route, admin_user, rf):
     request = rf.get("/")
     request.user = admin_user
     with CaptureQueriesContext(connection) as queries, pytest.raises(Http404):
-        _get_delivery_for_user(request, uuid.uuid4())
+        delivery_or_404(request, uuid.uuid4())
     [sql] = [q["sql"] for q in queries.captured_queries if "deliveries_delivery" in q["sql"]]
     # An ORDER BY on the lookup is what let SQLite (with real statistics, ≈100,000 rows) walk
     # the newest-first index instead: a small test database plans it well either way, so the

@@ -244,3 +244,27 @@ def test_combination_without_a_route_is_refused_with_a_message(vendor_client, up
     assert response.status_code == 400
     assert "ingen etableret rute" in response.context["form"].non_field_errors()[0]
     assert not Delivery.objects.exists()
+
+
+def test_a_correction_for_another_period_is_refused_with_the_services_message(
+    vendor_client, vendor_a_user, upload_route, make_delivery, private_media
+):
+    old = make_delivery(upload_route, vendor_a_user, dagtilbud_csv(rows_ok=1), period="2026-09")
+    stored = sorted(private_media.rglob("*.csv"))
+    response = vendor_client.post(
+        f"{URL}?rettelse={old.uuid}", form_data(upload_route, dagtilbud_csv(rows_ok=2).encode())
+    )
+    assert response.status_code == 400
+    [error] = response.context["form"].non_field_errors()
+    assert "samme periode" in error and "2026-09" in error
+    assert list(Delivery.objects.all()) == [old]
+    assert sorted(private_media.rglob("*.csv")) == stored
+
+
+def test_a_correction_of_a_delivery_the_user_cannot_see_is_404(
+    client, vendor_b_user, vendor_a_user, upload_route, make_delivery
+):
+    old = make_delivery(upload_route, vendor_a_user, dagtilbud_csv(rows_ok=1))
+    client.force_login(vendor_b_user)
+    assert client.get(URL, {"rettelse": str(old.uuid)}).status_code == 404
+    assert client.get(URL, {"rettelse": "ikke-en-uuid"}).status_code == 404

@@ -3,6 +3,7 @@ sizes and by the bytes actually decompressed)."""
 
 from __future__ import annotations
 
+import hashlib
 import io
 import struct
 import zipfile
@@ -26,12 +27,14 @@ def extract(path: Path, *, max_bytes: int = 10**9, max_ratio: int = 200):
 
 
 def test_one_csv_is_extracted_with_its_checksum(tmp_path):
-    prepared = extract(make_zip(tmp_path, {"data.csv": b"a;b\n1;2\n"}))
-    assert prepared.path.read_bytes() == b"a;b\n1;2\n"
-    assert prepared.size == 8
-    assert prepared.owned
-    prepared.discard()
-    assert not prepared.path.exists()
+    incoming = extract(make_zip(tmp_path, {"data.csv": b"a;b\n1;2\n"}))
+    # A new temp file, not the zip: intake takes it over and moves or deletes it.
+    assert incoming.path != tmp_path / "upload.zip"
+    assert incoming.path.read_bytes() == b"a;b\n1;2\n"
+    assert incoming.size == 8
+    assert incoming.sha256 == hashlib.sha256(b"a;b\n1;2\n").hexdigest()
+    assert incoming.original_name == "u.zip"
+    incoming.path.unlink()
 
 
 @pytest.mark.parametrize(
