@@ -41,10 +41,10 @@ from deliveries import protocol
 from deliveries.lifecycle.transitions import delivery_transition
 from deliveries.messages import Text, stored_as, text
 from deliveries.models import Delivery, DeliveryStatus, Receipt, ReceiptVerdict
+from deliveries.services.sftp_login import sftp_login_as
 from deliveries.sftp import SftpConnection, SftpError, open_for_endpoint
 from flisportal.lib.periods import period_shift
-from routes.keys import decrypt_private_key
-from routes.models import DataArea, ITSystem, KeyState, Kommune, Route, SftpKey, SftpUser
+from routes.models import DataArea, ITSystem, KeyState, Kommune, Route, SftpUser
 from routes.validators import AUTHORITY_PREFIX
 
 logger = logging.getLogger(__name__)
@@ -118,13 +118,19 @@ def receipts_fetch(*, sftp_user_id: int) -> FetchSummary:
         raise RuntimeError("receipts_fetch must not run inside a transaction")
     sftp_user = SftpUser.objects.select_related("endpoint", "it_system").get(pk=sftp_user_id)
     summary = FetchSummary(sftp_user=sftp_user.username)
-    key = SftpKey.objects.filter(sftp_user=sftp_user, state=KeyState.ACTIVE).first()
-    if key is None:
-        summary.error = f"SFTP-brugeren {sftp_user.username} har ingen aktiv nøgle."
-        return summary
-    private_key = decrypt_private_key(bytes(key.encrypted_private_key))
     try:
-        with open_for_endpoint(sftp_user=sftp_user, private_key=private_key) as connection:
+        login = sftp_login_as(sftp_user=sftp_user)
+    except SftpError as exc:
+        # No active key, or one that cannot be decrypted: this recipient's round ends here
+        # with the reason (the job result and the log say it); other recipients' rounds are
+        # jobs of their own and go on.
+        logger.warning("fetch for %s not started: %s", sftp_user.username, exc)
+        summary.error = str(exc)
+        return summary
+    try:
+        with open_for_endpoint(
+            sftp_user=login.sftp_user, private_key=login.private_key
+        ) as connection:
             names = connection.listdir(IN)
             for metadata_name in names:
                 if not metadata_name.endswith(protocol.METADATA_SUFFIX):
