@@ -384,15 +384,14 @@ def _check_route(checked: _Checked, *, sftp_user: SftpUser) -> None:
         )
         return
     route = (
-        Route.objects.established()
-        .filter(
+        Route.objects.for_routing(
             endpoint_id=sftp_user.endpoint_id,
             data_area=checked.data_area,
-            sender_system__uuid=routing.sender_it_system,
-            sender_authority=routing.sender_authority.removeprefix(AUTHORITY_PREFIX),
-            recipient_authority=routing.recipient_authority.removeprefix(AUTHORITY_PREFIX),
-            recipient_systems=sftp_user.it_system_id,
+            sender_system_uuid=routing.sender_it_system,
+            sender_authority=routing.sender_authority,
+            recipient_authority=routing.recipient_authority,
         )
+        .filter(recipient_systems=sftp_user.it_system_id)
         .select_related("kommune")
         .first()
     )

@@ -52,7 +52,6 @@ from deliveries import protocol
 from deliveries.serviceplatform.errors import PlatformError
 from deliveries.serviceplatform.models import PlatformDecision, PlatformOutcome
 from routes.models import DataArea, Route, SftpUser
-from routes.validators import AUTHORITY_PREFIX
 
 logger = logging.getLogger("deliveries.serviceplatform")
 
@@ -377,11 +376,6 @@ def _check_data_file(checked: _Checked, *, home: Path, descriptor: protocol.File
         )
 
 
-def _cvr(authority: str) -> str:
-    # The schema has already checked the form urn:oio:cvr-nr:<8 digits>.
-    return authority.removeprefix(AUTHORITY_PREFIX)
-
-
 def _check_route(checked: _Checked, *, endpoint_id: int, trigger: protocol.Trigger) -> None:
     routing = trigger.routing
     assert routing is not None
@@ -406,17 +400,13 @@ def _check_route(checked: _Checked, *, endpoint_id: int, trigger: protocol.Trigg
         f"InfRef {routing.infref}, afsendersystem {routing.sender_it_system}, "
         f"afsender {routing.sender_authority}, modtager {routing.recipient_authority}"
     )
-    route = (
-        Route.objects.established()
-        .filter(
-            endpoint_id=endpoint_id,
-            data_area=area,
-            sender_system__uuid=routing.sender_it_system,
-            sender_authority=_cvr(routing.sender_authority),
-            recipient_authority=_cvr(routing.recipient_authority),
-        )
-        .first()
-    )
+    route = Route.objects.for_routing(
+        endpoint_id=endpoint_id,
+        data_area=area,
+        sender_system_uuid=routing.sender_it_system,
+        sender_authority=routing.sender_authority,
+        recipient_authority=routing.recipient_authority,
+    ).first()
     if route is None:
         checked.refuse(
             PlatformError.NO_ROUTE,
