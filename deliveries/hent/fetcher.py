@@ -49,7 +49,6 @@ from routes.validators import AUTHORITY_PREFIX
 
 logger = logging.getLogger(__name__)
 
-IN = "IN"
 FETCHER = "hent"
 # Derived ids (no FileTransferUUID in the file) are UUIDv5 in this namespace: stable, so that
 # the same file fetched twice gets the same id.
@@ -131,7 +130,7 @@ def receipts_fetch(*, sftp_user_id: int) -> FetchSummary:
         with open_for_endpoint(
             sftp_user=login.sftp_user, private_key=login.private_key
         ) as connection:
-            names = connection.listdir(IN)
+            names = connection.listdir(protocol.INBOX)
             for metadata_name in names:
                 if not metadata_name.endswith(protocol.METADATA_SUFFIX):
                     continue
@@ -209,8 +208,8 @@ def _fetch_one(
     data_present: bool,
     summary: FetchSummary,
 ) -> None:
-    metadata_path = f"{IN}/{data_name}{protocol.METADATA_SUFFIX}"
-    data_path = f"{IN}/{data_name}"
+    metadata_path = f"{protocol.INBOX}/{data_name}{protocol.METADATA_SUFFIX}"
+    data_path = f"{protocol.INBOX}/{data_name}"
     raw = _read_metadata(connection, metadata_path)
     checked = _check(raw, sftp_user=sftp_user, data_name=data_name)
 

@@ -63,8 +63,6 @@ logger = logging.getLogger("deliveries.serviceplatform")
 # stops the second before it places anything.)
 _distribution_lock = threading.Lock()
 
-OUT = "OUT"
-IN = "IN"
 # Kept copies of data files being distributed, in the stand-in's root (no user's home).
 STAGING = ".staging"
 _PROTOCOL_KIND_TO_ERROR = {
@@ -105,7 +103,7 @@ class _Checked:
 def home_of(root: Path, username: str) -> Path:
     """`<root>/<username>/` with its OUT/ and IN/, created on first use."""
     home = root / username
-    for folder in (OUT, IN):
+    for folder in (protocol.OUTBOX, protocol.INBOX):
         (home / folder).mkdir(parents=True, exist_ok=True, mode=0o700)
     return home
 
@@ -119,7 +117,7 @@ def trigger_process(
     sender removed or replaced it; nothing to answer).
     """
     home = home_of(root, username)
-    trigger_path = home / OUT / trigger_name
+    trigger_path = home / protocol.OUTBOX / trigger_name
     stem = trigger_name.removesuffix(protocol.TRIGGER_SUFFIX)
     try:
         identity, data = _read_trigger(trigger_path)
@@ -132,7 +130,7 @@ def trigger_process(
             assert checked.trigger is not None
             # Copied out of OUT/ before anything is decided, so that what lands in the
             # recipients' IN/ is exactly what was checked, even if the sender writes on.
-            staging = _stage(root, home / OUT / checked.trigger.descriptor.file_name)
+            staging = _stage(root, home / protocol.OUTBOX / checked.trigger.descriptor.file_name)
             if staging.stat().st_size != checked.trigger.descriptor.size_in_bytes:
                 checked.refuse(
                     PlatformError.SIZE_MISMATCH,
@@ -175,7 +173,7 @@ def trigger_recover(
       closed it) and left alone, as it would have been without the restart;
     - everything else is processed exactly as if its upload had just been closed.
     """
-    trigger_path = home_of(root, username) / OUT / trigger_name
+    trigger_path = home_of(root, username) / protocol.OUTBOX / trigger_name
     completed = _complete_pending_trigger(
         endpoint_id=endpoint_id, username=username, root=root, trigger_name=trigger_name
     )
@@ -264,7 +262,7 @@ def triggers_waiting(root: Path, usernames: list[str]) -> list[tuple[str, str]]:
     """(user, trigger name) of every trigger file directly in a user's OUT/, oldest first."""
     found: list[tuple[int, str, str]] = []
     for username in usernames:
-        folder = root / username / OUT
+        folder = root / username / protocol.OUTBOX
         try:
             entries = list(os.scandir(folder))
         except (FileNotFoundError, NotADirectoryError):
@@ -357,7 +355,7 @@ def _check_data_file(checked: _Checked, *, home: Path, descriptor: protocol.File
         )
         return
     try:
-        info = (home / OUT / name).lstat()
+        info = (home / protocol.OUTBOX / name).lstat()
     except FileNotFoundError:
         info = None
     if info is None or not stat.S_ISREG(info.st_mode):
@@ -516,7 +514,7 @@ def _remove_partial(folder: Path, name: str) -> None:
 
 def _remove_sent(home: Path, file_name: str) -> None:
     """The data file leaves the sender's OUT/ once every recipient has it."""
-    (home / OUT / file_name).unlink(missing_ok=True)
+    (home / protocol.OUTBOX / file_name).unlink(missing_ok=True)
 
 
 def _decide(
@@ -533,7 +531,7 @@ def _decide(
     trigger = checked.trigger
     descriptor = trigger.descriptor if trigger else None
     senders_file_id = (descriptor.senders_file_id or "") if descriptor else ""
-    receipt_path = home / IN / f"{stem}{protocol.RECEIPT_SUFFIX}"
+    receipt_path = home / protocol.INBOX / f"{stem}{protocol.RECEIPT_SUFFIX}"
     base = {
         "endpoint_id": endpoint_id,
         "sender_username": username,
@@ -562,7 +560,7 @@ def _decide(
             # KOMBIT: a SendersFileId is distributed once; the sender gets the first receipt.
             _place(receipt_path, content=first.receipt_xml.encode())
             if descriptor and protocol.is_safe_file_name(descriptor.file_name):
-                (home / OUT / descriptor.file_name).unlink(missing_ok=True)
+                (home / protocol.OUTBOX / descriptor.file_name).unlink(missing_ok=True)
             return PlatformDecision.objects.create(
                 **base,
                 file_transfer_uuid=first.file_transfer_uuid,
@@ -578,7 +576,7 @@ def _decide(
             name
             for name in checked.recipients
             for suffix in ("", protocol.METADATA_SUFFIX)
-            if (root / name / IN / f"{descriptor.file_name}{suffix}").exists()
+            if (root / name / protocol.INBOX / f"{descriptor.file_name}{suffix}").exists()
         ]
         if clashes:
             checked.refuse(
@@ -659,7 +657,7 @@ def _distribution_complete(decision: PlatformDecision, *, root: Path) -> Platfor
     for recipient in decision.recipients:
         if recipient in decision.recipients_placed:
             continue
-        inbox = home_of(root, recipient) / IN
+        inbox = home_of(root, recipient) / protocol.INBOX
         metadata_path = inbox / f"{name}{protocol.METADATA_SUFFIX}"
         _remove_partial(inbox, name)
         _remove_partial(inbox, metadata_path.name)
@@ -676,10 +674,10 @@ def _distribution_complete(decision: PlatformDecision, *, root: Path) -> Platfor
     receipt_name = (
         decision.trigger_name.removesuffix(protocol.TRIGGER_SUFFIX) + protocol.RECEIPT_SUFFIX
     )
-    _remove_partial(home / IN, receipt_name)
+    _remove_partial(home / protocol.INBOX, receipt_name)
     # Placed again if a crash came after it: the same bytes, which the sender's portal records
     # once however often it reads them.
-    _place(home / IN / receipt_name, content=decision.receipt_xml.encode())
+    _place(home / protocol.INBOX / receipt_name, content=decision.receipt_xml.encode())
     decision.outcome = PlatformOutcome.DISTRIBUTED
     decision.message = f"Distribueret til {', '.join(decision.recipients)}."
     decision.staged_name = ""
@@ -713,7 +711,7 @@ def _complete_pending_trigger(
         if pending is None:
             return None
         decision = _distribution_complete(pending, root=root)
-    trigger_path = home_of(root, username) / OUT / trigger_name
+    trigger_path = home_of(root, username) / protocol.OUTBOX / trigger_name
     try:
         identity, _ = _read_trigger(trigger_path)
     except FileNotFoundError:
@@ -770,7 +768,7 @@ def trigger_refuse_internal(
             file_transfer_uuid=transfer_uuid, errors=(refusal.as_error_message(),)
         )
     )
-    _place(home / IN / f"{stem}{protocol.RECEIPT_SUFFIX}", content=receipt_xml)
+    _place(home / protocol.INBOX / f"{stem}{protocol.RECEIPT_SUFFIX}", content=receipt_xml)
     decision = PlatformDecision.objects.create(
         endpoint_id=endpoint_id,
         sender_username=username,
