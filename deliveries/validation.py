@@ -42,6 +42,7 @@ from typing import Any
 import polars as pl
 
 from deliveries.messages import Text, text
+from flisportal.lib.periods import period_compact
 
 CHUNK = 4 * 1024 * 1024
 VALUE_MAX = 100  # characters of a value shown in the report
@@ -549,7 +550,7 @@ def build_checks(contract: dict[str, Any], *, kommune_code: str, period: str) ->
             )
         )
     if period_field := portal.get("period_field"):
-        yyyymm = period.replace("-", "")
+        yyyymm = period_compact(period)
         checks.append(
             Check(
                 period_field,

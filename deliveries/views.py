@@ -24,7 +24,6 @@ from django.http import (
 )
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -43,6 +42,7 @@ from deliveries.uploads import (
 )
 from flisportal.lib.csvexport import csv_download, stamped
 from flisportal.lib.links import link_former
+from flisportal.lib.periods import local_time_text
 from flisportal.lib.roles import Role, user_role
 from routes.models import Kommune, Route, User
 
@@ -207,7 +207,7 @@ def _try_create(
             )
             % {
                 "sha": prepared.sha256[:12],
-                "when": timezone.localtime(earlier.uploaded_at).strftime("%d-%m-%Y %H:%M"),
+                "when": local_time_text(earlier.uploaded_at, seconds=False),
                 "status": earlier.get_status_display(),
             },
         )

@@ -43,7 +43,12 @@ from deliveries.messages import Text, stored_as, text
 from deliveries.models import Delivery, DeliveryStatus, Receipt, ReceiptVerdict
 from deliveries.services.sftp_login import sftp_login_as
 from deliveries.sftp import SftpConnection, SftpError, open_for_endpoint
-from flisportal.lib.periods import period_shift
+from flisportal.lib.periods import (
+    local_time_text,
+    period_from_compact,
+    period_of,
+    period_shift,
+)
 from routes.models import DataArea, ITSystem, KeyState, Kommune, Route, SftpUser
 from routes.validators import AUTHORITY_PREFIX
 
@@ -55,7 +60,7 @@ FETCHER = "hent"
 _DERIVED_NAMESPACE = uuid.UUID("6f1c2b4e-9d0a-4c53-8f7e-2a1b3c4d5e6f")
 # `<SFTPUSER>_<AREA>_<KOMMUNE>_<YYYYMM>_<id>.<ext>` (protocol.wire_file_name): the period of a
 # file from another sender is read from its name when the name follows the convention.
-_PERIOD_IN_NAME = re.compile(r"_(20\d{2})(0[1-9]|1[0-2])_")
+_PERIOD_IN_NAME = re.compile(r"_(20\d{2}(?:0[1-9]|1[0-2]))_")
 # The month folder received files are kept in (`_storage_name`).
 _MONTH_FOLDER = re.compile(r"\d{4}-(0[1-9]|1[0-2])")
 # States a delivery is in between the push and the recipient's fetch.
@@ -193,7 +198,7 @@ def _mark_fetched(receipt: Receipt, *, old: str) -> int:
                 "event.fetched",
                 system=receipt.recipient_system.name,
                 user=receipt.recipient_sftp_user.username,
-                when=f"{timezone.localtime(receipt.fetched_at):%d-%m-%Y %H:%M}",
+                when=local_time_text(receipt.fetched_at, seconds=False),
                 uuid=receipt.filetransfer_uuid,
             ),
         )
@@ -440,8 +445,8 @@ def _storage_name(sftp_user: SftpUser, checked: _Checked, data_name: str) -> str
     # storage path. Files that fail a check go to their own folder (quarantine).
     folder = "receipts" if checked.verdict == ReceiptVerdict.OK else "receipts/quarantine"
     safe = get_valid_filename(data_name)[:120] or "fil"
-    day = timezone.localdate()
-    return f"{folder}/{get_valid_filename(sftp_user.username)}/{day:%Y-%m}/{checked.key}_{safe}"
+    month = period_of(timezone.now())
+    return f"{folder}/{get_valid_filename(sftp_user.username)}/{month}/{checked.key}_{safe}"
 
 
 def _drop_unrecorded_copies(receipt: Receipt) -> None:
@@ -477,7 +482,7 @@ def _period(checked: _Checked, data_name: str) -> str:
     if checked.delivery is not None:
         return checked.delivery.period
     match = _PERIOD_IN_NAME.search(data_name)
-    return f"{match.group(1)}-{match.group(2)}" if match else ""
+    return period_from_compact(match.group(1)) if match else ""
 
 
 def _record(

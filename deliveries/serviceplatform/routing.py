@@ -51,6 +51,7 @@ from django.db import IntegrityError
 from deliveries import protocol
 from deliveries.serviceplatform.errors import PlatformError
 from deliveries.serviceplatform.models import PlatformDecision, PlatformOutcome
+from flisportal.lib.periods import local_time_text
 from routes.models import DataArea, Route, SftpUser
 
 logger = logging.getLogger("deliveries.serviceplatform")
@@ -566,7 +567,7 @@ def _decide(
                 file_transfer_uuid=first.file_transfer_uuid,
                 outcome=PlatformOutcome.DUPLICATE,
                 recipients=first.recipients,
-                message=f"Dublet af {first.trigger_name} ({first.at:%Y-%m-%d %H:%M:%S}).",
+                message=f"Dublet af {first.trigger_name} ({local_time_text(first.at)}).",
                 receipt_xml=first.receipt_xml,
             )
 
