@@ -76,6 +76,13 @@ _PROTOCOL_KIND_TO_ERROR = {
 
 @dataclass(frozen=True)
 class Refusal:
+    # The one kind of stored text that does not go through the portal's catalogue
+    # (deliveries.messages.stored_as): these are the platform's words, not the portal's. The
+    # stand-in plays KOMBIT's Serviceplatform, which writes them into the receipt's
+    # ErrorMessage, Danish with the English after it, and keeps them in PlatformDecision.message
+    # for whoever runs the stand-in; the portal reads them from the receipt like any other
+    # platform's words. A catalogue text here would make the stand-in speak with the portal's
+    # voice and tie it to the portal's vocabulary.
     error: PlatformError
     detail_da: str
     detail_en: str

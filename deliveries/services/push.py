@@ -161,9 +161,7 @@ def delivery_push(*, delivery_id: int) -> str | None:
             infref=delivery.route.data_area.infref,
         ),
         sent_at=timezone.now(),
-        last_error="",
-        last_error_code="",
-        last_error_params={},
+        **stored_as("last_error", ""),
         heartbeat_at=None,
         receipt_overdue_at=None,
     ):
