@@ -45,6 +45,7 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from django.db import IntegrityError
 
@@ -525,6 +526,18 @@ def _remove_sent(home: Path, file_name: str) -> None:
     (home / protocol.OUTBOX / file_name).unlink(missing_ok=True)
 
 
+@dataclass(frozen=True)
+class _Answer:
+    """Where the sender's receipt goes and what every decision row about this trigger says."""
+
+    receipt_path: Path
+    row: dict[str, Any]  # the PlatformDecision fields of every outcome
+
+    @property
+    def senders_file_id(self) -> str:
+        return str(self.row["senders_file_id"])
+
+
 def _decide(
     *,
     endpoint_id: int,
@@ -536,102 +549,145 @@ def _decide(
     checked: _Checked,
     staging: Path | None,
 ) -> PlatformDecision:
-    trigger = checked.trigger
-    descriptor = trigger.descriptor if trigger else None
-    senders_file_id = (descriptor.senders_file_id or "") if descriptor else ""
-    receipt_path = home / protocol.INBOX / f"{stem}{protocol.RECEIPT_SUFFIX}"
-    base = {
-        "endpoint_id": endpoint_id,
-        "sender_username": username,
-        "trigger_name": trigger_name,
-        "file_name": descriptor.file_name if descriptor else "",
-        "senders_file_id": senders_file_id,
-    }
-
-    if checked.sender_ok and senders_file_id:
-        # A distribution of this SendersFileId that a crash cut off is finished first; the
-        # trigger that asks again is then answered as a duplicate, with its receipt.
-        for pending in PlatformDecision.objects.filter(
+    """The answer to a checked trigger, in this order: a SendersFileId already distributed is
+    a duplicate (whatever else is wrong with the trigger), then a file name that would clash in
+    a recipient's IN/ is one more refusal, and a trigger with any refusal is refused; only a
+    trigger with none is distributed. Call it holding `_distribution_lock`."""
+    descriptor = checked.trigger.descriptor if checked.trigger else None
+    answer = _Answer(
+        receipt_path=home / protocol.INBOX / f"{stem}{protocol.RECEIPT_SUFFIX}",
+        row={
+            "endpoint_id": endpoint_id,
+            "sender_username": username,
+            "trigger_name": trigger_name,
+            "file_name": descriptor.file_name if descriptor else "",
+            "senders_file_id": (descriptor.senders_file_id or "") if descriptor else "",
+        },
+    )
+    if checked.sender_ok and answer.senders_file_id:
+        first = _first_distribution(
             endpoint_id=endpoint_id,
-            sender_username=username,
-            senders_file_id=senders_file_id,
-            outcome=PlatformOutcome.DISTRIBUTING,
-        ):
-            _log(_distribution_complete(pending, root=root))
-        first = PlatformDecision.objects.filter(
-            endpoint_id=endpoint_id,
-            sender_username=username,
-            senders_file_id=senders_file_id,
-            outcome=PlatformOutcome.DISTRIBUTED,
-        ).first()
+            username=username,
+            senders_file_id=answer.senders_file_id,
+            root=root,
+        )
         if first is not None:
-            # KOMBIT: a SendersFileId is distributed once; the sender gets the first receipt.
-            _place(receipt_path, content=first.receipt_xml.encode())
-            if descriptor and protocol.is_safe_file_name(descriptor.file_name):
-                (home / protocol.OUTBOX / descriptor.file_name).unlink(missing_ok=True)
-            return PlatformDecision.objects.create(
-                **base,
-                file_transfer_uuid=first.file_transfer_uuid,
-                outcome=PlatformOutcome.DUPLICATE,
-                recipients=first.recipients,
-                message=f"Dublet af {first.trigger_name} ({local_time_text(first.at)}).",
-                receipt_xml=first.receipt_xml,
-            )
-
+            return _answer_duplicate(answer, first=first, home=home)
     if not checked.refusals:
-        assert descriptor is not None
-        clashes = [
+        _check_name_clash(checked, root=root)
+    if checked.refusals:
+        return _refuse(answer, checked=checked)
+    assert staging is not None
+    return _distribute(answer, checked=checked, root=root, staging=staging)
+
+
+def _first_distribution(
+    *, endpoint_id: int, username: str, senders_file_id: str, root: Path
+) -> PlatformDecision | None:
+    """The distribution of this sender's SendersFileId, if there is one. One that a crash cut
+    off is finished first, so that the trigger that asks again is answered as its duplicate."""
+    for pending in PlatformDecision.objects.filter(
+        endpoint_id=endpoint_id,
+        sender_username=username,
+        senders_file_id=senders_file_id,
+        outcome=PlatformOutcome.DISTRIBUTING,
+    ):
+        _log(_distribution_complete(pending, root=root))
+    return PlatformDecision.objects.filter(
+        endpoint_id=endpoint_id,
+        sender_username=username,
+        senders_file_id=senders_file_id,
+        outcome=PlatformOutcome.DISTRIBUTED,
+    ).first()
+
+
+def _answer_duplicate(answer: _Answer, *, first: PlatformDecision, home: Path) -> PlatformDecision:
+    """KOMBIT: a SendersFileId is distributed once; the sender gets the first receipt again,
+    and the data file it uploaded anew leaves its OUT/."""
+    _place(answer.receipt_path, content=first.receipt_xml.encode())
+    file_name = answer.row["file_name"]
+    if file_name and protocol.is_safe_file_name(file_name):
+        (home / protocol.OUTBOX / file_name).unlink(missing_ok=True)
+    return PlatformDecision.objects.create(
+        **answer.row,
+        file_transfer_uuid=first.file_transfer_uuid,
+        outcome=PlatformOutcome.DUPLICATE,
+        recipients=first.recipients,
+        message=f"Dublet af {first.trigger_name} ({local_time_text(first.at)}).",
+        receipt_xml=first.receipt_xml,
+    )
+
+
+def _check_name_clash(checked: _Checked, *, root: Path) -> None:
+    """Refuse a file whose name (or its metadata file's) is already waiting in a recipient's
+    IN/: placing it would overwrite a file that recipient has not fetched yet."""
+    assert checked.trigger is not None
+    file_name = checked.trigger.descriptor.file_name
+    clashes = sorted(
+        {
             name
             for name in checked.recipients
             for suffix in ("", protocol.METADATA_SUFFIX)
-            if (root / name / protocol.INBOX / f"{descriptor.file_name}{suffix}").exists()
-        ]
-        if clashes:
-            checked.refuse(
-                PlatformError.NAME_CLASH,
-                f"{descriptor.file_name} venter allerede i IN/ hos "
-                f"{', '.join(sorted(set(clashes)))}. Send filen under et nyt, unikt navn.",
-                f"{descriptor.file_name} is already waiting in IN/ of "
-                f"{', '.join(sorted(set(clashes)))}. Send the file under a new, unique name.",
-            )
+            if (root / name / protocol.INBOX / f"{file_name}{suffix}").exists()
+        }
+    )
+    if clashes:
+        checked.refuse(
+            PlatformError.NAME_CLASH,
+            f"{file_name} venter allerede i IN/ hos "
+            f"{', '.join(clashes)}. Send filen under et nyt, unikt navn.",
+            f"{file_name} is already waiting in IN/ of "
+            f"{', '.join(clashes)}. Send the file under a new, unique name.",
+        )
 
+
+def _refuse(answer: _Answer, *, checked: _Checked) -> PlatformDecision:
+    """A receipt with every refusal as an ErrorMessage, under a FileTransferUUID of its own."""
     transfer_uuid = str(uuid.uuid4())
-    if checked.refusals:
-        receipt = protocol.TechnicalReceipt(
+    receipt_xml = protocol.build_technical_receipt(
+        protocol.TechnicalReceipt(
             file_transfer_uuid=transfer_uuid,
-            senders_file_id=senders_file_id or None,
+            senders_file_id=answer.senders_file_id or None,
             errors=tuple(refusal.as_error_message() for refusal in checked.refusals),
         )
-        receipt_xml = protocol.build_technical_receipt(receipt)
-        _place(receipt_path, content=receipt_xml)
-        return PlatformDecision.objects.create(
-            **base,
-            file_transfer_uuid=transfer_uuid,
-            outcome=PlatformOutcome.REFUSED,
-            error_codes=[refusal.error.code for refusal in checked.refusals],
-            message=" ".join(refusal.detail_da for refusal in checked.refusals),
-            receipt_xml=receipt_xml.decode(),
-        )
+    )
+    _place(answer.receipt_path, content=receipt_xml)
+    return PlatformDecision.objects.create(
+        **answer.row,
+        file_transfer_uuid=transfer_uuid,
+        outcome=PlatformOutcome.REFUSED,
+        error_codes=[refusal.error.code for refusal in checked.refusals],
+        message=" ".join(refusal.detail_da for refusal in checked.refusals),
+        receipt_xml=receipt_xml.decode(),
+    )
 
-    assert trigger is not None and descriptor is not None and staging is not None
+
+def _distribute(
+    answer: _Answer, *, checked: _Checked, root: Path, staging: Path
+) -> PlatformDecision:
+    """Write the distribution ahead (outcome DISTRIBUTING, with everything needed to finish
+    it), then place the files (`_distribution_complete`)."""
+    trigger = checked.trigger
+    assert trigger is not None
+    transfer_uuid = str(uuid.uuid4())
     # Moved to a name the decision row records: from here the staged copy belongs to the
     # decision (trigger_process no longer finds it to delete) until the decision is final.
     kept = staging.with_name(transfer_uuid)
     staging.rename(kept)
     metadata = protocol.build_file_metadata(
         protocol.FileMetadata(
-            file_transfer_uuid=transfer_uuid, descriptor=descriptor, routing=trigger.routing
+            file_transfer_uuid=transfer_uuid, descriptor=trigger.descriptor, routing=trigger.routing
         )
     )
     receipt_xml = protocol.build_technical_receipt(
         protocol.TechnicalReceipt(
-            file_transfer_uuid=transfer_uuid, senders_file_id=senders_file_id or None
+            file_transfer_uuid=transfer_uuid, senders_file_id=answer.senders_file_id or None
         )
     )
     try:
         # Written ahead: nothing has been placed yet, and everything needed to finish is here.
         decision = PlatformDecision.objects.create(
-            **base,
+            **answer.row,
             file_transfer_uuid=transfer_uuid,
             outcome=PlatformOutcome.DISTRIBUTING,
             recipients=checked.recipients,
@@ -644,7 +700,7 @@ def _decide(
         # Only another stand-in process on the same database gets here (this one holds the
         # lock); say so plainly. Nothing has been placed.
         kept.unlink(missing_ok=True)
-        logger.exception("SendersFileId %s was distributed twice", senders_file_id)
+        logger.exception("SendersFileId %s was distributed twice", answer.senders_file_id)
         raise
     return _distribution_complete(decision, root=root)
 
