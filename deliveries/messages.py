@@ -393,11 +393,27 @@ class Text:
         return {"code": self.code, "params": self.params}
 
 
-def stored_as(field: str, said: Text | str) -> dict[str, Any]:
+def stored_as(
+    field: str, said: Text | str, *, beside: dict[str, Any] | None = None
+) -> dict[str, Any]:
     """The model fields that keep a text: `field` its Danish words, `<field>_code` and
-    `<field>_params` what shows it in the reader's language (empty for plain Danish text)."""
+    `<field>_params` what shows it in the reader's language (empty for plain Danish text).
+
+    The one way a text is stored: events, a delivery's last error, a fetched file's verdict
+    detail and validation issues all take their fields from here, and an empty text ("")
+    clears all three.
+
+    `beside` holds parameters the row keeps in columns of its own (a validation issue's
+    `value`, up to 1,000 rows a delivery): they fill in the Danish words but are not stored
+    again in `<field>_params`; what shows the text adds them back
+    (`ValidationIssue.message_text`)."""
     if isinstance(said, Text):
-        return {field: said.danish, f"{field}_code": said.code, f"{field}_params": said.params}
+        danish = (
+            _format(said.code, {**said.params, **beside}, translate=False)
+            if beside
+            else said.danish
+        )
+        return {field: danish, f"{field}_code": said.code, f"{field}_params": said.params}
     return {field: said, f"{field}_code": "", f"{field}_params": {}}
 
 

@@ -19,7 +19,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from deliveries.messages import render
-from flisportal.lib.periods import COPENHAGEN
+from flisportal.lib.periods import local_date
 from routes.models import (
     DataArea,
     Endpoint,
@@ -562,7 +562,7 @@ class ExpectedDelivery(models.Model):
     @property
     def due_date(self) -> date:
         """The due day itself (the last day on which delivery is on time)."""
-        return (self.due_at.astimezone(COPENHAGEN) - timedelta(days=1)).date()
+        return local_date(self.due_at) - timedelta(days=1)
 
     def state_at(self, now: datetime, *, due_soon: timedelta) -> str:
         """What this period should be in at `now`, for a period not yet met."""
@@ -579,7 +579,7 @@ class ExpectedDelivery(models.Model):
         None while not met."""
         if self.met_at is None:
             return None
-        met_day = self.met_at.astimezone(COPENHAGEN).date()
+        met_day = local_date(self.met_at)
         return max(0, (met_day - self.due_date).days)
 
     @property

@@ -38,6 +38,7 @@ from paramiko.sftp import CMD_DATA, CMD_READ, CMD_STATUS
 from paramiko.sftp_client import int64
 
 from deliveries.messages import Text, seconds, text
+from flisportal.lib.backoff import backoff_seconds
 from routes.hostkeys import (
     PinnedKey,
     fingerprint_of_blob,
@@ -117,13 +118,16 @@ def retry_delay(
 ) -> float:
     """Seconds to wait before retry number `attempt` (1, 2, …) after a transient fault.
 
-    Exponential backoff with "equal jitter": half the step is fixed, half random, so retries of
-    many deliveries after one outage do not all hit the server in the same second.
+    Exponential backoff from SFTP_RETRY_BASE_DELAY up to SFTP_RETRY_MAX_DELAY, with jitter, so
+    retries of many deliveries after one outage do not all hit the server in the same second.
     """
-    base = settings.SFTP_RETRY_BASE_DELAY if base is None else base
-    cap = settings.SFTP_RETRY_MAX_DELAY if cap is None else cap
-    step = min(cap, base * 2 ** max(0, attempt - 1))
-    return step / 2 + (rng or random).uniform(0, step / 2)
+    return backoff_seconds(
+        attempt,
+        base=settings.SFTP_RETRY_BASE_DELAY if base is None else base,
+        cap=settings.SFTP_RETRY_MAX_DELAY if cap is None else cap,
+        jitter=True,
+        rng=rng,
+    )
 
 
 def load_private_key(private_key: bytes) -> paramiko.PKey:

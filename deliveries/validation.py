@@ -41,7 +41,8 @@ from typing import Any
 
 import polars as pl
 
-from deliveries.messages import Text, text
+from deliveries.messages import Text, stored_as, text
+from flisportal.lib.periods import period_compact
 
 CHUNK = 4 * 1024 * 1024
 VALUE_MAX = 100  # characters of a value shown in the report
@@ -60,17 +61,24 @@ class Issue:
     message: str  # in Danish, as stored
     # The message's code and parameters in deliveries.messages, for showing it in the reader's
     # language; no code for a contract's own message. `value` is never a parameter here: it is
-    # the issue's own value.
+    # the issue's own value. All three as `stored_as` writes them (`_issue`).
     code: str = ""
     params: dict[str, Any] = field(default_factory=dict)
 
 
 def _issue(row: int | None, column: str, value: str, rule: str, said: Text | str) -> Issue:
     """An issue whose message is `said` of `value`: a catalogued text or a contract's own."""
-    if isinstance(said, str):
-        return Issue(row, column, value, rule, said)
-    message = text(said.code, **said.params, value=value).danish
-    return Issue(row, column, value, rule, message, said.code, said.params)
+    # The value is the issue's own column (ValidationIssue.value), not a stored parameter.
+    stored = stored_as("message", said, beside={"value": value})
+    return Issue(
+        row,
+        column,
+        value,
+        rule,
+        message=stored["message"],
+        code=stored["message_code"],
+        params=stored["message_params"],
+    )
 
 
 @dataclass
@@ -582,7 +590,7 @@ def _portal_checks(portal: dict[str, Any], *, kommune_code: str, period: str) ->
             )
         )
     if period_field := portal.get("period_field"):
-        yyyymm = period.replace("-", "")
+        yyyymm = period_compact(period)
         checks.append(
             Check(
                 period_field,

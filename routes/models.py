@@ -21,6 +21,7 @@ from django.utils.translation import gettext_lazy as _
 from flisportal.lib.roles import Role, user_role
 from routes.hostkeys import validate_host_key
 from routes.validators import (
+    AUTHORITY_PREFIX,
     authority_urn,
     validate_cvr,
     validate_kommune_code,
@@ -480,6 +481,29 @@ class RouteQuerySet(ScopedQuerySet["Route"]):
 
     def established(self) -> RouteQuerySet:
         return self.filter(status=RouteStatus.ESTABLISHED)
+
+    def for_routing(
+        self,
+        *,
+        endpoint_id: int,
+        data_area: DataArea,
+        sender_system_uuid: str,
+        sender_authority: str,
+        recipient_authority: str,
+    ) -> RouteQuerySet:
+        """The established routes on an endpoint that a file's SFTPDynamicRoutingInfo names:
+        the InfRef's data area, the sender IT-system and the sender and recipient authority
+        (as written on the wire, `urn:oio:cvr-nr:<CVR>`; a bare CVR works too).
+
+        The Serviceplatform routes a trigger by this key, and a recipient checks what it
+        fetched against the same key (DESIGN §3), so both ask here."""
+        return self.established().filter(
+            endpoint_id=endpoint_id,
+            data_area=data_area,
+            sender_system__uuid=sender_system_uuid,
+            sender_authority=sender_authority.removeprefix(AUTHORITY_PREFIX),
+            recipient_authority=recipient_authority.removeprefix(AUTHORITY_PREFIX),
+        )
 
 
 class Route(models.Model):

@@ -19,13 +19,7 @@ MAX_LINES = 80
 # Functions allowed to be longer, as "path::qualified name", each with the reason. An entry
 # that is no longer too long (or no longer exists) fails `test_allow_list_is_current`, so the
 # list only shrinks.
-ALLOWED: dict[str, str] = {
-    # Owned by another change under way (the stand-in's routing decision); split it there.
-    "deliveries/serviceplatform/routing.py::_decide": "being reworked in a parallel change",
-    # 82 lines, one guard after another, each with its own message; left out of the change that
-    # split the long functions (it was not among them) rather than edited under another owner.
-    "deliveries/hent/fetcher.py::_check_route": "not part of the split; a candidate next",
-}
+ALLOWED: dict[str, str] = {}
 
 
 def _functions(

@@ -41,22 +41,26 @@ from deliveries import protocol
 from deliveries.lifecycle.transitions import delivery_transition
 from deliveries.messages import Text, stored_as, text
 from deliveries.models import Delivery, DeliveryStatus, Receipt, ReceiptVerdict
+from deliveries.services.sftp_login import sftp_login_as
 from deliveries.sftp import SftpConnection, SftpError, open_for_endpoint
-from flisportal.lib.periods import period_shift
-from routes.keys import decrypt_private_key
-from routes.models import DataArea, ITSystem, KeyState, Kommune, Route, SftpKey, SftpUser
+from flisportal.lib.periods import (
+    local_time_text,
+    period_from_compact,
+    period_of,
+    period_shift,
+)
+from routes.models import DataArea, ITSystem, KeyState, Kommune, Route, SftpUser
 from routes.validators import AUTHORITY_PREFIX
 
 logger = logging.getLogger(__name__)
 
-IN = "IN"
 FETCHER = "hent"
 # Derived ids (no FileTransferUUID in the file) are UUIDv5 in this namespace: stable, so that
 # the same file fetched twice gets the same id.
 _DERIVED_NAMESPACE = uuid.UUID("6f1c2b4e-9d0a-4c53-8f7e-2a1b3c4d5e6f")
 # `<SFTPUSER>_<AREA>_<KOMMUNE>_<YYYYMM>_<id>.<ext>` (protocol.wire_file_name): the period of a
 # file from another sender is read from its name when the name follows the convention.
-_PERIOD_IN_NAME = re.compile(r"_(20\d{2})(0[1-9]|1[0-2])_")
+_PERIOD_IN_NAME = re.compile(r"_(20\d{2}(?:0[1-9]|1[0-2]))_")
 # The month folder received files are kept in (`_storage_name`).
 _MONTH_FOLDER = re.compile(r"\d{4}-(0[1-9]|1[0-2])")
 # States a delivery is in between the push and the recipient's fetch.
@@ -118,14 +122,20 @@ def receipts_fetch(*, sftp_user_id: int) -> FetchSummary:
         raise RuntimeError("receipts_fetch must not run inside a transaction")
     sftp_user = SftpUser.objects.select_related("endpoint", "it_system").get(pk=sftp_user_id)
     summary = FetchSummary(sftp_user=sftp_user.username)
-    key = SftpKey.objects.filter(sftp_user=sftp_user, state=KeyState.ACTIVE).first()
-    if key is None:
-        summary.error = f"SFTP-brugeren {sftp_user.username} har ingen aktiv nøgle."
-        return summary
-    private_key = decrypt_private_key(bytes(key.encrypted_private_key))
     try:
-        with open_for_endpoint(sftp_user=sftp_user, private_key=private_key) as connection:
-            names = connection.listdir(IN)
+        login = sftp_login_as(sftp_user=sftp_user)
+    except SftpError as exc:
+        # No active key, or one that cannot be decrypted: this recipient's round ends here
+        # with the reason (the job result and the log say it); other recipients' rounds are
+        # jobs of their own and go on.
+        logger.warning("fetch for %s not started: %s", sftp_user.username, exc)
+        summary.error = str(exc)
+        return summary
+    try:
+        with open_for_endpoint(
+            sftp_user=login.sftp_user, private_key=login.private_key
+        ) as connection:
+            names = connection.listdir(protocol.INBOX)
             for metadata_name in names:
                 if not metadata_name.endswith(protocol.METADATA_SUFFIX):
                     continue
@@ -188,7 +198,7 @@ def _mark_fetched(receipt: Receipt, *, old: str) -> int:
                 "event.fetched",
                 system=receipt.recipient_system.name,
                 user=receipt.recipient_sftp_user.username,
-                when=f"{timezone.localtime(receipt.fetched_at):%d-%m-%Y %H:%M}",
+                when=local_time_text(receipt.fetched_at, seconds=False),
                 uuid=receipt.filetransfer_uuid,
             ),
         )
@@ -203,8 +213,8 @@ def _fetch_one(
     data_present: bool,
     summary: FetchSummary,
 ) -> None:
-    metadata_path = f"{IN}/{data_name}{protocol.METADATA_SUFFIX}"
-    data_path = f"{IN}/{data_name}"
+    metadata_path = f"{protocol.INBOX}/{data_name}{protocol.METADATA_SUFFIX}"
+    data_path = f"{protocol.INBOX}/{data_name}"
     raw = _read_metadata(connection, metadata_path)
     checked = _check(raw, sftp_user=sftp_user, data_name=data_name)
 
@@ -378,15 +388,14 @@ def _check_route(checked: _Checked, *, sftp_user: SftpUser) -> None:
         )
         return
     route = (
-        Route.objects.established()
-        .filter(
+        Route.objects.for_routing(
             endpoint_id=sftp_user.endpoint_id,
             data_area=checked.data_area,
-            sender_system__uuid=routing.sender_it_system,
-            sender_authority=routing.sender_authority.removeprefix(AUTHORITY_PREFIX),
-            recipient_authority=routing.recipient_authority.removeprefix(AUTHORITY_PREFIX),
-            recipient_systems=sftp_user.it_system_id,
+            sender_system_uuid=routing.sender_it_system,
+            sender_authority=routing.sender_authority,
+            recipient_authority=routing.recipient_authority,
         )
+        .filter(recipient_systems=sftp_user.it_system_id)
         .select_related("kommune")
         .first()
     )
@@ -405,14 +414,17 @@ def _check_route(checked: _Checked, *, sftp_user: SftpUser) -> None:
         return
     checked.route = route
     checked.kommune = route.kommune
-    if descriptor.senders_file_id:
-        try:
-            senders_file_id = uuid.UUID(descriptor.senders_file_id)
-        except ValueError:
-            return  # not one of ours: the portal's SendersFileIds are UUIDs
-        checked.delivery = Delivery.objects.filter(
-            uuid=senders_file_id, it_system=sender.it_system
-        ).first()
+    checked.delivery = _delivery_sent_as(descriptor.senders_file_id, sender_system=sender.it_system)
+
+
+def _delivery_sent_as(senders_file_id: str, *, sender_system: ITSystem) -> Delivery | None:
+    """The portal's delivery behind a SendersFileId, when the sender is one of the portal's
+    systems: the portal's SendersFileIds are UUIDs, anything else is another sender's own."""
+    try:
+        wanted = uuid.UUID(senders_file_id)
+    except ValueError:
+        return None
+    return Delivery.objects.filter(uuid=wanted, it_system=sender_system).first()
 
 
 def _check_file(checked: _Checked, *, size: int, sha256: str) -> None:
@@ -436,8 +448,8 @@ def _storage_name(sftp_user: SftpUser, checked: _Checked, data_name: str) -> str
     # storage path. Files that fail a check go to their own folder (quarantine).
     folder = "receipts" if checked.verdict == ReceiptVerdict.OK else "receipts/quarantine"
     safe = get_valid_filename(data_name)[:120] or "fil"
-    day = timezone.localdate()
-    return f"{folder}/{get_valid_filename(sftp_user.username)}/{day:%Y-%m}/{checked.key}_{safe}"
+    month = period_of(timezone.now())
+    return f"{folder}/{get_valid_filename(sftp_user.username)}/{month}/{checked.key}_{safe}"
 
 
 def _drop_unrecorded_copies(receipt: Receipt) -> None:
@@ -473,7 +485,7 @@ def _period(checked: _Checked, data_name: str) -> str:
     if checked.delivery is not None:
         return checked.delivery.period
     match = _PERIOD_IN_NAME.search(data_name)
-    return f"{match.group(1)}-{match.group(2)}" if match else ""
+    return period_from_compact(match.group(1)) if match else ""
 
 
 def _record(

@@ -45,14 +45,15 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from django.db import IntegrityError
 
 from deliveries import protocol
 from deliveries.serviceplatform.errors import PlatformError
 from deliveries.serviceplatform.models import PlatformDecision, PlatformOutcome
+from flisportal.lib.periods import local_time_text
 from routes.models import DataArea, Route, SftpUser
-from routes.validators import AUTHORITY_PREFIX
 
 logger = logging.getLogger("deliveries.serviceplatform")
 
@@ -64,8 +65,6 @@ logger = logging.getLogger("deliveries.serviceplatform")
 # stops the second before it places anything.)
 _distribution_lock = threading.Lock()
 
-OUT = "OUT"
-IN = "IN"
 # Kept copies of data files being distributed, in the stand-in's root (no user's home).
 STAGING = ".staging"
 _PROTOCOL_KIND_TO_ERROR = {
@@ -78,6 +77,13 @@ _PROTOCOL_KIND_TO_ERROR = {
 
 @dataclass(frozen=True)
 class Refusal:
+    # The one kind of stored text that does not go through the portal's catalogue
+    # (deliveries.messages.stored_as): these are the platform's words, not the portal's. The
+    # stand-in plays KOMBIT's Serviceplatform, which writes them into the receipt's
+    # ErrorMessage, Danish with the English after it, and keeps them in PlatformDecision.message
+    # for whoever runs the stand-in; the portal reads them from the receipt like any other
+    # platform's words. A catalogue text here would make the stand-in speak with the portal's
+    # voice and tie it to the portal's vocabulary.
     error: PlatformError
     detail_da: str
     detail_en: str
@@ -106,7 +112,7 @@ class _Checked:
 def home_of(root: Path, username: str) -> Path:
     """`<root>/<username>/` with its OUT/ and IN/, created on first use."""
     home = root / username
-    for folder in (OUT, IN):
+    for folder in (protocol.OUTBOX, protocol.INBOX):
         (home / folder).mkdir(parents=True, exist_ok=True, mode=0o700)
     return home
 
@@ -120,7 +126,7 @@ def trigger_process(
     sender removed or replaced it; nothing to answer).
     """
     home = home_of(root, username)
-    trigger_path = home / OUT / trigger_name
+    trigger_path = home / protocol.OUTBOX / trigger_name
     stem = trigger_name.removesuffix(protocol.TRIGGER_SUFFIX)
     try:
         identity, data = _read_trigger(trigger_path)
@@ -133,7 +139,7 @@ def trigger_process(
             assert checked.trigger is not None
             # Copied out of OUT/ before anything is decided, so that what lands in the
             # recipients' IN/ is exactly what was checked, even if the sender writes on.
-            staging = _stage(root, home / OUT / checked.trigger.descriptor.file_name)
+            staging = _stage(root, home / protocol.OUTBOX / checked.trigger.descriptor.file_name)
             if staging.stat().st_size != checked.trigger.descriptor.size_in_bytes:
                 checked.refuse(
                     PlatformError.SIZE_MISMATCH,
@@ -176,7 +182,7 @@ def trigger_recover(
       closed it) and left alone, as it would have been without the restart;
     - everything else is processed exactly as if its upload had just been closed.
     """
-    trigger_path = home_of(root, username) / OUT / trigger_name
+    trigger_path = home_of(root, username) / protocol.OUTBOX / trigger_name
     completed = _complete_pending_trigger(
         endpoint_id=endpoint_id, username=username, root=root, trigger_name=trigger_name
     )
@@ -265,7 +271,7 @@ def triggers_waiting(root: Path, usernames: list[str]) -> list[tuple[str, str]]:
     """(user, trigger name) of every trigger file directly in a user's OUT/, oldest first."""
     found: list[tuple[int, str, str]] = []
     for username in usernames:
-        folder = root / username / OUT
+        folder = root / username / protocol.OUTBOX
         try:
             entries = list(os.scandir(folder))
         except (FileNotFoundError, NotADirectoryError):
@@ -358,7 +364,7 @@ def _check_data_file(checked: _Checked, *, home: Path, descriptor: protocol.File
         )
         return
     try:
-        info = (home / OUT / name).lstat()
+        info = (home / protocol.OUTBOX / name).lstat()
     except FileNotFoundError:
         info = None
     if info is None or not stat.S_ISREG(info.st_mode):
@@ -375,11 +381,6 @@ def _check_data_file(checked: _Checked, *, home: Path, descriptor: protocol.File
             f"OUT/{name} is {info.st_size} bytes but SizeInBytes is "
             f"{descriptor.size_in_bytes}. Was the upload interrupted?",
         )
-
-
-def _cvr(authority: str) -> str:
-    # The schema has already checked the form urn:oio:cvr-nr:<8 digits>.
-    return authority.removeprefix(AUTHORITY_PREFIX)
 
 
 def _check_route(checked: _Checked, *, endpoint_id: int, trigger: protocol.Trigger) -> None:
@@ -406,17 +407,13 @@ def _check_route(checked: _Checked, *, endpoint_id: int, trigger: protocol.Trigg
         f"InfRef {routing.infref}, afsendersystem {routing.sender_it_system}, "
         f"afsender {routing.sender_authority}, modtager {routing.recipient_authority}"
     )
-    route = (
-        Route.objects.established()
-        .filter(
-            endpoint_id=endpoint_id,
-            data_area=area,
-            sender_system__uuid=routing.sender_it_system,
-            sender_authority=_cvr(routing.sender_authority),
-            recipient_authority=_cvr(routing.recipient_authority),
-        )
-        .first()
-    )
+    route = Route.objects.for_routing(
+        endpoint_id=endpoint_id,
+        data_area=area,
+        sender_system_uuid=routing.sender_it_system,
+        sender_authority=routing.sender_authority,
+        recipient_authority=routing.recipient_authority,
+    ).first()
     if route is None:
         checked.refuse(
             PlatformError.NO_ROUTE,
@@ -526,7 +523,19 @@ def _remove_partial(folder: Path, name: str) -> None:
 
 def _remove_sent(home: Path, file_name: str) -> None:
     """The data file leaves the sender's OUT/ once every recipient has it."""
-    (home / OUT / file_name).unlink(missing_ok=True)
+    (home / protocol.OUTBOX / file_name).unlink(missing_ok=True)
+
+
+@dataclass(frozen=True)
+class _Answer:
+    """Where the sender's receipt goes and what every decision row about this trigger says."""
+
+    receipt_path: Path
+    row: dict[str, Any]  # the PlatformDecision fields of every outcome
+
+    @property
+    def senders_file_id(self) -> str:
+        return str(self.row["senders_file_id"])
 
 
 def _decide(
@@ -540,102 +549,145 @@ def _decide(
     checked: _Checked,
     staging: Path | None,
 ) -> PlatformDecision:
-    trigger = checked.trigger
-    descriptor = trigger.descriptor if trigger else None
-    senders_file_id = (descriptor.senders_file_id or "") if descriptor else ""
-    receipt_path = home / IN / f"{stem}{protocol.RECEIPT_SUFFIX}"
-    base = {
-        "endpoint_id": endpoint_id,
-        "sender_username": username,
-        "trigger_name": trigger_name,
-        "file_name": descriptor.file_name if descriptor else "",
-        "senders_file_id": senders_file_id,
-    }
-
-    if checked.sender_ok and senders_file_id:
-        # A distribution of this SendersFileId that a crash cut off is finished first; the
-        # trigger that asks again is then answered as a duplicate, with its receipt.
-        for pending in PlatformDecision.objects.filter(
+    """The answer to a checked trigger, in this order: a SendersFileId already distributed is
+    a duplicate (whatever else is wrong with the trigger), then a file name that would clash in
+    a recipient's IN/ is one more refusal, and a trigger with any refusal is refused; only a
+    trigger with none is distributed. Call it holding `_distribution_lock`."""
+    descriptor = checked.trigger.descriptor if checked.trigger else None
+    answer = _Answer(
+        receipt_path=home / protocol.INBOX / f"{stem}{protocol.RECEIPT_SUFFIX}",
+        row={
+            "endpoint_id": endpoint_id,
+            "sender_username": username,
+            "trigger_name": trigger_name,
+            "file_name": descriptor.file_name if descriptor else "",
+            "senders_file_id": (descriptor.senders_file_id or "") if descriptor else "",
+        },
+    )
+    if checked.sender_ok and answer.senders_file_id:
+        first = _first_distribution(
             endpoint_id=endpoint_id,
-            sender_username=username,
-            senders_file_id=senders_file_id,
-            outcome=PlatformOutcome.DISTRIBUTING,
-        ):
-            _log(_distribution_complete(pending, root=root))
-        first = PlatformDecision.objects.filter(
-            endpoint_id=endpoint_id,
-            sender_username=username,
-            senders_file_id=senders_file_id,
-            outcome=PlatformOutcome.DISTRIBUTED,
-        ).first()
+            username=username,
+            senders_file_id=answer.senders_file_id,
+            root=root,
+        )
         if first is not None:
-            # KOMBIT: a SendersFileId is distributed once; the sender gets the first receipt.
-            _place(receipt_path, content=first.receipt_xml.encode())
-            if descriptor and protocol.is_safe_file_name(descriptor.file_name):
-                (home / OUT / descriptor.file_name).unlink(missing_ok=True)
-            return PlatformDecision.objects.create(
-                **base,
-                file_transfer_uuid=first.file_transfer_uuid,
-                outcome=PlatformOutcome.DUPLICATE,
-                recipients=first.recipients,
-                message=f"Dublet af {first.trigger_name} ({first.at:%Y-%m-%d %H:%M:%S}).",
-                receipt_xml=first.receipt_xml,
-            )
-
+            return _answer_duplicate(answer, first=first, home=home)
     if not checked.refusals:
-        assert descriptor is not None
-        clashes = [
+        _check_name_clash(checked, root=root)
+    if checked.refusals:
+        return _refuse(answer, checked=checked)
+    assert staging is not None
+    return _distribute(answer, checked=checked, root=root, staging=staging)
+
+
+def _first_distribution(
+    *, endpoint_id: int, username: str, senders_file_id: str, root: Path
+) -> PlatformDecision | None:
+    """The distribution of this sender's SendersFileId, if there is one. One that a crash cut
+    off is finished first, so that the trigger that asks again is answered as its duplicate."""
+    for pending in PlatformDecision.objects.filter(
+        endpoint_id=endpoint_id,
+        sender_username=username,
+        senders_file_id=senders_file_id,
+        outcome=PlatformOutcome.DISTRIBUTING,
+    ):
+        _log(_distribution_complete(pending, root=root))
+    return PlatformDecision.objects.filter(
+        endpoint_id=endpoint_id,
+        sender_username=username,
+        senders_file_id=senders_file_id,
+        outcome=PlatformOutcome.DISTRIBUTED,
+    ).first()
+
+
+def _answer_duplicate(answer: _Answer, *, first: PlatformDecision, home: Path) -> PlatformDecision:
+    """KOMBIT: a SendersFileId is distributed once; the sender gets the first receipt again,
+    and the data file it uploaded anew leaves its OUT/."""
+    _place(answer.receipt_path, content=first.receipt_xml.encode())
+    file_name = answer.row["file_name"]
+    if file_name and protocol.is_safe_file_name(file_name):
+        (home / protocol.OUTBOX / file_name).unlink(missing_ok=True)
+    return PlatformDecision.objects.create(
+        **answer.row,
+        file_transfer_uuid=first.file_transfer_uuid,
+        outcome=PlatformOutcome.DUPLICATE,
+        recipients=first.recipients,
+        message=f"Dublet af {first.trigger_name} ({local_time_text(first.at)}).",
+        receipt_xml=first.receipt_xml,
+    )
+
+
+def _check_name_clash(checked: _Checked, *, root: Path) -> None:
+    """Refuse a file whose name (or its metadata file's) is already waiting in a recipient's
+    IN/: placing it would overwrite a file that recipient has not fetched yet."""
+    assert checked.trigger is not None
+    file_name = checked.trigger.descriptor.file_name
+    clashes = sorted(
+        {
             name
             for name in checked.recipients
             for suffix in ("", protocol.METADATA_SUFFIX)
-            if (root / name / IN / f"{descriptor.file_name}{suffix}").exists()
-        ]
-        if clashes:
-            checked.refuse(
-                PlatformError.NAME_CLASH,
-                f"{descriptor.file_name} venter allerede i IN/ hos "
-                f"{', '.join(sorted(set(clashes)))}. Send filen under et nyt, unikt navn.",
-                f"{descriptor.file_name} is already waiting in IN/ of "
-                f"{', '.join(sorted(set(clashes)))}. Send the file under a new, unique name.",
-            )
+            if (root / name / protocol.INBOX / f"{file_name}{suffix}").exists()
+        }
+    )
+    if clashes:
+        checked.refuse(
+            PlatformError.NAME_CLASH,
+            f"{file_name} venter allerede i IN/ hos "
+            f"{', '.join(clashes)}. Send filen under et nyt, unikt navn.",
+            f"{file_name} is already waiting in IN/ of "
+            f"{', '.join(clashes)}. Send the file under a new, unique name.",
+        )
 
+
+def _refuse(answer: _Answer, *, checked: _Checked) -> PlatformDecision:
+    """A receipt with every refusal as an ErrorMessage, under a FileTransferUUID of its own."""
     transfer_uuid = str(uuid.uuid4())
-    if checked.refusals:
-        receipt = protocol.TechnicalReceipt(
+    receipt_xml = protocol.build_technical_receipt(
+        protocol.TechnicalReceipt(
             file_transfer_uuid=transfer_uuid,
-            senders_file_id=senders_file_id or None,
+            senders_file_id=answer.senders_file_id or None,
             errors=tuple(refusal.as_error_message() for refusal in checked.refusals),
         )
-        receipt_xml = protocol.build_technical_receipt(receipt)
-        _place(receipt_path, content=receipt_xml)
-        return PlatformDecision.objects.create(
-            **base,
-            file_transfer_uuid=transfer_uuid,
-            outcome=PlatformOutcome.REFUSED,
-            error_codes=[refusal.error.code for refusal in checked.refusals],
-            message=" ".join(refusal.detail_da for refusal in checked.refusals),
-            receipt_xml=receipt_xml.decode(),
-        )
+    )
+    _place(answer.receipt_path, content=receipt_xml)
+    return PlatformDecision.objects.create(
+        **answer.row,
+        file_transfer_uuid=transfer_uuid,
+        outcome=PlatformOutcome.REFUSED,
+        error_codes=[refusal.error.code for refusal in checked.refusals],
+        message=" ".join(refusal.detail_da for refusal in checked.refusals),
+        receipt_xml=receipt_xml.decode(),
+    )
 
-    assert trigger is not None and descriptor is not None and staging is not None
+
+def _distribute(
+    answer: _Answer, *, checked: _Checked, root: Path, staging: Path
+) -> PlatformDecision:
+    """Write the distribution ahead (outcome DISTRIBUTING, with everything needed to finish
+    it), then place the files (`_distribution_complete`)."""
+    trigger = checked.trigger
+    assert trigger is not None
+    transfer_uuid = str(uuid.uuid4())
     # Moved to a name the decision row records: from here the staged copy belongs to the
     # decision (trigger_process no longer finds it to delete) until the decision is final.
     kept = staging.with_name(transfer_uuid)
     staging.rename(kept)
     metadata = protocol.build_file_metadata(
         protocol.FileMetadata(
-            file_transfer_uuid=transfer_uuid, descriptor=descriptor, routing=trigger.routing
+            file_transfer_uuid=transfer_uuid, descriptor=trigger.descriptor, routing=trigger.routing
         )
     )
     receipt_xml = protocol.build_technical_receipt(
         protocol.TechnicalReceipt(
-            file_transfer_uuid=transfer_uuid, senders_file_id=senders_file_id or None
+            file_transfer_uuid=transfer_uuid, senders_file_id=answer.senders_file_id or None
         )
     )
     try:
         # Written ahead: nothing has been placed yet, and everything needed to finish is here.
         decision = PlatformDecision.objects.create(
-            **base,
+            **answer.row,
             file_transfer_uuid=transfer_uuid,
             outcome=PlatformOutcome.DISTRIBUTING,
             recipients=checked.recipients,
@@ -648,7 +700,7 @@ def _decide(
         # Only another stand-in process on the same database gets here (this one holds the
         # lock); say so plainly. Nothing has been placed.
         kept.unlink(missing_ok=True)
-        logger.exception("SendersFileId %s was distributed twice", senders_file_id)
+        logger.exception("SendersFileId %s was distributed twice", answer.senders_file_id)
         raise
     return _distribution_complete(decision, root=root)
 
@@ -669,7 +721,7 @@ def _distribution_complete(decision: PlatformDecision, *, root: Path) -> Platfor
     for recipient in decision.recipients:
         if recipient in decision.recipients_placed:
             continue
-        inbox = home_of(root, recipient) / IN
+        inbox = home_of(root, recipient) / protocol.INBOX
         metadata_path = inbox / f"{name}{protocol.METADATA_SUFFIX}"
         _remove_partial(inbox, name)
         _remove_partial(inbox, metadata_path.name)
@@ -686,10 +738,10 @@ def _distribution_complete(decision: PlatformDecision, *, root: Path) -> Platfor
     receipt_name = (
         decision.trigger_name.removesuffix(protocol.TRIGGER_SUFFIX) + protocol.RECEIPT_SUFFIX
     )
-    _remove_partial(home / IN, receipt_name)
+    _remove_partial(home / protocol.INBOX, receipt_name)
     # Placed again if a crash came after it: the same bytes, which the sender's portal records
     # once however often it reads them.
-    _place(home / IN / receipt_name, content=decision.receipt_xml.encode())
+    _place(home / protocol.INBOX / receipt_name, content=decision.receipt_xml.encode())
     decision.outcome = PlatformOutcome.DISTRIBUTED
     decision.message = f"Distribueret til {', '.join(decision.recipients)}."
     decision.staged_name = ""
@@ -723,7 +775,7 @@ def _complete_pending_trigger(
         if pending is None:
             return None
         decision = _distribution_complete(pending, root=root)
-    trigger_path = home_of(root, username) / OUT / trigger_name
+    trigger_path = home_of(root, username) / protocol.OUTBOX / trigger_name
     try:
         identity, _ = _read_trigger(trigger_path)
     except FileNotFoundError:
@@ -780,7 +832,7 @@ def trigger_refuse_internal(
             file_transfer_uuid=transfer_uuid, errors=(refusal.as_error_message(),)
         )
     )
-    _place(home / IN / f"{stem}{protocol.RECEIPT_SUFFIX}", content=receipt_xml)
+    _place(home / protocol.INBOX / f"{stem}{protocol.RECEIPT_SUFFIX}", content=receipt_xml)
     decision = PlatformDecision.objects.create(
         endpoint_id=endpoint_id,
         sender_username=username,

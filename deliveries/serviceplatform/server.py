@@ -34,10 +34,8 @@ import asyncssh
 from django.conf import settings
 from django.db import close_old_connections, connections
 
-from deliveries.protocol import TRIGGER_SUFFIX, is_safe_file_name
+from deliveries.protocol import INBOX, OUTBOX, TRIGGER_SUFFIX, is_safe_file_name
 from deliveries.serviceplatform.routing import (
-    IN,
-    OUT,
     distributions_resume,
     home_of,
     trigger_process,
@@ -270,7 +268,7 @@ class StandinSFTPServer(asyncssh.SFTPServer):
         )
         name = None
         if writes:
-            name = self._file_in(path, (OUT,))
+            name = self._file_in(path, (OUTBOX,))
             if name is None or not is_safe_file_name(name):
                 raise _Denied(
                     "Du kan kun uploade filer direkte i OUT/.",
@@ -300,7 +298,7 @@ class StandinSFTPServer(asyncssh.SFTPServer):
                 )
 
     def remove(self, path: bytes) -> None:
-        if self._file_in(path, (OUT, IN)) is None:
+        if self._file_in(path, (OUTBOX, INBOX)) is None:
             raise _Denied(
                 "Du kan kun slette filer i OUT/ og IN/.",
                 "You can only delete files in OUT/ and IN/.",
@@ -318,8 +316,8 @@ class StandinSFTPServer(asyncssh.SFTPServer):
         self._renamed(new_name)
 
     def _check_rename(self, oldpath: bytes, newpath: bytes) -> str:
-        old_name = self._file_in(oldpath, (OUT,))
-        new_name = self._file_in(newpath, (OUT,))
+        old_name = self._file_in(oldpath, (OUTBOX,))
+        new_name = self._file_in(newpath, (OUTBOX,))
         if old_name is None or new_name is None or not is_safe_file_name(new_name):
             raise _Denied(
                 "Du kan kun omdøbe filer inden for OUT/.",
@@ -334,7 +332,7 @@ class StandinSFTPServer(asyncssh.SFTPServer):
             self._standin.trigger_completed(self._username, new_name)
 
     def setstat(self, path: bytes, attrs: asyncssh.SFTPAttrs) -> None:
-        if self._file_in(path, (OUT,)) is None:
+        if self._file_in(path, (OUTBOX,)) is None:
             raise _Denied("Du kan kun ændre filer i OUT/.", "You can only change files in OUT/.")
         super().setstat(path, attrs)
 

@@ -18,7 +18,6 @@ from pathlib import Path
 from django.core.files import File
 from django.core.files.storage import default_storage
 from django.db import transaction
-from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from deliveries import access
@@ -31,7 +30,7 @@ from deliveries.models import (
 )
 from deliveries.services import VALIDATE_JOB
 from flisportal.audit.services import audit_record, snapshot
-from flisportal.lib.periods import is_period
+from flisportal.lib.periods import is_period, local_time_text
 from flisportal.lib.queues import VALIDATION, enqueue_on_commit
 from routes.models import Route, User
 
@@ -181,7 +180,7 @@ def _check_upload(
             )
             % {
                 "sha": file.sha256[:12],
-                "when": timezone.localtime(earlier.uploaded_at).strftime("%d-%m-%Y %H:%M"),
+                "when": local_time_text(earlier.uploaded_at, seconds=False),
                 "status": earlier.get_status_display(),
             },
             reason=Refusal.SAME_FILE,

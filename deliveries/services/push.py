@@ -32,7 +32,7 @@ from deliveries.models import (
 from deliveries.services import PUSH_JOB
 from deliveries.services.sftp_login import SftpLogin, sftp_login
 from deliveries.sftp import SftpError
-from flisportal.lib.periods import COPENHAGEN, local_time_text
+from flisportal.lib.periods import COPENHAGEN, local_time_text, period_compact
 from flisportal.lib.queues import SFTP, enqueue_in_on_commit
 from routes.models import SftpUser
 from routes.validators import authority_urn
@@ -65,7 +65,7 @@ def _wire_name_for(delivery: Delivery, sftp_user: SftpUser) -> str:
         sftp_user=sftp_user.username,
         area_code=delivery.data_area.code,
         kommune_code=delivery.kommune.code,
-        period=delivery.period.replace("-", ""),
+        period=period_compact(delivery.period),
         # Eight hex digits of the SendersFileId keep the name unique among this sender's files.
         short_id=delivery.uuid.hex[:8],
         ext="csv",
@@ -161,9 +161,7 @@ def delivery_push(*, delivery_id: int) -> str | None:
             infref=delivery.route.data_area.infref,
         ),
         sent_at=timezone.now(),
-        last_error="",
-        last_error_code="",
-        last_error_params={},
+        **stored_as("last_error", ""),
         heartbeat_at=None,
         receipt_overdue_at=None,
     ):

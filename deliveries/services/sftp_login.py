@@ -34,10 +34,25 @@ def sftp_login(*, it_system: ITSystem, endpoint: Endpoint) -> SftpLogin:
             text("push.no_sftp_user", system=str(it_system), endpoint=str(endpoint)),
             permanent=True,
         )
+    return sftp_login_as(sftp_user=sftp_user)
+
+
+def sftp_login_as(*, sftp_user: SftpUser) -> SftpLogin:
+    """`sftp_user` with its active key, decrypted in memory, for a caller that already knows
+    which user logs in (a round over one sender's or one recipient's folders).
+
+    Raises a permanent SftpError when the user has no active key or the key cannot be
+    decrypted with FLISPORTAL_KEY_ENCRYPTION_KEYS (an operator must add the key it was
+    encrypted with): the next try fails the same way until someone acts.
+    """
     key = SftpKey.objects.filter(sftp_user=sftp_user, state=KeyState.ACTIVE).first()
     if key is None:
         raise SftpError(
-            text("push.no_active_key", username=sftp_user.username, endpoint=str(endpoint)),
+            text(
+                "push.no_active_key",
+                username=sftp_user.username,
+                endpoint=str(sftp_user.endpoint),
+            ),
             permanent=True,
         )
     try:

@@ -22,7 +22,7 @@ from deliveries.models import (
     DeliveryStatus,
     ReceiptProblem,
 )
-from deliveries.services.sftp_login import sftp_login
+from deliveries.services.sftp_login import sftp_login_as
 from deliveries.sftp import SftpError
 from routes.models import SftpUser
 
@@ -114,7 +114,7 @@ def receipts_collect_for_user(*, sftp_user_id: int) -> ReceiptRound:
         # that moment would come only after the file is gone.
         raise RuntimeError("receipts_collect_for_user must not run inside a transaction")
     sftp_user = SftpUser.objects.select_related("endpoint", "it_system").get(pk=sftp_user_id)
-    login = sftp_login(it_system=sftp_user.it_system, endpoint=sftp_user.endpoint)
+    login = sftp_login_as(sftp_user=sftp_user)
     result = ReceiptRound(users=1)
     with sftp.open_for_endpoint(
         sftp_user=login.sftp_user, private_key=login.private_key

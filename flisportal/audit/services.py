@@ -19,6 +19,7 @@ from django.db import connection, models, transaction
 from django.utils import timezone
 
 from flisportal.audit.models import AuditCheckpoint, AuditEntry
+from flisportal.lib.periods import local_time_text
 from flisportal.notifications.services import administrators, notify
 
 # The previous hash of the first row.
@@ -163,8 +164,10 @@ def audit_verify(*, checkpoint: bool = True) -> VerifyResult:
     if mark is not None:
         at_mark = AuditEntry.objects.filter(seq=mark.seq).values_list("hash", flat=True).first()
         if at_mark is None:
+            # In Danish time, like every time a person reads (it showed UTC unmarked).
+            verified = local_time_text(mark.verified_at, seconds=False)
             result.problems.append(
-                f"#{mark.seq} (kontrolleret {mark.verified_at:%Y-%m-%d %H:%M}) findes ikke "
+                f"#{mark.seq} (kontrolleret {verified}) findes ikke "
                 "længere: poster er slettet fra enden af loggen"
             )
         elif at_mark != mark.hash:

@@ -36,7 +36,7 @@ from deliveries.models import (
 from deliveries.selectors import collecting_period, owed_within_dashboard
 from flisportal.audit.models import AuditEntry
 from flisportal.lib.links import link_former
-from flisportal.lib.periods import COPENHAGEN
+from flisportal.lib.periods import local_date
 from routes.models import (
     DataArea,
     Endpoint,
@@ -269,7 +269,7 @@ def coverage_attach(*, cells: list[CoverageCell], user: User | AnonymousUser) ->
         cell = by_cell.get((kommune_id, area_id))
         if cell is not None:
             cell.latest_delivery = LatestDelivery(
-                delivered_on=uploaded_at.astimezone(COPENHAGEN).date(),
+                delivered_on=local_date(uploaded_at),
                 status=status,
                 status_label=labels[status],
                 url=detail_url(delivery_uuid),

@@ -38,6 +38,7 @@ from flisportal.front.coverage import (
 from flisportal.front.forms import CoverageFilterForm
 from flisportal.front.onboarding import onboarding_checklist
 from flisportal.lib.csvexport import csv_download, stamped
+from flisportal.lib.periods import period_of
 from flisportal.lib.roles import Role, user_role
 from routes.access import kommune_or_404, require_role
 from routes.models import User, Vendor
@@ -121,7 +122,7 @@ def _coverage_table(*, user: User, filters: dict[str, Any]) -> CoverageTable:
     filters; the language; and the month, whose turn changes which period is collected."""
     parts = [
         coverage_stamp(),
-        timezone.localdate().strftime("%Y-%m"),
+        period_of(timezone.now()),
         get_language(),
         "all" if user_role(user) == Role.ADMINISTRATOR else f"user-{user.pk}",
         filters.get("region") or "",

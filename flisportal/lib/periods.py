@@ -1,8 +1,9 @@
 """Time as people in Denmark read it, and the monthly periods extracts are delivered for.
 
-A period is a calendar month written 'YYYY-MM'. Due dates are calendar days in Denmark: a
-deadline is the end of the due day there, whatever the server's clock or the UTC offset
-(CET/CEST) that day has.
+A period is a calendar month written 'YYYY-MM'. On the wire and inside extracts it is written
+'YYYYMM' (`period_compact`): KOMBIT's file names and the contracts' period columns. Due dates
+are calendar days in Denmark: a deadline is the end of the due day there, whatever the server's
+clock or the UTC offset (CET/CEST) that day has.
 """
 
 from __future__ import annotations
@@ -19,9 +20,16 @@ COPENHAGEN = ZoneInfo("Europe/Copenhagen")
 _PERIOD_RE = re.compile(r"[0-9]{4}-(0[1-9]|1[0-2])")
 
 
-def local_time_text(moment: datetime) -> str:
+def local_time_text(moment: datetime, *, seconds: bool = True) -> str:
     """A time as people in Denmark read it on the page, whatever the server's zone."""
-    return f"{moment.astimezone(COPENHAGEN):%d-%m-%Y %H:%M:%S}"
+    local = moment.astimezone(COPENHAGEN)
+    return f"{local:%d-%m-%Y %H:%M:%S}" if seconds else f"{local:%d-%m-%Y %H:%M}"
+
+
+def local_date(moment: datetime) -> date:
+    """The calendar day `moment` falls on in Denmark (an instant just after midnight there is
+    still the previous day in UTC)."""
+    return moment.astimezone(COPENHAGEN).date()
 
 
 def period_of(moment: datetime) -> str:
@@ -33,6 +41,16 @@ def period_of(moment: datetime) -> str:
 def is_period(text: str) -> bool:
     """Whether `text` names a period: 'YYYY-MM' with a month from 01 to 12, nothing around it."""
     return _PERIOD_RE.fullmatch(text) is not None
+
+
+def period_compact(period: str) -> str:
+    """'YYYY-MM' as 'YYYYMM', the form in wire file names and in extracts' period columns."""
+    return period.replace("-", "")
+
+
+def period_from_compact(compact: str) -> str:
+    """'YYYYMM' as 'YYYY-MM' (the other way of `period_compact`)."""
+    return f"{compact[:4]}-{compact[4:6]}"
 
 
 def period_shift(period: str, months: int) -> str:

@@ -23,6 +23,7 @@ from django.db.models import F, Q
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
 
+from flisportal.lib.backoff import backoff_seconds
 from flisportal.lib.queues import DEFAULT, enqueue_in_on_commit, enqueue_on_commit
 from flisportal.notifications.models import (
     Cadence,
@@ -114,7 +115,8 @@ def notify(
 
 
 def _retry_delay(attempts: int) -> timedelta:
-    return timedelta(seconds=settings.MAIL_RETRY_SECONDS * 2 ** max(0, attempts - 1))
+    # Doubling from MAIL_RETRY_SECONDS without a cap: MAIL_MAX_ATTEMPTS ends the series.
+    return timedelta(seconds=backoff_seconds(attempts, base=settings.MAIL_RETRY_SECONDS))
 
 
 def mail_send(*, mail_id: int) -> str | None:

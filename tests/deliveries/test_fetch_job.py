@@ -6,6 +6,7 @@ import pytest
 
 from deliveries import jobs
 from deliveries.models import Receipt, ReceiptVerdict
+from routes.models import KeyState, SftpKey
 from tests.deliveries.standin import home
 from tests.deliveries.test_fetching import CONTENT, NAME, fetch_world, metadata_for, place
 
@@ -48,3 +49,32 @@ def test_round_enqueues_once_per_recipient_and_a_worker_fetches(
         assert list((home(standin, party) / "IN").iterdir()) == []
     # Done: the next tick enqueues again.
     assert len(jobs.fetch_all_recipients()) == 2
+
+
+def test_a_recipient_whose_key_cannot_be_decrypted_does_not_stop_the_round(
+    fetch_world, standin, private_media, clean_redis, run_worker
+):
+    """Its job finishes with the reason in its result instead of failing; the other
+    recipient's files are fetched."""
+    from django_rq import get_queue
+    from rq.job import Job
+
+    world = fetch_world
+    for party in (world.flis, world.lis):
+        place(standin, party, NAME, CONTENT, metadata_for(world, NAME, len(CONTENT)))
+    SftpKey.objects.filter(sftp_user=world.lis.sftp_user, state=KeyState.ACTIVE).update(
+        encrypted_private_key=b"gAAAAA-encrypted-with-a-key-that-is-gone"
+    )
+
+    assert len(jobs.fetch_all_recipients()) == 2
+    result = run_worker("sftp")
+    assert result.returncode == 0, result.stderr
+
+    assert list(Receipt.objects.values_list("recipient_system__name", "verdict")) == [
+        ("FLIS", ReceiptVerdict.OK)
+    ]
+    connection = get_queue("sftp").connection
+    lis_job = Job.fetch(f"fetch-receipts-{world.lis.sftp_user.pk}", connection=connection)
+    assert lis_job.get_status() == "finished"
+    assert "kan ikke dekrypteres" in lis_job.return_value()["error"]
+    assert len(list((home(standin, world.lis) / "IN").iterdir())) == 2

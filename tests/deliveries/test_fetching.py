@@ -452,6 +452,38 @@ def test_unreachable_server_records_nothing(fetch_world, standin, private_media)
     assert len(list(inbox.iterdir())) == 2
 
 
+def test_a_key_that_cannot_be_decrypted_ends_that_round_with_the_reason(fetch_world, standin):
+    """A recipient whose stored key was encrypted with a key no longer in
+    FLISPORTAL_KEY_ENCRYPTION_KEYS: its round says so and records nothing; another recipient's
+    round is not affected."""
+    world = fetch_world
+    for party in (world.flis, world.lis):
+        place(standin, party, NAME, CONTENT, metadata_for(world, NAME, len(CONTENT)))
+    SftpKey.objects.filter(sftp_user=world.lis.sftp_user, state=KeyState.ACTIVE).update(
+        encrypted_private_key=b"gAAAAA-encrypted-with-a-key-that-is-gone"
+    )
+
+    summary = fetching.receipts_fetch(sftp_user_id=world.lis.sftp_user.pk)
+    assert "kan ikke dekrypteres" in summary.error
+    assert world.lis.sftp_user.username in summary.error
+    assert summary.recorded == []
+    assert len(list((home(standin, world.lis) / "IN").iterdir())) == 2  # left for later
+
+    fetch(world.flis)
+    assert list(Receipt.objects.values_list("recipient_system__name", "verdict")) == [
+        ("FLIS", ReceiptVerdict.OK)
+    ]
+
+
+def test_no_active_key_ends_that_round_with_the_reason(fetch_world, standin):
+    # The key was retired between the round's listing of recipients and this job.
+    world = fetch_world
+    SftpKey.objects.filter(sftp_user=world.lis.sftp_user).update(state=KeyState.RETIRED)
+    summary = fetching.receipts_fetch(sftp_user_id=world.lis.sftp_user.pk)
+    assert "ingen aktiv SSH-nøgle" in summary.error
+    assert Receipt.objects.count() == 0
+
+
 def test_recipients_to_fetch_are_recipients_with_an_active_key(fetch_world):
     world = fetch_world
     assert sorted(fetching.recipients_to_fetch()) == sorted(

@@ -15,7 +15,7 @@ from django.urls import reverse
 from django.utils import timezone, translation
 
 from deliveries.jobs import validate_delivery
-from deliveries.messages import BILINGUAL, MESSAGES, render, text
+from deliveries.messages import BILINGUAL, MESSAGES, render, stored_as, text
 from deliveries.models import Delivery, DeliveryStatus, ValidationIssue
 from deliveries.services.push import delivery_push
 from deliveries.services.retention import retention_run
@@ -74,6 +74,34 @@ def test_render_falls_back_to_the_stored_text():
         assert render("validation.required", {"column": "x"}, fallback="gemt") == (
             "“x” must be filled in."
         )
+
+
+def test_stored_as_gives_the_three_fields_of_a_text_and_clears_them_with_an_empty_one():
+    said = text("validation.required", column="x")
+    assert stored_as("message", said) == {
+        "message": "«x» skal udfyldes.",
+        "message_code": "validation.required",
+        "message_params": {"column": "x"},
+    }
+    assert stored_as("last_error", "") == {
+        "last_error": "",
+        "last_error_code": "",
+        "last_error_params": {},
+    }
+
+
+def test_a_parameter_kept_beside_fills_the_words_but_is_not_stored_again():
+    # A validation issue's value has a column of its own.
+    stored = stored_as("message", text("validation.enum", allowed="a, b"), beside={"value": "z"})
+    assert stored["message"] == "«z» er ikke en tilladt værdi (tilladt: a, b)."
+    assert stored["message_params"] == {"allowed": "a, b"}
+    with translation.override("en"):
+        shown = render(
+            stored["message_code"], {"value": "z", **stored["message_params"]}, fallback=""
+        )
+    assert shown.startswith("“z” is not an allowed value")
+    # A contract's own message is stored as it is.
+    assert stored_as("message", "Egen tekst.", beside={"value": "z"})["message"] == "Egen tekst."
 
 
 def test_a_text_code_must_be_in_the_catalogue():

@@ -257,6 +257,36 @@ def test_digest_people_get_one_mail_a_day_with_everything(
 # --- failures and retries ---------------------------------------------------------------------
 
 
+def test_failed_sends_are_retried_after_doubling_delays_without_jitter(
+    owing_route, settings, monkeypatch
+):
+    settings.EMAIL_BACKEND = "tests.notifications.failing.FailingBackend"
+    settings.MAIL_RETRY_SECONDS = 60
+    settings.MAIL_MAX_ATTEMPTS = 4
+    delays: list[timedelta] = []
+    monkeypatch.setattr(
+        services, "enqueue_in_on_commit", lambda queue, delay, job, pk: delays.append(delay)
+    )
+    [pk] = services.notify(
+        kind="key_expiring",
+        recipients=[services.Recipient("admin@flisportal.dk")],
+        context={
+            "key": SftpKey(
+                sftp_user=SftpUser(
+                    it_system=ITSystem.objects.get(name="System A"),
+                    endpoint=Endpoint.objects.get(slug="exttest"),
+                    username="X",
+                    pk=1,
+                ),
+                fingerprint="SHA256:x",
+            )
+        },
+    )
+    while services.mail_send(mail_id=pk) == MailStatus.PENDING:
+        pass
+    assert delays == [timedelta(seconds=60), timedelta(seconds=120), timedelta(seconds=240)]
+
+
 def test_a_failed_send_is_retried_then_given_up_and_shown_to_administrators(
     client, owing_route, people, settings
 ):
