@@ -80,11 +80,11 @@ def seed(months: int, rng: random.Random) -> dict[str, object]:
     from django.db import connection, transaction
     from django.test import Client
 
+    from deliveries.lifecycle.states import REACHED_RECIPIENT, DeliveryStatus
     from deliveries.models import (
         DataContract,
         Delivery,
         DeliveryEvent,
-        DeliveryStatus,
         ExpectedDelivery,
         ExpectedState,
         Receipt,
@@ -223,7 +223,7 @@ def seed(months: int, rng: random.Random) -> dict[str, object]:
                     errors_by_column={"pladstype": 3} if status == S.REJECTED else {},
                     validated_at=at + timedelta(minutes=1),
                 )
-                if status in (S.DISTRIBUTED, S.FETCHED):
+                if status in REACHED_RECIPIENT:
                     d.wire_name = f"X_{period}_{content_id.hex[:8]}.csv"
                     d.transaction_id = uuid.uuid4()
                     d.push_attempts = 1

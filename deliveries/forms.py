@@ -11,7 +11,8 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from deliveries import access
-from deliveries.models import OWED_EXPECTED_STATES, DeliveryStatus, ReceiptVerdict
+from deliveries.lifecycle.states import DeliveryStatus
+from deliveries.models import OWED_EXPECTED_STATES, ReceiptVerdict
 from flisportal.lib.periods import is_period
 from flisportal.lib.widgets import PlainSelect
 from routes.models import DataArea, Endpoint, ITSystem, Kommune, Route, User

@@ -1,9 +1,10 @@
 """Deliveries: an uploaded extract, its status history, the data contract it was checked against
 and the validation report.
 
-Rules about one delivery (which status may follow which) are methods here; workflows that
-store files, validate or push live in `deliveries.services`. Scoping by user lives only in
-`DeliveryQuerySet.for_user()`.
+Rules about one delivery (may it move to that status, is a worker busy with it) are methods
+here; the statuses themselves, which may follow which and their named groups are in
+`deliveries.lifecycle.states`. Workflows that store files, validate or push live in
+`deliveries.services`. Scoping by user lives only in `DeliveryQuerySet.for_user()`.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from deliveries.lifecycle.states import WORKING, DeliveryStatus, can_transition
 from deliveries.messages import render
 from flisportal.lib.periods import local_date
 from routes.models import (
@@ -33,57 +35,6 @@ from routes.models import (
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AnonymousUser
-
-
-class DeliveryStatus(models.TextChoices):
-    RECEIVED = "received", _("modtaget")
-    VALIDATING = "validating", _("valideres")
-    VALID = "valid", _("godkendt")
-    REJECTED = "rejected", _("afvist")
-    PUSHING = "pushing", _("sendes")
-    SENT = "sent", _("sendt")
-    DISTRIBUTED = "distributed", _("distribueret")
-    REFUSED = "refused", _("afvist af Serviceplatformen")
-    FETCHED = "fetched", _("hentet")
-    FAILED = "failed", _("fejlet")
-
-
-S = DeliveryStatus
-
-# DESIGN §4. `validating → received` and `pushing → valid` are the reconciler putting back a
-# delivery whose worker died (and `pushing → valid` is also a push waiting for its next try);
-# `failed → received/valid` is a person's retry from the delivery page; `failed → distributed/
-# refused` is a receipt that arrives after the portal gave up (the platform got the trigger, but
-# the answer to its upload was lost): the platform's word wins.
-DELIVERY_TRANSITIONS: dict[str, tuple[str, ...]] = {
-    S.RECEIVED: (S.VALIDATING,),
-    S.VALIDATING: (S.VALID, S.REJECTED, S.FAILED, S.RECEIVED),
-    S.VALID: (S.PUSHING,),
-    S.REJECTED: (),
-    S.PUSHING: (S.SENT, S.FAILED, S.VALID),
-    # `sent → fetched`: the recipient may fetch before the receipts job has seen the
-    # platform's receipt (the stand-in distributes at once).
-    S.SENT: (S.DISTRIBUTED, S.REFUSED, S.FETCHED),
-    S.DISTRIBUTED: (S.FETCHED,),
-    S.REFUSED: (),
-    S.FETCHED: (),
-    S.FAILED: (S.RECEIVED, S.PUSHING, S.VALID, S.DISTRIBUTED, S.REFUSED),
-}
-
-# States a worker is busy in: the delivery page refreshes while one of these lasts.
-WORKING_STATES = (S.RECEIVED, S.VALIDATING, S.PUSHING)
-
-
-def can_transition(old: str, new: str) -> bool:
-    return new in DELIVERY_TRANSITIONS.get(old, ())
-
-
-def quiet_since(since: datetime) -> Q:
-    """Deliveries with no sign of life since `since`: neither their status nor their worker's
-    heartbeat moved. The reconciler takes these back; the Driftsstatus page counts them."""
-    return Q(status_changed_at__lt=since) & (
-        Q(heartbeat_at__isnull=True) | Q(heartbeat_at__lt=since)
-    )
 
 
 class DataContractQuerySet(models.QuerySet["DataContract"]):
@@ -305,30 +256,34 @@ class Delivery(models.Model):
 
     @property
     def is_working(self) -> bool:
-        return self.status in WORKING_STATES
+        return self.status in WORKING
 
     @property
     def push_failed(self) -> bool:
         """Failed after a clean validation, i.e. while (or before) being pushed: a retry sends
         it again instead of validating it again."""
-        return self.status == S.FAILED and self.validated_at is not None and not self.error_count
+        return (
+            self.status == DeliveryStatus.FAILED
+            and self.validated_at is not None
+            and not self.error_count
+        )
 
     @property
     def receipt_missing(self) -> bool:
         """Sent, and the reconciler has flagged that no receipt came in time."""
-        return self.status == S.SENT and self.receipt_overdue_at is not None
+        return self.status == DeliveryStatus.SENT and self.receipt_overdue_at is not None
 
     @property
     def status_badge(self) -> str:
         """Bootstrap colour for the status badge."""
         return {
-            S.VALID: "success",
-            S.FETCHED: "success",
-            S.DISTRIBUTED: "success",
-            S.SENT: "info",
-            S.REJECTED: "danger",
-            S.REFUSED: "danger",
-            S.FAILED: "danger",
+            DeliveryStatus.VALID: "success",
+            DeliveryStatus.FETCHED: "success",
+            DeliveryStatus.DISTRIBUTED: "success",
+            DeliveryStatus.SENT: "info",
+            DeliveryStatus.REJECTED: "danger",
+            DeliveryStatus.REFUSED: "danger",
+            DeliveryStatus.FAILED: "danger",
         }.get(DeliveryStatus(self.status), "secondary")
 
     @property

@@ -17,13 +17,8 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
-from deliveries.models import (
-    OWED_EXPECTED_STATES,
-    Delivery,
-    DeliveryStatus,
-    ExpectedDelivery,
-    ExpectedState,
-)
+from deliveries.lifecycle.states import PROBLEM
+from deliveries.models import OWED_EXPECTED_STATES, Delivery, ExpectedDelivery, ExpectedState
 from flisportal.lib.periods import period_of, period_shift
 from routes.models import Kommune, Route, RouteStatus
 
@@ -35,8 +30,7 @@ if TYPE_CHECKING:
 # How far back the dashboard looks for periods still missing.
 DASHBOARD_MONTHS = 12
 
-# Deliveries that stopped without reaching the recipient, and how long a start page lists them.
-PROBLEM_STATES = (DeliveryStatus.REJECTED, DeliveryStatus.REFUSED, DeliveryStatus.FAILED)
+# How long a start page lists deliveries that stopped without reaching the recipient.
 PROBLEM_DAYS = 30
 
 
@@ -108,7 +102,7 @@ def deliveries_needing_action(user: User | AnonymousUser, *, limit: int) -> list
     )
     return list(
         Delivery.objects.for_user(user)
-        .filter(status__in=PROBLEM_STATES, status_changed_at__gte=since)
+        .filter(status__in=PROBLEM, status_changed_at__gte=since)
         .filter(~Exists(newer))
         .select_related("it_system", "data_area", "kommune")
         .only(

@@ -31,7 +31,8 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from deliveries import access, selectors
 from deliveries.forms import DeliveryFilterForm, DeliveryUploadForm, OutstandingFilterForm
-from deliveries.models import DataContract, Delivery, DeliveryStatus
+from deliveries.lifecycle.states import AWAITING_OTHERS, DeliveryStatus
+from deliveries.models import DataContract, Delivery
 from deliveries.services import retry
 from deliveries.services.intake import IntakeRefused, Refusal, delivery_upload
 from deliveries.uploads import HashingUploadHandler, UploadRefused, prepare_upload
@@ -40,9 +41,6 @@ from flisportal.lib.links import link_former
 from routes.models import Route, User
 
 PAGE_SIZE = 50
-# After validation nobody works on the delivery in this process, but it still moves: the page
-# follows it (follow.js) until the recipient has fetched it or it has stopped.
-AWAITING_STATES = (DeliveryStatus.VALID, DeliveryStatus.SENT, DeliveryStatus.DISTRIBUTED)
 REPORT_PAGE_SIZE = 100
 
 
@@ -287,7 +285,7 @@ def delivery_detail(request: HttpRequest, delivery_uuid: uuid.UUID) -> HttpRespo
             "receipts": delivery.receipts.select_related(
                 "recipient_system", "recipient_sftp_user"
             ).order_by("fetched_at", "pk"),
-            "awaiting": delivery.status in AWAITING_STATES,
+            "awaiting": delivery.status in AWAITING_OTHERS,
         },
     )
 

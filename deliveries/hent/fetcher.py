@@ -38,9 +38,10 @@ from django.utils import timezone
 from django.utils.text import get_valid_filename
 
 from deliveries import protocol
+from deliveries.lifecycle.states import AWAITING_FETCH, DeliveryStatus
 from deliveries.lifecycle.transitions import delivery_transition
 from deliveries.messages import Text, stored_as, text
-from deliveries.models import Delivery, DeliveryStatus, Receipt, ReceiptVerdict
+from deliveries.models import Delivery, Receipt, ReceiptVerdict
 from deliveries.services.sftp_login import sftp_login_as
 from deliveries.sftp import SftpConnection, SftpError, open_for_endpoint
 from flisportal.lib.periods import (
@@ -63,8 +64,6 @@ _DERIVED_NAMESPACE = uuid.UUID("6f1c2b4e-9d0a-4c53-8f7e-2a1b3c4d5e6f")
 _PERIOD_IN_NAME = re.compile(r"_(20\d{2}(?:0[1-9]|1[0-2]))_")
 # The month folder received files are kept in (`_storage_name`).
 _MONTH_FOLDER = re.compile(r"\d{4}-(0[1-9]|1[0-2])")
-# States a delivery is in between the push and the recipient's fetch.
-AWAITING_FETCH = (DeliveryStatus.SENT, DeliveryStatus.DISTRIBUTED)
 
 
 @dataclass

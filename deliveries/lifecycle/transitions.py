@@ -9,13 +9,9 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from deliveries.lifecycle.states import REACHED_RECIPIENT, can_transition
 from deliveries.messages import Text, stored_as
-from deliveries.models import (
-    Delivery,
-    DeliveryEvent,
-    DeliveryStatus,
-    can_transition,
-)
+from deliveries.models import Delivery, DeliveryEvent
 from deliveries.services.expected import expected_delivery_mark_met
 from deliveries.services.notify import notify_delivery_status
 from flisportal.audit.services import audit_record
@@ -83,7 +79,7 @@ def delivery_transition(
             kommune_id=delivery.kommune_id,
             at=now,
         )
-        if new in (DeliveryStatus.DISTRIBUTED, DeliveryStatus.FETCHED):
+        if new in REACHED_RECIPIENT:
             # The period this extract was for is met: said here, where the status changes,
             # so the dashboard does not wait for the next scan.
             expected_delivery_mark_met(route_id=delivery.route_id, period=delivery.period)

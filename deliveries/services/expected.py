@@ -16,11 +16,11 @@ from django.db import transaction
 from django.db.models import Exists, Min, OuterRef
 from django.utils import timezone
 
+from deliveries.lifecycle.states import REACHED_RECIPIENT
 from deliveries.models import (
     OPEN_EXPECTED_STATES,
     Delivery,
     DeliveryEvent,
-    DeliveryStatus,
     ExpectedDelivery,
     ExpectedState,
 )
@@ -29,9 +29,6 @@ from flisportal.lib.periods import end_of_day, period_due_date, period_of, perio
 from routes.models import Route, RouteStatus
 
 logger = logging.getLogger(__name__)
-
-# A period is met once an extract for it has reached its recipient's IN folder.
-MET_STATUSES = (DeliveryStatus.DISTRIBUTED, DeliveryStatus.FETCHED)
 
 
 @dataclass
@@ -91,7 +88,7 @@ def _met_delivery(expected: ExpectedDelivery) -> tuple[int, datetime] | None:
         DeliveryEvent.objects.filter(
             delivery__route_id=expected.route_id,
             delivery__period=expected.period,
-            new_status__in=MET_STATUSES,
+            new_status__in=REACHED_RECIPIENT,
         )
         .values("delivery_id")
         .annotate(first=Min("at"))
@@ -104,7 +101,7 @@ def _met_delivery(expected: ExpectedDelivery) -> tuple[int, datetime] | None:
     # fix in the admin) may lack one: then the delivery's own status time says when.
     delivery = (
         Delivery.objects.filter(
-            route_id=expected.route_id, period=expected.period, status__in=MET_STATUSES
+            route_id=expected.route_id, period=expected.period, status__in=REACHED_RECIPIENT
         )
         .order_by("status_changed_at", "pk")
         .first()
@@ -144,7 +141,7 @@ def expected_deliveries_scan(*, now: datetime | None = None) -> ScanRound:
 
     # Met: any period not yet met (overdue ones too: a late delivery still meets its period).
     reached = Delivery.objects.filter(
-        route_id=OuterRef("route_id"), period=OuterRef("period"), status__in=MET_STATUSES
+        route_id=OuterRef("route_id"), period=OuterRef("period"), status__in=REACHED_RECIPIENT
     )
     unmet = (
         ExpectedDelivery.objects.exclude(state=ExpectedState.MET)

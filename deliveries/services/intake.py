@@ -21,13 +21,9 @@ from django.db import transaction
 from django.utils.translation import gettext as _
 
 from deliveries import access
+from deliveries.lifecycle.states import DeliveryStatus
 from deliveries.messages import stored_as, text
-from deliveries.models import (
-    Delivery,
-    DeliveryEvent,
-    DeliveryStatus,
-    delivery_upload_to,
-)
+from deliveries.models import Delivery, DeliveryEvent, delivery_upload_to
 from deliveries.services import VALIDATE_JOB
 from flisportal.audit.services import audit_record, snapshot
 from flisportal.lib.periods import is_period, local_time_text

@@ -11,7 +11,8 @@ from typing import Any
 from django.conf import settings
 from django.db import transaction
 
-from deliveries.models import Delivery, DeliveryStatus, ExpectedDelivery, ValidationIssue
+from deliveries.lifecycle.states import DeliveryStatus
+from deliveries.models import Delivery, ExpectedDelivery, ValidationIssue
 from flisportal.notifications.services import (
     Recipient,
     administrators,

@@ -23,12 +23,10 @@ from django.db.models import Q
 from django.utils import timezone
 
 from deliveries import protocol, sftp
+from deliveries.lifecycle.states import DeliveryStatus
 from deliveries.lifecycle.transitions import delivery_transition
 from deliveries.messages import stored_as, text
-from deliveries.models import (
-    Delivery,
-    DeliveryStatus,
-)
+from deliveries.models import Delivery
 from deliveries.services import PUSH_JOB
 from deliveries.services.sftp_login import SftpLogin, sftp_login
 from deliveries.sftp import SftpError

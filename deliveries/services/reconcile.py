@@ -13,14 +13,10 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from deliveries.lifecycle.states import DeliveryStatus, quiet_since
 from deliveries.lifecycle.transitions import RECONCILER, delivery_transition
 from deliveries.messages import stored_as, text
-from deliveries.models import (
-    Delivery,
-    DeliveryEvent,
-    DeliveryStatus,
-    quiet_since,
-)
+from deliveries.models import Delivery, DeliveryEvent
 from deliveries.services import PUSH_JOB, VALIDATE_JOB
 from flisportal.lib.periods import local_time_text
 from flisportal.lib.queues import SFTP, VALIDATION, enqueue_on_commit

@@ -57,16 +57,14 @@ from django.db.models import Q, QuerySet
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from deliveries.models import Delivery, DeliveryStatus, Receipt, ReceiptVerdict, ValidationIssue
+from deliveries.lifecycle.states import FINAL, TURNED_DOWN, DeliveryStatus
+from deliveries.models import Delivery, Receipt, ReceiptVerdict, ValidationIssue
 from flisportal.audit.services import audit_record
 from flisportal.notifications.models import MailStatus, OutgoingMail
 from routes.models import DataArea
 
 logger = logging.getLogger(__name__)
 
-S = DeliveryStatus
-# The only states a file may be deleted in.
-RETENTION_FINAL_STATES = (S.FETCHED, S.REJECTED, S.REFUSED)
 # Mails that are done with: neither waiting (digest, pending) nor being sent.
 MAIL_FINAL_STATES = (MailStatus.SENT, MailStatus.DIGESTED, MailStatus.FAILED)
 # Where the Hent side stores its copies (fetching._storage_name), quarantine tree included.
@@ -96,17 +94,17 @@ class RetentionRound:
 def retention_due(*, now: datetime) -> list[Delivery]:
     """Deliveries whose file is due for deletion at `now`. One query for all data areas."""
     rejected_before = now - timedelta(days=settings.RETENTION_REJECTED_DAYS)
-    due = Q(status__in=(S.REJECTED, S.REFUSED), status_changed_at__lte=rejected_before)
+    due = Q(status__in=TURNED_DOWN, status_changed_at__lte=rejected_before)
     for area in DataArea.objects.only("pk", "retention_days"):
         due |= Q(
             data_area_id=area.pk,
-            status=S.FETCHED,
+            status=DeliveryStatus.FETCHED,
             status_changed_at__lte=now - timedelta(days=area.retention_days),
         )
     return list(
         Delivery.objects.filter(due, file_deleted_at__isnull=True)
         .exclude(file="")
-        .filter(status__in=RETENTION_FINAL_STATES)  # belt and braces: never another state
+        .filter(status__in=FINAL)  # belt and braces: never a delivery that can still move
         .order_by("status_changed_at", "pk")
     )
 

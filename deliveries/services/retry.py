@@ -5,12 +5,10 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import transaction
 
+from deliveries.lifecycle.states import DeliveryStatus
 from deliveries.lifecycle.transitions import delivery_transition
 from deliveries.messages import text
-from deliveries.models import (
-    Delivery,
-    DeliveryStatus,
-)
+from deliveries.models import Delivery
 from deliveries.services import PUSH_JOB, VALIDATE_JOB
 from flisportal.lib.queues import SFTP, VALIDATION, enqueue_on_commit
 from routes.models import User

@@ -15,25 +15,21 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from deliveries import protocol, sftp
+from deliveries.lifecycle.states import (
+    AWAITING_RECEIPT,
+    PUSH_UNDER_WAY,
+    RECEIPT_SETTLED,
+    DeliveryStatus,
+    awaiting_receipt,
+)
 from deliveries.lifecycle.transitions import delivery_transition
 from deliveries.messages import Text, text
-from deliveries.models import (
-    Delivery,
-    DeliveryStatus,
-    ReceiptProblem,
-)
+from deliveries.models import Delivery, ReceiptProblem
 from deliveries.services.sftp_login import sftp_login_as
 from deliveries.sftp import SftpError
 from routes.models import SftpUser
 
 logger = logging.getLogger(__name__)
-
-
-# Statuses in which a delivery's receipt has been recorded for good.
-RECORDED = (DeliveryStatus.DISTRIBUTED, DeliveryStatus.REFUSED, DeliveryStatus.FETCHED)
-# A receipt for a delivery in one of these may still be recorded later: its push is under way
-# again (the platform got an earlier try's trigger), so the file is left for a later round.
-NOT_YET = (DeliveryStatus.VALID, DeliveryStatus.PUSHING)
 
 
 @dataclass
@@ -55,22 +51,13 @@ class ReceiptRound:
         self.failed_users.extend(other.failed_users)
 
 
-# Deliveries whose technical receipt may still come: sent ones, and failed ones that were
-# pushed at least once (the trigger may have reached the platform although the portal gave up,
-# e.g. when the answer to its upload was lost). A delivery that failed in validation was never
-# pushed and can have no receipt.
-AWAITING_RECEIPT = Q(status=DeliveryStatus.SENT) | Q(
-    status=DeliveryStatus.FAILED, push_attempts__gt=0, receipt_at__isnull=True
-)
-
-
 def receipts_collect() -> ReceiptRound:
     """Logs in as every sender SFTP user that has deliveries awaiting a receipt (`sent`, or
     `failed` after a push) and records the technical receipts waiting in its IN/ (the RQ cron
     job `collect_receipts`). A user whose login fails is reported and skipped; the others are
     still served."""
     pairs = set(
-        Delivery.objects.filter(AWAITING_RECEIPT)
+        Delivery.objects.filter(awaiting_receipt())
         .order_by()
         .values_list("it_system_id", "endpoint_id")
         .distinct()
@@ -141,13 +128,13 @@ def _receipt_handle(
         _receipt_keep(sftp_user, name, problem, data=data, receipt=receipt)
         result.kept += 1
         return
-    if delivery.status in NOT_YET:
+    if delivery.status in PUSH_UNDER_WAY:
         result.waiting += 1
         return
-    if delivery.status in RECORDED:
+    if delivery.status in RECEIPT_SETTLED:
         _receipt_seen_before(connection, sftp_user, name, delivery, receipt, data, result)
         return
-    if delivery.status not in (DeliveryStatus.SENT, DeliveryStatus.FAILED):
+    if delivery.status not in AWAITING_RECEIPT:
         _receipt_keep(
             sftp_user,
             name,
@@ -355,7 +342,7 @@ def _outbox_clean(connection: sftp.SftpConnection, sftp_user: SftpUser) -> int:
         Delivery.objects.filter(
             it_system=sftp_user.it_system,
             endpoint=sftp_user.endpoint,
-            status__in=RECORDED,
+            status__in=RECEIPT_SETTLED,
             wire_name__in=stems,
         ).values_list("wire_name", flat=True)
     )

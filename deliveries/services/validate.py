@@ -18,14 +18,10 @@ from django.core.files.storage import FileSystemStorage, default_storage
 from django.db import transaction
 from django.utils import timezone
 
+from deliveries.lifecycle.states import DeliveryStatus
 from deliveries.lifecycle.transitions import delivery_transition
 from deliveries.messages import Text, text
-from deliveries.models import (
-    DataContract,
-    Delivery,
-    DeliveryStatus,
-    ValidationIssue,
-)
+from deliveries.models import DataContract, Delivery, ValidationIssue
 from deliveries.services import PUSH_JOB
 from deliveries.validation import FILE_RULES, Report, validate_file
 from flisportal.lib.queues import SFTP, enqueue_on_commit

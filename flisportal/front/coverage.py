@@ -26,13 +26,8 @@ from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext as _
 
-from deliveries.models import (
-    Delivery,
-    DeliveryEvent,
-    DeliveryStatus,
-    ExpectedDelivery,
-    ExpectedState,
-)
+from deliveries.lifecycle.states import DeliveryStatus
+from deliveries.models import Delivery, DeliveryEvent, ExpectedDelivery, ExpectedState
 from deliveries.selectors import collecting_period, owed_within_dashboard
 from flisportal.audit.models import AuditEntry
 from flisportal.lib.links import link_former

@@ -27,7 +27,8 @@ from rq import Queue, Worker, cron_job_registry
 from rq.cron import CronJob, CronScheduler, get_cron_job_history_key
 from rq.job import Job, JobStatus
 
-from deliveries.models import Delivery, DeliveryStatus, Receipt, quiet_since
+from deliveries.lifecycle.states import MAY_STALL, DeliveryStatus, quiet_since
+from deliveries.models import Delivery, Receipt
 from flisportal import cron
 from flisportal.audit.models import AuditCheckpoint
 from flisportal.lib import queues
@@ -361,9 +362,7 @@ def stuck_deliveries(*, now: datetime) -> StuckDeliveries:
     quiet = quiet_since(stuck_since)
     receipt_since = now - timedelta(minutes=settings.RECEIPT_OVERDUE_MINUTES)
     fetch_since = now - timedelta(hours=settings.NOTIFY_NOT_FETCHED_HOURS)
-    counts = Delivery.objects.filter(
-        status__in=(S.VALIDATING, S.PUSHING, S.SENT, S.DISTRIBUTED)
-    ).aggregate(
+    counts = Delivery.objects.filter(status__in=MAY_STALL).aggregate(
         validating=Count("pk", filter=quiet & Q(status=S.VALIDATING)),
         pushing=Count("pk", filter=quiet & Q(status=S.PUSHING)),
         sent=Count("pk", filter=Q(status=S.SENT, sent_at__lt=receipt_since)),

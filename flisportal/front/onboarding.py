@@ -15,7 +15,8 @@ from typing import Any
 from django.db.models import Exists, OuterRef
 from django.utils.translation import gettext as _
 
-from deliveries.models import Delivery, DeliveryStatus
+from deliveries.lifecycle.states import REACHED_RECIPIENT
+from deliveries.models import Delivery
 from routes.models import (
     AgreementStatus,
     DataArea,
@@ -77,7 +78,7 @@ def _reached_recipient() -> Exists:
     return Exists(
         Delivery.objects.filter(
             route=OuterRef("pk"),
-            status__in=(DeliveryStatus.DISTRIBUTED, DeliveryStatus.FETCHED),
+            status__in=REACHED_RECIPIENT,
         )
     )
 

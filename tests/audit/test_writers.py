@@ -7,8 +7,8 @@ import pytest
 from django.core.management import call_command
 from django.urls import reverse
 
+from deliveries.lifecycle.states import DeliveryStatus
 from deliveries.lifecycle.transitions import delivery_transition
-from deliveries.models import DeliveryStatus
 from deliveries.services.contracts import contract_load
 from flisportal.audit.models import AuditEntry
 from flisportal.audit.services import audit_verify
@@ -22,9 +22,7 @@ S = DeliveryStatus
 
 def test_every_delivery_event_is_an_audit_row(make_delivery, upload_route, vendor_a_user):
     delivery = make_delivery(upload_route, vendor_a_user, "x")
-    delivery_transition(
-        delivery_id=delivery.pk, old=S.RECEIVED, new=S.VALIDATING, message="i gang"
-    )
+    delivery_transition(delivery_id=delivery.pk, old=S.RECEIVED, new=S.VALIDATING, message="i gang")
     rows = list(AuditEntry.objects.order_by("seq"))
     assert [r.action for r in rows] == ["delivery.create", "delivery.status"]
     create, step = rows

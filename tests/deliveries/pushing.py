@@ -19,7 +19,8 @@ from pathlib import Path
 import pytest
 from django.utils import timezone
 
-from deliveries.models import Delivery, DeliveryStatus
+from deliveries.lifecycle.states import DeliveryStatus
+from deliveries.models import Delivery
 from deliveries.serviceplatform.server import StandinThread
 from routes.keys import encrypt_private_key
 from routes.models import DataArea, Route, SftpKey, User

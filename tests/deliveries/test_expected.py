@@ -8,8 +8,9 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 import time_machine
 
+from deliveries.lifecycle.states import DeliveryStatus
 from deliveries.lifecycle.transitions import delivery_transition
-from deliveries.models import DeliveryStatus, ExpectedDelivery, ExpectedState
+from deliveries.models import ExpectedDelivery, ExpectedState
 from deliveries.services.expected import expected_deadlines, expected_deliveries_scan
 from flisportal.lib.periods import COPENHAGEN, end_of_day, period_due_date, period_of, period_shift
 from routes.models import DataArea, Endpoint, Route

@@ -44,8 +44,9 @@ from rq.job import Job, JobStatus
 from rq.registry import ScheduledJobRegistry, StartedJobRegistry
 
 from deliveries import jobs
+from deliveries.lifecycle.states import DeliveryStatus
 from deliveries.lifecycle.transitions import delivery_transition
-from deliveries.models import Delivery, DeliveryEvent, DeliveryStatus, Receipt, ReceiptVerdict
+from deliveries.models import Delivery, DeliveryEvent, Receipt, ReceiptVerdict
 from deliveries.serviceplatform.models import PlatformDecision, PlatformOutcome
 from deliveries.services.push import delivery_push
 from deliveries.services.reconcile import deliveries_reconcile

@@ -19,7 +19,8 @@ from django.utils import timezone
 
 from deliveries import protocol, sftp
 from deliveries.hent import fetcher as fetching
-from deliveries.models import Delivery, DeliveryEvent, DeliveryStatus, Receipt, ReceiptVerdict
+from deliveries.lifecycle.states import DeliveryStatus
+from deliveries.models import Delivery, DeliveryEvent, Receipt, ReceiptVerdict
 from flisportal.lib.periods import COPENHAGEN
 from routes.keys import encrypt_private_key
 from routes.models import Endpoint, KeyState, SftpKey, SftpUser

@@ -12,8 +12,9 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.urls import reverse
 
+from deliveries.lifecycle.states import DeliveryStatus
 from deliveries.lifecycle.transitions import delivery_transition
-from deliveries.models import DeliveryStatus, Receipt, ReceiptRead, ReceiptVerdict
+from deliveries.models import Receipt, ReceiptRead, ReceiptVerdict
 from routes.models import DataArea, Endpoint, ITSystem, Kommune, SftpUser, User
 from tests.conftest import dagtilbud_csv
 

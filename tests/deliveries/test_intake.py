@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 from django.core.files.storage import default_storage
 
-from deliveries.models import Delivery, DeliveryEvent, DeliveryStatus
+from deliveries.lifecycle.states import DeliveryStatus
+from deliveries.models import Delivery, DeliveryEvent
 from deliveries.services.intake import IncomingFile, IntakeRefused, Refusal, delivery_upload
 from flisportal.audit.models import AuditEntry
 from routes.models import AgreementStatus, ProcessingAgreement, Route, RouteStatus

@@ -13,7 +13,8 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from deliveries.models import DeliveryStatus, ExpectedDelivery, ExpectedState
+from deliveries.lifecycle.states import DeliveryStatus
+from deliveries.models import ExpectedDelivery, ExpectedState
 from flisportal.lib.periods import COPENHAGEN
 from routes.models import DataArea, Endpoint, Route, RouteStatus, User
 from tests.deliveries.test_expected import walk_to

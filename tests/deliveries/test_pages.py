@@ -10,7 +10,7 @@ import pytest
 from django.urls import reverse
 
 from deliveries.jobs import validate_delivery
-from deliveries.models import DeliveryStatus
+from deliveries.lifecycle.states import DeliveryStatus
 from flisportal.lib.csvexport import csv_safe
 from tests.conftest import dagtilbud_csv, dagtilbud_row
 

@@ -15,7 +15,8 @@ from django.utils import timezone
 from rq.registry import ScheduledJobRegistry
 
 from deliveries import jobs, protocol
-from deliveries.models import Delivery, DeliveryStatus
+from deliveries.lifecycle.states import DeliveryStatus
+from deliveries.models import Delivery
 from deliveries.serviceplatform.models import PlatformDecision, PlatformOutcome
 from deliveries.serviceplatform.server import standin_running
 from deliveries.services.push import delivery_push

@@ -11,8 +11,9 @@ from django.db import connection, connections, transaction
 from django.urls import reverse
 
 from deliveries import protocol, sftp
+from deliveries.lifecycle.states import DeliveryStatus
 from deliveries.lifecycle.transitions import delivery_transition
-from deliveries.models import Delivery, DeliveryStatus, ReceiptProblem
+from deliveries.models import Delivery, ReceiptProblem
 from deliveries.serviceplatform.models import PlatformDecision
 from deliveries.services.push import delivery_push
 from deliveries.services.technical_receipts import receipts_collect, receipts_collect_for_user

@@ -17,7 +17,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from deliveries import jobs
-from deliveries.models import Delivery, DeliveryStatus
+from deliveries.lifecycle.states import DeliveryStatus
+from deliveries.models import Delivery
 from deliveries.serviceplatform.models import PlatformDecision, PlatformOutcome
 from deliveries.services.push import delivery_push
 from deliveries.services.reconcile import ReconcileRound, deliveries_reconcile

@@ -13,7 +13,8 @@ from django.core.management import call_command
 from django.urls import reverse
 
 from deliveries.jobs import validate_delivery
-from deliveries.models import Delivery, DeliveryStatus, ValidationIssue
+from deliveries.lifecycle.states import DeliveryStatus
+from deliveries.models import Delivery, ValidationIssue
 from deliveries.services.retention import retention_run
 from flisportal.audit.models import AuditEntry
 from flisportal.audit.services import audit_verify

@@ -19,7 +19,8 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
 from deliveries import jobs
-from deliveries.models import Delivery, DeliveryStatus, Receipt, ReceiptVerdict
+from deliveries.lifecycle.states import DeliveryStatus
+from deliveries.models import Delivery, Receipt, ReceiptVerdict
 from routes.models import AgreementStatus, ProcessingAgreement
 from tests.conftest import dagtilbud_csv
 from tests.deliveries.standin import home

@@ -15,8 +15,9 @@ from django.urls import reverse
 from django.utils import timezone, translation
 
 from deliveries.jobs import validate_delivery
+from deliveries.lifecycle.states import DeliveryStatus
 from deliveries.messages import BILINGUAL, MESSAGES, render, stored_as, text
-from deliveries.models import Delivery, DeliveryStatus, ValidationIssue
+from deliveries.models import Delivery, ValidationIssue
 from deliveries.services.push import delivery_push
 from deliveries.services.retention import retention_run
 from deliveries.sftp import SftpError, _operation_error, connect

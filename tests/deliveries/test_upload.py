@@ -11,7 +11,8 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
-from deliveries.models import Delivery, DeliveryEvent, DeliveryStatus
+from deliveries.lifecycle.states import DeliveryStatus
+from deliveries.models import Delivery, DeliveryEvent
 from routes.models import AgreementStatus, Endpoint
 from tests.conftest import dagtilbud_csv
 

@@ -24,7 +24,8 @@ from pathlib import Path
 import pytest
 from django.db import connections
 
-from deliveries.models import Delivery, DeliveryStatus
+from deliveries.lifecycle.states import DeliveryStatus
+from deliveries.models import Delivery
 from deliveries.serviceplatform.server import standin_running
 from routes.models import (
     AgreementStatus,

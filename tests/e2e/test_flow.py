@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
-from deliveries.models import Delivery, DeliveryStatus, Receipt, ReceiptVerdict
+from deliveries.lifecycle.states import DeliveryStatus
+from deliveries.models import Delivery, Receipt, ReceiptVerdict
 from tests.conftest import dagtilbud_csv, dagtilbud_row
 from tests.e2e.conftest import ARTIFACTS, PASSWORD, E2EWorld, Portal
 

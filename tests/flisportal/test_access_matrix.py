@@ -33,7 +33,8 @@ from django.core.files.storage import default_storage
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
-from deliveries.models import Delivery, DeliveryEvent, DeliveryStatus, Receipt, ReceiptVerdict
+from deliveries.lifecycle.states import DeliveryStatus
+from deliveries.models import Delivery, DeliveryEvent, Receipt, ReceiptVerdict
 from routes.models import (
     DataArea,
     Endpoint,

@@ -12,7 +12,8 @@ import time_machine
 from django.forms.models import model_to_dict
 from django.urls import reverse
 
-from deliveries.models import DeliveryStatus, ExpectedDelivery
+from deliveries.lifecycle.states import DeliveryStatus
+from deliveries.models import ExpectedDelivery
 from deliveries.services.expected import expected_deliveries_scan
 from flisportal.lib.periods import COPENHAGEN
 from routes.models import DataArea, Endpoint, RouteStatus

@@ -18,7 +18,8 @@ from rq import Queue, Worker
 from rq.cron import CronJob, CronScheduler
 
 from deliveries import jobs as delivery_jobs
-from deliveries.models import Delivery, DeliveryStatus
+from deliveries.lifecycle.states import DeliveryStatus
+from deliveries.models import Delivery
 from flisportal import checks
 from flisportal.audit.models import AuditCheckpoint
 from flisportal.front import health

@@ -5,7 +5,8 @@ from datetime import date
 import pytest
 from django.urls import reverse
 
-from deliveries.models import Delivery, DeliveryStatus
+from deliveries.lifecycle.states import DeliveryStatus
+from deliveries.models import Delivery
 from flisportal.front.onboarding import TaskState, onboarding_checklist
 from routes import services
 from routes.models import AgreementStatus, ProcessingAgreement

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from deliveries.jobs import validate_delivery
-from deliveries.models import DeliveryStatus
+from deliveries.lifecycle.states import DeliveryStatus
 from tests.conftest import dagtilbud_csv, dagtilbud_row
 
 pytestmark = pytest.mark.django_db

@@ -16,7 +16,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from deliveries.jobs import validate_delivery
-from deliveries.models import DeliveryStatus, ExpectedDelivery, ExpectedState
+from deliveries.lifecycle.states import DeliveryStatus
+from deliveries.models import ExpectedDelivery, ExpectedState
 from flisportal.audit.services import audit_record
 from flisportal.lib.periods import period_of, period_shift
 from routes.models import Endpoint, ITSystem, SftpUser

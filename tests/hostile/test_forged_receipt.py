@@ -7,7 +7,8 @@ from __future__ import annotations
 import pytest
 
 from deliveries import protocol
-from deliveries.models import DeliveryStatus, ReceiptProblem
+from deliveries.lifecycle.states import DeliveryStatus
+from deliveries.models import ReceiptProblem
 from deliveries.services.push import delivery_push
 from deliveries.services.technical_receipts import receipts_collect
 from routes.models import DataArea, Route, RouteStatus, User

@@ -17,7 +17,8 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
 from deliveries import jobs
-from deliveries.models import Delivery, DeliveryStatus
+from deliveries.lifecycle.states import DeliveryStatus
+from deliveries.models import Delivery
 from deliveries.services.technical_receipts import receipts_collect
 from routes.models import AgreementStatus, ProcessingAgreement
 from tests.conftest import dagtilbud_csv, dagtilbud_row

@@ -12,7 +12,8 @@ from __future__ import annotations
 import pytest
 
 from deliveries import protocol
-from deliveries.models import DeliveryStatus, ReceiptProblem
+from deliveries.lifecycle.states import DeliveryStatus
+from deliveries.models import ReceiptProblem
 from deliveries.serviceplatform.models import PlatformDecision
 from deliveries.services.push import delivery_push
 from deliveries.services.technical_receipts import receipts_collect

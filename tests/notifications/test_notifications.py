@@ -13,7 +13,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from deliveries.jobs import validate_delivery
-from deliveries.models import DeliveryStatus
+from deliveries.lifecycle.states import DeliveryStatus
 from deliveries.services.expected import expected_deliveries_scan
 from flisportal.lib.periods import COPENHAGEN
 from flisportal.notifications import services
