@@ -1,2 +1,3 @@
-"""A delivery's lifecycle: its statuses, the transitions between them, the named groups of
-states, and the one writer of status changes (with their event and audit rows)."""
+"""A delivery's lifecycle: its statuses, the transitions between them and the named groups of
+states (`states`), and the one writer of status changes and events with their audit rows
+(`transitions`)."""

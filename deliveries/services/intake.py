@@ -21,11 +21,11 @@ from django.db import transaction
 from django.utils.translation import gettext as _
 
 from deliveries import access
-from deliveries.lifecycle.states import DeliveryStatus
-from deliveries.messages import stored_as, text
-from deliveries.models import Delivery, DeliveryEvent, delivery_upload_to
+from deliveries.lifecycle.states import INITIAL
+from deliveries.lifecycle.transitions import delivery_event_record
+from deliveries.messages import text
+from deliveries.models import Delivery, delivery_upload_to
 from deliveries.services import VALIDATE_JOB
-from flisportal.audit.services import audit_record, snapshot
 from flisportal.lib.periods import is_period, local_time_text
 from flisportal.lib.queues import VALIDATION, enqueue_on_commit
 from routes.models import Route, User
@@ -238,20 +238,12 @@ def delivery_create(
                 name=delivery.original_filename,
                 **({"replaces": str(replaces.uuid)} if replaces is not None else {}),
             )
-            DeliveryEvent.objects.create(
+            delivery_event_record(
                 delivery=delivery,
-                old_status="",
-                new_status=DeliveryStatus.RECEIVED,
+                old="",
+                new=INITIAL,
                 actor=user,
-                **stored_as("message", said),
-                at=delivery.uploaded_at,
-            )
-            audit_record(
-                action="delivery.create",
-                obj=delivery,
-                after=snapshot(delivery),
-                actor=user,
-                kommune_id=delivery.kommune_id,
+                message=said,
                 at=delivery.uploaded_at,
             )
             enqueue_on_commit(VALIDATION, VALIDATE_JOB, delivery.pk)

@@ -14,9 +14,13 @@ from django.db.models import Q
 from django.utils import timezone
 
 from deliveries.lifecycle.states import DeliveryStatus, quiet_since
-from deliveries.lifecycle.transitions import RECONCILER, delivery_transition
-from deliveries.messages import stored_as, text
-from deliveries.models import Delivery, DeliveryEvent
+from deliveries.lifecycle.transitions import (
+    RECONCILER,
+    delivery_event_record,
+    delivery_transition,
+)
+from deliveries.messages import text
+from deliveries.models import Delivery
 from deliveries.services import PUSH_JOB, VALIDATE_JOB
 from flisportal.lib.periods import local_time_text
 from flisportal.lib.queues import SFTP, VALIDATION, enqueue_on_commit
@@ -130,13 +134,16 @@ def _flag_overdue_receipts(*, now: datetime, result: ReconcileRound) -> None:
                     minutes=settings.RECEIPT_OVERDUE_MINUTES,
                     sent=local_time_text(sent_at or now),
                 )
-                DeliveryEvent.objects.create(
-                    delivery_id=delivery_id,
-                    old_status=DeliveryStatus.SENT,
-                    new_status=DeliveryStatus.SENT,
+                delivery_event_record(
+                    delivery=Delivery.objects.only("uuid", "period", "kommune_id").get(
+                        pk=delivery_id
+                    ),
+                    old=DeliveryStatus.SENT,
+                    new=DeliveryStatus.SENT,
                     actor_label=RECONCILER,
-                    **stored_as("message", said),
+                    message=said,
                     at=now,
+                    changed={"receipt_overdue_at": now},
                 )
         if flagged:
             result.overdue.append(delivery_id)

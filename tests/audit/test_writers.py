@@ -3,13 +3,18 @@ logins; and the login lockout (django-axes)."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from django.core.management import call_command
 from django.urls import reverse
+from django.utils import timezone
 
 from deliveries.lifecycle.states import DeliveryStatus
 from deliveries.lifecycle.transitions import delivery_transition
+from deliveries.models import Delivery
 from deliveries.services.contracts import contract_load
+from deliveries.services.reconcile import deliveries_reconcile
 from flisportal.audit.models import AuditEntry
 from flisportal.audit.services import audit_verify
 from routes import services as route_services
@@ -32,6 +37,37 @@ def test_every_delivery_event_is_an_audit_row(make_delivery, upload_route, vendo
     assert step.after["status"] == "validating" and step.after["message"] == "i gang"
     assert step.actor is None and step.actor_label == "worker"
     assert step.object_id == str(delivery.pk)
+    assert audit_verify().ok
+
+
+def test_the_reconcilers_overdue_receipt_event_is_an_audit_row_too(
+    make_delivery, upload_route, vendor_a_user, settings
+):
+    # Not a status change, but a step on the timeline: it is written with its audit row like
+    # every other event.
+    delivery = make_delivery(upload_route, vendor_a_user, "x")
+    sent_at = timezone.now()
+    Delivery.objects.filter(pk=delivery.pk).update(status=S.SENT, sent_at=sent_at)
+    later = sent_at + timedelta(minutes=settings.RECEIPT_OVERDUE_MINUTES + 1)
+
+    assert deliveries_reconcile(now=later).overdue == [delivery.pk]
+
+    event = delivery.events.get(old_status=S.SENT)
+    row = AuditEntry.objects.get(action="delivery.event")
+    assert row.object_type == "deliveries.delivery" and row.object_id == str(delivery.pk)
+    assert row.object_repr == f"{delivery.uuid} ({delivery.period})"
+    assert row.before == {"status": "sent"}
+    assert row.after["status"] == "sent" and row.after["message"] == event.message
+    assert row.after["receipt_overdue_at"] is not None
+    assert row.actor is None and row.actor_label == event.actor_label == "reconciler"
+    assert row.kommune_id == upload_route.kommune_id and row.at == event.at == later
+    # One audit row per event of the delivery, in the same order.
+    audited = AuditEntry.objects.filter(object_type="deliveries.delivery", object_id=delivery.pk)
+    assert list(audited.order_by("seq").values_list("action", flat=True)) == [
+        "delivery.create",
+        "delivery.event",
+    ]
+    assert delivery.events.count() == audited.count()
     assert audit_verify().ok
 
 

@@ -1,5 +1,5 @@
 """The lifecycle's promises: what the transition table allows and what its named groups mean,
-and that the vocabulary has one home.
+that the vocabulary has one home, and that only `deliveries.lifecycle` writes event rows.
 
 The source checks read the code with `ast`, so they hold for code that no test happens to run.
 """
@@ -9,6 +9,8 @@ from __future__ import annotations
 import ast
 from collections.abc import Iterator
 from pathlib import Path
+
+import pytest
 
 from deliveries.lifecycle import states
 from deliveries.lifecycle.states import (
@@ -28,6 +30,7 @@ from deliveries.lifecycle.states import (
     DeliveryStatus,
     can_transition,
 )
+from deliveries.lifecycle.transitions import delivery_event_record
 from deliveries.models import Delivery
 from tests.conftest import ROOT
 
@@ -175,3 +178,81 @@ def test_the_vocabulary_is_imported_from_its_home():
                         if a.name in moved
                     ]
     assert found == [], "import these from deliveries.lifecycle.states"
+
+
+# --- the one writer of events -----------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_the_event_writer_refuses_what_the_table_does_not_allow(
+    make_delivery, upload_route, vendor_a_user
+):
+    delivery = make_delivery(upload_route, vendor_a_user, "x")
+    now = delivery.uploaded_at
+    with pytest.raises(ValueError):
+        delivery_event_record(delivery=delivery, old="", new=S.SENT, at=now)
+    with pytest.raises(ValueError):
+        delivery_event_record(delivery=delivery, old=S.RECEIVED, new=S.SENT, at=now)
+    assert delivery.events.count() == 1
+
+
+def _names_of_the_event_model(tree: ast.Module) -> set[str]:
+    names = {"DeliveryEvent"}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom):
+            names |= {a.asname for a in node.names if a.name == "DeliveryEvent" and a.asname}
+    return names
+
+
+def _is_event_model(node: ast.expr, names: set[str]) -> bool:
+    # DeliveryEvent, an alias of it, or models.DeliveryEvent.
+    if isinstance(node, ast.Name):
+        return node.id in names
+    return isinstance(node, ast.Attribute) and node.attr == "DeliveryEvent"
+
+
+def event_writes(tree: ast.Module) -> list[int]:
+    """Lines that create DeliveryEvent rows: `DeliveryEvent(...)`, `DeliveryEvent.objects.
+    create/bulk_create/get_or_create/update_or_create(...)` and the same through a delivery's
+    `events` manager."""
+    names = _names_of_the_event_model(tree)
+    writers = {"create", "bulk_create", "get_or_create", "update_or_create"}
+    lines = []
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Call):
+            continue
+        func = node.func
+        if _is_event_model(func, names):
+            lines.append(node.lineno)
+        elif isinstance(func, ast.Attribute) and func.attr in writers:
+            manager = func.value
+            if isinstance(manager, ast.Attribute) and (
+                (manager.attr == "objects" and _is_event_model(manager.value, names))
+                or manager.attr == "events"
+            ):
+                lines.append(node.lineno)
+    return lines
+
+
+def test_only_the_lifecycle_writes_delivery_events():
+    found = [
+        f"{path.relative_to(ROOT)}:{line}"
+        for path, tree in _sources()
+        if LIFECYCLE not in path.parents
+        for line in event_writes(tree)
+    ]
+    assert found == [], "write events through deliveries.lifecycle.transitions"
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "DeliveryEvent.objects.create(delivery=d, new_status='sent')",
+        "from deliveries.models import DeliveryEvent as E\nE.objects.bulk_create(rows)",
+        "rows = [models.DeliveryEvent(delivery=d) for d in ds]",
+        "delivery.events.create(new_status='sent')",
+    ],
+)
+def test_the_event_write_check_sees_each_way_of_writing_one(source):
+    assert event_writes(ast.parse(source))
+    assert not event_writes(ast.parse("DeliveryEvent.objects.filter(delivery=d).count()"))
