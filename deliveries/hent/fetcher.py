@@ -416,9 +416,12 @@ def _check_route(checked: _Checked, *, sftp_user: SftpUser) -> None:
     checked.delivery = _delivery_sent_as(descriptor.senders_file_id, sender_system=sender.it_system)
 
 
-def _delivery_sent_as(senders_file_id: str, *, sender_system: ITSystem) -> Delivery | None:
+def _delivery_sent_as(senders_file_id: str | None, *, sender_system: ITSystem) -> Delivery | None:
     """The portal's delivery behind a SendersFileId, when the sender is one of the portal's
     systems: the portal's SendersFileIds are UUIDs, anything else is another sender's own."""
+    if not senders_file_id:
+        # A trigger may carry no SendersFileId at all (uuid.UUID(None) would raise TypeError).
+        return None
     try:
         wanted = uuid.UUID(senders_file_id)
     except ValueError:

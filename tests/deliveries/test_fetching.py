@@ -546,3 +546,11 @@ def test_fetch_before_the_technical_receipt_leaves_no_receipt_problem(fetch_worl
     assert not (home(standin, world.sender) / "IN" / f"{NAME}.sftpreceipt").exists()
     delivery.refresh_from_db()
     assert delivery.status == DeliveryStatus.FETCHED
+
+
+@pytest.mark.django_db
+def test_a_file_without_a_senders_file_id_is_nobody_s_delivery(system_a):
+    # A trigger need not carry a SendersFileId; the lookup says "none", it does not crash.
+    assert fetching._delivery_sent_as(None, sender_system=system_a) is None
+    assert fetching._delivery_sent_as("", sender_system=system_a) is None
+    assert fetching._delivery_sent_as("not-a-uuid", sender_system=system_a) is None
