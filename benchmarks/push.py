@@ -205,7 +205,7 @@ def main() -> None:
 
     django.setup()
     from routes.keys import generate_key_pair
-    from tests.sshd import start_sshd
+    from tests.helpers.sshd import start_sshd
 
     base = args.dir
     if base is None and os.path.isdir(SHM):

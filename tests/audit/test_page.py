@@ -3,14 +3,12 @@ kommuners' entries, others get 404; formulas are neutralised; the query count is
 
 from __future__ import annotations
 
-import csv
-import io
-
 import pytest
 from django.urls import reverse
 
 from flisportal.audit.models import AuditEntry
 from flisportal.audit.services import audit_record
+from tests.helpers.pages import csv_rows
 
 pytestmark = pytest.mark.django_db
 
@@ -20,12 +18,6 @@ def entries(admin_user, kommune_kbh, kommune_aarhus):
     audit_record(action="route.order", object_repr="Skole · KBH", kommune_id=kommune_kbh.pk)
     audit_record(action="route.order", object_repr="Skole · Aarhus", kommune_id=kommune_aarhus.pk)
     audit_record(action="routes.vendor.change", object_repr='=HYPERLINK("http://x")')
-
-
-def rows_of(response):
-    text = b"".join(response.streaming_content).decode("utf-8")
-    assert text.startswith("\ufeff")
-    return list(csv.reader(io.StringIO(text[1:]), delimiter=";"))
 
 
 def test_administrator_sees_and_searches_everything(client, admin_user, entries):
@@ -49,7 +41,7 @@ def test_consultant_sees_only_entries_about_their_kommuner(client, consultant_us
     client.force_login(consultant_user)
     page = client.get(reverse("audit:log"))
     assert [e.object_repr for e in page.context["page"]] == ["Skole · KBH"]
-    rows = rows_of(client.get(reverse("audit:log_csv")))
+    rows = csv_rows(client.get(reverse("audit:log_csv")))
     assert [r[6] for r in rows[1:]] == ["Skole · KBH"]
 
 
@@ -71,7 +63,7 @@ def test_csv_export_neutralises_formulas(client, admin_user, entries):
     client.force_login(admin_user)
     response = client.get(reverse("audit:log_csv"), {"action": "routes.vendor"})
     assert response["Content-Disposition"].startswith('attachment; filename="revisionslog-')
-    header, row = rows_of(response)
+    header, row = csv_rows(response)
     assert header[:4] == ["Nr.", "Tidspunkt", "Aktør", "Handling"]
     assert row[6] == '\'=HYPERLINK("http://x")'
     assert len(row[9]) == 64  # the hash, so an export can be checked against the chain

@@ -9,7 +9,7 @@ from django.urls import reverse
 
 from deliveries.lifecycle.states import DeliveryStatus
 from deliveries.models import Delivery
-from tests.conftest import dagtilbud_csv, dagtilbud_row
+from tests.factories import dagtilbud_csv, dagtilbud_row
 
 pytestmark = [pytest.mark.redis, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
 

@@ -9,31 +9,16 @@ import pytest
 import time_machine
 
 from deliveries.lifecycle.states import DeliveryStatus
-from deliveries.lifecycle.transitions import delivery_transition
 from deliveries.models import ExpectedDelivery, ExpectedState
 from deliveries.services.expected import expected_deadlines, expected_deliveries_scan
-from flisportal.lib.periods import COPENHAGEN, end_of_day, period_due_date, period_of, period_shift
+from flisportal.lib.periods import end_of_day, period_due_date, period_of, period_shift
 from routes.models import DataArea, Endpoint, Route
+from tests.helpers.clock import local
+from tests.helpers.lifecycle import DISTRIBUTED, walk_to
 
 pytestmark = pytest.mark.django_db
 
 S = DeliveryStatus
-
-
-def local(*args: int) -> datetime:
-    return datetime(*args, tzinfo=COPENHAGEN)
-
-
-def walk_to(delivery, *statuses: str) -> None:
-    """Moves a delivery through `statuses` by the one service that changes status."""
-    old = delivery.status
-    for new in statuses:
-        assert delivery_transition(delivery_id=delivery.pk, old=old, new=new)
-        old = new
-    delivery.refresh_from_db()
-
-
-DISTRIBUTED = (S.VALIDATING, S.VALID, S.PUSHING, S.SENT, S.DISTRIBUTED)
 
 
 # --- due dates --------------------------------------------------------------------------------
@@ -92,13 +77,6 @@ def test_grace_days_over_a_dst_weekend_count_calendar_days(upload_route):
 
 
 # --- the scanner ------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def owing_route(upload_route):
-    upload_route.established_on = date(2026, 9, 1)
-    upload_route.save()
-    return upload_route
 
 
 def rows(route: Route) -> dict[str, str]:

@@ -3,7 +3,7 @@ queries) and a kommune's delivery history page (on time / late by N days / missi
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date
 
 import pytest
 import time_machine
@@ -12,23 +12,13 @@ from django.urls import reverse
 from deliveries.models import Delivery, ExpectedDelivery, ExpectedState
 from deliveries.services.expected import expected_deliveries_scan
 from flisportal.front.coverage import coverage_matrix
-from flisportal.lib.periods import COPENHAGEN
-from routes.models import DataArea, Endpoint, ITSystem, Kommune, Route, User
-from tests.conftest import establish_everywhere
-from tests.deliveries.test_expected import DISTRIBUTED, walk_to
+from routes.models import ITSystem, User
+from tests import factories
+from tests.factories import routes_everywhere
+from tests.helpers.clock import local
+from tests.helpers.lifecycle import DISTRIBUTED, walk_to
 
 pytestmark = pytest.mark.django_db
-
-
-def local(*args: int) -> datetime:
-    return datetime(*args, tzinfo=COPENHAGEN)
-
-
-@pytest.fixture
-def owing_route(upload_route):
-    upload_route.established_on = date(2026, 9, 1)
-    upload_route.save()
-    return upload_route
 
 
 @pytest.fixture
@@ -93,7 +83,7 @@ def test_dashboard_shows_the_period_being_collected_once_met(
 def test_coverage_query_count_stays_fixed_with_deliveries_and_periods(
     admin_user, system_a, flis_system, vendor_a_user, django_assert_num_queries
 ):
-    routes = establish_everywhere(system_a, established_on=date(2026, 1, 1))
+    routes = routes_everywhere(system_a, established_on=date(2026, 1, 1))
     lokal = routes[0].endpoint
     Delivery.objects.bulk_create(
         Delivery(
@@ -167,14 +157,10 @@ def test_history_query_count_is_fixed(client, consultant_user, history, django_a
     # session, user, the role's kommuner check, kommune, routes, expected periods (+ deliveries)
     with django_assert_num_queries(6):
         client.get(reverse("deliveries:kommune_history", args=["101"]))
-    Route.objects.create(
-        endpoint=Endpoint.objects.get(slug="produktion"),
-        data_area=DataArea.objects.get(code="skole"),
-        kommune=Kommune.objects.get(code="101"),
+    factories.route(
         sender_system=ITSystem.objects.get(name="System A"),
-        sender_authority="64942212",
-        recipient_authority="64942212",
-        status="established",
+        endpoint="produktion",
+        data_area="skole",
         established_on=date(2026, 1, 1),
     )
     with time_machine.travel(local(2026, 12, 12, 8, 0), tick=False):

@@ -21,11 +21,9 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import shutil
 import signal
 import sqlite3
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -55,18 +53,13 @@ from flisportal.audit.models import AuditEntry
 from flisportal.audit.services import audit_verify
 from flisportal.lib.env import redis_url_with_timeouts
 from routes.models import AgreementStatus, Endpoint, ProcessingAgreement
-from tests.conftest import (
-    ROOT,
-    dagtilbud_csv,
-    dagtilbud_row,
-    free_port,
-    queues_at,
-    redis_env,
-    worker_env,
-)
-from tests.deliveries.standin import home
-from tests.deliveries.test_fetching import hold_private_keys
-from tests.deliveries.test_reconciler import children_of
+from tests.factories import dagtilbud_csv, dagtilbud_row
+from tests.helpers.fetching import hold_private_keys
+from tests.helpers.net import free_port
+from tests.helpers.processes import ROOT, children_of
+from tests.helpers.redis import start_redis
+from tests.helpers.standin import home
+from tests.helpers.workers import queues_at, rqworker_command, run_burst_worker, worker_env
 
 pytestmark = pytest.mark.redis
 
@@ -116,42 +109,12 @@ def test_push_to_a_server_that_never_answers_times_out_and_is_retried_later(
 def own_redis(tmp_path, settings) -> Iterator[dict]:
     """A Redis of this test only (so stopping it does not disturb the session's), on a fixed
     port so that it can be started again at the same address."""
-    binary = shutil.which("redis-server")
-    assert binary, "redis-server is not installed"
     port = free_port()
     url = f"redis://127.0.0.1:{port}/0"
     state: dict = {"process": None, "url": url}
 
     def start(*, append_only: bool = False) -> None:
-        # append_only: every write to an append-only file, flushed before it is acknowledged
-        # (`appendfsync always`), read back on the next start.
-        persistence = ["--appendonly", "yes", "--appendfsync", "always"] if append_only else []
-        state["process"] = subprocess.Popen(
-            [
-                binary,
-                "--bind",
-                "127.0.0.1",
-                "--port",
-                str(port),
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-                *persistence,
-                "--dir",
-                str(tmp_path),
-            ],
-            stdout=subprocess.DEVNULL,
-            env=redis_env(),
-        )
-        client = redis.Redis.from_url(url)
-        for _ in range(100):
-            try:
-                client.ping()
-                return
-            except redis.ConnectionError:
-                time.sleep(0.05)
-        raise AssertionError("redis did not start")
+        state["process"] = start_redis(port, tmp_path, append_only=append_only)
 
     def stop() -> None:
         state["process"].kill()
@@ -198,10 +161,7 @@ def test_redis_down_during_upload_then_back_loses_nothing(
     assert deliveries_reconcile(now=later).requeued == [delivery.pk]
     env = worker_env(own_redis["url"])
     for queues in (("validation", "sftp"),):
-        done = subprocess.run(
-            [sys.executable, str(ROOT / "manage.py"), "rqworker", "--burst", *queues],
-            env=env, cwd=ROOT, capture_output=True, text=True, timeout=120, check=False,
-        )  # fmt: skip
+        done = run_burst_worker(env, *queues)
         assert done.returncode == 0, done.stderr
     standin.wait_idle()
     receipts_collect()
@@ -274,7 +234,7 @@ def test_twenty_uploads_at_once_with_four_workers_are_fetched_exactly_once(
     env = worker_env(redis_url)
 
     def four_workers(*queues: str) -> None:
-        command = [sys.executable, str(ROOT / "manage.py"), "rqworker", "--burst", *queues]
+        command = rqworker_command("--burst", *queues)
         workers = [
             subprocess.Popen(
                 command,
@@ -298,10 +258,8 @@ def test_twenty_uploads_at_once_with_four_workers_are_fetched_exactly_once(
     four_workers("validation", "sftp")
     # Burst workers stop when the queues look empty; a push enqueued by another worker's last
     # validation may still be waiting. One more worker drains what is left.
-    subprocess.run(
-        [sys.executable, str(ROOT / "manage.py"), "rqworker", "--burst", "validation", "sftp"],
-        env=env, cwd=ROOT, capture_output=True, timeout=180, check=True,
-    )  # fmt: skip
+    drained = run_burst_worker(env, "validation", "sftp", timeout=180)
+    assert drained.returncode == 0, drained.stderr[-2000:]
     standin.wait_idle()
     receipts_collect()
 
@@ -482,7 +440,7 @@ def sigkill_worker_when(
     SIGKILLs the work horse (RQ forks one per job, in its own session) and the worker, as the
     OOM killer or a crash would. Fails the test if `what` is never seen within `within` s."""
     worker = subprocess.Popen(
-        [sys.executable, str(ROOT / "manage.py"), "rqworker", *args],
+        rqworker_command(*args),
         env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
     try:
@@ -708,10 +666,7 @@ def test_worker_killed_while_a_fetch_is_downloading_is_fetched_once_by_the_next_
 
 def burst(env: dict[str, str], *queues: str) -> None:
     """A real worker process that works the queues until they are empty."""
-    done = subprocess.run(
-        [sys.executable, str(ROOT / "manage.py"), "rqworker", "--burst", *queues],
-        env=env, cwd=ROOT, capture_output=True, text=True, timeout=120, check=False,
-    )  # fmt: skip
+    done = run_burst_worker(env, *queues)
     assert done.returncode == 0, done.stderr[-2000:]
 
 

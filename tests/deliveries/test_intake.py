@@ -16,7 +16,7 @@ from deliveries.models import Delivery, DeliveryEvent
 from deliveries.services.intake import IncomingFile, IntakeRefused, Refusal, delivery_upload
 from flisportal.audit.models import AuditEntry
 from routes.models import AgreementStatus, ProcessingAgreement, Route, RouteStatus
-from tests.conftest import dagtilbud_csv
+from tests.factories import dagtilbud_csv
 
 pytestmark = pytest.mark.django_db
 

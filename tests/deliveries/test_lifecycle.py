@@ -32,7 +32,7 @@ from deliveries.lifecycle.states import (
 )
 from deliveries.lifecycle.transitions import delivery_event_record
 from deliveries.models import Delivery
-from tests.conftest import ROOT
+from tests.helpers.processes import ROOT
 
 S = DeliveryStatus
 ALL = set(S)

@@ -16,8 +16,9 @@ from django.urls import reverse
 from deliveries.lifecycle.states import DeliveryStatus
 from deliveries.models import ExpectedDelivery, ExpectedState
 from flisportal.lib.periods import COPENHAGEN
-from routes.models import DataArea, Endpoint, Route, RouteStatus, User
-from tests.deliveries.test_expected import walk_to
+from routes.models import DataArea, Route, RouteStatus, User
+from tests import factories
+from tests.helpers.lifecycle import walk_to
 
 pytestmark = pytest.mark.django_db
 
@@ -34,14 +35,8 @@ def _at_now():
 
 
 def route_for(system, kommune, area_code: str, status: str = RouteStatus.ESTABLISHED) -> Route:
-    return Route.objects.create(
-        endpoint=Endpoint.objects.get(slug="lokal"),
-        data_area=DataArea.objects.get(code=area_code),
-        kommune=kommune,
-        sender_system=system,
-        sender_authority=kommune.cvr,
-        recipient_authority=kommune.cvr,
-        status=status,
+    return factories.route(
+        sender_system=system, kommune=kommune, data_area=area_code, status=status
     )
 
 

@@ -12,7 +12,7 @@ from django.urls import reverse
 from deliveries.jobs import validate_delivery
 from deliveries.lifecycle.states import DeliveryStatus
 from flisportal.lib.csvexport import csv_safe
-from tests.conftest import dagtilbud_csv, dagtilbud_row
+from tests.factories import dagtilbud_csv, dagtilbud_row
 
 pytestmark = pytest.mark.django_db
 

@@ -23,9 +23,9 @@ from deliveries.services.push import delivery_push
 from deliveries.services.technical_receipts import receipts_collect
 from routes.keys import encrypt_private_key, generate_key_pair
 from routes.models import Endpoint, Route, RouteStatus, SftpKey
-from tests.conftest import dagtilbud_csv
-from tests.deliveries.pushing import sender_in, sender_out
-from tests.deliveries.standin import home
+from tests.factories import dagtilbud_csv
+from tests.helpers.pushing import sender_in, sender_out
+from tests.helpers.standin import home
 
 pytestmark = pytest.mark.redis
 
@@ -143,8 +143,8 @@ def test_server_down_is_retried_with_backoff_and_succeeds_when_it_returns(
     world, push_route, sender_key, uploader, private_media, clean_redis, run_worker, settings,
     tmp_path,
 ):  # fmt: skip
-    from tests.conftest import free_port
-    from tests.deliveries.pushing import delivery_of
+    from tests.helpers.net import free_port
+    from tests.helpers.pushing import delivery_of
 
     settings.SFTP_RETRY_BASE_DELAY = 1
     port = free_port()
@@ -301,7 +301,7 @@ def test_push_only_claims_valid_deliveries_once(world, pushable):
 
 
 def _closed_port() -> int:
-    from tests.conftest import free_port
+    from tests.helpers.net import free_port
 
     return free_port()  # bound and released at once: nothing listens there
 

@@ -17,7 +17,7 @@ from deliveries.access import delivery_or_404
 from deliveries.jobs import validate_delivery
 from deliveries.models import Delivery, DeliveryEvent, ExpectedDelivery, ExpectedState
 from deliveries.selectors import outstanding_expected
-from tests.conftest import dagtilbud_csv, dagtilbud_row, establish_everywhere
+from tests.factories import dagtilbud_csv, dagtilbud_row, routes_everywhere
 
 pytestmark = pytest.mark.django_db
 
@@ -104,7 +104,7 @@ def test_periods_still_owed_are_found_through_their_index(system_a, request, who
     # every kommune and area established, a year of met periods each — SQLite's planner drove
     # from the routes and walked every period of the year (13 ms at 29,400 periods; 5 ms
     # through the index).
-    routes = establish_everywhere(system_a)
+    routes = routes_everywhere(system_a)
     now = timezone.now()
     ExpectedDelivery.objects.bulk_create(
         ExpectedDelivery(

@@ -18,7 +18,7 @@ from deliveries.serviceplatform.models import PlatformDecision
 from deliveries.services.push import delivery_push
 from deliveries.services.technical_receipts import receipts_collect, receipts_collect_for_user
 from routes.models import User
-from tests.deliveries.pushing import sender_in, sender_out
+from tests.helpers.pushing import sender_in, sender_out
 
 pytestmark = pytest.mark.redis
 

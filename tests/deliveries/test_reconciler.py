@@ -6,10 +6,8 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 import time
 from datetime import timedelta
-from pathlib import Path
 
 import django_rq
 import pytest
@@ -23,9 +21,10 @@ from deliveries.serviceplatform.models import PlatformDecision, PlatformOutcome
 from deliveries.services.push import delivery_push
 from deliveries.services.reconcile import ReconcileRound, deliveries_reconcile
 from deliveries.services.technical_receipts import receipts_collect
-from tests.conftest import ROOT, worker_env
-from tests.deliveries.pushing import sender_out
-from tests.deliveries.standin import home
+from tests.helpers.processes import ROOT, children_of
+from tests.helpers.pushing import sender_out
+from tests.helpers.standin import home
+from tests.helpers.workers import rqworker_command, worker_env
 
 pytestmark = pytest.mark.redis
 
@@ -34,20 +33,6 @@ S = DeliveryStatus
 
 def later(minutes: float) -> timezone.datetime:
     return timezone.now() + timedelta(minutes=minutes)
-
-
-def children_of(pid: int) -> list[int]:
-    children = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                stat = Path(f"/proc/{entry}/stat").read_text()
-            except OSError:
-                continue
-            # Field 4 is the parent pid; the command name (field 2) may hold spaces.
-            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
-                children.append(int(entry))
-    return children
 
 
 def queued(queue: str) -> list[tuple[str, tuple]]:
@@ -64,7 +49,7 @@ def test_killed_worker_and_flushed_redis_still_reach_distributed(
     delivery = pushable(size=size)
     django_rq.get_queue("sftp").enqueue(jobs.push_delivery, delivery.pk)
     worker = subprocess.Popen(
-        [sys.executable, str(ROOT / "manage.py"), "rqworker", "sftp"],
+        rqworker_command("sftp"),
         env=worker_env(redis_url),
         cwd=ROOT,
         stdout=subprocess.DEVNULL,

@@ -20,8 +20,8 @@ from flisportal.audit.models import AuditEntry
 from flisportal.audit.services import audit_verify
 from flisportal.lib.periods import COPENHAGEN
 from routes.models import DataArea
-from tests.conftest import dagtilbud_csv, dagtilbud_row
-from tests.deliveries.test_expected import DISTRIBUTED, walk_to
+from tests.factories import dagtilbud_csv, dagtilbud_row
+from tests.helpers.lifecycle import DISTRIBUTED, walk_to
 
 pytestmark = pytest.mark.django_db
 

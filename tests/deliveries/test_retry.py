@@ -13,7 +13,7 @@ from django.utils import timezone
 from deliveries.lifecycle.states import DeliveryStatus
 from deliveries.models import Delivery
 from routes.models import User
-from tests.conftest import dagtilbud_csv
+from tests.factories import dagtilbud_csv
 
 pytestmark = pytest.mark.django_db
 

@@ -31,7 +31,8 @@ from deliveries.sftp import (
 )
 from routes.keys import KeyPair, fingerprint_of, generate_key_pair
 from routes.models import Endpoint, SftpUser
-from tests.sshd import SshServer, free_port, start_sshd
+from tests.helpers.net import free_port
+from tests.helpers.sshd import SshServer, start_sshd
 
 # Short timeouts keep the failure tests fast; the happy paths never come near them.
 FAST = Timeouts(connect=3, banner=2, auth=3, operation=5)

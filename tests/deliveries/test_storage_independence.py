@@ -22,9 +22,9 @@ from deliveries import jobs
 from deliveries.lifecycle.states import DeliveryStatus
 from deliveries.models import Delivery, Receipt, ReceiptVerdict
 from routes.models import AgreementStatus, ProcessingAgreement
-from tests.conftest import dagtilbud_csv
-from tests.deliveries.standin import home
-from tests.deliveries.test_fetching import hold_private_keys
+from tests.factories import dagtilbud_csv
+from tests.helpers.fetching import hold_private_keys
+from tests.helpers.standin import home
 
 pytestmark = pytest.mark.redis
 

@@ -21,7 +21,7 @@ from deliveries.models import Delivery, ValidationIssue
 from deliveries.services.push import delivery_push
 from deliveries.services.retention import retention_run
 from deliveries.sftp import SftpError, _operation_error, connect
-from tests.conftest import dagtilbud_csv, dagtilbud_row
+from tests.factories import dagtilbud_csv, dagtilbud_row
 
 pytestmark = pytest.mark.django_db
 

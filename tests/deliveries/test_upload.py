@@ -14,7 +14,8 @@ from django.urls import reverse
 from deliveries.lifecycle.states import DeliveryStatus
 from deliveries.models import Delivery, DeliveryEvent
 from routes.models import AgreementStatus, Endpoint
-from tests.conftest import dagtilbud_csv
+from tests import factories
+from tests.factories import dagtilbud_csv
 
 pytestmark = pytest.mark.django_db
 URL = reverse("deliveries:upload")
@@ -226,18 +227,15 @@ def test_anonymous_is_sent_to_login(client):
 
 
 def test_combination_without_a_route_is_refused_with_a_message(vendor_client, upload_route):
-    from routes.models import DataArea, Route, RouteStatus
+    from routes.models import DataArea
 
     # A second route (Personale on produktion) puts both areas and both endpoints in the
     # choices; Personale on lokal still has no route.
-    Route.objects.create(
-        endpoint=Endpoint.objects.get(slug="produktion"),
-        data_area=DataArea.objects.get(code="personale"),
-        kommune=upload_route.kommune,
+    factories.route(
         sender_system=upload_route.sender_system,
-        sender_authority=upload_route.sender_authority,
-        recipient_authority=upload_route.recipient_authority,
-        status=RouteStatus.ESTABLISHED,
+        kommune=upload_route.kommune,
+        endpoint="produktion",
+        data_area="personale",
     )
     data = form_data(upload_route, dagtilbud_csv(rows_ok=1).encode())
     data["data_area"] = DataArea.objects.get(code="personale").pk

@@ -3,16 +3,14 @@ delivery on success, and keeps a refusal on screen."""
 
 from __future__ import annotations
 
-import shutil
-import subprocess
-import sys
-import time
-import urllib.request
-
 import pytest
 
 from deliveries.models import Delivery
-from tests.conftest import ROOT, dagtilbud_csv, free_port, portal_password, worker_env
+from tests.factories import dagtilbud_csv, portal_password
+from tests.helpers.browser import launch_chromium, start_manage, wait_for_http
+from tests.helpers.net import free_port
+from tests.helpers.processes import stop
+from tests.helpers.workers import worker_env
 
 pytestmark = [
     pytest.mark.e2e,
@@ -26,26 +24,15 @@ def portal_url(clean_redis, redis_url, private_media):
     """The portal served by `runserver` in its own process, on the test database (like the
     worker processes), on a free loopback port; stopped after the test."""
     port = free_port()
-    server = subprocess.Popen(
-        [sys.executable, str(ROOT / "manage.py"), "runserver", f"127.0.0.1:{port}", "--noreload"],
-        env=worker_env(redis_url),
-        cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+    server = start_manage(
+        ["runserver", f"127.0.0.1:{port}", "--noreload"], worker_env(redis_url), log=None
     )
     url = f"http://127.0.0.1:{port}"
-    for _ in range(150):
-        try:
-            urllib.request.urlopen(f"{url}/konto/login/", timeout=1)  # noqa: S310
-            break
-        except OSError:
-            time.sleep(0.1)
-    else:
-        server.kill()
-        pytest.fail("runserver did not start")
-    yield url
-    server.terminate()
-    server.wait(timeout=10)
+    try:
+        wait_for_http(f"{url}/konto/login/", server)
+        yield url
+    finally:
+        stop(server, timeout=10)
 
 
 @pytest.fixture
@@ -53,22 +40,10 @@ def page(monkeypatch):
     # Playwright's sync API runs an event loop in this thread; the test's own ORM calls are
     # still synchronous and safe.
     monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    chromium = shutil.which("chromium")
-    if chromium is None:
-        pytest.fail("chromium is not installed: `make test` installs it (apt-get).")
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=chromium,
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-            ],
-        )
+        browser = launch_chromium(playwright)
         yield browser.new_page(locale="da-DK")
         browser.close()
 

@@ -10,7 +10,7 @@ from deliveries.lifecycle.states import DeliveryStatus
 from deliveries.lifecycle.transitions import delivery_transition
 from deliveries.models import DataContract, Delivery, DeliveryEvent
 from deliveries.services.contracts import contract_load
-from tests.conftest import dagtilbud_csv, dagtilbud_row
+from tests.factories import dagtilbud_csv, dagtilbud_row
 
 pytestmark = pytest.mark.django_db
 

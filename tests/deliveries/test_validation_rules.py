@@ -9,7 +9,7 @@ import pytest
 
 from deliveries.datacontracts import CONTRACTS_DIR
 from deliveries.validation import validate_file
-from tests.conftest import DAGTILBUD_HEADER, dagtilbud_csv, dagtilbud_row
+from tests.factories import DAGTILBUD_HEADER, dagtilbud_csv, dagtilbud_row
 
 DAGTILBUD = json.loads((CONTRACTS_DIR / "dagtilbud.json").read_text(encoding="utf-8"))
 PERSONALE = json.loads((CONTRACTS_DIR / "personale.json").read_text(encoding="utf-8"))

@@ -16,8 +16,9 @@ from playwright.sync_api import Page, expect
 
 from deliveries.lifecycle.states import DeliveryStatus
 from deliveries.models import Delivery, Receipt, ReceiptVerdict
-from tests.conftest import dagtilbud_csv, dagtilbud_row
-from tests.e2e.conftest import ARTIFACTS, PASSWORD, E2EWorld, Portal
+from tests.factories import dagtilbud_csv, dagtilbud_row
+from tests.helpers.browser import ARTIFACTS, Portal
+from tests.helpers.e2e import PASSWORD, E2EWorld
 
 pytestmark = [pytest.mark.e2e, pytest.mark.redis]
 

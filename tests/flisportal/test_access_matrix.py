@@ -1,9 +1,10 @@
 """The access matrix: every named portal URL × every role, generated from the URL configuration.
 
-The URL list is not written by hand: it is walked out of `get_resolver()`. A new page therefore
-shows up here by itself and fails until someone (1) says how to fill its URL arguments from the
-fixture world below and (2) declares who may see it in `POLICY`. That is the point: a page added
-without scoping cannot slip through unnoticed.
+The URL list is not written by hand: it is walked out of `get_resolver()`
+(tests/helpers/portal_urls.py). A new page therefore shows up here by itself and fails until
+someone (1) says how to fill its URL arguments from a tenant's objects (KWARGS_BY_NAME or
+PK_BY_URL in tests/helpers/portal_urls.py) and (2) declares who may see it in `POLICY`. That is
+the point: a page added without scoping cannot slip through unnoticed.
 
 The world owns one object of each kind per tenant: vendor A (with its IT-system, SFTP user,
 route and delivery for København) and vendor B (the same for Aarhus). Every URL is asked about
@@ -21,43 +22,27 @@ Roles:
 
 from __future__ import annotations
 
-import hashlib
-import uuid
-from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from django.core.files.base import ContentFile
-from django.core.files.storage import default_storage
 from django.test import Client
-from django.urls import URLPattern, URLResolver, get_resolver, reverse
+from django.urls import reverse
 
 from deliveries.lifecycle.states import DeliveryStatus
-from deliveries.models import Delivery, DeliveryEvent, Receipt, ReceiptVerdict
-from routes.models import (
-    DataArea,
-    Endpoint,
-    ITSystem,
-    Kommune,
-    Route,
-    RouteStatus,
-    SftpUser,
-    User,
-    Vendor,
+from deliveries.models import Delivery
+from routes.models import RouteStatus, User
+from tests import factories
+from tests.helpers.portal_urls import (
+    URLS,
+    PortalUrl,
+    Tenant,
+    fill_kwargs,
+    make_receipt,
+    make_tenant,
 )
 
 pytestmark = pytest.mark.django_db
-
-# Whole URL trees that are not portal pages, each with the reason it is left out.
-SKIPPED_PREFIXES = {
-    "admin/": "Django's admin has its own staff-only permission system (tested in test_admin).",
-    "admin/rq/": "django-rq's dashboard sits under admin/ and is staff-only by django-rq itself.",
-    "i18n/": "the language switch is a public POST that only sets a cookie.",
-    "konto/": "Django's login, logout and password pages: public by design (test_login).",
-    "healthz": "the load balancer's health check: public by design, says only ok/fejl for the "
-    "database and Redis, no data (test_healthz).",
-}
 
 ROLES = ("anonymous", "admin", "vendor_a", "vendor_b", "consultant", "consultant_other", "nobody")
 
@@ -149,175 +134,17 @@ POST_ALLOWED: dict[str, tuple[str, ...]] = {
 
 
 @dataclass
-class Tenant:
-    vendor: Vendor
-    kommune: Kommune
-    system: ITSystem
-    sftp_user: SftpUser
-    route: Route
-    delivery: Delivery
-    receipt: Receipt | None = None
-
-
-def make_receipt(tenant: Tenant, recipient: SftpUser, *, file_name: str = "") -> Receipt:
-    """What the Hent-side fetcher records when FLIS fetched the tenant's delivery."""
-    content = b"kommunekode;periode\n"
-    receipt = Receipt(
-        filetransfer_uuid=str(uuid.uuid4()),
-        recipient_sftp_user=recipient,
-        recipient_system=recipient.it_system,
-        file_name=file_name or f"{tenant.sftp_user.username}_{tenant.delivery.uuid}.csv",
-        size=len(content),
-        sha256=hashlib.sha256(content).hexdigest(),
-        sender=tenant.sftp_user.username,
-        senders_file_id=str(tenant.delivery.uuid),
-        sender_system=tenant.system,
-        data_area=tenant.route.data_area,
-        kommune=tenant.kommune,
-        period=tenant.delivery.period,
-        route=tenant.route,
-        delivery=tenant.delivery,
-        verdict=ReceiptVerdict.OK,
-    )
-    receipt.file.name = default_storage.save(f"receipts/{receipt.uuid}.csv", ContentFile(content))
-    receipt.save()
-    tenant.receipt = receipt
-    return receipt
-
-
-@dataclass
 class World:
     a: Tenant
     b: Tenant
     users: dict[str, User | None]
 
 
-# How each URL argument is filled from vendor A's tenant. `pk` means a different model on
-# different pages, so it is keyed by URL name; other names mean the same everywhere.
-KWARGS_BY_NAME: dict[str, Callable[[Tenant], Any]] = {
-    "code": lambda t: t.kommune.code,
-    "delivery_uuid": lambda t: t.delivery.uuid,
-    "vendor_pk": lambda t: t.vendor.pk,
-    "receipt_uuid": lambda t: t.receipt.uuid if t.receipt else None,
-}
-PK_BY_URL: dict[str, Callable[[Tenant], Any]] = {
-    "routes:route_detail": lambda t: t.route.pk,
-    "routes:route_transition": lambda t: t.route.pk,
-    "routes:vendor_overview_for": lambda t: t.vendor.pk,
-    "routes:sftp_user_detail": lambda t: t.sftp_user.pk,
-    "routes:sftp_key_generate": lambda t: t.sftp_user.pk,
-    "routes:sftp_key_rotate": lambda t: t.sftp_user.pk,
-    "routes:sftp_key_upload": lambda t: t.sftp_user.pk,
-    "routes:sftp_key_confirm_rotation": lambda t: t.sftp_user.pk,
-}
-
-
-@dataclass(frozen=True)
-class PortalUrl:
-    name: str  # namespaced, e.g. "deliveries:detail"
-    route: str  # the pattern, e.g. "leverancer/<uuid:delivery_uuid>/"
-    kwargs: tuple[str, ...]
-
-
-def _walk(
-    patterns: list[Any], prefix: str = "", namespace: str = ""
-) -> Iterator[tuple[str, str, URLPattern]]:
-    for entry in patterns:
-        route = prefix + str(entry.pattern)
-        if isinstance(entry, URLResolver):
-            inner = namespace
-            if entry.namespace:
-                inner = f"{namespace}{entry.namespace}:"
-            yield from _walk(entry.url_patterns, route, inner)
-        else:
-            yield route, namespace, entry
-
-
-def portal_urls() -> list[PortalUrl]:
-    """Every portal URL from the URL configuration; an unnamed one is an error, because pages
-    are reached through `reverse()` and this test needs the name to declare a policy."""
-    found = []
-    for route, namespace, pattern in _walk(get_resolver().url_patterns):
-        if any(route.startswith(prefix) for prefix in SKIPPED_PREFIXES):
-            continue
-        assert pattern.name, f"URL {route!r} has no name: give it one and add it to POLICY."
-        found.append(
-            PortalUrl(
-                name=namespace + pattern.name,
-                route=route,
-                kwargs=tuple(pattern.pattern.converters),
-            )
-        )
-    return found
-
-
-URLS = portal_urls()
-
-
-def fill_kwargs(url: PortalUrl, tenant: Tenant) -> dict[str, Any]:
-    kwargs = {}
-    for name in url.kwargs:
-        if name == "pk" and url.name in PK_BY_URL:
-            kwargs[name] = PK_BY_URL[url.name](tenant)
-        elif name in KWARGS_BY_NAME:
-            kwargs[name] = KWARGS_BY_NAME[name](tenant)
-        else:
-            pytest.fail(
-                f"Cannot fill URL argument {name!r} of {url.name!r} ({url.route}): add it to "
-                "KWARGS_BY_NAME or PK_BY_URL in tests/flisportal/test_access_matrix.py, with "
-                "an object of each tenant in the fixture world, and declare who may see the "
-                "page in POLICY."
-            )
-    return kwargs
-
-
-def _tenant(name: str, cvr: str, kommune_code: str, system_uuid: str, username: str) -> Tenant:
-    kommune = Kommune.objects.get(code=kommune_code)
-    vendor = Vendor.objects.create(name=f"Leverandør {name}", cvr=cvr)
-    system = ITSystem.objects.create(
-        name=f"System {name}", uuid=system_uuid, vendor=vendor, is_sender=True
-    )
-    endpoint = Endpoint.objects.get(slug="lokal")
-    sftp_user = SftpUser.objects.create(it_system=system, endpoint=endpoint, username=username)
-    route = Route.objects.create(
-        endpoint=endpoint,
-        data_area=DataArea.objects.get(code="dagtilbud"),
-        kommune=kommune,
-        sender_system=system,
-        sender_authority=kommune.cvr,
-        recipient_authority=kommune.cvr,
-        status=RouteStatus.ESTABLISHED,
-    )
-    content = b"kommunekode;periode\n" + kommune_code.encode() + b";202610\n"
-    delivery = Delivery(
-        route=route,
-        it_system=system,
-        data_area=route.data_area,
-        kommune=kommune,
-        endpoint=endpoint,
-        period="2026-10",
-        original_filename=f"udtraek-{name}.csv",
-        size=len(content),
-        sha256=hashlib.sha256(content).hexdigest(),
-        status=DeliveryStatus.FAILED,
-    )
-    delivery.file.name = default_storage.save(
-        f"deliveries/{name}/{delivery.uuid}.csv", ContentFile(content)
-    )
-    delivery.save()
-    DeliveryEvent.objects.create(
-        delivery=delivery, old_status="", new_status=DeliveryStatus.RECEIVED, message="Uploadet."
-    )
-    return Tenant(vendor, kommune, system, sftp_user, route, delivery)
-
-
 @pytest.fixture
 def matrix_world(private_media, flis_system) -> World:
-    a = _tenant("A", "29130000", "101", "3f2c1d2e-1111-4222-8333-444455556666", "A_SFTP")
-    b = _tenant("B", "37450006", "751", "7a9b0c1d-2222-4333-9444-555566667777", "B_SFTP")
-    flis_sftp = SftpUser.objects.create(
-        it_system=flis_system, endpoint=Endpoint.objects.get(slug="lokal"), username="FLIS_SFTP"
-    )
+    a = make_tenant("A", factories.KBH, "A_SFTP")
+    b = make_tenant("B", factories.AARHUS, "B_SFTP")
+    flis_sftp = factories.sftp_user(flis_system, "FLIS_SFTP")
     for tenant in (a, b):
         tenant.route.recipient_systems.add(flis_system)
         make_receipt(tenant, flis_sftp)

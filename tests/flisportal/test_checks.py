@@ -1,6 +1,7 @@
 """Each custom system check fires on its mistake and stays quiet otherwise."""
 
 from flisportal import checks
+from tests import factories
 
 
 def ids(messages):
@@ -46,12 +47,12 @@ def test_remote_redis_without_tls_warns_in_production(settings):
     assert checks.check_redis_url() == []
 
 
-def test_endpoint_with_established_routes_needs_a_pinned_host_key(db, make_established_route):
+def test_endpoint_with_established_routes_needs_a_pinned_host_key(system_a):
     from routes.keys import generate_key_pair
     from routes.models import Endpoint
 
     assert checks.check_pinned_host_keys(databases=["default"]) == []
-    route = make_established_route("exttest")
+    route = factories.route(sender_system=system_a, endpoint="exttest")
     messages = checks.check_pinned_host_keys(databases=["default"])
     assert ids(messages) == ["flisportal.E010"]
     assert "'exttest'" in messages[0].msg
@@ -63,6 +64,6 @@ def test_endpoint_with_established_routes_needs_a_pinned_host_key(db, make_estab
     assert checks.check_pinned_host_keys(databases=["default"]) == []
 
 
-def test_stand_in_endpoint_needs_no_pinned_host_key(db, make_established_route):
-    make_established_route("lokal")
+def test_stand_in_endpoint_needs_no_pinned_host_key(system_a):
+    factories.route(sender_system=system_a, endpoint="lokal")
     assert checks.check_pinned_host_keys(databases=["default"]) == []

@@ -2,29 +2,14 @@
 administrators (all), with filters, a CSV export that cannot inject formulas, and a fixed
 number of queries however many kommuner and routes there are."""
 
-import csv
-import io
-
 import pytest
 from django.urls import reverse
 
 from flisportal.front.coverage import coverage_matrix
 from routes.models import DataArea, Endpoint, ITSystem, Kommune, Vendor
+from tests.helpers.pages import csv_rows, table_of
 
 pytestmark = pytest.mark.django_db
-
-
-def table_of(response) -> str:
-    """The dashboard's table, without the page around it (its CSRF token differs)."""
-    html = response.content.decode()
-    start = html.index('<div class="table-responsive coverage-scroll">')
-    return html[start : html.index("</table>")]
-
-
-def rows_of(response):
-    text = b"".join(response.streaming_content).decode("utf-8")
-    assert text.startswith("\ufeff")  # Danish Excel reads UTF-8 with a BOM
-    return list(csv.reader(io.StringIO(text[1:]), delimiter=";"))
 
 
 def test_consultant_sees_only_their_kommuner(
@@ -177,7 +162,7 @@ def test_dashboard_and_csv_query_counts_are_fixed(
     # session, user, the matrix's seven
     with django_assert_num_queries(9):
         response = client.get(reverse("front:coverage_csv"))
-    assert len(rows_of(response)) == 1 + 98 * 5
+    assert len(csv_rows(response)) == 1 + 98 * 5
 
 
 def test_consultant_dashboard_query_count(
@@ -203,7 +188,7 @@ def test_csv_export_has_a_row_per_cell_and_sender(
     response = client.get(reverse("front:coverage_csv"), {"area": "personale"})
     assert response["Content-Type"] == "text/csv; charset=utf-8"
     assert response["Content-Disposition"].startswith('attachment; filename="daekning-')
-    rows = rows_of(response)
+    rows = csv_rows(response)
     assert rows[0][:4] == ["Kommunekode", "Kommune", "Region", "Dataområde"]
     assert rows[1] == [
         "101",
@@ -230,7 +215,7 @@ def test_csv_export_neutralises_formulas(client, admin_user, make_route, kommune
     )
     make_route(kommune=kommune_kbh, sender_system=system)
     client.force_login(admin_user)
-    rows = rows_of(client.get(reverse("front:coverage_csv"), {"area": "personale"}))
+    rows = csv_rows(client.get(reverse("front:coverage_csv"), {"area": "personale"}))
     row = next(r for r in rows if r[0] == "101")
     assert row[5] == "'" + evil
     assert row[6] == "'" + evil

@@ -5,7 +5,7 @@ per scope and language: nobody is served another user's table."""
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 
 import pytest
 import time_machine
@@ -15,17 +15,13 @@ from django.urls import reverse
 from deliveries.lifecycle.states import DeliveryStatus
 from deliveries.models import ExpectedDelivery
 from deliveries.services.expected import expected_deliveries_scan
-from flisportal.lib.periods import COPENHAGEN
 from routes.models import DataArea, Endpoint, RouteStatus
 from routes.services import route_order, route_transition
-from tests.deliveries.test_expected import walk_to
-from tests.front.test_coverage import table_of
+from tests.helpers.clock import local
+from tests.helpers.lifecycle import walk_to
+from tests.helpers.pages import table_of
 
 pytestmark = pytest.mark.django_db
-
-
-def local(*args: int) -> datetime:
-    return datetime(*args, tzinfo=COPENHAGEN)
 
 
 def table(client) -> str:

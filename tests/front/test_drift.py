@@ -4,7 +4,6 @@ Real Redis and a real worker process where the page reads them."""
 
 from __future__ import annotations
 
-import hashlib
 from datetime import UTC, datetime, timedelta
 
 import django_rq
@@ -19,35 +18,17 @@ from rq.cron import CronJob, CronScheduler
 
 from deliveries import jobs as delivery_jobs
 from deliveries.lifecycle.states import DeliveryStatus
-from deliveries.models import Delivery
 from flisportal import checks
 from flisportal.audit.models import AuditCheckpoint
 from flisportal.front import health
 from flisportal.lib.queues import ping
 from flisportal.notifications.models import MailStatus, OutgoingMail
 from routes.models import Endpoint
+from tests import factories
 
 pytestmark = pytest.mark.django_db
 
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
-
-
-def make_delivery(route, status: str, **fields) -> Delivery:
-    content = b"kommunekode;periode\n101;202610\n"
-    return Delivery.objects.create(
-        route=route,
-        it_system=route.sender_system,
-        data_area=route.data_area,
-        kommune=route.kommune,
-        endpoint=route.endpoint,
-        period="2026-10",
-        original_filename="udtraek.csv",
-        file="deliveries/x.csv",
-        size=len(content),
-        sha256=hashlib.sha256(content).hexdigest(),
-        status=status,
-        **fields,
-    )
 
 
 @pytest.mark.redis
@@ -166,15 +147,19 @@ def test_stuck_deliveries_are_counted_by_the_reconcilers_limits(
     S = DeliveryStatus
     old = NOW - timedelta(hours=72)
     recent = NOW - timedelta(minutes=5)
-    make_delivery(upload_route, S.VALIDATING, status_changed_at=old)  # stuck
-    make_delivery(upload_route, S.VALIDATING, status_changed_at=old, heartbeat_at=recent)  # alive
-    make_delivery(upload_route, S.PUSHING, status_changed_at=old, heartbeat_at=old)  # stuck
-    make_delivery(upload_route, S.PUSHING, status_changed_at=recent)
-    make_delivery(upload_route, S.SENT, status_changed_at=old, sent_at=old)  # no receipt
-    make_delivery(upload_route, S.SENT, status_changed_at=recent, sent_at=recent)
-    make_delivery(upload_route, S.DISTRIBUTED, status_changed_at=old)  # not fetched
-    make_delivery(upload_route, S.DISTRIBUTED, status_changed_at=recent)
-    make_delivery(upload_route, S.FETCHED, status_changed_at=old)
+
+    def on_route(status: str, **fields: object) -> None:
+        factories.delivery(upload_route, status=status, **fields)
+
+    on_route(S.VALIDATING, status_changed_at=old)  # stuck
+    on_route(S.VALIDATING, status_changed_at=old, heartbeat_at=recent)  # alive
+    on_route(S.PUSHING, status_changed_at=old, heartbeat_at=old)  # stuck
+    on_route(S.PUSHING, status_changed_at=recent)
+    on_route(S.SENT, status_changed_at=old, sent_at=old)  # no receipt
+    on_route(S.SENT, status_changed_at=recent, sent_at=recent)
+    on_route(S.DISTRIBUTED, status_changed_at=old)  # not fetched
+    on_route(S.DISTRIBUTED, status_changed_at=recent)
+    on_route(S.FETCHED, status_changed_at=old)
 
     stuck = health.stuck_deliveries(now=NOW)
     counts = {row.status: row.count for row in stuck.rows}
@@ -196,17 +181,15 @@ def test_nothing_stuck_is_ok(db):
     assert [row.count for row in stuck.rows] == [0, 0, 0, 0]
 
 
-def test_endpoint_without_pinned_key_is_flagged_like_the_system_check(
-    make_established_route, upload_route
-):
+def test_endpoint_without_pinned_key_is_flagged_like_the_system_check(upload_route):
     from routes.keys import generate_key_pair
 
-    make_established_route("exttest")
+    factories.route(sender_system=upload_route.sender_system, endpoint="exttest")
     Endpoint.objects.filter(slug="produktion").update(
         host_key=generate_key_pair("ed25519").fingerprint
     )
-    sent = make_delivery(upload_route, DeliveryStatus.SENT, sent_at=NOW)
-    make_delivery(upload_route, DeliveryStatus.SENT, sent_at=NOW - timedelta(days=1))
+    sent = factories.delivery(upload_route, status=DeliveryStatus.SENT, sent_at=NOW)
+    factories.delivery(upload_route, status=DeliveryStatus.SENT, sent_at=NOW - timedelta(days=1))
 
     states = {endpoint.slug: endpoint for endpoint in health.endpoint_states()}
 
@@ -242,9 +225,7 @@ def test_mails_and_audit_chain(db):
 
 
 @pytest.mark.redis
-def test_page_reads_a_fixed_number_of_queries(
-    clean_redis, admin_user, client, upload_route, make_established_route
-):
+def test_page_reads_a_fixed_number_of_queries(clean_redis, admin_user, client, upload_route):
     client.force_login(admin_user)
     client.get(reverse("front:drift"))  # warm up: the session and the user
 
@@ -256,8 +237,8 @@ def test_page_reads_a_fixed_number_of_queries(
     before = count()
     for status in DeliveryStatus.values:
         for _ in range(3):
-            make_delivery(upload_route, status, sent_at=NOW, status_changed_at=NOW)
-    make_established_route("exttest")
+            factories.delivery(upload_route, status=status, sent_at=NOW, status_changed_at=NOW)
+    factories.route(sender_system=upload_route.sender_system, endpoint="exttest")
     for n in range(5):
         OutgoingMail.objects.create(kind="x", to=f"{n}@example.dk", subject="s")
     AuditCheckpoint.objects.create(seq=1, hash="a" * 64)

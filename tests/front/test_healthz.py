@@ -10,7 +10,7 @@ from django.db import DatabaseError
 from django.urls import reverse
 
 from flisportal.front import health
-from tests.conftest import queues_at
+from tests.helpers.workers import queues_at
 
 pytestmark = pytest.mark.django_db
 

@@ -10,6 +10,7 @@ from deliveries.models import Delivery
 from flisportal.front.onboarding import TaskState, onboarding_checklist
 from routes import services
 from routes.models import AgreementStatus, ProcessingAgreement
+from tests import factories
 
 pytestmark = pytest.mark.django_db
 
@@ -125,19 +126,7 @@ def test_all_areas_established_in_both_environments(
 
 
 def delivery_on(route, status: str, user) -> Delivery:
-    return Delivery.objects.create(
-        route=route,
-        it_system=route.sender_system,
-        data_area=route.data_area,
-        kommune=route.kommune,
-        endpoint=route.endpoint,
-        period="2026-10",
-        uploaded_by=user,
-        original_filename="udtraek.csv",
-        status=status,
-        size=10,
-        sha256="0" * 64,
-    )
+    return factories.delivery(route, status=status, uploaded_by=user)
 
 
 @pytest.mark.parametrize("status", [DeliveryStatus.DISTRIBUTED, DeliveryStatus.FETCHED])

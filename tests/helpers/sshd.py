@@ -18,13 +18,10 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tests.helpers.net import free_port
+from tests.helpers.processes import descendants
+
 SSHD = "/usr/sbin/sshd"
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass
@@ -64,7 +61,7 @@ class SshServer:
         # Each connection is served by a child that sshd moves into a session of its own
         # (setsid), so a process-group signal would miss it: find the children by parent pid.
         # A child may end between the listing and the signal (its client has gone).
-        for pid in _descendants(self.process.pid):
+        for pid in descendants(self.process.pid):
             try:
                 os.kill(pid, signum)
             except ProcessLookupError:
@@ -76,34 +73,13 @@ class SshServer:
         self._signal_children(signum)
         # Give the listener a moment to reap them, so no zombies are left to pid 1.
         deadline = time.monotonic() + 1
-        while _descendants(self.process.pid) and time.monotonic() < deadline:
+        while descendants(self.process.pid) and time.monotonic() < deadline:
             time.sleep(0.02)
         self.process.send_signal(signum)
         try:
             self.process.wait(timeout=10)
         except subprocess.TimeoutExpired:
             self._signal(signal.SIGKILL)
-
-
-def _descendants(pid: int) -> list[int]:
-    children: dict[int, list[int]] = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            # The command name in field 2 may hold spaces; the parent pid follows its ")".
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        parent = int(stat.rsplit(")", 1)[1].split()[1])
-        children.setdefault(parent, []).append(int(entry.name))
-    found: list[int] = []
-    pending = [pid]
-    while pending:
-        for child in children.get(pending.pop(), []):
-            found.append(child)
-            pending.append(child)
-    return found
 
 
 def start_sshd(

@@ -1,8 +1,9 @@
-"""Helpers and fixtures for the Serviceplatform stand-in tests: a registry with a route, a
-running stand-in, and a real paramiko SFTP client to drive it. conftest.py exposes the fixtures.
+"""The Serviceplatform stand-in's world for tests: a registry with a route and the parties
+on the local endpoint, a real paramiko SFTP client to drive the stand-in, triggers and
+receipts. The fixtures `world` and `standin` (tests/fixtures/standin.py) use these.
 
 The stand-in runs in a background thread and reads the registry through its own database
-connections, so these tests use `transactional_db` (rows must be committed to be seen).
+connections, so its tests use `transactional_db` (rows must be committed to be seen).
 
 Parties on the local endpoint:
 - `sender`: vendor A's fagsystem (SFTP user LEV-A_FLIS_SFTP), with an established Personale
@@ -16,17 +17,15 @@ from __future__ import annotations
 import io
 import time
 import uuid
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 import paramiko
-import pytest
 
 from deliveries import protocol
 from deliveries.serviceplatform.routing import home_of
-from deliveries.serviceplatform.server import StandinThread, standin_running
+from deliveries.serviceplatform.server import StandinThread
 from routes.hostkeys import host_key_matches
 from routes.keys import encrypt_private_key, generate_key_pair
 from routes.models import (
@@ -36,11 +35,10 @@ from routes.models import (
     KeyState,
     Kommune,
     Route,
-    RouteStatus,
     SftpKey,
     SftpUser,
-    Vendor,
 )
+from tests import factories
 
 
 @dataclass
@@ -66,7 +64,7 @@ class World:
 def add_party(
     endpoint: Endpoint, system: ITSystem, username: str, *, portal_holds_key: bool = False
 ) -> Party:
-    sftp_user = SftpUser.objects.create(it_system=system, endpoint=endpoint, username=username)
+    sftp_user = factories.sftp_user(system, username, endpoint=endpoint)
     return Party(username, system, sftp_user, add_key(sftp_user, portal_holds_key=portal_holds_key))
 
 
@@ -92,79 +90,24 @@ def add_key(
     return pair.private_openssh
 
 
-def sender_systems() -> tuple[ITSystem, ITSystem]:
-    """Vendor A's and vendor B's fagsystem, the same in every test that talks to the stand-in."""
-    vendor_a = Vendor.objects.create(name="Leverandør A", cvr="29130000")
-    vendor_b = Vendor.objects.create(name="Leverandør B", cvr="37450006")
-    return (
-        ITSystem.objects.create(
-            name="Fagsystem A",
-            uuid="3f2c1d2e-1111-4222-8333-444455556666",
-            vendor=vendor_a,
-            is_sender=True,
-        ),
-        ITSystem.objects.create(
-            name="Fagsystem B",
-            uuid="7a9b0c1d-2222-4333-9444-555566667777",
-            vendor=vendor_b,
-            is_sender=True,
-        ),
-    )
-
-
-def flis_system() -> ITSystem:
-    return ITSystem.objects.create(
-        name="FLIS", uuid="0c5e3f6a-3333-4444-a555-666677778888", is_recipient=True
-    )
-
-
-def established_route(
-    *,
-    endpoint: Endpoint,
-    area: DataArea,
-    kommune: Kommune,
-    sender_system: ITSystem,
-    recipients: list[ITSystem],
-) -> Route:
-    """An established route in which the kommune is both sender and recipient authority."""
-    route = Route.objects.create(
+def make_world() -> World:
+    """The registry of the stand-in's tests, on the local endpoint (module docstring)."""
+    endpoint = factories.endpoint("lokal")
+    kommune = factories.kommune(factories.KBH)
+    sender_system = factories.sender_system("A")
+    other_system = factories.sender_system("B")
+    flis = factories.flis_system()
+    lis_system = factories.lis_system(kommune)
+    route = factories.route(
         endpoint=endpoint,
-        data_area=area,
-        kommune=kommune,
-        sender_system=sender_system,
-        sender_authority=kommune.cvr,
-        recipient_authority=kommune.cvr,
-        status=RouteStatus.ESTABLISHED,
-    )
-    route.recipient_systems.set(recipients)
-    return route
-
-
-@pytest.fixture
-def world(transactional_db: None, django_db_serialized_rollback: None) -> World:
-    # Serialized rollback: the flush after a transactional test would otherwise take the
-    # reference data (kommuner, data areas, endpoints) from the migrations with it.
-    endpoint = Endpoint.objects.get(slug="lokal")
-    kommune = Kommune.objects.get(code="101")
-    area = DataArea.objects.get(code="personale")
-    sender_system, other_system = sender_systems()
-    flis = flis_system()
-    lis_system = ITSystem.objects.create(
-        name="Københavns LIS",
-        uuid="1d6f4a7b-4444-4555-b666-777788889999",
-        kommune=kommune,
-        is_recipient=True,
-    )
-    route = established_route(
-        endpoint=endpoint,
-        area=area,
+        data_area="personale",
         kommune=kommune,
         sender_system=sender_system,
         recipients=[flis, lis_system],
     )
     return World(
         endpoint=endpoint,
-        area=area,
+        area=route.data_area,
         kommune=kommune,
         route=route,
         sender=add_party(endpoint, sender_system, "LEV-A_FLIS_SFTP"),
@@ -172,12 +115,6 @@ def world(transactional_db: None, django_db_serialized_rollback: None) -> World:
         lis=add_party(endpoint, lis_system, "KBH_LIS"),
         other=add_party(endpoint, other_system, "LEV-B_SFTP"),
     )
-
-
-@pytest.fixture
-def standin(world: World, tmp_path: Path) -> Iterator[StandinThread]:
-    with standin_running(root=tmp_path / "serviceplatform") as runner:
-        yield runner
 
 
 def home(runner: StandinThread, party: Party) -> Path:

@@ -7,10 +7,8 @@ import pytest
 from deliveries import jobs
 from deliveries.models import Receipt, ReceiptVerdict
 from routes.models import KeyState, SftpKey
-from tests.deliveries.standin import home
-from tests.deliveries.test_fetching import CONTENT, NAME, fetch_world, metadata_for, place
-
-__all__ = ["fetch_world"]  # the fixture, imported for this module's tests
+from tests.helpers.fetching import CONTENT, NAME, metadata_for, place
+from tests.helpers.standin import home
 
 pytestmark = pytest.mark.redis
 

@@ -7,10 +7,9 @@ point is the fetcher's handling of bad input, file + metadata are written into I
 
 from __future__ import annotations
 
-import hashlib
+import io
 import uuid
 from datetime import datetime
-from pathlib import Path
 
 import pytest
 import time_machine
@@ -22,44 +21,15 @@ from deliveries.hent import fetcher as fetching
 from deliveries.lifecycle.states import DeliveryStatus
 from deliveries.models import Delivery, DeliveryEvent, Receipt, ReceiptVerdict
 from flisportal.lib.periods import COPENHAGEN
-from routes.keys import encrypt_private_key
 from routes.models import Endpoint, KeyState, SftpKey, SftpUser
-from tests.conftest import free_port
-from tests.deliveries.standin import Party, World, home, route_trigger
-
-CONTENT = b"kommunekode;periode\n101;202610\n" * 50
-
-
-def hold_private_keys(world: World) -> None:
-    """The portal holds the parties' private keys, encrypted at rest as in production (the
-    stand-in's world stores a placeholder: the stand-in needs only the public keys)."""
-    for party in (world.flis, world.lis, world.sender):
-        SftpKey.objects.filter(sftp_user=party.sftp_user, state=KeyState.ACTIVE).update(
-            encrypted_private_key=encrypt_private_key(party.private_key)
-        )
-
-
-@pytest.fixture
-def fetch_world(world: World, standin, private_media) -> World:
-    """The stand-in world, with the portal holding the recipients' private keys."""
-    hold_private_keys(world)
-    return world
+from tests import factories
+from tests.helpers.fetching import CONTENT, NAME, fetch, metadata_for, place
+from tests.helpers.net import free_port
+from tests.helpers.standin import World, home, route_trigger
 
 
 def make_delivery(world: World, content: bytes, status: str = DeliveryStatus.SENT) -> Delivery:
-    return Delivery.objects.create(
-        route=world.route,
-        it_system=world.sender.system,
-        data_area=world.area,
-        kommune=world.kommune,
-        endpoint=world.endpoint,
-        period="2026-10",
-        status=status,
-        original_filename="udtraek.csv",
-        file="deliveries/x.csv",
-        size=len(content),
-        sha256=hashlib.sha256(content).hexdigest(),
-    )
+    return factories.delivery(world.route, content=content, status=status)
 
 
 def send(runner, world: World, data: bytes, *, name: str, senders_file_id: str) -> None:
@@ -70,45 +40,12 @@ def send(runner, world: World, data: bytes, *, name: str, senders_file_id: str) 
     with sftp.open_for_endpoint(
         sftp_user=sender, private_key=world.sender.private_key
     ) as connection:
-        connection.upload(_bytes_io(data), f"OUT/{name}", size=len(data))
+        connection.upload(io.BytesIO(data), f"OUT/{name}", size=len(data))
         connection.upload(
-            _bytes_io(protocol.build_trigger(trigger)), f"OUT/{name}{protocol.TRIGGER_SUFFIX}"
+            io.BytesIO(protocol.build_trigger(trigger)), f"OUT/{name}{protocol.TRIGGER_SUFFIX}"
         )
     runner.wait_idle()
     assert (home(runner, world.flis) / "IN" / name).exists(), "the stand-in did not distribute"
-
-
-def _bytes_io(data: bytes):
-    import io
-
-    return io.BytesIO(data)
-
-
-def place(runner, party: Party, name: str, data: bytes, metadata: bytes) -> Path:
-    inbox = home(runner, party) / "IN"
-    (inbox / name).write_bytes(data)
-    (inbox / f"{name}{protocol.METADATA_SUFFIX}").write_bytes(metadata)
-    return inbox
-
-
-def metadata_for(world: World, name: str, size: int, **overrides) -> bytes:
-    trigger = route_trigger(world, file_name=name, size=size, **overrides)
-    return protocol.build_file_metadata(
-        protocol.FileMetadata(
-            file_transfer_uuid=str(uuid.uuid4()),
-            descriptor=trigger.descriptor,
-            routing=trigger.routing,
-        )
-    )
-
-
-def fetch(party: Party) -> fetching.FetchSummary:
-    summary = fetching.receipts_fetch(sftp_user_id=party.sftp_user.pk)
-    assert summary.error == ""
-    return summary
-
-
-NAME = "LEV-A_PERSONALE_0101_202610_5d1c9e0a.csv"
 
 
 def test_good_file_is_fetched_recorded_and_removed(fetch_world, standin, private_media):

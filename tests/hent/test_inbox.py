@@ -3,8 +3,6 @@ download; and the receipt as the last step of the sender's delivery timeline."""
 
 from __future__ import annotations
 
-import csv
-import io
 import uuid
 
 import pytest
@@ -16,7 +14,8 @@ from deliveries.lifecycle.states import DeliveryStatus
 from deliveries.lifecycle.transitions import delivery_transition
 from deliveries.models import Receipt, ReceiptRead, ReceiptVerdict
 from routes.models import DataArea, Endpoint, ITSystem, Kommune, SftpUser, User
-from tests.conftest import dagtilbud_csv
+from tests.factories import dagtilbud_csv
+from tests.helpers.pages import csv_rows
 
 pytestmark = pytest.mark.django_db
 
@@ -225,12 +224,6 @@ def test_wrong_method_is_405(client, receipts, admin_user, name):
 def test_login_required(client, receipts):
     response = client.get(reverse("deliveries:inbox"))
     assert response.status_code == 302 and "/konto/login/" in response["Location"]
-
-
-def csv_rows(response) -> list[list[str]]:
-    text = b"".join(response.streaming_content).decode("utf-8")
-    assert text.startswith("\ufeff")
-    return list(csv.reader(io.StringIO(text[1:]), delimiter=";"))
 
 
 def test_csv_export_is_scoped_filtered_and_neutralised(

@@ -5,27 +5,12 @@ Serviceplatform stand-in over real SFTP, as in test_fetching."""
 
 from __future__ import annotations
 
-import pytest
 from django.conf import settings
 from django.urls import reverse
 
 from deliveries.models import Receipt, ReceiptVerdict
-from tests.deliveries.standin import World, home
-from tests.deliveries.test_fetching import (
-    CONTENT,
-    NAME,
-    fetch,
-    hold_private_keys,
-    metadata_for,
-    place,
-)
-
-
-@pytest.fixture
-def recipients(world: World, standin, private_media) -> World:
-    """The stand-in world, with the portal holding the recipients' private keys."""
-    hold_private_keys(world)
-    return world
+from tests.helpers.fetching import CONTENT, NAME, fetch, metadata_for, place
+from tests.helpers.standin import home
 
 
 def receipt_page(client, receipt: Receipt, *, language: str = "") -> str:
@@ -37,9 +22,9 @@ def receipt_page(client, receipt: Receipt, *, language: str = "") -> str:
 
 
 def test_two_failed_checks_are_stored_in_danish_and_shown_in_english(
-    recipients, standin, client, admin_user
+    fetch_world, standin, client, admin_user
 ):
-    world = recipients
+    world = fetch_world
     size = len(CONTENT)
     metadata = metadata_for(world, NAME, size + 7, infref="UkendtInfRef_1")
     place(standin, world.flis, NAME, CONTENT, metadata)
@@ -69,9 +54,9 @@ def test_two_failed_checks_are_stored_in_danish_and_shown_in_english(
 
 
 def test_unreadable_metadata_is_shown_in_the_english_the_parser_wrote(
-    recipients, standin, client, admin_user
+    fetch_world, standin, client, admin_user
 ):
-    world = recipients
+    world = fetch_world
     place(standin, world.flis, NAME, CONTENT, b"<FileMetadata>ikke afsluttet")
     fetch(world.flis)
 
@@ -87,9 +72,9 @@ def test_unreadable_metadata_is_shown_in_the_english_the_parser_wrote(
 
 
 def test_an_old_receipt_without_a_code_shows_its_stored_text(
-    recipients, standin, client, admin_user
+    fetch_world, standin, client, admin_user
 ):
-    world = recipients
+    world = fetch_world
     inbox = home(standin, world.flis) / "IN"
     (inbox / f"{NAME}.metadata").write_bytes(metadata_for(world, NAME, len(CONTENT)))
     fetch(world.flis)

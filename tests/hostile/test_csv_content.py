@@ -13,7 +13,7 @@ import pytest
 
 from deliveries.jobs import validate_delivery
 from deliveries.lifecycle.states import DeliveryStatus
-from tests.conftest import dagtilbud_csv, dagtilbud_row
+from tests.factories import dagtilbud_csv, dagtilbud_row
 
 pytestmark = pytest.mark.django_db
 ROOT = Path(__file__).resolve().parents[2]

@@ -21,8 +21,8 @@ from deliveries.models import ExpectedDelivery, ExpectedState
 from flisportal.audit.services import audit_record
 from flisportal.lib.periods import period_of, period_shift
 from routes.models import Endpoint, ITSystem, SftpUser
-from tests.conftest import DAGTILBUD_HEADER, dagtilbud_csv, dagtilbud_row
-from tests.flisportal.test_access_matrix import URLS, Tenant, fill_kwargs, make_receipt
+from tests.factories import DAGTILBUD_HEADER, dagtilbud_csv, dagtilbud_row
+from tests.helpers.portal_urls import URLS, Tenant, fill_kwargs, make_receipt
 
 pytestmark = pytest.mark.django_db
 

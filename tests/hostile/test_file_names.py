@@ -10,7 +10,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
 from deliveries.models import Delivery
-from tests.conftest import dagtilbud_csv
+from tests.factories import dagtilbud_csv
 
 pytestmark = pytest.mark.django_db
 

@@ -11,8 +11,8 @@ from deliveries.lifecycle.states import DeliveryStatus
 from deliveries.models import ReceiptProblem
 from deliveries.services.push import delivery_push
 from deliveries.services.technical_receipts import receipts_collect
-from routes.models import DataArea, Route, RouteStatus, User
-from tests.deliveries.pushing import delivery_of, sender_in
+from tests import factories
+from tests.helpers.pushing import delivery_of, sender_in
 
 pytestmark = pytest.mark.redis
 
@@ -20,16 +20,13 @@ pytestmark = pytest.mark.redis
 @pytest.fixture
 def other_senders_delivery(world, private_media):
     """Vendor B's delivery, sent and waiting for its own receipt."""
-    route = Route.objects.create(
-        endpoint=world.endpoint,
-        data_area=DataArea.objects.get(code="dagtilbud"),
-        kommune=world.kommune,
+    route = factories.route(
         sender_system=world.other.system,
-        sender_authority=world.kommune.cvr,
-        recipient_authority=world.kommune.cvr,
-        status=RouteStatus.ESTABLISHED,
+        kommune=world.kommune,
+        endpoint=world.endpoint,
+        data_area="dagtilbud",
     )
-    user = User.objects.create_user("lev-b", vendor=world.other.system.vendor)
+    user = factories.vendor_staff(world.other.system.vendor, "lev-b")
     delivery = delivery_of(route, user, private_media, content=b"x;y\n", status=DeliveryStatus.SENT)
     delivery.wire_name = f"LEV-B_SFTP_DAGTILBUD_0101_202610_{delivery.uuid.hex[:8]}.csv"
     delivery.save(update_fields=["wire_name"])

@@ -21,7 +21,7 @@ from deliveries.lifecycle.states import DeliveryStatus
 from deliveries.models import Delivery
 from deliveries.services.technical_receipts import receipts_collect
 from routes.models import AgreementStatus, ProcessingAgreement
-from tests.conftest import dagtilbud_csv, dagtilbud_row
+from tests.factories import dagtilbud_csv, dagtilbud_row
 
 pytestmark = pytest.mark.redis
 

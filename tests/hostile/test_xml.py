@@ -17,8 +17,8 @@ from deliveries.models import ReceiptProblem
 from deliveries.serviceplatform.models import PlatformDecision
 from deliveries.services.push import delivery_push
 from deliveries.services.technical_receipts import receipts_collect
-from tests.deliveries.pushing import sender_in
-from tests.deliveries.standin import connect, deliver
+from tests.helpers.pushing import sender_in
+from tests.helpers.standin import connect, deliver
 
 pytestmark = pytest.mark.redis
 

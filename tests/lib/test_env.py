@@ -15,7 +15,7 @@ from flisportal.lib.env import (
     env_secret,
     redis_url_with_timeouts,
 )
-from tests.conftest import ROOT
+from tests.helpers.processes import ROOT
 
 
 def test_env_bool_reads_yes_and_no_words():

@@ -3,7 +3,7 @@ vs daily digest, retries of failed sends, and the worker that sends after commit
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import timedelta
 
 import pytest
 import time_machine
@@ -15,7 +15,6 @@ from django.utils import timezone
 from deliveries.jobs import validate_delivery
 from deliveries.lifecycle.states import DeliveryStatus
 from deliveries.services.expected import expected_deliveries_scan
-from flisportal.lib.periods import COPENHAGEN
 from flisportal.notifications import services
 from flisportal.notifications.models import (
     Cadence,
@@ -25,16 +24,13 @@ from flisportal.notifications.models import (
 )
 from routes.models import Endpoint, ITSystem, SftpKey, SftpUser, User
 from routes.notify import notify_expiring_keys
-from tests.conftest import dagtilbud_csv, dagtilbud_row
-from tests.deliveries.test_expected import DISTRIBUTED, walk_to
+from tests.factories import dagtilbud_csv, dagtilbud_row
+from tests.helpers.clock import local
+from tests.helpers.lifecycle import DISTRIBUTED, walk_to
 
 pytestmark = pytest.mark.django_db
 
 S = DeliveryStatus
-
-
-def local(*args: int) -> datetime:
-    return datetime(*args, tzinfo=COPENHAGEN)
 
 
 def send_all() -> list[str | None]:
@@ -66,13 +62,6 @@ def people(consultant_user, admin_user, vendor_a, kommune_aarhus):
     other = User.objects.create_user("aarhus", password="pw-aarhus-1234", email="k@aarhus.dk")
     other.kommuner.add(kommune_aarhus)
     return consultant_user
-
-
-@pytest.fixture
-def owing_route(upload_route):
-    upload_route.established_on = date(2026, 9, 1)
-    upload_route.save()
-    return upload_route
 
 
 # --- to the uploader --------------------------------------------------------------------------
@@ -290,7 +279,7 @@ def test_failed_sends_are_retried_after_doubling_delays_without_jitter(
 def test_a_failed_send_is_retried_then_given_up_and_shown_to_administrators(
     client, owing_route, people, settings
 ):
-    settings.EMAIL_BACKEND = "tests.notifications.failing.FailingBackend"
+    settings.EMAIL_BACKEND = "tests.helpers.mail.FailingBackend"
     settings.MAIL_MAX_ATTEMPTS = 2
     [pk] = services.notify(
         kind="key_expiring",

@@ -10,12 +10,6 @@ from routes.models import Route, RouteEvent
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def admin_client(client, admin_user):
-    client.force_login(admin_user)
-    return client
-
-
 @pytest.mark.parametrize(
     ("model", "query"),
     [

@@ -10,12 +10,6 @@ from routes.models import Kommune, Route, RouteEvent, RouteStatus
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def admin_client(client, admin_user):
-    client.force_login(admin_user)
-    return client
-
-
 def order_data(personale, system_a, flis_system, exttest, **overrides):
     data = {
         "data_area": personale.pk,

@@ -3,32 +3,20 @@
 import pytest
 
 from routes.models import (
-    DataArea,
-    Endpoint,
     ITSystem,
     Kommune,
     ProcessingAgreement,
     Route,
-    RouteStatus,
     Vendor,
 )
+from tests import factories
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
 def route_a(system_a, flis_system, kommune_kbh):
-    route = Route.objects.create(
-        endpoint=Endpoint.objects.get(slug="lokal"),
-        data_area=DataArea.objects.get(code="personale"),
-        kommune=kommune_kbh,
-        sender_system=system_a,
-        sender_authority=kommune_kbh.cvr,
-        recipient_authority=kommune_kbh.cvr,
-        status=RouteStatus.ESTABLISHED,
-    )
-    route.recipient_systems.add(flis_system)
-    return route
+    return factories.route(sender_system=system_a, kommune=kommune_kbh, recipients=[flis_system])
 
 
 def test_vendor_staff_see_only_their_own_vendor(

@@ -10,7 +10,7 @@ from pathlib import Path
 from deliveries import protocol
 from deliveries.serviceplatform.models import PlatformDecision, PlatformOutcome
 from deliveries.serviceplatform.server import StandinThread, standin_running
-from tests.deliveries.standin import (
+from tests.helpers.standin import (
     World,
     assert_every_written_file_validates,
     connect,

@@ -10,7 +10,7 @@ import pytest
 
 from deliveries.serviceplatform.server import StandinThread
 from routes.models import KeyState, SftpKey, SftpUser
-from tests.deliveries.standin import World, add_key, connect, home
+from tests.helpers.standin import World, add_key, connect, home
 
 
 def test_key_rotation_takes_effect_without_a_restart(standin: StandinThread, world: World) -> None:

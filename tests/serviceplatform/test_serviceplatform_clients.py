@@ -20,15 +20,10 @@ from deliveries.serviceplatform.models import PlatformDecision, PlatformOutcome
 from deliveries.serviceplatform.server import StandinThread
 from routes.hostkeys import parse_pinned_host_keys
 from routes.models import Endpoint
-from tests.conftest import ROOT, free_port, worker_env
-from tests.deliveries.standin import (
-    Party,
-    World,
-    connect,
-    home,
-    route_trigger,
-    wait_for,
-)
+from tests.helpers.net import free_port
+from tests.helpers.processes import ROOT
+from tests.helpers.standin import Party, World, connect, home, route_trigger, wait_for
+from tests.helpers.workers import worker_env
 
 DATA = b"kommune;periode\n0101;202610\n" * 50
 SFTP = shutil.which("sftp")

@@ -26,8 +26,9 @@ from deliveries import protocol
 from deliveries.serviceplatform import routing
 from deliveries.serviceplatform.models import PlatformDecision, PlatformOutcome
 from deliveries.serviceplatform.server import StandinThread, standin_running
-from tests.conftest import ROOT, free_port, worker_env
-from tests.deliveries.standin import (
+from tests.helpers.net import free_port
+from tests.helpers.processes import ROOT
+from tests.helpers.standin import (
     World,
     assert_every_written_file_validates,
     connect,
@@ -35,6 +36,7 @@ from tests.deliveries.standin import (
     route_trigger,
     wait_for,
 )
+from tests.helpers.workers import worker_env
 
 EXTRACT = b"kommune;periode;beloeb\n0101;202610;1234,50\n" * 200
 NAME = "crash.csv"
@@ -334,7 +336,7 @@ def _start(tmp_path: Path, port: int, *, paused: bool) -> subprocess.Popen[str]:
         PYTHONUNBUFFERED="1",
         STANDIN_PAUSED_MARKER=str(tmp_path / "paused"),
     )
-    program = ["-m", "tests.deliveries.standin_paused"] if paused else [str(ROOT / "manage.py")]
+    program = ["-m", "tests.helpers.standin_paused"] if paused else [str(ROOT / "manage.py")]
     options = ["--port", str(port), "--root", str(tmp_path / "sp")]
     return subprocess.Popen(
         [sys.executable, *program, "serviceplatform", *options],

@@ -14,7 +14,7 @@ from deliveries.serviceplatform.errors import PlatformError
 from deliveries.serviceplatform.models import PlatformDecision, PlatformOutcome
 from deliveries.serviceplatform.server import StandinThread
 from routes.models import Kommune
-from tests.deliveries.standin import (
+from tests.helpers.standin import (
     World,
     assert_every_written_file_validates,
     connect,

@@ -10,13 +10,7 @@ from deliveries import protocol
 from deliveries.serviceplatform.models import PlatformDecision, PlatformOutcome
 from deliveries.serviceplatform.routing import home_of
 from deliveries.serviceplatform.server import standin_running
-from tests.deliveries.standin import (
-    World,
-    connect,
-    deliver,
-    read_receipt,
-    route_trigger,
-)
+from tests.helpers.standin import World, connect, deliver, read_receipt, route_trigger
 
 EXTRACT = b"kommune;periode;beloeb\n0101;202610;1234,50\n" * 50
 

@@ -17,7 +17,7 @@ import pytest
 from deliveries import protocol
 from deliveries.sftp import CHUNK_SIZE, SftpError, Timeouts, open_for_endpoint
 from routes.models import Endpoint, SftpUser
-from tests.deliveries.standin import home, route_trigger
+from tests.helpers.standin import home, route_trigger
 
 FAST = Timeouts(connect=3, banner=5, auth=5, operation=10)
 

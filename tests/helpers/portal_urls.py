@@ -1,0 +1,176 @@
+"""Every named portal URL, walked out of the URL configuration, and a tenant's objects to fill
+its arguments with: the ground that the access matrix (tests/flisportal/test_access_matrix.py)
+and the CSV-injection test (tests/hostile/test_csv_exports.py) stand on.
+
+A new page shows up in `URLS` by itself. If it takes an argument that `fill_kwargs` cannot
+fill, both tests fail until it is added to KWARGS_BY_NAME or PK_BY_URL below.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+from django.urls import URLPattern, URLResolver, get_resolver
+
+from deliveries.lifecycle.states import DeliveryStatus
+from deliveries.models import Delivery, DeliveryEvent, Receipt, ReceiptVerdict
+from routes.models import ITSystem, Kommune, Route, SftpUser, Vendor
+from tests import factories
+
+# Whole URL trees that are not portal pages, each with the reason it is left out.
+SKIPPED_PREFIXES = {
+    "admin/": "Django's admin has its own staff-only permission system (tested in test_admin).",
+    "admin/rq/": "django-rq's dashboard sits under admin/ and is staff-only by django-rq itself.",
+    "i18n/": "the language switch is a public POST that only sets a cookie.",
+    "konto/": "Django's login, logout and password pages: public by design (test_login).",
+    "healthz": "the load balancer's health check: public by design, says only ok/fejl for the "
+    "database and Redis, no data (test_healthz).",
+}
+
+
+@dataclass
+class Tenant:
+    vendor: Vendor
+    kommune: Kommune
+    system: ITSystem
+    sftp_user: SftpUser
+    route: Route
+    delivery: Delivery
+    receipt: Receipt | None = None
+
+
+def make_receipt(tenant: Tenant, recipient: SftpUser, *, file_name: str = "") -> Receipt:
+    """What the Hent-side fetcher records when FLIS fetched the tenant's delivery."""
+    content = b"kommunekode;periode\n"
+    receipt = Receipt(
+        filetransfer_uuid=str(uuid.uuid4()),
+        recipient_sftp_user=recipient,
+        recipient_system=recipient.it_system,
+        file_name=file_name or f"{tenant.sftp_user.username}_{tenant.delivery.uuid}.csv",
+        size=len(content),
+        sha256=hashlib.sha256(content).hexdigest(),
+        sender=tenant.sftp_user.username,
+        senders_file_id=str(tenant.delivery.uuid),
+        sender_system=tenant.system,
+        data_area=tenant.route.data_area,
+        kommune=tenant.kommune,
+        period=tenant.delivery.period,
+        route=tenant.route,
+        delivery=tenant.delivery,
+        verdict=ReceiptVerdict.OK,
+    )
+    receipt.file.name = default_storage.save(f"receipts/{receipt.uuid}.csv", ContentFile(content))
+    receipt.save()
+    tenant.receipt = receipt
+    return receipt
+
+
+def make_tenant(letter: str, kommune_code: str, username: str) -> Tenant:
+    """Vendor `letter` with its system and SFTP user on the local endpoint, an established
+    Dagtilbud route for the kommune, and a failed delivery on it whose file is stored (so
+    downloads answer) and whose first event is written."""
+    vendor = factories.vendor(letter)
+    system = factories.sender_system(letter, vendor=vendor)
+    sftp_user = factories.sftp_user(system, username)
+    route = factories.route(sender_system=system, kommune=kommune_code, data_area="dagtilbud")
+    content = b"kommunekode;periode\n" + kommune_code.encode() + b";202610\n"
+    key = uuid.uuid4()
+    stored = default_storage.save(f"deliveries/{letter}/{key}.csv", ContentFile(content))
+    delivery = factories.delivery(
+        route,
+        uuid=key,
+        status=DeliveryStatus.FAILED,
+        content=content,
+        file=stored,
+        original_filename=f"udtraek-{letter}.csv",
+    )
+    DeliveryEvent.objects.create(
+        delivery=delivery, old_status="", new_status=DeliveryStatus.RECEIVED, message="Uploadet."
+    )
+    return Tenant(vendor, route.kommune, system, sftp_user, route, delivery)
+
+
+# How each URL argument is filled from a tenant. `pk` means a different model on
+# different pages, so it is keyed by URL name; other names mean the same everywhere.
+KWARGS_BY_NAME: dict[str, Callable[[Tenant], Any]] = {
+    "code": lambda t: t.kommune.code,
+    "delivery_uuid": lambda t: t.delivery.uuid,
+    "vendor_pk": lambda t: t.vendor.pk,
+    "receipt_uuid": lambda t: t.receipt.uuid if t.receipt else None,
+}
+PK_BY_URL: dict[str, Callable[[Tenant], Any]] = {
+    "routes:route_detail": lambda t: t.route.pk,
+    "routes:route_transition": lambda t: t.route.pk,
+    "routes:vendor_overview_for": lambda t: t.vendor.pk,
+    "routes:sftp_user_detail": lambda t: t.sftp_user.pk,
+    "routes:sftp_key_generate": lambda t: t.sftp_user.pk,
+    "routes:sftp_key_rotate": lambda t: t.sftp_user.pk,
+    "routes:sftp_key_upload": lambda t: t.sftp_user.pk,
+    "routes:sftp_key_confirm_rotation": lambda t: t.sftp_user.pk,
+}
+
+
+@dataclass(frozen=True)
+class PortalUrl:
+    name: str  # namespaced, e.g. "deliveries:detail"
+    route: str  # the pattern, e.g. "leverancer/<uuid:delivery_uuid>/"
+    kwargs: tuple[str, ...]
+
+
+def _walk(
+    patterns: list[Any], prefix: str = "", namespace: str = ""
+) -> Iterator[tuple[str, str, URLPattern]]:
+    for entry in patterns:
+        route = prefix + str(entry.pattern)
+        if isinstance(entry, URLResolver):
+            inner = namespace
+            if entry.namespace:
+                inner = f"{namespace}{entry.namespace}:"
+            yield from _walk(entry.url_patterns, route, inner)
+        else:
+            yield route, namespace, entry
+
+
+def portal_urls() -> list[PortalUrl]:
+    """Every portal URL from the URL configuration; an unnamed one is an error, because pages
+    are reached through `reverse()` and this test needs the name to declare a policy."""
+    found = []
+    for route, namespace, pattern in _walk(get_resolver().url_patterns):
+        if any(route.startswith(prefix) for prefix in SKIPPED_PREFIXES):
+            continue
+        assert pattern.name, f"URL {route!r} has no name: give it one and add it to POLICY."
+        found.append(
+            PortalUrl(
+                name=namespace + pattern.name,
+                route=route,
+                kwargs=tuple(pattern.pattern.converters),
+            )
+        )
+    return found
+
+
+URLS = portal_urls()
+
+
+def fill_kwargs(url: PortalUrl, tenant: Tenant) -> dict[str, Any]:
+    kwargs = {}
+    for name in url.kwargs:
+        if name == "pk" and url.name in PK_BY_URL:
+            kwargs[name] = PK_BY_URL[url.name](tenant)
+        elif name in KWARGS_BY_NAME:
+            kwargs[name] = KWARGS_BY_NAME[name](tenant)
+        else:
+            pytest.fail(
+                f"Cannot fill URL argument {name!r} of {url.name!r} ({url.route}): add it to "
+                "KWARGS_BY_NAME or PK_BY_URL in tests/helpers/portal_urls.py, with "
+                "an object of each tenant in the fixture world, and declare who may see the "
+                "page in POLICY."
+            )
+    return kwargs
