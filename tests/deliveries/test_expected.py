@@ -1,5 +1,7 @@
-"""Expected deliveries: due dates in Danish calendar days (month ends, February, leap years,
-DST weekends), the scanner's states with a controlled clock, and met periods."""
+"""Expected deliveries: a route's due dates (the data area's due day, a route's override, grace
+days over a DST weekend), the scanner's states with a controlled clock, and met periods. The
+calendar rules themselves (month ends, leap years, local midnight) are in
+tests/lib/test_periods.py."""
 
 from __future__ import annotations
 
@@ -11,7 +13,6 @@ import time_machine
 from deliveries.lifecycle.states import DeliveryStatus
 from deliveries.models import ExpectedDelivery, ExpectedState
 from deliveries.services.expected import expected_deadlines, expected_deliveries_scan
-from flisportal.lib.periods import end_of_day, period_due_date, period_of, period_shift
 from routes.models import DataArea, Endpoint, Route
 from tests.helpers.clock import local
 from tests.helpers.lifecycle import DISTRIBUTED, walk_to
@@ -22,36 +23,6 @@ S = DeliveryStatus
 
 
 # --- due dates --------------------------------------------------------------------------------
-
-
-def test_due_date_is_the_due_day_of_the_following_month():
-    assert period_due_date("2026-10", 10) == date(2026, 11, 10)
-    assert period_due_date("2026-12", 14) == date(2027, 1, 14)  # year end
-
-
-def test_due_day_past_the_month_end_means_its_last_day():
-    assert period_due_date("2027-01", 31) == date(2027, 2, 28)
-    assert period_due_date("2028-01", 31) == date(2028, 2, 29)  # leap year
-    assert period_due_date("2026-03", 31) == date(2026, 4, 30)
-    assert period_due_date("2026-02", 31) == date(2026, 3, 31)
-
-
-def test_periods_are_danish_months():
-    # 23:30 UTC on 31 October is already November in Copenhagen (CET, +1).
-    assert period_of(datetime(2026, 10, 31, 23, 30, tzinfo=UTC)) == "2026-11"
-    assert period_of(datetime(2026, 10, 31, 22, 59, tzinfo=UTC)) == "2026-10"
-    assert period_shift("2026-01", -1) == "2025-12"
-    assert period_shift("2026-12", 1) == "2027-01"
-
-
-def test_end_of_day_follows_the_local_clock_over_dst_changes():
-    # Summer time ends Sunday 25 October 2026: that day has 25 hours; the deadline is local
-    # midnight, which is 23:00 UTC (CET) and not 22:00 UTC (CEST).
-    assert end_of_day(date(2026, 10, 25)) == datetime(2026, 10, 25, 23, 0, tzinfo=UTC)
-    assert end_of_day(date(2026, 10, 24)) == datetime(2026, 10, 24, 22, 0, tzinfo=UTC)
-    # Summer time starts Sunday 29 March 2026.
-    assert end_of_day(date(2026, 3, 28)) == datetime(2026, 3, 28, 23, 0, tzinfo=UTC)
-    assert end_of_day(date(2026, 3, 29)) == datetime(2026, 3, 29, 22, 0, tzinfo=UTC)
 
 
 def test_voksne_og_handicappede_is_due_on_the_14th_and_routes_may_override(upload_route):

@@ -15,7 +15,8 @@ from deliveries.lifecycle.states import DeliveryStatus
 from deliveries.models import Delivery, DeliveryEvent
 from deliveries.services.intake import IncomingFile, IntakeRefused, Refusal, delivery_upload
 from flisportal.audit.models import AuditEntry
-from routes.models import AgreementStatus, ProcessingAgreement, Route, RouteStatus
+from routes.models import AgreementStatus, ProcessingAgreement, RouteStatus
+from tests import factories
 from tests.factories import dagtilbud_csv
 
 pytestmark = pytest.mark.django_db
@@ -56,21 +57,6 @@ def refused(private_media: Path, file: IncomingFile, **kwargs) -> IntakeRefused:
     assert stored_files(private_media) == stored, "a file was left in storage"
     assert not file.path.exists(), "the handed-over file was not removed"
     return caught.value
-
-
-def route_like(route: Route, **changes) -> Route:
-    """Another established route of the same sender, differing in `changes`."""
-    fields = {
-        "endpoint": route.endpoint,
-        "data_area": route.data_area,
-        "kommune": route.kommune,
-        "sender_system": route.sender_system,
-        "sender_authority": route.sender_authority,
-        "recipient_authority": route.recipient_authority,
-        "status": RouteStatus.ESTABLISHED,
-        **changes,
-    }
-    return Route.objects.create(**fields)
 
 
 def test_happy_path_stores_the_file_and_records_the_delivery(
@@ -222,14 +208,11 @@ def test_a_correction_replaces_a_delivery_of_the_same_route_and_period(
 def test_a_correction_of_another_kommunes_delivery_is_refused(
     upload_route, kommune_aarhus, vendor_a, vendor_a_user, private_media, incoming
 ):
-    ProcessingAgreement.objects.create(
-        vendor=vendor_a, kommune=kommune_aarhus, status=AgreementStatus.SIGNED
-    )
-    aarhus_route = route_like(
-        upload_route,
+    factories.agreement(vendor_a, kommune_aarhus)
+    aarhus_route = factories.route(
+        sender_system=upload_route.sender_system,
         kommune=kommune_aarhus,
-        sender_authority=kommune_aarhus.cvr,
-        recipient_authority=kommune_aarhus.cvr,
+        data_area=upload_route.data_area,
     )
     aarhus = delivery_upload(
         file=incoming(), route=aarhus_route, period="2026-10", user=vendor_a_user
