@@ -21,7 +21,7 @@ from tests.helpers.browser import ARTIFACTS, Portal, launch_chromium, start_mana
 from tests.helpers.e2e import E2EWorld, make_e2e_world
 from tests.helpers.net import free_port
 from tests.helpers.processes import stop
-from tests.helpers.workers import worker_env
+from tests.helpers.workers import rqworker_args, worker_env
 
 
 @pytest.fixture
@@ -60,8 +60,9 @@ def portal(
     port = free_port()
     processes = [
         start_manage(["runserver", f"127.0.0.1:{port}", "--noreload"], env, logs / "web.log"),
+        # The Procfile's worker; its class only leaves promptly when stopped (workers.py).
         start_manage(
-            ["rqworker", "default", "validation", "sftp", "--with-scheduler"],
+            rqworker_args("default", "validation", "sftp", "--with-scheduler"),
             env,
             logs / "worker.log",
         ),

@@ -76,6 +76,12 @@ class CuttingProxy:
 
     def close(self) -> None:
         self._stopping = True
+        # close() alone does not wake a thread blocked in accept() on Linux, which left close()
+        # waiting out the join's 5 s; shutdown() does (accept raises EINVAL).
+        try:
+            self._listener.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
         self._listener.close()
         for sock in self._sockets:
             try:
