@@ -1,7 +1,8 @@
 """Push throughput: the portal's SFTP client (deliveries/sftp.py) against OpenSSH's own `sftp`.
 
 Starts a private OpenSSH sshd on a loopback port (installing openssh-server when it is missing),
-with its own config and keys (tests/sshd.py), writes a test file, and in the same run uploads it
+with its own config and keys (tests/helpers/sshd.py), writes a test file, and in the same run
+uploads it
 
 - with the portal's code (`deliveries.sftp.connect(...).upload`), large writes on and off,
 - with plain paramiko defaults (`SFTPClient.put`, default cipher, no TCP_NODELAY) for reference,

@@ -1,9 +1,9 @@
 """deliveries.access: who may upload and to which routes, said once for the upload form, the
 start page, the pages and the intake service.
 
-Personas (tests/conftest.py): vendor A's staff deliver through System A and have a signed
-databehandleraftale with København (`upload_route`); vendor B's staff deliver for nobody here;
-the consultant reads København; the administrator may upload for any vendor.
+Personas (tests/fixtures/personas.py): vendor A's staff deliver through System A and have a
+signed databehandleraftale with København (`upload_route`); vendor B's staff deliver for nobody
+here; the consultant reads København; the administrator may upload for any vendor.
 """
 
 from __future__ import annotations

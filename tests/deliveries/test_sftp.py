@@ -1,4 +1,4 @@
-"""deliveries/sftp.py against a real OpenSSH sshd on a loopback port (tests/sshd.py).
+"""deliveries/sftp.py against a real OpenSSH sshd on a loopback port (tests/helpers/sshd.py).
 
 Every fault the push job must tell apart is produced for real: a wrong host key, a wrong client
 key, a closed port, a server that never answers, a server killed mid-upload, a server that refuses

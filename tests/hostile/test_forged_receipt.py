@@ -68,4 +68,4 @@ def test_receipt_naming_another_senders_delivery_is_kept_aside(
 
 
 # A metadata file naming a route that does not exist: the fetcher quarantines it with the verdict
-# `unknown_route` (tests/deliveries/test_fetching.py::test_unknown_sender_or_route_is_quarantined).
+# `unknown_route` (tests/hent/test_fetching.py::test_unknown_sender_or_route_is_quarantined).

@@ -3,7 +3,7 @@ triggers (read by the Serviceplatform stand-in) and metadata files (read by the 
 
 Also covered elsewhere, at parser level for all three readers in UTF-8 and UTF-16:
 tests/deliveries/test_protocol.py::test_dtds_and_entities_are_refused; and for triggers sent to
-the stand-in over SFTP: tests/deliveries/test_serviceplatform_refusals.py (scenarios "billion
+the stand-in over SFTP: tests/serviceplatform/test_serviceplatform_refusals.py (scenarios "billion
 laughs" and "external entity", error code 103).
 """
 
