@@ -11,7 +11,7 @@ what to do (a text of deliveries.messages, so pages can show it in the reader's 
 Nothing here touches the database: callers decrypt the private key and read the endpoint first,
 commit, and only then connect (no network I/O inside a transaction).
 
-Throughput, as measured with benchmarks/push.py (README): preferring
+Throughput, as measured with benchmarks/push.py (docs/development/benchmarks.md): preferring
 aes128-gcm@openssh.com, TCP_NODELAY, pipelined writes from 1 MiB chunks and, for servers known to
 accept them, ~255 KiB SFTP write requests instead of paramiko's 32 KiB.
 """

@@ -1,4 +1,4 @@
-"""System checks for configuration mistakes. Ids are stable: documented in the README."""
+"""System checks for configuration mistakes. Ids are stable: documented in docs/operations/system-checks.md."""
 
 from __future__ import annotations
 

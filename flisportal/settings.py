@@ -1,4 +1,4 @@
-"""Settings for FLIS-portal, all read from the environment (see .env.example and the README).
+"""Settings for FLIS-portal, all read from the environment (see .env.example and docs/operations/settings.md).
 
 Development defaults work offline on one machine: SQLite in WAL mode and private files under
 the data folder, Redis on 127.0.0.1. With DEBUG=false every secret must be given, and
@@ -147,7 +147,7 @@ STATICFILES_DIRS = [
 ]
 STORAGES: dict[str, dict[str, Any]] = {
     # Extracts and reports: a private root that no URL serves. Downloads go through views that
-    # check the user's scope. Set FLISPORTAL_STORAGE_BACKEND for an object store (README).
+    # check the user's scope. Set FLISPORTAL_STORAGE_BACKEND for an object store (docs/operations/deployment.md).
     "default": {
         "BACKEND": env_str(
             "FLISPORTAL_STORAGE_BACKEND", "django.core.files.storage.FileSystemStorage"
@@ -250,7 +250,7 @@ SFTP_RETRY_BASE_DELAY = env_int("SFTP_RETRY_BASE_DELAY", 30, minimum=1, maximum=
 SFTP_RETRY_MAX_DELAY = env_int("SFTP_RETRY_MAX_DELAY", 1800, minimum=1, maximum=86400)
 # --- end SFTP client ------------------------------------------------------------------------
 
-# --- Push, receipts and reconciler (README) ---------------------------------
+# --- Push, receipts and reconciler (docs/design/push-and-receipts.md) ---------------------------------
 # The push job retries with SFTP_RETRY_MAX_ATTEMPTS and SFTP_RETRY_BASE_DELAY/MAX_DELAY above.
 # Seconds between two looks for technical receipts in the senders' IN/ folders (RQ cron).
 RECEIPT_POLL_SECONDS = env_int("RECEIPT_POLL_SECONDS", 60, minimum=5, maximum=86400)
@@ -276,7 +276,7 @@ CACHES = {
     }
 }
 
-# Expected deliveries (README). Seconds between two runs of the
+# Expected deliveries (docs/design/expected-deliveries.md). Seconds between two runs of the
 # scanner that creates the expected periods and marks them due soon / overdue / met.
 EXPECTED_SCAN_SECONDS = env_int("EXPECTED_SCAN_SECONDS", 900, minimum=30, maximum=86400)
 # A period counts as "due soon" this many days before its due date.
@@ -285,7 +285,7 @@ EXPECTED_DUE_SOON_DAYS = env_int("EXPECTED_DUE_SOON_DAYS", 3, minimum=0, maximum
 # environment owes none; the local stand-in does, so the demo shows the states.
 EXPECTED_ENDPOINTS = env_list("EXPECTED_ENDPOINTS", ["produktion", "lokal"])
 
-# Notifications (README). Links in mails start with this.
+# Notifications (docs/design/notifications.md). Links in mails start with this.
 PORTAL_BASE_URL = env_str("PORTAL_BASE_URL", "http://127.0.0.1:8000")
 # A distributed file not fetched by its recipient this long is reported.
 NOTIFY_NOT_FETCHED_HOURS = env_int("NOTIFY_NOT_FETCHED_HOURS", 48, minimum=1, maximum=2160)
@@ -301,7 +301,7 @@ MAIL_REQUEUE_SECONDS = env_int("MAIL_REQUEUE_SECONDS", 600, minimum=30, maximum=
 # When the daily digest goes out (cron syntax, server time zone).
 DIGEST_CRON = env_str("DIGEST_CRON", "0 7 * * *")
 
-# Retention (README): extracts rejected by the validator or
+# Retention (docs/operations/retention.md): extracts rejected by the validator or
 # refused by the Serviceplatform are deleted this many days after that final state; fetched
 # ones after their data area's retention days. The Hent side's copies of fetched files go the
 # same way: quarantined ones after RETENTION_REJECTED_DAYS, good ones after their data area's

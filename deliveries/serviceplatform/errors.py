@@ -1,5 +1,5 @@
 """The stand-in's refusal codes: one table, Danish and English, also printed in
-README (a test keeps the two in step).
+docs/design/protocol.md (tests/test_docs.py keeps the two in step).
 
 KOMBIT does not publish the real platform's codes; these are the stand-in's own, grouped by
 what is wrong: 1xx the trigger file itself, 2xx the data file, 3xx who sends, 4xx routing,

@@ -1,5 +1,5 @@
 """Services for expected deliveries: which periods each established route owes, and the
-scanner that marks them due soon, overdue or met (README).
+scanner that marks them due soon, overdue or met (docs/design/expected-deliveries.md).
 
 Every state change is a conditional update (`WHERE state = old`), so two scanners running at
 once (a slow run overlapping the next cron tick) change each row once and alert once.

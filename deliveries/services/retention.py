@@ -1,6 +1,6 @@
 """Retention of stored extracts (they may hold CPR numbers).
 
-Which files go, and when (README):
+Which files go, and when (docs/operations/retention.md):
 
 - `fetched`: the recipient has the file; deleted DataArea.retention_days (default 90) after
   it was fetched.

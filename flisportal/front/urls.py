@@ -6,7 +6,7 @@ app_name = "front"
 urlpatterns = [
     path("", views.start, name="start"),
     path("drift/", views.drift_status, name="drift"),
-    # For load balancers and monitoring: no login, no session (README, Drift og pålidelighed).
+    # For load balancers and monitoring: no login, no session (docs/operations/driftsstatus.md).
     path("healthz", views.healthz, name="healthz"),
     path("daekning/", views.coverage, name="coverage"),
     path("daekning.csv", views.coverage_csv, name="coverage_csv"),

@@ -1,4 +1,4 @@
-"""`python -m tests.deliveries.standin_paused serviceplatform <options>`: the stand-in of
+"""`python -m tests.helpers.standin_paused serviceplatform <options>`: the stand-in of
 `manage.py serviceplatform`, except that a distribution stops for good once the first recipient
 has its data file and metadata file — so that a test can kill the real process at that moment.
 

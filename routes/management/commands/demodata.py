@@ -2,7 +2,7 @@
 databehandleraftaler, SFTP users with keys on the local stand-in, and routes.
 
 Idempotent: running it again changes nothing that is already there (passwords included).
-The passwords are printed in the README and are for a local demo only.
+The passwords are printed in the README (Demo users) and are for a local demo only.
 """
 
 from __future__ import annotations
