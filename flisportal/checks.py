@@ -1,4 +1,5 @@
-"""System checks for configuration mistakes. Ids are stable: documented in docs/operations/system-checks.md."""
+"""System checks for configuration mistakes. Ids are stable: documented in
+docs/operations/system-checks.md."""
 
 from __future__ import annotations
 

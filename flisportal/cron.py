@@ -28,8 +28,8 @@ def register(func: Callable[..., Any], queue_name: str, **options: Any) -> None:
 # Nightly, when nobody is uploading.
 register(jobs.clear_expired_sessions, queues.DEFAULT, cron="15 3 * * *")
 
-# Technical receipts of sent deliveries (docs/design/push-and-receipts.md). On the sftp queue with the
-# pushes: both are network-bound, and a worker busy with one large push does not hold it up
+# Technical receipts of sent deliveries (docs/design/push-and-receipts.md). On the sftp queue
+# with the pushes: both are network-bound, and a worker busy with one large push does not hold it up
 # when more than one worker serves that queue.
 register(
     delivery_jobs.collect_receipts,

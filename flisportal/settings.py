@@ -1,4 +1,5 @@
-"""Settings for FLIS-portal, all read from the environment (see .env.example and docs/operations/settings.md).
+"""Settings for FLIS-portal, all read from the environment (see .env.example and
+docs/operations/settings.md).
 
 Development defaults work offline on one machine: SQLite in WAL mode and private files under
 the data folder, Redis on 127.0.0.1. With DEBUG=false every secret must be given, and
@@ -147,7 +148,8 @@ STATICFILES_DIRS = [
 ]
 STORAGES: dict[str, dict[str, Any]] = {
     # Extracts and reports: a private root that no URL serves. Downloads go through views that
-    # check the user's scope. Set FLISPORTAL_STORAGE_BACKEND for an object store (docs/operations/deployment.md).
+    # check the user's scope. Set FLISPORTAL_STORAGE_BACKEND for an object store
+    # (docs/operations/deployment.md).
     "default": {
         "BACKEND": env_str(
             "FLISPORTAL_STORAGE_BACKEND", "django.core.files.storage.FileSystemStorage"
@@ -250,7 +252,7 @@ SFTP_RETRY_BASE_DELAY = env_int("SFTP_RETRY_BASE_DELAY", 30, minimum=1, maximum=
 SFTP_RETRY_MAX_DELAY = env_int("SFTP_RETRY_MAX_DELAY", 1800, minimum=1, maximum=86400)
 # --- end SFTP client ------------------------------------------------------------------------
 
-# --- Push, receipts and reconciler (docs/design/push-and-receipts.md) ---------------------------------
+# --- Push, receipts and reconciler (docs/design/push-and-receipts.md) -----------------------
 # The push job retries with SFTP_RETRY_MAX_ATTEMPTS and SFTP_RETRY_BASE_DELAY/MAX_DELAY above.
 # Seconds between two looks for technical receipts in the senders' IN/ folders (RQ cron).
 RECEIPT_POLL_SECONDS = env_int("RECEIPT_POLL_SECONDS", 60, minimum=5, maximum=86400)

@@ -13,8 +13,9 @@ For each `IN/<name>.metadata` of a recipient SFTP user (FLIS, or a kommune's own
 A crash between 5 and 6 leaves the files in IN/; the next round finds the Receipt by its
 idempotency key and only removes them. A crash between 3 and 5 leaves a stored copy that no
 Receipt names; the round that records the transfer removes such copies, and retention's nightly
-sweep (deliveries/services/retention.py) those it does not see. Files that fail a check are stored and
-recorded all the same, with the verdict saying why (quarantined): nothing leaves IN/ unrecorded.
+sweep (deliveries/services/retention.py) those it does not see. Files that fail a check are
+stored and recorded all the same, with the verdict saying why (quarantined): nothing leaves
+IN/ unrecorded.
 
 All SFTP work happens outside database transactions (STYLE: no network I/O inside atomic).
 """
