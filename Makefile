@@ -33,7 +33,6 @@ test: venv system
 # and a year (tests/run_with_clock_moved.py). Not part of `make test`: run it before changing
 # anything that reads the date, and after writing a test that freezes one.
 test-dates: venv system
-	@dpkg -s faketime >/dev/null 2>&1 || { $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends faketime; }
 	$(PY) tests/run_with_clock_moved.py $(or $(SHIFTS),month newyear year) -- $(VENV)/bin/pytest -p no:cacheprovider $(PYTEST_ARGS)
 
 # Installs the Debian packages that are missing. apt-get update runs only when one is missing.

@@ -11,27 +11,26 @@ shows such a test now instead. Each shift runs the command once:
 - `year`: 366 days ahead;
 - `+N`: N days ahead.
 
-The clock is moved with libfaketime (Debian's `faketime`), by the same offset for every process
-the command starts — the test process, its worker processes, sshd, Redis and Chromium — so they
-agree with each other. Monotonic clocks are left alone: a timed wait (a lock, a condition, a
-socket timeout) hands the kernel a deadline on the real monotonic clock, and a moved one would
-make every such wait last the length of the shift. Redis is started without libfaketime by the
-tests themselves (tests/helpers/redis.py: it cannot start with it).
-Files written during the run get the kernel's real modification time, which lies behind the moved
-clock: a test that depends on a file's age sets the age itself (`os.utime`) from the clock it
-controls.
+The clock is moved inside every Python process the command starts — the test process, its
+worker processes, `runserver`, the stand-in — by the same offset, with time-machine
+(tests/clock_moved/sitecustomize.py), so they agree with each other. Redis, sshd and Chromium
+keep the real clock; nothing the tests check reads theirs. Files written during the run get the
+kernel's real modification time, which lies behind the moved clock: a test that depends on a
+file's age sets the age itself (`os.utime`) from the clock it controls.
 """
 
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 COPENHAGEN = ZoneInfo("Europe/Copenhagen")
+# The folder whose sitecustomize.py moves the clock of each Python process.
+SITECUSTOMIZE = Path(__file__).resolve().parent / "clock_moved"
 # How long before midnight the `newyear` run starts: long enough to set up, short enough that
 # the tests run on both sides of the turn.
 BEFORE_MIDNIGHT = timedelta(minutes=3)
@@ -55,20 +54,19 @@ def main(argv: list[str]) -> int:
         raise SystemExit("usage: run_with_clock_moved.py SHIFT [SHIFT…] -- COMMAND [ARGS…]")
     split = argv.index("--")
     shifts, command = argv[:split], argv[split + 1 :]
-    faketime = shutil.which("faketime")
-    if faketime is None:
-        raise SystemExit("faketime is not installed: `make test-dates` installs it (apt-get).")
     failed = []
     for shift in shifts:
         offset = offset_for(shift, datetime.now(UTC))
-        seconds = int(offset.total_seconds())
         moved = datetime.now(UTC) + offset
-        print(
-            f"== {shift}: the clock reads {moved.astimezone(COPENHAGEN):%Y-%m-%d %H:%M %Z}",
-            flush=True,
+        reads = f"{moved.astimezone(COPENHAGEN):%Y-%m-%d %H:%M %Z}"
+        print(f"== {shift}: the clock reads {reads}", flush=True)
+        path = os.pathsep.join(filter(None, [str(SITECUSTOMIZE), os.environ.get("PYTHONPATH")]))
+        env = dict(
+            os.environ,
+            PYTHONPATH=path,
+            FLISPORTAL_TEST_CLOCK_SHIFT=str(offset.total_seconds()),
         )
-        env = dict(os.environ, DONT_FAKE_MONOTONIC="1")
-        result = subprocess.run([faketime, "-f", f"+{seconds}", *command], env=env, check=False)
+        result = subprocess.run(command, env=env, check=False)
         if result.returncode != 0:
             failed.append(shift)
     if failed:

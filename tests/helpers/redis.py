@@ -3,21 +3,12 @@ those a fault test stops and starts itself."""
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 import time
 from pathlib import Path
 
 import redis
-
-
-def redis_env() -> dict[str, str]:
-    """The environment for a redis-server the tests start. Under tests/run_with_clock_moved.py
-    every process runs with libfaketime preloaded, but redis-server cannot start with it (its
-    allocator's first clock call recurses into libfaketime), so Redis runs on the real clock.
-    Nothing the tests check reads Redis's clock: RQ stamps and compares times in Python."""
-    return {name: value for name, value in os.environ.items() if name != "LD_PRELOAD"}
 
 
 def start_redis(port: int, folder: Path, *, append_only: bool = False) -> subprocess.Popen:
@@ -45,7 +36,6 @@ def start_redis(port: int, folder: Path, *, append_only: bool = False) -> subpro
             str(folder),
         ],
         stdout=subprocess.DEVNULL,
-        env=redis_env(),
     )
     client = redis.Redis.from_url(f"redis://127.0.0.1:{port}/0")
     for _ in range(100):
