@@ -9,7 +9,7 @@ from django.http import Http404, HttpRequest
 from django.shortcuts import get_object_or_404
 
 from flisportal.lib.roles import Role, user_role
-from routes.models import Kommune, User
+from routes.models import Kommune, User, Vendor
 from routes.validators import normalize_kommune_code
 
 
@@ -29,3 +29,24 @@ def kommune_or_404(code: str) -> Kommune:
     except ValidationError:
         raise Http404 from None
     return get_object_or_404(Kommune, code=code)
+
+
+def onboarding_pair_or_404(
+    request: HttpRequest, vendor_pk: int, code: str
+) -> tuple[Vendor, Kommune]:
+    """The vendor and kommune of an onboarding checklist the user may read; 404 otherwise.
+
+    The checklist names the vendor's IT-systems, SFTP user names and key state, so the vendor
+    is looked up through `Vendor.objects.for_user`: administrators every vendor, a vendor's
+    staff their own, a consultant only the vendors with an agreement or a route for one of
+    their kommuner (not any vendor id they might walk). A consultant reads it only for their
+    own kommuner; staff may read their vendor's checklist for any kommune, since onboarding
+    starts before there is an agreement or a route to scope by."""
+    vendor = get_object_or_404(Vendor.objects.for_user(request.user), pk=vendor_pk)
+    kommune = kommune_or_404(code)
+    if (
+        user_role(request.user) == Role.CONSULTANT
+        and not Kommune.objects.for_user(request.user).filter(pk=kommune.pk).exists()
+    ):
+        raise Http404
+    return vendor, kommune

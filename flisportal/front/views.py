@@ -15,7 +15,7 @@ from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.core.cache import cache
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
-from django.shortcuts import get_object_or_404, render
+from django.shortcuts import render
 from django.template import loader
 from django.template.loader import render_to_string
 from django.utils import timezone
@@ -40,8 +40,8 @@ from flisportal.front.onboarding import onboarding_checklist
 from flisportal.lib.csvexport import csv_download, stamped
 from flisportal.lib.periods import period_of
 from flisportal.lib.roles import Role, user_role
-from routes.access import kommune_or_404, require_role
-from routes.models import User, Vendor
+from routes.access import onboarding_pair_or_404, require_role
+from routes.models import User
 
 START_TEMPLATES = {
     Role.ADMINISTRATOR: "front/start_administrator.html",
@@ -76,22 +76,8 @@ def start(request: HttpRequest) -> HttpResponse:
 @require_GET
 def onboarding(request: HttpRequest, vendor_pk: int, code: str) -> HttpResponse:
     """KOMBIT's onboarding tasks for one vendor and kommune: for administrators, that vendor's
-    staff and the kommune's consultants."""
-    vendor = get_object_or_404(Vendor, pk=vendor_pk)
-    kommune = kommune_or_404(code)
-    role = user_role(request.user)
-    user = request.user
-    allowed = (
-        role == Role.ADMINISTRATOR
-        or (role == Role.VENDOR and isinstance(user, User) and user.vendor_id == vendor.pk)
-        or (
-            role == Role.CONSULTANT
-            and isinstance(user, User)
-            and user.kommuner.filter(pk=kommune.pk).exists()
-        )
-    )
-    if not allowed:
-        raise Http404
+    staff and the consultants of the kommune who work with the vendor (routes.access)."""
+    vendor, kommune = onboarding_pair_or_404(request, vendor_pk, code)
     checklist = onboarding_checklist(vendor=vendor, kommune=kommune)
     return render(request, "front/onboarding.html", {"checklist": checklist})
 

@@ -7,9 +7,16 @@ PK_BY_URL in tests/helpers/portal_urls.py) and (2) declares who may see it in `P
 the point: a page added without scoping cannot slip through unnoticed.
 
 The world owns one object of each kind per tenant: vendor A (with its IT-system, SFTP user,
-route and delivery for København) and vendor B (the same for Aarhus). Every URL is asked about
-vendor A's / København's objects, so vendor B and the consultant of another kommune must get
-404 (not 403: existence must not leak) wherever an object is named.
+route, delivery and receipt for København) and vendor B (the same for Aarhus). It is built once
+for the module; each test rolls back what it changes.
+
+Two questions per page. POLICY: what each role gets for tenant A's objects (200, 302, 404,
+405). SCOPE: who may reach a page's objects, said relative to the objects the URL names; the
+matrix then fills the URL with every combination of the tenants' objects (for a vendor id and
+a kommune code: every vendor × every kommune) and every persona outside the scope must get 404
+(not 403: existence must not leak), every one inside it 200. A page that looks an object up
+without scoping fails here whoever wrote it (issue #14: the onboarding checklist showed any
+vendor to any consultant, and one pair of tenants did not find it).
 
 Roles:
 - anonymous: everything sends to the login page (302).
@@ -22,11 +29,14 @@ Roles:
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from django.test import Client
+from django.conf import settings as django_settings
+from django.db import transaction
+from django.test import Client, override_settings
 from django.urls import reverse
 
 from deliveries.lifecycle.states import DeliveryStatus
@@ -35,11 +45,13 @@ from routes.models import RouteStatus, User
 from tests import factories
 from tests.helpers.portal_urls import (
     URLS,
+    Combination,
     PortalUrl,
     Tenant,
     fill_kwargs,
     make_receipt,
     make_tenant,
+    tenant_combinations,
 )
 
 pytestmark = pytest.mark.django_db
@@ -133,17 +145,95 @@ POST_ALLOWED: dict[str, tuple[str, ...]] = {
 }
 
 
+@dataclass(frozen=True)
+class Persona:
+    """What a role is, in the world's tenant letters: the matrix judges scope from this."""
+
+    admin: bool = False
+    vendor: str | None = None  # staff of this tenant's vendor
+    kommuner: frozenset[str] = frozenset()  # consultant of these tenants' kommuner
+    # Vendors with an agreement or a route for one of those kommuner: each tenant's route is
+    # for its own kommune, and the world holds no other.
+    partners: frozenset[str] = frozenset()
+
+
+PERSONAS: dict[str, Persona] = {
+    "admin": Persona(admin=True),
+    "vendor_a": Persona(vendor="A"),
+    "vendor_b": Persona(vendor="B"),
+    "consultant": Persona(kommuner=frozenset("A"), partners=frozenset("A")),
+    "consultant_other": Persona(kommuner=frozenset("B"), partners=frozenset("B")),
+    "nobody": Persona(),
+}
+
+Scope = Callable[[Persona, Combination], bool]
+
+
+def _admin(persona: Persona, named: Combination) -> bool:
+    return persona.admin
+
+
+def _the_vendor(persona: Persona, named: Combination) -> bool:
+    return persona.admin or (named.vendor is not None and persona.vendor == named.vendor)
+
+
+def _the_kommune(persona: Persona, named: Combination) -> bool:
+    return persona.admin or named.kommune in persona.kommuner
+
+
+def _the_vendor_or_kommune(persona: Persona, named: Combination) -> bool:
+    return _the_vendor(persona, named) or _the_kommune(persona, named)
+
+
+def _onboarding(persona: Persona, named: Combination) -> bool:
+    # The vendor's staff for any kommune; a consultant only for their own kommuner and only
+    # vendors that work with one of them (routes.access.onboarding_pair_or_404).
+    return _the_vendor(persona, named) or (
+        named.kommune in persona.kommuner and named.vendor in persona.partners
+    )
+
+
+# Who may reach the objects a URL names (GET, or POST for the POST-only ones), for any
+# combination of the tenants' objects.
+SCOPE: dict[str, Scope] = {
+    "front:onboarding": _onboarding,
+    "routes:kommune_routes": _admin,
+    "routes:route_order_create": _admin,
+    "routes:route_detail": _the_vendor_or_kommune,
+    "routes:route_transition": _admin,
+    "routes:vendor_overview_for": _the_vendor,
+    "routes:sftp_user_detail": _the_vendor,
+    "routes:sftp_key_generate": _the_vendor,
+    "routes:sftp_key_rotate": _the_vendor,
+    "routes:sftp_key_upload": _admin,
+    "routes:sftp_key_confirm_rotation": _the_vendor,
+    "deliveries:kommune_history": _the_kommune,
+    "deliveries:detail": _the_vendor_or_kommune,
+    "deliveries:status": _the_vendor_or_kommune,
+    # Each tenant's delivery was uploaded by its vendor's staff member, the one who may retry.
+    "deliveries:retry": _the_vendor,
+    "deliveries:download": _the_vendor_or_kommune,
+    "deliveries:report_csv": _the_vendor_or_kommune,
+    "deliveries:receipt": _the_vendor_or_kommune,
+    "deliveries:receipt_download": _the_kommune,
+}
+
+
 @dataclass
 class World:
     a: Tenant
     b: Tenant
     users: dict[str, User | None]
 
+    @property
+    def tenants(self) -> dict[str, Tenant]:
+        return {"A": self.a, "B": self.b}
 
-@pytest.fixture
-def matrix_world(private_media, flis_system) -> World:
+
+def _build_world() -> World:
     a = make_tenant("A", factories.KBH, "A_SFTP")
     b = make_tenant("B", factories.AARHUS, "B_SFTP")
+    flis_system = factories.flis_system()
     flis_sftp = factories.sftp_user(flis_system, "FLIS_SFTP")
     for tenant in (a, b):
         tenant.route.recipient_systems.add(flis_system)
@@ -155,8 +245,10 @@ def matrix_world(private_media, flis_system) -> World:
         return User.objects.create_user(username, **extra)
 
     vendor_a = user("vendor-a", vendor=a.vendor)
-    # vendor A's staff member uploaded A's delivery, so the retry policy applies to them.
+    vendor_b = user("vendor-b", vendor=b.vendor)
+    # Each vendor's staff member uploaded its delivery, so the retry policy applies to them.
     Delivery.objects.filter(pk=a.delivery.pk).update(uploaded_by=vendor_a)
+    Delivery.objects.filter(pk=b.delivery.pk).update(uploaded_by=vendor_b)
     consultant = user("konsulent-kbh")
     consultant.kommuner.add(a.kommune)
     consultant_other = user("konsulent-aarhus")
@@ -165,12 +257,35 @@ def matrix_world(private_media, flis_system) -> World:
         "anonymous": None,
         "admin": user("admin", is_staff=True, is_superuser=True),
         "vendor_a": vendor_a,
-        "vendor_b": user("vendor-b", vendor=b.vendor),
+        "vendor_b": vendor_b,
         "consultant": consultant,
         "consultant_other": consultant_other,
         "nobody": user("nobody"),
     }
     return World(a=a, b=b, users=users)
+
+
+@pytest.fixture(scope="module")
+def matrix_world(
+    django_db_setup: None, django_db_blocker: Any, tmp_path_factory
+) -> Iterator[World]:
+    """The world, built once for the module inside a transaction that is rolled back at its
+    end; each test's own transaction nests in it, so what a test changes is undone after it.
+    Its stored files go to a media folder of the module's own (cf. `private_media`)."""
+    folder = tmp_path_factory.mktemp("matrix") / "private"
+    media = override_settings(
+        MEDIA_ROOT=str(folder),
+        STORAGES={
+            **django_settings.STORAGES,
+            "default": {
+                "BACKEND": "django.core.files.storage.FileSystemStorage",
+                "OPTIONS": {"location": str(folder), "base_url": None},
+            },
+        },
+    )
+    with media, django_db_blocker.unblock(), transaction.atomic():
+        yield _build_world()
+        transaction.set_rollback(True)
 
 
 def client_for(world: World, role: str, **options: Any) -> Client:
@@ -192,6 +307,10 @@ def test_every_portal_url_has_a_declared_policy():
     assert not sorted(set(POLICY) - names), "POLICY names URLs that no longer exist"
     for name in (n for n, p in POLICY.items() if p == POST_ONLY):
         assert name in POST_ALLOWED, f"{name} is POST-only: say who may post in POST_ALLOWED"
+    # A page that names objects says whose objects it shows, for the combinations test.
+    with_objects = {url.name for url in URLS if url.kwargs}
+    assert sorted(with_objects - set(SCOPE)) == [], "say who may reach these pages in SCOPE"
+    assert not sorted(set(SCOPE) - with_objects), "SCOPE names URLs without objects"
 
 
 def test_the_walk_finds_pages_of_every_app():
@@ -221,18 +340,28 @@ def test_get_answers_per_policy_for_every_role(url: PortalUrl, matrix_world: Wor
 
 
 @pytest.mark.parametrize("url", [u for u in URLS if u.kwargs], ids=lambda u: u.name)
-def test_other_tenants_get_404_on_named_objects_for_every_method(
+def test_every_combination_of_tenants_objects_answers_per_scope(
     url: PortalUrl, matrix_world: World
 ):
-    """Vendor B and Aarhus's consultant name vendor A's / København's object: 404 whether they
-    read it or post to it, so they cannot even learn that it exists."""
-    path = reverse(url.name, kwargs=fill_kwargs(url, matrix_world.a))
-    for role in ("vendor_b", "consultant_other", "nobody"):
-        client = client_for(matrix_world, role)
-        if POLICY[url.name] == POST_ONLY:
-            assert client.post(path, {}).status_code == NOT_FOUND, (role, path)
-        else:
-            assert client.get(path).status_code == NOT_FOUND, (role, path)
+    """Rule: a persona outside a page's scope gets 404 for every combination of objects the
+    URL can name (another vendor's, another kommune's, or one of each), whether it reads or
+    posts, so it cannot even learn that they exist; a persona inside it gets the page.
+
+    POST-only URLs are checked for the 404s only: acting is test_post_only_urls_act_…'s."""
+    scope = SCOPE[url.name]
+    post_only = POLICY[url.name] == POST_ONLY
+    wrong = []
+    for combination in tenant_combinations(url, matrix_world.tenants):
+        path = reverse(url.name, kwargs=combination.kwargs)
+        for role, persona in PERSONAS.items():
+            allowed = scope(persona, combination)
+            if post_only and allowed:
+                continue
+            client = client_for(matrix_world, role)
+            status = (client.post(path, {}) if post_only else client.get(path)).status_code
+            if status != (OK if allowed else NOT_FOUND):
+                wrong.append(f"{role} on {combination} ({path}): {status}")
+    assert not wrong, "\n".join(wrong)
 
 
 @pytest.mark.parametrize("url", [u for u in URLS if u.name in POST_ALLOWED], ids=lambda u: u.name)

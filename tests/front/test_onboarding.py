@@ -9,7 +9,7 @@ from deliveries.lifecycle.states import DeliveryStatus
 from deliveries.models import Delivery
 from flisportal.front.onboarding import TaskState, onboarding_checklist
 from routes import services
-from routes.models import AgreementStatus, ProcessingAgreement
+from routes.models import AgreementStatus, ProcessingAgreement, User
 from tests import factories
 
 pytestmark = pytest.mark.django_db
@@ -185,7 +185,12 @@ def url(vendor, code="101"):
 
 
 @pytest.mark.parametrize("persona", ["admin_user", "vendor_a_user", "consultant_user"])
-def test_page_for_admin_the_vendor_and_the_kommunes_consultant(client, request, persona, vendor_a):
+def test_page_for_admin_the_vendor_and_the_kommunes_consultant(
+    client, request, persona, vendor_a, kommune_kbh
+):
+    # The consultant reads the checklists of vendors their kommune works with: an agreement,
+    # even a draft, is enough.
+    ProcessingAgreement.objects.create(vendor=vendor_a, kommune=kommune_kbh)
     client.force_login(request.getfixturevalue(persona))
     page = client.get(url(vendor_a))
     assert page.status_code == 200
@@ -197,13 +202,41 @@ def test_page_for_admin_the_vendor_and_the_kommunes_consultant(client, request, 
 
 
 def test_page_refuses_other_vendors_and_other_kommuners_consultants(
-    client, vendor_a, vendor_b_user, consultant_user
+    client, vendor_a, kommune_kbh, vendor_b_user, consultant_user
 ):
+    ProcessingAgreement.objects.create(vendor=vendor_a, kommune=kommune_kbh)
     client.force_login(vendor_b_user)
     assert client.get(url(vendor_a)).status_code == 404
     client.force_login(consultant_user)
     assert client.get(url(vendor_a, "751")).status_code == 404
     assert client.get(url(vendor_a, "999")).status_code == 404
+
+
+def test_consultant_sees_only_vendors_that_work_with_their_kommuner(
+    client, consultant_user, vendor_a, kommune_kbh, system_a, vendor_b, system_b, make_route
+):
+    """Rule (issue #14): a consultant may not walk vendor ids to read any vendor's IT-systems,
+    SFTP user names and key state; only vendors with an agreement or a route for one of their
+    kommuner, and a vendor that does not exist answers the same 404."""
+    client.force_login(consultant_user)
+    assert client.get(url(vendor_a)).status_code == 404
+    assert client.get(url(vendor_b)).status_code == 404
+    make_route(kommune=kommune_kbh, sender_system=system_a, status="requested")
+    assert client.get(url(vendor_a)).status_code == 200
+    assert client.get(url(vendor_b)).status_code == 404
+    assert client.get(reverse("front:onboarding", args=[999999, "101"])).status_code == 404
+
+
+def test_vendor_staff_see_their_own_vendor_for_any_kommune_only(
+    client, vendor_a_user, vendor_a, vendor_b, kommune_kbh, kommune_aarhus
+):
+    # Onboarding starts before an agreement or a route exists: staff may open it for any
+    # kommune, but never another vendor's, and a user without a role sees none.
+    client.force_login(vendor_a_user)
+    assert client.get(url(vendor_a, "751")).status_code == 200
+    assert client.get(url(vendor_b)).status_code == 404
+    client.force_login(User.objects.create_user("nobody"))
+    assert client.get(url(vendor_a)).status_code == 404
 
 
 def test_page_query_count_is_fixed(

@@ -9,6 +9,7 @@ fill, both tests fail until it is added to KWARGS_BY_NAME or PK_BY_URL below.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -117,6 +118,29 @@ PK_BY_URL: dict[str, Callable[[Tenant], Any]] = {
 }
 
 
+# Whose objects each URL argument names: the vendor that owns it, the kommune it is for, or
+# both. The access matrix judges every combination of tenants' objects by these
+# (tests/flisportal/test_access_matrix.py); like the fillers above, `pk` is keyed by URL name.
+VENDOR = "vendor"
+KOMMUNE = "kommune"
+OWNERS_BY_NAME: dict[str, tuple[str, ...]] = {
+    "code": (KOMMUNE,),
+    "delivery_uuid": (VENDOR, KOMMUNE),
+    "vendor_pk": (VENDOR,),
+    "receipt_uuid": (VENDOR, KOMMUNE),
+}
+OWNERS_BY_PK_URL: dict[str, tuple[str, ...]] = {
+    "routes:route_detail": (VENDOR, KOMMUNE),
+    "routes:route_transition": (VENDOR, KOMMUNE),
+    "routes:vendor_overview_for": (VENDOR,),
+    "routes:sftp_user_detail": (VENDOR,),
+    "routes:sftp_key_generate": (VENDOR,),
+    "routes:sftp_key_rotate": (VENDOR,),
+    "routes:sftp_key_upload": (VENDOR,),
+    "routes:sftp_key_confirm_rotation": (VENDOR,),
+}
+
+
 @dataclass(frozen=True)
 class PortalUrl:
     name: str  # namespaced, e.g. "deliveries:detail"
@@ -174,3 +198,50 @@ def fill_kwargs(url: PortalUrl, tenant: Tenant) -> dict[str, Any]:
                 "page in POLICY."
             )
     return kwargs
+
+
+@dataclass(frozen=True)
+class Combination:
+    """One way to fill a URL from the world's tenants: each argument from one tenant, and which
+    tenant's vendor and kommune the URL then names (None where no argument names one)."""
+
+    kwargs: dict[str, Any]
+    vendor: str | None
+    kommune: str | None
+
+    def __str__(self) -> str:
+        return f"vendor {self.vendor or '-'} × kommune {self.kommune or '-'}"
+
+
+def _owners(url: PortalUrl, name: str) -> tuple[str, ...]:
+    owners = OWNERS_BY_PK_URL.get(url.name) if name == "pk" else OWNERS_BY_NAME.get(name)
+    if owners is None:
+        pytest.fail(
+            f"Whose object does argument {name!r} of {url.name!r} name? Add it to "
+            "OWNERS_BY_NAME or OWNERS_BY_PK_URL in tests/helpers/portal_urls.py."
+        )
+    return owners
+
+
+def tenant_combinations(url: PortalUrl, tenants: dict[str, Tenant]) -> list[Combination]:
+    """Every way to fill the URL's arguments from the tenants, each argument from any tenant:
+    for a vendor id and a kommune code, every vendor × every kommune."""
+    combinations = []
+    for letters in itertools.product(tenants, repeat=len(url.kwargs)):
+        kwargs: dict[str, Any] = {}
+        named: dict[str, set[str]] = {VENDOR: set(), KOMMUNE: set()}
+        for name, letter in zip(url.kwargs, letters, strict=True):
+            single = PortalUrl(url.name, url.route, (name,))
+            kwargs |= fill_kwargs(single, tenants[letter])
+            for owner in _owners(url, name):
+                named[owner].add(letter)
+        if len(named[VENDOR]) > 1 or len(named[KOMMUNE]) > 1:
+            continue  # two arguments naming different vendors: no page takes such a pair yet
+        combinations.append(
+            Combination(
+                kwargs,
+                vendor=next(iter(named[VENDOR]), None),
+                kommune=next(iter(named[KOMMUNE]), None),
+            )
+        )
+    return combinations
