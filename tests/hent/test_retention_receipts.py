@@ -6,6 +6,7 @@ older than the safety margin only, through the storage API (also on InMemoryStor
 from __future__ import annotations
 
 import logging
+import os
 import uuid
 from datetime import datetime, timedelta
 
@@ -72,8 +73,15 @@ def run(days: float, **kwargs) -> RetentionRound:
 
 
 def orphan(path: str) -> str:
-    """A copy no receipt names (a fetch round killed between storing and recording)."""
-    return default_storage.save(path, ContentFile(CONTENT))
+    """A copy no receipt names (a fetch round killed between storing and recording), written
+    now. The sweep reads a copy's age from its modification time, so the test sets that from
+    the clock it controls instead of leaving it to the kernel's real one (on disk; in-memory
+    storage stamps it with Django's clock already)."""
+    name = default_storage.save(path, ContentFile(CONTENT))
+    if isinstance(default_storage, FileSystemStorage):
+        written = timezone.now().timestamp()
+        os.utime(default_storage.path(name), (written, written))
+    return name
 
 
 # --- copies of recorded receipts ---
