@@ -180,6 +180,10 @@ MESSAGES: dict[str, str] = {
     "sftp.refused": gettext_noop(
         "Serveren %(where)s afviste %(action)s: %(error)s. Portalen prøver igen senere."
     ),
+    "sftp.too_large": gettext_noop(
+        "%(path)s er mindst %(size)s bytes, mere end de højst %(limit)s, der må hentes; den "
+        "hentes ikke."
+    ),
     "sftp.unexpected": gettext_noop("Uventet fejl under %(action)s på %(where)s: %(error)s"),
     "sftp.connection_refused": gettext_noop(
         "Forbindelsen til %(where)s blev afvist: serveren kører ikke eller lytter ikke på "
@@ -358,6 +362,28 @@ MESSAGES: dict[str, str] = {
     "fetch.no_route": gettext_noop(
         "Ingen etableret rute for InfRef %(infref)s fra %(sender)s (%(sender_authority)s → "
         "%(recipient_authority)s) til %(recipient)s."
+    ),
+    "fetch.too_large": gettext_noop(
+        "Datafilen er mindst %(size)s bytes, mere end metadatafilens SizeInBytes (%(declared)s) "
+        "tillader; den er hverken hentet eller gemt, kun fjernet fra IN/. Afsenderen må sende "
+        "den igen med rigtige metadata."
+    ),
+    "fetch.too_large_unknown": gettext_noop(
+        "Datafilen er mindst %(size)s bytes, mere end de højst %(limit)s, portalen henter uden "
+        "læselige metadata; den er hverken hentet eller gemt, kun fjernet fra IN/."
+    ),
+    "fetch.bad_uuid": gettext_noop(
+        "FileTransferUUID i metadatafilen er ikke et UUID (%(value)s); parret er sat i karantæne "
+        "under et afledt id."
+    ),
+    "fetch.bad_size": gettext_noop(
+        "SizeInBytes i metadatafilen (%(declared)s) er større end nogen fil, portalen kan "
+        "registrere."
+    ),
+    "fetch.unsafe_name": gettext_noop(
+        "Filnavnet %(name)s er ikke et almindeligt filnavn (skråstreg, kontroltegn eller "
+        "'..'); portalen hverken henter eller fjerner filen. Bed Serviceplatformens support "
+        "fjerne den fra IN/."
     ),
     "fetch.size": gettext_noop(
         "Filen er %(size)s bytes, men metadatafilen siger %(declared)s (SizeInBytes)."

@@ -90,6 +90,15 @@ class SftpError(Exception):
         return self.message
 
 
+class SftpTooLarge(SftpError):
+    """A download refused because the remote file is larger than the caller allows."""
+
+    def __init__(self, path: str, *, size: int, limit: int) -> None:
+        super().__init__(text("sftp.too_large", path=path, size=size, limit=limit), permanent=True)
+        self.size = size
+        self.limit = limit
+
+
 @dataclass(frozen=True)
 class Timeouts:
     """Seconds to wait for each phase; see the SFTP_*_TIMEOUT settings."""
@@ -217,12 +226,23 @@ class SftpConnection:
             size = self._sftp.stat(remote_path).st_size
         return int(size or 0)
 
+    def remote_mtime(self, remote_path: str) -> float:
+        """The file's modification time on the server (seconds since the epoch)."""
+        with self._errors(text("word.sftp.stat", path=remote_path), remote_path):
+            mtime = self._sftp.stat(remote_path).st_mtime
+        return float(mtime or 0)
+
     def listdir(self, remote_path: str) -> list[str]:
         with self._errors(text("word.sftp.listdir", path=remote_path), remote_path):
             return sorted(self._sftp.listdir(remote_path))
 
-    def download(self, remote_path: str, target: IO[bytes]) -> tuple[int, str]:
-        """Stream `remote_path` into the open binary file `target`; return (bytes, sha256 hex)."""
+    def download(
+        self, remote_path: str, target: IO[bytes], *, limit: int | None = None
+    ) -> tuple[int, str]:
+        """Stream `remote_path` into the open binary file `target`; return (bytes, sha256 hex).
+
+        With `limit`, a file of more bytes is refused (SftpTooLarge) before or while reading:
+        a file named by someone else must not fill the portal's disk."""
         digest = hashlib.sha256()
         received = 0
         request_size = LARGE_WRITE_SIZE if self.large_writes else DEFAULT_WRITE_SIZE
@@ -230,10 +250,15 @@ class SftpConnection:
             # Closed only on success, for the reason given in upload().
             remote = self._sftp.open(remote_path, "rb")
             size = int(remote.stat().st_size or 0)
+            if limit is not None and size > limit:
+                raise SftpTooLarge(remote_path, size=size, limit=limit)
             for data in _read_pipelined(self._sftp, remote, size, request_size):
+                received += len(data)
+                if limit is not None and received > limit:
+                    # The file grew after stat(): reading goes on to EOF, so it is cut here.
+                    raise SftpTooLarge(remote_path, size=received, limit=limit)
                 digest.update(data)
                 _write_local(target, data, remote_path)
-                received += len(data)
             remote.close()
         return received, digest.hexdigest()
 

@@ -17,6 +17,11 @@ sweep (deliveries/services/retention.py) those it does not see. Files that fail 
 stored and recorded all the same, with the verdict saying why (quarantined): nothing leaves
 IN/ unrecorded.
 
+Any sender with a route to the recipient names its data file and fills its metadata, so every
+value that becomes a path, a storage key or a column is checked first, no more is downloaded
+than SizeInBytes allows, and one bad pair never stops the round (issue #14; "Hostile senders"
+in docs/design/fetcher.md).
+
 All SFTP work happens outside database transactions (STYLE: no network I/O inside atomic).
 """
 
@@ -27,10 +32,13 @@ import io
 import logging
 import re
 import tempfile
+import time
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.conf import settings
+from django.core.exceptions import SuspiciousFileOperation
 from django.core.files import File
 from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
@@ -44,7 +52,7 @@ from deliveries.lifecycle.transitions import delivery_transition
 from deliveries.messages import Text, stored_as, text
 from deliveries.models import Delivery, Receipt, ReceiptVerdict
 from deliveries.services.sftp_login import sftp_login_as
-from deliveries.sftp import SftpConnection, SftpError, open_for_endpoint
+from deliveries.sftp import SftpConnection, SftpError, SftpTooLarge, open_for_endpoint
 from flisportal.lib.periods import (
     local_time_text,
     period_from_compact,
@@ -65,6 +73,22 @@ _DERIVED_NAMESPACE = uuid.UUID("6f1c2b4e-9d0a-4c53-8f7e-2a1b3c4d5e6f")
 _PERIOD_IN_NAME = re.compile(r"_(20\d{2}(?:0[1-9]|1[0-2]))_")
 # The month folder received files are kept in (`_storage_name`).
 _MONTH_FOLDER = re.compile(r"\d{4}-(0[1-9]|1[0-2])")
+# A FileTransferUUID becomes a storage key and a varchar(36) column: only the canonical form of
+# a UUID is one (uuid.UUID() would also take braces, "urn:uuid:" and 32 bare hex digits).
+_UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+# Bytes a data file may have beyond its SizeInBytes and still be downloaded (and then recorded
+# as the wrong size); anything larger is refused unread, so a sender cannot fill the disk.
+DOWNLOAD_MARGIN = 64 * 1024
+# How long a `<x>.metadata` with no `<x>` beside it that is not the platform's metadata of <x>
+# may wait for a metadata file of its own (it may be a sender's data file of that name): the
+# platform writes a metadata file seconds after its data file.
+ORPHAN_GRACE_SECONDS = 3600
+# The largest value a BigIntegerField (Receipt.declared_size, .size) holds; SizeInBytes is an
+# xs:unsignedLong and may be larger.
+_MAX_RECORDED_SIZE = 2**63 - 1
+# Characters no name from IN/ may carry: a path separator would reach outside IN/, a control
+# character (NUL above all) cannot be stored in a PostgreSQL text column.
+_UNSAFE_IN_NAME = re.compile(r"[/\\\x00-\x1f\x7f]")
 
 
 @dataclass
@@ -75,6 +99,9 @@ class FetchSummary:
     recorded: list[str] = field(default_factory=list)  # FileTransferUUIDs of new receipts
     already_recorded: list[str] = field(default_factory=list)  # cleaned up after a crash
     verdicts: dict[str, int] = field(default_factory=dict)
+    # Names of pairs left in IN/ this round (gone meanwhile, unreadable, or an unexpected
+    # fault): the round went on with the next pair; the next round looks at them again.
+    skipped: list[str] = field(default_factory=list)
     error: str = ""
 
 
@@ -135,31 +162,81 @@ def receipts_fetch(*, sftp_user_id: int) -> FetchSummary:
         with open_for_endpoint(
             sftp_user=login.sftp_user, private_key=login.private_key
         ) as connection:
-            names = connection.listdir(protocol.INBOX)
-            for metadata_name in names:
-                if not metadata_name.endswith(protocol.METADATA_SUFFIX):
-                    continue
-                data_name = metadata_name.removesuffix(protocol.METADATA_SUFFIX)
-                try:
-                    _fetch_one(
-                        connection,
-                        sftp_user=sftp_user,
-                        data_name=data_name,
-                        data_present=data_name in names,
-                        summary=summary,
-                    )
-                except SftpError as exc:
-                    if not exc.permanent:
-                        raise  # the connection is gone: stop this round
-                    # This pair only (gone meanwhile, or not readable): nothing was recorded
-                    # for it, so whatever is still in IN/ is looked at again next round.
-                    logger.warning("fetch of IN/%s skipped: %s", data_name, exc)
+            for data_name, data_present in _pairs(connection.listdir(protocol.INBOX)):
+                _fetch_pair(
+                    connection,
+                    sftp_user=sftp_user,
+                    data_name=data_name,
+                    data_present=data_present,
+                    summary=summary,
+                )
     except SftpError as exc:
         # Nothing half-done is recorded: what was not committed stays in IN/ for the next round.
         logger.warning("fetch for %s stopped: %s", sftp_user.username, exc)
         summary.error = str(exc)
     receipts_catch_up()
     return summary
+
+
+def _pairs(names: list[str]) -> list[tuple[str, bool]]:
+    """(data file name, whether it is there) for each metadata file in a listing of IN/.
+
+    Any sender names its own data file, so `a.metadata` may be a data file whose metadata is
+    `a.metadata.metadata`: a name whose own metadata file lies beside it is a data file, never
+    taken for the platform's metadata of `a`."""
+    present = set(names)
+    pairs = []
+    for name in names:
+        if not name.endswith(protocol.METADATA_SUFFIX):
+            continue
+        if f"{name}{protocol.METADATA_SUFFIX}" in present:
+            continue
+        data_name = name.removesuffix(protocol.METADATA_SUFFIX)
+        pairs.append((data_name, data_name in present))
+    return pairs
+
+
+def _fetch_pair(
+    connection: SftpConnection,
+    *,
+    sftp_user: SftpUser,
+    data_name: str,
+    data_present: bool,
+    summary: FetchSummary,
+) -> None:
+    """One pair, whatever it holds: one bad pair never stops the round (issue #14)."""
+    try:
+        _fetch_one(
+            connection,
+            sftp_user=sftp_user,
+            data_name=data_name,
+            data_present=data_present,
+            summary=summary,
+        )
+    except SftpError as exc:
+        if not exc.permanent:
+            raise  # the connection is gone: stop this round
+        # This pair only (gone meanwhile, or not readable): nothing was recorded for it, so
+        # whatever is still in IN/ is looked at again next round.
+        logger.warning("fetch of IN/%s skipped: %s", _shown(data_name), exc)
+        summary.skipped.append(_shown(data_name))
+    except OSError:
+        # The portal's own disk or storage: every pair would fail the same way, so the round
+        # stops once, with the fault, instead of failing each pair in turn.
+        raise
+    except Exception:
+        # A fault no check foresaw (the checks in `_check` and `_fetch_one` are meant to leave
+        # none a sender can cause): logged with its traceback, the pair stays in IN/ and the
+        # round goes on with the next one.
+        logger.exception("fetch of IN/%s failed; the round goes on", _shown(data_name))
+        summary.skipped.append(_shown(data_name))
+
+
+def _shown(value: str, limit: int = 255) -> str:
+    """A value from the platform as it may be shown, logged and stored: control characters
+    (NUL cannot be stored in PostgreSQL) replaced, and cut to `limit` characters."""
+    cleaned = re.sub(r"[\x00-\x1f\x7f]", "\ufffd", value)
+    return cleaned if len(cleaned) <= limit else f"{cleaned[: limit - 1]}…"
 
 
 def receipts_catch_up() -> int:
@@ -213,10 +290,26 @@ def _fetch_one(
     data_present: bool,
     summary: FetchSummary,
 ) -> None:
+    if _UNSAFE_IN_NAME.search(data_name) or data_name in ("", ".", ".."):
+        _record_unsafe_name(sftp_user=sftp_user, data_name=data_name, summary=summary)
+        return
     metadata_path = f"{protocol.INBOX}/{data_name}{protocol.METADATA_SUFFIX}"
     data_path = f"{protocol.INBOX}/{data_name}"
     raw = _read_metadata(connection, metadata_path)
     checked = _check(raw, sftp_user=sftp_user, data_name=data_name)
+    if (
+        not data_present
+        and not _describes(checked, data_name)
+        and time.time() - connection.remote_mtime(metadata_path) < ORPHAN_GRACE_SECONDS
+    ):
+        # Alone, and not the platform's metadata of a file of that name: perhaps a sender's
+        # data file called `<x>.metadata` whose own metadata file is not written yet. Left for
+        # a later round rather than taken for metadata and removed; once it has lain alone for
+        # the grace period it is recorded (and removed) like any unreadable metadata file, so
+        # it is not read again every round for ever.
+        logger.info("IN/%s left alone: no data file beside it", _shown(metadata_path))
+        summary.skipped.append(_shown(data_name))
+        return
 
     existing = _recorded(sftp_user, checked.key).first()
     if existing is not None:
@@ -227,33 +320,97 @@ def _fetch_one(
         _remove(connection, data_path if data_present else None, metadata_path)
         return
 
-    stored_name = ""
-    size, sha256 = 0, ""
     if data_present:
-        with tempfile.TemporaryFile(prefix="flis-fetch-") as spool:
-            # Through a temporary file: memory stays flat whatever the size, and the storage
-            # folder (quarantine or not) is known only once the checks have run.
-            size, sha256 = connection.download(data_path, spool)
-            _check_file(checked, size=size, sha256=sha256)
-            spool.seek(0)
-            try:
-                stored_name = default_storage.save(
-                    _storage_name(sftp_user, checked, data_name), File(spool)
-                )
-            except FileNotFoundError:
-                if not _recorded(sftp_user, checked.key).exists():
-                    raise
-                # A round beside this one recorded the same transfer while this copy was being
-                # written, and removed it as one of the copies it does not keep.
-                summary.already_recorded.append(checked.key)
-                _remove(connection, data_path, metadata_path)
-                return
+        fetched = _fetch_data(connection, checked, sftp_user=sftp_user, data_name=data_name)
+        if fetched is None:
+            # A round beside this one recorded the same transfer while this copy was being
+            # written, and removed it as one of the copies it does not keep.
+            summary.already_recorded.append(checked.key)
+            _remove(connection, data_path, metadata_path)
+            return
+        stored_name, size, sha256 = fetched
     else:
+        stored_name, size, sha256 = "", 0, ""
         checked.fail(
             ReceiptVerdict.SIZE_MISMATCH,
             text("fetch.data_missing", name=data_name),
         )
 
+    _record_fetched(
+        checked,
+        sftp_user=sftp_user,
+        data_name=data_name,
+        stored=(stored_name, size, sha256),
+        summary=summary,
+    )
+    _remove(connection, data_path if data_present else None, metadata_path)
+
+
+def _describes(checked: _Checked, data_name: str) -> bool:
+    return checked.metadata is not None and checked.metadata.descriptor.file_name == data_name
+
+
+def _fetch_data(
+    connection: SftpConnection, checked: _Checked, *, sftp_user: SftpUser, data_name: str
+) -> tuple[str, int, str] | None:
+    """Downloads and stores the data file: (stored name, size, SHA-256), or None when another
+    round recorded the same transfer meanwhile. A file larger than its metadata allows is
+    refused unread: ("", its size, "") with the verdict saying why."""
+    data_path = f"{protocol.INBOX}/{data_name}"
+    limit = _download_limit(checked)
+    remote_size = connection.remote_size(data_path)
+    if remote_size > limit:
+        _refuse_too_large(checked, size=remote_size, limit=limit)
+        return "", min(remote_size, _MAX_RECORDED_SIZE), ""
+    with tempfile.TemporaryFile(prefix="flis-fetch-") as spool:
+        # Through a temporary file: memory stays flat whatever the size, and the storage
+        # folder (quarantine or not) is known only once the checks have run.
+        try:
+            size, sha256 = connection.download(data_path, spool, limit=limit)
+        except SftpTooLarge as exc:
+            # It grew between the look at its size and the download.
+            _refuse_too_large(checked, size=exc.size, limit=limit)
+            return "", exc.size, ""
+        _check_file(checked, size=size, sha256=sha256)
+        spool.seek(0)
+        try:
+            stored_name = default_storage.save(
+                _storage_name(sftp_user, checked, data_name), File(spool)
+            )
+        except FileNotFoundError:
+            if not _recorded(sftp_user, checked.key).exists():
+                raise
+            return None
+    return stored_name, size, sha256
+
+
+def _download_limit(checked: _Checked) -> int:
+    declared = checked.metadata.descriptor.size_in_bytes if checked.metadata else None
+    if declared is None or declared > _MAX_RECORDED_SIZE:
+        # Nothing to trust about the size: no more than the portal takes in an upload.
+        return int(settings.MAX_UPLOAD_BYTES)
+    return declared + DOWNLOAD_MARGIN
+
+
+def _refuse_too_large(checked: _Checked, *, size: int, limit: int) -> None:
+    if checked.metadata is not None and checked.metadata.descriptor.size_in_bytes <= limit:
+        said = text(
+            "fetch.too_large", size=size, declared=checked.metadata.descriptor.size_in_bytes
+        )
+    else:
+        said = text("fetch.too_large_unknown", size=size, limit=limit)
+    checked.fail(ReceiptVerdict.SIZE_MISMATCH, said)
+
+
+def _record_fetched(
+    checked: _Checked,
+    *,
+    sftp_user: SftpUser,
+    data_name: str,
+    stored: tuple[str, int, str],
+    summary: FetchSummary,
+) -> None:
+    stored_name, size, sha256 = stored
     try:
         receipt = _record(
             checked,
@@ -277,7 +434,25 @@ def _fetch_one(
         summary.recorded.append(checked.key)
         summary.verdicts[receipt.verdict] = summary.verdicts.get(receipt.verdict, 0) + 1
         _drop_unrecorded_copies(receipt)
-    _remove(connection, data_path if data_present else None, metadata_path)
+
+
+def _record_unsafe_name(*, sftp_user: SftpUser, data_name: str, summary: FetchSummary) -> None:
+    """A name that is no plain file name (a path separator, a control character, `..`): the
+    fetcher opens and removes nothing by it, since `IN/<name>` could lead outside IN/. It is
+    recorded once, so the inbox shows it; later rounds pass it by."""
+    checked = _Checked(
+        metadata_xml="",
+        key=_derived_key("unsafe-name", str(sftp_user.pk), data_name),
+        derived=True,
+    )
+    if _recorded(sftp_user, checked.key).exists():
+        return
+    checked.fail(
+        ReceiptVerdict.MALFORMED_METADATA, text("fetch.unsafe_name", name=_shown(data_name))
+    )
+    _record_fetched(
+        checked, sftp_user=sftp_user, data_name=data_name, stored=("", 0, ""), summary=summary
+    )
 
 
 def _recorded(sftp_user: SftpUser, key: str) -> QuerySet[Receipt]:
@@ -299,7 +474,8 @@ def _derived_key(*parts: str) -> str:
 
 
 def _check(raw: bytes, *, sftp_user: SftpUser, data_name: str) -> _Checked:
-    xml = raw.decode("utf-8", errors="replace")
+    # NUL cannot be stored in a PostgreSQL text column; the XML parser refuses such a file.
+    xml = raw.decode("utf-8", errors="replace").replace("\x00", "\ufffd")
     try:
         metadata = protocol.parse_file_metadata(raw) if raw else None
         if metadata is None:
@@ -322,22 +498,49 @@ def _check(raw: bytes, *, sftp_user: SftpUser, data_name: str) -> _Checked:
         )
         return checked
 
+    checked = _keyed(metadata, raw=raw, xml=xml, sftp_user=sftp_user, data_name=data_name)
     descriptor = metadata.descriptor
-    if metadata.file_transfer_uuid:
-        key, derived = metadata.file_transfer_uuid.lower(), False
-    else:
-        # `Trigger` root: the sender's own id is what identifies the file.
-        key = _derived_key(
-            "trigger", descriptor.sender, descriptor.senders_file_id or "", descriptor.file_name
+    if descriptor.size_in_bytes > _MAX_RECORDED_SIZE:
+        checked.fail(
+            ReceiptVerdict.MALFORMED_METADATA,
+            text("fetch.bad_size", declared=descriptor.size_in_bytes),
         )
-        derived = True
-    checked = _Checked(metadata_xml=xml, key=key, derived=derived, metadata=metadata)
     if descriptor.file_name != data_name:
         checked.fail(
             ReceiptVerdict.MALFORMED_METADATA,
             text("fetch.misplaced", described=descriptor.file_name, name=data_name),
         )
     _check_route(checked, sftp_user=sftp_user)
+    return checked
+
+
+def _keyed(
+    metadata: protocol.FileMetadata, *, raw: bytes, xml: str, sftp_user: SftpUser, data_name: str
+) -> _Checked:
+    """The checks' record of a readable metadata file, under the transfer's idempotency key.
+
+    The key becomes a storage path and a varchar(36) column, so a FileTransferUUID that is not
+    a UUID (`../../x`, 300 characters) is never used: the pair is quarantined under an id
+    derived from the file itself, stable across rounds like the other derived ids."""
+    descriptor = metadata.descriptor
+    claimed = metadata.file_transfer_uuid
+    if claimed is None:
+        # `Trigger` root: the sender's own id is what identifies the file.
+        key = _derived_key(
+            "trigger", descriptor.sender, descriptor.senders_file_id or "", descriptor.file_name
+        )
+        return _Checked(metadata_xml=xml, key=key, derived=True, metadata=metadata)
+    if _UUID.fullmatch(claimed):
+        return _Checked(metadata_xml=xml, key=claimed.lower(), derived=False, metadata=metadata)
+    checked = _Checked(
+        metadata_xml=xml,
+        key=_derived_key("bad-uuid", str(sftp_user.pk), data_name, hashlib.sha256(raw).hexdigest()),
+        derived=True,
+        metadata=metadata,
+    )
+    checked.fail(
+        ReceiptVerdict.MALFORMED_METADATA, text("fetch.bad_uuid", value=_shown(claimed, 60))
+    )
     return checked
 
 
@@ -450,9 +653,25 @@ def _storage_name(sftp_user: SftpUser, checked: _Checked, data_name: str) -> str
     # The wire name comes from a remote server: only a cleaned-up form of it goes into the
     # storage path. Files that fail a check go to their own folder (quarantine).
     folder = "receipts" if checked.verdict == ReceiptVerdict.OK else "receipts/quarantine"
-    safe = get_valid_filename(data_name)[:120] or "fil"
     month = period_of(timezone.now())
-    return f"{folder}/{get_valid_filename(sftp_user.username)}/{month}/{checked.key}_{safe}"
+    return (
+        f"{folder}/{get_valid_filename(sftp_user.username)}/{month}/"
+        f"{checked.key}_{_storage_safe(data_name)}"
+    )
+
+
+def _storage_safe(data_name: str) -> str:
+    """The sender's name reduced to what a storage name may hold, or `fil` when nothing is left
+    of it (`+++`, `$`, `(!)`: get_valid_filename then raises instead of returning "")."""
+    try:
+        safe = get_valid_filename(data_name[:120])
+    except SuspiciousFileOperation:
+        return "fil"
+    # At most 120 bytes: letters outside ASCII take up to four each, and a file system refuses
+    # a name over 255 bytes (an OSError, which would stop the round).
+    while len(safe.encode()) > 120:
+        safe = safe[:-1]
+    return safe.rstrip(".") or "fil"
 
 
 def _drop_unrecorded_copies(receipt: Receipt) -> None:
@@ -509,8 +728,12 @@ def _record(
         uuid_derived=checked.derived,
         recipient_sftp_user=sftp_user,
         recipient_system=sftp_user.it_system,
-        file_name=data_name[:255],
-        declared_size=descriptor.size_in_bytes if descriptor else None,
+        file_name=_shown(data_name),
+        declared_size=(
+            descriptor.size_in_bytes
+            if descriptor and descriptor.size_in_bytes <= _MAX_RECORDED_SIZE
+            else None
+        ),
         size=size,
         sha256=sha256,
         sender=descriptor.sender[:255] if descriptor else "",

@@ -34,12 +34,20 @@ def place(runner: StandinThread, party: Party, name: str, data: bytes, metadata:
     return inbox
 
 
-def metadata_for(world: World, name: str, size: int, **overrides: object) -> bytes:
-    """The metadata file the stand-in writes beside a data file of the world's route."""
+def metadata_for(
+    world: World,
+    name: str,
+    size: int,
+    *,
+    file_transfer_uuid: str | None = None,
+    **overrides: object,
+) -> bytes:
+    """The metadata file the stand-in writes beside a data file of the world's route (with
+    `file_transfer_uuid`, the one a hostile or broken platform might write instead)."""
     trigger = route_trigger(world, file_name=name, size=size, **overrides)  # type: ignore[arg-type]
     return protocol.build_file_metadata(
         protocol.FileMetadata(
-            file_transfer_uuid=str(uuid.uuid4()),
+            file_transfer_uuid=file_transfer_uuid or str(uuid.uuid4()),
             descriptor=trigger.descriptor,
             routing=trigger.routing,
         )
