@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import struct
 import tempfile
 import zipfile
 from pathlib import Path, PurePosixPath
@@ -29,6 +30,21 @@ from deliveries.services.intake import IncomingFile
 
 ARCHIVE_SUFFIXES = (".zip", ".gz", ".tgz", ".bz2", ".xz", ".7z", ".rar", ".tar", ".zst")
 COPY_CHUNK = 1024 * 1024
+# The one file part the upload form sends; any other file part is refused unread.
+FILE_FIELD = "file"
+# One central directory entry is 46 bytes plus its name, extra field and comment (each at most
+# 64 KiB); a zip with one .csv needs far less than this, a million entries far more.
+MAX_CENTRAL_DIRECTORY_BYTES = 256 * 1024
+# What `zipfile` can unpack; anything else (Deflate64 = 9, AES = 99, …) is refused up front.
+SUPPORTED_COMPRESSION = (
+    zipfile.ZIP_STORED,
+    zipfile.ZIP_DEFLATED,
+    zipfile.ZIP_BZIP2,
+    zipfile.ZIP_LZMA,
+)
+_EOCD = struct.Struct("<4s4H2LH")  # end of central directory record, 22 bytes
+_EOCD64_LOCATOR = struct.Struct("<4sLQL")  # zip64 locator, 20 bytes, just before it
+_EOCD64 = struct.Struct("<4sQ2H2L4Q")  # zip64 end of central directory record, 56 bytes
 
 
 class UploadRefused(Exception):
@@ -47,7 +63,11 @@ def too_large_message(limit: int) -> str:
 
 
 class HashingUploadHandler(TemporaryFileUploadHandler):
-    """Streams the file field to a temp file, computing SHA-256 and size on the way."""
+    """Streams the one file part to a temp file, computing SHA-256 and size on the way.
+
+    The size limit is one running total for the whole request, and only one file part, named
+    `FILE_FIELD`, is stored: otherwise a request could write many parts of up to the limit each.
+    """
 
     chunk_size = 1024 * 1024
 
@@ -56,23 +76,29 @@ class HashingUploadHandler(TemporaryFileUploadHandler):
         self.max_bytes = max_bytes if max_bytes is not None else settings.MAX_UPLOAD_BYTES
         self.refusal: str | None = None
         self._hash = hashlib.sha256()
-        self._size = 0
+        self._received = 0  # file bytes of the whole request, never reset
+        self._files = 0
 
-    def new_file(self, *args: Any, **kwargs: Any) -> None:
-        super().new_file(*args, **kwargs)
+    def new_file(self, field_name: str, *args: Any, **kwargs: Any) -> None:
+        self._files += 1
+        if field_name != FILE_FIELD or self._files > 1:
+            self._refuse(_("Upload præcis én fil ad gangen, i formularens felt til filen."))
+        super().new_file(field_name, *args, **kwargs)
         self._hash = hashlib.sha256()
-        self._size = 0
 
     def receive_data_chunk(self, raw_data: bytes, start: int) -> bytes | None:
-        self._size += len(raw_data)
-        if self._size > self.max_bytes:
-            self.refusal = too_large_message(self.max_bytes)
+        self._received += len(raw_data)
+        if self._received > self.max_bytes:
             self.file.close()  # a TemporaryUploadedFile deletes its temp file when closed
-            # The rest of the body is read and dropped so the browser gets our answer.
-            raise StopUpload(connection_reset=False)
+            self._refuse(too_large_message(self.max_bytes))
         self._hash.update(raw_data)
         self.file.write(raw_data)
         return None
+
+    def _refuse(self, message: str) -> None:
+        self.refusal = message
+        # The rest of the body is read and dropped so the browser gets our answer.
+        raise StopUpload(connection_reset=False)
 
     def file_complete(self, file_size: int) -> TemporaryUploadedFile:
         uploaded = super().file_complete(file_size)
@@ -119,6 +145,9 @@ def _sha256_of(path: Path) -> str:
 def extract_single_csv(
     path: Path, *, original_name: str, max_bytes: int, max_ratio: int
 ) -> IncomingFile:
+    # `zipfile` reads the whole central directory into ZipInfo objects before we can count
+    # them (a million entries cost ~360 MB), so its record is read and bounded first.
+    _check_central_directory(path)
     try:
         archive = zipfile.ZipFile(path)
     except (zipfile.BadZipFile, OSError):
@@ -128,13 +157,7 @@ def extract_single_csv(
     with archive:
         members = archive.infolist()
         if len(members) != 1:
-            raise UploadRefused(
-                _(
-                    "Zip-filen skal indeholde præcis én .csv-fil, men indeholder %(count)d "
-                    "elementer."
-                )
-                % {"count": len(members)}
-            )
+            raise UploadRefused(_members_message(len(members)))
         info = members[0]
         if info.is_dir() or "/" in info.filename or "\\" in info.filename:
             raise UploadRefused(
@@ -159,6 +182,8 @@ def extract_single_csv(
             )
         if info.flag_bits & 0x1:
             raise UploadRefused(_("Zip-filen er krypteret; upload den uden adgangskode."))
+        if info.compress_type not in SUPPORTED_COMPRESSION:
+            raise UploadRefused(_unsupported_method_message(info.compress_type))
         if info.file_size == 0:
             raise UploadRefused(_("CSV-filen i zip-filen er tom (0 bytes)."))
         if info.file_size > max_bytes:
@@ -174,6 +199,76 @@ def extract_single_csv(
             limit=min(max_bytes, compressed * max_ratio),
             max_ratio=max_ratio,
         )
+
+
+def _members_message(count: int) -> str:
+    return _("Zip-filen skal indeholde præcis én .csv-fil, men indeholder %(count)d elementer.") % {
+        "count": count
+    }
+
+
+def _unsupported_method_message(method: int) -> str:
+    return _(
+        "Zip-filen er pakket med en komprimeringsmetode, som ikke understøttes (metode "
+        "%(method)d). Pak den igen med almindelig komprimering (Deflate), eller upload "
+        "CSV-filen direkte."
+    ) % {"method": method}
+
+
+def _check_central_directory(path: Path) -> None:
+    """Refuses a zip whose end-of-central-directory record announces more than one entry or a
+    directory bigger than MAX_CENTRAL_DIRECTORY_BYTES. Found as `zipfile` finds it (the last
+    record in the final 64 KiB + 22 bytes), so the record checked is the one it would use.
+    A file without the record is left to `zipfile` to refuse as damaged."""
+    with path.open("rb") as handle:
+        handle.seek(0, os.SEEK_END)
+        file_size = handle.tell()
+        tail_start = max(0, file_size - (_EOCD.size + 0xFFFF))
+        handle.seek(tail_start)
+        tail = handle.read()
+        # As zipfile: a record without comment in the last 22 bytes, else the last one that
+        # fits whole in the tail.
+        at = len(tail) - _EOCD.size
+        if at < 0:
+            return
+        if tail[at : at + 4] != b"PK\x05\x06" or tail[-2:] != b"\x00\x00":
+            at = tail.rfind(b"PK\x05\x06", 0, len(tail) - _EOCD.size + 4)
+            if at < 0:
+                return
+        _sig, _disk, _cd_disk, _on_disk, entries, cd_size, _offset, _comment = _EOCD.unpack_from(
+            tail, at
+        )
+        locator_at = tail_start + at - _EOCD64_LOCATOR.size
+        if entries == 0xFFFF or cd_size == 0xFFFFFFFF:
+            entries, cd_size = _zip64_directory(handle, locator_at, entries, cd_size)
+    if entries != 1:
+        raise UploadRefused(_members_message(entries))
+    if cd_size > MAX_CENTRAL_DIRECTORY_BYTES:
+        raise UploadRefused(
+            _(
+                "Zip-filens indholdsfortegnelse er for stor (%(size)s) til en zip-fil med én "
+                ".csv-fil."
+            )
+            % {"size": filesizeformat(cd_size)}
+        )
+
+
+def _zip64_directory(handle: Any, locator_at: int, entries: int, cd_size: int) -> tuple[int, int]:
+    """The entry count and directory size from the zip64 record, when the plain record says
+    they did not fit in it (0xFFFF, 0xFFFFFFFF)."""
+    if locator_at < 0:
+        return entries, cd_size
+    handle.seek(locator_at)
+    locator = handle.read(_EOCD64_LOCATOR.size)
+    sig, _disk, record_at, _disks = _EOCD64_LOCATOR.unpack(locator)
+    if sig != b"PK\x06\x07":
+        return entries, cd_size
+    handle.seek(record_at)
+    record = handle.read(_EOCD64.size)
+    if len(record) < _EOCD64.size or record[:4] != b"PK\x06\x06":
+        raise UploadRefused(_("Zip-filen kan ikke åbnes: den er beskadiget eller ikke en zip-fil."))
+    fields = _EOCD64.unpack(record)
+    return fields[7], fields[8]
 
 
 def _zip_bomb_message(max_ratio: int) -> str:
@@ -212,6 +307,10 @@ def _stream_member(
     except UploadRefused:
         target.unlink(missing_ok=True)
         raise
+    except NotImplementedError:
+        # A method `zipfile` cannot unpack that got past the check above: no 500, no temp file.
+        target.unlink(missing_ok=True)
+        raise UploadRefused(_unsupported_method_message(info.compress_type)) from None
     except (zipfile.BadZipFile, OSError, EOFError, ValueError):
         target.unlink(missing_ok=True)
         raise UploadRefused(

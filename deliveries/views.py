@@ -60,7 +60,11 @@ def _wants_json(request: HttpRequest) -> bool:
 @require_http_methods(["GET", "POST"])
 def upload(request: HttpRequest) -> HttpResponse:
     """The upload page. The streaming handler must be installed before anything reads the
-    body, which CSRF middleware would do; so CSRF is checked inside, after the swap."""
+    body, which CSRF middleware would do; so CSRF is checked inside, after the swap.
+
+    Who may upload is decided first, before anything reads the body: an account without an
+    uploading role gets its 404 without a byte of its request written to disk."""
+    access.uploader_or_404(request)
     request.upload_handlers = [HashingUploadHandler(request)]
     return _upload(request)
 

@@ -104,7 +104,7 @@ def delivery_upload(
     for the route and period before, unless the redelivery is confirmed.
     """
     try:
-        earlier = _check_upload(
+        _check_upload(
             file=file,
             route=route,
             period=period,
@@ -117,9 +117,9 @@ def delivery_upload(
             route=route,
             period=period,
             user=user,
-            # Marked only where it mattered: an upload that was no repeat confirmed nothing.
-            redelivery_confirmed=redelivery_confirmed and earlier is not None,
+            redelivery_confirmed=redelivery_confirmed,
             replaces=replaces,
+            same_file_rule=True,
         )
     finally:
         # Refused, or failed before storing: the file was handed over, so it goes.
@@ -168,20 +168,41 @@ def _check_upload(
             )
     earlier = delivery_find_same_file(route=route, period=period, sha256=file.sha256)
     if earlier is not None and not redelivery_confirmed:
-        raise IntakeRefused(
-            _(
-                "Præcis den samme fil (SHA-256 %(sha)s…) er allerede leveret for denne rute og "
-                "periode den %(when)s (status: %(status)s). Sæt flueben i «Genlevering» og upload "
-                "igen, hvis den skal sendes en gang til."
-            )
-            % {
-                "sha": file.sha256[:12],
-                "when": local_time_text(earlier.uploaded_at, seconds=False),
-                "status": earlier.get_status_display(),
-            },
-            reason=Refusal.SAME_FILE,
-        )
+        raise _same_file_refused(earlier)
     return earlier
+
+
+def _same_file_refused(earlier: Delivery) -> IntakeRefused:
+    return IntakeRefused(
+        _(
+            "Præcis den samme fil (SHA-256 %(sha)s…) er allerede leveret for denne rute og "
+            "periode den %(when)s (status: %(status)s). Sæt flueben i «Genlevering» og upload "
+            "igen, hvis den skal sendes en gang til."
+        )
+        % {
+            "sha": earlier.sha256[:12],
+            "when": local_time_text(earlier.uploaded_at, seconds=False),
+            "status": earlier.get_status_display(),
+        },
+        reason=Refusal.SAME_FILE,
+    )
+
+
+def _same_file_rule_held(delivery: Delivery, *, confirmed: bool) -> bool:
+    """Asks the same-file rule again inside the inserting transaction, with the route's row
+    locked: two uploads of the same bytes at the same moment both pass the early check, and
+    without the lock both would become deliveries and both be pushed. The second waits for the
+    first to commit, then sees its row. (SQLite has no row locks; its IMMEDIATE transactions
+    take the one write lock at BEGIN, which serialises the same way.) Returns whether the
+    delivery is a confirmed redelivery; raises IntakeRefused for an unconfirmed repeat."""
+    list(Route.objects.select_for_update().filter(pk=delivery.route_id).values_list("pk"))
+    earlier = delivery_find_same_file(
+        route=delivery.route, period=delivery.period, sha256=delivery.sha256
+    )
+    if earlier is not None and not confirmed:
+        raise _same_file_refused(earlier)
+    # Marked only where it mattered: an upload that was no repeat confirmed nothing.
+    return confirmed and earlier is not None
 
 
 def delivery_create(
@@ -192,11 +213,13 @@ def delivery_create(
     user: User,
     redelivery_confirmed: bool = False,
     replaces: Delivery | None = None,
+    same_file_rule: bool = False,
 ) -> Delivery:
     """Stores the file through the storage API and records the delivery with its first event.
 
-    Checks nothing: `delivery_upload` is the entry point that asks the rules first (tests make
-    deliveries through here for routes the rules would refuse).
+    Checks nothing but, with `same_file_rule`, the same-file rule once more under a lock (see
+    `_same_file_rule_held`): `delivery_upload` is the entry point that asks the rules first
+    (tests make deliveries through here for routes the rules would refuse).
 
     The file is stored first and the rows are written in one short transaction afterwards
     (storage may be an object store: no network I/O inside the transaction). If the rows
@@ -227,11 +250,15 @@ def delivery_create(
     delivery.file.name = stored_name
     try:
         with transaction.atomic():
+            if same_file_rule:
+                delivery.redelivery_confirmed = _same_file_rule_held(
+                    delivery, confirmed=redelivery_confirmed
+                )
             delivery.save()
             code = "event.uploaded"
             if replaces is not None:
                 code += "_correction"
-            if redelivery_confirmed:
+            if delivery.redelivery_confirmed:
                 code += "_confirmed"
             said = text(
                 code,

@@ -92,3 +92,73 @@ def test_not_a_zip(tmp_path):
     path.write_bytes(io.BytesIO(b"this is not a zip").getvalue())
     with pytest.raises(UploadRefused, match="beskadiget"):
         extract(path)
+
+
+# Rule: the central directory is counted and bounded from its end record before `zipfile` reads
+# it into memory (a million entries cost ~360 MB before the "exactly one member" check).
+def _with_end_record(path: Path, *, entries: int) -> Path:
+    """The zip with its end record claiming `entries` entries (a liar, or a harmless zip)."""
+    data = bytearray(path.read_bytes())
+    at = data.rfind(b"PK\x05\x06")
+    struct.pack_into("<HH", data, at + 8, entries, entries)
+    path.write_bytes(bytes(data))
+    return path
+
+
+def test_several_entries_are_refused_from_the_end_record(tmp_path, monkeypatch):
+    path = make_zip(tmp_path, {f"{n}.csv": b"x" for n in range(3)})
+    with pytest.raises(UploadRefused, match="indeholder 3 elementer"):
+        _refuse_before_zipfile(path, monkeypatch)
+
+
+def _refuse_before_zipfile(path: Path, monkeypatch) -> None:
+    def refuse(*args, **kwargs):
+        raise AssertionError("zipfile was handed a zip that the end record already refuses")
+
+    monkeypatch.setattr(zipfile, "ZipFile", refuse)
+    extract(path)
+
+
+def test_a_big_directory_behind_an_end_record_claiming_one_entry_is_refused(tmp_path, monkeypatch):
+    path = _with_end_record(
+        make_zip(tmp_path, {f"{n:05}.csv": b"x" for n in range(6000)}), entries=1
+    )
+    with pytest.raises(UploadRefused, match="indholdsfortegnelse er for stor"):
+        _refuse_before_zipfile(path, monkeypatch)
+
+
+def test_a_zip64_end_record_with_a_million_entries_is_refused(tmp_path, monkeypatch):
+    # Only the records: a zip64 end record, its locator, and the plain end record saying
+    # "see zip64" (0xFFFF entries, 0xFFFFFFFF bytes).
+    zip64 = struct.pack("<4sQ2H2L4Q", b"PK\x06\x06", 44, 45, 45, 0, 0, 10**6, 10**6, 46 * 10**6, 0)
+    locator = struct.pack("<4sLQL", b"PK\x06\x07", 0, 0, 1)
+    end = struct.pack("<4s4H2LH", b"PK\x05\x06", 0, 0, 0xFFFF, 0xFFFF, 0xFFFFFFFF, 0xFFFFFFFF, 0)
+    path = tmp_path / "upload.zip"
+    path.write_bytes(zip64 + locator + end)
+    with pytest.raises(UploadRefused, match="1000000 elementer"):
+        _refuse_before_zipfile(path, monkeypatch)
+
+
+def test_a_zip64_zip_with_one_csv_is_still_taken(tmp_path):
+    path = tmp_path / "upload.zip"
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        with archive.open("data.csv", "w", force_zip64=True) as member:
+            member.write(b"a;b\n1;2\n")
+    incoming = extract(path)
+    assert incoming.path.read_bytes() == b"a;b\n1;2\n"
+    incoming.path.unlink()
+
+
+# Rule: a member in a compression method zipfile cannot unpack (9 = Deflate64) is refused in
+# Danish before anything is unpacked, and no temp file is left.
+def test_an_unsupported_compression_method_is_refused(tmp_path, settings):
+    settings.FILE_UPLOAD_TEMP_DIR = str(tmp_path / "temp")
+    (tmp_path / "temp").mkdir()
+    path = make_zip(tmp_path, {"data.csv": b"a;b\n"}, method=zipfile.ZIP_STORED)
+    data = bytearray(path.read_bytes())
+    struct.pack_into("<H", data, data.find(b"PK\x03\x04") + 8, 9)
+    struct.pack_into("<H", data, data.find(b"PK\x01\x02") + 10, 9)
+    path.write_bytes(bytes(data))
+    with pytest.raises(UploadRefused, match=r"komprimeringsmetode.*metode 9"):
+        extract(path)
+    assert not list((tmp_path / "temp").iterdir())
