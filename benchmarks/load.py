@@ -50,7 +50,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 SECRET = "bench-" + "k" * 20 + "3Xq!v9-Lm2#Pz8@Rt5&Wc1^Yb7*Hn4$Gd6%Fs0"
-FERNET = "ZGV2LW9ubHkta2V5LWVuY3J5cHRpb24ta2V5LTAwMDA="
+# Not the development default: DEBUG=false refuses that one (flisportal.E005).
+FERNET = "KSXZkUjY0WrLZPLL5dwOtBkbuFoU_xUb_erFFUrHlqg="
 
 
 def environment(data_dir: Path) -> dict[str, str]:
@@ -65,6 +66,8 @@ def environment(data_dir: Path) -> dict[str, str]:
         # Plain HTTP on loopback: no TLS redirect; the benchmark sends the session cookie itself.
         "SECURE_SSL_REDIRECT": "false",
         "LOG_LEVEL": "WARNING",
+        # The benchmark sends no mail over the network.
+        "FLISPORTAL_EMAIL_ALLOW_PLAINTEXT": "true",
     }
 
 

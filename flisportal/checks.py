@@ -12,6 +12,7 @@ from django.conf import settings
 from django.core.checks import CheckMessage, Error, Tags, Warning, register
 from django.db import DatabaseError
 
+from flisportal.lib.env import DEVELOPMENT_KEY_ENCRYPTION_KEY, DEVELOPMENT_SECRET_KEY
 from routes.models import Endpoint
 
 
@@ -46,6 +47,59 @@ def check_key_encryption_keys(app_configs: Any = None, **kwargs: Any) -> list[Ch
             )
         )
     return errors
+
+
+@register()
+def check_no_development_secrets(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """The development defaults are in the repository for anyone to read: with them, sessions
+    can be forged and the stored SFTP private keys decrypted. Only a length is checked when the
+    secrets are read, so a copied default would pass there."""
+    if settings.DEBUG:
+        return []
+    errors: list[CheckMessage] = []
+    secret_keys = [settings.SECRET_KEY, *getattr(settings, "SECRET_KEY_FALLBACKS", [])]
+    if DEVELOPMENT_SECRET_KEY in secret_keys:
+        errors.append(
+            Error(
+                "SECRET_KEY is the published development key, and DEBUG is false.",
+                hint="Set SECRET_KEY to at least 50 random characters of your own.",
+                id="flisportal.E005",
+            )
+        )
+    if DEVELOPMENT_KEY_ENCRYPTION_KEY in settings.KEY_ENCRYPTION_KEYS:
+        errors.append(
+            Error(
+                "FLISPORTAL_KEY_ENCRYPTION_KEYS holds the published development key, and DEBUG "
+                "is false: anyone could decrypt the stored SFTP private keys.",
+                hint="Make a key of your own, put it first, and generate or upload the SFTP "
+                "keys again (docs/operations/settings.md).",
+                id="flisportal.E005",
+            )
+        )
+    return errors
+
+
+@register()
+def check_mail_tls(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """Mails name people, deliveries and kommuner: production sends them over TLS unless the
+    operator allows plain SMTP in so many words (a relay on this machine)."""
+    if (
+        settings.DEBUG
+        or settings.EMAIL_BACKEND != "django.core.mail.backends.smtp.EmailBackend"
+        or settings.EMAIL_USE_TLS
+        or getattr(settings, "EMAIL_USE_SSL", False)
+        or settings.EMAIL_ALLOW_PLAINTEXT
+    ):
+        return []
+    return [
+        Error(
+            f"Mail goes to {settings.EMAIL_HOST}:{settings.EMAIL_PORT} without TLS, and DEBUG "
+            "is false.",
+            hint="Set EMAIL_USE_TLS=true; or, for a relay on this machine or a private network, "
+            "FLISPORTAL_EMAIL_ALLOW_PLAINTEXT=true.",
+            id="flisportal.E006",
+        )
+    ]
 
 
 @register()

@@ -17,6 +17,8 @@ from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
 from flisportal.lib.env import (
+    DEVELOPMENT_KEY_ENCRYPTION_KEY,
+    DEVELOPMENT_SECRET_KEY,
     env_bool,
     env_database,
     env_int,
@@ -37,14 +39,14 @@ DATA_DIR = env_path("FLISPORTAL_DATA_DIR", BASE_DIR / "var")
 SECRET_KEY = env_secret(
     "SECRET_KEY",
     debug=DEBUG,
-    dev_default="dev-only-secret-key-0f3a9c2e7b1d4a6f8e5c3b2a1d0e9f8a7b6c5d4e3f2a1b0c",
+    dev_default=DEVELOPMENT_SECRET_KEY,
     min_length=50,
 )
 
 # Fernet keys (comma-separated, newest first) that encrypt SFTP private keys at rest.
 # Keeping older keys after the first lets a key be rotated without losing stored keys.
 KEY_ENCRYPTION_KEYS = env_list("FLISPORTAL_KEY_ENCRYPTION_KEYS", []) or (
-    ["ZGV2LW9ubHkta2V5LWVuY3J5cHRpb24ta2V5LTAwMDA="] if DEBUG else []
+    [DEVELOPMENT_KEY_ENCRYPTION_KEY] if DEBUG else []
 )
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost"] if DEBUG else [])
@@ -224,6 +226,9 @@ EMAIL_PORT = env_int("EMAIL_PORT", 25, minimum=1, maximum=65535)
 EMAIL_HOST_USER = env_str("EMAIL_HOST_USER", "")
 EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD", "")
 EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
+# Production refuses SMTP without TLS (flisportal.E006): the mails name people, deliveries and
+# kommuner. A relay on this machine or a private network may be allowed in so many words.
+EMAIL_ALLOW_PLAINTEXT = env_bool("FLISPORTAL_EMAIL_ALLOW_PLAINTEXT", False)
 EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 30, minimum=1)
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "FLIS-portal <flisportal@localhost>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
@@ -24,7 +24,9 @@ SUPPORTED_PRIVATE = (rsa.RSAPrivateKey, ed25519.Ed25519PrivateKey)
 @dataclass(frozen=True)
 class KeyPair:
     algorithm: str  # "rsa" or "ed25519"
-    private_openssh: bytes  # unencrypted OpenSSH PEM; keep in memory only
+    # Unencrypted OpenSSH PEM; keep in memory only. Out of the repr, so a log line, a traceback
+    # or Django's error page that shows the pair does not show the key.
+    private_openssh: bytes = field(repr=False)
     public_openssh: str  # "ssh-rsa AAAA… comment"
     fingerprint: str  # "SHA256:…"
 

@@ -15,6 +15,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.views.decorators.debug import sensitive_variables
 
 from flisportal.audit.services import audit_record, snapshot
 from routes.keys import KeyPair, encrypt_private_key, generate_key_pair, load_private_key
@@ -402,8 +403,9 @@ def _check_expiry(expires_at: datetime | None) -> None:
         raise ValidationError({"expires_at": _("Udløbsdatoen skal ligge i fremtiden.")})
 
 
-def _retire_active_for_rotation(sftp_user: SftpUser, *, actor: User | None) -> SftpKey:
-    """The active key becomes `previous`; refuses while an earlier rotation is unconfirmed."""
+def _check_rotation_allowed(sftp_user: SftpUser) -> SftpKey:
+    """The active key to rotate; refuses while an earlier rotation is unconfirmed, or when there
+    is no active key."""
     if sftp_user.keys.filter(state=KeyState.PREVIOUS).exists():
         raise ValidationError(
             _(
@@ -418,6 +420,12 @@ def _retire_active_for_rotation(sftp_user: SftpUser, *, actor: User | None) -> S
             _("SFTP-brugeren har ingen aktiv nøgle at rotere. Dan en ny nøgle i stedet."),
             code="no_active_key",
         )
+    return active
+
+
+def _retire_active_for_rotation(sftp_user: SftpUser, *, actor: User | None) -> SftpKey:
+    """The active key becomes `previous`; refuses while an earlier rotation is unconfirmed."""
+    active = _check_rotation_allowed(sftp_user)
     active.state = KeyState.PREVIOUS
     active.save(update_fields=["state"])
     audit_record(
@@ -430,6 +438,9 @@ def _retire_active_for_rotation(sftp_user: SftpUser, *, actor: User | None) -> S
     return active
 
 
+# The key functions hide their key material from the frame variables on Django's error page
+# and in error mails.
+@sensitive_variables("pair", "private_key", "passphrase")
 def sftp_key_generate(
     *,
     sftp_user: SftpUser,
@@ -463,6 +474,7 @@ def sftp_key_generate(
         )
 
 
+@sensitive_variables("pair", "private_key", "passphrase")
 def sftp_key_rotate(
     *,
     sftp_user: SftpUser,
@@ -475,6 +487,10 @@ def sftp_key_rotate(
     _check_expiry(expires_at)
     if algorithm not in ("rsa", "ed25519"):
         raise ValidationError({"algorithm": _("Vælg RSA eller Ed25519.")})
+    # Refuse before generating: an RSA-4096 pair costs a second of CPU, and a refused rotation
+    # (clicked twice, or before the last one was confirmed) should not pay for it. Checked again
+    # inside the transaction, since another request may rotate in between.
+    _check_rotation_allowed(sftp_user)
     pair = generate_key_pair(algorithm, comment=_key_comment(sftp_user))
     with transaction.atomic():
         _retire_active_for_rotation(sftp_user, actor=actor)
@@ -487,6 +503,7 @@ def sftp_key_rotate(
         )
 
 
+@sensitive_variables("pair", "private_key", "passphrase")
 def sftp_key_upload(
     *,
     sftp_user: SftpUser,

@@ -20,6 +20,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from flisportal.lib.roles import Role, user_role
@@ -404,6 +405,9 @@ def sftp_key_rotate(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 @require_POST
+# Django's error page and error mails list the POST data: the passphrase and the uploaded key
+# stay out of them.
+@sensitive_post_parameters("passphrase", "private_key")
 def sftp_key_upload(request: HttpRequest, pk: int) -> HttpResponse:
     user = require_role(request, Role.ADMINISTRATOR)
     sftp_user = _get_sftp_user_for_user(request, pk)

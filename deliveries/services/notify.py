@@ -39,10 +39,12 @@ def notify_delivery_status(*, delivery_id: int, old: str, new: str) -> None:
     ).get(pk=delivery_id)
     context: dict[str, Any] = {"delivery": delivery}
     if kind == "validation_failed":
+        # Where and which rule only: a cell value (a CPR number, a name) and the message that
+        # quotes it stay in the portal, behind its login; mail travels and is kept elsewhere.
         context["errors"] = list(
-            ValidationIssue.objects.filter(delivery=delivery).order_by("position")[
-                : settings.NOTIFY_FIRST_ERRORS
-            ]
+            ValidationIssue.objects.filter(delivery=delivery)
+            .order_by("position")
+            .values("row", "column", "rule")[: settings.NOTIFY_FIRST_ERRORS]
         )
     uploader = delivery.uploaded_by
     if uploader is not None and uploader.email and uploader.is_active:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from django.core.exceptions import ImproperlyConfigured
 
@@ -15,7 +15,9 @@ from routes.models import Endpoint, ITSystem, KeyState, SftpKey, SftpUser
 @dataclass(frozen=True)
 class SftpLogin:
     sftp_user: SftpUser
-    private_key: bytes  # decrypted OpenSSH PEM; lives only as long as the job
+    # Decrypted OpenSSH PEM; lives only as long as the job. Out of the repr, so a log line or a
+    # traceback that shows the login does not show the key.
+    private_key: bytes = field(repr=False)
 
 
 def sftp_login(*, it_system: ITSystem, endpoint: Endpoint) -> SftpLogin:

@@ -75,6 +75,12 @@ def env_list(
     return [item.strip() for item in value.split(",") if item.strip()]
 
 
+# The development defaults, published in this repository: fine on a laptop, an open door in
+# production. flisportal.checks refuses them when DEBUG is off (flisportal.E005).
+DEVELOPMENT_SECRET_KEY = "dev-only-secret-key-0f3a9c2e7b1d4a6f8e5c3b2a1d0e9f8a7b6c5d4e3f2a1b0c"  # noqa: S105
+DEVELOPMENT_KEY_ENCRYPTION_KEY = "ZGV2LW9ubHkta2V5LWVuY3J5cHRpb24ta2V5LTAwMDA="
+
+
 def env_secret(
     name: str,
     *,

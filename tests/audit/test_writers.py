@@ -199,6 +199,7 @@ def test_repeated_failures_lock_the_account_from_that_source(client, vendor_a_us
 
 def test_the_demo_login_still_works_while_another_account_is_locked(client, settings):
     settings.AXES_FAILURE_LIMIT = 3
+    settings.DEBUG = True  # demodata runs in development only
     call_command("demodata", verbosity=0)
     for _ in range(3):
         login(client, "nordlys", "forkert")

@@ -129,7 +129,9 @@ def test_values_quoted_from_the_file_are_removed_from_the_report_and_mail(
         delivery = make_delivery(upload_route, vendor_a_user, dagtilbud_csv(*rows))
         assert validate_delivery(delivery.pk) == S.REJECTED
     assert ValidationIssue.objects.filter(delivery=delivery, value="0101209999x").exists()
-    assert "0101209999x" in OutgoingMail.objects.get(kind="validation_failed").body_text
+    # The mail never quotes a value (it lists row, column and rule); retention still replaces
+    # its body below.
+    assert "0101209999" not in OutgoingMail.objects.get(kind="validation_failed").body_text
     run(30)
     delivery.refresh_from_db()
     assert delivery.error_count > 0 and delivery.errors_by_rule  # the summary stays

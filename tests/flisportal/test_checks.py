@@ -67,3 +67,44 @@ def test_endpoint_with_established_routes_needs_a_pinned_host_key(system_a):
 def test_stand_in_endpoint_needs_no_pinned_host_key(system_a):
     factories.route(sender_system=system_a, endpoint="lokal")
     assert checks.check_pinned_host_keys(databases=["default"]) == []
+
+
+def test_published_development_secrets_are_refused_in_production(settings):
+    # Rule: the development SECRET_KEY and Fernet key are in the repository; with DEBUG off they
+    # would let anyone forge sessions and decrypt the stored SFTP keys.
+    from flisportal.lib.env import DEVELOPMENT_KEY_ENCRYPTION_KEY, DEVELOPMENT_SECRET_KEY
+
+    settings.DEBUG = True
+    settings.SECRET_KEY = DEVELOPMENT_SECRET_KEY
+    settings.KEY_ENCRYPTION_KEYS = [DEVELOPMENT_KEY_ENCRYPTION_KEY]
+    assert checks.check_no_development_secrets() == []  # development: fine
+    settings.DEBUG = False
+    assert ids(checks.check_no_development_secrets()) == ["flisportal.E005"] * 2
+    settings.SECRET_KEY = "p" * 50
+    # An older entry still decrypts: it is refused as well.
+    own_key = "KSXZkUjY0WrLZPLL5dwOtBkbuFoU_xUb_erFFUrHlqg="
+    settings.KEY_ENCRYPTION_KEYS = [own_key, DEVELOPMENT_KEY_ENCRYPTION_KEY]
+    assert ids(checks.check_no_development_secrets()) == ["flisportal.E005"]
+    settings.KEY_ENCRYPTION_KEYS = [own_key]
+    assert checks.check_no_development_secrets() == []
+
+
+def test_production_mail_needs_tls_unless_plaintext_is_allowed(settings):
+    # Rule: mails name people and deliveries; production sends them over TLS unless the
+    # operator allows plain SMTP explicitly (FLISPORTAL_EMAIL_ALLOW_PLAINTEXT).
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_USE_TLS = False
+    settings.EMAIL_ALLOW_PLAINTEXT = False
+    settings.DEBUG = True
+    assert checks.check_mail_tls() == []
+    settings.DEBUG = False
+    assert ids(checks.check_mail_tls()) == ["flisportal.E006"]
+    settings.EMAIL_ALLOW_PLAINTEXT = True
+    assert checks.check_mail_tls() == []
+    settings.EMAIL_ALLOW_PLAINTEXT = False
+    settings.EMAIL_USE_TLS = True
+    assert checks.check_mail_tls() == []
+    # No SMTP, no network: nothing to protect.
+    settings.EMAIL_USE_TLS = False
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    assert checks.check_mail_tls() == []

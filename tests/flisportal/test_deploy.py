@@ -6,7 +6,8 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-FERNET = "ZGV2LW9ubHkta2V5LWVuY3J5cHRpb24ta2V5LTAwMDA="
+# Not the development default: production refuses that one (flisportal.E005).
+FERNET = "KSXZkUjY0WrLZPLL5dwOtBkbuFoU_xUb_erFFUrHlqg="
 
 
 def manage(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
@@ -33,6 +34,7 @@ def test_check_deploy_passes_with_production_settings(tmp_path):
         FLISPORTAL_KEY_ENCRYPTION_KEYS=FERNET,
         ALLOWED_HOSTS="flis.example.dk",
         FLISPORTAL_DATA_DIR=str(tmp_path),
+        EMAIL_USE_TLS="true",
     )
     assert result.returncode == 0, result.stderr + result.stdout
     assert "no issues" in result.stdout

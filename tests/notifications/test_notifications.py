@@ -88,6 +88,23 @@ def test_validation_failed_mail_lists_the_first_errors(
     assert sent.status == MailStatus.SENT and sent.attempts == 1 and sent.sent_at is not None
 
 
+def test_validation_failed_mail_carries_no_cell_values(make_delivery, upload_route, uploader):
+    # Rule: a rejection mail says where (row, column) and which rule, never what the cell held:
+    # the values are CPR numbers and the like, and mail leaves the portal's access control.
+    cpr = "3213455001"  # not a date: refused, and CPR-shaped like the values it stands for
+    delivery = make_delivery(upload_route, uploader, dagtilbud_csv(dagtilbud_row(cpr_barn=cpr)))
+    assert validate_delivery(delivery.pk) == S.REJECTED
+    issue = delivery.issues.get(column="cpr_barn")
+    assert issue.value == cpr  # the report keeps it, behind the portal's login
+    send_all()
+    [message] = mail.outbox
+    html, _mimetype = message.alternatives[0]
+    for body in (message.body, html):
+        assert cpr not in body
+        assert issue.message not in body
+        assert f"række 2, cpr_barn: regel {issue.rule}" in body
+
+
 def test_distributed_and_fetched_mails_to_the_uploader(make_delivery, upload_route, uploader):
     delivery = make_delivery(upload_route, uploader, "x")
     walk_to(delivery, *DISTRIBUTED, S.FETCHED)

@@ -1,5 +1,5 @@
 import pytest
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 
 from flisportal.lib.roles import Role
 from routes.keys import decrypt_private_key
@@ -16,6 +16,24 @@ from routes.models import (
 )
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def development(settings):
+    """demodata runs in development (DEBUG=true, as `make run` starts it); pytest-django turns
+    DEBUG off."""
+    settings.DEBUG = True
+
+
+def test_demodata_refuses_production_unless_forced(settings):
+    # Rule: the demo users' passwords are published, so they are never created where DEBUG is
+    # off unless the operator says so in as many words.
+    settings.DEBUG = False
+    with pytest.raises(CommandError, match="--force-public-passwords"):
+        call_command("demodata")
+    assert not User.objects.exists()
+    call_command("demodata", force_public_passwords=True)
+    assert User.objects.get(username="admin").check_password("Demo-Admin-2026")
 
 
 def test_demodata_creates_every_role_once():

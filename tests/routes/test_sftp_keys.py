@@ -1,6 +1,7 @@
 """SFTP keys: generation (RSA 4096 by default, Ed25519), encryption at rest, upload with its
 refusals, rotation and its confirmation, and the key pages."""
 
+import secrets
 from datetime import timedelta
 
 import pytest
@@ -11,8 +12,9 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
+from django.views.debug import ExceptionReporter
 
-from routes import services
+from routes import services, views
 from routes.keys import decrypt_private_key, fingerprint_of, generate_key_pair
 from routes.models import KeyState, SftpKey
 
@@ -356,3 +358,68 @@ def test_key_page_query_count_is_fixed(client, admin_user, sftp_user_a, django_a
     with django_assert_num_queries(4):
         page = client.get(page_url(sftp_user_a))
     assert page.content.decode().count("SHA256:") == 4
+
+
+# --- secrets stay out of reprs, error pages and wasted work ------------------------------------
+
+
+def test_refused_rotation_generates_no_key(sftp_user_a, monkeypatch):
+    # Rule: a rotation that will be refused is refused before an RSA-4096 pair is generated
+    # (a second of CPU for each click).
+    def no_generation(*args, **kwargs):
+        raise AssertionError("a refused rotation generated a key pair")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(services, "generate_key_pair", no_generation)
+        with pytest.raises(ValidationError, match="ingen aktiv nøgle"):
+            services.sftp_key_rotate(sftp_user=sftp_user_a, actor=None)
+    services.sftp_key_generate(sftp_user=sftp_user_a, algorithm="ed25519", actor=None)
+    services.sftp_key_rotate(sftp_user=sftp_user_a, algorithm="ed25519", actor=None)
+    monkeypatch.setattr(services, "generate_key_pair", no_generation)
+    with pytest.raises(ValidationError, match="ikke bekræftet endnu"):
+        services.sftp_key_rotate(sftp_user=sftp_user_a, actor=None)
+
+
+def test_reprs_hold_no_private_key(sftp_user_a):
+    # Rule: nothing secret in a repr, so a log line or a traceback cannot carry a private key.
+    from deliveries.services.sftp_login import sftp_login_as
+
+    pair = generate_key_pair("ed25519")
+    assert b"PRIVATE KEY" in pair.private_openssh
+    assert "PRIVATE KEY" not in repr(pair)
+    assert pair.fingerprint in repr(pair)
+    services.sftp_key_generate(sftp_user=sftp_user_a, algorithm="ed25519", actor=None)
+    login = sftp_login_as(sftp_user=sftp_user_a)
+    assert b"PRIVATE KEY" in login.private_key
+    assert "PRIVATE KEY" not in repr(login)
+
+
+def test_upload_error_report_shows_no_passphrase_or_key(
+    rf, admin_user, sftp_user_a, uploaded, monkeypatch
+):
+    # Rule: the error report (the mail to ADMINS and the error log in production) lists neither
+    # the uploaded key's passphrase nor key material from the view's or the service's frames.
+    def broken_store(**kwargs):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(services, "_store_key", broken_store)
+    private, public = uploaded
+    # Made at run time: the HTML report quotes this test's source lines.
+    passphrase = f"frase-{secrets.token_hex(8)}"
+    request = rf.post(
+        page_url(sftp_user_a, "sftp_key_upload"),
+        {
+            "private_key": SimpleUploadedFile("id", private_bytes(private, passphrase.encode())),
+            "passphrase": passphrase,
+            "public_key": public,
+        },
+    )
+    request.user = admin_user
+    with pytest.raises(RuntimeError) as raised:
+        views.sftp_key_upload(request, sftp_user_a.pk)
+    # From the view's frame on: this test's own frame holds the passphrase by design.
+    reporter = ExceptionReporter(request, raised.type, raised.value, raised.tb.tb_next)
+    for report in (reporter.get_traceback_text(), reporter.get_traceback_html()):
+        assert "disk full" in report and "passphrase" in report
+        assert passphrase not in report
+        assert "PRIVATE KEY" not in report

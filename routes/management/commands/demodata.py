@@ -10,7 +10,8 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from django.core.management.base import BaseCommand
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 
 from routes import services
@@ -113,7 +114,23 @@ class Command(BaseCommand):
         "(idempotent; for local use only)."
     )
 
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument(
+            "--force-public-passwords",
+            action="store_true",
+            help="Run even with DEBUG=false, where the demo users' published passwords would "
+            "let anyone log in (a throw-away demo server only).",
+        )
+
     def handle(self, *args: Any, **options: Any) -> None:
+        # The passwords are in the README: on a server that others can reach, they are an open
+        # door (an administrator among them). Development is DEBUG=true, as `make run` starts it.
+        if not settings.DEBUG and not options["force_public_passwords"]:
+            raise CommandError(
+                "demodata creates users (an administrator among them) whose passwords are "
+                "published in the README, and DEBUG is false: this looks like production. "
+                "Refused. On a throw-away demo server, run it with --force-public-passwords."
+            )
         created = self.handle_one()
         self.stdout.write(f"demodata: {created} new rows (nothing is changed on a second run).")
 
