@@ -205,6 +205,9 @@ def test_a_data_file_named_like_metadata_waits_for_its_own_metadata(fetch_world,
     world = fetch_world
     inbox = home(standin, world.flis) / "IN"
     (inbox / f"{NAME}.metadata").write_bytes(CONTENT)
+    # Written just now by the test's clock, not the kernel's (the grace period reads its age).
+    now = time.time()
+    os.utime(inbox / f"{NAME}.metadata", (now, now))
 
     summary = fetch(world.flis)
 
