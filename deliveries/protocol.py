@@ -23,8 +23,9 @@ import re
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from lxml import etree
@@ -97,6 +98,11 @@ class RoutingInfo:
     sender_timestamp: datetime
     recipient_authority: str
     recipient_it_system: str | None = None
+    # What the sender wrote, carried into the metadata file unchanged: KOMBIT passes the
+    # descriptor on to the recipient, and a rewritten timestamp (fractional seconds cut, zone
+    # changed) or a dropped RouteParameterList is not what the sender sent.
+    sender_timestamp_text: str | None = field(default=None, compare=False)
+    route_parameter_list: bytes | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)
@@ -220,10 +226,16 @@ def _add_content(parent: etree._Element, routing: RoutingInfo | None) -> None:
     _child(info, "SenderIt-system", routing.sender_it_system)
     _child(info, "SenderAuthority", routing.sender_authority)
     _child(info, "TransactionId", routing.transaction_id)
-    _child(info, "SenderTimestamp", _format_timestamp(routing.sender_timestamp))
+    _child(
+        info,
+        "SenderTimestamp",
+        routing.sender_timestamp_text or _format_timestamp(routing.sender_timestamp),
+    )
     if routing.recipient_it_system is not None:
         _child(info, "RecipientIt-system", routing.recipient_it_system)
     _child(info, "RecipientAuthority", routing.recipient_authority)
+    if routing.route_parameter_list is not None:
+        info.append(etree.fromstring(routing.route_parameter_list, _hardened_parser()))
 
 
 def _format_timestamp(value: datetime) -> str:
@@ -395,15 +407,8 @@ def _read_routing(root: etree._Element) -> RoutingInfo | None:
     if info is None:
         return None
     raw_timestamp = _required(info, "SenderTimestamp")
-    try:
-        # xs:dateTime allows a trailing Z, which fromisoformat reads from Python 3.11 on.
-        timestamp = datetime.fromisoformat(raw_timestamp)
-    except ValueError:
-        raise ProtocolError(
-            f"SenderTimestamp '{raw_timestamp}' kan ikke læses som tidspunkt.",
-            f"SenderTimestamp '{raw_timestamp}' cannot be read as a date and time.",
-            element="SFTPDynamicRoutingInfo/SenderTimestamp",
-        ) from None
+    timestamp = parse_xs_datetime(raw_timestamp)
+    parameters = info.find("RouteParameterList")
     return RoutingInfo(
         infref=_required(info, "InfRef"),
         sender_it_system=_required(info, "SenderIt-system"),
@@ -412,7 +417,47 @@ def _read_routing(root: etree._Element) -> RoutingInfo | None:
         sender_timestamp=timestamp,
         recipient_it_system=_text(info, "RecipientIt-system"),
         recipient_authority=_required(info, "RecipientAuthority"),
+        sender_timestamp_text=raw_timestamp,
+        route_parameter_list=None if parameters is None else etree.tostring(parameters),
     )
+
+
+# xs:dateTime: optional minus, a year of four or more digits, optional fraction and zone.
+_XS_DATETIME = re.compile(
+    r"(-?\d{4,})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)(\.\d+)?(Z|[+-]\d\d:\d\d)?"
+)
+# An xs:dateTime without a zone is "local time somewhere"; Danish senders mean Danish time.
+DANISH_TIME = ZoneInfo("Europe/Copenhagen")
+
+
+def parse_xs_datetime(text: str) -> datetime:
+    """An aware datetime for any xs:dateTime Python can hold: an unzoned value is read as
+    Danish time, and `24:00:00` is 00:00 of the next day (both valid under the schema, which
+    `fromisoformat` alone refuses or leaves naive)."""
+    match = _XS_DATETIME.fullmatch(text)
+    try:
+        if match is None:
+            raise ValueError(text)
+        year, month, day, hour, minute, second = (int(part) for part in match.groups()[:6])
+        fraction, zone = match.group(7), match.group(8)
+        micro = int((fraction[1:] + "000000")[:6]) if fraction else 0
+        next_day = hour == 24 and minute == second == micro == 0
+        if zone is None:
+            tz: timezone | ZoneInfo = DANISH_TIME
+        elif zone == "Z":
+            tz = UTC
+        else:
+            sign = -1 if zone[0] == "-" else 1
+            tz = timezone(sign * timedelta(hours=int(zone[1:3]), minutes=int(zone[4:6])))
+        value = datetime(year, month, day, 0 if next_day else hour, minute, second, micro, tz)
+        return value + timedelta(days=1) if next_day else value
+    except (ValueError, OverflowError):
+        # A year outside 1-9999 is valid xs:dateTime but no date Python (or the portal) holds.
+        raise ProtocolError(
+            f"SenderTimestamp '{text}' kan ikke læses som tidspunkt (år 1-9999).",
+            f"SenderTimestamp '{text}' cannot be read as a date and time (years 1-9999).",
+            element="SFTPDynamicRoutingInfo/SenderTimestamp",
+        ) from None
 
 
 def _parse_valid(data: bytes, roots: Sequence[str]) -> tuple[str, etree._Element]:

@@ -238,6 +238,11 @@ SERVICEPLATFORM_STANDIN_HOST = env_str("SERVICEPLATFORM_STANDIN_HOST", "127.0.0.
 SERVICEPLATFORM_STANDIN_PORT = env_int(
     "SERVICEPLATFORM_STANDIN_PORT", 2222, minimum=1, maximum=65535
 )
+# Bytes one SFTP user may keep in the stand-in's OUT/: an upload (or a truncate/seek past the
+# end) beyond it is refused, so one sender cannot fill the disk the recipients' IN/ share.
+SERVICEPLATFORM_STANDIN_OUT_QUOTA_BYTES = env_int(
+    "SERVICEPLATFORM_STANDIN_OUT_QUOTA_BYTES", 2 * 1024**3, minimum=1
+)
 # KOMBIT's SFTP schemas; the project carries its own copy.
 KOMBIT_XSD_DIR = env_path("KOMBIT_XSD_DIR", BASE_DIR / "deliveries" / "xsd")
 

@@ -36,9 +36,8 @@ class PlatformError(enum.Enum):
     )
     UNSAFE_FILE_NAME = (
         201,
-        "Filnavnet er ikke sikkert: sti-tegn, kontroltegn, over 255 tegn eller endelsen .trigger.",
-        "The file name is unsafe: path separators, control characters, over 255 characters "
-        "or the ending .trigger.",
+        "Filnavnet er ikke sikkert: sti-tegn, kontroltegn eller over 255 tegn.",
+        "The file name is unsafe: path separators, control characters or over 255 characters.",
     )
     DATA_FILE_MISSING = (
         202,
@@ -49,6 +48,13 @@ class PlatformError(enum.Enum):
         203,
         "Datafilens størrelse passer ikke med SizeInBytes i triggerfilen.",
         "The data file's size does not match SizeInBytes in the trigger file.",
+    )
+    RESERVED_FILE_NAME = (
+        204,
+        "Datafilens navn ender på .metadata, .sftpreceipt eller .trigger, som platformen "
+        "bruger til sine egne filer.",
+        "The data file's name ends in .metadata, .sftpreceipt or .trigger, which the platform "
+        "uses for its own files.",
     )
     SENDER_MISMATCH = (
         301,
@@ -83,6 +89,13 @@ class PlatformError(enum.Enum):
         "simpel overførsel kræver SFTP-brugernavne.",
         "Recipients does not fit the kind of trigger: route-based needs exactly ROUTING_V1_0_0, "
         "a simple transfer needs SFTP user names.",
+    )
+    NO_SIMPLE_ROUTE = (
+        405,
+        "Simpel overførsel til en SFTP-bruger, som ingen etableret rute fører til fra "
+        "afsenderens it-system.",
+        "A simple transfer to an SFTP user that no established route leads to from the "
+        "sender's IT-system.",
     )
     NAME_CLASH = (
         501,

@@ -65,6 +65,9 @@ logger = logging.getLogger("deliveries.serviceplatform")
 # stops the second before it places anything.)
 _distribution_lock = threading.Lock()
 
+# Endings the platform gives its own files: a data file may not wear them.
+_RESERVED_SUFFIXES = (protocol.METADATA_SUFFIX, protocol.RECEIPT_SUFFIX, protocol.TRIGGER_SUFFIX)
+
 # Kept copies of data files being distributed, in the stand-in's root (no user's home).
 STAGING = ".staging"
 _PROTOCOL_KIND_TO_ERROR = {
@@ -348,19 +351,30 @@ def _check(*, endpoint_id: int, username: str, home: Path, data: bytes) -> _Chec
         if not any(r.error == PlatformError.SENDER_SYSTEM_MISMATCH for r in checked.refusals):
             _check_route(checked, endpoint_id=endpoint_id, trigger=trigger)
     else:
-        _check_simple_recipients(checked, endpoint_id=endpoint_id, descriptor=descriptor)
+        _check_simple_recipients(
+            checked, endpoint_id=endpoint_id, username=username, descriptor=descriptor
+        )
     return checked
 
 
 def _check_data_file(checked: _Checked, *, home: Path, descriptor: protocol.FileDescriptor) -> None:
     name = descriptor.file_name
-    if not protocol.is_safe_file_name(name) or name.endswith(protocol.TRIGGER_SUFFIX):
+    if not protocol.is_safe_file_name(name):
         checked.refuse(
             PlatformError.UNSAFE_FILE_NAME,
-            f"FileName {name!r} må ikke indeholde / \\ eller kontroltegn, være længere end "
-            "255 tegn eller ende på .trigger.",
-            f"FileName {name!r} must not contain / \\ or control characters, be longer than "
-            "255 characters or end in .trigger.",
+            f"FileName {name!r} må ikke indeholde / \\ eller kontroltegn eller være længere "
+            "end 255 tegn.",
+            f"FileName {name!r} must not contain / \\ or control characters or be longer than "
+            "255 characters.",
+        )
+        return
+    if name.endswith(_RESERVED_SUFFIXES):
+        # Placed in a recipient's IN/, such a file would pass for the platform's own metadata
+        # file or receipt (or, in OUT/, start a transfer of its own).
+        checked.refuse(
+            PlatformError.RESERVED_FILE_NAME,
+            f"FileName {name!r} må ikke ende på {', '.join(_RESERVED_SUFFIXES)}.",
+            f"FileName {name!r} must not end in {', '.join(_RESERVED_SUFFIXES)}.",
         )
         return
     try:
@@ -450,7 +464,7 @@ def _check_route(checked: _Checked, *, endpoint_id: int, trigger: protocol.Trigg
 
 
 def _check_simple_recipients(
-    checked: _Checked, *, endpoint_id: int, descriptor: protocol.FileDescriptor
+    checked: _Checked, *, endpoint_id: int, username: str, descriptor: protocol.FileDescriptor
 ) -> None:
     names = list(dict.fromkeys(descriptor.recipients))
     if protocol.ROUTING_RECIPIENT in names:
@@ -475,7 +489,33 @@ def _check_simple_recipients(
             f"Unknown recipients (SFTP users): {', '.join(unknown)}.",
         )
         return
+    # A routing platform delivers only where a route connects the two systems: a simple
+    # transfer names its recipients, but must not reach an SFTP user no route leads to.
+    routed = _routed_users(endpoint_id, username)
+    unrouted = [name for name in names if name not in routed]
+    if unrouted:
+        checked.refuse(
+            PlatformError.NO_SIMPLE_ROUTE,
+            f"Ingen etableret rute fra dit it-system til: {', '.join(unrouted)}.",
+            f"No established route from your IT-system to: {', '.join(unrouted)}.",
+        )
+        return
     checked.recipients = names
+
+
+def _routed_users(endpoint_id: int, username: str) -> set[str]:
+    """The SFTP users whose IT-system an established route of this endpoint leads to from
+    `username`'s IT-system."""
+    systems = Route.objects.established().filter(
+        endpoint_id=endpoint_id,
+        sender_system__sftp_users__endpoint_id=endpoint_id,
+        sender_system__sftp_users__username=username,
+    )
+    return set(
+        SftpUser.objects.filter(
+            endpoint_id=endpoint_id, it_system__in=systems.values("recipient_systems")
+        ).values_list("username", flat=True)
+    )
 
 
 def _stage(root: Path, source: Path) -> Path:
@@ -483,8 +523,13 @@ def _stage(root: Path, source: Path) -> Path:
     staging_dir.mkdir(exist_ok=True, mode=0o700)
     target = staging_dir / uuid.uuid4().hex
     fd = os.open(source, os.O_RDONLY | os.O_NOFOLLOW)
-    with os.fdopen(fd, "rb") as src, target.open("xb") as dst:
-        shutil.copyfileobj(src, dst, 1024 * 1024)
+    try:
+        with os.fdopen(fd, "rb") as src, target.open("xb") as dst:
+            shutil.copyfileobj(src, dst, 1024 * 1024)
+    except BaseException:
+        # A copy cut off here (disk full) is no one's: the caller never learns its name.
+        target.unlink(missing_ok=True)
+        raise
     return target
 
 
@@ -674,16 +719,23 @@ def _distribute(
     # decision (trigger_process no longer finds it to delete) until the decision is final.
     kept = staging.with_name(transfer_uuid)
     staging.rename(kept)
-    metadata = protocol.build_file_metadata(
-        protocol.FileMetadata(
-            file_transfer_uuid=transfer_uuid, descriptor=trigger.descriptor, routing=trigger.routing
+    try:
+        metadata = protocol.build_file_metadata(
+            protocol.FileMetadata(
+                file_transfer_uuid=transfer_uuid,
+                descriptor=trigger.descriptor,
+                routing=trigger.routing,
+            )
         )
-    )
-    receipt_xml = protocol.build_technical_receipt(
-        protocol.TechnicalReceipt(
-            file_transfer_uuid=transfer_uuid, senders_file_id=answer.senders_file_id or None
+        receipt_xml = protocol.build_technical_receipt(
+            protocol.TechnicalReceipt(
+                file_transfer_uuid=transfer_uuid, senders_file_id=answer.senders_file_id or None
+            )
         )
-    )
+    except Exception:
+        # No row names the kept copy yet: nothing else would ever delete it.
+        kept.unlink(missing_ok=True)
+        raise
     try:
         # Written ahead: nothing has been placed yet, and everything needed to finish is here.
         decision = PlatformDecision.objects.create(
@@ -825,18 +877,31 @@ def trigger_refuse_internal(
         return completed
     home = home_of(root, username)
     stem = trigger_name.removesuffix(protocol.TRIGGER_SUFFIX)
+    trigger_path = home / protocol.OUTBOX / trigger_name
+    identity, descriptor = _descriptor_if_readable(trigger_path)
+    senders_file_id = descriptor.senders_file_id if descriptor else None
     transfer_uuid = str(uuid.uuid4())
     refusal = Refusal(PlatformError.INTERNAL_ERROR, reason, reason)
     receipt_xml = protocol.build_technical_receipt(
         protocol.TechnicalReceipt(
-            file_transfer_uuid=transfer_uuid, errors=(refusal.as_error_message(),)
+            file_transfer_uuid=transfer_uuid,
+            # The sender's portal matches a receipt to its delivery by this id: without it an
+            # internal error would leave the delivery waiting for an answer that came.
+            senders_file_id=senders_file_id or None,
+            errors=(refusal.as_error_message(),),
         )
     )
     _place(home / protocol.INBOX / f"{stem}{protocol.RECEIPT_SUFFIX}", content=receipt_xml)
+    # Answered, so consumed like any refused trigger: left in OUT/ it would be answered a
+    # second time at the next start (trigger_recover).
+    if identity is not None:
+        _remove_if_unchanged(trigger_path, identity)
     decision = PlatformDecision.objects.create(
         endpoint_id=endpoint_id,
         sender_username=username,
         trigger_name=trigger_name,
+        file_name=descriptor.file_name if descriptor else "",
+        senders_file_id=senders_file_id or "",
         file_transfer_uuid=transfer_uuid,
         outcome=PlatformOutcome.REFUSED,
         error_codes=[PlatformError.INTERNAL_ERROR.code],
@@ -845,3 +910,18 @@ def trigger_refuse_internal(
     )
     _log(decision)
     return decision
+
+
+def _descriptor_if_readable(
+    path: Path,
+) -> tuple[tuple[int, int] | None, protocol.FileDescriptor | None]:
+    """The trigger's identity and FileDescriptor, as far as they can still be read: an internal
+    error may come from the trigger itself, and its answer must not fail on it again."""
+    try:
+        identity, data = _read_trigger(path)
+    except OSError:
+        return None, None
+    try:
+        return identity, protocol.parse_trigger(data).descriptor
+    except Exception:
+        return identity, None

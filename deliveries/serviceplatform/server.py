@@ -25,7 +25,7 @@ import logging
 import os
 import sys
 import threading
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
@@ -190,6 +190,35 @@ class _Denied(asyncssh.SFTPPermissionDenied):
         super().__init__(f"{danish} / {english}")
 
 
+# What a client may set on its own upload: times, which clients copy from the source file.
+# A size would turn a 1-byte upload into a file of any size (outside the OUT/ quota, which
+# counts writes), and mode or owner are the platform's to decide.
+_SETTABLE_ATTRS = frozenset({"type", "atime", "atime_ns", "mtime", "mtime_ns"})
+
+
+def _only_times(attrs: asyncssh.SFTPAttrs) -> None:
+    changed = [
+        name
+        for name, value in vars(attrs).items()
+        if name not in _SETTABLE_ATTRS and value not in (None, ())
+    ]
+    if changed:
+        raise _Denied(
+            f"Kun tidsstempler kan ændres, ikke {', '.join(changed)}.",
+            f"Only times can be changed, not {', '.join(changed)}.",
+        )
+
+
+def _folder_bytes(home: bytes, folder: str) -> int:
+    """Apparent size of the regular files directly in `home/folder`."""
+    total = 0
+    with os.scandir(os.path.join(home, os.fsencode(folder))) as entries:
+        for entry in entries:
+            if entry.is_file(follow_symlinks=False):
+                total += entry.stat(follow_symlinks=False).st_size
+    return total
+
+
 class StandinSFTPServer(asyncssh.SFTPServer):
     def __init__(self, chan: asyncssh.SSHServerChannel, standin: Standin) -> None:
         self._standin = standin
@@ -331,9 +360,23 @@ class StandinSFTPServer(asyncssh.SFTPServer):
         if new_name.endswith(TRIGGER_SUFFIX):
             self._standin.trigger_completed(self._username, new_name)
 
+    def write(self, file_obj: object, offset: int, data: bytes) -> int | Awaitable[int]:
+        size = os.fstat(file_obj.fileno()).st_size  # type: ignore[attr-defined]
+        appending = "a" in getattr(file_obj, "mode", "")
+        growth = len(data) if appending else max(offset + len(data) - size, 0)
+        # Apparent size, not blocks: a write far past the end makes a sparse file that costs
+        # nothing here but a full copy wherever a recipient fetches it.
+        if growth and _folder_bytes(self._home, OUTBOX) + growth > self._standin.out_quota:
+            raise asyncssh.SFTPFailure(
+                f"Din OUT/ må højst fylde {self._standin.out_quota} bytes. / "
+                f"Your OUT/ may hold at most {self._standin.out_quota} bytes."
+            )
+        return super().write(file_obj, offset, data)
+
     def setstat(self, path: bytes, attrs: asyncssh.SFTPAttrs) -> None:
         if self._file_in(path, (OUTBOX,)) is None:
             raise _Denied("Du kan kun ændre filer i OUT/.", "You can only change files in OUT/.")
+        _only_times(attrs)
         super().setstat(path, attrs)
 
     def lsetstat(self, path: bytes, attrs: asyncssh.SFTPAttrs) -> None:
@@ -344,6 +387,7 @@ class StandinSFTPServer(asyncssh.SFTPServer):
         # recipient's copy (hard link), so changing its mode would change theirs too.
         if file_obj not in self._uploads:
             raise _Denied("Du kan kun ændre filer i OUT/.", "You can only change files in OUT/.")
+        _only_times(attrs)
         super().fsetstat(file_obj, attrs)
 
     # Folders and links: the platform's homes have a fixed shape.
@@ -376,8 +420,12 @@ class Standin:
         host: str,
         port: int,
         workers: int = 4,
+        out_quota: int | None = None,
     ) -> None:
         self.root = Path(root).resolve()
+        self.out_quota = (
+            settings.SERVICEPLATFORM_STANDIN_OUT_QUOTA_BYTES if out_quota is None else out_quota
+        )
         self.root.mkdir(parents=True, exist_ok=True, mode=0o700)
         self.endpoint_id = endpoint_id
         self.host_key = host_key

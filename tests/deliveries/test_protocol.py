@@ -333,3 +333,67 @@ def test_wire_file_name_needs_its_parts() -> None:
 )
 def test_is_safe_file_name(name: str, safe: bool) -> None:
     assert protocol.is_safe_file_name(name) is safe
+
+
+# --- SenderTimestamp: every xs:dateTime the schema accepts (issue #14) ----------------------
+
+
+def _with_timestamp(text: str) -> bytes:
+    return DESIGN_EXAMPLE.replace(b"2026-11-01T02:00:00+01:00", text.encode())
+
+
+def test_unzoned_sender_timestamp_is_read_as_danish_time() -> None:
+    # Rule: xs:dateTime allows no zone; a Danish sender means Danish time (summer: UTC+2).
+    routing = protocol.parse_trigger(_with_timestamp("2026-07-01T12:00:00")).routing
+    assert routing is not None
+    assert routing.sender_timestamp.tzinfo is not None
+    assert routing.sender_timestamp == datetime(2026, 7, 1, 10, 0, tzinfo=UTC)
+
+
+def test_sender_timestamp_24_00_is_midnight_of_the_next_day() -> None:
+    # Rule: xs:dateTime allows 24:00:00, the end of the day = 00:00 of the next.
+    routing = protocol.parse_trigger(_with_timestamp("2026-12-31T24:00:00Z")).routing
+    assert routing is not None
+    assert routing.sender_timestamp == datetime(2027, 1, 1, 0, 0, tzinfo=UTC)
+
+
+def test_sender_timestamp_keeps_fractions_and_offsets() -> None:
+    routing = protocol.parse_trigger(_with_timestamp("2026-11-01T02:00:00.123456789-03:30")).routing
+    assert routing is not None
+    assert routing.sender_timestamp == datetime(2026, 11, 1, 5, 30, 0, 123456, tzinfo=UTC)
+
+
+def test_a_year_python_cannot_hold_is_a_schema_kind_refusal() -> None:
+    # Valid xs:dateTime, but no date the portal can compute with: a clean refusal, not a crash.
+    with pytest.raises(ProtocolError) as caught:
+        protocol.parse_trigger(_with_timestamp("12026-11-01T02:00:00Z"))
+    assert caught.value.kind == ProtocolError.SCHEMA
+    assert caught.value.element == "SFTPDynamicRoutingInfo/SenderTimestamp"
+
+
+ROUTE_PARAMETERS = (
+    b"<RouteParameterList><RouteParameter><Kontor xmlns='urn:x'>7</Kontor></RouteParameter>"
+    b"</RouteParameterList>"
+)
+
+
+def test_metadata_carries_the_senders_descriptor_faithfully() -> None:
+    # Rule: the metadata file passes on what the sender wrote: SenderTimestamp to the digit
+    # (fraction and zone as written) and its RouteParameterList.
+    xml = _with_timestamp("2026-11-01T02:00:00.25").replace(
+        b"</RecipientAuthority>", b"</RecipientAuthority>" + ROUTE_PARAMETERS
+    )
+    trigger = protocol.parse_trigger(xml)
+    metadata = protocol.build_file_metadata(
+        protocol.FileMetadata(
+            file_transfer_uuid="f" * 8, descriptor=trigger.descriptor, routing=trigger.routing
+        )
+    )
+    assert protocol.schema_errors(metadata) == []
+    info = etree.fromstring(metadata).find("FileContentDescriptor/SFTPDynamicRoutingInfo")
+    assert info is not None
+    assert info.findtext("SenderTimestamp") == "2026-11-01T02:00:00.25"
+    assert info.findtext("RouteParameterList/RouteParameter/{urn:x}Kontor") == "7"
+    read_back = protocol.parse_file_metadata(metadata).routing
+    assert read_back is not None
+    assert read_back.route_parameter_list is not None

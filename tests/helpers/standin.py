@@ -220,7 +220,13 @@ def wait_for(predicate, timeout: float = 20.0) -> None:
 
 def assert_every_written_file_validates(root: Path) -> list[Path]:
     """Every .metadata and .sftpreceipt the stand-in wrote follows KOMBIT's schema."""
-    written = [p for p in root.rglob("*") if p.suffix in {".metadata", ".sftpreceipt"}]
+    # The stand-in writes only in IN/; OUT/ holds what senders uploaded (a refused data file
+    # may carry such an ending, code 204).
+    written = [
+        p
+        for p in root.rglob("*")
+        if p.suffix in {".metadata", ".sftpreceipt"} and p.parent.name != protocol.OUTBOX
+    ]
     for path in written:
         assert protocol.schema_errors(path.read_bytes()) == [], path
     return written

@@ -10,6 +10,7 @@ from pathlib import Path
 from deliveries import protocol
 from deliveries.serviceplatform.models import PlatformDecision, PlatformOutcome
 from deliveries.serviceplatform.server import StandinThread, standin_running
+from tests import factories
 from tests.helpers.standin import (
     World,
     assert_every_written_file_validates,
@@ -144,6 +145,8 @@ def test_the_same_senders_file_id_from_another_sender_is_not_a_duplicate(
     with connect(standin, world.sender) as sftp:
         trigger = route_trigger(world, file_name="a.csv", size=3, senders_file_id=file_id)
         assert deliver(standin, sftp, trigger, data=b"abc").succeeded
+    # A simple transfer needs a route between the two systems too (code 405 otherwise).
+    factories.route(sender_system=world.other.system, recipients=[world.flis.system])
     with connect(standin, world.other) as sftp:
         assert deliver(standin, sftp, simple, data=b"xyz").succeeded
     assert (home(standin, world.flis) / "IN" / "b.csv").read_bytes() == b"xyz"

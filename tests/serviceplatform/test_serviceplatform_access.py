@@ -114,8 +114,10 @@ def test_users_write_only_directly_in_out(standin: StandinThread, world: World) 
         sftp.remove("IN/receipt.sftpreceipt")
         with sftp.open("OUT/mine.csv", "wb") as handle:
             handle.write(b"data")
-            handle.chmod(0o600)
-        sftp.chmod("OUT/mine.csv", 0o640)
+            # Only times may be set, even on one's own upload (issue #14).
+            assert _denied(handle.chmod, 0o600).errno == errno.EACCES
+            handle.utime((1_700_000_000, 1_700_000_000))
+        assert _denied(sftp.chmod, "OUT/mine.csv", 0o640).errno == errno.EACCES
         sftp.remove("OUT/mine.csv")
         assert sftp.listdir("IN") == [] and sftp.listdir("OUT") == []
 

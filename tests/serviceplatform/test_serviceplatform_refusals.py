@@ -131,6 +131,17 @@ SCENARIOS: dict[str, tuple[int, Callable[[World, StandinThread], Case]]] = {
         lambda w, r: _simple(w, (protocol.ROUTING_RECIPIENT,)),
     ),
     "name already waiting in IN": (501, _name_waiting_in_flis_inbox),
+    # A data file must not pass for the platform's own files in a recipient's IN/.
+    "data file named like a metadata file": (
+        204,
+        lambda w, r: Case(_route(w, file_name="x.csv.metadata").trigger, DATA, "x.csv.metadata"),
+    ),
+    "data file named like a receipt": (
+        204,
+        lambda w, r: Case(_route(w, file_name="x.sftpreceipt").trigger, DATA, "x.sftpreceipt"),
+    ),
+    # A simple transfer reaches only SFTP users a route leads to (LEV-B has none from LEV-A).
+    "simple transfer without a route": (405, lambda w, r: _simple(w, (w.other.username,))),
 }
 
 
