@@ -210,12 +210,17 @@ def _only_times(attrs: asyncssh.SFTPAttrs) -> None:
 
 
 def _folder_bytes(home: bytes, folder: str) -> int:
-    """Apparent size of the regular files directly in `home/folder`."""
+    """Apparent size of the regular files directly in `home/folder`. A file that is gone by
+    the time it is looked at counts as nothing: the trigger thread removes distributed files
+    from OUT/ while other sessions of the same user write."""
     total = 0
     with os.scandir(os.path.join(home, os.fsencode(folder))) as entries:
         for entry in entries:
-            if entry.is_file(follow_symlinks=False):
-                total += entry.stat(follow_symlinks=False).st_size
+            try:
+                if entry.is_file(follow_symlinks=False):
+                    total += entry.stat(follow_symlinks=False).st_size
+            except FileNotFoundError:
+                continue
     return total
 
 

@@ -5,10 +5,13 @@ still answered with the sender's SendersFileId and leaves nothing behind."""
 
 from __future__ import annotations
 
+import contextlib
+import os
+
 import pytest
 
 from deliveries import protocol
-from deliveries.serviceplatform import routing
+from deliveries.serviceplatform import routing, server
 from deliveries.serviceplatform.models import PlatformDecision, PlatformOutcome
 from deliveries.serviceplatform.server import StandinThread
 from tests.helpers.standin import (
@@ -94,3 +97,23 @@ def test_an_internal_error_echoes_the_senders_file_id_and_cleans_up(
     decision = PlatformDecision.objects.get()
     assert (decision.outcome, decision.senders_file_id) == (PlatformOutcome.REFUSED, "id-901")
     assert list((home(standin, world.flis) / "IN").iterdir()) == []
+
+
+def test_a_file_removed_while_out_is_measured_counts_as_nothing(tmp_path, monkeypatch):
+    # Rule: measuring OUT/ for the quota never fails a write because the trigger thread removed
+    # a distributed file between the listing and its size (seen as a FileNotFoundError in a
+    # session writing beside one whose trigger was being distributed).
+    out = tmp_path / "OUT"
+    out.mkdir()
+    (out / "distributed.csv").write_bytes(b"x" * 10)
+    (out / "still-here.csv").write_bytes(b"y" * 5)
+    real_scandir = os.scandir
+
+    def listed_then_removed(path):
+        with real_scandir(path) as listing:
+            entries = list(listing)
+        (out / "distributed.csv").unlink()
+        return contextlib.nullcontext(entries)
+
+    monkeypatch.setattr(server.os, "scandir", listed_then_removed)
+    assert server._folder_bytes(os.fsencode(tmp_path), "OUT") == 5
