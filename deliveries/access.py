@@ -53,7 +53,9 @@ def sender_routes(user: Any) -> RouteQuerySet:
     return Route.objects.for_user(user).established().filter(sender_system__is_sender=True)
 
 
-def _signed_agreement() -> Exists:
+def signed_agreement() -> Exists:
+    """Per route (an annotation): does the sending vendor have a signed databehandleraftale
+    with the route's kommune? Asked at upload and again at the moment of sending."""
     # Per route: the sending system's vendor and the route's kommune. A system without a vendor
     # matches no agreement (vendor_id = NULL is never true), so it cannot deliver.
     return Exists(
@@ -68,7 +70,7 @@ def _signed_agreement() -> Exists:
 def uploadable_routes(user: Any) -> RouteQuerySet:
     """The routes the user may upload to: `sender_routes` where the sending vendor has a signed
     databehandleraftale with the kommune (personal data may not leave before it is signed)."""
-    return sender_routes(user).filter(_signed_agreement())
+    return sender_routes(user).filter(signed_agreement())
 
 
 def upload_refusal(user: Any, route: Route) -> str | None:
@@ -76,7 +78,7 @@ def upload_refusal(user: Any, route: Route) -> str | None:
     signed = (
         sender_routes(user)
         .filter(pk=route.pk)
-        .annotate(signed=_signed_agreement())
+        .annotate(signed=signed_agreement())
         .values_list("signed", flat=True)
         .first()
     )

@@ -254,6 +254,14 @@ MESSAGES: dict[str, str] = {
         "FLISPORTAL_KEY_ENCRYPTION_KEYS. En driftsansvarlig skal tilføje den nøgle, den blev "
         "krypteret med, eller en administrator skal danne en ny SSH-nøgle."
     ),
+    "push.route_closed": gettext_noop(
+        "Ruten %(route)s er ikke længere etableret (status: %(status)s), så filen er ikke sendt."
+    ),
+    "push.agreement_not_signed": gettext_noop(
+        "Der er ikke længere en underskrevet databehandleraftale mellem %(vendor)s og "
+        "%(kommune)s, så filen er ikke sendt: personoplysninger må ikke forlade leverandøren "
+        "uden en aftale."
+    ),
     "push.unexpected": gettext_noop(
         "Afsendelsen stoppede uventet (%(error)s). En administrator kan se detaljerne i "
         "workerens log og trykke «Prøv igen»."

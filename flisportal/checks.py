@@ -12,6 +12,7 @@ from django.conf import settings
 from django.core.checks import CheckMessage, Error, Tags, Warning, register
 from django.db import DatabaseError
 
+from flisportal.lib import mail
 from flisportal.lib.env import DEVELOPMENT_KEY_ENCRYPTION_KEY, DEVELOPMENT_SECRET_KEY
 from routes.models import Endpoint
 
@@ -83,12 +84,11 @@ def check_no_development_secrets(app_configs: Any = None, **kwargs: Any) -> list
 def check_mail_tls(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
     """Mails name people, deliveries and kommuner: production sends them over TLS unless the
     operator allows plain SMTP in so many words (a relay on this machine)."""
-    if (
-        settings.DEBUG
-        or settings.EMAIL_BACKEND != "django.core.mail.backends.smtp.EmailBackend"
-        or settings.EMAIL_USE_TLS
-        or getattr(settings, "EMAIL_USE_SSL", False)
-        or settings.EMAIL_ALLOW_PLAINTEXT
+    if settings.EMAIL_BACKEND not in (
+        mail.SMTP_BACKEND,
+        mail.DJANGO_SMTP_BACKEND,
+    ) or not mail.plaintext_refused(
+        use_tls=settings.EMAIL_USE_TLS, use_ssl=getattr(settings, "EMAIL_USE_SSL", False)
     ):
         return []
     return [

@@ -107,8 +107,12 @@ def sftp_user(system: ITSystem, username: str, *, endpoint: Endpoint | str = "lo
 def agreement(
     vendor: Vendor, kommune: Kommune, *, status: str = AgreementStatus.SIGNED
 ) -> ProcessingAgreement:
-    """The databehandleraftale a vendor needs before it may upload for a kommune."""
-    return ProcessingAgreement.objects.create(vendor=vendor, kommune=kommune, status=status)
+    """The databehandleraftale a vendor needs before it may upload for a kommune (there is one
+    per pair: a world that already has it gets it with this status)."""
+    found, _ = ProcessingAgreement.objects.update_or_create(
+        vendor=vendor, kommune=kommune, defaults={"status": status}
+    )
+    return found
 
 
 # --- users, one per persona (what each may do: tests/fixtures/personas.py) ---------------------

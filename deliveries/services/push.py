@@ -22,7 +22,7 @@ from django.db import DatabaseError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from deliveries import protocol, sftp
+from deliveries import access, protocol, sftp
 from deliveries.lifecycle.states import DeliveryStatus
 from deliveries.lifecycle.transitions import delivery_transition
 from deliveries.messages import stored_as, text
@@ -32,7 +32,7 @@ from deliveries.services.sftp_login import SftpLogin, sftp_login
 from deliveries.sftp import SftpError
 from flisportal.lib.periods import COPENHAGEN, local_time_text, period_compact
 from flisportal.lib.queues import SFTP, enqueue_in_on_commit
-from routes.models import SftpUser
+from routes.models import Route, RouteStatus, SftpUser
 from routes.validators import authority_urn
 
 logger = logging.getLogger(__name__)
@@ -125,9 +125,15 @@ def delivery_push(*, delivery_id: int) -> str | None:
         return None
     mine = Q(push_attempts=attempt)
     delivery = Delivery.objects.select_related(
-        "route__data_area", "route__sender_system", "data_area", "kommune", "endpoint", "it_system"
+        "route__data_area",
+        "route__sender_system__vendor",
+        "data_area",
+        "kommune",
+        "endpoint",
+        "it_system",
     ).get(pk=delivery_id)
     try:
+        _check_still_open(delivery)
         login = sftp_login(it_system=delivery.it_system, endpoint=delivery.endpoint)
         if not delivery.wire_name:
             delivery.wire_name = _wire_name_for(delivery, login.sftp_user)
@@ -166,6 +172,34 @@ def delivery_push(*, delivery_id: int) -> str | None:
         logger.warning("delivery %s was taken from push attempt %s meanwhile", delivery_id, attempt)
         return None
     return DeliveryStatus.SENT
+
+
+def _check_still_open(delivery: Delivery) -> None:
+    """Raises a permanent SftpError when the route is no longer established or the agreement no
+    longer signed. Both were true at upload, but a push can come days later (retries, a
+    person's «Prøv igen», a reconciled job): the rules hold at the moment the file leaves."""
+    state = (
+        Route.objects.filter(pk=delivery.route_id)
+        .annotate(signed=access.signed_agreement())
+        .values_list("status", "signed")
+        .first()
+    )
+    status, signed = state if state is not None else ("", False)
+    route = delivery.route
+    if status != RouteStatus.ESTABLISHED:
+        label = RouteStatus(status).label if status in RouteStatus.values else status
+        raise SftpError(
+            text("push.route_closed", route=str(route), status=str(label)), permanent=True
+        )
+    if not signed:
+        raise SftpError(
+            text(
+                "push.agreement_not_signed",
+                vendor=str(route.sender_system.vendor),
+                kommune=str(delivery.kommune),
+            ),
+            permanent=True,
+        )
 
 
 def _send(delivery: Delivery, login: SftpLogin, *, beat_while: Q) -> None:

@@ -4,6 +4,7 @@ Real Redis and a real worker process where the page reads them."""
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime, timedelta
 
 import django_rq
@@ -18,6 +19,7 @@ from rq.cron import CronJob, CronScheduler
 
 from deliveries import jobs as delivery_jobs
 from deliveries.lifecycle.states import DeliveryStatus
+from deliveries.models import Receipt, ReceiptVerdict
 from flisportal import checks
 from flisportal.audit.models import AuditCheckpoint
 from flisportal.front import health
@@ -224,8 +226,54 @@ def test_mails_and_audit_chain(db):
     assert audit.broken_at == NOW
 
 
+def _fetched(recipient, *, verdict: str, at: datetime, name: str = "fil.csv") -> Receipt:
+    return Receipt.objects.create(
+        filetransfer_uuid=str(uuid.uuid4()),
+        recipient_sftp_user=recipient,
+        recipient_system=recipient.it_system,
+        file_name=name,
+        size=3,
+        sender="UKENDT_AFSENDER",
+        verdict=verdict,
+        verdict_detail="" if verdict == ReceiptVerdict.OK else "Filen er 3 bytes for lang.",
+        fetched_at=at,
+    )
+
+
+def test_quarantined_fetches_of_the_last_week_are_shown_with_links(admin_user, client, redis_down):
+    """Rule: a pair the Hent side could not trust is recorded as a problem that operations see:
+    Driftsstatus counts the last week's quarantined receipts per reason, links each reason to
+    the inbox filtered on it, and lists the newest with why."""
+    flis = factories.sftp_user(factories.flis_system(), "FLIS_HENT")
+    _fetched(flis, verdict=ReceiptVerdict.OK, at=NOW)
+    assert health.quarantine_state(now=NOW).state == health.OK
+    _fetched(flis, verdict=ReceiptVerdict.SIZE_MISMATCH, at=NOW - timedelta(days=8))
+    assert health.quarantine_state(now=NOW).state == health.OK  # older than a week
+    _fetched(flis, verdict=ReceiptVerdict.SIZE_MISMATCH, at=NOW - timedelta(hours=1), name="a.csv")
+    _fetched(flis, verdict=ReceiptVerdict.SIZE_MISMATCH, at=NOW - timedelta(hours=2))
+    _fetched(flis, verdict=ReceiptVerdict.MALFORMED_METADATA, at=NOW - timedelta(days=1))
+
+    state = health.quarantine_state(now=NOW)
+    assert state.state == health.WARNING
+    assert [(c.verdict, c.count) for c in state.counts] == [
+        (ReceiptVerdict.SIZE_MISMATCH, 2),
+        (ReceiptVerdict.MALFORMED_METADATA, 1),
+    ]
+    assert state.newest[0].file_name == "a.csv"
+
+    client.force_login(admin_user)
+    with time_machine.travel(NOW, tick=False):
+        page = client.get(reverse("front:drift")).content.decode()
+    assert "Hentning: filer i karantæne" in page
+    assert f'href="{reverse("deliveries:inbox")}?verdict=size_mismatch"' in page
+    assert "Filen er 3 bytes for lang." in page
+    assert "kontakt afsenderen" in page
+
+
 @pytest.mark.redis
-def test_page_reads_a_fixed_number_of_queries(clean_redis, admin_user, client, upload_route):
+def test_page_reads_a_fixed_number_of_queries(
+    clean_redis, admin_user, client, upload_route, flis_system
+):
     client.force_login(admin_user)
     client.get(reverse("front:drift"))  # warm up: the session and the user
 
@@ -242,9 +290,14 @@ def test_page_reads_a_fixed_number_of_queries(clean_redis, admin_user, client, u
     for n in range(5):
         OutgoingMail.objects.create(kind="x", to=f"{n}@example.dk", subject="s")
     AuditCheckpoint.objects.create(seq=1, hash="a" * 64)
+    flis = factories.sftp_user(flis_system, "FLIS_HENT")
+    for verdict in ReceiptVerdict.values:
+        for _ in range(3):
+            _fetched(flis, verdict=verdict, at=NOW)
     assert count() == before
-    # Session, user, then one each: stuck deliveries, endpoints, mails; two for the audit log.
-    assert before == 7
+    # Session, user, then one each: stuck deliveries, endpoints, mails; two for quarantined
+    # fetches and two for the audit log.
+    assert before == 9
 
 
 def test_page_in_english(admin_user, client, redis_down, settings):

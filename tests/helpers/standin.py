@@ -105,6 +105,9 @@ def make_world() -> World:
         sender_system=sender_system,
         recipients=[flis, lis_system],
     )
+    # Vendor A may deliver for København: the portal checks the agreement again at sending.
+    assert sender_system.vendor is not None
+    factories.agreement(sender_system.vendor, kommune)
     return World(
         endpoint=endpoint,
         area=route.data_area,

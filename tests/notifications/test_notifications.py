@@ -3,6 +3,8 @@ vs daily digest, retries of failed sends, and the worker that sends after commit
 
 from __future__ import annotations
 
+import socket
+import threading
 from datetime import timedelta
 
 import pytest
@@ -335,6 +337,54 @@ def test_a_failed_send_is_retried_then_given_up_and_shown_to_administrators(
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
     assert services.mail_send(mail_id=pk) == MailStatus.SENT
     assert len(mail.outbox) == 1
+
+
+def test_production_refuses_clear_text_smtp_when_sending_not_only_at_check_time(
+    owing_route, people, settings
+):
+    """Rule: mails name people, deliveries and kommuner; in production they leave over TLS or
+    not at all (unless FLISPORTAL_EMAIL_ALLOW_PLAINTEXT). gunicorn and the workers run no system
+    checks, so the refusal is at the moment of sending, before any connection is made."""
+    settings.DEBUG = False
+    # Django's SMTP backend named by the operator is replaced by the portal's (settings.py).
+    settings.EMAIL_BACKEND = "flisportal.lib.mail.SmtpBackend"
+    settings.EMAIL_USE_TLS = False
+    settings.EMAIL_ALLOW_PLAINTEXT = False
+    connections: list[object] = []
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        listener.settimeout(0.2)
+        settings.EMAIL_HOST, settings.EMAIL_PORT = listener.getsockname()
+        settings.EMAIL_TIMEOUT = 2
+        [pk] = services.notify(
+            kind="audit_broken",
+            recipients=[services.Recipient("admin@flisportal.dk")],
+            context={"problems": ["#1"], "count": 1},
+        )
+
+        def accepted() -> None:
+            try:
+                conn, _ = listener.accept()
+            except TimeoutError:
+                return
+            connections.append(conn)
+            conn.close()
+
+        assert services.mail_send(mail_id=pk) == MailStatus.PENDING
+        accepted()
+        row = OutgoingMail.objects.get(pk=pk)
+        assert row.last_error.startswith("PlaintextMailRefused: Mailen er ikke sendt")
+        assert "EMAIL_USE_TLS=true" in row.last_error
+        assert connections == []
+
+        # Allowed in so many words (a relay on this machine): the portal connects.
+        settings.EMAIL_ALLOW_PLAINTEXT = True
+        thread = threading.Thread(target=accepted)
+        thread.start()
+        services.mail_send(mail_id=pk)
+        thread.join()
+        assert len(connections) == 1
 
 
 # --- preference page --------------------------------------------------------------------------
