@@ -13,7 +13,11 @@ from django.core.checks import CheckMessage, Error, Tags, Warning, register
 from django.db import DatabaseError
 
 from flisportal.lib import mail
-from flisportal.lib.env import DEVELOPMENT_KEY_ENCRYPTION_KEY, DEVELOPMENT_SECRET_KEY
+from flisportal.lib.env import (
+    DEVELOPMENT_AUDIT_HMAC_KEY,
+    DEVELOPMENT_KEY_ENCRYPTION_KEY,
+    DEVELOPMENT_SECRET_KEY,
+)
 from routes.models import Endpoint
 
 
@@ -53,8 +57,8 @@ def check_key_encryption_keys(app_configs: Any = None, **kwargs: Any) -> list[Ch
 @register()
 def check_no_development_secrets(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
     """The development defaults are in the repository for anyone to read: with them, sessions
-    can be forged and the stored SFTP private keys decrypted. Only a length is checked when the
-    secrets are read, so a copied default would pass there."""
+    can be forged, the stored SFTP private keys decrypted and the audit log's HMAC recomputed.
+    Only a length is checked when the secrets are read, so a copied default would pass there."""
     if settings.DEBUG:
         return []
     errors: list[CheckMessage] = []
@@ -74,6 +78,17 @@ def check_no_development_secrets(app_configs: Any = None, **kwargs: Any) -> list
                 "is false: anyone could decrypt the stored SFTP private keys.",
                 hint="Make a key of your own, put it first, and generate or upload the SFTP "
                 "keys again (docs/operations/settings.md).",
+                id="flisportal.E005",
+            )
+        )
+    if settings.AUDIT_HMAC_KEY == DEVELOPMENT_AUDIT_HMAC_KEY:
+        errors.append(
+            Error(
+                "FLISPORTAL_AUDIT_HMAC_KEY is the published development key, and DEBUG is "
+                "false: anyone who can write the database could edit the audit log and make "
+                "it verify again.",
+                hint="Set FLISPORTAL_AUDIT_HMAC_KEY to at least 32 random characters of your "
+                "own, kept outside the database (docs/operations/audit-log.md).",
                 id="flisportal.E005",
             )
         )

@@ -17,6 +17,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
 from flisportal.lib.env import (
+    DEVELOPMENT_AUDIT_HMAC_KEY,
     DEVELOPMENT_KEY_ENCRYPTION_KEY,
     DEVELOPMENT_SECRET_KEY,
     env_bool,
@@ -334,6 +335,17 @@ RETENTION_LOGIN_LOG_DAYS = env_int("RETENTION_LOGIN_LOG_DAYS", 90, minimum=1, ma
 
 # Audit log: the chain is verified daily at this time (cron syntax); a break mails admins.
 AUDIT_VERIFY_CRON = env_str("AUDIT_VERIFY_CRON", "45 2 * * *")
+# The key of the audit log's HMAC chain. It lives outside the database on purpose: whoever can
+# write the audit table but does not hold this key cannot make an edited row verify again.
+# Losing it leaves the chain unverifiable, so it is kept like the database backups are.
+AUDIT_HMAC_KEY = env_secret(
+    "FLISPORTAL_AUDIT_HMAC_KEY", debug=DEBUG, dev_default=DEVELOPMENT_AUDIT_HMAC_KEY, min_length=32
+)
+# Each day's head of the chain (number, hash, time) is appended to this file and written to the
+# log stream (logger flisportal.audit), at AUDIT_HEAD_EXPORT_CRON. Rows deleted from the end of
+# the chain, with its checkpoint, show as a head that is missing (docs/operations/audit-log.md).
+AUDIT_HEADS_FILE = env_path("FLISPORTAL_AUDIT_HEADS_FILE", DATA_DIR / "audit-heads.jsonl")
+AUDIT_HEAD_EXPORT_CRON = env_str("AUDIT_HEAD_EXPORT_CRON", "55 23 * * *")
 
 # Login lockout (django-axes). After AXES_FAILURE_LIMIT failed logins an account is refused
 # from that source for AXES_COOLOFF_MINUTES. Locking by username alone would let anyone lock a

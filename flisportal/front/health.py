@@ -30,7 +30,7 @@ from rq.job import Job, JobStatus
 from deliveries.lifecycle.states import MAY_STALL, DeliveryStatus, quiet_since
 from deliveries.models import Delivery, Receipt, ReceiptVerdict
 from flisportal import cron
-from flisportal.audit.models import AuditCheckpoint
+from flisportal.audit.models import AuditCheckpoint, AuditHeadExport
 from flisportal.lib import queues
 from flisportal.notifications.models import MailStatus, OutgoingMail
 from routes.models import Endpoint
@@ -572,20 +572,27 @@ def mail_state() -> MailState:
 class AuditState:
     checkpoint: AuditCheckpoint | None
     broken_at: datetime | None
+    head_export: AuditHeadExport | None = None
     state: str = OK
     message: str = ""
 
 
-def audit_state() -> AuditState:
+# The head is exported daily: two days without one means the job or its file has stopped.
+HEAD_EXPORT_STALE = timedelta(days=2)
+
+
+def audit_state(*, now: datetime | None = None) -> AuditState:
     """The audit chain as the nightly verification left it: the newest checkpoint (the head it
-    found intact, written when the chain had grown) and a later break, which that verification
-    mails to administrators."""
+    found intact, written when the chain had grown), a later break, which that verification
+    mails to administrators, and when the chain's head was last exported out of the database."""
+    now = now or timezone.now()
     checkpoint = AuditCheckpoint.objects.order_by("-seq").first()
     broken = OutgoingMail.objects.filter(kind="audit_broken")
     if checkpoint is not None:
         broken = broken.filter(created_at__gt=checkpoint.verified_at)
     broken_at = broken.order_by("-created_at").values_list("created_at", flat=True).first()
-    result = AuditState(checkpoint=checkpoint, broken_at=broken_at)
+    head_export = AuditHeadExport.objects.order_by("-exported_at").first()
+    result = AuditState(checkpoint=checkpoint, broken_at=broken_at, head_export=head_export)
     if broken_at is not None:
         result.state = ERROR
         result.message = _(
@@ -597,6 +604,13 @@ def audit_state() -> AuditState:
         result.message = _(
             "Ingen kontrol har fundet kæden intakt endnu. Den kontrolleres hver nat af et "
             "periodisk job."
+        )
+    elif head_export is None or head_export.exported_at < now - HEAD_EXPORT_STALE:
+        # Without fresh exported heads, rows cut off the end (checkpoint and all) go unseen.
+        result.state = WARNING
+        result.message = _(
+            "Kædens hoved er ikke eksporteret de seneste to døgn. Tjek at det periodiske job "
+            "export_audit_head kører, og at FLISPORTAL_AUDIT_HEADS_FILE kan skrives."
         )
     else:
         result.message = _("Kæden var intakt ved seneste kontrol.")
@@ -658,5 +672,5 @@ def drift_status(*, now: datetime | None = None) -> DriftStatus:
     status.endpoints = endpoint_states()
     status.quarantine = quarantine_state(now=now)
     status.mail = mail_state()
-    status.audit = audit_state()
+    status.audit = audit_state(now=now)
     return status

@@ -70,16 +70,23 @@ def test_stand_in_endpoint_needs_no_pinned_host_key(system_a):
 
 
 def test_published_development_secrets_are_refused_in_production(settings):
-    # Rule: the development SECRET_KEY and Fernet key are in the repository; with DEBUG off they
-    # would let anyone forge sessions and decrypt the stored SFTP keys.
-    from flisportal.lib.env import DEVELOPMENT_KEY_ENCRYPTION_KEY, DEVELOPMENT_SECRET_KEY
+    # Rule: the development SECRET_KEY, Fernet key and audit HMAC key are in the repository;
+    # with DEBUG off they would let anyone forge sessions, decrypt the stored SFTP keys and
+    # recompute the audit log's chain after editing it.
+    from flisportal.lib.env import (
+        DEVELOPMENT_AUDIT_HMAC_KEY,
+        DEVELOPMENT_KEY_ENCRYPTION_KEY,
+        DEVELOPMENT_SECRET_KEY,
+    )
 
     settings.DEBUG = True
     settings.SECRET_KEY = DEVELOPMENT_SECRET_KEY
     settings.KEY_ENCRYPTION_KEYS = [DEVELOPMENT_KEY_ENCRYPTION_KEY]
+    settings.AUDIT_HMAC_KEY = DEVELOPMENT_AUDIT_HMAC_KEY
     assert checks.check_no_development_secrets() == []  # development: fine
     settings.DEBUG = False
-    assert ids(checks.check_no_development_secrets()) == ["flisportal.E005"] * 2
+    assert ids(checks.check_no_development_secrets()) == ["flisportal.E005"] * 3
+    settings.AUDIT_HMAC_KEY = "an audit key of this installation's own"
     settings.SECRET_KEY = "p" * 50
     # An older entry still decrypts: it is refused as well.
     own_key = "KSXZkUjY0WrLZPLL5dwOtBkbuFoU_xUb_erFFUrHlqg="

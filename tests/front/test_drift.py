@@ -21,7 +21,7 @@ from deliveries import jobs as delivery_jobs
 from deliveries.lifecycle.states import DeliveryStatus
 from deliveries.models import Receipt, ReceiptVerdict
 from flisportal import checks
-from flisportal.audit.models import AuditCheckpoint
+from flisportal.audit.models import AuditCheckpoint, AuditHeadExport
 from flisportal.front import health
 from flisportal.lib.queues import ping
 from flisportal.notifications.models import MailStatus, OutgoingMail
@@ -215,13 +215,16 @@ def test_mails_and_audit_chain(db):
     mail = health.mail_state()
     assert (mail.waiting, mail.failed, mail.state) == (2, 1, health.ERROR)
 
-    assert health.audit_state().state == health.WARNING  # never verified
+    assert health.audit_state(now=NOW).state == health.WARNING  # never verified
     AuditCheckpoint.objects.create(seq=5, hash="a" * 64, verified_at=NOW - timedelta(days=1))
-    assert health.audit_state().state == health.OK
+    AuditHeadExport.objects.create(
+        seq=5, hash="a" * 64, at=NOW, exported_at=NOW - timedelta(days=1), destination="/x"
+    )
+    assert health.audit_state(now=NOW).state == health.OK
     OutgoingMail.objects.create(
         kind="audit_broken", to="admin@example.dk", subject="brud", created_at=NOW
     )
-    audit = health.audit_state()
+    audit = health.audit_state(now=NOW)
     assert audit.state == health.ERROR
     assert audit.broken_at == NOW
 
@@ -269,6 +272,32 @@ def test_quarantined_fetches_of_the_last_week_are_shown_with_links(admin_user, c
     assert "Filen er 3 bytes for lang." in page
     assert "kontakt afsenderen" in page
 
+def test_audit_head_export_shown_and_warned_when_stale(db, admin_user, client, redis_down):
+    # Rule: without a fresh exported head, rows cut off the end of the audit log (checkpoint
+    # and all) would go unseen; Driftsstatus says when the last head went out, and warns after
+    # two days without one.
+    AuditCheckpoint.objects.create(seq=5, hash="a" * 64, verified_at=NOW - timedelta(hours=1))
+    assert health.audit_state(now=NOW).state == health.WARNING  # never exported
+    AuditHeadExport.objects.create(
+        seq=5,
+        hash="a" * 64,
+        at=NOW,
+        exported_at=NOW - timedelta(days=2, minutes=1),
+        destination="/x",
+    )
+    stale = health.audit_state(now=NOW)
+    assert stale.state == health.WARNING and "ikke eksporteret" in stale.message
+    AuditHeadExport.objects.create(
+        seq=5, hash="a" * 64, at=NOW, exported_at=NOW - timedelta(hours=3), destination="/x"
+    )
+    fresh = health.audit_state(now=NOW)
+    assert fresh.state == health.OK and fresh.head_export.exported_at == NOW - timedelta(hours=3)
+    client.force_login(admin_user)
+    with time_machine.travel(NOW, tick=False):
+        page = client.get(reverse("front:drift")).content.decode()
+    # 09:00 UTC is 10:00 in Copenhagen in November.
+    assert "Seneste hoved eksporteret 27.11.2026 10:00 (post #5)." in page
+
 
 @pytest.mark.redis
 def test_page_reads_a_fixed_number_of_queries(
@@ -296,8 +325,8 @@ def test_page_reads_a_fixed_number_of_queries(
             _fetched(flis, verdict=verdict, at=NOW)
     assert count() == before
     # Session, user, then one each: stuck deliveries, endpoints, mails; two for quarantined
-    # fetches and two for the audit log.
-    assert before == 9
+    # fetches and three for the audit log (checkpoint, break, exported head).
+    assert before == 10
 
 
 def test_page_in_english(admin_user, client, redis_down, settings):
@@ -306,6 +335,7 @@ def test_page_in_english(admin_user, client, redis_down, settings):
     page = client.get(reverse("front:drift")).content.decode()
     assert "Operations status" in page and "Stuck deliveries" in page
     assert "Redis cannot be reached" in page
+    assert "No head has been exported yet." in page
     assert "Driftsstatus" not in page
 
 
