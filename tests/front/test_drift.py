@@ -272,6 +272,7 @@ def test_quarantined_fetches_of_the_last_week_are_shown_with_links(admin_user, c
     assert "Filen er 3 bytes for lang." in page
     assert "kontakt afsenderen" in page
 
+
 def test_audit_head_export_shown_and_warned_when_stale(db, admin_user, client, redis_down):
     # Rule: without a fresh exported head, rows cut off the end of the audit log (checkpoint
     # and all) would go unseen; Driftsstatus says when the last head went out, and warns after
