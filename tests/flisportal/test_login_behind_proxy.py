@@ -2,7 +2,10 @@
 the address our proxy saw (FLISPORTAL_TRUSTED_PROXY_COUNT), and an address has a limit of its own
 across user names (FLISPORTAL_LOGIN_FAILURES_PER_ADDRESS)."""
 
+from io import StringIO
+
 import pytest
+from django.core.management import call_command
 from django.urls import reverse
 
 pytestmark = pytest.mark.django_db
@@ -70,6 +73,17 @@ def test_spraying_many_user_names_from_one_address_gets_locked(
     page = locked.content.decode()
     assert "fra jeres netværksadresse, også med andre brugernavne" in page
     assert "bed en administrator af FLIS-portalen om at ophæve spærringen" in page
+    assert login(client, "vendor-a", VENDOR_A_PASSWORD, forwarded=VICTIM).status_code == 302
+
+
+def test_an_administrator_lifts_an_address_lock_with_axes_reset_ip(
+    client, vendor_a_user, behind_one_proxy
+):
+    # Rule: the remedy the lockout page and the deployment docs name works for the address lock.
+    for n in range(20):
+        login(client, f"bruger-{n}", "Sommer2026!", forwarded=VICTIM)
+    assert login(client, "vendor-a", VENDOR_A_PASSWORD, forwarded=VICTIM).status_code == 429
+    call_command("axes_reset_ip", VICTIM, stdout=StringIO())
     assert login(client, "vendor-a", VENDOR_A_PASSWORD, forwarded=VICTIM).status_code == 302
 
 
