@@ -213,3 +213,43 @@ def check_pinned_host_keys(
         )
         for endpoint in unpinned
     ]
+
+
+@register()
+def check_forwarded_header_has_proxy_count(
+    app_configs: Any = None, **kwargs: Any
+) -> list[CheckMessage]:
+    """A forwarded header is only as honest as the proxies that write it. Without a count of the
+    portal's own proxies there is no telling their entries from ones the client wrote, so the
+    header is not read at all, and behind a proxy every client would share the proxy's address:
+    one stranger could lock out a whole kommune. Naming a header without the count is refused
+    rather than left to look as if it worked (as AXES_IP_HEADERS did without django-ipware)."""
+    errors: list[CheckMessage] = []
+    hint = (
+        "Set FLISPORTAL_TRUSTED_PROXY_COUNT to the number of reverse proxies of your own in "
+        "front of the portal that append to the header (1 for a single nginx or load balancer); "
+        "see docs/operations/deployment.md."
+    )
+    header = settings.FLISPORTAL_FORWARDED_HEADER
+    if header and settings.FLISPORTAL_TRUSTED_PROXY_COUNT == 0:
+        errors.append(
+            Error(
+                f"FLISPORTAL_FORWARDED_HEADER names {header!r}, but "
+                "FLISPORTAL_TRUSTED_PROXY_COUNT is 0: the header is not read, and the client "
+                "address is the connection's own (behind a proxy: the proxy's, for everyone).",
+                hint=hint + " Without a proxy, leave FLISPORTAL_FORWARDED_HEADER empty.",
+                id="flisportal.E011",
+            )
+        )
+    legacy = [name for name in settings.LEGACY_AXES_IP_HEADERS if name.upper() != "REMOTE_ADDR"]
+    if legacy:
+        errors.append(
+            Error(
+                f"AXES_IP_HEADERS names {', '.join(legacy)}: that setting is no longer read (it "
+                "needed django-ipware, which is not installed, so every client had the proxy's "
+                "address).",
+                hint=hint + " Then remove AXES_IP_HEADERS.",
+                id="flisportal.E011",
+            )
+        )
+    return errors

@@ -361,10 +361,28 @@ AXES_LOCKOUT_PARAMETERS = [
     for item in env_list("AXES_LOCKOUT_PARAMETERS", ["username+ip_address"])
 ]
 AXES_RESET_ON_SUCCESS = True
-AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
-# Behind a reverse proxy set this to the header it writes (e.g. HTTP_X_FORWARDED_FOR) so the
-# source is the client, not the proxy.
-AXES_IPWARE_META_PRECEDENCE_ORDER = env_list("AXES_IP_HEADERS", ["REMOTE_ADDR"])
+# The lockout page (flisportal/lockout.py) says which lock holds and what to do about it.
+AXES_LOCKOUT_CALLABLE = "flisportal.lockout.lockout_response"
+# 429 Too Many Requests, for both locks (django-axes' default, named for flisportal/lockout.py).
+AXES_HTTP_RESPONSE_CODE = 429
+# A second limit on the source address alone, across user names: a kommune's NAT address is not
+# locked by one colleague's typos, but trying 50 user names from one address is stopped.
+# flisportal/lockout.py adds it to django-axes' own (username + address) limit.
+AXES_HANDLER = "flisportal.lockout.LockoutHandler"
+FLISPORTAL_LOGIN_FAILURES_PER_ADDRESS = env_int(
+    "FLISPORTAL_LOGIN_FAILURES_PER_ADDRESS", 20, minimum=1, maximum=1000
+)
+# The client's address (flisportal/lib/clientaddr.py), for the lockout and the audit log. Behind
+# N reverse proxies of our own, the N-th address from the right of the forwarded header; 0: the
+# connection's own address (REMOTE_ADDR), and any forwarded header is ignored.
+FLISPORTAL_TRUSTED_PROXY_COUNT = env_int("FLISPORTAL_TRUSTED_PROXY_COUNT", 0, minimum=0, maximum=10)
+# Empty: X-Forwarded-For. Naming a header without a proxy count is refused (flisportal.E011).
+FLISPORTAL_FORWARDED_HEADER = env_str("FLISPORTAL_FORWARDED_HEADER", "")
+AXES_CLIENT_IP_CALLABLE = "flisportal.lib.clientaddr.client_address"
+# No longer read for the address: it needed django-ipware, which is not installed, so the proxy's
+# address was every client's. Kept only so a deployment that still names a header in it is
+# refused with a pointer to the settings above (flisportal.E011).
+LEGACY_AXES_IP_HEADERS = env_list("AXES_IP_HEADERS", [])
 # --- Hent-side fetcher (deliveries/fetching.py) ---------------------------------------------
 # Seconds between two fetch rounds: each round lists IN/ of every recipient SFTP user the portal
 # holds an active key for, and fetches what has arrived (RQ cron, `manage.py rqcron`).

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from flisportal.audit.login_failures import login_failures_summarise
 from flisportal.audit.services import audit_export_head, audit_verify_and_alert
 
 
@@ -19,3 +20,9 @@ def export_audit_head() -> dict[str, object]:
     if export is None:
         return {"seq": None}
     return {"seq": export.seq, "hash": export.hash, "destination": export.destination}
+
+
+def summarise_login_failures() -> dict[str, object]:
+    """RQ cron (every AXES_COOLOFF_MINUTES): the counts of repeated failed logins of the windows
+    that have closed, one audit row each (flisportal/audit/login_failures.py)."""
+    return {"written": login_failures_summarise()}

@@ -138,3 +138,31 @@ class AuditHeadExport(models.Model):
 
     def __str__(self) -> str:
         return f"#{self.seq} {self.hash[:12]}"
+
+
+class LoginFailureTally(models.Model):
+    """Failed logins of one tried user name from one address within one window, counted here
+    instead of one audit row each: whoever guesses passwords decides how many failures there
+    are, and the audit log (append-only) must not grow at their pace. The first failure of a
+    window is an audit row at once; the count of the rest is one row once the window has closed
+    (flisportal/audit/login_failures.py), and then this tally is deleted.
+
+    Not an audit row itself: it is updated and deleted, which audit rows never are."""
+
+    # The client's address (flisportal/lib/clientaddr.py); IPv6 text is at most 45 characters.
+    source = models.CharField(max_length=64)
+    # As shown (hidden characters written as codes, bounded); empty for "further user names"
+    # once an address has tried more than its share in a window.
+    username = models.CharField(max_length=150, blank=True)
+    window_start = models.DateTimeField()
+    failures = models.PositiveIntegerField(default=1)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["source", "username", "window_start"], name="login_failure_tally_once"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.source} {self.username} {self.window_start:%Y-%m-%d %H:%M} ×{self.failures}"

@@ -115,3 +115,26 @@ def test_production_mail_needs_tls_unless_plaintext_is_allowed(settings):
     settings.EMAIL_USE_TLS = False
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
     assert checks.check_mail_tls() == []
+
+
+def test_a_forwarded_header_without_a_proxy_count_is_refused(settings):
+    # Rule: naming a header without saying how many proxies write it would look configured while
+    # every client behind the proxy shared one address.
+    assert checks.check_forwarded_header_has_proxy_count() == []
+    settings.FLISPORTAL_FORWARDED_HEADER = "X-Forwarded-For"
+    messages = checks.check_forwarded_header_has_proxy_count()
+    assert ids(messages) == ["flisportal.E011"]
+    assert "FLISPORTAL_TRUSTED_PROXY_COUNT is 0" in messages[0].msg
+    settings.FLISPORTAL_TRUSTED_PROXY_COUNT = 1
+    assert checks.check_forwarded_header_has_proxy_count() == []
+
+
+def test_the_old_axes_ip_headers_setting_is_refused_when_it_names_a_header(settings):
+    # Rule: AXES_IP_HEADERS never worked (no django-ipware); a deployment that still sets it to
+    # a header is stopped with a pointer to the proxy count, not left trusting the proxy's address.
+    settings.LEGACY_AXES_IP_HEADERS = ["REMOTE_ADDR"]
+    assert checks.check_forwarded_header_has_proxy_count() == []
+    settings.LEGACY_AXES_IP_HEADERS = ["HTTP_X_FORWARDED_FOR"]
+    messages = checks.check_forwarded_header_has_proxy_count()
+    assert ids(messages) == ["flisportal.E011"]
+    assert "FLISPORTAL_TRUSTED_PROXY_COUNT" in messages[0].hint
