@@ -20,7 +20,7 @@ from django.http import Http404, HttpRequest
 from django.urls import reverse
 from django.utils.translation import gettext as _
 
-from deliveries.models import Delivery, ExpectedDelivery, Receipt
+from deliveries.models import Delivery, ExpectedDelivery, FileCheck, Receipt
 from flisportal.lib.roles import Role, user_role
 from routes.models import (
     AgreementStatus,
@@ -129,6 +129,41 @@ def delivery_or_404(request: HttpRequest, delivery_uuid: uuid.UUID) -> Delivery:
         )
     except Delivery.DoesNotExist:
         raise Http404(_("Leverancen findes ikke, eller du har ikke adgang til den.")) from None
+
+
+# --- one check without sending -----------------------------------------------------------------
+
+
+def file_check_or_404(request: HttpRequest, check_uuid: uuid.UUID) -> FileCheck:
+    """The check with this uuid if the user asked for it (`FileCheck.objects.for_user`: a check
+    is its maker's own, administrators included), with what its page shows; 404 otherwise,
+    so a check's existence does not leak."""
+    try:
+        return (
+            FileCheck.objects.for_user(request.user)
+            .select_related(
+                "route__sender_system__vendor",
+                "route__data_area",
+                "route__kommune",
+                "route__endpoint",
+                "contract",
+            )
+            .get(uuid=check_uuid)
+        )
+    except FileCheck.DoesNotExist:
+        raise Http404(
+            _("Kontrollen findes ikke (længere), eller du har ikke adgang til den.")
+        ) from None
+
+
+def file_check_named_or_404(request: HttpRequest, value: str) -> FileCheck:
+    """The check named by the uuid text in the upload page's `kontrol` parameter («Send denne
+    fil»); 404 for text that is no uuid or a check that is not the user's."""
+    try:
+        check_uuid = uuid.UUID(value)
+    except ValueError:
+        raise Http404 from None
+    return file_check_or_404(request, check_uuid)
 
 
 def correction_target_or_404(request: HttpRequest, value: str) -> Delivery:

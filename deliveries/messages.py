@@ -290,6 +290,10 @@ MESSAGES: dict[str, str] = {
     "event.validation_crashed": gettext_noop(
         "Valideringen stoppede uventet (%(error)s); en administrator kan starte den igen."
     ),
+    "check.crashed": gettext_noop(
+        "Kontrollen stoppede uventet (%(error)s). Prøv at kontrollere filen igen, og kontakt "
+        "en administrator, hvis det sker igen."
+    ),
     "event.valid": gettext_noop("Godkendt efter kontrakt %(version)s: %(rows)s rækker."),
     "event.rejected_file": gettext_noop("Afvist: %(problem)s"),
     "event.rejected": gettext_noop(

@@ -736,3 +736,128 @@ class ReceiptRead(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user_id} read {self.receipt_id}"
+
+
+class FileCheckStatus(models.TextChoices):
+    """A check without sending has no lifecycle of a delivery's: it is checked once, then
+    only read until it expires. Not a DeliveryStatus, so nothing that counts deliveries by
+    status can count a check."""
+
+    CHECKING = "checking", _("kontrolleres")
+    VALID = "valid", _("ingen fejl")
+    INVALID = "invalid", _("fejl fundet")
+    FAILED = "failed", _("kunne ikke kontrolleres")
+
+
+class FileCheckQuerySet(models.QuerySet["FileCheck"]):
+    def for_user(self, user: User | AnonymousUser) -> Self:
+        """Only the person who asked for a check sees it: it is their draft, never sent and
+        no one else's business, and administrators have the deliveries for support. (Not a
+        ScopedQuerySet: that would show every check to administrators and to the vendor's
+        colleagues.)"""
+        if not user.is_authenticated:
+            return self.none()
+        return self.filter(user_id=user.pk)
+
+    def expired(self, *, now: datetime) -> Self:
+        return self.filter(expires_at__lte=now)
+
+
+def file_check_upload_to(instance: FileCheck, filename: str) -> str:
+    # A tree of its own, apart from deliveries/: nothing that sweeps or counts delivered files
+    # looks here, and the file lives only until the check has run.
+    return f"checks/{instance.uuid}.csv"
+
+
+class FileCheck(models.Model):
+    """A file checked against its data area's contract without becoming a delivery: the
+    report is kept for FILE_CHECK_KEEP_HOURS, the file only until it has been checked. Never
+    pushed, and not counted anywhere deliveries are (lists, owed periods, coverage, the
+    same-file rule)."""
+
+    uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("kontrolleret af"),
+        on_delete=models.CASCADE,
+        related_name="file_checks",
+    )
+    # CASCADE, unlike a delivery's PROTECT: a check is a draft that expires within days and
+    # must not keep a route from being removed.
+    route = models.ForeignKey(
+        Route, verbose_name=_("rute"), on_delete=models.CASCADE, related_name="file_checks"
+    )
+    period = models.CharField(_("periode"), max_length=7)  # YYYY-MM
+    original_filename = models.CharField(_("oprindeligt filnavn"), max_length=255)
+    size = models.BigIntegerField(_("størrelse (bytes)"))
+    sha256 = models.CharField("SHA-256", max_length=64)
+    # Empty once checked: the report is all that is kept (see deliveries.services.check).
+    file = models.FileField(_("fil"), upload_to=file_check_upload_to, max_length=255, blank=True)
+    status = models.CharField(
+        _("status"),
+        max_length=12,
+        choices=FileCheckStatus.choices,
+        default=FileCheckStatus.CHECKING,
+    )
+    contract = models.ForeignKey(
+        DataContract,
+        verbose_name=_("kontrolleret mod kontrakt"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    # The report in the shape a delivery keeps it (counts on the row, listed issues as
+    # ValidationIssue fields): see deliveries.services.check.file_check_report.
+    report = models.JSONField(_("rapport"), default=dict, blank=True)
+    created_at = models.DateTimeField(_("oprettet"), default=timezone.now)
+    # Set by the job that claims the check (deliveries.services.check.file_check_run).
+    started_at = models.DateTimeField(_("kontrol startet"), null=True, blank=True)
+    checked_at = models.DateTimeField(_("kontrolleret"), null=True, blank=True)
+    expires_at = models.DateTimeField(_("slettes"))
+
+    objects = FileCheckQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        verbose_name = _("kontrol uden afsendelse")
+        verbose_name_plural = _("kontroller uden afsendelse")
+        indexes = [
+            # Retention deletes the expired ones every night: a seek, not a scan.
+            models.Index(fields=["expires_at"], name="filecheck_expires"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.original_filename} ({self.period})"
+
+    @property
+    def is_working(self) -> bool:
+        return self.status == FileCheckStatus.CHECKING
+
+    @property
+    def has_report(self) -> bool:
+        """Checked against a contract (valid or not); a failed check has only its problem."""
+        return "error_count" in self.report
+
+    @property
+    def error_count(self) -> int:
+        return int(self.report.get("error_count", 0))
+
+    @property
+    def rows_checked(self) -> int:
+        return int(self.report.get("rows_checked", 0))
+
+    @property
+    def issues(self) -> list[ValidationIssue]:
+        """The listed issues as (unsaved) ValidationIssue rows, so they are shown, translated
+        and exported exactly as a delivery's are."""
+        return [ValidationIssue(**fields) for fields in self.report.get("issues", [])]
+
+    @property
+    def problem_text(self) -> str:
+        """Why a failed check could not run, in the reader's language."""
+        return render(
+            self.report.get("problem_code", ""),
+            self.report.get("problem_params", {}),
+            fallback=self.report.get("problem", ""),
+        )

@@ -332,6 +332,10 @@ RETENTION_CRON = env_str("RETENTION_CRON", "30 3 * * *")
 # passed, when they no longer lock anything.
 RETENTION_MAIL_DAYS = env_int("RETENTION_MAIL_DAYS", 180, minimum=1, maximum=3650)
 RETENTION_LOGIN_LOG_DAYS = env_int("RETENTION_LOGIN_LOG_DAYS", 90, minimum=1, maximum=3650)
+# Hours a check without sending (deliveries.services.check) keeps its report; the nightly
+# retention run deletes it after that. The checked file itself is deleted as soon as it has
+# been checked. Short: a check is a draft, and its report quotes values from the file.
+FILE_CHECK_KEEP_HOURS = env_int("FLISPORTAL_CHECK_KEEP_HOURS", 72, minimum=1, maximum=24 * 90)
 
 # Audit log: the chain is verified daily at this time (cron syntax); a break mails admins.
 AUDIT_VERIFY_CRON = env_str("AUDIT_VERIFY_CRON", "45 2 * * *")

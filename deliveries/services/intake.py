@@ -65,7 +65,7 @@ class IntakeRefused(Exception):
         self.reason = reason
 
 
-class _LocalFile(File):
+class LocalFile(File):
     """A file on local disk that storage may move into place instead of copying
     (FileSystemStorage moves anything with `temporary_file_path()`)."""
 
@@ -126,6 +126,23 @@ def delivery_upload(
         file.path.unlink(missing_ok=True)
 
 
+def route_and_period_check(*, user: User, route: Route, period: str) -> None:
+    """The rules any file handed in for a route and period must pass, whether it is to become
+    a delivery (`delivery_upload`) or only be checked against the contract
+    (`deliveries.services.check`): the user may upload to the route (`deliveries.access`:
+    scope, established, signed databehandleraftale) and the period is a month 'YYYY-MM'.
+    Raises IntakeRefused for the first one broken. One function, so a check can never accept
+    what an upload would refuse, nor the other way round."""
+    refusal = access.upload_refusal(user, route)
+    if refusal is not None:
+        raise IntakeRefused(refusal, reason=Refusal.ROUTE)
+    if not is_period(period):
+        raise IntakeRefused(
+            _("Skriv perioden som ÅÅÅÅ-MM, fx 2026-10 (fik «%(value)s»).") % {"value": period},
+            reason=Refusal.PERIOD,
+        )
+
+
 def _check_upload(
     *,
     file: IncomingFile,
@@ -137,14 +154,7 @@ def _check_upload(
 ) -> Delivery | None:
     """Raises IntakeRefused for the first rule the upload breaks; else returns the earlier
     delivery of the same bytes, if any (the redelivery was then confirmed)."""
-    refusal = access.upload_refusal(user, route)
-    if refusal is not None:
-        raise IntakeRefused(refusal, reason=Refusal.ROUTE)
-    if not is_period(period):
-        raise IntakeRefused(
-            _("Skriv perioden som ÅÅÅÅ-MM, fx 2026-10 (fik «%(value)s»).") % {"value": period},
-            reason=Refusal.PERIOD,
-        )
+    route_and_period_check(user=user, route=route, period=period)
     if replaces is not None:
         # A correction takes the place of one delivery in the route's month: pointing it at
         # another kommune's, area's or month's delivery would mark the wrong one as corrected.
@@ -240,7 +250,7 @@ def delivery_create(
         replaces=replaces,
         redelivery_confirmed=redelivery_confirmed,
     )
-    content = _LocalFile(file.path)
+    content = LocalFile(file.path)
     try:
         stored_name = default_storage.save(delivery_upload_to(delivery, ""), content)
     finally:

@@ -39,7 +39,11 @@ The same nightly run also deletes the other personal data that has served its pu
   AccessFailureLog) RETENTION_LOGIN_LOG_DAYS (default 90) after the login. The audit log
   keeps its own record of every login.
 
-Each of these is one audit row per run with the counts (not one per mail or login).
+- checks without sending (deliveries.services.check): the report, which quotes values from
+  the file, FILE_CHECK_KEEP_HOURS (default 72) after the check was asked for; the file itself
+  is deleted as soon as it has been checked, or here with its row if it never was.
+
+Each of these is one audit row per run with the counts (not one per mail, login or check).
 """
 
 from __future__ import annotations
@@ -59,6 +63,7 @@ from django.utils import timezone
 
 from deliveries.lifecycle.states import FINAL, TURNED_DOWN, DeliveryStatus
 from deliveries.models import Delivery, Receipt, ReceiptVerdict, ValidationIssue
+from deliveries.services.check import file_checks_purge
 from flisportal.audit.services import audit_record
 from flisportal.notifications.models import MailStatus, OutgoingMail
 from routes.models import DataArea
@@ -87,6 +92,7 @@ class RetentionRound:
     receipt_bytes: int = 0
     orphans: list[str] = field(default_factory=list)  # storage names no receipt named
     mails: int = 0
+    file_checks: int = 0  # checks without sending whose report expired
     login_attempts: int = 0
     login_logs: int = 0
 
@@ -152,16 +158,18 @@ def retention_run(*, now: datetime | None = None, dry_run: bool = False) -> Rete
     receipt_files_delete(result, now=now)
     receipt_orphans_sweep(result, now=now)
     result.mails = mails_purge(now=now, dry_run=dry_run)
+    result.file_checks = file_checks_purge(now=now, dry_run=dry_run)
     result.login_attempts, result.login_logs = login_records_purge(now=now, dry_run=dry_run)
     logger.info(
         "retention: %s files (%s bytes), %s fetched copies (%s bytes), %s orphaned copies, "
-        "%s mails, %s login attempts, %s login log rows %s",
+        "%s mails, %s checks without sending, %s login attempts, %s login log rows %s",
         len(result.deleted),
         result.bytes,
         len(result.receipts),
         result.receipt_bytes,
         len(result.orphans),
         result.mails,
+        result.file_checks,
         result.login_attempts,
         result.login_logs,
         "would be deleted" if dry_run else "deleted",

@@ -5,7 +5,6 @@ was handed."""
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 
 import pytest
@@ -20,27 +19,6 @@ from tests import factories
 from tests.factories import dagtilbud_csv
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def incoming(tmp_path):
-    """An extract on local disk as the upload page would hand it over; each call a new file
-    with different bytes unless `content` is given."""
-    counter = {"n": 0}
-
-    def make(content: bytes | None = None) -> IncomingFile:
-        counter["n"] += 1
-        data = content if content is not None else dagtilbud_csv(rows_ok=counter["n"]).encode()
-        path = Path(tmp_path) / f"incoming-{counter['n']}.csv"
-        path.write_bytes(data)
-        return IncomingFile(
-            path=path,
-            original_name=f"udtraek-{counter['n']}.csv",
-            size=len(data),
-            sha256=hashlib.sha256(data).hexdigest(),
-        )
-
-    return make
 
 
 def stored_files(private_media: Path) -> list[Path]:
