@@ -71,6 +71,9 @@ INSTALLED_APPS = [
     "flisportal.notifications",
     "flisportal.audit",
     "axes",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "flisportal.twofactor",
 ]
 
 MIDDLEWARE = [
@@ -82,6 +85,9 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    # The user's list of sessions, then the second-factor gate (flisportal/twofactor/).
+    "flisportal.twofactor.middleware.SessionListMiddleware",
+    "flisportal.twofactor.middleware.SecondFactorMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Last, as django-axes asks: it turns a locked-out login into the lockout page.
     "axes.middleware.AxesMiddleware",
@@ -129,10 +135,31 @@ LOGIN_REDIRECT_URL = "front:start"
 LOGOUT_REDIRECT_URL = "login"
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
-    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {
+        "NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+        "OPTIONS": {"min_length": 12},
+    },
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+    {"NAME": "flisportal.twofactor.passwords.RecentPasswordValidator"},
 ]
+# Two factors and passwords (flisportal/twofactor/, docs/operations/two-factor.md). Roles that
+# must use a second factor besides administrators, who always must: "vendor", "consultant".
+FLISPORTAL_TWO_FACTOR_ROLES = env_list("FLISPORTAL_TWO_FACTOR_ROLES", ["administrator"])
+_KNOWN_ROLES = {"administrator", "vendor", "consultant"}
+if not set(FLISPORTAL_TWO_FACTOR_ROLES) <= _KNOWN_ROLES:
+    raise ImproperlyConfigured(
+        "FLISPORTAL_TWO_FACTOR_ROLES may name only administrator, vendor and consultant; got "
+        + ", ".join(sorted(set(FLISPORTAL_TWO_FACTOR_ROLES) - _KNOWN_ROLES))
+    )
+# How many earlier passwords an administrator may not reuse.
+FLISPORTAL_PASSWORD_HISTORY = env_int("FLISPORTAL_PASSWORD_HISTORY", 5, minimum=1, maximum=50)
+# A "Glemt adgangskode" link works once, and only this long.
+PASSWORD_RESET_TIMEOUT = 60 * env_int(
+    "FLISPORTAL_PASSWORD_RESET_MINUTES", 60, minimum=5, maximum=24 * 60
+)
+# The name authenticator apps show beside the account.
+OTP_TOTP_ISSUER = "FLIS-portal"
 
 # Danish first, English available through the language switch.
 LANGUAGE_CODE = "da"

@@ -1,8 +1,22 @@
 from django.contrib import admin
 from django.urls import include, path
 
+from flisportal.twofactor import passwordreset
+
 urlpatterns = [
     path("", include("flisportal.front.urls")),
+    # «Glemt adgangskode» with the portal's mails (before Django's own views of the same names).
+    path(
+        "konto/password_reset/",
+        passwordreset.PasswordResetView.as_view(),
+        name="password_reset",
+    ),
+    path(
+        "konto/password_reset/done/",
+        passwordreset.PasswordResetDoneView.as_view(),
+        name="password_reset_done",
+    ),
+    path("konto/", include("flisportal.twofactor.urls")),
     path("konto/", include("django.contrib.auth.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),

@@ -175,7 +175,9 @@ class Vendor(models.Model):
         return self.name
 
 
-class User(AbstractUser):
+# django-otp ships no types, so django-stubs cannot follow the recovery codes' user field
+# (flisportal/twofactor/models.py) back to this model.
+class User(AbstractUser):  # type: ignore[django-manager-missing]
     """A person. Vendor staff belong to one vendor; consultants to one or more kommuner;
     administrators are `is_staff`."""
 

@@ -9,7 +9,8 @@ pytestmark = pytest.mark.django_db
 @pytest.mark.parametrize(
     ("persona", "password", "heading"),
     [
-        ("admin_user", "pw-admin-1234", "Forside for administratorer"),
+        # The administrator's login passes a second factor first:
+        # tests/twofactor/test_verify.py::test_administrator_lands_on_the_start_page_after_the_code
         ("vendor_a_user", "pw-vendor-a-1234", "Forside for Leverandør A"),
         ("consultant_user", "pw-konsulent-1234", "Forside for kommunekonsulenter"),
     ],

@@ -1,0 +1,22 @@
+"""The session list in the admin, read only: rows are written by the portal as people log in."""
+
+from __future__ import annotations
+
+from django.contrib import admin
+from django.http import HttpRequest
+
+from flisportal.twofactor.models import UserSession
+
+
+@admin.register(UserSession)
+class UserSessionAdmin(admin.ModelAdmin):
+    list_display = ("user", "address", "user_agent", "created", "last_seen")
+    list_filter = ("last_seen",)
+    search_fields = ("user__username", "address")
+    readonly_fields = ("key_hash", "user", "created", "last_seen", "user_agent", "address")
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False

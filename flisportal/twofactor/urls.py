@@ -1,0 +1,17 @@
+from django.urls import path
+
+from flisportal.twofactor import views
+
+app_name = "twofactor"
+urlpatterns = [
+    path("2fa/", views.manage, name="manage"),
+    path("2fa/opret/", views.enrol, name="enrol"),
+    path("2fa/kode/", views.verify, name="verify"),
+    path("2fa/gendannelseskoder/", views.recovery_codes_shown, name="recovery_codes_shown"),
+    path("2fa/gendannelseskoder/nye/", views.recovery_codes_renew, name="recovery_codes_renew"),
+    path("2fa/app/<int:pk>/fjern/", views.device_remove, name="device_remove"),
+    path("sessioner/", views.my_sessions, name="sessions"),
+    path("sessioner/<int:pk>/afslut/", views.my_session_end, name="session_end"),
+    path("brugere/<int:pk>/sessioner/", views.user_sessions, name="user_sessions"),
+    path("brugere/<int:pk>/luk/", views.user_offboard_view, name="user_offboard"),
+]
