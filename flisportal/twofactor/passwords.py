@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.contrib.auth.hashers import check_password
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext as _
@@ -34,7 +35,9 @@ class RecentPasswordValidator:
                 : self._count()
             ]
         )
-        current = type(user).objects.filter(pk=user.pk).values_list("password", flat=True).first()
+        current = (
+            get_user_model().objects.filter(pk=user.pk).values_list("password", flat=True).first()
+        )
         for encoded in [current, *earlier]:
             if encoded and check_password(password, encoded):
                 raise ValidationError(

@@ -59,6 +59,9 @@ def code_of(device: TOTPDevice, *, at: float | None = None) -> str:
     return f"{counter.token():06d}"
 
 
-def code_from_secret(secret: str) -> str:
-    """The code an app shows for the base32 key the enrolment page prints."""
-    return f"{TOTP(base64.b32decode(secret)).token():06d}"
+def code_from_secret(secret: str, *, at: float | None = None) -> str:
+    """The code an app shows for the base32 key the enrolment page prints (now, or at the Unix
+    time `at`)."""
+    counter = TOTP(base64.b32decode(secret))
+    counter.time = at if at is not None else time.time()
+    return f"{counter.token():06d}"
