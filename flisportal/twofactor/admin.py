@@ -1,9 +1,14 @@
-"""The session list in the admin, read only: rows are written by the portal as people log in."""
+"""The session list in the admin, read only: rows are written by the portal as people log in.
+
+django-otp's own admin for authenticators is taken away: removing someone's authenticator goes
+through the user's session page (twofactor:user_sessions), which writes the audit row; the
+admin's delete would not, and its change form shows the secret key."""
 
 from __future__ import annotations
 
 from django.contrib import admin
 from django.http import HttpRequest
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from flisportal.twofactor.models import UserSession
 
@@ -20,3 +25,6 @@ class UserSessionAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
         return False
+
+
+admin.site.unregister(TOTPDevice)

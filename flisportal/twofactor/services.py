@@ -121,3 +121,20 @@ def authenticator_remove(*, user: Any, device_id: int, actor: Any) -> bool:
             before={"device": device.name, "kind": SOURCE_TOTP},
         )
     return True
+
+
+def second_factor_reset(*, user: Any, actor: Any) -> int:
+    """An administrator's removal of every authenticator and recovery code of a user who lost
+    their phone and their codes: they enrol again at their next login. Returns the number of
+    authenticators removed."""
+    with transaction.atomic():
+        removed, _details = TOTPDevice.objects.filter(user=user).delete()
+        RecoveryCodeDevice.objects.filter(user=user).delete()
+        audit_record(
+            action="twofactor.device_removed",
+            obj=user,
+            actor=actor,
+            before={"devices": removed, "kind": SOURCE_TOTP},
+            after={"all": True},
+        )
+    return removed

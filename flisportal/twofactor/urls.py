@@ -14,4 +14,9 @@ urlpatterns = [
     path("sessioner/<int:pk>/afslut/", views.my_session_end, name="session_end"),
     path("brugere/<int:pk>/sessioner/", views.user_sessions, name="user_sessions"),
     path("brugere/<int:pk>/luk/", views.user_offboard_view, name="user_offboard"),
+    path(
+        "brugere/<int:pk>/2fa/fjern/",
+        views.user_second_factor_reset,
+        name="user_second_factor_reset",
+    ),
 ]

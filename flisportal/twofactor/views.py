@@ -218,8 +218,27 @@ def user_sessions(request: HttpRequest, pk: int) -> HttpResponse:
     """An administrator's view of another user's sessions, with the one-step offboarding."""
     require_role(request, Role.ADMINISTRATOR)
     person = get_object_or_404(User, pk=pk)
-    context = {"person": person, "sessions": sessions_of(person)}
+    context = {
+        "person": person,
+        "sessions": sessions_of(person),
+        "has_second_factor": has_second_factor(person),
+    }
     return render(request, "twofactor/user_sessions.html", context)
+
+
+@login_required
+@require_POST
+def user_second_factor_reset(request: HttpRequest, pk: int) -> HttpResponse:
+    """Remove a user's authenticators and recovery codes (they lost both): they enrol again."""
+    admin = require_role(request, Role.ADMINISTRATOR)
+    person = get_object_or_404(User, pk=pk)
+    services.second_factor_reset(user=person, actor=admin)
+    messages.success(
+        request,
+        _("%(user)s s to-faktor er fjernet. Ved næste login opretter personen en ny.")
+        % {"user": person.get_username()},
+    )
+    return redirect("twofactor:user_sessions", pk=pk)
 
 
 @login_required

@@ -147,3 +147,31 @@ def test_new_recovery_codes_replace_the_old(client, admin_user):
     assert device.remaining() == 10
     assert not device.verify_token(old[0])
     assert AuditEntry.objects.filter(action="twofactor.recovery_codes_renewed").exists()
+
+
+def test_an_administrator_removes_a_users_second_factor_with_an_audit_row(
+    admin_client, admin_user, vendor_a_user
+):
+    # Rule: a user who lost app and codes is helped by an administrator, on the record.
+    authenticator(vendor_a_user)
+    RecoveryCodeDevice.objects.create(user=vendor_a_user, name="G").issue_codes()
+    url = reverse("twofactor:user_second_factor_reset", args=[vendor_a_user.pk])
+    admin_client.post(url)
+    assert not RecoveryCodeDevice.objects.filter(user=vendor_a_user).exists()
+    entry = AuditEntry.objects.get(action="twofactor.device_removed")
+    assert (entry.actor, entry.object_id) == (admin_user, str(vendor_a_user.pk))
+
+
+def test_only_administrators_remove_another_users_second_factor(
+    client, vendor_a_user, vendor_b_user
+):
+    device = authenticator(vendor_a_user)
+    client.force_login(vendor_b_user)
+    url = reverse("twofactor:user_second_factor_reset", args=[vendor_a_user.pk])
+    assert client.post(url).status_code == 404
+    assert device.__class__.objects.filter(pk=device.pk).exists()
+
+
+def test_the_admin_does_not_offer_authenticators(admin_client):
+    # Its delete would write no audit row, and its form shows the secret key.
+    assert admin_client.get("/admin/otp_totp/totpdevice/").status_code == 404
