@@ -235,7 +235,7 @@ def user_second_factor_reset(request: HttpRequest, pk: int) -> HttpResponse:
     services.second_factor_reset(user=person, actor=admin)
     messages.success(
         request,
-        _("%(user)s s to-faktor er fjernet. Ved næste login opretter personen en ny.")
+        _("To-faktor er fjernet for %(user)s. Ved næste login opretter personen en ny.")
         % {"user": person.get_username()},
     )
     return redirect("twofactor:user_sessions", pk=pk)

@@ -76,3 +76,11 @@ def test_a_wrong_code_does_not_enrol(client, admin_user):
     assert TOTPDevice.objects.get(user=admin_user).confirmed is False
     assert MFA_SESSION_KEY not in client.session
     assert not AuditEntry.objects.filter(action="twofactor.enrolled").exists()
+
+
+def test_the_enrolment_page_is_english_for_an_english_user(client, admin_user, settings):
+    force_login_password_only(client, admin_user)
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
+    page = client.get(reverse("twofactor:enrol")).content.decode()
+    assert "Your role requires two-factor login" in page
+    assert "Din rolle kræver" not in page
