@@ -94,6 +94,31 @@ class RecoveryCode(models.Model):
         return f"{self.device} · …{self.code_hash[-6:]}"
 
 
+class SecurityKey(models.Model):
+    """A WebAuthn credential (security key or passkey) registered by a user (py_webauthn).
+
+    Only public material is stored: the credential's id, its public key and the signature
+    counter, which a cloned key would set back."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="security_keys"
+    )
+    name = models.CharField(max_length=64)
+    credential_id = models.CharField(max_length=1400, unique=True)  # base64url
+    public_key = models.BinaryField()
+    sign_count = models.PositiveBigIntegerField(default=0)
+    created = models.DateTimeField(default=timezone.now)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["created", "pk"]
+        verbose_name = _("sikkerhedsnøgle")
+        verbose_name_plural = _("sikkerhedsnøgler")
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.user})"
+
+
 class PasswordHistory(models.Model):
     """A password hash a user had, so an administrator cannot go back to one of the last
     FLISPORTAL_PASSWORD_HISTORY (flisportal/twofactor/passwords.py)."""

@@ -15,6 +15,7 @@ from django.contrib.sessions.backends.base import SessionBase
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from flisportal.lib.roles import Role, user_role
+from flisportal.twofactor.models import SecurityKey
 
 MFA_SESSION_KEY = "auth_mfa_source"
 SOURCE_TOTP = "totp"
@@ -40,9 +41,12 @@ def role_requires_second_factor(user: Any) -> bool:
 
 
 def has_second_factor(user: Any) -> bool:
-    """Has the user an enrolled (confirmed) authenticator? Recovery codes alone do not count:
-    they are the way back to one, issued with it."""
-    return TOTPDevice.objects.filter(user=user, confirmed=True).exists()
+    """Has the user an enrolled (confirmed) authenticator app or a security key? Recovery codes
+    alone do not count: they are the way back to one, issued with it."""
+    return (
+        TOTPDevice.objects.filter(user=user, confirmed=True).exists()
+        or SecurityKey.objects.filter(user=user).exists()
+    )
 
 
 def session_verified(session: SessionBase) -> bool:

@@ -11,8 +11,8 @@ from django.db import transaction
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from flisportal.audit.services import audit_record
-from flisportal.twofactor.models import RecoveryCodeDevice
-from flisportal.twofactor.policy import SOURCE_RECOVERY, SOURCE_TOTP
+from flisportal.twofactor.models import RecoveryCodeDevice, SecurityKey
+from flisportal.twofactor.policy import SOURCE_RECOVERY, SOURCE_TOTP, has_second_factor
 
 AUTHENTICATOR_NAME = "Godkendelsesapp"
 
@@ -43,6 +43,14 @@ def totp_enrolment_confirm(*, user: Any, token: str) -> list[str] | None:
             after={"device": device.name, "kind": SOURCE_TOTP},
         )
     return codes
+
+
+def recovery_codes_issue(*, user: Any) -> list[str] | None:
+    """Recovery codes for a user's first second factor; None when they have codes already (a
+    second authenticator does not replace them)."""
+    if RecoveryCodeDevice.objects.filter(user=user).exists():
+        return None
+    return _issue_recovery_codes(user)
 
 
 def _issue_recovery_codes(user: Any) -> list[str]:
@@ -112,7 +120,7 @@ def authenticator_remove(*, user: Any, device_id: int, actor: Any) -> bool:
         if device is None:
             return False
         device.delete()
-        if not TOTPDevice.objects.filter(user=user, confirmed=True).exists():
+        if not has_second_factor(user):
             RecoveryCodeDevice.objects.filter(user=user).delete()
         audit_record(
             action="twofactor.device_removed",
@@ -129,6 +137,8 @@ def second_factor_reset(*, user: Any, actor: Any) -> int:
     authenticators removed."""
     with transaction.atomic():
         removed, _details = TOTPDevice.objects.filter(user=user).delete()
+        keys, _details = SecurityKey.objects.filter(user=user).delete()
+        removed += keys
         RecoveryCodeDevice.objects.filter(user=user).delete()
         audit_record(
             action="twofactor.device_removed",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import json
 from typing import Any
 
 import segno
@@ -11,7 +12,8 @@ from axes.helpers import get_lockout_response
 from django.contrib import messages
 from django.contrib.auth import logout
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme, urlencode
@@ -22,12 +24,13 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from flisportal.lib.clientaddr import client_address
 from flisportal.lib.roles import Role
-from flisportal.twofactor import services
+from flisportal.twofactor import securitykeys, services
 from flisportal.twofactor.forms import CodeForm
-from flisportal.twofactor.models import RecoveryCodeDevice, UserSession
+from flisportal.twofactor.models import RecoveryCodeDevice, SecurityKey, UserSession
 from flisportal.twofactor.policy import (
     SOURCE_RECOVERY,
     SOURCE_TOTP,
+    SOURCE_WEBAUTHN,
     has_second_factor,
     mark_session_verified,
     role_requires_second_factor,
@@ -51,6 +54,10 @@ def _next(request: HttpRequest) -> str:
 
 def _with_next(name: str, next_url: str) -> str:
     return f"{reverse(name)}?{urlencode({'next': next_url})}"
+
+
+def _keys_of(user: Any) -> QuerySet[SecurityKey]:
+    return SecurityKey.objects.filter(user=user)
 
 
 def _qr_svg(device: TOTPDevice) -> str:
@@ -146,7 +153,12 @@ def verify(request: HttpRequest) -> HttpResponse:
                 "gendannelseskoder. Efter for mange forkerte koder spærres kontoen en tid."
             ),
         )
-    return render(request, "twofactor/verify.html", {"form": form, "next": _next(request)})
+    context = {
+        "form": form,
+        "next": _next(request),
+        "has_keys": _keys_of(user).exists(),
+    }
+    return render(request, "twofactor/verify.html", context)
 
 
 @login_required
@@ -155,6 +167,7 @@ def manage(request: HttpRequest) -> HttpResponse:
     recovery = RecoveryCodeDevice.objects.filter(user=request.user).first()
     context = {
         "devices": TOTPDevice.objects.filter(user=request.user, confirmed=True).order_by("pk"),
+        "keys": _keys_of(request.user),
         "codes_left": recovery.remaining() if recovery else None,
         "required": role_requires_second_factor(request.user),
     }
@@ -257,3 +270,104 @@ def user_offboard_view(request: HttpRequest, pk: int) -> HttpResponse:
         % {"user": person.get_username(), "count": ended},
     )
     return redirect("twofactor:user_sessions", pk=pk)
+
+
+# --- Security keys and passkeys (WebAuthn): JSON for static/twofactor/webauthn.js -----------
+
+
+def _json_body(request: HttpRequest) -> dict[str, Any]:
+    try:
+        body = json.loads(request.body or b"{}")
+    except ValueError:
+        return {}
+    return body if isinstance(body, dict) else {}
+
+
+def _refused(message: str, status: int = 400) -> JsonResponse:
+    return JsonResponse({"error": message}, status=status)
+
+
+@login_required
+@require_POST
+def securitykey_register_begin(request: HttpRequest) -> HttpResponse:
+    if has_second_factor(request.user) and not session_verified(request.session):
+        return _refused(_("Bekræft først med din nuværende to-faktor."), status=403)
+    options = securitykeys.registration_begin(user=request.user, session=request.session)
+    return HttpResponse(options, content_type="application/json")
+
+
+@login_required
+@require_POST
+def securitykey_register_finish(request: HttpRequest) -> HttpResponse:
+    user = request.user
+    first = not session_verified(request.session)
+    if first and has_second_factor(user):
+        return _refused(_("Bekræft først med din nuværende to-faktor."), status=403)
+    body = _json_body(request)
+    key = securitykeys.registration_finish(
+        user=user,
+        session=request.session,
+        credential=body.get("credential") or {},
+        name=str(body.get("name") or ""),
+    )
+    if key is None:
+        return _refused(
+            _("Nøglen blev ikke godkendt. Prøv igen, og rør nøglen, når browseren beder om det.")
+        )
+    if first:
+        request.session.cycle_key()
+        mark_session_verified(request.session, SOURCE_WEBAUTHN)
+    codes = services.recovery_codes_issue(user=user)
+    target = str(body.get("next") or "")
+    if not url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
+        target = reverse("twofactor:manage")
+    if codes:
+        request.session[NEW_CODES_KEY] = codes
+        target = _with_next("twofactor:recovery_codes_shown", target)
+    return JsonResponse({"redirect": target})
+
+
+@login_required
+@require_POST
+def securitykey_login_begin(request: HttpRequest) -> HttpResponse:
+    options = securitykeys.authentication_begin(user=request.user, session=request.session)
+    return HttpResponse(options, content_type="application/json")
+
+
+@login_required
+@require_POST
+def securitykey_login_finish(request: HttpRequest) -> HttpResponse:
+    """The key's answer at login: counted in the lockout like a code when it fails."""
+    user = request.user
+    credentials = {"username": user.get_username()}
+    if AxesProxyHandler.is_locked(request, credentials):
+        logout(request)
+        return JsonResponse({"redirect": reverse("login")}, status=429)
+    body = _json_body(request)
+    address = client_address(request)
+    ok = securitykeys.authentication_finish(
+        user=user, session=request.session, credential=body.get("credential") or {}, address=address
+    )
+    if ok:
+        request.session.cycle_key()
+        mark_session_verified(request.session, SOURCE_WEBAUTHN)
+        target = str(body.get("next") or "")
+        if not url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
+            target = reverse("front:start")
+        return JsonResponse({"redirect": target})
+    services.second_factor_failed(user=user, kind=SOURCE_WEBAUTHN, address=address)
+    AxesProxyHandler.user_login_failed(sender=verify, credentials=credentials, request=request)
+    if getattr(request, "axes_locked_out", False):
+        logout(request)
+        return JsonResponse({"redirect": reverse("login")}, status=429)
+    return _refused(
+        _("Nøglen blev ikke godkendt. Brug en af dine registrerede nøgler, eller en kode.")
+    )
+
+
+@login_required
+@require_POST
+def securitykey_remove(request: HttpRequest, pk: int) -> HttpResponse:
+    if securitykeys.security_key_remove(user=request.user, key_id=pk, actor=request.user):
+        messages.success(request, _("Sikkerhedsnøglen er fjernet."))
+    return redirect("twofactor:manage")

@@ -9,6 +9,8 @@ import time
 
 import pytest
 
+from flisportal.audit.models import AuditEntry
+from flisportal.twofactor.models import SecurityKey
 from tests.factories import portal_password
 from tests.helpers.browser import launch_chromium, start_manage, wait_for_http
 from tests.helpers.net import free_port
@@ -27,13 +29,15 @@ PASSWORD = "pw-admin-e2e-2026"
 
 @pytest.fixture
 def portal_url(clean_redis, redis_url):
+    """The portal as `runserver` on the test database. Reached as localhost: WebAuthn refuses
+    an IP address as the site's name, and PORTAL_BASE_URL is what the portal checks keys
+    against."""
     port = free_port()
-    server = start_manage(
-        ["runserver", f"127.0.0.1:{port}", "--noreload"], worker_env(redis_url), log=None
-    )
-    url = f"http://127.0.0.1:{port}"
+    url = f"http://localhost:{port}"
+    env = {**worker_env(redis_url), "PORTAL_BASE_URL": url}
+    server = start_manage(["runserver", f"127.0.0.1:{port}", "--noreload"], env, log=None)
     try:
-        wait_for_http(f"{url}/konto/login/", server)
+        wait_for_http(f"http://127.0.0.1:{port}/konto/login/", server)
         yield url
     finally:
         stop(server, timeout=10)
@@ -93,3 +97,46 @@ def test_an_administrator_enrols_an_app_and_logs_in_with_it(portal_url, page, ad
     page.click("#code-submit")
     page.wait_for_url(f"{portal_url}/admin/")
     assert page.locator("#user-tools").count() == 1
+
+
+def _log_out(page):
+    page.locator("form[action='/konto/logout/']").evaluate("form => form.submit()")
+    page.wait_for_url(re.compile(r".*/konto/(login|logout)/.*"))
+
+
+def test_an_administrator_registers_a_security_key_and_logs_in_with_it(
+    portal_url, page, admin_user
+):
+    # Chromium's virtual authenticator plays the security key (DevTools protocol).
+    devtools = page.context.new_cdp_session(page)
+    devtools.send("WebAuthn.enable")
+    devtools.send(
+        "WebAuthn.addVirtualAuthenticator",
+        {
+            "options": {
+                "protocol": "ctap2",
+                "transport": "usb",
+                "hasUserVerification": True,
+                "isUserVerified": True,
+                "automaticPresenceSimulation": True,
+            }
+        },
+    )
+    portal_password(admin_user, PASSWORD)
+    _password_step(page, portal_url, admin_user)
+    page.wait_for_url(re.compile(r".*/konto/2fa/opret/.*"))
+    page.fill("#securitykey-name", "YubiKey")
+    page.click("#securitykey-add")
+    page.wait_for_url(re.compile(r".*/konto/2fa/gendannelseskoder/.*"))
+    assert page.locator("#recovery-codes li").count() == 10
+    key = SecurityKey.objects.get(user=admin_user)
+    assert key.name == "YubiKey"
+
+    _log_out(page)
+    _password_step(page, portal_url, admin_user)
+    page.wait_for_url(re.compile(r".*/konto/2fa/kode/.*"))
+    page.goto(f"{portal_url}/konto/2fa/kode/?next=/admin/")
+    page.click("#securitykey-login")
+    page.wait_for_url(f"{portal_url}/admin/")
+    assert page.locator("#user-tools").count() == 1
+    assert AuditEntry.objects.filter(action="twofactor.verified", after__kind="webauthn").exists()
