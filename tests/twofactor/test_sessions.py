@@ -101,3 +101,9 @@ def test_only_administrators_offboard(client, vendor_a_user, vendor_b_user):
         client.get(reverse("twofactor:user_sessions", args=[vendor_a_user.pk])).status_code == 404
     )
     assert User.objects.get(pk=vendor_a_user.pk).is_active
+
+
+def test_the_admins_session_list_leads_to_the_offboarding_page(admin_client, vendor_a_user):
+    _logged_in(vendor_a_user, "pw-vendor-a-1234")
+    page = admin_client.get("/admin/twofactor/usersession/").content.decode()
+    assert reverse("twofactor:user_sessions", args=[vendor_a_user.pk]) in page
