@@ -8,7 +8,7 @@ from axes.models import AccessAttempt
 from django.urls import reverse
 
 from flisportal.audit.models import AuditEntry
-from flisportal.twofactor.models import RecoveryCodeDevice
+from flisportal.twofactor.models import RecoveryCodeDevice, SecurityKey
 from flisportal.twofactor.policy import MFA_SESSION_KEY
 from tests.helpers.twofactor import authenticator, code_of, force_login_password_only
 
@@ -175,3 +175,15 @@ def test_only_administrators_remove_another_users_second_factor(
 def test_the_admin_does_not_offer_authenticators(admin_client):
     # Its delete would write no audit row, and its form shows the secret key.
     assert admin_client.get("/admin/otp_totp/totpdevice/").status_code == 404
+
+
+def test_the_to_faktor_page_lists_apps_keys_and_codes_left(client, admin_user):
+    authenticator(admin_user)
+    SecurityKey.objects.create(user=admin_user, name="YubiKey", credential_id="A", public_key=b"")
+    device = RecoveryCodeDevice.objects.create(user=admin_user, name="G")
+    device.verify_token(device.issue_codes()[0])
+    client.force_login(admin_user)
+    page = client.get(reverse("twofactor:manage")).content.decode()
+    assert "Godkendelsesapp" in page
+    assert "YubiKey" in page
+    assert "Du har 9 ubrugte gendannelseskoder." in page
