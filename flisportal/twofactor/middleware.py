@@ -39,7 +39,13 @@ OPEN_URL_NAMES = frozenset(
         "twofactor:securitykey_register_finish",
         "twofactor:securitykey_login_begin",
         "twofactor:securitykey_login_finish",
+        "login",
         "logout",
+        # Single sign-on (flisportal/sso): its logout is the portal's logout form for everyone,
+        # and a new sign-on may replace the session.
+        "sso:logout",
+        "sso:start",
+        "sso:callback",
         "set_language",
         "front:healthz",
         "password_reset",
