@@ -1,5 +1,5 @@
 """Workflows of the registry: ordering routes and moving them through their lifecycle, and
-creating, uploading and rotating SFTP keys.
+creating, uploading and rotating SFTP keys, and re-encrypting them under a new Fernet key.
 
 Every function is keyword-only and writes its history rows itself: a route's status never
 changes without a RouteEvent, and a key's private half never leaves this module unencrypted.
@@ -23,6 +23,8 @@ from routes.keys import (
     encrypt_private_key,
     generate_key_pair,
     load_private_key,
+    private_key_token_readable,
+    reencrypt_private_key,
 )
 from routes.models import (
     DataArea,
@@ -595,3 +597,49 @@ def sftp_key_discard_rotation(*, sftp_user: SftpUser, actor: User | None) -> Sft
         pending.save(update_fields=["state", "retired_at", "encrypted_private_key"])
         _key_state_change(pending, before=KeyState.PENDING, actor=actor)
     return pending
+
+
+@dataclass
+class ReencryptResult:
+    reencrypted: int = 0
+    # Retired keys whose private half is already erased: nothing to re-encrypt.
+    erased: int = 0
+    # Changed by someone else while this ran (a rotation confirmed, say): run again.
+    changed_meanwhile: int = 0
+    # Keys no Fernet key in the list decrypts; when there are any, nothing is written.
+    unreadable: list[int] = field(default_factory=list)
+
+
+def sftp_keys_reencrypt(*, dry_run: bool = False) -> ReencryptResult:
+    """Re-encrypt every stored private key with the newest of FLISPORTAL_KEY_ENCRYPTION_KEYS,
+    so the older Fernet keys can be taken out of the list.
+
+    Safe to run again: a token already made with the newest key is simply made again. Writes
+    nothing when some token cannot be decrypted with any key in the list (`unreadable`): the
+    operator must put back the Fernet key those were made with before any key is removed."""
+    result = ReencryptResult()
+    rows = [
+        (pk, bytes(token))
+        for pk, token in SftpKey.objects.values_list("pk", "encrypted_private_key")
+    ]
+    # Every token is checked before any is written, so a refused run says up front which keys
+    # would be lost and leaves the table as it was.
+    result.unreadable = [
+        pk for pk, token in rows if token and not private_key_token_readable(token)
+    ]
+    if result.unreadable:
+        return result
+    for pk, token in rows:
+        if not token:
+            result.erased += 1
+        elif dry_run:
+            result.reencrypted += 1
+        # Conditional on the token read above: a key retired (erased) or replaced meanwhile is
+        # left as it now is rather than overwritten with a stale token.
+        elif SftpKey.objects.filter(pk=pk, encrypted_private_key=token).update(
+            encrypted_private_key=reencrypt_private_key(token)
+        ):
+            result.reencrypted += 1
+        else:
+            result.changed_meanwhile += 1
+    return result
