@@ -89,3 +89,25 @@ def test_a_key_no_fernet_key_decrypts_stops_the_run_before_any_write(
     with pytest.raises(CommandError, match=f"id {lost.pk}.*Sæt den Fernet-nøgle"):
         run()
     assert stored(kept) == before
+
+
+def test_a_key_retired_during_the_run_stays_erased(sftp_user_a, sftp_user_b, settings, monkeypatch):
+    # Rule: the re-encryption writes only over the token it read, so a key retired while it
+    # runs keeps its erased private half instead of getting the stale token back.
+    settings.KEY_ENCRYPTION_KEYS = [NEW, OLD]
+    first = services.sftp_key_generate(sftp_user=sftp_user_a, algorithm="ed25519", actor=None)
+    second = services.sftp_key_generate(sftp_user=sftp_user_b, algorithm="ed25519", actor=None)
+    reencrypt = services.reencrypt_private_key
+
+    def retire_second_meanwhile(token: bytes) -> bytes:
+        SftpKey.objects.filter(pk=second.pk).update(
+            state=KeyState.RETIRED, encrypted_private_key=b""
+        )
+        return reencrypt(token)
+
+    monkeypatch.setattr(services, "reencrypt_private_key", retire_second_meanwhile)
+    output = run()
+    assert "1 private nøgler krypteret igen" in output
+    assert "1 blev ændret undervejs og er sprunget over: kør kommandoen igen" in output
+    assert stored(second) == b""
+    assert stored(first) != b""

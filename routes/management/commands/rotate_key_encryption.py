@@ -38,8 +38,15 @@ class Command(BaseCommand):
                 "Fernet-nøgle, de blev krypteret med, tilbage i listen, og kør kommandoen igen."
             )
         verb = "ville blive krypteret igen" if options["dry_run"] else "krypteret igen"
-        self.stdout.write(
+        summary = (
             f"{result.reencrypted} private nøgler {verb} med den nyeste nøgle; "
-            f"{result.erased} udfasede nøgler uden privat del sprunget over; "
-            f"{result.changed_meanwhile} ændret undervejs (kør kommandoen igen)."
+            f"{result.erased} udfasede nøgler uden privat del sprunget over."
         )
+        if result.changed_meanwhile:
+            # Retired in the portal, or rewritten by another run, while this one ran: left as
+            # they now are, so a second run is what makes sure.
+            summary += (
+                f" {result.changed_meanwhile} blev ændret undervejs og er sprunget over: kør "
+                "kommandoen igen, før den gamle nøgle fjernes."
+            )
+        self.stdout.write(summary)
