@@ -604,7 +604,7 @@ class ReencryptResult:
     reencrypted: int = 0
     # Retired keys whose private half is already erased: nothing to re-encrypt.
     erased: int = 0
-    # Changed by someone else while this ran (a rotation confirmed, say): run again.
+    # Changed while this ran (a key retired, or rewritten by another run): skipped, run again.
     changed_meanwhile: int = 0
     # Keys no Fernet key in the list decrypts; when there are any, nothing is written.
     unreadable: list[int] = field(default_factory=list)
