@@ -226,10 +226,15 @@ MESSAGES: dict[str, str] = {
         "Serveren %(where)s svarede ikke på login inden for %(seconds)s. Portalen prøver igen "
         "senere."
     ),
+    # The portal never falls back to another key (a retired one has no private half left), so
+    # the text says so and points at the usual cause: a rotation confirmed before KOMBIT
+    # registered the key.
     "sftp.login_refused": gettext_noop(
         "Serveren %(where)s afviste login for SFTP-brugeren %(username)s med nøglen "
-        "%(fingerprint)s. Kontrollér at den offentlige nøgle er registreret hos udbyderen for "
-        "netop denne bruger."
+        "%(fingerprint)s. Portalen logger kun ind med brugerens aktive nøgle og prøver ikke "
+        "en anden. Kontrollér at netop den offentlige nøgle er registreret hos udbyderen "
+        "(KOMBITs Administrationsmodul) for denne bruger; er den for nylig bekræftet efter en "
+        "nøglerotation, så registrér den dér, og prøv leverancen igen."
     ),
     "sftp.login_interrupted": gettext_noop(
         "Forbindelsen til %(where)s blev afbrudt under login (%(error)s). Portalen prøver igen "

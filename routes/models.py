@@ -340,9 +340,12 @@ class SftpUser(models.Model):
 
 
 class KeyState(models.TextChoices):
+    # The one key push and fetch log in with.
     ACTIVE = "active", _("aktiv")
-    # After a rotation the old key stays usable until someone confirms the new one works.
-    PREVIOUS = "previous", _("forrige (indtil rotation er bekræftet)")
+    # A rotated-in key that KOMBIT may not know yet: the platform refuses a login with a key
+    # that is not registered in the Administrationsmodul, so the portal keeps logging in with
+    # the active key until someone confirms the new one is registered.
+    PENDING = "pending", _("afventer registrering")
     RETIRED = "retired", _("udfaset")
 
 
@@ -364,7 +367,8 @@ class SftpKey(models.Model):
     algorithm = models.CharField(_("algoritme"), max_length=20)
     public_key = models.TextField(_("offentlig nøgle (OpenSSH)"), validators=[validate_public_key])
     fingerprint = models.CharField(_("fingeraftryk (SHA256)"), max_length=100)
-    # Fernet token of the OpenSSH private key; never shown after creation.
+    # Fernet token of the OpenSSH private key; never shown after creation, erased (empty) when
+    # the key is retired.
     encrypted_private_key = models.BinaryField(_("krypteret privat nøgle"), editable=False)
     state = models.CharField(
         _("tilstand"), max_length=10, choices=KeyState.choices, default=KeyState.ACTIVE
@@ -393,11 +397,33 @@ class SftpKey(models.Model):
                 fields=["sftp_user"],
                 condition=Q(state="active"),
                 name="sftpkey_one_active_per_user",
-            )
+            ),
+            # One rotation at a time: a second pending key would leave it open which one the
+            # confirmation means.
+            models.UniqueConstraint(
+                fields=["sftp_user"],
+                condition=Q(state="pending"),
+                name="sftpkey_one_pending_per_user",
+            ),
         ]
 
     def __str__(self) -> str:
         return self.fingerprint
+
+    @property
+    def holds_private_key(self) -> bool:
+        """False once retired: the private half is erased, the public half kept for the record."""
+        return bool(self.encrypted_private_key)
+
+    def retire(self, now: datetime | None = None) -> None:
+        """Retire the key and erase its private half (not saved here).
+
+        A key that no longer logs in anywhere has no reason to exist in a readable form: a
+        leaked database or an old Fernet key must not hand out a key KOMBIT may still
+        accept. The public key and fingerprint stay, so the history says which key it was."""
+        self.state = KeyState.RETIRED
+        self.retired_at = now or timezone.now()
+        self.encrypted_private_key = b""
 
     def is_expired(self, now: datetime | None = None) -> bool:
         return self.expires_at is not None and self.expires_at <= (now or timezone.now())

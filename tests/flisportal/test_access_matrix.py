@@ -108,6 +108,7 @@ POLICY: dict[str, dict[str, Any]] = {
     "routes:sftp_key_rotate": POST_ONLY,
     "routes:sftp_key_upload": POST_ONLY,
     "routes:sftp_key_confirm_rotation": POST_ONLY,
+    "routes:sftp_key_discard_rotation": POST_ONLY,
     # Deliveries: the list is scoped (a user without a role gets an empty list, not an error).
     "deliveries:list": _everyone(OK),
     "deliveries:upload": _only("admin", "vendor_a", "vendor_b"),
@@ -144,6 +145,7 @@ POST_ALLOWED: dict[str, tuple[str, ...]] = {
     "routes:sftp_key_rotate": ("admin", "vendor_a"),
     "routes:sftp_key_upload": ("admin",),
     "routes:sftp_key_confirm_rotation": ("admin", "vendor_a"),
+    "routes:sftp_key_discard_rotation": ("admin", "vendor_a"),
     # Only administrators and the uploader (vendor A's staff member here) may retry.
     "deliveries:retry": ("admin", "vendor_a"),
 }
@@ -217,6 +219,7 @@ SCOPE: dict[str, Scope] = {
     "routes:sftp_key_rotate": _the_vendor,
     "routes:sftp_key_upload": _admin,
     "routes:sftp_key_confirm_rotation": _the_vendor,
+    "routes:sftp_key_discard_rotation": _the_vendor,
     "deliveries:kommune_history": _the_kommune,
     "deliveries:detail": _the_vendor_or_kommune,
     "deliveries:status": _the_vendor_or_kommune,

@@ -117,6 +117,7 @@ PK_BY_URL: dict[str, Callable[[Tenant], Any]] = {
     "routes:sftp_key_rotate": lambda t: t.sftp_user.pk,
     "routes:sftp_key_upload": lambda t: t.sftp_user.pk,
     "routes:sftp_key_confirm_rotation": lambda t: t.sftp_user.pk,
+    "routes:sftp_key_discard_rotation": lambda t: t.sftp_user.pk,
 }
 
 
@@ -142,6 +143,7 @@ OWNERS_BY_PK_URL: dict[str, tuple[str, ...]] = {
     "routes:sftp_key_rotate": (VENDOR,),
     "routes:sftp_key_upload": (VENDOR,),
     "routes:sftp_key_confirm_rotation": (VENDOR,),
+    "routes:sftp_key_discard_rotation": (VENDOR,),
 }
 
 
