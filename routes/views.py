@@ -454,6 +454,9 @@ def _pending_key_action(
 @login_required
 @require_POST
 def sftp_key_confirm_rotation(request: HttpRequest, pk: int) -> HttpResponse:
+    # Only an administrator confirms that KOMBIT has registered the key: from that moment every
+    # push and fetch of the IT-system logs in with it, and a wrong confirmation stops them all.
+    require_role(request, Role.ADMINISTRATOR)
     return _pending_key_action(
         request,
         pk,

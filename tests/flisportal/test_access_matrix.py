@@ -144,7 +144,7 @@ POST_ALLOWED: dict[str, tuple[str, ...]] = {
     "routes:sftp_key_generate": ("admin", "vendor_a"),
     "routes:sftp_key_rotate": ("admin", "vendor_a"),
     "routes:sftp_key_upload": ("admin",),
-    "routes:sftp_key_confirm_rotation": ("admin", "vendor_a"),
+    "routes:sftp_key_confirm_rotation": ("admin",),
     "routes:sftp_key_discard_rotation": ("admin", "vendor_a"),
     # Only administrators and the uploader (vendor A's staff member here) may retry.
     "deliveries:retry": ("admin", "vendor_a"),
@@ -218,7 +218,7 @@ SCOPE: dict[str, Scope] = {
     "routes:sftp_key_generate": _the_vendor,
     "routes:sftp_key_rotate": _the_vendor,
     "routes:sftp_key_upload": _admin,
-    "routes:sftp_key_confirm_rotation": _the_vendor,
+    "routes:sftp_key_confirm_rotation": _admin,
     "routes:sftp_key_discard_rotation": _the_vendor,
     "deliveries:kommune_history": _the_kommune,
     "deliveries:detail": _the_vendor_or_kommune,

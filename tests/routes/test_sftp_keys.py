@@ -266,7 +266,9 @@ def test_vendor_generates_a_key_and_sees_the_public_key_once(client, vendor_a_us
     assert "Rotér nøgle" in second
 
 
-def test_generate_with_expiry_and_rotate_then_confirm(client, vendor_a_user, sftp_user_a):
+def test_generate_with_expiry_and_rotate_then_confirm(
+    client, vendor_a_user, admin_user, sftp_user_a
+):
     client.force_login(vendor_a_user)
     expires = (timezone.localdate() + timedelta(days=365)).isoformat()
     client.post(
@@ -283,9 +285,19 @@ def test_generate_with_expiry_and_rotate_then_confirm(client, vendor_a_user, sft
     page = client.get(page_url(sftp_user_a)).content.decode()
     assert "afventer registrering" in page
     assert new.public_key in page  # ready to paste into the Administrationsmodul
-    assert "Bekræft registrering på Serviceplatformen" in page
+    # Only an administrator confirms the registration: the vendor is told to ask for it.
+    assert "Bekræft registrering på Serviceplatformen" not in page
+    assert "bekræfter en administrator" in page
     assert "Rotér nøgle" not in page  # one rotation at a time
+    assert client.post(page_url(sftp_user_a, "sftp_key_confirm_rotation")).status_code == 404
+    old.refresh_from_db()
+    assert old.state == KeyState.ACTIVE
 
+    client.force_login(admin_user)
+    assert (
+        "Bekræft registrering på Serviceplatformen"
+        in client.get(page_url(sftp_user_a)).content.decode()
+    )
     response = client.post(page_url(sftp_user_a, "sftp_key_confirm_rotation"))
     assert response.status_code == 302
     old.refresh_from_db()
