@@ -118,7 +118,8 @@ MESSAGES: dict[str, str] = {
         "Kommunekoden «%(value)s» er ikke leverancens kommune (%(kommune)s)."
     ),
     "validation.period": gettext_noop(
-        "Perioden «%(value)s» er ikke leverancens periode (%(period)s)."
+        "Perioden «%(value)s» er ikke leverancens periode: i filen skal den stå som "
+        "%(period)s (ÅÅÅÅMM)."
     ),
     "validation.equals_prefix": gettext_noop(
         "«%(value)s» skal være de første %(length)s cifre af «%(of)s»."

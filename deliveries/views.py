@@ -48,6 +48,7 @@ REPORT_PAGE_SIZE = 100
 REFUSAL_FIELDS: dict[Refusal, str] = {
     Refusal.PERIOD: "period",
     Refusal.SAME_FILE: "redelivery_confirmed",
+    Refusal.DELIVERED: "redelivery_confirmed",
 }
 
 
@@ -93,7 +94,9 @@ def _upload(request: HttpRequest) -> HttpResponse:
                 return JsonResponse({"redirect": url})
             return redirect(url)
         if _wants_json(request):
-            return JsonResponse({"errors": form.error_list()}, status=400)
+            return JsonResponse(
+                {"errors": form.error_list(), "earlier": _earlier_link(form.earlier)}, status=400
+            )
         status = 400
     else:
         initial: dict[str, Any] = {}
@@ -123,20 +126,23 @@ def _upload(request: HttpRequest) -> HttpResponse:
 
 def _initial_for(route: Route, period: str) -> dict[str, Any]:
     """The upload form filled in for one route and period (a correction, a period owed)."""
+    return {"route": route.pk, "period": period}
+
+
+def _earlier_link(earlier: Delivery | None) -> dict[str, str] | None:
+    """The link to the delivery a refusal was about, for the upload script to show."""
+    if earlier is None:
+        return None
     return {
-        "it_system": route.sender_system_id,
-        "data_area": route.data_area_id,
-        "kommune": route.kommune_id,
-        "period": period,
-        "environment": route.endpoint_id,
+        "href": reverse("deliveries:detail", args=[earlier.uuid]),
+        "text": _("Se den tidligere leverance"),
     }
 
 
 def _try_upload(form: DeliveryUploadForm, user: User, replaces: Delivery | None) -> Delivery | None:
     """The new delivery, or None with the reason on the form: the file as received (type,
     size, zip) is checked here, the upload's rules by the intake service."""
-    route = form.route
-    assert route is not None
+    route: Route = form.cleaned_data["route"]
     try:
         incoming = prepare_upload(
             form.cleaned_data["file"],
@@ -157,6 +163,7 @@ def _try_upload(form: DeliveryUploadForm, user: User, replaces: Delivery | None)
         )
     except IntakeRefused as refusal:
         form.add_error(REFUSAL_FIELDS.get(refusal.reason), refusal.message)
+        form.earlier = refusal.earlier
         return None
 
 
