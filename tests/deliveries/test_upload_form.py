@@ -15,7 +15,7 @@ from deliveries.forms import DeliveryUploadForm
 from deliveries.lifecycle.states import DeliveryStatus
 from deliveries.models import Delivery, ExpectedDelivery
 from flisportal.lib.periods import COPENHAGEN
-from routes.models import Route
+from routes.models import Kommune, Route
 from tests import factories
 from tests.factories import dagtilbud_csv
 
@@ -180,3 +180,18 @@ def test_the_form_itself_bounds_the_period_before_intake_is_asked(vendor_a_user,
         "Perioden 2031-01 er ikke begyndt endnu, så der kan ikke være data for den. Vælg en "
         "periode til og med 2026-12."
     ]
+
+
+def test_a_vendors_490_routes_are_listed_in_a_fixed_number_of_queries(
+    client, vendor_a_user, vendor_a, system_a, django_assert_num_queries
+):
+    # Every kommune × every data area, as a large vendor has it: the labels come from one
+    # joined query, not one per route (session, user, routes, contracts).
+    factories.routes_everywhere(system_a)
+    for kommune in Kommune.objects.all():
+        factories.agreement(vendor_a, kommune)
+    client.force_login(vendor_a_user)
+    with django_assert_num_queries(4):
+        page = client.get(URL)
+    groups = offered(page.context["form"])
+    assert len(groups) == 98 and sum(len(labels) for labels in groups.values()) == 490
