@@ -118,7 +118,8 @@ MESSAGES: dict[str, str] = {
         "Kommunekoden «%(value)s» er ikke leverancens kommune (%(kommune)s)."
     ),
     "validation.period": gettext_noop(
-        "Perioden «%(value)s» er ikke leverancens periode (%(period)s)."
+        "Perioden «%(value)s» er ikke leverancens periode: i filen skal den stå som "
+        "%(period)s (ÅÅÅÅMM)."
     ),
     "validation.equals_prefix": gettext_noop(
         "«%(value)s» skal være de første %(length)s cifre af «%(of)s»."
@@ -275,6 +276,10 @@ MESSAGES: dict[str, str] = {
         "Den gemte fil %(name)s findes ikke længere i portalens lager, så den kan ikke sendes. "
         "Upload udtrækket igen som en ny leverance."
     ),
+    "push.conversion_failed": gettext_noop(
+        "Filen kunne ikke konverteres fra %(source)s til %(target)s før afsendelsen "
+        "(%(error)s). Upload udtrækket igen som en ny leverance."
+    ),
     "push.size_mismatch": gettext_noop(
         "Serveren %(where)s har %(arrived)s bytes af %(remote)s, men der blev sendt %(size)s. "
         "Portalen sender filen igen."
@@ -406,8 +411,8 @@ MESSAGES: dict[str, str] = {
         "Filen er %(size)s bytes, men metadatafilen siger %(declared)s (SizeInBytes)."
     ),
     "fetch.checksum": gettext_noop(
-        "SHA-256 af den hentede fil (%(fetched)s…) er ikke den, der blev registreret ved upload "
-        "(%(uploaded)s…): filen er ændret undervejs."
+        "SHA-256 af den hentede fil (%(fetched)s…) er ikke den, portalen registrerede for de "
+        "afsendte bytes (%(uploaded)s…): filen er ændret undervejs."
     ),
     # A text that comes written in both languages (deliveries.protocol's ProtocolError): no
     # template to translate, the parameter of the reader's language is shown.

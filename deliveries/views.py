@@ -56,6 +56,7 @@ REPORT_PAGE_SIZE = 100
 REFUSAL_FIELDS: dict[Refusal, str] = {
     Refusal.PERIOD: "period",
     Refusal.SAME_FILE: "redelivery_confirmed",
+    Refusal.DELIVERED: "redelivery_confirmed",
 }
 
 
@@ -107,7 +108,9 @@ def _upload(request: HttpRequest) -> HttpResponse:
                 return JsonResponse({"redirect": url})
             return redirect(url)
         if _wants_json(request):
-            return JsonResponse({"errors": form.error_list()}, status=400)
+            return JsonResponse(
+                {"errors": form.error_list(), "earlier": _earlier_link(form.earlier)}, status=400
+            )
         status = 400
     else:
         initial: dict[str, Any] = {}
@@ -144,12 +147,16 @@ def _upload(request: HttpRequest) -> HttpResponse:
 
 def _initial_for(route: Route, period: str) -> dict[str, Any]:
     """The upload form filled in for one route and period (a correction, a period owed)."""
+    return {"route": route.pk, "period": period}
+
+
+def _earlier_link(earlier: Delivery | None) -> dict[str, str] | None:
+    """The link to the delivery a refusal was about, for the upload script to show."""
+    if earlier is None:
+        return None
     return {
-        "it_system": route.sender_system_id,
-        "data_area": route.data_area_id,
-        "kommune": route.kommune_id,
-        "period": period,
-        "environment": route.endpoint_id,
+        "href": reverse("deliveries:detail", args=[earlier.uuid]),
+        "text": _("Se den tidligere leverance"),
     }
 
 
@@ -170,8 +177,7 @@ def _received(form: DeliveryUploadForm) -> IncomingFile | None:
 def _try_upload(form: DeliveryUploadForm, user: User, replaces: Delivery | None) -> str | None:
     """The new delivery's page, or None with the reason on the form: the file as received is
     checked here, the upload's rules by the intake service."""
-    route = form.route
-    assert route is not None
+    route: Route = form.cleaned_data["route"]
     incoming = _received(form)
     if incoming is None:
         return None
@@ -186,6 +192,7 @@ def _try_upload(form: DeliveryUploadForm, user: User, replaces: Delivery | None)
         )
     except IntakeRefused as refusal:
         form.add_error(REFUSAL_FIELDS.get(refusal.reason), refusal.message)
+        form.earlier = refusal.earlier
         return None
     return reverse("deliveries:detail", args=[delivery.uuid])
 
@@ -193,8 +200,7 @@ def _try_upload(form: DeliveryUploadForm, user: User, replaces: Delivery | None)
 def _try_check(form: DeliveryUploadForm, user: User) -> str | None:
     """The new check's page, or None with the reason on the form: the same file checks and
     the same rules as an upload up to validation (deliveries.services.check)."""
-    route = form.route
-    assert route is not None
+    route: Route = form.cleaned_data["route"]
     incoming = _received(form)
     if incoming is None:
         return None

@@ -16,8 +16,10 @@ from django.db import models
 from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
+from flisportal.lib.periods import period_of, period_shift
 from flisportal.lib.roles import Role, user_role
 from routes.hostkeys import validate_host_key
 from routes.validators import (
@@ -639,6 +641,41 @@ class Route(models.Model):
 
     def can_move_to(self, status: str) -> bool:
         return status in ROUTE_TRANSITIONS[self.status]
+
+    def deliverable_periods(self, *, now: datetime) -> tuple[str | None, str]:
+        """The first and the last period an extract may be uploaded for on this route.
+
+        The last is the month running now: its extract is owed from now on (the expected
+        deliveries are made for it and the month before), and a later month has no data yet.
+        The first is the month before the route was established, the first month whose extract
+        is collected over it (established in November, October's extract comes in November).
+        A route with no establishment date recorded has no known first period."""
+        last = period_of(now)
+        if self.established_on is None:
+            return None, last
+        first = period_shift(f"{self.established_on:%Y-%m}", -1)
+        return first, last
+
+    def period_refusal(self, period: str, *, now: datetime) -> str | None:
+        """Why an extract for `period` ('YYYY-MM') cannot be uploaded on this route, in Danish
+        with the periods it can; None when it can."""
+        first, last = self.deliverable_periods(now=now)
+        if period > last:
+            return gettext(
+                "Perioden %(period)s er ikke begyndt endnu, så der kan ikke være data for den. "
+                "Vælg en periode til og med %(last)s."
+            ) % {"period": period, "last": last}
+        if first is not None and period < first:
+            return gettext(
+                "Perioden %(period)s ligger før ruten blev etableret (%(established)s). Vælg en "
+                "periode fra %(first)s til og med %(last)s."
+            ) % {
+                "period": period,
+                "established": f"{self.established_on:%d-%m-%Y}",
+                "first": first,
+                "last": last,
+            }
+        return None
 
     def next_statuses(self) -> list[RouteStatus]:
         """The states this route may move to next, in lifecycle order."""
