@@ -26,11 +26,8 @@ BANNER = "Kun kontrolleret — intet er sendt."
 def form_data(route, content: bytes, *, name: str = "udtraek.csv", **extra):
     """The upload form as «Kontrollér uden at sende» posts it."""
     return {
-        "it_system": route.sender_system_id,
-        "data_area": route.data_area_id,
-        "kommune": route.kommune_id,
+        "route": route.pk,
         "period": "2026-10",
-        "environment": route.endpoint_id,
         "file": SimpleUploadedFile(name, content, content_type="text/csv"),
         CHECK_BUTTON: "Kontrollér uden at sende",
         **extra,
@@ -181,7 +178,7 @@ def test_send_this_file_fills_in_the_upload_form(checked, vendor_client, upload_
     response = vendor_client.get(URL, {CHECK_BUTTON: str(check.uuid)})
     assert response.status_code == 200
     form = response.context["form"]
-    assert form.initial["kommune"] == upload_route.kommune_id
+    assert form.initial["route"] == upload_route.pk
     assert form.initial["period"] == "2026-10"
     assert "Vælg filen igen nedenfor" in response.content.decode()
 
