@@ -135,6 +135,15 @@ MESSAGES: dict[str, str] = {
         "Datoen «%(value)s» ligger uden for leverancens periode (%(period)s)."
     ),
     "validation.primary_key": gettext_noop("Nøglen (%(key)s) findes allerede i række %(first)s."),
+    # --- validation: notices, not errors ---
+    "validation.empty_line_skipped": gettext_noop(
+        "1 tom linje blev sprunget over (linje %(lines)s). Den er ikke en fejl, men kan fjernes "
+        "fra udtrækket."
+    ),
+    "validation.empty_lines_skipped": gettext_noop(
+        "%(count)s tomme linjer blev sprunget over (linje %(lines)s). De er ikke en fejl, men "
+        "kan fjernes fra udtrækket."
+    ),
     # --- SFTP errors (deliveries.sftp and the push) ---
     "word.seconds.one": gettext_noop("%(n)s sekund"),
     "word.seconds.many": gettext_noop("%(n)s sekunder"),

@@ -185,6 +185,9 @@ class Delivery(models.Model):
     error_count = models.BigIntegerField(_("fejl i alt"), default=0)
     errors_by_rule = models.JSONField(_("fejl pr. regel"), default=dict, blank=True)
     errors_by_column = models.JSONField(_("fejl pr. kolonne"), default=dict, blank=True)
+    # What the report says that is no error (empty lines skipped), each as `stored_as` writes a
+    # text: {"message", "message_code", "message_params"}.
+    validation_notices = models.JSONField(_("bemærkninger"), default=list, blank=True)
     validated_at = models.DateTimeField(_("valideret"), null=True, blank=True)
     # Push to the Serviceplatform. The wire name and TransactionId are made on the first try and
     # kept, so a retry overwrites its own leftover upload and the platform sees one transfer.
@@ -257,6 +260,14 @@ class Delivery(models.Model):
     @property
     def is_working(self) -> bool:
         return self.status in WORKING
+
+    @property
+    def notice_texts(self) -> list[str]:
+        """The report's notices in the reader's language."""
+        return [
+            render(n.get("message_code", ""), n.get("message_params", {}), fallback=n["message"])
+            for n in self.validation_notices
+        ]
 
     @property
     def push_failed(self) -> bool:
