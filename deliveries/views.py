@@ -33,6 +33,7 @@ from deliveries import access, selectors
 from deliveries.forms import DeliveryFilterForm, DeliveryUploadForm, OutstandingFilterForm
 from deliveries.lifecycle.states import AWAITING_OTHERS, DeliveryStatus
 from deliveries.models import DataContract, Delivery
+from deliveries.rules import RuleWords
 from deliveries.services import retry
 from deliveries.services.intake import IntakeRefused, Refusal, delivery_upload
 from deliveries.uploads import HashingUploadHandler, UploadRefused, prepare_upload
@@ -268,6 +269,8 @@ def delivery_detail(request: HttpRequest, delivery_uuid: uuid.UUID) -> HttpRespo
     if rule:
         issues = issues.filter(rule=rule)
     page = Paginator(issues, REPORT_PAGE_SIZE).get_page(request.GET.get("side"))
+    words = RuleWords(delivery.contract.document if delivery.contract else None)
+    rule_columns = _rule_columns(delivery)
     return render(
         request,
         "deliveries/delivery_detail.html",
@@ -275,9 +278,15 @@ def delivery_detail(request: HttpRequest, delivery_uuid: uuid.UUID) -> HttpRespo
             "delivery": delivery,
             "events": delivery.events.select_related("actor"),
             "page": page,
+            # Each listed error with the words of its rule (deliveries.rules).
+            "issues": [(issue, words(issue.column, issue.rule)) for issue in page],
             "rule": rule,
+            "rule_words": words(rule_columns.get(rule, ""), rule) if rule else "",
             "report_query": urlencode({"regel": rule}),
-            "rules": sorted(delivery.errors_by_rule.items(), key=lambda kv: -kv[1]),
+            "rules": [
+                (name, count, words(rule_columns.get(name, ""), name))
+                for name, count in sorted(delivery.errors_by_rule.items(), key=lambda kv: -kv[1])
+            ],
             "columns": sorted(delivery.errors_by_column.items(), key=lambda kv: -kv[1]),
             "listed": delivery.issues.count(),
             "may_upload": access.may_upload(request.user),
@@ -292,6 +301,15 @@ def delivery_detail(request: HttpRequest, delivery_uuid: uuid.UUID) -> HttpRespo
             "awaiting": delivery.status in AWAITING_OTHERS,
         },
     )
+
+
+def _rule_columns(delivery: Delivery) -> dict[str, str]:
+    """The column each rule's errors were first listed in, to describe the rule in the
+    summary (one query; a rule broken in two columns is described by its first)."""
+    columns: dict[str, str] = {}
+    for rule, column in delivery.issues.order_by("position").values_list("rule", "column"):
+        columns.setdefault(rule, column)
+    return columns
 
 
 @login_required
@@ -362,9 +380,18 @@ def delivery_download(request: HttpRequest, delivery_uuid: uuid.UUID) -> FileRes
 @require_GET
 def delivery_report_csv(request: HttpRequest, delivery_uuid: uuid.UUID) -> StreamingHttpResponse:
     delivery = access.delivery_or_404(request, delivery_uuid)
-    header = [_("række"), _("kolonne"), _("værdi"), _("regel"), _("besked")]
+    # The rule twice: its code for machines (filters, scripts) and its words for people.
+    header = [_("række"), _("kolonne"), _("værdi"), _("regel"), _("beskrivelse"), _("besked")]
+    words = RuleWords(delivery.contract.document if delivery.contract else None)
     rows = (
-        [issue.row or "", issue.column, issue.value, issue.rule, issue.message_text]
+        [
+            issue.row or "",
+            issue.column,
+            issue.value,
+            issue.rule,
+            words(issue.column, issue.rule),
+            issue.message_text,
+        ]
         for issue in delivery.issues.all().iterator()
     )
     return csv_download(f"valideringsrapport-{delivery.uuid}.csv", header, rows)

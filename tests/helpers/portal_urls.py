@@ -21,7 +21,7 @@ from django.core.files.storage import default_storage
 from django.urls import URLPattern, URLResolver, get_resolver
 
 from deliveries.lifecycle.states import DeliveryStatus
-from deliveries.models import Delivery, DeliveryEvent, Receipt, ReceiptVerdict
+from deliveries.models import DataContract, Delivery, DeliveryEvent, Receipt, ReceiptVerdict
 from routes.models import ITSystem, Kommune, Route, SftpUser, Vendor
 from tests import factories
 
@@ -105,6 +105,11 @@ KWARGS_BY_NAME: dict[str, Callable[[Tenant], Any]] = {
     "delivery_uuid": lambda t: t.delivery.uuid,
     "vendor_pk": lambda t: t.vendor.pk,
     "receipt_uuid": lambda t: t.receipt.uuid if t.receipt else None,
+    # Contracts belong to no tenant: each tenant's route's area and its active version.
+    "area_code": lambda t: t.route.data_area.code,
+    "version": lambda t: (
+        DataContract.objects.get(data_area=t.route.data_area, is_active=True).version
+    ),
 }
 PK_BY_URL: dict[str, Callable[[Tenant], Any]] = {
     "routes:route_detail": lambda t: t.route.pk,
@@ -128,6 +133,8 @@ OWNERS_BY_NAME: dict[str, tuple[str, ...]] = {
     "delivery_uuid": (VENDOR, KOMMUNE),
     "vendor_pk": (VENDOR,),
     "receipt_uuid": (VENDOR, KOMMUNE),
+    "area_code": (),
+    "version": (),
 }
 OWNERS_BY_PK_URL: dict[str, tuple[str, ...]] = {
     "routes:route_detail": (VENDOR, KOMMUNE),
