@@ -101,7 +101,9 @@ MESSAGES: dict[str, str] = {
     ),
     "validation.date_format": gettext_noop("«%(value)s» er ikke en dato på formen ÅÅÅÅ-MM-DD."),
     "validation.date_real": gettext_noop("«%(value)s» er ikke en dato, der findes."),
-    "validation.pattern": gettext_noop("«%(value)s» har ikke det krævede format (%(pattern)s)."),
+    # `pattern` is the rule in words in both languages (deliveries.rules.rule_words_bilingual);
+    # rows from before that hold the raw pattern.
+    "validation.pattern": gettext_noop("«%(value)s» har ikke det krævede format: %(pattern)s"),
     "validation.enum": gettext_noop("«%(value)s» er ikke en tilladt værdi (tilladt: %(allowed)s)."),
     "validation.min_length": gettext_noop("«%(value)s» er kortere end %(length)s tegn."),
     "validation.max_length": gettext_noop("Værdien er længere end %(length)s tegn."),

@@ -21,8 +21,11 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.utils import translation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
+
+from deliveries.messages import BILINGUAL, Text, text
 
 # Rules about the file as a whole (deliveries.validation.FILE_RULES) and the primary key: they
 # belong to no column of the contract.
@@ -64,6 +67,17 @@ def describe_rule(contract: dict[str, Any], *, column: str, rule: str) -> str:
         return " ".join(_describe_cross(r) for r in matching)
     spec = _field(contract, column)
     return _describe_column_rule(contract, spec, column, rule)
+
+
+def rule_words_bilingual(contract: dict[str, Any], *, column: str, rule: str) -> Text:
+    """`describe_rule` in Danish and English, as one stored text: a worker writes an error
+    message in no reader's language, and the page shows it in the reader's (the validator puts
+    a pattern's words into its message this way, instead of the raw pattern)."""
+    with translation.override("da"):
+        danish = describe_rule(contract, column=column, rule=rule)
+    with translation.override("en"):
+        english = describe_rule(contract, column=column, rule=rule)
+    return text(BILINGUAL, da=danish, en=english)
 
 
 @dataclass

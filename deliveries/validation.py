@@ -46,6 +46,7 @@ from typing import Any
 import polars as pl
 
 from deliveries.messages import Text, stored_as, text
+from deliveries.rules import rule_words_bilingual
 from flisportal.lib.periods import period_compact
 
 CHUNK = 4 * 1024 * 1024
@@ -439,14 +440,16 @@ def build_checks(contract: dict[str, Any], *, kommune_code: str, period: str) ->
     types = {f["name"]: f.get("type", "string") for f in fields}
     checks: list[Check] = []
     for spec in fields:
-        checks.extend(_field_checks(spec, types=types, decimal=decimal))
+        checks.extend(_field_checks(spec, contract=contract, types=types, decimal=decimal))
     checks.extend(_portal_checks(portal, kommune_code=kommune_code, period=period))
     for rule in portal.get("rules", []):
         checks.append(_cross_check(rule, types=types, decimal=decimal, period=period))
     return checks
 
 
-def _field_checks(spec: dict[str, Any], *, types: dict[str, str], decimal: str) -> list[Check]:
+def _field_checks(
+    spec: dict[str, Any], *, contract: dict[str, Any], types: dict[str, str], decimal: str
+) -> list[Check]:
     """The Table Schema checks of one field, in the order its issues are listed: required,
     type, then each constraint."""
     name = spec["name"]
@@ -460,7 +463,7 @@ def _field_checks(spec: dict[str, Any], *, types: dict[str, str], decimal: str) 
             )
         )
     checks.extend(_type_checks(name, ftype, decimal))
-    checks.extend(_text_constraint_checks(name, cons))
+    checks.extend(_text_constraint_checks(name, cons, contract))
     checks.extend(_bound_checks(name, ftype, cons, types=types, decimal=decimal))
     return checks
 
@@ -509,7 +512,9 @@ def _type_checks(name: str, ftype: str, decimal: str) -> list[Check]:
     return []
 
 
-def _text_constraint_checks(name: str, cons: dict[str, Any]) -> list[Check]:
+def _text_constraint_checks(
+    name: str, cons: dict[str, Any], contract: dict[str, Any]
+) -> list[Check]:
     """pattern, enum, minLength and maxLength, on the value as written."""
     col = pl.col(name)
     present = _present(name)
@@ -521,7 +526,12 @@ def _text_constraint_checks(name: str, cons: dict[str, Any]) -> list[Check]:
                 name,
                 "pattern",
                 present & ~col.str.contains(pattern),
-                _says("validation.pattern", pattern=str(cons["pattern"])),
+                # The format in words, as the contract page says it: a vendor's support
+                # person does not read regular expressions.
+                _says(
+                    "validation.pattern",
+                    pattern=rule_words_bilingual(contract, column=name, rule="pattern").as_param(),
+                ),
             )
         )
     if "enum" in cons:

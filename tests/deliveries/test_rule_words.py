@@ -14,7 +14,9 @@ from django.utils import translation
 
 from deliveries.datacontracts import CONTRACTS_DIR, read_contract
 from deliveries.jobs import validate_delivery
+from deliveries.messages import render
 from deliveries.rules import column_rules, describe_pattern, describe_rule
+from deliveries.validation import validate_file
 from flisportal.notifications.models import OutgoingMail
 from flisportal.notifications.services import mail_send
 from tests.factories import dagtilbud_csv, dagtilbud_row
@@ -190,3 +192,17 @@ def test_rejection_mail_describes_the_rule_without_the_cell_value(rejected):
     assert "2026-10," not in message.body and "«2026-10»" not in message.body
     html, _mimetype = message.alternatives[0]
     assert "Et af: fuldtid, deltid. <small>(regel <code>enum</code>)</small>" in html
+
+
+def test_a_pattern_error_says_the_format_in_words_in_both_languages(tmp_path):
+    # Rule: the error message names the format as the contract page does, not as a regular
+    # expression; stored once by the worker, shown in the reader's language.
+    path = tmp_path / "extract.csv"
+    path.write_text(dagtilbud_csv(dagtilbud_row(cpr_barn="01014550")), encoding="utf-8")
+    report = validate_file(path, DAGTILBUD, kommune_code="101", period="2026-10")
+    [issue] = [i for i in report.issues if i.rule == "pattern"]
+    assert issue.message == "«01014550» har ikke det krævede format: 10 cifre, fx 1234567890."
+    params = {**issue.params, "value": issue.value}
+    with translation.override("en"):
+        english = render(issue.code, params, fallback=issue.message)
+    assert english == "“01014550” does not have the required format: 10 digits, e.g. 1234567890."
