@@ -13,6 +13,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from deliveries.contract_guide import contract_changes, template_csv
@@ -25,6 +27,12 @@ pytestmark = pytest.mark.django_db
 
 COPENHAGEN = ZoneInfo("Europe/Copenhagen")
 DAGTILBUD = read_contract(CONTRACTS_DIR / "dagtilbud.json")
+
+
+def count_queries(client, url: str) -> int:
+    with CaptureQueriesContext(connection) as captured:
+        assert client.get(url).status_code == 200
+    return len(captured.captured_queries)
 
 
 def contract_url(area: str, version: str, name: str = "deliveries:contract") -> str:
@@ -197,3 +205,27 @@ def test_template_fits_rules_between_columns(tmp_path: Path):
     extract.write_bytes(template_csv(contract, kommune_code="101", period="2026-11"))
     assert extract.read_text().splitlines()[1] == "9876543;987"
     assert validate_file(extract, contract, kommune_code="101", period="2026-11").is_valid
+
+
+def test_query_counts_do_not_grow_with_versions(client, vendor_a_user):
+    # The index reads the active versions in one query and the page all versions in one:
+    # loading more versions adds rows, not queries.
+    client.force_login(vendor_a_user)
+    urls = [reverse("deliveries:contracts"), contract_url("dagtilbud", DAGTILBUD["version"])]
+    client.get(urls[0])  # warm the session
+    before = [count_queries(client, url) for url in urls]
+    for n in range(3):
+        document = _next_version()
+        document["version"] = f"2027.{n}-illustrativ"
+        contract_load(document=document, user=None, activate=False)
+    assert [count_queries(client, url) for url in urls] == before
+
+
+def test_contract_page_is_english_with_the_language_cookie(client, vendor_a_user, settings):
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
+    client.force_login(vendor_a_user)
+    page = client.get(contract_url("dagtilbud", DAGTILBUD["version"])).content.decode()
+    assert "Contract for Dagtilbud, version" in page
+    assert "One of: fuldtid, deltid." in page
+    assert "year and month without a hyphen, e.g. 202611" in page
+    assert "Et af:" not in page and "Skal udfyldes" not in page
