@@ -20,7 +20,7 @@ from django.http import Http404, HttpRequest
 from django.urls import reverse
 from django.utils.translation import gettext as _
 
-from deliveries.models import Delivery, ExpectedDelivery, FileCheck, Receipt
+from deliveries.models import DataContract, Delivery, ExpectedDelivery, FileCheck, Receipt
 from flisportal.lib.roles import Role, user_role
 from routes.models import (
     AgreementStatus,
@@ -270,3 +270,19 @@ def downloadable_receipt_or_404(request: HttpRequest, receipt_uuid: uuid.UUID) -
     if not may_download_receipt(request.user, receipt):
         raise Http404(_("Filen findes ikke, eller du har ikke adgang til den."))
     return receipt
+
+
+# --- data contracts --------------------------------------------------------------------------
+
+
+def contract_or_404(request: HttpRequest, area_code: str, version: str) -> DataContract:
+    """Any version of any area's contract: every logged-in user may read what a file must
+    look like (the views are behind login); an unknown area or version is 404."""
+    contract = (
+        DataContract.objects.select_related("data_area")
+        .filter(data_area__code=area_code, version=version)
+        .first()
+    )
+    if contract is None:
+        raise Http404(_("Den version af kontrakten findes ikke."))
+    return contract

@@ -101,7 +101,9 @@ MESSAGES: dict[str, str] = {
     ),
     "validation.date_format": gettext_noop("«%(value)s» er ikke en dato på formen ÅÅÅÅ-MM-DD."),
     "validation.date_real": gettext_noop("«%(value)s» er ikke en dato, der findes."),
-    "validation.pattern": gettext_noop("«%(value)s» har ikke det krævede format (%(pattern)s)."),
+    # `pattern` is the rule in words in both languages (deliveries.rules.rule_words_bilingual);
+    # rows from before that hold the raw pattern.
+    "validation.pattern": gettext_noop("«%(value)s» har ikke det krævede format: %(pattern)s"),
     "validation.enum": gettext_noop("«%(value)s» er ikke en tilladt værdi (tilladt: %(allowed)s)."),
     "validation.min_length": gettext_noop("«%(value)s» er kortere end %(length)s tegn."),
     "validation.max_length": gettext_noop("Værdien er længere end %(length)s tegn."),
@@ -136,6 +138,15 @@ MESSAGES: dict[str, str] = {
         "Datoen «%(value)s» ligger uden for leverancens periode (%(period)s)."
     ),
     "validation.primary_key": gettext_noop("Nøglen (%(key)s) findes allerede i række %(first)s."),
+    # --- validation: notices, not errors ---
+    "validation.empty_line_skipped": gettext_noop(
+        "1 tom linje blev sprunget over (linje %(lines)s). Den er ikke en fejl, men kan fjernes "
+        "fra udtrækket."
+    ),
+    "validation.empty_lines_skipped": gettext_noop(
+        "%(count)s tomme linjer blev sprunget over (linje %(lines)s). De er ikke en fejl, men "
+        "kan fjernes fra udtrækket."
+    ),
     # --- SFTP errors (deliveries.sftp and the push) ---
     "word.seconds.one": gettext_noop("%(n)s sekund"),
     "word.seconds.many": gettext_noop("%(n)s sekunder"),

@@ -198,6 +198,9 @@ class Delivery(models.Model):
     error_count = models.BigIntegerField(_("fejl i alt"), default=0)
     errors_by_rule = models.JSONField(_("fejl pr. regel"), default=dict, blank=True)
     errors_by_column = models.JSONField(_("fejl pr. kolonne"), default=dict, blank=True)
+    # What the report says that is no error (empty lines skipped), each as `stored_as` writes a
+    # text: {"message", "message_code", "message_params"}.
+    validation_notices = models.JSONField(_("bemærkninger"), default=list, blank=True)
     validated_at = models.DateTimeField(_("valideret"), null=True, blank=True)
     # Push to the Serviceplatform. The wire name and TransactionId are made on the first try and
     # kept, so a retry overwrites its own leftover upload and the platform sees one transfer.
@@ -294,6 +297,14 @@ class Delivery(models.Model):
             "source": ENCODING_NAMES.get(self.encoding, self.encoding),
             "target": ENCODING_NAMES.get(self.sent_encoding, self.sent_encoding),
         }
+
+    @property
+    def notice_texts(self) -> list[str]:
+        """The report's notices in the reader's language."""
+        return [
+            render(n.get("message_code", ""), n.get("message_params", {}), fallback=n["message"])
+            for n in self.validation_notices
+        ]
 
     @property
     def push_failed(self) -> bool:
@@ -889,6 +900,14 @@ class FileCheck(models.Model):
         """The listed issues as (unsaved) ValidationIssue rows, so they are shown, translated
         and exported exactly as a delivery's are."""
         return [ValidationIssue(**fields) for fields in self.report.get("issues", [])]
+
+    @property
+    def notice_texts(self) -> list[str]:
+        """The report's notices (empty lines skipped) in the reader's language."""
+        return [
+            render(n.get("message_code", ""), n.get("message_params", {}), fallback=n["message"])
+            for n in self.report.get("notices", [])
+        ]
 
     @property
     def problem_text(self) -> str:

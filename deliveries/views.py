@@ -40,6 +40,7 @@ from deliveries.forms import (
 )
 from deliveries.lifecycle.states import AWAITING_OTHERS, DeliveryStatus
 from deliveries.models import DataContract, Delivery, ValidationIssue
+from deliveries.rules import RuleWords
 from deliveries.services import retry
 from deliveries.services.check import delivery_check
 from deliveries.services.intake import IncomingFile, IntakeRefused, Refusal, delivery_upload
@@ -331,6 +332,10 @@ def delivery_detail(request: HttpRequest, delivery_uuid: uuid.UUID) -> HttpRespo
                 listed=issues.count(),
                 errors_by_rule=delivery.errors_by_rule,
                 errors_by_column=delivery.errors_by_column,
+                words=RuleWords(delivery.contract.document if delivery.contract else None),
+                # The column each rule's errors were first listed in, to describe the rule in
+                # the summary (one query; a rule broken in two columns is described by its first).
+                rule_columns=delivery.issues.order_by("position").values_list("rule", "column"),
             ),
             "may_upload": access.may_upload(request.user),
             "may_retry": delivery.status == DeliveryStatus.FAILED
@@ -353,16 +358,29 @@ def _report_context(
     listed: int,
     errors_by_rule: dict[str, int],
     errors_by_column: dict[str, int],
+    words: RuleWords,
+    rule_columns: Iterable[tuple[str, str]],
 ) -> dict[str, Any]:
     """What the report partial (deliveries/_report.html) shows beside its counts, for a
     delivery and a check alike: one page of the listed issues (already narrowed to the rule in
-    `?regel=`, if any) and the errors per rule and per column, most first."""
+    `?regel=`, if any), each with the words of its rule (deliveries.rules), and the errors per
+    rule and per column, most first. `rule_columns` are (rule, column) pairs in report order:
+    a rule in the summary is described by the first column it was broken in."""
     rule = request.GET.get("regel", "")
+    first_column: dict[str, str] = {}
+    for name, column in rule_columns:
+        first_column.setdefault(name, column)
+    page = Paginator(issues, REPORT_PAGE_SIZE).get_page(request.GET.get("side"))
     return {
-        "page": Paginator(issues, REPORT_PAGE_SIZE).get_page(request.GET.get("side")),
+        "page": page,
+        "issues": [(issue, words(issue.column, issue.rule)) for issue in page],
         "rule": rule,
+        "rule_words": words(first_column.get(rule, ""), rule) if rule else "",
         "report_query": urlencode({"regel": rule}),
-        "rules": sorted(errors_by_rule.items(), key=lambda kv: -kv[1]),
+        "rules": [
+            (name, count, words(first_column.get(name, ""), name))
+            for name, count in sorted(errors_by_rule.items(), key=lambda kv: -kv[1])
+        ],
         "columns": sorted(errors_by_column.items(), key=lambda kv: -kv[1]),
         "listed": listed,
     }
@@ -388,6 +406,8 @@ def file_check_detail(request: HttpRequest, check_uuid: uuid.UUID) -> HttpRespon
                 listed=len(issues),
                 errors_by_rule=check.report.get("errors_by_rule", {}),
                 errors_by_column=check.report.get("errors_by_column", {}),
+                words=RuleWords(check.contract.document if check.contract else None),
+                rule_columns=[(issue.rule, issue.column) for issue in issues],
             ),
         },
     )
@@ -402,7 +422,11 @@ def file_check_detail(request: HttpRequest, check_uuid: uuid.UUID) -> HttpRespon
 @require_GET
 def file_check_report_csv(request: HttpRequest, check_uuid: uuid.UUID) -> StreamingHttpResponse:
     check = access.file_check_or_404(request, check_uuid)
-    return _report_csv(f"kontrolrapport-{check.uuid}.csv", check.issues)
+    return _report_csv(
+        f"kontrolrapport-{check.uuid}.csv",
+        check.issues,
+        words=RuleWords(check.contract.document if check.contract else None),
+    )
 
 
 @login_required
@@ -473,14 +497,28 @@ def delivery_download(request: HttpRequest, delivery_uuid: uuid.UUID) -> FileRes
 @require_GET
 def delivery_report_csv(request: HttpRequest, delivery_uuid: uuid.UUID) -> StreamingHttpResponse:
     delivery = access.delivery_or_404(request, delivery_uuid)
-    return _report_csv(f"valideringsrapport-{delivery.uuid}.csv", delivery.issues.all().iterator())
+    return _report_csv(
+        f"valideringsrapport-{delivery.uuid}.csv",
+        delivery.issues.all().iterator(),
+        words=RuleWords(delivery.contract.document if delivery.contract else None),
+    )
 
 
-def _report_csv(filename: str, issues: Iterable[ValidationIssue]) -> StreamingHttpResponse:
-    """The listed issues of a report as CSV: a delivery's and a check's are the same file."""
-    header = [_("række"), _("kolonne"), _("værdi"), _("regel"), _("besked")]
+def _report_csv(
+    filename: str, issues: Iterable[ValidationIssue], *, words: RuleWords
+) -> StreamingHttpResponse:
+    """The listed issues of a report as CSV: a delivery's and a check's are the same file. The
+    rule twice: its code for machines (filters, scripts) and its words for people."""
+    header = [_("række"), _("kolonne"), _("værdi"), _("regel"), _("beskrivelse"), _("besked")]
     rows = (
-        [issue.row or "", issue.column, issue.value, issue.rule, issue.message_text]
+        [
+            issue.row or "",
+            issue.column,
+            issue.value,
+            issue.rule,
+            words(issue.column, issue.rule),
+            issue.message_text,
+        ]
         for issue in issues
     )
     return csv_download(filename, header, rows)

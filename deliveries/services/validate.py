@@ -20,7 +20,7 @@ from django.utils import timezone
 
 from deliveries.lifecycle.states import DeliveryStatus
 from deliveries.lifecycle.transitions import delivery_transition
-from deliveries.messages import Text, text
+from deliveries.messages import Text, stored_as, text
 from deliveries.models import DataContract, Delivery, ValidationIssue
 from deliveries.services import PUSH_JOB
 from deliveries.validation import FILE_RULES, ProgressCallback, Report, validate_file
@@ -185,6 +185,7 @@ def _record_report(delivery: Delivery, contract: DataContract, report: Report) -
             error_count=report.error_count,
             errors_by_rule=dict(report.by_rule),
             errors_by_column=dict(report.by_column),
+            validation_notices=[stored_as("message", notice) for notice in report.notices],
             validated_at=timezone.now(),
             heartbeat_at=None,
         )

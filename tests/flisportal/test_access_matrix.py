@@ -135,6 +135,10 @@ POLICY: dict[str, dict[str, Any]] = {
     "deliveries:inbox_csv": _everyone(OK),
     "deliveries:receipt": A_AND_KOMMUNE,
     "deliveries:receipt_download": _only("admin", "consultant"),
+    # Contracts: every logged-in user may read what a file must look like.
+    "deliveries:contracts": _everyone(OK),
+    "deliveries:contract": _everyone(OK),
+    "deliveries:contract_template": _everyone(OK),
 }
 
 # Who may act through a POST-only URL on vendor A's objects. Everyone else logged in gets 404.
@@ -197,6 +201,10 @@ def _the_maker(persona: Persona, named: Combination) -> bool:
     return named.vendor is not None and persona.vendor == named.vendor
 
 
+def _anyone(persona: Persona, named: Combination) -> bool:
+    return True
+
+
 def _onboarding(persona: Persona, named: Combination) -> bool:
     # The vendor's staff for any kommune; a consultant only for their own kommuner and only
     # vendors that work with one of them (routes.access.onboarding_pair_or_404).
@@ -231,6 +239,8 @@ SCOPE: dict[str, Scope] = {
     "deliveries:receipt_download": _the_kommune,
     "deliveries:check": _the_maker,
     "deliveries:check_report_csv": _the_maker,
+    "deliveries:contract": _anyone,
+    "deliveries:contract_template": _anyone,
 }
 
 

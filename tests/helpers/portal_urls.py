@@ -21,7 +21,14 @@ from django.core.files.storage import default_storage
 from django.urls import URLPattern, URLResolver, get_resolver
 
 from deliveries.lifecycle.states import DeliveryStatus
-from deliveries.models import Delivery, DeliveryEvent, FileCheck, Receipt, ReceiptVerdict
+from deliveries.models import (
+    DataContract,
+    Delivery,
+    DeliveryEvent,
+    FileCheck,
+    Receipt,
+    ReceiptVerdict,
+)
 from routes.models import ITSystem, Kommune, Route, SftpUser, Vendor
 from tests import factories
 
@@ -107,6 +114,11 @@ KWARGS_BY_NAME: dict[str, Callable[[Tenant], Any]] = {
     "vendor_pk": lambda t: t.vendor.pk,
     "receipt_uuid": lambda t: t.receipt.uuid if t.receipt else None,
     "check_uuid": lambda t: t.file_check.uuid if t.file_check else None,
+    # Contracts belong to no tenant: each tenant's route's area and its active version.
+    "area_code": lambda t: t.route.data_area.code,
+    "version": lambda t: (
+        DataContract.objects.get(data_area=t.route.data_area, is_active=True).version
+    ),
 }
 PK_BY_URL: dict[str, Callable[[Tenant], Any]] = {
     "routes:route_detail": lambda t: t.route.pk,
@@ -133,6 +145,8 @@ OWNERS_BY_NAME: dict[str, tuple[str, ...]] = {
     "receipt_uuid": (VENDOR, KOMMUNE),
     # A check is its maker's (a vendor's staff member); the kommune has no say in it.
     "check_uuid": (VENDOR,),
+    "area_code": (),
+    "version": (),
 }
 OWNERS_BY_PK_URL: dict[str, tuple[str, ...]] = {
     "routes:route_detail": (VENDOR, KOMMUNE),
