@@ -1,0 +1,233 @@
+"""The API's endpoints in this process (Django's test client): the rules the server tests
+(test_server.py) do not already hold: rate limit, refusals as problems, idempotency edge cases,
+lists and their filters, the check endpoint, the schema and its readers."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.test import Client
+from django.urls import reverse
+from django.utils import timezone
+
+from deliveries.api.models import IdempotencyKey
+from deliveries.models import Delivery, ExpectedDelivery, ExpectedState, FileCheck
+from deliveries.selectors import collecting_period
+from routes.models import ProcessingAgreement
+from tests import factories
+from tests.helpers.api import ApiWorld, token_for
+
+PROBLEM = "application/problem+json"
+
+
+def _extract(n: int = 0) -> bytes:
+    return factories.dagtilbud_csv(factories.dagtilbud_row(n)).encode()
+
+
+class Api:
+    def __init__(self, token: str) -> None:
+        self.client = Client()
+        self.auth = {"HTTP_AUTHORIZATION": f"Bearer {token}"}
+
+    def get(self, name: str, *args: Any, **params: Any) -> Any:
+        return self.client.get(reverse(name, args=args), params, **self.auth)
+
+    def upload(self, world: ApiWorld, content: bytes, key: str = "", **fields: Any) -> Any:
+        data = {
+            "route": world.route.pk,
+            "period": "2026-10",
+            "file": SimpleUploadedFile("udtraek.csv", content, "text/csv"),
+            **fields,
+        }
+        headers = {"HTTP_IDEMPOTENCY_KEY": key} if key else {}
+        return self.client.post(reverse("api:deliveries"), data, **self.auth, **headers)
+
+
+@pytest.fixture
+def api(api_world: ApiWorld) -> Api:
+    return Api(token_for(api_world.vendor_user))
+
+
+def test_requests_over_the_rate_are_429_per_token(api_world: ApiWorld, settings: Any) -> None:
+    """Rule: FLISPORTAL_API_RATE counts per token; another token is counted apart."""
+    settings.API_RATE = "2/minute"
+    busy = Api(token_for(api_world.vendor_user, name="travl"))
+    calm = Api(token_for(api_world.vendor_user, name="rolig"))
+
+    answers = [busy.get("api:deliveries").status_code for _ in range(3)]
+    refused = busy.get("api:deliveries")
+
+    assert answers == [200, 200, 429]
+    assert refused["Content-Type"] == PROBLEM
+    assert refused.json()["code"] == "rate_limited"
+    assert int(refused["Retry-After"]) > 0
+    assert calm.get("api:deliveries").status_code == 200
+
+
+def test_an_upload_intake_refuses_is_422_and_frees_its_key(api: Api, api_world: ApiWorld) -> None:
+    """Rule: the same refusals as the form (here: no signed databehandleraftale), with the
+    form's text; a refused upload makes nothing, so its key may be used again."""
+    ProcessingAgreement.objects.all().delete()
+
+    refused = api.upload(api_world, _extract(), key="k1")
+
+    assert refused.status_code == 422
+    problem = refused.json()
+    assert problem["code"] == "upload_refused"
+    assert problem["rule"] == "route"
+    assert "databehandleraftale" in problem["detail"]
+    assert not IdempotencyKey.objects.exists()
+    factories.agreement(api_world.route.sender_system.vendor, api_world.route.kommune)
+    assert api.upload(api_world, _extract(), key="k1").status_code == 201
+
+
+def test_a_key_whose_first_request_is_still_running_is_409(api: Api, api_world: ApiWorld) -> None:
+    """Rule: two copies of one request at once make one delivery; the second is told to ask
+    again (the claim row exists, without a delivery yet)."""
+    content = _extract()
+    parts = [hashlib.sha256(content).hexdigest(), str(api_world.route.pk), "2026-10", "False", ""]
+    IdempotencyKey.objects.create(
+        user=api_world.vendor_user,
+        key="busy",
+        fingerprint=hashlib.sha256("|".join(parts).encode()).hexdigest(),
+    )
+
+    response = api.upload(api_world, content, key="busy")
+
+    assert response.status_code == 409
+    assert response.json()["code"] == "idempotency_key_in_use"
+    assert not Delivery.objects.filter(route=api_world.route).exists()
+
+
+def test_an_unreadable_idempotency_key_is_400(api: Api, api_world: ApiWorld) -> None:
+    response = api.upload(api_world, _extract(), key="x" * 256)
+
+    assert response.status_code == 400
+    assert response.json()["code"] == "idempotency_key_invalid"
+    assert not Delivery.objects.filter(route=api_world.route).exists()
+
+
+def test_a_file_the_form_refuses_is_422_with_the_forms_text(api: Api, api_world: ApiWorld) -> None:
+    response = api.client.post(
+        reverse("api:deliveries"),
+        {
+            "route": api_world.route.pk,
+            "period": "2026-10",
+            "file": SimpleUploadedFile("udtraek.xlsx", b"PK\x03\x04", "application/zip"),
+        },
+        **api.auth,
+    )
+
+    assert response.status_code == 422
+    assert response.json()["code"] == "file_refused"
+    assert "«.xlsx» accepteres ikke" in response.json()["detail"]
+
+
+def test_a_missing_field_is_422_with_the_field_named(api: Api, api_world: ApiWorld) -> None:
+    response = api.client.post(
+        reverse("api:deliveries"),
+        {"route": api_world.route.pk, "file": SimpleUploadedFile("a.csv", _extract())},
+        **api.auth,
+    )
+
+    assert response.status_code == 422
+    assert response.json()["code"] == "invalid_request"
+    assert "period" in response.json()["errors"]
+
+
+def test_list_filters_are_the_pages_and_a_wrong_one_is_422(api: Api, api_world: ApiWorld) -> None:
+    october = factories.delivery(api_world.route, period="2026-10")
+    factories.delivery(api_world.route, period="2026-09")
+
+    found = api.get("api:deliveries", period="2026-10").json()["results"]
+    wrong = api.get("api:deliveries", period="oktober")
+
+    assert [row["uuid"] for row in found] == [str(october.uuid)]
+    assert wrong.status_code == 422
+    assert "period" in wrong.json()["errors"]
+
+
+def test_routes_say_whether_they_may_be_delivered_to(api: Api, api_world: ApiWorld) -> None:
+    unsigned = factories.route(
+        sender_system=api_world.route.sender_system, kommune=factories.AARHUS, data_area="dagtilbud"
+    )
+
+    rows = {row["id"]: row["uploadable"] for row in api.get("api:routes").json()["results"]}
+
+    assert rows == {api_world.route.pk: True, unsigned.pk: False}
+
+
+def test_owed_periods_are_the_outstanding_pages(api: Api, api_world: ApiWorld) -> None:
+    now = timezone.now()
+    owed = ExpectedDelivery.objects.create(
+        route=api_world.route,
+        period=collecting_period(),
+        due_at=now + timedelta(days=2),
+        overdue_at=now + timedelta(days=3),
+        state=ExpectedState.DUE_SOON,
+    )
+
+    rows = api.get("api:expected").json()["results"]
+    outsider = Api(token_for(api_world.consultant)).get("api:expected", kommune=999999)
+
+    assert [(row["id"], row["state"]) for row in rows] == [(owed.pk, "due_soon")]
+    assert outsider.status_code == 422  # a kommune that is not the consultant's
+
+
+def test_a_check_is_accepted_for_a_worker_and_makes_no_delivery(
+    api: Api, api_world: ApiWorld
+) -> None:
+    """Rule: validate-only goes through delivery_check (same refusals as an upload), answers
+    202 with the check to poll, and never makes a delivery."""
+    response = api.client.post(
+        reverse("api:checks"),
+        {
+            "route": api_world.route.pk,
+            "period": "2026-10",
+            "file": SimpleUploadedFile("udtraek.csv", _extract()),
+        },
+        **api.auth,
+    )
+
+    assert response.status_code == 202, response.content
+    check = FileCheck.objects.get()
+    assert response["Location"] == reverse("api:check", args=[check.uuid])
+    assert response.json()["working"] is True
+    assert not Delivery.objects.filter(route=api_world.route).exists()
+
+
+def test_wrong_method_and_session_cookie_are_problems(api: Api, api_world: ApiWorld) -> None:
+    """Rule: a method the endpoint lacks is a 405 problem; a signed-in browser session does
+    not open the API (tokens only, so no CSRF to forge)."""
+    put = api.client.put(reverse("api:deliveries"), **api.auth)
+    browser = Client()
+    browser.force_login(api_world.vendor_user)
+    session = browser.get(reverse("api:deliveries"))
+
+    assert put.status_code == 405
+    assert put["Content-Type"] == PROBLEM
+    assert "GET" in put["Allow"]
+    assert session.status_code == 401
+    assert session.json()["code"] == "not_authenticated"
+
+
+def test_the_schema_and_its_readers_are_served_from_the_portal(api_world: ApiWorld) -> None:
+    """Rule: OpenAPI 3 schema, Swagger UI and Redoc for signed-in people, their scripts from
+    the installed sidecar package (no CDN)."""
+    browser = Client()
+    assert browser.get(reverse("api:docs")).status_code == 302  # to the login page
+    browser.force_login(api_world.vendor_user)
+
+    schema = browser.get(reverse("api:schema"), {"format": "json"})
+    pages = [browser.get(reverse(name)).content.decode() for name in ("api:docs", "api:redoc")]
+
+    assert schema.status_code == 200
+    assert schema.json()["openapi"].startswith("3.")
+    assert "/api/v1/deliveries/" in schema.json()["paths"]
+    for html in pages:
+        assert "drf_spectacular_sidecar" in html
+        assert "cdn" not in html.lower()
