@@ -48,12 +48,12 @@ urlpatterns = [
     path("api/v1/schema/", login_required(SpectacularAPIView.as_view()), name="schema"),
     path(
         "api/v1/docs/",
-        login_required(SpectacularSwaggerSplitView.as_view(url_name="api:schema")),
+        pages.docs_page(SpectacularSwaggerSplitView.as_view(url_name="api:schema")),
         name="docs",
     ),
     path(
         "api/v1/redoc/",
-        login_required(SpectacularRedocView.as_view(url_name="api:schema")),
+        pages.docs_page(SpectacularRedocView.as_view(url_name="api:schema")),
         name="redoc",
     ),
 ]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import uuid
+from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
@@ -17,7 +18,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Prefetch, prefetch_related_objects
 from django.http import FileResponse, StreamingHttpResponse
 from django.urls import reverse
-from django.utils import translation
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -55,6 +56,8 @@ from routes.models import Route, User
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 MAX_IDEMPOTENCY_KEY = 255
+# A claimed key without its delivery this long after the claim belongs to a request that died.
+STALE_CLAIM = timedelta(minutes=10)
 
 
 class Pages(PageNumberPagination):
@@ -300,17 +303,31 @@ def _claim(user: User, key: str, fingerprint: str) -> tuple[IdempotencyKey | Non
             )
             % {"key": key},
         )
-    if earlier.delivery is None:
-        raise Problem(
-            status_code=409,
-            code="idempotency_key_in_use",
-            detail=_(
-                "En upload med Idempotency-Key «%(key)s» er i gang. Vent et øjeblik, og send "
-                "den samme forespørgsel igen."
-            )
-            % {"key": key},
+    if earlier.delivery is not None:
+        return None, earlier.delivery
+    if earlier.created_at < timezone.now() - STALE_CLAIM and _abandoned(earlier):
+        return _claim(user, key, fingerprint)
+    raise Problem(
+        status_code=409,
+        code="idempotency_key_in_use",
+        detail=_(
+            "En upload med Idempotency-Key «%(key)s» er i gang. Vent et øjeblik, og send "
+            "den samme forespørgsel igen."
         )
-    return None, earlier.delivery
+        % {"key": key},
+    )
+
+
+def _abandoned(claim: IdempotencyKey) -> bool:
+    """Takes back a claim whose request died between claiming and recording (a killed web
+    worker): the claim is made after the body has arrived, and intake then takes seconds, so
+    one older than STALE_CLAIM is no longer running. Conditional on the row being unchanged,
+    so of two requests taking it back only one does. Should the dead request have made its
+    delivery after all, intake's same-file rule refuses a second one of the same bytes."""
+    deleted, _rows = IdempotencyKey.objects.filter(
+        pk=claim.pk, delivery__isnull=True, created_at=claim.created_at
+    ).delete()
+    return deleted > 0
 
 
 def _release(claim: IdempotencyKey | None) -> None:
