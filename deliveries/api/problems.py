@@ -9,6 +9,7 @@ pages show, from `deliveries.access`, `deliveries.uploads` and the intake servic
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from django.core.exceptions import PermissionDenied
@@ -18,6 +19,8 @@ from django.utils.translation import gettext_lazy
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
+
+logger = logging.getLogger(__name__)
 
 CONTENT_TYPE = "application/problem+json"
 TYPE_PREFIX = "urn:flisportal:problem:"
@@ -122,11 +125,27 @@ def _code_and_detail(exc: Exception) -> tuple[int, str, str, dict[str, Any]]:
 
 def problem_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     """DRF's EXCEPTION_HANDLER: DRF's own answer (for its headers: Allow, Retry-After,
-    WWW-Authenticate), with its body replaced by a problem. Anything DRF does not handle is a
-    500 that Django reports as usual."""
+    WWW-Authenticate), with its body replaced by a problem. An error DRF does not know is a
+    bug: logged with its traceback, as Django logs a page's, and answered with a 500 problem
+    (a program reading problem+json gets one to read, not an HTML page)."""
     response = exception_handler(exc, context)
     if response is None and not isinstance(exc, Problem):
-        return None
+        request = context.get("request")
+        logger.error(
+            "API error: %s %s",
+            getattr(request, "method", ""),
+            getattr(request, "path", ""),
+            exc_info=exc,
+        )
+        return problem_response(
+            500,
+            "server_error",
+            _(
+                "Der skete en fejl i portalen. Prøv igen om lidt (en upload med samme "
+                "Idempotency-Key); sker det igen, så kontakt portalens administrator med "
+                "tidspunktet."
+            ),
+        )
     status_code, code, detail, extra = _code_and_detail(exc)
     problem = problem_response(status_code, code, detail, **extra)
     if response is not None:

@@ -30,7 +30,7 @@ def _extract(n: int = 0) -> bytes:
 
 class Api:
     def __init__(self, token: str) -> None:
-        self.client = Client()
+        self.client = Client(raise_request_exception=False)
         self.auth = {"HTTP_AUTHORIZATION": f"Bearer {token}"}
 
     def get(self, name: str, *args: Any, **params: Any) -> Any:
@@ -120,6 +120,25 @@ def test_a_claim_left_by_a_dead_request_is_taken_back(api: Api, api_world: ApiWo
     assert response.status_code == 201, response.content
     claim = IdempotencyKey.objects.get(key="dead")
     assert str(claim.delivery.uuid) == response.json()["uuid"]  # type: ignore[union-attr]
+
+
+def test_a_failure_inside_intake_is_a_500_problem_and_frees_the_key(
+    api: Api, api_world: ApiWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Rule: a bug is a problem too (logged with its traceback), and since nothing was made
+    the key is free for the same request again."""
+
+    def broken(**kwargs: Any) -> None:
+        raise RuntimeError("storage gone")
+
+    monkeypatch.setattr("deliveries.api.views.delivery_upload", broken)
+
+    response = api.upload(api_world, _extract(), key="k-500")
+
+    assert response.status_code == 500
+    assert response["Content-Type"] == PROBLEM
+    assert response.json()["code"] == "server_error"
+    assert not IdempotencyKey.objects.filter(key="k-500").exists()
 
 
 def test_an_unreadable_idempotency_key_is_400(api: Api, api_world: ApiWorld) -> None:
