@@ -56,4 +56,6 @@ urlpatterns = [
         pages.docs_page(SpectacularRedocView.as_view(url_name="api:schema")),
         name="redoc",
     ),
+    # Last: any other path under /api/v1/ is a 404 problem.
+    path("api/v1/<path:rest>", views.NoSuchEndpoint.as_view(), name="no_such_endpoint"),
 ]

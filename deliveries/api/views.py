@@ -508,3 +508,20 @@ class ReceiptFile(ApiView):
             filename=f"{receipt.uuid}.csv",
             content_type="application/octet-stream",
         )
+
+
+class NoSuchEndpoint(ApiView):
+    """Any other path under /api/v1/: a 404 problem, not the portal's HTML page (a program
+    that mistyped a path gets something it can read)."""
+
+    schema = None  # not an endpoint: left out of the OpenAPI schema
+
+    def _nothing(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        raise Problem(
+            status_code=404,
+            code="not_found",
+            detail=_("API'et har intet endepunkt med denne adresse. Se dokumentationen: %(url)s")
+            % {"url": reverse("api:docs")},
+        )
+
+    get = post = put = patch = delete = _nothing

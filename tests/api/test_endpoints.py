@@ -253,6 +253,14 @@ def test_wrong_method_and_session_cookie_are_problems(api: Api, api_world: ApiWo
     assert session.json()["code"] == "not_authenticated"
 
 
+def test_a_path_the_api_does_not_have_is_a_404_problem(api: Api) -> None:
+    response = api.client.get("/api/v1/leverancer/", **api.auth)
+
+    assert response.status_code == 404
+    assert response["Content-Type"] == PROBLEM
+    assert "/api/v1/docs/" in response.json()["detail"]
+
+
 def test_the_schema_and_its_readers_are_served_from_the_portal(api_world: ApiWorld) -> None:
     """Rule: OpenAPI 3 schema, Swagger UI and Redoc for signed-in people, their scripts from
     the installed sidecar package (no CDN)."""
