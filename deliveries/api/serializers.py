@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.urls import reverse
+from drf_spectacular.utils import inline_serializer
 from rest_framework import serializers
 
 from deliveries.messages import render
@@ -283,3 +284,18 @@ class FileCheckSerializer(serializers.ModelSerializer):
             }
             for issue in check.report.get("issues", [])
         ]
+
+
+def paged(serializer: type[serializers.Serializer]) -> serializers.Serializer:
+    """The schema of a page of a list (`deliveries.api.views.Pages`): the rows under
+    `results`, and the links to the pages before and after."""
+    name = serializer.__name__.removesuffix("Serializer")
+    return inline_serializer(
+        name=f"{name}Page",
+        fields={
+            "count": serializers.IntegerField(),
+            "next": serializers.URLField(allow_null=True),
+            "previous": serializers.URLField(allow_null=True),
+            "results": serializer(many=True),
+        },
+    )

@@ -13,6 +13,7 @@ import uuid
 from datetime import timedelta
 from typing import Any
 
+from django import forms
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Prefetch, prefetch_related_objects
@@ -44,6 +45,7 @@ from deliveries.api.serializers import (
     ReceiptSerializer,
     RouteSerializer,
     UploadSerializer,
+    paged,
 )
 from deliveries.forms import DeliveryFilterForm, OutstandingFilterForm, ReceiptFilterForm
 from deliveries.models import Delivery, DeliveryEvent, Receipt, ReceiptRead
@@ -94,6 +96,17 @@ class ApiView(APIView):
         return pages.get_paginated_response(data)
 
 
+def filters_of(form: type[forms.Form]) -> list[OpenApiParameter]:
+    """A list's query parameters in the schema: its page filter form's fields, and the page."""
+    return [
+        *(
+            OpenApiParameter(name, OpenApiTypes.STR, description=str(field.label))
+            for name, field in form.base_fields.items()
+        ),
+        OpenApiParameter("page", OpenApiTypes.INT, description="Siden, fra 1 (50 rækker)."),
+    ]
+
+
 def _filtered(form: Any, rows: Any) -> Any:
     """The rows a list's filter form keeps. Unlike the page, which shows everything when a
     filter is wrong, the API says so: a program would otherwise take all rows for the few it
@@ -107,7 +120,12 @@ def _filtered(form: Any, rows: Any) -> Any:
 
 
 class RouteList(ApiView):
-    @extend_schema(responses=RouteSerializer(many=True), summary="Dine ruter")
+    @extend_schema(
+        responses=paged(RouteSerializer),
+        operation_id="routes_list",
+        parameters=[OpenApiParameter("page", OpenApiTypes.INT)],
+        summary="Dine ruter",
+    )
     def get(self, request: Request) -> Response:
         """The established routes of the systems you deliver for, and whether you may upload
         to each now (a signed databehandleraftale)."""
@@ -123,7 +141,12 @@ class RouteList(ApiView):
 
 
 class ExpectedList(ApiView):
-    @extend_schema(responses=ExpectedSerializer(many=True), summary="Perioder, der mangler")
+    @extend_schema(
+        responses=paged(ExpectedSerializer),
+        operation_id="expected_list",
+        parameters=filters_of(OutstandingFilterForm),
+        summary="Perioder, der mangler",
+    )
     def get(self, request: Request) -> Response:
         """The periods your routes still owe, earliest deadline first; filters as on the page
         (data_area, kommune, period, state)."""
@@ -138,7 +161,12 @@ class ExpectedList(ApiView):
 class DeliveryList(ApiView):
     parser_classes = [MultiPartParser]
 
-    @extend_schema(responses=DeliverySummarySerializer(many=True), summary="Leverancer")
+    @extend_schema(
+        responses=paged(DeliverySummarySerializer),
+        operation_id="deliveries_list",
+        parameters=filters_of(DeliveryFilterForm),
+        summary="Leverancer",
+    )
     def get(self, request: Request) -> Response:
         """Your deliveries, newest first; filters as on the page (data_area, kommune, period,
         status)."""
@@ -364,8 +392,12 @@ class DeliveryDetail(ApiView):
 
 class DeliveryReport(ApiView):
     @extend_schema(
-        responses=IssueSerializer(many=True),
-        parameters=[OpenApiParameter("rule", OpenApiTypes.STR, description="Kun én regel.")],
+        responses=paged(IssueSerializer),
+        operation_id="deliveries_report_list",
+        parameters=[
+            OpenApiParameter("rule", OpenApiTypes.STR, description="Kun én regel."),
+            OpenApiParameter("page", OpenApiTypes.INT),
+        ],
         summary="Valideringsrapport",
     )
     def get(self, request: Request, delivery_uuid: uuid.UUID) -> Response:
@@ -458,7 +490,12 @@ class CheckDetail(ApiView):
 
 
 class ReceiptList(ApiView):
-    @extend_schema(responses=ReceiptSerializer(many=True), summary="Indbakken")
+    @extend_schema(
+        responses=paged(ReceiptSerializer),
+        operation_id="receipts_list",
+        parameters=filters_of(ReceiptFilterForm),
+        summary="Indbakken",
+    )
     def get(self, request: Request) -> Response:
         """The receipts of fetched files you may see, newest first; filters as on the inbox
         page (system, kommune, data_area, verdict, period, q)."""

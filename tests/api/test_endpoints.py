@@ -273,7 +273,18 @@ def test_the_schema_and_its_readers_are_served_from_the_portal(api_world: ApiWor
 
     assert schema.status_code == 200
     assert schema.json()["openapi"].startswith("3.")
-    assert "/api/v1/deliveries/" in schema.json()["paths"]
+    listing = schema.json()["paths"]["/api/v1/deliveries/"]["get"]
+    # The list as it is answered: a page of rows, filtered by the page's filter form.
+    assert listing["responses"]["200"]["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/DeliverySummaryPage"
+    }
+    assert {p["name"] for p in listing["parameters"]} == {
+        "data_area",
+        "kommune",
+        "period",
+        "status",
+        "page",
+    }
     for answer in answers:
         html = answer.content.decode()
         assert "/static/drf_spectacular_sidecar/" in html
