@@ -171,7 +171,22 @@ class DeliveryList(ApiView):
         """Your deliveries, newest first; filters as on the page (data_area, kommune, period,
         status)."""
         form = DeliveryFilterForm(request.query_params or None, user=request.user)
-        rows = Delivery.objects.for_user(request.user).select_related("data_area", "kommune")
+        # Only what a row shows, as on the page: a delivery also holds counters and texts as
+        # JSON, which fifty rows would decode for nothing.
+        rows = (
+            Delivery.objects.for_user(request.user)
+            .select_related("data_area", "kommune")
+            .only(
+                "uuid",
+                "uploaded_at",
+                "period",
+                "status",
+                "error_count",
+                "data_area__code",
+                "kommune__code",
+                "kommune__name",
+            )
+        )
         return self.page(_filtered(form, rows), DeliverySummarySerializer)
 
     @extend_schema(

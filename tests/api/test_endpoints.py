@@ -10,16 +10,19 @@ from typing import Any
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
 from deliveries.api.models import IdempotencyKey
 from deliveries.models import Delivery, ExpectedDelivery, ExpectedState, FileCheck
 from deliveries.selectors import collecting_period
-from routes.models import ProcessingAgreement
+from routes.models import Kommune, ProcessingAgreement
 from tests import factories
 from tests.helpers.api import ApiWorld, token_for
+from tests.helpers.portal_urls import Tenant, make_receipt
 
 PROBLEM = "application/problem+json"
 
@@ -291,3 +294,40 @@ def test_the_schema_and_its_readers_are_served_from_the_portal(api_world: ApiWor
         # Nothing from another host: no CDN, no web fonts.
         assert "https://" not in html and "http://" not in html
         assert "script-src 'self';" in answer["Content-Security-Policy"]
+
+
+@pytest.mark.parametrize("name", ["api:deliveries", "api:receipts", "api:routes", "api:expected"])
+def test_a_list_takes_as_many_queries_for_many_rows_as_for_one(
+    name: str, api_world: ApiWorld, private_media: Any
+) -> None:
+    """Rule: no query per row (an N+1 would make a 98-kommune vendor's lists slow)."""
+    admin = Api(token_for(factories.admin()))
+    flis_sftp = factories.sftp_user(factories.flis_system(), "FLIS_SFTP")
+    system = api_world.route.sender_system
+    others = Kommune.objects.exclude(code__in=[factories.KBH, factories.AARHUS]).order_by("code")
+
+    def grow(kommuner: Any) -> None:
+        """Per kommune: a route, a delivery, its receipt and a period owed."""
+        for kommune in kommuner:
+            route = factories.route(sender_system=system, kommune=kommune, data_area="dagtilbud")
+            delivery = factories.delivery(route)
+            tenant = Tenant(system.vendor, kommune, system, flis_sftp, route, delivery)  # type: ignore[arg-type]
+            make_receipt(tenant, flis_sftp)
+            ExpectedDelivery.objects.create(
+                route=route,
+                period=collecting_period(),
+                due_at=timezone.now() + timedelta(days=2),
+                overdue_at=timezone.now() + timedelta(days=3),
+                state=ExpectedState.DUE_SOON,
+            )
+
+    def queries() -> int:
+        with CaptureQueriesContext(connection) as captured:
+            assert admin.get(name).status_code == 200
+        return len(captured)
+
+    grow(others[:1])
+    few = queries()
+    grow(others[1:6])
+
+    assert queries() == few
