@@ -162,6 +162,41 @@ def delivery_or_404(request: Asker, delivery_uuid: uuid.UUID) -> Delivery:
         raise Http404(_("Leverancen findes ikke, eller du har ikke adgang til den.")) from None
 
 
+# --- one check without sending -----------------------------------------------------------------
+
+
+def file_check_or_404(request: Asker, check_uuid: uuid.UUID) -> FileCheck:
+    """The check with this uuid if the user asked for it (`FileCheck.objects.for_user`: a check
+    is its maker's own, administrators included), with what its page shows; 404 otherwise,
+    so a check's existence does not leak."""
+    try:
+        return (
+            FileCheck.objects.for_user(request.user)
+            .select_related(
+                "route__sender_system__vendor",
+                "route__data_area",
+                "route__kommune",
+                "route__endpoint",
+                "contract",
+            )
+            .get(uuid=check_uuid)
+        )
+    except FileCheck.DoesNotExist:
+        raise Http404(
+            _("Kontrollen findes ikke (længere), eller du har ikke adgang til den.")
+        ) from None
+
+
+def file_check_named_or_404(request: Asker, value: str) -> FileCheck:
+    """The check named by the uuid text in the upload page's `kontrol` parameter («Send denne
+    fil»); 404 for text that is no uuid or a check that is not the user's."""
+    try:
+        check_uuid = uuid.UUID(value)
+    except ValueError:
+        raise Http404 from None
+    return file_check_or_404(request, check_uuid)
+
+
 def correction_target_or_404(request: Asker, value: str) -> Delivery:
     """The delivery a correction replaces, named by the uuid text in the upload page's
     `rettelse` parameter; 404 for text that is no uuid or a delivery the user may not see."""
@@ -170,20 +205,6 @@ def correction_target_or_404(request: Asker, value: str) -> Delivery:
     except ValueError:
         raise Http404 from None
     return delivery_or_404(request, delivery_uuid)
-
-
-def file_check_or_404(request: Asker, check_uuid: uuid.UUID) -> FileCheck:
-    """A check without sending, for the person who asked for it only (`FileCheck.objects
-    .for_user`); 404 for anyone else's."""
-    check = (
-        FileCheck.objects.for_user(request.user)
-        .select_related("route__kommune", "route__data_area", "contract")
-        .filter(uuid=check_uuid)
-        .first()
-    )
-    if check is None:
-        raise Http404(_("Kontrollen findes ikke, eller den er slettet efter sin opbevaringstid."))
-    return check
 
 
 def may_retry(user: Any, delivery: Delivery) -> bool:

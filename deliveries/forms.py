@@ -17,6 +17,19 @@ from flisportal.lib.periods import is_period
 from flisportal.lib.widgets import PlainSelect
 from routes.models import DataArea, Endpoint, ITSystem, Kommune, Route, User
 
+# The name of the upload form's second button: the same form, checked without sending
+# (deliveries.services.check) instead of uploaded.
+CHECK_BUTTON = "kontrol"
+
+
+def _check_button() -> Submit:
+    button = Submit(
+        CHECK_BUTTON, _("Kontrollér uden at sende"), css_id="check-submit", css_class="ms-2"
+    )
+    # An outlined button beside the filled «Upload»: the one that sends stays the main one.
+    button.field_classes = "btn btn-outline-primary"
+    return button
+
 
 class DeliveryUploadForm(forms.Form):
     """The upload page's form: it offers what the user may upload to and turns the choices into
@@ -99,6 +112,7 @@ class DeliveryUploadForm(forms.Form):
             Field("file"),
             Field("redelivery_confirmed"),
             Submit("upload", _("Upload"), css_id="upload-submit"),
+            _check_button(),
         )
 
     def clean_period(self) -> str:

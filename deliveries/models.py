@@ -835,6 +835,11 @@ class FileCheck(models.Model):
         return self.status == FileCheckStatus.CHECKING
 
     @property
+    def has_report(self) -> bool:
+        """Checked against a contract (valid or not); a failed check has only its problem."""
+        return "error_count" in self.report
+
+    @property
     def error_count(self) -> int:
         return int(self.report.get("error_count", 0))
 

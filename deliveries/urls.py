@@ -10,6 +10,12 @@ urlpatterns = [
     path("leverancer/upload/", views.upload, name="upload"),
     path("leverancer/udestaaende/", views.outstanding, name="outstanding"),
     path("leverancer/udestaaende.csv", views.outstanding_csv, name="outstanding_csv"),
+    path("leverancer/kontrol/<uuid:check_uuid>/", views.file_check_detail, name="check"),
+    path(
+        "leverancer/kontrol/<uuid:check_uuid>/rapport.csv",
+        views.file_check_report_csv,
+        name="check_report_csv",
+    ),
     path("leverancer/<uuid:delivery_uuid>/", views.delivery_detail, name="detail"),
     path("leverancer/<uuid:delivery_uuid>/status/", views.delivery_status, name="status"),
     path("leverancer/<uuid:delivery_uuid>/proev-igen/", views.delivery_retry, name="retry"),

@@ -16,12 +16,14 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable
+from datetime import timedelta
 from typing import Any
 
 from django.contrib.auth.hashers import make_password
+from django.utils import timezone
 
 from deliveries.lifecycle.states import DeliveryStatus
-from deliveries.models import Delivery
+from deliveries.models import Delivery, FileCheck, FileCheckStatus
 from routes.models import (
     AgreementStatus,
     DataArea,
@@ -236,6 +238,24 @@ def delivery(
         file=file,
         **values,
     )
+
+
+def file_check(
+    route: Route, user: User, *, content: bytes = EXTRACT, period: str = "2026-10", **fields: Any
+) -> FileCheck:
+    """A check without sending on `route` by `user`, already checked and valid (no file, no
+    job), expiring 72 hours from now. `fields` are any other FileCheck columns."""
+    values: dict[str, Any] = {
+        "original_filename": "udtraek.csv",
+        "size": len(content),
+        "sha256": hashlib.sha256(content).hexdigest(),
+        "status": FileCheckStatus.VALID,
+        "report": {"rows_checked": 1, "error_count": 0, "issues": []},
+        "checked_at": timezone.now(),
+        "expires_at": timezone.now() + timedelta(hours=72),
+        **fields,
+    }
+    return FileCheck.objects.create(route=route, user=user, period=period, **values)
 
 
 # --- synthetic extracts (made-up CPR numbers only) ------------------------------------------------

@@ -119,6 +119,10 @@ POLICY: dict[str, dict[str, Any]] = {
     "deliveries:download": A_AND_KOMMUNE,
     "deliveries:report_csv": A_AND_KOMMUNE,
     "deliveries:retry": POST_ONLY,
+    # A check without sending: only the staff member who asked for it; not even an
+    # administrator (deliveries/access.py file_check_or_404).
+    "deliveries:check": _only("vendor_a"),
+    "deliveries:check_report_csv": _only("vendor_a"),
     # A kommune's delivery history: that kommune's consultants and administrators.
     "deliveries:kommune_history": _only("admin", "consultant"),
     # The audit log: administrators all entries, consultants their kommuners' entries.
@@ -185,6 +189,12 @@ def _the_vendor_or_kommune(persona: Persona, named: Combination) -> bool:
     return _the_vendor(persona, named) or _the_kommune(persona, named)
 
 
+def _the_maker(persona: Persona, named: Combination) -> bool:
+    # Each tenant's check was made by its vendor's staff member: that persona and no one else,
+    # administrators included.
+    return named.vendor is not None and persona.vendor == named.vendor
+
+
 def _onboarding(persona: Persona, named: Combination) -> bool:
     # The vendor's staff for any kommune; a consultant only for their own kommuner and only
     # vendors that work with one of them (routes.access.onboarding_pair_or_404).
@@ -216,6 +226,8 @@ SCOPE: dict[str, Scope] = {
     "deliveries:report_csv": _the_vendor_or_kommune,
     "deliveries:receipt": _the_vendor_or_kommune,
     "deliveries:receipt_download": _the_kommune,
+    "deliveries:check": _the_maker,
+    "deliveries:check_report_csv": _the_maker,
 }
 
 
@@ -249,6 +261,8 @@ def _build_world() -> World:
     # Each vendor's staff member uploaded its delivery, so the retry policy applies to them.
     Delivery.objects.filter(pk=a.delivery.pk).update(uploaded_by=vendor_a)
     Delivery.objects.filter(pk=b.delivery.pk).update(uploaded_by=vendor_b)
+    a.file_check = factories.file_check(a.route, vendor_a)
+    b.file_check = factories.file_check(b.route, vendor_b)
     consultant = user("konsulent-kbh")
     consultant.kommuner.add(a.kommune)
     consultant_other = user("konsulent-aarhus")

@@ -21,7 +21,7 @@ from django.core.files.storage import default_storage
 from django.urls import URLPattern, URLResolver, get_resolver
 
 from deliveries.lifecycle.states import DeliveryStatus
-from deliveries.models import Delivery, DeliveryEvent, Receipt, ReceiptVerdict
+from deliveries.models import Delivery, DeliveryEvent, FileCheck, Receipt, ReceiptVerdict
 from routes.models import ITSystem, Kommune, Route, SftpUser, Vendor
 from tests import factories
 
@@ -48,6 +48,7 @@ class Tenant:
     route: Route
     delivery: Delivery
     receipt: Receipt | None = None
+    file_check: FileCheck | None = None  # made by the vendor's staff member (the world's)
 
 
 def make_receipt(tenant: Tenant, recipient: SftpUser, *, file_name: str = "") -> Receipt:
@@ -108,6 +109,7 @@ KWARGS_BY_NAME: dict[str, Callable[[Tenant], Any]] = {
     "delivery_uuid": lambda t: t.delivery.uuid,
     "vendor_pk": lambda t: t.vendor.pk,
     "receipt_uuid": lambda t: t.receipt.uuid if t.receipt else None,
+    "check_uuid": lambda t: t.file_check.uuid if t.file_check else None,
 }
 PK_BY_URL: dict[str, Callable[[Tenant], Any]] = {
     "routes:route_detail": lambda t: t.route.pk,
@@ -131,6 +133,8 @@ OWNERS_BY_NAME: dict[str, tuple[str, ...]] = {
     "delivery_uuid": (VENDOR, KOMMUNE),
     "vendor_pk": (VENDOR,),
     "receipt_uuid": (VENDOR, KOMMUNE),
+    # A check is its maker's (a vendor's staff member); the kommune has no say in it.
+    "check_uuid": (VENDOR,),
 }
 OWNERS_BY_PK_URL: dict[str, tuple[str, ...]] = {
     "routes:route_detail": (VENDOR, KOMMUNE),

@@ -17,7 +17,8 @@ from django.utils import timezone
 
 from deliveries.jobs import validate_delivery
 from deliveries.lifecycle.states import DeliveryStatus
-from deliveries.models import ExpectedDelivery, ExpectedState
+from deliveries.models import ExpectedDelivery, ExpectedState, FileCheckStatus
+from deliveries.services.check import delivery_check, file_check_run
 from flisportal.audit.services import audit_record
 from flisportal.lib.periods import period_of, period_shift
 from routes.models import Endpoint, ITSystem, SftpUser
@@ -32,7 +33,7 @@ EVIL = ['=HYPERLINK("http://x","klik")', "+SUM(1,2)", "-2+3", "@SUM(A1)", "=cmd|
 
 
 @pytest.fixture
-def hostile_world(make_delivery, upload_route, vendor_a_user, vendor_a, admin_user):
+def hostile_world(make_delivery, incoming, upload_route, vendor_a_user, vendor_a, admin_user):
     # Names an administrator typed (or a vendor's data) that start like formulas.
     vendor_a.name = EVIL[0]
     vendor_a.save()
@@ -77,6 +78,13 @@ def hostile_world(make_delivery, upload_route, vendor_a_user, vendor_a, admin_us
     )
     make_receipt(tenant, flis_sftp, file_name=EVIL[0])
     make_receipt(tenant2, flis_sftp, file_name=EVIL[4])
+    # The hostile extract checked without sending, by the administrator who reads the exports
+    # (a check is only its maker's).
+    check = delivery_check(
+        user=admin_user, incoming=incoming(body.encode()), route=upload_route, period="2026-10"
+    )
+    assert file_check_run(check_id=check.pk) == FileCheckStatus.INVALID
+    tenant.file_check = tenant2.file_check = check
     return [tenant, tenant2]
 
 
@@ -112,6 +120,7 @@ def test_no_csv_export_has_a_cell_that_starts_a_formula(client, admin_user, host
     assert {
         "front:coverage_csv",
         "deliveries:report_csv",
+        "deliveries:check_report_csv",
         "deliveries:inbox_csv",
         "deliveries:outstanding_csv",
         "audit:log_csv",

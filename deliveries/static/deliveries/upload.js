@@ -7,7 +7,13 @@
   var progress = document.getElementById("upload-progress");
   var bar = progress.querySelector(".progress-bar");
   var text = document.getElementById("upload-progress-text");
-  var submit = document.getElementById("upload-submit");
+  // Both buttons post the same form; «Kontrollér uden at sende» only adds its name.
+  var buttons = [document.getElementById("upload-submit"), document.getElementById("check-submit")]
+    .filter(function (button) { return button; });
+
+  function disable(state) {
+    buttons.forEach(function (button) { button.disabled = state; });
+  }
   var maxBytes = parseInt(form.dataset.maxBytes, 10);
 
   function size(bytes) {
@@ -47,7 +53,7 @@
     box.classList.add("d-none");
     progress.classList.remove("d-none");
     bar.style.width = "0%";
-    if (submit) { submit.disabled = true; }
+    disable(true);
     var xhr = new XMLHttpRequest();
     xhr.open("POST", form.action);
     xhr.setRequestHeader("X-Requested-With", "XMLHttpRequest");
@@ -65,15 +71,20 @@
         window.location.assign(data.redirect);
         return;
       }
-      if (submit) { submit.disabled = false; }
+      disable(false);
       progress.classList.add("d-none");
       showErrors(data && data.errors ? data.errors : [form.dataset.failed + " (HTTP " + xhr.status + ")"]);
     });
     xhr.addEventListener("error", function () {
-      if (submit) { submit.disabled = false; }
+      disable(false);
       progress.classList.add("d-none");
       showErrors([form.dataset.failed]);
     });
-    xhr.send(new FormData(form));
+    var data = new FormData(form);
+    // FormData(form) leaves out the button that was pressed; the server needs to know which.
+    if (event.submitter && event.submitter.name) {
+      data.append(event.submitter.name, event.submitter.value);
+    }
+    xhr.send(data);
   });
 })();
