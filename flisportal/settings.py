@@ -234,6 +234,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # Every operation's problem answers (401, 404, 429; uploads 409, 413, 422), said once.
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "deliveries.api.schema.problem_responses",
+    ],
     # One name per choice set in the schema (a delivery's and a check's statuses differ).
     "ENUM_NAME_OVERRIDES": {
         "DeliveryStatusEnum": "deliveries.lifecycle.states.DeliveryStatus",

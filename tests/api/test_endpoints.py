@@ -281,6 +281,10 @@ def test_the_schema_and_its_readers_are_served_from_the_portal(api_world: ApiWor
     assert listing["responses"]["200"]["content"]["application/json"]["schema"] == {
         "$ref": "#/components/schemas/DeliverySummaryPage"
     }
+    problem = listing["responses"]["401"]["content"]["application/problem+json"]["schema"]
+    assert problem == {"$ref": "#/components/schemas/Problem"}
+    upload = schema.json()["paths"]["/api/v1/deliveries/"]["post"]["responses"]
+    assert {"201", "409", "413", "422"} <= set(upload)
     assert {p["name"] for p in listing["parameters"]} == {
         "data_area",
         "kommune",
