@@ -131,3 +131,15 @@ def test_a_closed_account_s_token_opens_nothing(api_world: ApiWorld) -> None:
 
     assert response.status_code == 401
     assert response.json()["code"] == "token_inactive"
+
+
+def test_the_account_menu_leads_to_the_token_page(api_world: ApiWorld) -> None:
+    """Rule: the page is in the account menu for people with a role (and not for others)."""
+    link = f'href="{reverse(PAGE)}"'
+    nobody = User.objects.create_user("ingen-rolle")
+
+    vendor_page = _logged_in(api_world.vendor_user).get(reverse("front:start")).content.decode()
+    nobody_page = _logged_in(nobody).get(reverse("front:start")).content.decode()
+
+    assert link in vendor_page
+    assert link not in nobody_page
