@@ -8,6 +8,7 @@ the data folder, Redis on 127.0.0.1. With DEBUG=false every secret must be given
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -64,10 +65,14 @@ INSTALLED_APPS = [
     "crispy_forms",
     "crispy_bootstrap5",
     "django_rq",
+    "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     "flisportal",
     "routes",
     "deliveries",
     "deliveries.serviceplatform",
+    "deliveries.api",
     "flisportal.notifications",
     "flisportal.audit",
     "axes",
@@ -199,6 +204,48 @@ VALIDATION_MAX_LISTED_ERRORS = env_int("FLISPORTAL_VALIDATION_MAX_LISTED_ERRORS"
 # Bytes of the extract the validator checks at a time: memory grows with this, not with the
 # size of the file.
 VALIDATION_BATCH_BYTES = env_int("FLISPORTAL_VALIDATION_BATCH_BYTES", 4 * 1024**2, minimum=4096)
+
+# --- The vendor API (docs/users/api.md) ----------------------------------------------------
+# Requests one API token may make, as "<number>/<second|minute|hour|day>". Counted per
+# process (the local-memory cache), so with N web workers a token gets up to N times this.
+API_RATE = env_str("FLISPORTAL_API_RATE", "120/minute")
+if not re.fullmatch(r"[1-9][0-9]*/(second|minute|hour|day)", API_RATE):
+    raise ImproperlyConfigured(
+        f"FLISPORTAL_API_RATE must read like 120/minute (second, minute, hour or day), "
+        f"not {API_RATE!r}."
+    )
+# The longest a token made on the API-nøgler page may stay valid.
+API_TOKEN_MAX_DAYS = env_int("FLISPORTAL_API_TOKEN_MAX_DAYS", 365, minimum=1, maximum=3650)
+REST_FRAMEWORK = {
+    # The API's views name their token authentication themselves (deliveries.api.views);
+    # nothing else authenticates through DRF, so no session cookie ever opens the API.
+    "DEFAULT_AUTHENTICATION_CLASSES": [],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "deliveries.api.problems.problem_exception_handler",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "FLIS-portal API",
+    "DESCRIPTION": "Leverancer til FLIS og kommunernes LIS (SF1630): upload, status, "
+    "valideringsrapporter og indbakke. Se docs/users/api.md.",
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SCHEMA_PATH_PREFIX": "/api/v1",
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    # Every operation's problem answers (401, 404, 429; uploads 409, 413, 422), said once.
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "deliveries.api.schema.problem_responses",
+    ],
+    # One name per choice set in the schema (a delivery's and a check's statuses differ).
+    "ENUM_NAME_OVERRIDES": {
+        "DeliveryStatusEnum": "deliveries.lifecycle.states.DeliveryStatus",
+        "FileCheckStatusEnum": "deliveries.models.FileCheckStatus",
+    },
+}
 
 CRISPY_ALLOWED_TEMPLATE_PACKS = "bootstrap5"
 CRISPY_TEMPLATE_PACK = "bootstrap5"

@@ -37,7 +37,10 @@ SKIPPED_PREFIXES = {
     "admin/": "Django's admin has its own staff-only permission system (tested in test_admin).",
     "admin/rq/": "django-rq's dashboard sits under admin/ and is staff-only by django-rq itself.",
     "i18n/": "the language switch is a public POST that only sets a cookie.",
-    "konto/": "Django's login, logout and password pages: public by design (test_login).",
+    "konto/": "Django's login, logout and password pages: public by design (test_login); the "
+    "API-nøgler page shows only the person's own tokens (tests/api/test_tokens.py).",
+    "api/v1/": "the vendor API answers tokens, not sessions (401, not a login redirect); its own "
+    "matrix over the same tenants is tests/api/test_access.py.",
     "healthz": "the load balancer's health check: public by design, says only ok/fejl for the "
     "database and Redis, no data (test_healthz).",
 }
