@@ -1,12 +1,15 @@
 """Starting a login when the provider cannot be used: a Danish page that says what to do, and
-an audit row with the technical reason, never a server error."""
+an audit row with the technical reason, never a server error. Also logging out without a
+provider, and the mappings' own validation."""
 
 from __future__ import annotations
 
 import pytest
+from django.core.exceptions import ValidationError
 from django.urls import reverse
 
 from flisportal.audit.models import AuditEntry
+from flisportal.sso.models import RoleMapping
 from tests.helpers.net import free_port
 from tests.helpers.sso import identity_provider
 
@@ -39,3 +42,20 @@ def test_disabled_provider_is_not_found(client):
 def test_callback_is_get_only(client):
     identity_provider(slug="kun-get")
     assert client.post(reverse("sso:callback", args=["kun-get"])).status_code == 405
+
+
+def test_logout_of_a_password_user_ends_the_session_and_goes_to_login(client, vendor_a_user):
+    """base.html's logout form posts here for everyone, not only SSO users."""
+    client.force_login(vendor_a_user)
+    response = client.post(reverse("sso:logout"))
+    assert response.status_code == 302 and response["Location"] == reverse("login")
+    assert "_auth_user_id" not in client.session
+    assert client.get(reverse("sso:logout")).status_code == 405
+
+
+def test_a_vendor_or_kommune_mapping_must_name_its_vendor_or_kommune():
+    provider = identity_provider()
+    for role, field in (("vendor", "vendor"), ("consultant", "kommune")):
+        with pytest.raises(ValidationError) as refused:
+            RoleMapping(provider=provider, value="g", role=role).full_clean()
+        assert field in refused.value.message_dict
