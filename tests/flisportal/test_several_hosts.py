@@ -25,7 +25,7 @@ import requests
 from django.db import connection
 from django.urls import reverse
 
-from deliveries.lifecycle.states import DeliveryStatus
+from deliveries.lifecycle.states import PROBLEM, DeliveryStatus
 from deliveries.models import Delivery, Receipt, ReceiptVerdict
 from deliveries.serviceplatform.server import standin_running
 from tests.factories import dagtilbud_csv
@@ -155,6 +155,8 @@ def wait_for_status(delivery: Delivery, status: str, site: Site) -> None:
         delivery.refresh_from_db()
         if delivery.status == status:
             return
+        if delivery.status in PROBLEM:
+            break  # rejected, refused or failed: waiting longer changes nothing
         time.sleep(0.5)
     logs = "\n".join(
         f"--- {host.name}\n{host.log.read_text(errors='replace')[-3000:]}"
