@@ -47,6 +47,7 @@ from deliveries.services.intake import IncomingFile, IntakeRefused, Refusal, del
 from deliveries.uploads import HashingUploadHandler, UploadRefused, prepare_upload
 from flisportal.lib.csvexport import csv_download, stamped
 from flisportal.lib.links import link_former
+from flisportal.lib.storage import stored_file_response
 from routes.models import Route, User
 
 PAGE_SIZE = 50
@@ -482,10 +483,8 @@ def delivery_download(request: HttpRequest, delivery_uuid: uuid.UUID) -> FileRes
     delivery = access.delivery_or_404(request, delivery_uuid)
     if delivery.file_deleted_at is not None or not delivery.file:
         raise Http404(_("Filen er slettet efter opbevaringsperioden."))
-    handle = delivery.file.open("rb")
-    return FileResponse(
-        handle,
-        as_attachment=True,
+    return stored_file_response(
+        str(delivery.file.name),
         filename=delivery.original_filename.rsplit(".", 1)[0] + ".csv"
         if delivery.original_filename
         else f"{delivery.uuid}.csv",

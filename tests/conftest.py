@@ -23,4 +23,5 @@ pytest_plugins = [
     "tests.fixtures.standin",
     "tests.fixtures.api",
     "tests.fixtures.sso",
+    "tests.fixtures.objectstore",
 ]

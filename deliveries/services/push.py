@@ -37,6 +37,7 @@ from deliveries.services.sftp_login import SftpLogin, sftp_login
 from deliveries.sftp import SftpError
 from flisportal.lib.periods import COPENHAGEN, local_time_text, period_compact
 from flisportal.lib.queues import SFTP, enqueue_in_on_commit
+from flisportal.lib.storage import open_stored
 from routes.models import Route, RouteStatus, SftpUser
 from routes.validators import authority_urn
 
@@ -249,7 +250,7 @@ def _store_converted(delivery: Delivery, target: str) -> tuple[str, int, str]:
     digest = hashlib.sha256()
     size = 0
     try:
-        source = default_storage.open(source_name, "rb")
+        source = open_stored(source_name)
     except FileNotFoundError:
         raise SftpError(text("push.file_missing", name=source_name), permanent=True) from None
     with source, tempfile.TemporaryFile() as spool:
@@ -293,7 +294,7 @@ def _send(delivery: Delivery, login: SftpLogin, *, beat_while: Q) -> None:
 
     sending = str(delivery.sent_file.name or delivery.file.name)
     try:
-        stored = default_storage.open(sending, "rb")
+        stored = open_stored(sending)
     except FileNotFoundError:
         raise SftpError(text("push.file_missing", name=sending), permanent=True) from None
     with (
