@@ -46,11 +46,12 @@ system:
 venv: $(STAMP)
 
 # setuptools < 81 still has pkg_resources, which xstatic-bootstrap's sdist needs to build, so
-# the project installs without build isolation into a venv that has it.
+# the project installs without build isolation into a venv that has it. The `s3` extra
+# (django-storages, boto3) is installed for the tests that keep files in an object store.
 $(STAMP): pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PIP) install -q --upgrade pip "setuptools>=68,<81" wheel
-	$(PIP) install -q --no-build-isolation -e ".[dev]"
+	$(PIP) install -q --no-build-isolation -e ".[dev,s3]"
 	touch $(STAMP)
 
 lint: venv

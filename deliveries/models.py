@@ -112,6 +112,10 @@ class DeliveryQuerySet(ScopedQuerySet["Delivery"]):
         return self.filter(kommune__consultants=user)
 
 
+# Encodings as people name them (the validator records Python's codec names).
+ENCODING_NAMES = {"utf-8": "UTF-8", "utf-8-sig": "UTF-8 (med BOM)", "cp1252": "Windows-1252"}
+
+
 def delivery_upload_to(instance: Delivery, filename: str) -> str:
     # The user's file name is metadata only: the stored name says what the file is, and the
     # uuid (SendersFileId) keeps it unique.
@@ -160,6 +164,15 @@ class Delivery(models.Model):
     file = models.FileField(_("fil"), upload_to=delivery_upload_to, max_length=255)
     size = models.BigIntegerField(_("størrelse (bytes)"))
     sha256 = models.CharField(_("SHA-256"), max_length=64)
+    # What reached the recipients, written by the push before it sends. `file` stays the
+    # upload as it came; a file in another encoding than the contract's `sendEncoding` is sent
+    # as the converted copy `sent_file` (empty when the upload itself was sent). Size and
+    # SHA-256 are those of the bytes sent: the trigger's SizeInBytes and the Hent side's check
+    # are on them.
+    sent_file = models.FileField(_("afsendt fil"), max_length=255, blank=True)
+    sent_encoding = models.CharField(_("afsendt tegnsæt"), max_length=20, blank=True)
+    sent_size = models.BigIntegerField(_("afsendt størrelse (bytes)"), null=True, blank=True)
+    sent_sha256 = models.CharField(_("afsendt SHA-256"), max_length=64, blank=True)
     contract = models.ForeignKey(
         DataContract,
         verbose_name=_("kontrakt"),
@@ -185,6 +198,9 @@ class Delivery(models.Model):
     error_count = models.BigIntegerField(_("fejl i alt"), default=0)
     errors_by_rule = models.JSONField(_("fejl pr. regel"), default=dict, blank=True)
     errors_by_column = models.JSONField(_("fejl pr. kolonne"), default=dict, blank=True)
+    # What the report says that is no error (empty lines skipped), each as `stored_as` writes a
+    # text: {"message", "message_code", "message_params"}.
+    validation_notices = models.JSONField(_("bemærkninger"), default=list, blank=True)
     validated_at = models.DateTimeField(_("valideret"), null=True, blank=True)
     # Push to the Serviceplatform. The wire name and TransactionId are made on the first try and
     # kept, so a retry overwrites its own leftover upload and the platform sees one transfer.
@@ -257,6 +273,38 @@ class Delivery(models.Model):
     @property
     def is_working(self) -> bool:
         return self.status in WORKING
+
+    @property
+    def was_converted(self) -> bool:
+        """Sent as a copy converted to another encoding, not as uploaded."""
+        return bool(self.sent_file)
+
+    @property
+    def wire_size(self) -> int:
+        """The size of the bytes that go (or went) to the platform."""
+        return self.sent_size if self.sent_size is not None else self.size
+
+    @property
+    def wire_sha256(self) -> str:
+        """The SHA-256 the Hent side expects of the fetched file: the bytes that were sent
+        (deliveries pushed before the sent hash was recorded were sent as uploaded)."""
+        return self.sent_sha256 or self.sha256
+
+    @property
+    def conversion_text(self) -> str:
+        """What the push did to the file's encoding, for the delivery page."""
+        return _("Konverteret fra %(source)s til %(target)s før afsendelse") % {
+            "source": ENCODING_NAMES.get(self.encoding, self.encoding),
+            "target": ENCODING_NAMES.get(self.sent_encoding, self.sent_encoding),
+        }
+
+    @property
+    def notice_texts(self) -> list[str]:
+        """The report's notices in the reader's language."""
+        return [
+            render(n.get("message_code", ""), n.get("message_params", {}), fallback=n["message"])
+            for n in self.validation_notices
+        ]
 
     @property
     def push_failed(self) -> bool:
@@ -852,6 +900,14 @@ class FileCheck(models.Model):
         """The listed issues as (unsaved) ValidationIssue rows, so they are shown, translated
         and exported exactly as a delivery's are."""
         return [ValidationIssue(**fields) for fields in self.report.get("issues", [])]
+
+    @property
+    def notice_texts(self) -> list[str]:
+        """The report's notices (empty lines skipped) in the reader's language."""
+        return [
+            render(n.get("message_code", ""), n.get("message_params", {}), fallback=n["message"])
+            for n in self.report.get("notices", [])
+        ]
 
     @property
     def problem_text(self) -> str:

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from deliveries import views
+from deliveries import contract_views, views
 from deliveries.hent import views as inbox_views
 
 app_name = "deliveries"
@@ -22,6 +22,17 @@ urlpatterns = [
     path("leverancer/<uuid:delivery_uuid>/fil/", views.delivery_download, name="download"),
     path(
         "leverancer/<uuid:delivery_uuid>/rapport.csv", views.delivery_report_csv, name="report_csv"
+    ),
+    path("kontrakter/", contract_views.contract_index, name="contracts"),
+    path(
+        "kontrakter/<slug:area_code>/<str:version>/",
+        contract_views.contract_detail,
+        name="contract",
+    ),
+    path(
+        "kontrakter/<slug:area_code>/<str:version>/skabelon.csv",
+        contract_views.contract_template,
+        name="contract_template",
     ),
     path("indbakke/", inbox_views.inbox, name="inbox"),
     path("indbakke/eksport.csv", inbox_views.inbox_csv, name="inbox_csv"),

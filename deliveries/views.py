@@ -40,12 +40,14 @@ from deliveries.forms import (
 )
 from deliveries.lifecycle.states import AWAITING_OTHERS, DeliveryStatus
 from deliveries.models import DataContract, Delivery, ValidationIssue
+from deliveries.rules import RuleWords
 from deliveries.services import retry
 from deliveries.services.check import delivery_check
 from deliveries.services.intake import IncomingFile, IntakeRefused, Refusal, delivery_upload
 from deliveries.uploads import HashingUploadHandler, UploadRefused, prepare_upload
 from flisportal.lib.csvexport import csv_download, stamped
 from flisportal.lib.links import link_former
+from flisportal.lib.storage import stored_file_response
 from routes.models import Route, User
 
 PAGE_SIZE = 50
@@ -56,6 +58,7 @@ REPORT_PAGE_SIZE = 100
 REFUSAL_FIELDS: dict[Refusal, str] = {
     Refusal.PERIOD: "period",
     Refusal.SAME_FILE: "redelivery_confirmed",
+    Refusal.DELIVERED: "redelivery_confirmed",
 }
 
 
@@ -107,7 +110,9 @@ def _upload(request: HttpRequest) -> HttpResponse:
                 return JsonResponse({"redirect": url})
             return redirect(url)
         if _wants_json(request):
-            return JsonResponse({"errors": form.error_list()}, status=400)
+            return JsonResponse(
+                {"errors": form.error_list(), "earlier": _earlier_link(form.earlier)}, status=400
+            )
         status = 400
     else:
         initial: dict[str, Any] = {}
@@ -144,12 +149,16 @@ def _upload(request: HttpRequest) -> HttpResponse:
 
 def _initial_for(route: Route, period: str) -> dict[str, Any]:
     """The upload form filled in for one route and period (a correction, a period owed)."""
+    return {"route": route.pk, "period": period}
+
+
+def _earlier_link(earlier: Delivery | None) -> dict[str, str] | None:
+    """The link to the delivery a refusal was about, for the upload script to show."""
+    if earlier is None:
+        return None
     return {
-        "it_system": route.sender_system_id,
-        "data_area": route.data_area_id,
-        "kommune": route.kommune_id,
-        "period": period,
-        "environment": route.endpoint_id,
+        "href": reverse("deliveries:detail", args=[earlier.uuid]),
+        "text": _("Se den tidligere leverance"),
     }
 
 
@@ -170,8 +179,7 @@ def _received(form: DeliveryUploadForm) -> IncomingFile | None:
 def _try_upload(form: DeliveryUploadForm, user: User, replaces: Delivery | None) -> str | None:
     """The new delivery's page, or None with the reason on the form: the file as received is
     checked here, the upload's rules by the intake service."""
-    route = form.route
-    assert route is not None
+    route: Route = form.cleaned_data["route"]
     incoming = _received(form)
     if incoming is None:
         return None
@@ -186,6 +194,7 @@ def _try_upload(form: DeliveryUploadForm, user: User, replaces: Delivery | None)
         )
     except IntakeRefused as refusal:
         form.add_error(REFUSAL_FIELDS.get(refusal.reason), refusal.message)
+        form.earlier = refusal.earlier
         return None
     return reverse("deliveries:detail", args=[delivery.uuid])
 
@@ -193,8 +202,7 @@ def _try_upload(form: DeliveryUploadForm, user: User, replaces: Delivery | None)
 def _try_check(form: DeliveryUploadForm, user: User) -> str | None:
     """The new check's page, or None with the reason on the form: the same file checks and
     the same rules as an upload up to validation (deliveries.services.check)."""
-    route = form.route
-    assert route is not None
+    route: Route = form.cleaned_data["route"]
     incoming = _received(form)
     if incoming is None:
         return None
@@ -325,6 +333,10 @@ def delivery_detail(request: HttpRequest, delivery_uuid: uuid.UUID) -> HttpRespo
                 listed=issues.count(),
                 errors_by_rule=delivery.errors_by_rule,
                 errors_by_column=delivery.errors_by_column,
+                words=RuleWords(delivery.contract.document if delivery.contract else None),
+                # The column each rule's errors were first listed in, to describe the rule in
+                # the summary (one query; a rule broken in two columns is described by its first).
+                rule_columns=delivery.issues.order_by("position").values_list("rule", "column"),
             ),
             "may_upload": access.may_upload(request.user),
             "may_retry": delivery.status == DeliveryStatus.FAILED
@@ -347,16 +359,29 @@ def _report_context(
     listed: int,
     errors_by_rule: dict[str, int],
     errors_by_column: dict[str, int],
+    words: RuleWords,
+    rule_columns: Iterable[tuple[str, str]],
 ) -> dict[str, Any]:
     """What the report partial (deliveries/_report.html) shows beside its counts, for a
     delivery and a check alike: one page of the listed issues (already narrowed to the rule in
-    `?regel=`, if any) and the errors per rule and per column, most first."""
+    `?regel=`, if any), each with the words of its rule (deliveries.rules), and the errors per
+    rule and per column, most first. `rule_columns` are (rule, column) pairs in report order:
+    a rule in the summary is described by the first column it was broken in."""
     rule = request.GET.get("regel", "")
+    first_column: dict[str, str] = {}
+    for name, column in rule_columns:
+        first_column.setdefault(name, column)
+    page = Paginator(issues, REPORT_PAGE_SIZE).get_page(request.GET.get("side"))
     return {
-        "page": Paginator(issues, REPORT_PAGE_SIZE).get_page(request.GET.get("side")),
+        "page": page,
+        "issues": [(issue, words(issue.column, issue.rule)) for issue in page],
         "rule": rule,
+        "rule_words": words(first_column.get(rule, ""), rule) if rule else "",
         "report_query": urlencode({"regel": rule}),
-        "rules": sorted(errors_by_rule.items(), key=lambda kv: -kv[1]),
+        "rules": [
+            (name, count, words(first_column.get(name, ""), name))
+            for name, count in sorted(errors_by_rule.items(), key=lambda kv: -kv[1])
+        ],
         "columns": sorted(errors_by_column.items(), key=lambda kv: -kv[1]),
         "listed": listed,
     }
@@ -382,6 +407,8 @@ def file_check_detail(request: HttpRequest, check_uuid: uuid.UUID) -> HttpRespon
                 listed=len(issues),
                 errors_by_rule=check.report.get("errors_by_rule", {}),
                 errors_by_column=check.report.get("errors_by_column", {}),
+                words=RuleWords(check.contract.document if check.contract else None),
+                rule_columns=[(issue.rule, issue.column) for issue in issues],
             ),
         },
     )
@@ -396,7 +423,11 @@ def file_check_detail(request: HttpRequest, check_uuid: uuid.UUID) -> HttpRespon
 @require_GET
 def file_check_report_csv(request: HttpRequest, check_uuid: uuid.UUID) -> StreamingHttpResponse:
     check = access.file_check_or_404(request, check_uuid)
-    return _report_csv(f"kontrolrapport-{check.uuid}.csv", check.issues)
+    return _report_csv(
+        f"kontrolrapport-{check.uuid}.csv",
+        check.issues,
+        words=RuleWords(check.contract.document if check.contract else None),
+    )
 
 
 @login_required
@@ -452,10 +483,8 @@ def delivery_download(request: HttpRequest, delivery_uuid: uuid.UUID) -> FileRes
     delivery = access.delivery_or_404(request, delivery_uuid)
     if delivery.file_deleted_at is not None or not delivery.file:
         raise Http404(_("Filen er slettet efter opbevaringsperioden."))
-    handle = delivery.file.open("rb")
-    return FileResponse(
-        handle,
-        as_attachment=True,
+    return stored_file_response(
+        str(delivery.file.name),
         filename=delivery.original_filename.rsplit(".", 1)[0] + ".csv"
         if delivery.original_filename
         else f"{delivery.uuid}.csv",
@@ -467,14 +496,28 @@ def delivery_download(request: HttpRequest, delivery_uuid: uuid.UUID) -> FileRes
 @require_GET
 def delivery_report_csv(request: HttpRequest, delivery_uuid: uuid.UUID) -> StreamingHttpResponse:
     delivery = access.delivery_or_404(request, delivery_uuid)
-    return _report_csv(f"valideringsrapport-{delivery.uuid}.csv", delivery.issues.all().iterator())
+    return _report_csv(
+        f"valideringsrapport-{delivery.uuid}.csv",
+        delivery.issues.all().iterator(),
+        words=RuleWords(delivery.contract.document if delivery.contract else None),
+    )
 
 
-def _report_csv(filename: str, issues: Iterable[ValidationIssue]) -> StreamingHttpResponse:
-    """The listed issues of a report as CSV: a delivery's and a check's are the same file."""
-    header = [_("række"), _("kolonne"), _("værdi"), _("regel"), _("besked")]
+def _report_csv(
+    filename: str, issues: Iterable[ValidationIssue], *, words: RuleWords
+) -> StreamingHttpResponse:
+    """The listed issues of a report as CSV: a delivery's and a check's are the same file. The
+    rule twice: its code for machines (filters, scripts) and its words for people."""
+    header = [_("række"), _("kolonne"), _("værdi"), _("regel"), _("beskrivelse"), _("besked")]
     rows = (
-        [issue.row or "", issue.column, issue.value, issue.rule, issue.message_text]
+        [
+            issue.row or "",
+            issue.column,
+            issue.value,
+            issue.rule,
+            words(issue.column, issue.rule),
+            issue.message_text,
+        ]
         for issue in issues
     )
     return csv_download(filename, header, rows)

@@ -8,6 +8,7 @@ the data folder, Redis on 127.0.0.1. With DEBUG=false every secret must be given
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -64,12 +65,17 @@ INSTALLED_APPS = [
     "crispy_forms",
     "crispy_bootstrap5",
     "django_rq",
+    "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     "flisportal",
     "routes",
     "deliveries",
     "deliveries.serviceplatform",
+    "deliveries.api",
     "flisportal.notifications",
     "flisportal.audit",
+    "flisportal.sso",
     "axes",
     "django_otp",
     "django_otp.plugins.otp_totp",
@@ -113,6 +119,7 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "django.template.context_processors.i18n",
                 "flisportal.context_processors.portal",
+                "flisportal.sso.context_processors.sso_providers",
             ],
         },
     },
@@ -128,6 +135,8 @@ AUTH_USER_MODEL = "routes.User"
 # django-axes first: it refuses a locked-out account or source before the password is checked.
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
+    # Refuses a password for users whose provider (or SSO_PASSWORD_LOGIN) switched them off.
+    "flisportal.sso.backends.PasswordGateBackend",
     "django.contrib.auth.backends.ModelBackend",
 ]
 LOGIN_URL = "login"
@@ -226,6 +235,48 @@ VALIDATION_MAX_LISTED_ERRORS = env_int("FLISPORTAL_VALIDATION_MAX_LISTED_ERRORS"
 # Bytes of the extract the validator checks at a time: memory grows with this, not with the
 # size of the file.
 VALIDATION_BATCH_BYTES = env_int("FLISPORTAL_VALIDATION_BATCH_BYTES", 4 * 1024**2, minimum=4096)
+
+# --- The vendor API (docs/users/api.md) ----------------------------------------------------
+# Requests one API token may make, as "<number>/<second|minute|hour|day>". Counted per
+# process (the local-memory cache), so with N web workers a token gets up to N times this.
+API_RATE = env_str("FLISPORTAL_API_RATE", "120/minute")
+if not re.fullmatch(r"[1-9][0-9]*/(second|minute|hour|day)", API_RATE):
+    raise ImproperlyConfigured(
+        f"FLISPORTAL_API_RATE must read like 120/minute (second, minute, hour or day), "
+        f"not {API_RATE!r}."
+    )
+# The longest a token made on the API-nøgler page may stay valid.
+API_TOKEN_MAX_DAYS = env_int("FLISPORTAL_API_TOKEN_MAX_DAYS", 365, minimum=1, maximum=3650)
+REST_FRAMEWORK = {
+    # The API's views name their token authentication themselves (deliveries.api.views);
+    # nothing else authenticates through DRF, so no session cookie ever opens the API.
+    "DEFAULT_AUTHENTICATION_CLASSES": [],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "deliveries.api.problems.problem_exception_handler",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "FLIS-portal API",
+    "DESCRIPTION": "Leverancer til FLIS og kommunernes LIS (SF1630): upload, status, "
+    "valideringsrapporter og indbakke. Se docs/users/api.md.",
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SCHEMA_PATH_PREFIX": "/api/v1",
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    # Every operation's problem answers (401, 404, 429; uploads 409, 413, 422), said once.
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "deliveries.api.schema.problem_responses",
+    ],
+    # One name per choice set in the schema (a delivery's and a check's statuses differ).
+    "ENUM_NAME_OVERRIDES": {
+        "DeliveryStatusEnum": "deliveries.lifecycle.states.DeliveryStatus",
+        "FileCheckStatusEnum": "deliveries.models.FileCheckStatus",
+    },
+}
 
 CRISPY_ALLOWED_TEMPLATE_PACKS = "bootstrap5"
 CRISPY_TEMPLATE_PACK = "bootstrap5"
@@ -414,6 +465,15 @@ AXES_CLIENT_IP_CALLABLE = "flisportal.lib.clientaddr.client_address"
 # address was every client's. Kept only so a deployment that still names a header in it is
 # refused with a pointer to the settings above (flisportal.E011).
 LEGACY_AXES_IP_HEADERS = env_list("AXES_IP_HEADERS", [])
+# --- Single sign-on over OpenID Connect (flisportal/sso, docs/operations/sso.md) ------------
+# Off: nobody but a superuser logs in with a password; everyone else through a provider.
+SSO_PASSWORD_LOGIN = env_bool("SSO_PASSWORD_LOGIN", True)
+# Seconds an ID token's exp/iat may be off from the portal's clock (clock skew), no more.
+SSO_CLOCK_SKEW_SECONDS = env_int("SSO_CLOCK_SKEW_SECONDS", 60, minimum=0, maximum=300)
+# Seconds the portal waits for a provider's discovery, key and token endpoints.
+SSO_HTTP_TIMEOUT = env_int("SSO_HTTP_TIMEOUT", 10, minimum=1, maximum=120)
+# --- end single sign-on ----------------------------------------------------------------------
+
 # --- Hent-side fetcher (deliveries/fetching.py) ---------------------------------------------
 # Seconds between two fetch rounds: each round lists IN/ of every recipient SFTP user the portal
 # holds an active key for, and fetches what has arrived (RQ cron, `manage.py rqcron`).

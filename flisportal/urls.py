@@ -18,11 +18,13 @@ urlpatterns = [
     ),
     path("konto/", include("flisportal.twofactor.urls")),
     path("konto/", include("django.contrib.auth.urls")),
+    path("sso/", include("flisportal.sso.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
     path("admin/rq/", include("django_rq.urls")),
     path("", include("routes.urls")),
     path("", include("deliveries.urls")),
+    path("", include("deliveries.api.urls")),
     path("", include("flisportal.notifications.urls")),
     path("", include("flisportal.audit.urls")),
 ]

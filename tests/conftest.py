@@ -22,4 +22,7 @@ pytest_plugins = [
     "tests.fixtures.services",
     "tests.fixtures.standin",
     "tests.fixtures.twofactor",
+    "tests.fixtures.api",
+    "tests.fixtures.sso",
+    "tests.fixtures.objectstore",
 ]

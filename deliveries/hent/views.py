@@ -25,6 +25,7 @@ from deliveries.forms import ReceiptFilterForm
 from deliveries.models import Receipt, ReceiptQuerySet, ReceiptRead
 from flisportal.lib.csvexport import csv_download, stamped
 from flisportal.lib.links import link_former
+from flisportal.lib.storage import stored_file_response
 from routes.models import User
 
 PAGE_SIZE = 50
@@ -135,16 +136,15 @@ def receipt_download(request: HttpRequest, receipt_uuid: uuid.UUID) -> FileRespo
     if receipt.file_deleted_at is not None:
         raise Http404(_("Filen er slettet efter opbevaringsperioden."))
     try:
-        handle = receipt.file.open("rb")
+        response = stored_file_response(
+            str(receipt.file.name),
+            filename=get_valid_filename(receipt.file_name) or f"{receipt.uuid}.csv",
+            content_type="application/octet-stream",
+        )
     except FileNotFoundError:
         # Retention deletes the copy before it stamps the row: between the two (or after a
         # run that died there) the row still names it.
         raise Http404(_("Filen er slettet efter opbevaringsperioden.")) from None
     assert isinstance(request.user, User)
     _mark_read(receipt, request.user)
-    return FileResponse(
-        handle,
-        as_attachment=True,
-        filename=get_valid_filename(receipt.file_name) or f"{receipt.uuid}.csv",
-        content_type="application/octet-stream",
-    )
+    return response

@@ -150,6 +150,7 @@ def file_check_report(report: Report, *, contract: DataContract) -> dict[str, An
         "errors_by_rule": dict(report.by_rule),
         "errors_by_column": dict(report.by_column),
         "issues": list(issue_fields(report)),
+        "notices": [stored_as("message", notice) for notice in report.notices],
     }
 
 

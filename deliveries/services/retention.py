@@ -149,7 +149,8 @@ def retention_run(*, now: datetime | None = None, dry_run: bool = False) -> Rete
     for delivery in retention_due(now=now):
         if dry_run or _delete_and_stamp(
             result,
-            name=delivery.file.name or "",
+            # The upload and, if it was converted before sending, the copy that was sent.
+            names=[name for name in (delivery.file.name, delivery.sent_file.name) if name],
             label=str(delivery.pk),
             stamp=partial(_delivery_stamp, delivery, now=now),
         ):
@@ -206,7 +207,7 @@ def receipt_files_delete(result: RetentionRound, *, now: datetime) -> None:
     for receipt in receipt_files_due(now=now):
         if result.dry_run or _delete_and_stamp(
             result,
-            name=receipt.file.name or "",
+            names=[receipt.file.name or ""],
             label=f"kvittering {receipt.pk}",
             stamp=partial(_receipt_stamp, receipt, now=now),
         ):
@@ -215,7 +216,7 @@ def receipt_files_delete(result: RetentionRound, *, now: datetime) -> None:
 
 
 def _delete_and_stamp(
-    result: RetentionRound, *, name: str, label: str, stamp: Callable[[], bool]
+    result: RetentionRound, *, names: list[str], label: str, stamp: Callable[[], bool]
 ) -> bool:
     """One stored file's deletion, alike for a delivery's file and a receipt's copy. Storage
     first, outside any transaction (it may be an object store); deleting a file that is already
@@ -224,9 +225,10 @@ def _delete_and_stamp(
     storage failed (listed in `result.failed`, tried again next run) or another run stamped the
     row first (and counted it)."""
     try:
-        default_storage.delete(name)
+        for name in names:
+            default_storage.delete(name)
     except Exception as exc:  # storage errors vary by backend; the next run tries again
-        logger.exception("retention: could not delete %s", name)
+        logger.exception("retention: could not delete %s", names)
         result.failed.append(f"{label}: {type(exc).__name__}: {exc}")
         return False
     with transaction.atomic():
@@ -245,7 +247,12 @@ def _delivery_stamp(delivery: Delivery, *, now: datetime) -> bool:
         object_type="deliveries.delivery",
         object_id=delivery.pk,
         object_repr=f"{delivery.uuid} ({delivery.period})",
-        before={"file": delivery.file.name, "size": delivery.size, "sha256": delivery.sha256},
+        before={
+            "file": delivery.file.name,
+            "size": delivery.size,
+            "sha256": delivery.sha256,
+            **({"sent_file": delivery.sent_file.name} if delivery.sent_file else {}),
+        },
         after={
             "reason": "retention",
             "status": delivery.status,

@@ -20,11 +20,12 @@ from django.utils import timezone
 
 from deliveries.lifecycle.states import DeliveryStatus
 from deliveries.lifecycle.transitions import delivery_transition
-from deliveries.messages import Text, text
+from deliveries.messages import Text, stored_as, text
 from deliveries.models import DataContract, Delivery, ValidationIssue
 from deliveries.services import PUSH_JOB
 from deliveries.validation import FILE_RULES, ProgressCallback, Report, validate_file
 from flisportal.lib.queues import SFTP, enqueue_on_commit
+from flisportal.lib.storage import open_stored
 
 logger = logging.getLogger(__name__)
 
@@ -32,7 +33,7 @@ logger = logging.getLogger(__name__)
 @contextmanager
 def local_path(name: str) -> Iterator[Path]:
     """A local path for a stored file: the file itself on disk storage, else a temp copy
-    (polars reads from a path), removed when the block ends.
+    (polars reads from a path) in this process's temp folder, removed when the block ends.
 
     Only a FileSystemStorage is asked for its path: other storages may answer `path()` with a
     name that is no file on this machine (InMemoryStorage does), or raise NotImplementedError
@@ -42,7 +43,9 @@ def local_path(name: str) -> Iterator[Path]:
         return
     with tempfile.TemporaryDirectory(prefix="flis-delivery-") as folder:
         target = Path(folder) / "extract.csv"
-        with default_storage.open(name, "rb") as source, target.open("wb") as out:
+        # Copied from the store in pieces: the copy is on this machine's disk, never whole in
+        # its memory.
+        with open_stored(name) as source, target.open("wb") as out:
             shutil.copyfileobj(source, out, 1024 * 1024)
         yield target
 
@@ -185,6 +188,7 @@ def _record_report(delivery: Delivery, contract: DataContract, report: Report) -
             error_count=report.error_count,
             errors_by_rule=dict(report.by_rule),
             errors_by_column=dict(report.by_column),
+            validation_notices=[stored_as("message", notice) for notice in report.notices],
             validated_at=timezone.now(),
             heartbeat_at=None,
         )

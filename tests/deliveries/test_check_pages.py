@@ -26,11 +26,8 @@ BANNER = "Kun kontrolleret — intet er sendt."
 def form_data(route, content: bytes, *, name: str = "udtraek.csv", **extra):
     """The upload form as «Kontrollér uden at sende» posts it."""
     return {
-        "it_system": route.sender_system_id,
-        "data_area": route.data_area_id,
-        "kommune": route.kommune_id,
+        "route": route.pk,
         "period": "2026-10",
-        "environment": route.endpoint_id,
         "file": SimpleUploadedFile(name, content, content_type="text/csv"),
         CHECK_BUTTON: "Kontrollér uden at sende",
         **extra,
@@ -132,7 +129,9 @@ def test_an_invalid_file_shows_the_report_as_a_delivery_page_does(checked, vendo
     assert "3 fejl i alt; de første 3 er listet." in body
     assert reverse("deliveries:check_report_csv", args=[check.uuid]) in body
     assert body.count("<td><code>halv</code></td>") == 3
-    assert '<a href="?regel=enum">enum</a>' in body
+    # The rule in words (deliveries.rules), its code small beside it, as on a delivery's page.
+    assert '<a href="?regel=enum">Et af' in body
+    assert '<code class="small text-muted">enum</code>' in body
     # The rule filter narrows the listed issues, as on a delivery's page.
     narrowed = vendor_client.get(reverse("deliveries:check", args=[check.uuid]), {"regel": "x"})
     assert "<td><code>halv</code></td>" not in narrowed.content.decode()
@@ -144,7 +143,7 @@ def test_the_report_downloads_as_csv(checked, vendor_client):
     assert response.status_code == 200
     assert f"kontrolrapport-{check.uuid}.csv" in response["Content-Disposition"]
     lines = b"".join(response.streaming_content).decode("utf-8-sig").splitlines()
-    assert lines[0] == "række;kolonne;værdi;regel;besked"
+    assert lines[0] == "række;kolonne;værdi;regel;beskrivelse;besked"
     assert lines[1].startswith("3;pladstype;halv;enum;")
 
 
@@ -181,7 +180,7 @@ def test_send_this_file_fills_in_the_upload_form(checked, vendor_client, upload_
     response = vendor_client.get(URL, {CHECK_BUTTON: str(check.uuid)})
     assert response.status_code == 200
     form = response.context["form"]
-    assert form.initial["kommune"] == upload_route.kommune_id
+    assert form.initial["route"] == upload_route.pk
     assert form.initial["period"] == "2026-10"
     assert "Vælg filen igen nedenfor" in response.content.decode()
 
@@ -242,3 +241,13 @@ def test_a_check_is_not_listed_among_deliveries(checked, vendor_client):
     body = vendor_client.get(reverse("deliveries:list")).content.decode()
     assert "udtraek.csv" not in body
     assert "Ingen leverancer matcher." in body
+
+
+def test_skipped_empty_lines_are_said_on_a_checks_page_as_on_a_deliverys(checked, vendor_client):
+    # Rule: a check reads its report exactly as a delivery does, notices included: the vendor
+    # learns that the trailing empty lines were skipped before sending the file.
+    content = (dagtilbud_csv(rows_ok=2) + "\n;;;;\n\n").encode()
+    check = checked(content)
+    assert check.status == "valid", check.report
+    body = vendor_client.get(reverse("deliveries:check", args=[check.uuid])).content.decode()
+    assert "tomme linjer blev sprunget over" in body

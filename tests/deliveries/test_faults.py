@@ -137,11 +137,8 @@ def test_redis_down_during_upload_then_back_loses_nothing(
     response = client.post(
         reverse("deliveries:upload"),
         {
-            "it_system": push_route.sender_system_id,
-            "data_area": push_route.data_area_id,
-            "kommune": push_route.kommune_id,
+            "route": push_route.pk,
             "period": "2026-10",
-            "environment": push_route.endpoint_id,
             "file": SimpleUploadedFile("udtraek.csv", content, content_type="text/csv"),
         },
     )
@@ -319,11 +316,8 @@ def test_redis_that_never_answers_during_upload_costs_seconds_and_loses_nothing(
         response = client.post(
             reverse("deliveries:upload"),
             {
-                "it_system": push_route.sender_system_id,
-                "data_area": push_route.data_area_id,
-                "kommune": push_route.kommune_id,
+                "route": push_route.pk,
                 "period": "2026-10",
-                "environment": push_route.endpoint_id,
                 "file": SimpleUploadedFile(
                     "udtraek.csv", dagtilbud_csv(rows_ok=5).encode(), content_type="text/csv"
                 ),

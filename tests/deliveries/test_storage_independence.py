@@ -60,11 +60,8 @@ def test_pipeline_runs_on_in_memory_storage(
         response = client.post(
             reverse("deliveries:upload"),
             {
-                "it_system": push_route.sender_system_id,
-                "data_area": push_route.data_area_id,
-                "kommune": push_route.kommune_id,
+                "route": push_route.pk,
                 "period": "2026-10",
-                "environment": push_route.endpoint_id,
                 "file": SimpleUploadedFile("udtraek.csv", content, content_type="text/csv"),
             },
         )

@@ -108,6 +108,7 @@ POLICY: dict[str, dict[str, Any]] = {
     "routes:sftp_key_rotate": POST_ONLY,
     "routes:sftp_key_upload": POST_ONLY,
     "routes:sftp_key_confirm_rotation": POST_ONLY,
+    "routes:sftp_key_discard_rotation": POST_ONLY,
     # Deliveries: the list is scoped (a user without a role gets an empty list, not an error).
     "deliveries:list": _everyone(OK),
     "deliveries:upload": _only("admin", "vendor_a", "vendor_b"),
@@ -134,6 +135,10 @@ POLICY: dict[str, dict[str, Any]] = {
     "deliveries:inbox_csv": _everyone(OK),
     "deliveries:receipt": A_AND_KOMMUNE,
     "deliveries:receipt_download": _only("admin", "consultant"),
+    # Contracts: every logged-in user may read what a file must look like.
+    "deliveries:contracts": _everyone(OK),
+    "deliveries:contract": _everyone(OK),
+    "deliveries:contract_template": _everyone(OK),
 }
 
 # Who may act through a POST-only URL on vendor A's objects. Everyone else logged in gets 404.
@@ -143,7 +148,8 @@ POST_ALLOWED: dict[str, tuple[str, ...]] = {
     "routes:sftp_key_generate": ("admin", "vendor_a"),
     "routes:sftp_key_rotate": ("admin", "vendor_a"),
     "routes:sftp_key_upload": ("admin",),
-    "routes:sftp_key_confirm_rotation": ("admin", "vendor_a"),
+    "routes:sftp_key_confirm_rotation": ("admin",),
+    "routes:sftp_key_discard_rotation": ("admin", "vendor_a"),
     # Only administrators and the uploader (vendor A's staff member here) may retry.
     "deliveries:retry": ("admin", "vendor_a"),
 }
@@ -195,6 +201,10 @@ def _the_maker(persona: Persona, named: Combination) -> bool:
     return named.vendor is not None and persona.vendor == named.vendor
 
 
+def _anyone(persona: Persona, named: Combination) -> bool:
+    return True
+
+
 def _onboarding(persona: Persona, named: Combination) -> bool:
     # The vendor's staff for any kommune; a consultant only for their own kommuner and only
     # vendors that work with one of them (routes.access.onboarding_pair_or_404).
@@ -216,7 +226,8 @@ SCOPE: dict[str, Scope] = {
     "routes:sftp_key_generate": _the_vendor,
     "routes:sftp_key_rotate": _the_vendor,
     "routes:sftp_key_upload": _admin,
-    "routes:sftp_key_confirm_rotation": _the_vendor,
+    "routes:sftp_key_confirm_rotation": _admin,
+    "routes:sftp_key_discard_rotation": _the_vendor,
     "deliveries:kommune_history": _the_kommune,
     "deliveries:detail": _the_vendor_or_kommune,
     "deliveries:status": _the_vendor_or_kommune,
@@ -228,6 +239,8 @@ SCOPE: dict[str, Scope] = {
     "deliveries:receipt_download": _the_kommune,
     "deliveries:check": _the_maker,
     "deliveries:check_report_csv": _the_maker,
+    "deliveries:contract": _anyone,
+    "deliveries:contract_template": _anyone,
 }
 
 

@@ -21,7 +21,14 @@ from django.core.files.storage import default_storage
 from django.urls import URLPattern, URLResolver, get_resolver
 
 from deliveries.lifecycle.states import DeliveryStatus
-from deliveries.models import Delivery, DeliveryEvent, FileCheck, Receipt, ReceiptVerdict
+from deliveries.models import (
+    DataContract,
+    Delivery,
+    DeliveryEvent,
+    FileCheck,
+    Receipt,
+    ReceiptVerdict,
+)
 from routes.models import ITSystem, Kommune, Route, SftpUser, Vendor
 from tests import factories
 
@@ -30,7 +37,12 @@ SKIPPED_PREFIXES = {
     "admin/": "Django's admin has its own staff-only permission system (tested in test_admin).",
     "admin/rq/": "django-rq's dashboard sits under admin/ and is staff-only by django-rq itself.",
     "i18n/": "the language switch is a public POST that only sets a cookie.",
-    "konto/": "Django's login, logout and password pages: public by design (test_login).",
+    "konto/": "Django's login, logout and password pages: public by design (test_login); the "
+    "API-nøgler page shows only the person's own tokens (tests/api/test_tokens.py).",
+    "api/v1/": "the vendor API answers tokens, not sessions (401, not a login redirect); its own "
+    "matrix over the same tenants is tests/api/test_access.py.",
+    "sso/": "single sign-on's start, callback and logout: the login itself, public by design "
+    "(tests/sso).",
     "healthz": "the load balancer's health check: public by design, says only ok/fejl for the "
     "database and Redis, no data (test_healthz).",
 }
@@ -107,6 +119,11 @@ KWARGS_BY_NAME: dict[str, Callable[[Tenant], Any]] = {
     "vendor_pk": lambda t: t.vendor.pk,
     "receipt_uuid": lambda t: t.receipt.uuid if t.receipt else None,
     "check_uuid": lambda t: t.file_check.uuid if t.file_check else None,
+    # Contracts belong to no tenant: each tenant's route's area and its active version.
+    "area_code": lambda t: t.route.data_area.code,
+    "version": lambda t: (
+        DataContract.objects.get(data_area=t.route.data_area, is_active=True).version
+    ),
 }
 PK_BY_URL: dict[str, Callable[[Tenant], Any]] = {
     "routes:route_detail": lambda t: t.route.pk,
@@ -117,6 +134,7 @@ PK_BY_URL: dict[str, Callable[[Tenant], Any]] = {
     "routes:sftp_key_rotate": lambda t: t.sftp_user.pk,
     "routes:sftp_key_upload": lambda t: t.sftp_user.pk,
     "routes:sftp_key_confirm_rotation": lambda t: t.sftp_user.pk,
+    "routes:sftp_key_discard_rotation": lambda t: t.sftp_user.pk,
 }
 
 
@@ -132,6 +150,8 @@ OWNERS_BY_NAME: dict[str, tuple[str, ...]] = {
     "receipt_uuid": (VENDOR, KOMMUNE),
     # A check is its maker's (a vendor's staff member); the kommune has no say in it.
     "check_uuid": (VENDOR,),
+    "area_code": (),
+    "version": (),
 }
 OWNERS_BY_PK_URL: dict[str, tuple[str, ...]] = {
     "routes:route_detail": (VENDOR, KOMMUNE),
@@ -142,6 +162,7 @@ OWNERS_BY_PK_URL: dict[str, tuple[str, ...]] = {
     "routes:sftp_key_rotate": (VENDOR,),
     "routes:sftp_key_upload": (VENDOR,),
     "routes:sftp_key_confirm_rotation": (VENDOR,),
+    "routes:sftp_key_discard_rotation": (VENDOR,),
 }
 
 

@@ -1,9 +1,10 @@
 """Formula injection: no CSV the portal writes has a cell a spreadsheet would run as a formula.
 
 The exports are found from the URL configuration (every portal URL that answers text/csv), so
-a new export is tested here as soon as it exists. One CSV is left out on purpose: the download
+a new export is tested here as soon as it exists. Two CSVs are left out on purpose: the download
 of a delivery's own file gives the vendor back the bytes they uploaded, unchanged (changing
-them would break the checksum the platform and the recipients see).
+them would break the checksum the platform and the recipients see); and a contract's template
+holds the contract's own names and example values, which must stay exactly as written.
 """
 
 from __future__ import annotations
@@ -27,7 +28,13 @@ from tests.helpers.portal_urls import URLS, Tenant, fill_kwargs, make_receipt
 
 pytestmark = pytest.mark.django_db
 
-NOT_AN_EXPORT = {"deliveries:download": "the vendor's own uploaded file, byte for byte"}
+NOT_AN_EXPORT = {
+    "deliveries:download": "the vendor's own uploaded file, byte for byte",
+    # Its cells are the contract's column names and examples (a document an administrator
+    # loaded, no user's data), written exactly as the validator must accept them: a "'" in
+    # front would make the template fail its own contract (test_contract_pages.py).
+    "deliveries:contract_template": "a contract's template file, which must pass the contract",
+}
 FORMULAS = ("=", "+", "-", "@", "\t", "\r")
 EVIL = ['=HYPERLINK("http://x","klik")', "+SUM(1,2)", "-2+3", "@SUM(A1)", "=cmd|' /C calc'!A0"]
 

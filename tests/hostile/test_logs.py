@@ -53,11 +53,8 @@ def test_a_full_run_logs_no_key_material_and_no_cpr_values(
         response = client.post(
             reverse("deliveries:upload"),
             {
-                "it_system": push_route.sender_system_id,
-                "data_area": push_route.data_area_id,
-                "kommune": push_route.kommune_id,
+                "route": push_route.pk,
                 "period": "2026-10",
-                "environment": push_route.endpoint_id,
                 "file": SimpleUploadedFile("udtraek.csv", content, content_type="text/csv"),
             },
         )
@@ -71,11 +68,8 @@ def test_a_full_run_logs_no_key_material_and_no_cpr_values(
         client.post(
             reverse("deliveries:upload"),
             {
-                "it_system": push_route.sender_system_id,
-                "data_area": push_route.data_area_id,
-                "kommune": push_route.kommune_id,
+                "route": push_route.pk,
                 "period": "2026-10",
-                "environment": push_route.endpoint_id,
                 "file": SimpleUploadedFile("god.csv", good.encode(), content_type="text/csv"),
             },
         )

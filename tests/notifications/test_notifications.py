@@ -104,7 +104,9 @@ def test_validation_failed_mail_carries_no_cell_values(make_delivery, upload_rou
     for body in (message.body, html):
         assert cpr not in body
         assert issue.message not in body
-        assert f"række 2, cpr_barn: regel {issue.rule}" in body
+        # Which rule, in words from the contract (deliveries.rules) and by its code.
+        assert "række 2, cpr_barn: CPR-nummer: 10 cifre uden bindestreg" in body
+        assert f"regel {issue.rule})" in body or f"regel <code>{issue.rule}</code>)" in body
 
 
 def test_distributed_and_fetched_mails_to_the_uploader(make_delivery, upload_route, uploader):
