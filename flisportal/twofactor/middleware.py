@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from django.contrib.auth import SESSION_KEY
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.urls import Resolver404, resolve
@@ -105,6 +106,10 @@ class SessionListMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         response = self.get_response(request)
         # After the view: a login has by now given the session its user, a logout taken it away.
-        if request.user.is_authenticated and getattr(request, "session", None) is not None:
+        # Only a session that holds a login is listed: a token-authenticated API request also
+        # has a user by now (REST framework sets it), but no logged-in session to list, and
+        # touching one would create a session per request.
+        session = getattr(request, "session", None)
+        if session is not None and SESSION_KEY in session and request.user.is_authenticated:
             session_touch(request)
         return response

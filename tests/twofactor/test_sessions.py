@@ -6,6 +6,7 @@ from datetime import timedelta
 
 import pytest
 import time_machine
+from django.contrib.sessions.models import Session
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
@@ -13,6 +14,7 @@ from django.utils import timezone
 from flisportal.audit.models import AuditEntry
 from flisportal.twofactor.models import UserSession, digest
 from routes.models import User
+from tests.helpers.api import token_for
 
 pytestmark = pytest.mark.django_db
 
@@ -107,3 +109,12 @@ def test_the_admins_session_list_leads_to_the_offboarding_page(admin_client, ven
     _logged_in(vendor_a_user, "pw-vendor-a-1234")
     page = admin_client.get("/admin/twofactor/usersession/").content.decode()
     assert reverse("twofactor:user_sessions", args=[vendor_a_user.pk]) in page
+
+
+def test_an_api_token_request_makes_no_session(vendor_a_user):
+    # Rule: only a logged-in session is listed; a token request has a user but no session, and
+    # listing it would write a session and a row per API call.
+    client = Client(HTTP_AUTHORIZATION=f"Bearer {token_for(vendor_a_user)}")
+    assert client.get(reverse("api:routes")).status_code == 200
+    assert not UserSession.objects.exists()
+    assert not Session.objects.exists()
