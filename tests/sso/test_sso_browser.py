@@ -72,8 +72,12 @@ def test_login_without_mfa_leaves_the_mfa_source_unset(sso_portal, browser):
     sso_portal.provider.set_user("ada", groups=["admins"], amr=["pwd"])
     page = new_page(browser)
     log_in_at_provider(page, sso_portal, "ada")
-    expect(page.locator("h1")).to_contain_text("Forside for administratorer")
+    # Rule (issue #17): without the provider's second factor an administrator is asked for the
+    # portal's own, and has none yet: the enrolment page, no administrator page.
+    expect(page.locator("h1")).to_have_text("Opret en godkendelsesapp")
     assert "auth_mfa_source" not in session_of(page)
+    page.goto(f"{sso_portal.url}/drift/")
+    expect(page).to_have_url(re.compile(r"/konto/2fa/opret/"))
 
 
 def test_unmapped_user_waits_for_approval_without_a_session(sso_portal, browser):
@@ -126,7 +130,8 @@ def test_expired_id_token_is_refused(expired_sso_portal, browser):
 
 def test_logout_ends_the_portal_session_and_the_providers(sso_portal, browser):
     mapping(sso_portal.row, "admins", RoleMapping.Grant.ADMINISTRATOR)
-    sso_portal.provider.set_user("ada", groups=["admins"])
+    # With the provider's second factor, so the administrator reaches the start page.
+    sso_portal.provider.set_user("ada", groups=["admins"], amr=["mfa"])
     page = new_page(browser)
     log_in_at_provider(page, sso_portal, "ada")
     expect(page.locator("h1")).to_contain_text("Forside for administratorer")
