@@ -49,6 +49,7 @@ from tests.helpers.portal_urls import (
     PortalUrl,
     Tenant,
     fill_kwargs,
+    make_batch,
     make_receipt,
     make_tenant,
     tenant_combinations,
@@ -130,6 +131,15 @@ POLICY: dict[str, dict[str, Any]] = {
     "deliveries:inbox_csv": _everyone(OK),
     "deliveries:receipt": A_AND_KOMMUNE,
     "deliveries:receipt_download": _only("admin", "consultant"),
+    # Samlet upload: the page for whoever may upload; a batch only for its uploader (vendor A's
+    # staff member here), administrators included among those who get 404.
+    "deliveries:batch_upload": _only("admin", "vendor_a", "vendor_b"),
+    "deliveries:batch": _only("vendor_a"),
+    "deliveries:batch_file": _only("vendor_a"),
+    "deliveries:batch_progress": _only("vendor_a"),
+    "deliveries:batch_status": _only("vendor_a"),
+    "deliveries:batch_file_drop": POST_ONLY,
+    "deliveries:batch_confirm": POST_ONLY,
 }
 
 # Who may act through a POST-only URL on vendor A's objects. Everyone else logged in gets 404.
@@ -142,6 +152,8 @@ POST_ALLOWED: dict[str, tuple[str, ...]] = {
     "routes:sftp_key_confirm_rotation": ("admin", "vendor_a"),
     # Only administrators and the uploader (vendor A's staff member here) may retry.
     "deliveries:retry": ("admin", "vendor_a"),
+    "deliveries:batch_file_drop": ("vendor_a",),
+    "deliveries:batch_confirm": ("vendor_a",),
 }
 
 
@@ -175,6 +187,11 @@ def _admin(persona: Persona, named: Combination) -> bool:
 
 def _the_vendor(persona: Persona, named: Combination) -> bool:
     return persona.admin or (named.vendor is not None and persona.vendor == named.vendor)
+
+
+def _the_uploader(persona: Persona, named: Combination) -> bool:
+    # A batch is its uploader's alone: no administrator, no colleague of another vendor.
+    return named.vendor is not None and persona.vendor == named.vendor
 
 
 def _the_kommune(persona: Persona, named: Combination) -> bool:
@@ -216,6 +233,12 @@ SCOPE: dict[str, Scope] = {
     "deliveries:report_csv": _the_vendor_or_kommune,
     "deliveries:receipt": _the_vendor_or_kommune,
     "deliveries:receipt_download": _the_kommune,
+    "deliveries:batch": _the_uploader,
+    "deliveries:batch_file": _the_uploader,
+    "deliveries:batch_file_drop": _the_uploader,
+    "deliveries:batch_confirm": _the_uploader,
+    "deliveries:batch_progress": _the_uploader,
+    "deliveries:batch_status": _the_uploader,
 }
 
 
@@ -249,6 +272,8 @@ def _build_world() -> World:
     # Each vendor's staff member uploaded its delivery, so the retry policy applies to them.
     Delivery.objects.filter(pk=a.delivery.pk).update(uploaded_by=vendor_a)
     Delivery.objects.filter(pk=b.delivery.pk).update(uploaded_by=vendor_b)
+    make_batch(a, vendor_a)
+    make_batch(b, vendor_b)
     consultant = user("konsulent-kbh")
     consultant.kommuner.add(a.kommune)
     consultant_other = user("konsulent-aarhus")
