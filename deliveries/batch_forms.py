@@ -38,7 +38,8 @@ class BatchEnvironmentForm(forms.Form):
 class _RouteChoice(forms.ModelChoiceField):
     def label_from_instance(self, obj: Any) -> str:
         route = cast(Route, obj)
-        return f"{route.kommune} · {route.data_area} · {route.sender_system} ({route.endpoint})"
+        system = f"{route.sender_system} ({route.endpoint.slug})"
+        return f"{route.kommune} · {route.data_area} · {system}"
 
 
 class BatchFileForm(forms.Form):

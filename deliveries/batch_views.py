@@ -311,4 +311,5 @@ def _progress(lines: list[selectors.BatchLine]) -> dict[str, Any]:
         "settled": settled,
         "working": settled < len(statuses),
         "percent": round(100 * settled / len(statuses)) if statuses else 0,
+        "waiting": sum(1 for line in lines if line.row.is_pending),
     }
