@@ -10,12 +10,16 @@ from pathlib import Path
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.core.files.uploadhandler import StopUpload
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
 from deliveries.models import Delivery, UploadBatch, UploadBatchFile
 from deliveries.services.batch import staged_path
 from deliveries.services.retention import retention_run
+from deliveries.uploads import BATCH_FIELD, BatchUploadHandler
 from routes.models import AgreementStatus, ProcessingAgreement
 from tests import factories
 from tests.factories import extract_csv
@@ -220,6 +224,31 @@ def test_the_status_endpoint_reports_each_delivery(vendor_client):
     assert data["files"][0]["status_label"] == "modtaget"
 
 
+def test_the_preview_and_the_status_cost_the_same_queries_for_3_files_as_for_12(
+    vendor_client,
+):
+    """Rule: a batch of 490 files must not cost a query per file (STYLE.md: list pages pin
+    their query count)."""
+    counts = []
+    for copies in (1, 4):
+        # Different bytes each time (more rows), so no copy is refused as the same file.
+        files = [
+            csv_file(f"{area}-{n}.csv", extract_csv(area, kommune=code, rows=3 + n))
+            for n in range(copies)
+            for area, code in (("dagtilbud", "101"), ("skole", "101"), ("dagtilbud", "751"))
+        ]
+        upload(vendor_client, *files, csv_file("ukendt.csv", "a;b\n1;2\n"))
+        batch = UploadBatch.objects.order_by("created_at").last()
+        assert batch is not None
+        vendor_client.post(reverse("deliveries:batch_confirm", args=[batch.uuid]))
+        for name in ("deliveries:batch", "deliveries:batch_status"):
+            url = reverse(name, args=[batch.uuid])
+            with CaptureQueriesContext(connection) as captured:
+                assert vendor_client.get(url).status_code == 200
+            counts.append(len(captured.captured_queries))
+    assert counts[:2] == counts[2:]
+
+
 # --- limits -------------------------------------------------------------------------------------
 
 
@@ -229,6 +258,38 @@ def test_more_files_than_the_limit_are_refused_saying_the_limit(vendor_client, s
     assert response.status_code == 400
     assert "højst have 2 filer" in response.content.decode()
     assert not UploadBatch.objects.exists()
+
+
+def test_the_handler_stops_the_request_at_the_file_limit():
+    """Rule: past FLISPORTAL_BATCH_MAX_FILES nothing more is written to disk (the request
+    stops there), not only refused once everything has arrived."""
+    handler = BatchUploadHandler(max_files=2, max_bytes=10**6)
+    for n in (1, 2):
+        handler.new_file(BATCH_FIELD, f"{n}.csv", "text/csv", 10, None)
+        handler.file_complete(0).close()
+    with pytest.raises(StopUpload):
+        handler.new_file(BATCH_FIELD, "3.csv", "text/csv", 10, None)
+    assert "højst have 2 filer" in (handler.refusal or "")
+
+
+def test_the_handler_stops_the_request_at_the_byte_limit():
+    handler = BatchUploadHandler(max_files=10, max_bytes=1000)
+    handler.new_file(BATCH_FIELD, "a.csv", "text/csv", 600, None)
+    handler.receive_data_chunk(b"x" * 600, 0)
+    handler.file_complete(600).close()
+    handler.new_file(BATCH_FIELD, "b.csv", "text/csv", 600, None)
+    with pytest.raises(StopUpload):
+        handler.receive_data_chunk(b"x" * 600, 0)  # one running total: 1200 > 1000
+    assert "højst være 1000\xa0bytes i alt" in (handler.refusal or "")
+
+
+def test_more_files_than_djangos_default_hundred_are_taken(vendor_client, settings):
+    """Rule: a batch holds up to FLISPORTAL_BATCH_MAX_FILES (a month is up to 490 files);
+    Django's own cap on file parts (100 by default) must not refuse it first."""
+    files = [csv_file(f"x-{n}.csv", "a;b\n1;2\n") for n in range(120)]
+    response = upload(vendor_client, *files)
+    assert response.status_code == 302
+    assert UploadBatchFile.objects.count() == 120
 
 
 def test_more_bytes_than_the_limit_are_refused_saying_the_limit(vendor_client, settings):
