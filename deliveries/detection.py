@@ -100,11 +100,14 @@ class Detector:
             found.problems.append(Problem.UNREADABLE)
             return found
         hint = _NameHint(name, self)
-        contract = self._area_of(lines[0], hint, found)
-        kommuner: set[str] = set()
-        periods: set[str] = set()
-        if contract is not None:
-            kommuner, periods = _column_values(lines, contract)
+        try:
+            contract = self._area_of(lines[0], hint, found)
+            kommuner: set[str] = set()
+            periods: set[str] = set()
+            if contract is not None:
+                kommuner, periods = _column_values(lines, contract)
+        except csv.Error:  # a field past the csv module's size limit: no extract looks so
+            return Detection(problems=[Problem.UNREADABLE])
         self._kommune_of(kommuner, hint, found)
         self._period_of(periods, hint, found)
         self._route_of(found)

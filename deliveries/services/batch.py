@@ -34,6 +34,7 @@ from pathlib import Path
 
 from django.conf import settings
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from deliveries.detection import Detector, Problem
 from deliveries.models import UploadBatch, UploadBatchFile
@@ -154,8 +155,21 @@ def upload_batch_confirm(*, batch: UploadBatch, user: User) -> tuple[int, int]:
         if row.route is None or not row.period:
             continue  # the preview says what is missing; nothing to send yet
         try:
+            incoming = _handover_copy(row)
+        except FileNotFoundError:
+            # Sent by a confirmation running at the same moment (a double click), which has
+            # taken the file; or gone from the disk. Either way there is nothing here to send.
+            row.refresh_from_db()
+            if row.delivery_id is None:
+                row.refusal = _(
+                    "Filen findes ikke længere på serveren. Upload den igen i en ny samlet upload."
+                )
+                row.save(update_fields=["refusal"])
+                refused += 1
+            continue
+        try:
             delivery = delivery_upload(
-                file=_handover_copy(row),
+                file=incoming,
                 route=row.route,
                 period=row.period,
                 user=user,

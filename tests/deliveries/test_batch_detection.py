@@ -99,6 +99,12 @@ def test_two_routes_for_the_same_kommune_and_area_need_the_environment(
     assert chosen.route == upload_route
 
 
+def test_a_file_the_csv_reader_cannot_read_is_unreadable_not_an_error(detect):
+    # One field of 200 KB (a binary file, say): past the csv module's field size limit.
+    found = detect("udtraek.csv", DAGTILBUD_HEADER + "\n101;" + "x" * 200_000 + "\n")
+    assert found.problems == [Problem.UNREADABLE]
+
+
 def test_a_windows_1252_file_is_read_as_the_validator_reads_it(detect, upload_route):
     content = extract_csv("dagtilbud").replace("vuggestue", "børnehave")
     found = detect("udtraek.csv", content, encoding="cp1252")

@@ -173,6 +173,31 @@ def test_one_refused_file_does_not_stop_the_others(vendor_client, routes, vendor
     assert "databehandleraftale" in page.content.decode()
 
 
+def test_a_staged_file_gone_from_the_disk_is_refused_on_its_row_and_the_others_go_on(
+    vendor_client,
+):
+    upload(vendor_client, *good_files())
+    batch = UploadBatch.objects.get()
+    first = batch.files.first()
+    assert first is not None
+    staged_path(first).unlink()
+    response = vendor_client.post(reverse("deliveries:batch_confirm", args=[batch.uuid]))
+    assert response.status_code == 302
+    first.refresh_from_db()
+    assert first.delivery is None
+    assert first.refusal.startswith("Filen findes ikke længere på serveren.")
+    assert Delivery.objects.count() == 2
+
+
+def test_confirming_twice_sends_each_file_once(vendor_client):
+    upload(vendor_client, *good_files())
+    batch = UploadBatch.objects.get()
+    confirm = reverse("deliveries:batch_confirm", args=[batch.uuid])
+    vendor_client.post(confirm)
+    vendor_client.post(confirm)
+    assert Delivery.objects.count() == 3
+
+
 def test_a_row_is_fixed_by_choosing_route_and_period(vendor_client, routes):
     upload(vendor_client, csv_file("ukendt.csv", "a;b\n1;2\n"))
     row = UploadBatchFile.objects.get()

@@ -1,8 +1,8 @@
-"""Samlet upload in a real browser: a vendor uploads a month's extracts for ten kommuner and
-two data areas at once (20 good files), with a broken one and one for a kommune it has no route
-for among them; drops the file without a route on the preview, sends the rest, and watches the
-progress page follow every delivery through validation, push and the Hent side's fetch to
-`hentet` — and the broken one to `afvist` — without reloading by hand.
+"""Samlet upload in a real browser: a vendor drops a month's extracts for ten kommuner and two
+data areas on the page at once (20 good files), with a broken one and one for a kommune it has
+no route for among them; removes the file without a route on the preview, sends the rest, and
+watches the progress page follow every delivery through validation, push and the Hent side's
+fetch to `hentet` — and the broken one to `afvist` — without reloading by hand.
 
 Run it alone with `.venv/bin/pytest -m e2e tests/e2e/test_batch_flow.py`.
 """
@@ -90,8 +90,19 @@ def test_a_month_of_files_in_one_batch_reaches_the_recipient(
     # The start page leads to the batch page.
     page.click("#batch-upload-link")
     expect(page.locator("h1")).to_have_text("Samlet upload")
+    # The files are dropped on the box, as from a file manager.
     files = month_of_files(tmp_path)
-    page.set_input_files("#id_files", [str(path) for path in files])
+    dropped = page.evaluate_handle(
+        """(files) => {
+            const transfer = new DataTransfer();
+            for (const f of files) {
+                transfer.items.add(new File([f.text], f.name, { type: "text/csv" }));
+            }
+            return transfer;
+        }""",
+        [{"name": path.name, "text": path.read_text(encoding="utf-8")} for path in files],
+    )
+    page.dispatch_event("#batch-drop", "drop", {"dataTransfer": dropped})
     expect(page.locator("#batch-chosen")).to_contain_text("22 filer valgt")
     page.click("#batch-submit")
 
