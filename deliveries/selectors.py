@@ -249,7 +249,10 @@ def batch_lines(batch: UploadBatch, user: User) -> list[BatchLine]:
     for row in rows:
         problems = _batch_problems(row, uploadable, earlier)
         ready = row.is_pending and row.route_id is not None and bool(row.period)
-        lines.append(BatchLine(row=row, problems=problems, ready=ready and not problems))
+        # The refusal of an earlier confirmation is shown but does not hold the row back: what
+        # refused it (an agreement not yet signed, say) may have changed, and intake asks again.
+        blocking = [p for p in problems if p != row.refusal] if row.is_staged else problems
+        lines.append(BatchLine(row=row, problems=problems, ready=ready and not blocking))
     return lines
 
 

@@ -4,6 +4,7 @@ delivery of its own through intake, limits, zips, and the batch kept to its uplo
 from __future__ import annotations
 
 import io
+import re
 import zipfile
 from datetime import timedelta
 from pathlib import Path
@@ -171,6 +172,15 @@ def test_one_refused_file_does_not_stop_the_others(vendor_client, routes, vendor
     assert staged_path(rows[2]).is_file()  # the refused file is kept for another try
     page = vendor_client.get(reverse("deliveries:batch_progress", args=[batch.uuid]))
     assert "databehandleraftale" in page.content.decode()
+    # Once the agreement is signed again, the refused row is sent on the next confirmation.
+    ProcessingAgreement.objects.filter(kommune__code=factories.AARHUS).update(
+        status=AgreementStatus.SIGNED
+    )
+    preview = vendor_client.get(reverse("deliveries:batch", args=[batch.uuid])).content.decode()
+    assert re.search(r"Send 1 fil\s*</button>", preview)
+    vendor_client.post(reverse("deliveries:batch_confirm", args=[batch.uuid]))
+    rows[2].refresh_from_db()
+    assert rows[2].delivery is not None and rows[2].refusal == ""
 
 
 def test_a_staged_file_gone_from_the_disk_is_refused_on_its_row_and_the_others_go_on(
