@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.files.uploadhandler import StopUpload
+from django.core.management import call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
@@ -21,6 +22,7 @@ from deliveries.models import Delivery, UploadBatch, UploadBatchFile
 from deliveries.services.batch import staged_path
 from deliveries.services.retention import retention_run
 from deliveries.uploads import BATCH_FIELD, BatchUploadHandler
+from flisportal.audit.models import AuditEntry
 from routes.models import AgreementStatus, ProcessingAgreement
 from tests import factories
 from tests.factories import extract_csv
@@ -454,10 +456,15 @@ def test_an_expired_batch_is_gone_and_retention_deletes_its_files(vendor_client)
     assert folder.is_dir()  # not yet expired
     UploadBatch.objects.update(expires_at=timezone.now() - timedelta(minutes=1))
     assert vendor_client.get(reverse("deliveries:batch", args=[batch.uuid])).status_code == 404
-    result = retention_run(now=timezone.now())
-    assert result.batches == 1
+    assert retention_run(now=timezone.now(), dry_run=True).batches == 1
+    assert folder.is_dir()  # a dry run only counts
+    out = io.StringIO()
+    call_command("retention", stdout=out)
+    assert "1 udløbne samlede uploads slettet" in out.getvalue()
     assert not folder.exists()
     assert not UploadBatchFile.objects.exists()
+    entry = AuditEntry.objects.get(action="uploadbatch.deleted")
+    assert entry.before["count"] == 1 and entry.before["staged_files"] == 3
 
 
 def test_the_start_page_and_the_outstanding_list_link_to_the_batch_page(
