@@ -61,6 +61,8 @@ def environment(data_dir: Path) -> dict[str, str]:
         "DEBUG": "false",
         "SECRET_KEY": SECRET,
         "FLISPORTAL_KEY_ENCRYPTION_KEYS": FERNET,
+        # Not the development default either (flisportal.E005).
+        "FLISPORTAL_AUDIT_HMAC_KEY": "audit-" + "a" * 10 + "7Rk!2pQ-x9Lm#4Vt8@Zc",
         "FLISPORTAL_DATA_DIR": str(data_dir),
         "ALLOWED_HOSTS": "127.0.0.1",
         # Plain HTTP on loopback: no TLS redirect; the benchmark sends the session cookie itself.

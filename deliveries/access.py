@@ -13,7 +13,7 @@ databehandleraftale before anyone uploads to it).
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from typing import Any, Protocol
 
 from django.db.models import Exists, OuterRef
 from django.http import Http404, HttpRequest
@@ -21,7 +21,15 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from deliveries.models import Delivery, ExpectedDelivery, Receipt, UploadBatch, UploadBatchFile
+from deliveries.models import (
+    DataContract,
+    Delivery,
+    ExpectedDelivery,
+    FileCheck,
+    Receipt,
+    UploadBatch,
+    UploadBatchFile,
+)
 from flisportal.lib.roles import Role, user_role
 from routes.models import (
     AgreementStatus,
@@ -31,6 +39,25 @@ from routes.models import (
     RouteQuerySet,
     User,
 )
+
+
+class Asker(Protocol):
+    """A request as these helpers read it: only who is asking. A page's HttpRequest and the
+    API's DRF Request (its user authenticated by token) both are one, so the API is scoped by
+    the very helpers the pages use."""
+
+    @property
+    def user(self) -> Any: ...
+
+
+# --- the API ---------------------------------------------------------------------------------
+
+
+def may_use_api(user: Any) -> bool:
+    """Anyone with a role may make API tokens; what a token reaches is the person's own
+    scope, asked through the same helpers as their pages."""
+    return user_role(user) != Role.NONE
+
 
 # --- uploading -------------------------------------------------------------------------------
 
@@ -60,7 +87,9 @@ def sender_routes(user: Any) -> RouteQuerySet:
     return Route.objects.for_user(user).established().filter(sender_system__is_sender=True)
 
 
-def _signed_agreement() -> Exists:
+def signed_agreement() -> Exists:
+    """Per route (an annotation): does the sending vendor have a signed databehandleraftale
+    with the route's kommune? Asked at upload and again at the moment of sending."""
     # Per route: the sending system's vendor and the route's kommune. A system without a vendor
     # matches no agreement (vendor_id = NULL is never true), so it cannot deliver.
     return Exists(
@@ -75,7 +104,7 @@ def _signed_agreement() -> Exists:
 def uploadable_routes(user: Any) -> RouteQuerySet:
     """The routes the user may upload to: `sender_routes` where the sending vendor has a signed
     databehandleraftale with the kommune (personal data may not leave before it is signed)."""
-    return sender_routes(user).filter(_signed_agreement())
+    return sender_routes(user).filter(signed_agreement())
 
 
 def upload_refusal(user: Any, route: Route) -> str | None:
@@ -83,7 +112,7 @@ def upload_refusal(user: Any, route: Route) -> str | None:
     signed = (
         sender_routes(user)
         .filter(pk=route.pk)
-        .annotate(signed=_signed_agreement())
+        .annotate(signed=signed_agreement())
         .values_list("signed", flat=True)
         .first()
     )
@@ -100,7 +129,7 @@ def upload_refusal(user: Any, route: Route) -> str | None:
     return None
 
 
-def uploader_or_404(request: HttpRequest) -> User:
+def uploader_or_404(request: Asker) -> User:
     """The request's user when they may upload; 404 for anyone else."""
     if not may_upload(request.user):
         raise Http404(_("Kun leverandører og administratorer kan uploade."))
@@ -132,10 +161,24 @@ def batch_file_or_404(request: HttpRequest, batch_uuid: uuid.UUID, pk: int) -> U
     return row
 
 
+def route_or_404(request: Asker, route_pk: int) -> Route:
+    """A route in the user's scope, by its id (the API names routes by id); 404 for one
+    outside it. Whether the user may upload to it is `upload_refusal`'s to say."""
+    route = (
+        Route.objects.for_user(request.user)
+        .select_related("sender_system__vendor", "data_area", "kommune", "endpoint")
+        .filter(pk=route_pk)
+        .first()
+    )
+    if route is None:
+        raise Http404(_("Ruten findes ikke, eller du har ikke adgang til den."))
+    return route
+
+
 # --- one delivery ------------------------------------------------------------------------------
 
 
-def delivery_or_404(request: HttpRequest, delivery_uuid: uuid.UUID) -> Delivery:
+def delivery_or_404(request: Asker, delivery_uuid: uuid.UUID) -> Delivery:
     """The delivery with this uuid if the user may see it, with what its pages show; 404
     otherwise."""
     # get(), not first(): first() orders by the model's newest-first ordering, and with the
@@ -160,7 +203,42 @@ def delivery_or_404(request: HttpRequest, delivery_uuid: uuid.UUID) -> Delivery:
         raise Http404(_("Leverancen findes ikke, eller du har ikke adgang til den.")) from None
 
 
-def correction_target_or_404(request: HttpRequest, value: str) -> Delivery:
+# --- one check without sending -----------------------------------------------------------------
+
+
+def file_check_or_404(request: Asker, check_uuid: uuid.UUID) -> FileCheck:
+    """The check with this uuid if the user asked for it (`FileCheck.objects.for_user`: a check
+    is its maker's own, administrators included), with what its page shows; 404 otherwise,
+    so a check's existence does not leak."""
+    try:
+        return (
+            FileCheck.objects.for_user(request.user)
+            .select_related(
+                "route__sender_system__vendor",
+                "route__data_area",
+                "route__kommune",
+                "route__endpoint",
+                "contract",
+            )
+            .get(uuid=check_uuid)
+        )
+    except FileCheck.DoesNotExist:
+        raise Http404(
+            _("Kontrollen findes ikke (længere), eller du har ikke adgang til den.")
+        ) from None
+
+
+def file_check_named_or_404(request: Asker, value: str) -> FileCheck:
+    """The check named by the uuid text in the upload page's `kontrol` parameter («Send denne
+    fil»); 404 for text that is no uuid or a check that is not the user's."""
+    try:
+        check_uuid = uuid.UUID(value)
+    except ValueError:
+        raise Http404 from None
+    return file_check_or_404(request, check_uuid)
+
+
+def correction_target_or_404(request: Asker, value: str) -> Delivery:
     """The delivery a correction replaces, named by the uuid text in the upload page's
     `rettelse` parameter; 404 for text that is no uuid or a delivery the user may not see."""
     try:
@@ -177,7 +255,7 @@ def may_retry(user: Any, delivery: Delivery) -> bool:
     )
 
 
-def retryable_delivery_or_404(request: HttpRequest, delivery_uuid: uuid.UUID) -> Delivery:
+def retryable_delivery_or_404(request: Asker, delivery_uuid: uuid.UUID) -> Delivery:
     """The delivery if the user may see it and send it again; 404 otherwise, the same answer as
     for a delivery outside the user's scope (nothing to act on here)."""
     delivery = delivery_or_404(request, delivery_uuid)
@@ -193,7 +271,7 @@ def delivery_visible(user: Any, delivery_id: int | None) -> bool:
     )
 
 
-def expected_or_404(request: HttpRequest, expected_pk: str) -> ExpectedDelivery:
+def expected_or_404(request: Asker, expected_pk: str) -> ExpectedDelivery:
     """A period still owed, by the id in the link from the start page and the list of
     outstanding periods; 404 for one outside the user's routes, or an id that is no number."""
     try:
@@ -221,7 +299,7 @@ def history_kommune_or_404(request: HttpRequest, code: str) -> Kommune:
 # --- receipts (the Hent side) ----------------------------------------------------------------
 
 
-def receipt_or_404(request: HttpRequest, receipt_uuid: uuid.UUID) -> Receipt:
+def receipt_or_404(request: Asker, receipt_uuid: uuid.UUID) -> Receipt:
     """The receipt with this uuid if the user may see it, with what its page shows; 404
     otherwise."""
     receipt = (
@@ -257,10 +335,26 @@ def may_download_receipt(user: Any, receipt: Receipt) -> bool:
     return False
 
 
-def downloadable_receipt_or_404(request: HttpRequest, receipt_uuid: uuid.UUID) -> Receipt:
+def downloadable_receipt_or_404(request: Asker, receipt_uuid: uuid.UUID) -> Receipt:
     """The receipt if the user may download its file; 404 otherwise, like a receipt outside
     the user's scope."""
     receipt = receipt_or_404(request, receipt_uuid)
     if not may_download_receipt(request.user, receipt):
         raise Http404(_("Filen findes ikke, eller du har ikke adgang til den."))
     return receipt
+
+
+# --- data contracts --------------------------------------------------------------------------
+
+
+def contract_or_404(request: HttpRequest, area_code: str, version: str) -> DataContract:
+    """Any version of any area's contract: every logged-in user may read what a file must
+    look like (the views are behind login); an unknown area or version is 404."""
+    contract = (
+        DataContract.objects.select_related("data_area")
+        .filter(data_area__code=area_code, version=version)
+        .first()
+    )
+    if contract is None:
+        raise Http404(_("Den version af kontrakten findes ikke."))
+    return contract

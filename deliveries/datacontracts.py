@@ -27,6 +27,13 @@ CROSS_RULES: dict[str, tuple[str, ...]] = {
     "lte": ("field", "other"),
     "date_in_period": ("field",),
 }
+# The encoding a file is sent to the recipients in, unless the contract's dialect names another
+# in `sendEncoding`. A file uploaded in another of the accepted `encodings` is converted before
+# it is pushed: FLIS reads the bytes it receives, and the metadata has no field for a charset.
+DEFAULT_SEND_ENCODING = "utf-8"
+SEND_ENCODINGS = ("utf-8", "cp1252")
+# Encodings that already are the send encoding: a UTF-8 byte order mark is allowed UTF-8.
+SAME_ENCODING = {"utf-8-sig": "utf-8"}
 
 
 def shipped_contract_paths() -> list[Path]:
@@ -92,7 +99,25 @@ def _dialect_problems(dialect: Any) -> list[str]:
         return ["«dialect.delimiter» skal være ét tegn, fx «;»."]
     if dialect.get("decimalChar", ",") not in (",", "."):
         return ["«dialect.decimalChar» skal være «,» eller «.»."]
+    if dialect.get("sendEncoding", DEFAULT_SEND_ENCODING) not in SEND_ENCODINGS:
+        return [
+            "«dialect.sendEncoding» skal være en af "
+            + ", ".join(f"«{name}»" for name in SEND_ENCODINGS)
+            + "."
+        ]
     return []
+
+
+def send_encoding(document: dict[str, Any] | None) -> str:
+    """The encoding a delivery under this contract reaches its recipients in."""
+    dialect = (document or {}).get("dialect") or {}
+    return str(dialect.get("sendEncoding", DEFAULT_SEND_ENCODING))
+
+
+def needs_conversion(encoding: str, *, send: str) -> bool:
+    """Whether a file found to be in `encoding` must be converted before it is sent in `send`.
+    An unknown encoding (a delivery made before the validator recorded one) is sent as it is."""
+    return bool(encoding) and SAME_ENCODING.get(encoding, encoding) != send
 
 
 def _field_problems(fields: list[Any]) -> tuple[list[str], dict[str, str]]:

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any, TypeVar, cast
 
 from crispy_forms.helper import FormHelper
@@ -7,45 +8,60 @@ from crispy_forms.layout import Div, Field, Layout, Submit
 from django import forms
 from django.contrib.auth.models import AnonymousUser
 from django.db.models import Q, QuerySet
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from deliveries import access
 from deliveries.lifecycle.states import DeliveryStatus
-from deliveries.models import OWED_EXPECTED_STATES, ReceiptVerdict
+from deliveries.models import OWED_EXPECTED_STATES, Delivery, ReceiptVerdict
 from flisportal.lib.periods import is_period
 from flisportal.lib.widgets import PlainSelect
-from routes.models import DataArea, Endpoint, ITSystem, Kommune, Route, User
+from routes.models import DataArea, ITSystem, Kommune, Route, User
+
+# The name of the upload form's second button: the same form, checked without sending
+# (deliveries.services.check) instead of uploaded.
+CHECK_BUTTON = "kontrol"
+
+
+def _check_button() -> Submit:
+    button = Submit(
+        CHECK_BUTTON, _("Kontrollér uden at sende"), css_id="check-submit", css_class="ms-2"
+    )
+    # An outlined button beside the filled «Upload»: the one that sends stays the main one.
+    button.field_classes = "btn btn-outline-primary"
+    return button
 
 
 class DeliveryUploadForm(forms.Form):
-    """The upload page's form: it offers what the user may upload to and turns the choices into
-    a route. Whether the upload may become a delivery (the route, the period, a correction, the
-    same file again) is the intake service's to say; the view shows its refusal on this form."""
+    """The upload page's form: one choice among the routes the user can deliver on, a period
+    within what that route can carry, and the file. Whether the upload may become a delivery
+    (the route, the period, a correction, a redelivery) is the intake service's to say; the view
+    shows its refusal on this form."""
 
-    it_system = forms.ModelChoiceField(
-        label=gettext_lazy("It-system"), queryset=ITSystem.objects.none(), empty_label=None
-    )
-    data_area = forms.ModelChoiceField(
-        label=gettext_lazy("Dataområde"), queryset=DataArea.objects.all()
-    )
-    kommune = forms.ModelChoiceField(
-        label=gettext_lazy("Kommune"),
-        queryset=Kommune.objects.none(),
+    route = forms.ChoiceField(
+        label=gettext_lazy("Rute"),
         help_text=gettext_lazy(
-            "Kun kommuner med en etableret rute og en underskrevet databehandleraftale."
+            "Kommune · dataområde · it-system · miljø. Kun etablerede ruter, hvor der er en "
+            "underskrevet databehandleraftale med kommunen."
         ),
+        error_messages={
+            "invalid_choice": gettext_lazy(
+                "Vælg en af dine etablerede ruter på listen. Mangler ruten, skal den bestilles "
+                "og etableres, og databehandleraftalen med kommunen skal være registreret."
+            )
+        },
     )
     period = forms.CharField(
         label=gettext_lazy("Periode"),
         max_length=7,
-        help_text=gettext_lazy("Måneden udtrækket dækker, ÅÅÅÅ-MM (fx 2026-10)."),
+        help_text=gettext_lazy(
+            "Måneden udtrækket dækker. Skriv perioden som ÅÅÅÅ-MM; i filen står den som ÅÅÅÅMM, "
+            "fx 202611."
+        ),
         widget=forms.TextInput(
             attrs={"placeholder": gettext_lazy("ÅÅÅÅ-MM"), "inputmode": "numeric"}
         ),
-    )
-    environment = forms.ModelChoiceField(
-        label=gettext_lazy("Miljø"), queryset=Endpoint.objects.none(), empty_label=None
     )
     file = forms.FileField(
         label=gettext_lazy("Fil"),
@@ -54,7 +70,7 @@ class DeliveryUploadForm(forms.Form):
     )
     redelivery_confirmed = forms.BooleanField(
         label=gettext_lazy(
-            "Genlevering: send filen igen, selv om præcis den samme fil er leveret før"
+            "Genlevering: send filen, selv om der allerede er leveret en fil for ruten og perioden"
         ),
         required=False,
     )
@@ -68,42 +84,54 @@ class DeliveryUploadForm(forms.Form):
             # The handler stopped the file on its way in, so there is no file: say why, rather
             # than "this field is required".
             self.fields["file"].required = False
-        self.route: Route | None = None
-        # The choices are pre-filtered for display through the access module; the intake
-        # service asks it again when the upload arrives.
-        self.routes = access.sender_routes(user)
-        cast(forms.ModelChoiceField, self.fields["it_system"]).queryset = ITSystem.objects.filter(
-            pk__in=self.routes.values("sender_system")
-        )
-        # A kommune is offered only where the route also has a signed databehandleraftale.
-        cast(forms.ModelChoiceField, self.fields["kommune"]).queryset = Kommune.objects.filter(
-            pk__in=access.uploadable_routes(user).values("kommune")
-        )
-        cast(forms.ModelChoiceField, self.fields["data_area"]).queryset = DataArea.objects.filter(
-            pk__in=self.routes.values("data_area")
-        )
-        cast(forms.ModelChoiceField, self.fields["environment"]).queryset = Endpoint.objects.filter(
-            pk__in=self.routes.values("endpoint")
+        # The delivery an intake refusal was about (the page links to it).
+        self.earlier: Delivery | None = None
+        # Offered through the access module; the intake service asks it again on upload.
+        self.routes = {
+            route.pk: route
+            for route in access.uploadable_routes(user)
+            .select_related("kommune", "data_area", "sender_system", "endpoint")
+            .order_by("kommune__name", "data_area__sort_order", "sender_system__name", "endpoint")
+        }
+        route_field = cast(forms.ChoiceField, self.fields["route"])
+        route_field.choices = [("", "---------"), *_grouped_by_kommune(self.routes.values())]
+        # The client-side filter (upload.js) is offered on a long list only.
+        route_field.widget.attrs.update(
+            {
+                "data-filter-label": _("Søg i ruterne"),
+                "data-filter-placeholder": _("fx Aarhus skole"),
+                "data-filter-none": _("Ingen ruter passer til søgningen."),
+            }
         )
         self.helper = FormHelper()
         self.helper.form_tag = False
         self.helper.layout = Layout(
             Div(
-                Div(Field("it_system"), css_class="col-md-6"),
-                Div(Field("data_area"), css_class="col-md-6"),
-                Div(Field("kommune"), css_class="col-md-6"),
+                Div(Field("route"), css_class="col-md-9"),
                 Div(Field("period"), css_class="col-md-3"),
-                Div(Field("environment"), css_class="col-md-3"),
                 css_class="row",
             ),
             Field("file"),
             Field("redelivery_confirmed"),
             Submit("upload", _("Upload"), css_id="upload-submit"),
+            _check_button(),
         )
 
+    def clean_route(self) -> Route:
+        route = self.routes.get(int(self.cleaned_data["route"]))
+        if route is None:  # the choices hold only these, so this is a changed list
+            raise forms.ValidationError(self.fields["route"].error_messages["invalid_choice"])
+        return route
+
     def clean_period(self) -> str:
-        # Only the typing is tidied here; whether it is a period is the intake service's rule.
-        return str(self.cleaned_data["period"]).strip()
+        # The format is checked here with the message people read; whether the period is one
+        # the route can carry is asked in `clean` once the route is known.
+        value = str(self.cleaned_data["period"]).strip()
+        if not is_period(value):
+            raise forms.ValidationError(
+                _("Skriv perioden som ÅÅÅÅ-MM, fx 2026-10 (fik «%(value)s»).") % {"value": value}
+            )
+        return value
 
     def clean_file(self) -> Any:
         if self.upload_refusal:
@@ -112,32 +140,13 @@ class DeliveryUploadForm(forms.Form):
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
-        system, area, kommune, endpoint = (
-            data.get("it_system"),
-            data.get("data_area"),
-            data.get("kommune"),
-            data.get("environment"),
-        )
-        if not all((system, area, kommune, endpoint)):
-            return data
-        # The choices become the route they name among those offered; whether the user may
-        # upload to it (its agreement, above all) is asked by the intake service on upload.
-        route = (
-            self.routes.filter(
-                sender_system=system, data_area=area, kommune=kommune, endpoint=endpoint
-            )
-            .select_related("sender_system__vendor", "data_area", "kommune", "endpoint")
-            .first()
-        )
-        if route is None:
-            raise forms.ValidationError(
-                _(
-                    "%(system)s har ingen etableret rute for %(area)s i %(kommune)s "
-                    "på %(endpoint)s. Vælg en anden kombination, eller bestil ruten først."
-                )
-                % {"system": system, "area": area, "kommune": kommune, "endpoint": endpoint}
-            )
-        self.route = route
+        route, period = data.get("route"), data.get("period")
+        if route is not None and period:
+            # The same rule the intake service holds, asked here so the period is refused
+            # before the file is unpacked and stored.
+            refusal = route.period_refusal(period, now=timezone.now())
+            if refusal is not None:
+                self.add_error("period", refusal)
         return data
 
     def error_list(self) -> list[str]:
@@ -147,6 +156,16 @@ class DeliveryUploadForm(forms.Form):
             label = self.fields[name].label if name in self.fields else ""
             lines.extend(f"{label}: {m}" if label else str(m) for m in messages)
         return lines
+
+
+def _grouped_by_kommune(routes: Iterable[Route]) -> list[tuple[str, list[tuple[int, str]]]]:
+    """The routes as option groups, one per kommune, each option saying area, system and
+    environment ("Skole · SystemX · Produktion"); the order is the routes'."""
+    groups: dict[str, list[tuple[int, str]]] = {}
+    for route in routes:
+        label = f"{route.data_area} · {route.sender_system} · {route.endpoint}"
+        groups.setdefault(str(route.kommune), []).append((route.pk, label))
+    return list(groups.items())
 
 
 _Rows = TypeVar("_Rows", bound="QuerySet[Any]")

@@ -11,6 +11,7 @@ from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
 
 from deliveries.hent.fetcher import receipts_fetch, recipients_to_fetch
+from deliveries.services.check import file_check_run
 from deliveries.services.expected import expected_deliveries_scan
 from deliveries.services.push import delivery_push
 from deliveries.services.reconcile import deliveries_reconcile
@@ -25,6 +26,12 @@ def validate_delivery(delivery_id: int) -> str | None:
     job that runs twice (a retry, a re-enqueue by the reconciler) does nothing the second time.
     """
     return delivery_validate(delivery_id=delivery_id)
+
+
+def check_file(check_id: int) -> str | None:
+    """Checks one file without sending it (queue `validation`, like a delivery's validation);
+    a check that is no longer waiting is left alone, so a duplicate job does nothing."""
+    return file_check_run(check_id=check_id)
 
 
 def push_delivery(delivery_id: int) -> str | None:

@@ -101,7 +101,9 @@ MESSAGES: dict[str, str] = {
     ),
     "validation.date_format": gettext_noop("«%(value)s» er ikke en dato på formen ÅÅÅÅ-MM-DD."),
     "validation.date_real": gettext_noop("«%(value)s» er ikke en dato, der findes."),
-    "validation.pattern": gettext_noop("«%(value)s» har ikke det krævede format (%(pattern)s)."),
+    # `pattern` is the rule in words in both languages (deliveries.rules.rule_words_bilingual);
+    # rows from before that hold the raw pattern.
+    "validation.pattern": gettext_noop("«%(value)s» har ikke det krævede format: %(pattern)s"),
     "validation.enum": gettext_noop("«%(value)s» er ikke en tilladt værdi (tilladt: %(allowed)s)."),
     "validation.min_length": gettext_noop("«%(value)s» er kortere end %(length)s tegn."),
     "validation.max_length": gettext_noop("Værdien er længere end %(length)s tegn."),
@@ -118,7 +120,8 @@ MESSAGES: dict[str, str] = {
         "Kommunekoden «%(value)s» er ikke leverancens kommune (%(kommune)s)."
     ),
     "validation.period": gettext_noop(
-        "Perioden «%(value)s» er ikke leverancens periode (%(period)s)."
+        "Perioden «%(value)s» er ikke leverancens periode: i filen skal den stå som "
+        "%(period)s (ÅÅÅÅMM)."
     ),
     "validation.equals_prefix": gettext_noop(
         "«%(value)s» skal være de første %(length)s cifre af «%(of)s»."
@@ -135,6 +138,15 @@ MESSAGES: dict[str, str] = {
         "Datoen «%(value)s» ligger uden for leverancens periode (%(period)s)."
     ),
     "validation.primary_key": gettext_noop("Nøglen (%(key)s) findes allerede i række %(first)s."),
+    # --- validation: notices, not errors ---
+    "validation.empty_line_skipped": gettext_noop(
+        "1 tom linje blev sprunget over (linje %(lines)s). Den er ikke en fejl, men kan fjernes "
+        "fra udtrækket."
+    ),
+    "validation.empty_lines_skipped": gettext_noop(
+        "%(count)s tomme linjer blev sprunget over (linje %(lines)s). De er ikke en fejl, men "
+        "kan fjernes fra udtrækket."
+    ),
     # --- SFTP errors (deliveries.sftp and the push) ---
     "word.seconds.one": gettext_noop("%(n)s sekund"),
     "word.seconds.many": gettext_noop("%(n)s sekunder"),
@@ -226,10 +238,15 @@ MESSAGES: dict[str, str] = {
         "Serveren %(where)s svarede ikke på login inden for %(seconds)s. Portalen prøver igen "
         "senere."
     ),
+    # The portal never falls back to another key (a retired one has no private half left), so
+    # the text says so and points at the usual cause: a rotation confirmed before KOMBIT
+    # registered the key.
     "sftp.login_refused": gettext_noop(
         "Serveren %(where)s afviste login for SFTP-brugeren %(username)s med nøglen "
-        "%(fingerprint)s. Kontrollér at den offentlige nøgle er registreret hos udbyderen for "
-        "netop denne bruger."
+        "%(fingerprint)s. Portalen logger kun ind med brugerens aktive nøgle og prøver ikke "
+        "en anden. Kontrollér at netop den offentlige nøgle er registreret hos udbyderen "
+        "(KOMBITs Administrationsmodul) for denne bruger; er den for nylig bekræftet efter en "
+        "nøglerotation, så registrér den dér, og prøv leverancen igen."
     ),
     "sftp.login_interrupted": gettext_noop(
         "Forbindelsen til %(where)s blev afbrudt under login (%(error)s). Portalen prøver igen "
@@ -254,6 +271,14 @@ MESSAGES: dict[str, str] = {
         "FLISPORTAL_KEY_ENCRYPTION_KEYS. En driftsansvarlig skal tilføje den nøgle, den blev "
         "krypteret med, eller en administrator skal danne en ny SSH-nøgle."
     ),
+    "push.route_closed": gettext_noop(
+        "Ruten %(route)s er ikke længere etableret (status: %(status)s), så filen er ikke sendt."
+    ),
+    "push.agreement_not_signed": gettext_noop(
+        "Der er ikke længere en underskrevet databehandleraftale mellem %(vendor)s og "
+        "%(kommune)s, så filen er ikke sendt: personoplysninger må ikke forlade leverandøren "
+        "uden en aftale."
+    ),
     "push.unexpected": gettext_noop(
         "Afsendelsen stoppede uventet (%(error)s). En administrator kan se detaljerne i "
         "workerens log og trykke «Prøv igen»."
@@ -261,6 +286,10 @@ MESSAGES: dict[str, str] = {
     "push.file_missing": gettext_noop(
         "Den gemte fil %(name)s findes ikke længere i portalens lager, så den kan ikke sendes. "
         "Upload udtrækket igen som en ny leverance."
+    ),
+    "push.conversion_failed": gettext_noop(
+        "Filen kunne ikke konverteres fra %(source)s til %(target)s før afsendelsen "
+        "(%(error)s). Upload udtrækket igen som en ny leverance."
     ),
     "push.size_mismatch": gettext_noop(
         "Serveren %(where)s har %(arrived)s bytes af %(remote)s, men der blev sendt %(size)s. "
@@ -281,6 +310,10 @@ MESSAGES: dict[str, str] = {
     ),
     "event.validation_crashed": gettext_noop(
         "Valideringen stoppede uventet (%(error)s); en administrator kan starte den igen."
+    ),
+    "check.crashed": gettext_noop(
+        "Kontrollen stoppede uventet (%(error)s). Prøv at kontrollere filen igen, og kontakt "
+        "en administrator, hvis det sker igen."
     ),
     "event.valid": gettext_noop("Godkendt efter kontrakt %(version)s: %(rows)s rækker."),
     "event.rejected_file": gettext_noop("Afvist: %(problem)s"),
@@ -389,8 +422,8 @@ MESSAGES: dict[str, str] = {
         "Filen er %(size)s bytes, men metadatafilen siger %(declared)s (SizeInBytes)."
     ),
     "fetch.checksum": gettext_noop(
-        "SHA-256 af den hentede fil (%(fetched)s…) er ikke den, der blev registreret ved upload "
-        "(%(uploaded)s…): filen er ændret undervejs."
+        "SHA-256 af den hentede fil (%(fetched)s…) er ikke den, portalen registrerede for de "
+        "afsendte bytes (%(uploaded)s…): filen er ændret undervejs."
     ),
     # A text that comes written in both languages (deliveries.protocol's ProtocolError): no
     # template to translate, the parameter of the reader's language is shown.

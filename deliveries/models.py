@@ -112,6 +112,10 @@ class DeliveryQuerySet(ScopedQuerySet["Delivery"]):
         return self.filter(kommune__consultants=user)
 
 
+# Encodings as people name them (the validator records Python's codec names).
+ENCODING_NAMES = {"utf-8": "UTF-8", "utf-8-sig": "UTF-8 (med BOM)", "cp1252": "Windows-1252"}
+
+
 def delivery_upload_to(instance: Delivery, filename: str) -> str:
     # The user's file name is metadata only: the stored name says what the file is, and the
     # uuid (SendersFileId) keeps it unique.
@@ -160,6 +164,15 @@ class Delivery(models.Model):
     file = models.FileField(_("fil"), upload_to=delivery_upload_to, max_length=255)
     size = models.BigIntegerField(_("størrelse (bytes)"))
     sha256 = models.CharField(_("SHA-256"), max_length=64)
+    # What reached the recipients, written by the push before it sends. `file` stays the
+    # upload as it came; a file in another encoding than the contract's `sendEncoding` is sent
+    # as the converted copy `sent_file` (empty when the upload itself was sent). Size and
+    # SHA-256 are those of the bytes sent: the trigger's SizeInBytes and the Hent side's check
+    # are on them.
+    sent_file = models.FileField(_("afsendt fil"), max_length=255, blank=True)
+    sent_encoding = models.CharField(_("afsendt tegnsæt"), max_length=20, blank=True)
+    sent_size = models.BigIntegerField(_("afsendt størrelse (bytes)"), null=True, blank=True)
+    sent_sha256 = models.CharField(_("afsendt SHA-256"), max_length=64, blank=True)
     contract = models.ForeignKey(
         DataContract,
         verbose_name=_("kontrakt"),
@@ -185,6 +198,9 @@ class Delivery(models.Model):
     error_count = models.BigIntegerField(_("fejl i alt"), default=0)
     errors_by_rule = models.JSONField(_("fejl pr. regel"), default=dict, blank=True)
     errors_by_column = models.JSONField(_("fejl pr. kolonne"), default=dict, blank=True)
+    # What the report says that is no error (empty lines skipped), each as `stored_as` writes a
+    # text: {"message", "message_code", "message_params"}.
+    validation_notices = models.JSONField(_("bemærkninger"), default=list, blank=True)
     validated_at = models.DateTimeField(_("valideret"), null=True, blank=True)
     # Push to the Serviceplatform. The wire name and TransactionId are made on the first try and
     # kept, so a retry overwrites its own leftover upload and the platform sees one transfer.
@@ -257,6 +273,38 @@ class Delivery(models.Model):
     @property
     def is_working(self) -> bool:
         return self.status in WORKING
+
+    @property
+    def was_converted(self) -> bool:
+        """Sent as a copy converted to another encoding, not as uploaded."""
+        return bool(self.sent_file)
+
+    @property
+    def wire_size(self) -> int:
+        """The size of the bytes that go (or went) to the platform."""
+        return self.sent_size if self.sent_size is not None else self.size
+
+    @property
+    def wire_sha256(self) -> str:
+        """The SHA-256 the Hent side expects of the fetched file: the bytes that were sent
+        (deliveries pushed before the sent hash was recorded were sent as uploaded)."""
+        return self.sent_sha256 or self.sha256
+
+    @property
+    def conversion_text(self) -> str:
+        """What the push did to the file's encoding, for the delivery page."""
+        return _("Konverteret fra %(source)s til %(target)s før afsendelse") % {
+            "source": ENCODING_NAMES.get(self.encoding, self.encoding),
+            "target": ENCODING_NAMES.get(self.sent_encoding, self.sent_encoding),
+        }
+
+    @property
+    def notice_texts(self) -> list[str]:
+        """The report's notices in the reader's language."""
+        return [
+            render(n.get("message_code", ""), n.get("message_params", {}), fallback=n["message"])
+            for n in self.validation_notices
+        ]
 
     @property
     def push_failed(self) -> bool:
@@ -736,6 +784,139 @@ class ReceiptRead(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user_id} read {self.receipt_id}"
+
+
+class FileCheckStatus(models.TextChoices):
+    """A check without sending has no lifecycle of a delivery's: it is checked once, then
+    only read until it expires. Not a DeliveryStatus, so nothing that counts deliveries by
+    status can count a check."""
+
+    CHECKING = "checking", _("kontrolleres")
+    VALID = "valid", _("ingen fejl")
+    INVALID = "invalid", _("fejl fundet")
+    FAILED = "failed", _("kunne ikke kontrolleres")
+
+
+class FileCheckQuerySet(models.QuerySet["FileCheck"]):
+    def for_user(self, user: User | AnonymousUser) -> Self:
+        """Only the person who asked for a check sees it: it is their draft, never sent and
+        no one else's business, and administrators have the deliveries for support. (Not a
+        ScopedQuerySet: that would show every check to administrators and to the vendor's
+        colleagues.)"""
+        if not user.is_authenticated:
+            return self.none()
+        return self.filter(user_id=user.pk)
+
+    def expired(self, *, now: datetime) -> Self:
+        return self.filter(expires_at__lte=now)
+
+
+def file_check_upload_to(instance: FileCheck, filename: str) -> str:
+    # A tree of its own, apart from deliveries/: nothing that sweeps or counts delivered files
+    # looks here, and the file lives only until the check has run.
+    return f"checks/{instance.uuid}.csv"
+
+
+class FileCheck(models.Model):
+    """A file checked against its data area's contract without becoming a delivery: the
+    report is kept for FILE_CHECK_KEEP_HOURS, the file only until it has been checked. Never
+    pushed, and not counted anywhere deliveries are (lists, owed periods, coverage, the
+    same-file rule)."""
+
+    uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("kontrolleret af"),
+        on_delete=models.CASCADE,
+        related_name="file_checks",
+    )
+    # CASCADE, unlike a delivery's PROTECT: a check is a draft that expires within days and
+    # must not keep a route from being removed.
+    route = models.ForeignKey(
+        Route, verbose_name=_("rute"), on_delete=models.CASCADE, related_name="file_checks"
+    )
+    period = models.CharField(_("periode"), max_length=7)  # YYYY-MM
+    original_filename = models.CharField(_("oprindeligt filnavn"), max_length=255)
+    size = models.BigIntegerField(_("størrelse (bytes)"))
+    sha256 = models.CharField("SHA-256", max_length=64)
+    # Empty once checked: the report is all that is kept (see deliveries.services.check).
+    file = models.FileField(_("fil"), upload_to=file_check_upload_to, max_length=255, blank=True)
+    status = models.CharField(
+        _("status"),
+        max_length=12,
+        choices=FileCheckStatus.choices,
+        default=FileCheckStatus.CHECKING,
+    )
+    contract = models.ForeignKey(
+        DataContract,
+        verbose_name=_("kontrolleret mod kontrakt"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    # The report in the shape a delivery keeps it (counts on the row, listed issues as
+    # ValidationIssue fields): see deliveries.services.check.file_check_report.
+    report = models.JSONField(_("rapport"), default=dict, blank=True)
+    created_at = models.DateTimeField(_("oprettet"), default=timezone.now)
+    # Set by the job that claims the check (deliveries.services.check.file_check_run).
+    started_at = models.DateTimeField(_("kontrol startet"), null=True, blank=True)
+    checked_at = models.DateTimeField(_("kontrolleret"), null=True, blank=True)
+    expires_at = models.DateTimeField(_("slettes"))
+
+    objects = FileCheckQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        verbose_name = _("kontrol uden afsendelse")
+        verbose_name_plural = _("kontroller uden afsendelse")
+        indexes = [
+            # Retention deletes the expired ones every night: a seek, not a scan.
+            models.Index(fields=["expires_at"], name="filecheck_expires"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.original_filename} ({self.period})"
+
+    @property
+    def is_working(self) -> bool:
+        return self.status == FileCheckStatus.CHECKING
+
+    @property
+    def has_report(self) -> bool:
+        """Checked against a contract (valid or not); a failed check has only its problem."""
+        return "error_count" in self.report
+
+    @property
+    def error_count(self) -> int:
+        return int(self.report.get("error_count", 0))
+
+    @property
+    def rows_checked(self) -> int:
+        return int(self.report.get("rows_checked", 0))
+
+    @property
+    def issues(self) -> list[ValidationIssue]:
+        """The listed issues as (unsaved) ValidationIssue rows, so they are shown, translated
+        and exported exactly as a delivery's are."""
+        return [ValidationIssue(**fields) for fields in self.report.get("issues", [])]
+
+    @property
+    def notice_texts(self) -> list[str]:
+        """The report's notices (empty lines skipped) in the reader's language."""
+        return [
+            render(n.get("message_code", ""), n.get("message_params", {}), fallback=n["message"])
+            for n in self.report.get("notices", [])
+        ]
+
+    @property
+    def problem_text(self) -> str:
+        """Why a failed check could not run, in the reader's language."""
+        return render(
+            self.report.get("problem_code", ""),
+            self.report.get("problem_params", {}),
+            fallback=self.report.get("problem", ""),
+        )
 
 
 class UploadBatchQuerySet(models.QuerySet["UploadBatch"]):

@@ -78,6 +78,8 @@ class HashingUploadHandler(TemporaryFileUploadHandler):
         super().__init__(request)
         self.max_bytes = max_bytes if max_bytes is not None else settings.MAX_UPLOAD_BYTES
         self.refusal: str | None = None
+        # Whether the refusal is for size: the API answers that one with 413.
+        self.too_large = False
         self._hash = hashlib.sha256()
         self._received = 0  # file bytes of the whole request, never reset
         self._files = 0
@@ -99,6 +101,7 @@ class HashingUploadHandler(TemporaryFileUploadHandler):
         self._received += len(raw_data)
         if self._received > self.max_bytes:
             self.file.close()  # a TemporaryUploadedFile deletes its temp file when closed
+            self.too_large = True
             self._refuse(self._too_large())
         self._hash.update(raw_data)
         self.file.write(raw_data)

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from deliveries import batch_views, views
+from deliveries import batch_views, contract_views, views
 from deliveries.hent import views as inbox_views
 
 app_name = "deliveries"
@@ -33,12 +33,29 @@ urlpatterns = [
     ),
     path("leverancer/udestaaende/", views.outstanding, name="outstanding"),
     path("leverancer/udestaaende.csv", views.outstanding_csv, name="outstanding_csv"),
+    path("leverancer/kontrol/<uuid:check_uuid>/", views.file_check_detail, name="check"),
+    path(
+        "leverancer/kontrol/<uuid:check_uuid>/rapport.csv",
+        views.file_check_report_csv,
+        name="check_report_csv",
+    ),
     path("leverancer/<uuid:delivery_uuid>/", views.delivery_detail, name="detail"),
     path("leverancer/<uuid:delivery_uuid>/status/", views.delivery_status, name="status"),
     path("leverancer/<uuid:delivery_uuid>/proev-igen/", views.delivery_retry, name="retry"),
     path("leverancer/<uuid:delivery_uuid>/fil/", views.delivery_download, name="download"),
     path(
         "leverancer/<uuid:delivery_uuid>/rapport.csv", views.delivery_report_csv, name="report_csv"
+    ),
+    path("kontrakter/", contract_views.contract_index, name="contracts"),
+    path(
+        "kontrakter/<slug:area_code>/<str:version>/",
+        contract_views.contract_detail,
+        name="contract",
+    ),
+    path(
+        "kontrakter/<slug:area_code>/<str:version>/skabelon.csv",
+        contract_views.contract_template,
+        name="contract_template",
     ),
     path("indbakke/", inbox_views.inbox, name="inbox"),
     path("indbakke/eksport.csv", inbox_views.inbox_csv, name="inbox_csv"),

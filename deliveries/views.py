@@ -8,6 +8,7 @@ hands the received file to the intake service (`delivery_upload`) and shows its 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable, Sequence
 from typing import Any
 from urllib.parse import urlencode
 
@@ -15,6 +16,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
+from django.db.models import QuerySet
 from django.http import (
     FileResponse,
     Http404,
@@ -30,11 +32,18 @@ from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from deliveries import access, selectors
-from deliveries.forms import DeliveryFilterForm, DeliveryUploadForm, OutstandingFilterForm
+from deliveries.forms import (
+    CHECK_BUTTON,
+    DeliveryFilterForm,
+    DeliveryUploadForm,
+    OutstandingFilterForm,
+)
 from deliveries.lifecycle.states import AWAITING_OTHERS, DeliveryStatus
-from deliveries.models import DataContract, Delivery
+from deliveries.models import DataContract, Delivery, ValidationIssue
+from deliveries.rules import RuleWords
 from deliveries.services import retry
-from deliveries.services.intake import IntakeRefused, Refusal, delivery_upload
+from deliveries.services.check import delivery_check
+from deliveries.services.intake import IncomingFile, IntakeRefused, Refusal, delivery_upload
 from deliveries.uploads import HashingUploadHandler, UploadRefused, prepare_upload
 from flisportal.lib.csvexport import csv_download, stamped
 from flisportal.lib.links import link_former
@@ -48,6 +57,7 @@ REPORT_PAGE_SIZE = 100
 REFUSAL_FIELDS: dict[Refusal, str] = {
     Refusal.PERIOD: "period",
     Refusal.SAME_FILE: "redelivery_confirmed",
+    Refusal.DELIVERED: "redelivery_confirmed",
 }
 
 
@@ -76,6 +86,7 @@ def _upload(request: HttpRequest) -> HttpResponse:
     corrected = request.GET.get("rettelse") or request.POST.get("rettelse")
     if corrected:
         replaces = access.correction_target_or_404(request, corrected)
+    checked = None
     if request.method == "POST":
         handler = next(
             (h for h in request.upload_handlers if isinstance(h, HashingUploadHandler)), None
@@ -86,20 +97,33 @@ def _upload(request: HttpRequest) -> HttpResponse:
             user=user,
             upload_refusal=handler.refusal if handler else None,
         )
-        delivery = _try_upload(form, user, replaces) if form.is_valid() else None
-        if delivery is not None:
-            url = reverse("deliveries:detail", args=[delivery.uuid])
+        # The same form either way: «Kontrollér uden at sende» only changes what is made.
+        url = None
+        if form.is_valid():
+            if CHECK_BUTTON in request.POST:
+                url = _try_check(form, user)
+            else:
+                url = _try_upload(form, user, replaces)
+        if url is not None:
             if _wants_json(request):
                 return JsonResponse({"redirect": url})
             return redirect(url)
         if _wants_json(request):
-            return JsonResponse({"errors": form.error_list()}, status=400)
+            return JsonResponse(
+                {"errors": form.error_list(), "earlier": _earlier_link(form.earlier)}, status=400
+            )
         status = 400
     else:
         initial: dict[str, Any] = {}
         expected_pk = request.GET.get("forventet")
+        checked_uuid = request.GET.get(CHECK_BUTTON)
         if replaces is not None:
             initial = _initial_for(replaces.route, replaces.period)
+        elif checked_uuid:
+            # «Send denne fil» on a check's page: the same route and period; the file itself
+            # was deleted once checked, so it is chosen again.
+            checked = access.file_check_named_or_404(request, checked_uuid)
+            initial = _initial_for(checked.route, checked.period)
         elif expected_pk:
             expected = access.expected_or_404(request, expected_pk)
             initial = _initial_for(expected.route, expected.period)
@@ -114,6 +138,7 @@ def _upload(request: HttpRequest) -> HttpResponse:
         {
             "form": form,
             "replaces": replaces,
+            "checked": checked,
             "contracts": contracts,
             "max_bytes": settings.MAX_UPLOAD_BYTES,
         },
@@ -123,22 +148,24 @@ def _upload(request: HttpRequest) -> HttpResponse:
 
 def _initial_for(route: Route, period: str) -> dict[str, Any]:
     """The upload form filled in for one route and period (a correction, a period owed)."""
+    return {"route": route.pk, "period": period}
+
+
+def _earlier_link(earlier: Delivery | None) -> dict[str, str] | None:
+    """The link to the delivery a refusal was about, for the upload script to show."""
+    if earlier is None:
+        return None
     return {
-        "it_system": route.sender_system_id,
-        "data_area": route.data_area_id,
-        "kommune": route.kommune_id,
-        "period": period,
-        "environment": route.endpoint_id,
+        "href": reverse("deliveries:detail", args=[earlier.uuid]),
+        "text": _("Se den tidligere leverance"),
     }
 
 
-def _try_upload(form: DeliveryUploadForm, user: User, replaces: Delivery | None) -> Delivery | None:
-    """The new delivery, or None with the reason on the form: the file as received (type,
-    size, zip) is checked here, the upload's rules by the intake service."""
-    route = form.route
-    assert route is not None
+def _received(form: DeliveryUploadForm) -> IncomingFile | None:
+    """The file as received (type, size, zip), checked alike for an upload and a check; None
+    with the reason on the form."""
     try:
-        incoming = prepare_upload(
+        return prepare_upload(
             form.cleaned_data["file"],
             max_bytes=settings.MAX_UPLOAD_BYTES,
             max_ratio=settings.ZIP_MAX_RATIO,
@@ -146,8 +173,17 @@ def _try_upload(form: DeliveryUploadForm, user: User, replaces: Delivery | None)
     except UploadRefused as refusal:
         form.add_error("file", refusal.message)
         return None
+
+
+def _try_upload(form: DeliveryUploadForm, user: User, replaces: Delivery | None) -> str | None:
+    """The new delivery's page, or None with the reason on the form: the file as received is
+    checked here, the upload's rules by the intake service."""
+    route: Route = form.cleaned_data["route"]
+    incoming = _received(form)
+    if incoming is None:
+        return None
     try:
-        return delivery_upload(
+        delivery = delivery_upload(
             file=incoming,
             route=route,
             period=form.cleaned_data["period"],
@@ -157,7 +193,26 @@ def _try_upload(form: DeliveryUploadForm, user: User, replaces: Delivery | None)
         )
     except IntakeRefused as refusal:
         form.add_error(REFUSAL_FIELDS.get(refusal.reason), refusal.message)
+        form.earlier = refusal.earlier
         return None
+    return reverse("deliveries:detail", args=[delivery.uuid])
+
+
+def _try_check(form: DeliveryUploadForm, user: User) -> str | None:
+    """The new check's page, or None with the reason on the form: the same file checks and
+    the same rules as an upload up to validation (deliveries.services.check)."""
+    route: Route = form.cleaned_data["route"]
+    incoming = _received(form)
+    if incoming is None:
+        return None
+    try:
+        check = delivery_check(
+            user=user, incoming=incoming, route=route, period=form.cleaned_data["period"]
+        )
+    except IntakeRefused as refusal:
+        form.add_error(REFUSAL_FIELDS.get(refusal.reason), refusal.message)
+        return None
+    return reverse("deliveries:check", args=[check.uuid])
 
 
 @login_required
@@ -266,21 +321,23 @@ def delivery_detail(request: HttpRequest, delivery_uuid: uuid.UUID) -> HttpRespo
     delivery = access.delivery_or_404(request, delivery_uuid)
     rule = request.GET.get("regel", "")
     issues = delivery.issues.all()
-    if rule:
-        issues = issues.filter(rule=rule)
-    page = Paginator(issues, REPORT_PAGE_SIZE).get_page(request.GET.get("side"))
     return render(
         request,
         "deliveries/delivery_detail.html",
         {
             "delivery": delivery,
             "events": delivery.events.select_related("actor"),
-            "page": page,
-            "rule": rule,
-            "report_query": urlencode({"regel": rule}),
-            "rules": sorted(delivery.errors_by_rule.items(), key=lambda kv: -kv[1]),
-            "columns": sorted(delivery.errors_by_column.items(), key=lambda kv: -kv[1]),
-            "listed": delivery.issues.count(),
+            **_report_context(
+                request,
+                issues.filter(rule=rule) if rule else issues,
+                listed=issues.count(),
+                errors_by_rule=delivery.errors_by_rule,
+                errors_by_column=delivery.errors_by_column,
+                words=RuleWords(delivery.contract.document if delivery.contract else None),
+                # The column each rule's errors were first listed in, to describe the rule in
+                # the summary (one query; a rule broken in two columns is described by its first).
+                rule_columns=delivery.issues.order_by("position").values_list("rule", "column"),
+            ),
             "may_upload": access.may_upload(request.user),
             "may_retry": delivery.status == DeliveryStatus.FAILED
             and access.may_retry(request.user, delivery),
@@ -292,6 +349,84 @@ def delivery_detail(request: HttpRequest, delivery_uuid: uuid.UUID) -> HttpRespo
             ).order_by("fetched_at", "pk"),
             "awaiting": delivery.status in AWAITING_OTHERS,
         },
+    )
+
+
+def _report_context(
+    request: HttpRequest,
+    issues: Sequence[ValidationIssue] | QuerySet[ValidationIssue],
+    *,
+    listed: int,
+    errors_by_rule: dict[str, int],
+    errors_by_column: dict[str, int],
+    words: RuleWords,
+    rule_columns: Iterable[tuple[str, str]],
+) -> dict[str, Any]:
+    """What the report partial (deliveries/_report.html) shows beside its counts, for a
+    delivery and a check alike: one page of the listed issues (already narrowed to the rule in
+    `?regel=`, if any), each with the words of its rule (deliveries.rules), and the errors per
+    rule and per column, most first. `rule_columns` are (rule, column) pairs in report order:
+    a rule in the summary is described by the first column it was broken in."""
+    rule = request.GET.get("regel", "")
+    first_column: dict[str, str] = {}
+    for name, column in rule_columns:
+        first_column.setdefault(name, column)
+    page = Paginator(issues, REPORT_PAGE_SIZE).get_page(request.GET.get("side"))
+    return {
+        "page": page,
+        "issues": [(issue, words(issue.column, issue.rule)) for issue in page],
+        "rule": rule,
+        "rule_words": words(first_column.get(rule, ""), rule) if rule else "",
+        "report_query": urlencode({"regel": rule}),
+        "rules": [
+            (name, count, words(first_column.get(name, ""), name))
+            for name, count in sorted(errors_by_rule.items(), key=lambda kv: -kv[1])
+        ],
+        "columns": sorted(errors_by_column.items(), key=lambda kv: -kv[1]),
+        "listed": listed,
+    }
+
+
+@login_required
+@require_GET
+def file_check_detail(request: HttpRequest, check_uuid: uuid.UUID) -> HttpResponse:
+    """A check without sending: the report as a delivery's page shows it, under a banner that
+    nothing was sent, with a way to send the file. Refreshes itself while the file is checked
+    (a check is short-lived; no polling script of its own)."""
+    check = access.file_check_or_404(request, check_uuid)
+    rule = request.GET.get("regel", "")
+    issues = check.issues
+    response = render(
+        request,
+        "deliveries/file_check.html",
+        {
+            "check": check,
+            **_report_context(
+                request,
+                [issue for issue in issues if issue.rule == rule] if rule else issues,
+                listed=len(issues),
+                errors_by_rule=check.report.get("errors_by_rule", {}),
+                errors_by_column=check.report.get("errors_by_column", {}),
+                words=RuleWords(check.contract.document if check.contract else None),
+                rule_columns=[(issue.rule, issue.column) for issue in issues],
+            ),
+        },
+    )
+    if check.is_working:
+        # The browser reloads the page by itself until the report is there (every browser
+        # honours the Refresh header, with or without JavaScript).
+        response["Refresh"] = "3"
+    return response
+
+
+@login_required
+@require_GET
+def file_check_report_csv(request: HttpRequest, check_uuid: uuid.UUID) -> StreamingHttpResponse:
+    check = access.file_check_or_404(request, check_uuid)
+    return _report_csv(
+        f"kontrolrapport-{check.uuid}.csv",
+        check.issues,
+        words=RuleWords(check.contract.document if check.contract else None),
     )
 
 
@@ -363,12 +498,31 @@ def delivery_download(request: HttpRequest, delivery_uuid: uuid.UUID) -> FileRes
 @require_GET
 def delivery_report_csv(request: HttpRequest, delivery_uuid: uuid.UUID) -> StreamingHttpResponse:
     delivery = access.delivery_or_404(request, delivery_uuid)
-    header = [_("række"), _("kolonne"), _("værdi"), _("regel"), _("besked")]
-    rows = (
-        [issue.row or "", issue.column, issue.value, issue.rule, issue.message_text]
-        for issue in delivery.issues.all().iterator()
+    return _report_csv(
+        f"valideringsrapport-{delivery.uuid}.csv",
+        delivery.issues.all().iterator(),
+        words=RuleWords(delivery.contract.document if delivery.contract else None),
     )
-    return csv_download(f"valideringsrapport-{delivery.uuid}.csv", header, rows)
+
+
+def _report_csv(
+    filename: str, issues: Iterable[ValidationIssue], *, words: RuleWords
+) -> StreamingHttpResponse:
+    """The listed issues of a report as CSV: a delivery's and a check's are the same file. The
+    rule twice: its code for machines (filters, scripts) and its words for people."""
+    header = [_("række"), _("kolonne"), _("værdi"), _("regel"), _("beskrivelse"), _("besked")]
+    rows = (
+        [
+            issue.row or "",
+            issue.column,
+            issue.value,
+            issue.rule,
+            words(issue.column, issue.rule),
+            issue.message_text,
+        ]
+        for issue in issues
+    )
+    return csv_download(filename, header, rows)
 
 
 @login_required

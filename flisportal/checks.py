@@ -12,7 +12,12 @@ from django.conf import settings
 from django.core.checks import CheckMessage, Error, Tags, Warning, register
 from django.db import DatabaseError
 
-from flisportal.lib.env import DEVELOPMENT_KEY_ENCRYPTION_KEY, DEVELOPMENT_SECRET_KEY
+from flisportal.lib import mail
+from flisportal.lib.env import (
+    DEVELOPMENT_AUDIT_HMAC_KEY,
+    DEVELOPMENT_KEY_ENCRYPTION_KEY,
+    DEVELOPMENT_SECRET_KEY,
+)
 from routes.models import Endpoint
 
 
@@ -52,8 +57,8 @@ def check_key_encryption_keys(app_configs: Any = None, **kwargs: Any) -> list[Ch
 @register()
 def check_no_development_secrets(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
     """The development defaults are in the repository for anyone to read: with them, sessions
-    can be forged and the stored SFTP private keys decrypted. Only a length is checked when the
-    secrets are read, so a copied default would pass there."""
+    can be forged, the stored SFTP private keys decrypted and the audit log's HMAC recomputed.
+    Only a length is checked when the secrets are read, so a copied default would pass there."""
     if settings.DEBUG:
         return []
     errors: list[CheckMessage] = []
@@ -76,6 +81,17 @@ def check_no_development_secrets(app_configs: Any = None, **kwargs: Any) -> list
                 id="flisportal.E005",
             )
         )
+    if settings.AUDIT_HMAC_KEY == DEVELOPMENT_AUDIT_HMAC_KEY:
+        errors.append(
+            Error(
+                "FLISPORTAL_AUDIT_HMAC_KEY is the published development key, and DEBUG is "
+                "false: anyone who can write the database could edit the audit log and make "
+                "it verify again.",
+                hint="Set FLISPORTAL_AUDIT_HMAC_KEY to at least 32 random characters of your "
+                "own, kept outside the database (docs/operations/audit-log.md).",
+                id="flisportal.E005",
+            )
+        )
     return errors
 
 
@@ -83,12 +99,11 @@ def check_no_development_secrets(app_configs: Any = None, **kwargs: Any) -> list
 def check_mail_tls(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
     """Mails name people, deliveries and kommuner: production sends them over TLS unless the
     operator allows plain SMTP in so many words (a relay on this machine)."""
-    if (
-        settings.DEBUG
-        or settings.EMAIL_BACKEND != "django.core.mail.backends.smtp.EmailBackend"
-        or settings.EMAIL_USE_TLS
-        or getattr(settings, "EMAIL_USE_SSL", False)
-        or settings.EMAIL_ALLOW_PLAINTEXT
+    if settings.EMAIL_BACKEND not in (
+        mail.SMTP_BACKEND,
+        mail.DJANGO_SMTP_BACKEND,
+    ) or not mail.plaintext_refused(
+        use_tls=settings.EMAIL_USE_TLS, use_ssl=getattr(settings, "EMAIL_USE_SSL", False)
     ):
         return []
     return [
@@ -198,3 +213,43 @@ def check_pinned_host_keys(
         )
         for endpoint in unpinned
     ]
+
+
+@register()
+def check_forwarded_header_has_proxy_count(
+    app_configs: Any = None, **kwargs: Any
+) -> list[CheckMessage]:
+    """A forwarded header is only as honest as the proxies that write it. Without a count of the
+    portal's own proxies there is no telling their entries from ones the client wrote, so the
+    header is not read at all, and behind a proxy every client would share the proxy's address:
+    one stranger could lock out a whole kommune. Naming a header without the count is refused
+    rather than left to look as if it worked (as AXES_IP_HEADERS did without django-ipware)."""
+    errors: list[CheckMessage] = []
+    hint = (
+        "Set FLISPORTAL_TRUSTED_PROXY_COUNT to the number of reverse proxies of your own in "
+        "front of the portal that append to the header (1 for a single nginx or load balancer); "
+        "see docs/operations/deployment.md."
+    )
+    header = settings.FLISPORTAL_FORWARDED_HEADER
+    if header and settings.FLISPORTAL_TRUSTED_PROXY_COUNT == 0:
+        errors.append(
+            Error(
+                f"FLISPORTAL_FORWARDED_HEADER names {header!r}, but "
+                "FLISPORTAL_TRUSTED_PROXY_COUNT is 0: the header is not read, and the client "
+                "address is the connection's own (behind a proxy: the proxy's, for everyone).",
+                hint=hint + " Without a proxy, leave FLISPORTAL_FORWARDED_HEADER empty.",
+                id="flisportal.E011",
+            )
+        )
+    legacy = [name for name in settings.LEGACY_AXES_IP_HEADERS if name.upper() != "REMOTE_ADDR"]
+    if legacy:
+        errors.append(
+            Error(
+                f"AXES_IP_HEADERS names {', '.join(legacy)}: that setting is no longer read (it "
+                "needed django-ipware, which is not installed, so every client had the proxy's "
+                "address).",
+                hint=hint + " Then remove AXES_IP_HEADERS.",
+                id="flisportal.E011",
+            )
+        )
+    return errors

@@ -59,6 +59,16 @@ register(route_jobs.warn_expiring_keys, queues.DEFAULT, cron="30 6 * * *")
 register(notification_jobs.requeue_mails, queues.DEFAULT, interval=settings.MAIL_REQUEUE_SECONDS)
 # The audit log's hash chain, verified nightly; a break mails administrators.
 register(audit_jobs.verify_audit_chain, queues.DEFAULT, cron=settings.AUDIT_VERIFY_CRON)
+# Each day's head of the chain copied out of the database (log stream and heads file), so rows
+# cut off the end, checkpoint and all, are found against it.
+register(audit_jobs.export_audit_head, queues.DEFAULT, cron=settings.AUDIT_HEAD_EXPORT_CRON)
+# Failed logins repeated within a lockout window: their count, one audit row per address and
+# user name once the window has closed (one row per failure would let an attacker fill the log).
+register(
+    audit_jobs.summarise_login_failures,
+    queues.DEFAULT,
+    interval=int(settings.AXES_COOLOFF_TIME.total_seconds()),
+)
 # Retention: stored extracts deleted in their final state after the retention period, and the
 # Hent side's copies of fetched files (and copies no receipt names).
 register(delivery_jobs.apply_retention, queues.DEFAULT, cron=settings.RETENTION_CRON)

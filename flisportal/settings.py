@@ -8,6 +8,7 @@ the data folder, Redis on 127.0.0.1. With DEBUG=false every secret must be given
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
 from flisportal.lib.env import (
+    DEVELOPMENT_AUDIT_HMAC_KEY,
     DEVELOPMENT_KEY_ENCRYPTION_KEY,
     DEVELOPMENT_SECRET_KEY,
     env_bool,
@@ -63,10 +65,14 @@ INSTALLED_APPS = [
     "crispy_forms",
     "crispy_bootstrap5",
     "django_rq",
+    "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     "flisportal",
     "routes",
     "deliveries",
     "deliveries.serviceplatform",
+    "deliveries.api",
     "flisportal.notifications",
     "flisportal.audit",
     "axes",
@@ -211,6 +217,48 @@ VALIDATION_MAX_LISTED_ERRORS = env_int("FLISPORTAL_VALIDATION_MAX_LISTED_ERRORS"
 # size of the file.
 VALIDATION_BATCH_BYTES = env_int("FLISPORTAL_VALIDATION_BATCH_BYTES", 4 * 1024**2, minimum=4096)
 
+# --- The vendor API (docs/users/api.md) ----------------------------------------------------
+# Requests one API token may make, as "<number>/<second|minute|hour|day>". Counted per
+# process (the local-memory cache), so with N web workers a token gets up to N times this.
+API_RATE = env_str("FLISPORTAL_API_RATE", "120/minute")
+if not re.fullmatch(r"[1-9][0-9]*/(second|minute|hour|day)", API_RATE):
+    raise ImproperlyConfigured(
+        f"FLISPORTAL_API_RATE must read like 120/minute (second, minute, hour or day), "
+        f"not {API_RATE!r}."
+    )
+# The longest a token made on the API-nøgler page may stay valid.
+API_TOKEN_MAX_DAYS = env_int("FLISPORTAL_API_TOKEN_MAX_DAYS", 365, minimum=1, maximum=3650)
+REST_FRAMEWORK = {
+    # The API's views name their token authentication themselves (deliveries.api.views);
+    # nothing else authenticates through DRF, so no session cookie ever opens the API.
+    "DEFAULT_AUTHENTICATION_CLASSES": [],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "deliveries.api.problems.problem_exception_handler",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "FLIS-portal API",
+    "DESCRIPTION": "Leverancer til FLIS og kommunernes LIS (SF1630): upload, status, "
+    "valideringsrapporter og indbakke. Se docs/users/api.md.",
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SCHEMA_PATH_PREFIX": "/api/v1",
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    # Every operation's problem answers (401, 404, 429; uploads 409, 413, 422), said once.
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "deliveries.api.schema.problem_responses",
+    ],
+    # One name per choice set in the schema (a delivery's and a check's statuses differ).
+    "ENUM_NAME_OVERRIDES": {
+        "DeliveryStatusEnum": "deliveries.lifecycle.states.DeliveryStatus",
+        "FileCheckStatusEnum": "deliveries.models.FileCheckStatus",
+    },
+}
+
 CRISPY_ALLOWED_TEMPLATE_PACKS = "bootstrap5"
 CRISPY_TEMPLATE_PACK = "bootstrap5"
 
@@ -231,8 +279,12 @@ EMAIL_BACKEND = env_str(
     "EMAIL_BACKEND",
     "django.core.mail.backends.console.EmailBackend"
     if DEBUG
-    else "django.core.mail.backends.smtp.EmailBackend",
+    else "flisportal.lib.mail.SmtpBackend",
 )
+# Django's SMTP backend named in the environment gets the portal's, which is the same but
+# refuses clear text in production at the moment of sending (flisportal/lib/mail.py).
+if EMAIL_BACKEND == "django.core.mail.backends.smtp.EmailBackend":
+    EMAIL_BACKEND = "flisportal.lib.mail.SmtpBackend"
 EMAIL_HOST = env_str("EMAIL_HOST", "127.0.0.1")
 EMAIL_PORT = env_int("EMAIL_PORT", 25, minimum=1, maximum=65535)
 EMAIL_HOST_USER = env_str("EMAIL_HOST_USER", "")
@@ -339,9 +391,24 @@ RETENTION_CRON = env_str("RETENTION_CRON", "30 3 * * *")
 # passed, when they no longer lock anything.
 RETENTION_MAIL_DAYS = env_int("RETENTION_MAIL_DAYS", 180, minimum=1, maximum=3650)
 RETENTION_LOGIN_LOG_DAYS = env_int("RETENTION_LOGIN_LOG_DAYS", 90, minimum=1, maximum=3650)
+# Hours a check without sending (deliveries.services.check) keeps its report; the nightly
+# retention run deletes it after that. The checked file itself is deleted as soon as it has
+# been checked. Short: a check is a draft, and its report quotes values from the file.
+FILE_CHECK_KEEP_HOURS = env_int("FLISPORTAL_CHECK_KEEP_HOURS", 72, minimum=1, maximum=24 * 90)
 
 # Audit log: the chain is verified daily at this time (cron syntax); a break mails admins.
 AUDIT_VERIFY_CRON = env_str("AUDIT_VERIFY_CRON", "45 2 * * *")
+# The key of the audit log's HMAC chain. It lives outside the database on purpose: whoever can
+# write the audit table but does not hold this key cannot make an edited row verify again.
+# Losing it leaves the chain unverifiable, so it is kept like the database backups are.
+AUDIT_HMAC_KEY = env_secret(
+    "FLISPORTAL_AUDIT_HMAC_KEY", debug=DEBUG, dev_default=DEVELOPMENT_AUDIT_HMAC_KEY, min_length=32
+)
+# Each day's head of the chain (number, hash, time) is appended to this file and written to the
+# log stream (logger flisportal.audit), at AUDIT_HEAD_EXPORT_CRON. Rows deleted from the end of
+# the chain, with its checkpoint, show as a head that is missing (docs/operations/audit-log.md).
+AUDIT_HEADS_FILE = env_path("FLISPORTAL_AUDIT_HEADS_FILE", DATA_DIR / "audit-heads.jsonl")
+AUDIT_HEAD_EXPORT_CRON = env_str("AUDIT_HEAD_EXPORT_CRON", "55 23 * * *")
 
 # Login lockout (django-axes). After AXES_FAILURE_LIMIT failed logins an account is refused
 # from that source for AXES_COOLOFF_MINUTES. Locking by username alone would let anyone lock a
@@ -357,10 +424,28 @@ AXES_LOCKOUT_PARAMETERS = [
     for item in env_list("AXES_LOCKOUT_PARAMETERS", ["username+ip_address"])
 ]
 AXES_RESET_ON_SUCCESS = True
-AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
-# Behind a reverse proxy set this to the header it writes (e.g. HTTP_X_FORWARDED_FOR) so the
-# source is the client, not the proxy.
-AXES_IPWARE_META_PRECEDENCE_ORDER = env_list("AXES_IP_HEADERS", ["REMOTE_ADDR"])
+# The lockout page (flisportal/lockout.py) says which lock holds and what to do about it.
+AXES_LOCKOUT_CALLABLE = "flisportal.lockout.lockout_response"
+# 429 Too Many Requests, for both locks (django-axes' default, named for flisportal/lockout.py).
+AXES_HTTP_RESPONSE_CODE = 429
+# A second limit on the source address alone, across user names: a kommune's NAT address is not
+# locked by one colleague's typos, but trying 50 user names from one address is stopped.
+# flisportal/lockout.py adds it to django-axes' own (username + address) limit.
+AXES_HANDLER = "flisportal.lockout.LockoutHandler"
+FLISPORTAL_LOGIN_FAILURES_PER_ADDRESS = env_int(
+    "FLISPORTAL_LOGIN_FAILURES_PER_ADDRESS", 20, minimum=1, maximum=1000
+)
+# The client's address (flisportal/lib/clientaddr.py), for the lockout and the audit log. Behind
+# N reverse proxies of our own, the N-th address from the right of the forwarded header; 0: the
+# connection's own address (REMOTE_ADDR), and any forwarded header is ignored.
+FLISPORTAL_TRUSTED_PROXY_COUNT = env_int("FLISPORTAL_TRUSTED_PROXY_COUNT", 0, minimum=0, maximum=10)
+# Empty: X-Forwarded-For. Naming a header without a proxy count is refused (flisportal.E011).
+FLISPORTAL_FORWARDED_HEADER = env_str("FLISPORTAL_FORWARDED_HEADER", "")
+AXES_CLIENT_IP_CALLABLE = "flisportal.lib.clientaddr.client_address"
+# No longer read for the address: it needed django-ipware, which is not installed, so the proxy's
+# address was every client's. Kept only so a deployment that still names a header in it is
+# refused with a pointer to the settings above (flisportal.E011).
+LEGACY_AXES_IP_HEADERS = env_list("AXES_IP_HEADERS", [])
 # --- Hent-side fetcher (deliveries/fetching.py) ---------------------------------------------
 # Seconds between two fetch rounds: each round lists IN/ of every recipient SFTP user the portal
 # holds an active key for, and fetches what has arrived (RQ cron, `manage.py rqcron`).

@@ -9,6 +9,7 @@ urlpatterns = [
     path("admin/rq/", include("django_rq.urls")),
     path("", include("routes.urls")),
     path("", include("deliveries.urls")),
+    path("", include("deliveries.api.urls")),
     path("", include("flisportal.notifications.urls")),
     path("", include("flisportal.audit.urls")),
 ]

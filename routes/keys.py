@@ -151,3 +151,24 @@ def decrypt_private_key(token: bytes) -> bytes:
             "A stored private key cannot be decrypted with FLISPORTAL_KEY_ENCRYPTION_KEYS: "
             "was the key changed without keeping the old one in the list?"
         ) from None
+
+
+def private_key_token_readable(token: bytes) -> bool:
+    """Whether a stored token decrypts with one of FLISPORTAL_KEY_ENCRYPTION_KEYS."""
+    try:
+        _fernet().decrypt(bytes(token))
+    except InvalidToken:
+        return False
+    return True
+
+
+def reencrypt_private_key(token: bytes) -> bytes:
+    """The same private key as a token made with the newest (first) Fernet key, so the older
+    keys can be dropped from FLISPORTAL_KEY_ENCRYPTION_KEYS."""
+    try:
+        return _fernet().rotate(bytes(token))
+    except InvalidToken:
+        raise ImproperlyConfigured(
+            "A stored private key cannot be decrypted with FLISPORTAL_KEY_ENCRYPTION_KEYS, so it "
+            "cannot be re-encrypted: put back the key it was encrypted with."
+        ) from None

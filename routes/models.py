@@ -16,8 +16,10 @@ from django.db import models
 from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
+from flisportal.lib.periods import period_of, period_shift
 from flisportal.lib.roles import Role, user_role
 from routes.hostkeys import validate_host_key
 from routes.validators import (
@@ -340,9 +342,12 @@ class SftpUser(models.Model):
 
 
 class KeyState(models.TextChoices):
+    # The one key push and fetch log in with.
     ACTIVE = "active", _("aktiv")
-    # After a rotation the old key stays usable until someone confirms the new one works.
-    PREVIOUS = "previous", _("forrige (indtil rotation er bekræftet)")
+    # A rotated-in key that KOMBIT may not know yet: the platform refuses a login with a key
+    # that is not registered in the Administrationsmodul, so the portal keeps logging in with
+    # the active key until someone confirms the new one is registered.
+    PENDING = "pending", _("afventer registrering")
     RETIRED = "retired", _("udfaset")
 
 
@@ -364,7 +369,8 @@ class SftpKey(models.Model):
     algorithm = models.CharField(_("algoritme"), max_length=20)
     public_key = models.TextField(_("offentlig nøgle (OpenSSH)"), validators=[validate_public_key])
     fingerprint = models.CharField(_("fingeraftryk (SHA256)"), max_length=100)
-    # Fernet token of the OpenSSH private key; never shown after creation.
+    # Fernet token of the OpenSSH private key; never shown after creation, erased (empty) when
+    # the key is retired.
     encrypted_private_key = models.BinaryField(_("krypteret privat nøgle"), editable=False)
     state = models.CharField(
         _("tilstand"), max_length=10, choices=KeyState.choices, default=KeyState.ACTIVE
@@ -393,11 +399,33 @@ class SftpKey(models.Model):
                 fields=["sftp_user"],
                 condition=Q(state="active"),
                 name="sftpkey_one_active_per_user",
-            )
+            ),
+            # One rotation at a time: a second pending key would leave it open which one the
+            # confirmation means.
+            models.UniqueConstraint(
+                fields=["sftp_user"],
+                condition=Q(state="pending"),
+                name="sftpkey_one_pending_per_user",
+            ),
         ]
 
     def __str__(self) -> str:
         return self.fingerprint
+
+    @property
+    def holds_private_key(self) -> bool:
+        """False once retired: the private half is erased, the public half kept for the record."""
+        return bool(self.encrypted_private_key)
+
+    def retire(self, now: datetime | None = None) -> None:
+        """Retire the key and erase its private half (not saved here).
+
+        A key that no longer logs in anywhere has no reason to exist in a readable form: a
+        leaked database or an old Fernet key must not hand out a key KOMBIT may still
+        accept. The public key and fingerprint stay, so the history says which key it was."""
+        self.state = KeyState.RETIRED
+        self.retired_at = now or timezone.now()
+        self.encrypted_private_key = b""
 
     def is_expired(self, now: datetime | None = None) -> bool:
         return self.expires_at is not None and self.expires_at <= (now or timezone.now())
@@ -613,6 +641,41 @@ class Route(models.Model):
 
     def can_move_to(self, status: str) -> bool:
         return status in ROUTE_TRANSITIONS[self.status]
+
+    def deliverable_periods(self, *, now: datetime) -> tuple[str | None, str]:
+        """The first and the last period an extract may be uploaded for on this route.
+
+        The last is the month running now: its extract is owed from now on (the expected
+        deliveries are made for it and the month before), and a later month has no data yet.
+        The first is the month before the route was established, the first month whose extract
+        is collected over it (established in November, October's extract comes in November).
+        A route with no establishment date recorded has no known first period."""
+        last = period_of(now)
+        if self.established_on is None:
+            return None, last
+        first = period_shift(f"{self.established_on:%Y-%m}", -1)
+        return first, last
+
+    def period_refusal(self, period: str, *, now: datetime) -> str | None:
+        """Why an extract for `period` ('YYYY-MM') cannot be uploaded on this route, in Danish
+        with the periods it can; None when it can."""
+        first, last = self.deliverable_periods(now=now)
+        if period > last:
+            return gettext(
+                "Perioden %(period)s er ikke begyndt endnu, så der kan ikke være data for den. "
+                "Vælg en periode til og med %(last)s."
+            ) % {"period": period, "last": last}
+        if first is not None and period < first:
+            return gettext(
+                "Perioden %(period)s ligger før ruten blev etableret (%(established)s). Vælg en "
+                "periode fra %(first)s til og med %(last)s."
+            ) % {
+                "period": period,
+                "established": f"{self.established_on:%d-%m-%Y}",
+                "first": first,
+                "last": last,
+            }
+        return None
 
     def next_statuses(self) -> list[RouteStatus]:
         """The states this route may move to next, in lifecycle order."""

@@ -1,5 +1,5 @@
 """Workflows of the registry: ordering routes and moving them through their lifecycle, and
-creating, uploading and rotating SFTP keys.
+creating, uploading and rotating SFTP keys, and re-encrypting them under a new Fernet key.
 
 Every function is keyword-only and writes its history rows itself: a route's status never
 changes without a RouteEvent, and a key's private half never leaves this module unencrypted.
@@ -18,7 +18,14 @@ from django.utils.translation import gettext as _
 from django.views.decorators.debug import sensitive_variables
 
 from flisportal.audit.services import audit_record, snapshot
-from routes.keys import KeyPair, encrypt_private_key, generate_key_pair, load_private_key
+from routes.keys import (
+    KeyPair,
+    encrypt_private_key,
+    generate_key_pair,
+    load_private_key,
+    private_key_token_readable,
+    reencrypt_private_key,
+)
 from routes.models import (
     DataArea,
     Endpoint,
@@ -378,6 +385,7 @@ def _store_key(
     sftp_user: SftpUser,
     pair: KeyPair,
     origin: str,
+    state: str = KeyState.ACTIVE,
     expires_at: datetime | None,
     actor: User | None,
 ) -> SftpKey:
@@ -387,7 +395,7 @@ def _store_key(
         public_key=pair.public_openssh,
         fingerprint=pair.fingerprint,
         encrypted_private_key=encrypt_private_key(pair.private_openssh),
-        state=KeyState.ACTIVE,
+        state=state,
         origin=origin,
         created_by=actor,
         expires_at=expires_at,
@@ -404,13 +412,13 @@ def _check_expiry(expires_at: datetime | None) -> None:
 
 
 def _check_rotation_allowed(sftp_user: SftpUser) -> SftpKey:
-    """The active key to rotate; refuses while an earlier rotation is unconfirmed, or when there
-    is no active key."""
-    if sftp_user.keys.filter(state=KeyState.PREVIOUS).exists():
+    """The active key to rotate; refuses while an earlier rotation awaits confirmation, or when
+    there is no active key."""
+    if sftp_user.keys.filter(state=KeyState.PENDING).exists():
         raise ValidationError(
             _(
-                "En tidligere nøglerotation er ikke bekræftet endnu. Bekræft den, før du "
-                "roterer igen."
+                "En ny nøgle afventer allerede registrering. Bekræft den, når den er "
+                "registreret på Serviceplatformen, eller kassér den, før du roterer igen."
             ),
             code="rotation_pending",
         )
@@ -420,21 +428,6 @@ def _check_rotation_allowed(sftp_user: SftpUser) -> SftpKey:
             _("SFTP-brugeren har ingen aktiv nøgle at rotere. Dan en ny nøgle i stedet."),
             code="no_active_key",
         )
-    return active
-
-
-def _retire_active_for_rotation(sftp_user: SftpUser, *, actor: User | None) -> SftpKey:
-    """The active key becomes `previous`; refuses while an earlier rotation is unconfirmed."""
-    active = _check_rotation_allowed(sftp_user)
-    active.state = KeyState.PREVIOUS
-    active.save(update_fields=["state"])
-    audit_record(
-        action="sftp_key.state",
-        obj=active,
-        before={"state": KeyState.ACTIVE},
-        after={"state": KeyState.PREVIOUS},
-        actor=actor,
-    )
     return active
 
 
@@ -482,8 +475,9 @@ def sftp_key_rotate(
     expires_at: datetime | None = None,
     actor: User | None,
 ) -> SftpKey:
-    """A new active key; the old one is kept as `previous` until the rotation is confirmed,
-    so deliveries keep working while the new public key is registered with KOMBIT."""
+    """A new key, pending until `sftp_key_confirm_rotation`; the active key stays the one push
+    and fetch log in with, since the Serviceplatform refuses a key that is not yet registered
+    in KOMBIT's Administrationsmodul."""
     _check_expiry(expires_at)
     if algorithm not in ("rsa", "ed25519"):
         raise ValidationError({"algorithm": _("Vælg RSA eller Ed25519.")})
@@ -493,11 +487,12 @@ def sftp_key_rotate(
     _check_rotation_allowed(sftp_user)
     pair = generate_key_pair(algorithm, comment=_key_comment(sftp_user))
     with transaction.atomic():
-        _retire_active_for_rotation(sftp_user, actor=actor)
+        _check_rotation_allowed(sftp_user)
         return _store_key(
             sftp_user=sftp_user,
             pair=pair,
             origin=KeyOrigin.GENERATED,
+            state=KeyState.PENDING,
             expires_at=expires_at,
             actor=actor,
         )
@@ -517,7 +512,8 @@ def sftp_key_upload(
 
     Refuses a file that is not a private key, a wrong or missing passphrase, and a key that does
     not match the stated public key. The key is stored without its passphrase, encrypted with
-    the portal's key. If the user has an active key, this is a rotation."""
+    the portal's key. If the user has an active key, this is a rotation: the uploaded key is
+    pending until confirmed, like a generated one."""
     _check_expiry(expires_at)
     try:
         pair = load_private_key(
@@ -545,31 +541,105 @@ def sftp_key_upload(
             raise ValidationError(
                 {"private_key": _("Nøglen er allerede registreret på denne SFTP-bruger.")}
             )
+        state = KeyState.ACTIVE
         if sftp_user.keys.filter(state=KeyState.ACTIVE).exists():
-            _retire_active_for_rotation(sftp_user, actor=actor)
+            _check_rotation_allowed(sftp_user)
+            state = KeyState.PENDING
         return _store_key(
             sftp_user=sftp_user,
             pair=pair,
             origin=KeyOrigin.UPLOADED,
+            state=state,
             expires_at=expires_at,
             actor=actor,
         )
 
 
+def _key_state_change(key: SftpKey, *, before: str, actor: User | None) -> None:
+    after: dict[str, object] = {"state": key.state}
+    if key.state == KeyState.RETIRED:
+        after["retired_at"] = key.retired_at
+        after["private_key_erased"] = True
+    audit_record(
+        action="sftp_key.state", obj=key, before={"state": before}, after=after, actor=actor
+    )
+
+
 def sftp_key_confirm_rotation(*, sftp_user: SftpUser, actor: User | None) -> SftpKey:
-    """The new key works with the Serviceplatform: the previous key is retired for good."""
+    """The pending key is registered at the Serviceplatform: it becomes the active key that push
+    and fetch log in with, and the old active key is retired with its private half erased.
+
+    Returns the new active key."""
     with transaction.atomic():
-        previous = sftp_user.keys.filter(state=KeyState.PREVIOUS).first()
-        if previous is None:
+        pending = sftp_user.keys.select_for_update().filter(state=KeyState.PENDING).first()
+        if pending is None:
             raise ValidationError(_("Der er ingen nøglerotation at bekræfte."), code="no_rotation")
-        previous.state = KeyState.RETIRED
-        previous.retired_at = timezone.now()
-        previous.save(update_fields=["state", "retired_at"])
-        audit_record(
-            action="sftp_key.state",
-            obj=previous,
-            before={"state": KeyState.PREVIOUS},
-            after={"state": KeyState.RETIRED, "retired_at": previous.retired_at},
-            actor=actor,
-        )
-    return previous
+        old = sftp_user.keys.select_for_update().filter(state=KeyState.ACTIVE).first()
+        if old is not None:
+            # Retired first: one active key per user is a constraint, checked row by row.
+            old.retire()
+            old.save(update_fields=["state", "retired_at", "encrypted_private_key"])
+            _key_state_change(old, before=KeyState.ACTIVE, actor=actor)
+        pending.state = KeyState.ACTIVE
+        pending.save(update_fields=["state"])
+        _key_state_change(pending, before=KeyState.PENDING, actor=actor)
+    return pending
+
+
+def sftp_key_discard_rotation(*, sftp_user: SftpUser, actor: User | None) -> SftpKey:
+    """A pending key that will not be registered (made by mistake, or its registration failed)
+    is retired, its private half erased; the active key goes on as before."""
+    with transaction.atomic():
+        pending = sftp_user.keys.select_for_update().filter(state=KeyState.PENDING).first()
+        if pending is None:
+            raise ValidationError(_("Der er ingen ny nøgle at kassere."), code="no_rotation")
+        pending.retire()
+        pending.save(update_fields=["state", "retired_at", "encrypted_private_key"])
+        _key_state_change(pending, before=KeyState.PENDING, actor=actor)
+    return pending
+
+
+@dataclass
+class ReencryptResult:
+    reencrypted: int = 0
+    # Retired keys whose private half is already erased: nothing to re-encrypt.
+    erased: int = 0
+    # Changed while this ran (a key retired, or rewritten by another run): skipped, run again.
+    changed_meanwhile: int = 0
+    # Keys no Fernet key in the list decrypts; when there are any, nothing is written.
+    unreadable: list[int] = field(default_factory=list)
+
+
+def sftp_keys_reencrypt(*, dry_run: bool = False) -> ReencryptResult:
+    """Re-encrypt every stored private key with the newest of FLISPORTAL_KEY_ENCRYPTION_KEYS,
+    so the older Fernet keys can be taken out of the list.
+
+    Safe to run again: a token already made with the newest key is simply made again. Writes
+    nothing when some token cannot be decrypted with any key in the list (`unreadable`): the
+    operator must put back the Fernet key those were made with before any key is removed."""
+    result = ReencryptResult()
+    rows = [
+        (pk, bytes(token))
+        for pk, token in SftpKey.objects.values_list("pk", "encrypted_private_key")
+    ]
+    # Every token is checked before any is written, so a refused run says up front which keys
+    # would be lost and leaves the table as it was.
+    result.unreadable = [
+        pk for pk, token in rows if token and not private_key_token_readable(token)
+    ]
+    if result.unreadable:
+        return result
+    for pk, token in rows:
+        if not token:
+            result.erased += 1
+        elif dry_run:
+            result.reencrypted += 1
+        # Conditional on the token read above: a key retired (erased) or replaced meanwhile is
+        # left as it now is rather than overwritten with a stale token.
+        elif SftpKey.objects.filter(pk=pk, encrypted_private_key=token).update(
+            encrypted_private_key=reencrypt_private_key(token)
+        ):
+            result.reencrypted += 1
+        else:
+            result.changed_meanwhile += 1
+    return result

@@ -21,4 +21,9 @@ urlpatterns = [
         views.sftp_key_confirm_rotation,
         name="sftp_key_confirm_rotation",
     ),
+    path(
+        "sftp/<int:pk>/kasser-rotation/",
+        views.sftp_key_discard_rotation,
+        name="sftp_key_discard_rotation",
+    ),
 ]

@@ -297,7 +297,7 @@ def _sftp_user_page(
 ) -> HttpResponse:
     keys = list(sftp_user.keys.defer("encrypted_private_key").select_related("created_by"))
     active = next((k for k in keys if k.state == KeyState.ACTIVE), None)
-    previous = next((k for k in keys if k.state == KeyState.PREVIOUS), None)
+    pending = next((k for k in keys if k.state == KeyState.PENDING), None)
     new_key_pk = request.session.pop(NEW_KEY_SESSION, None) if request.method == "GET" else None
     new_key = next((k for k in keys if k.pk == new_key_pk), None)
     if generate_form is None:
@@ -306,12 +306,12 @@ def _sftp_user_page(
                 submit_label=_("Dan nøglepar"),
                 action=reverse("routes:sftp_key_generate", args=[sftp_user.pk]),
             )
-        elif previous is None:
+        elif pending is None:
             generate_form = KeyGenerateForm(
                 submit_label=_("Rotér nøgle"),
                 action=reverse("routes:sftp_key_rotate", args=[sftp_user.pk]),
             )
-    if upload_form is None and user_role(request.user) == Role.ADMINISTRATOR and previous is None:
+    if upload_form is None and user_role(request.user) == Role.ADMINISTRATOR and pending is None:
         upload_form = KeyUploadForm(action=reverse("routes:sftp_key_upload", args=[sftp_user.pk]))
     return render(
         request,
@@ -320,7 +320,7 @@ def _sftp_user_page(
             "sftp_user": sftp_user,
             "keys": keys,
             "active": active,
-            "previous": previous,
+            "pending": pending,
             "new_key": new_key,
             "generate_form": generate_form,
             "upload_form": upload_form,
@@ -397,8 +397,9 @@ def sftp_key_rotate(request: HttpRequest, pk: int) -> HttpResponse:
         submit_label=_("Rotér nøgle"),
         make_key=services.sftp_key_rotate,
         done_text=_(
-            "Ny nøgle er aktiv. Den forrige gælder, til du bekræfter rotationen: "
-            "registrér den nye offentlige nøgle i Administrationsmodulet først."
+            "Den nye nøgle er dannet og afventer registrering. Portalen logger fortsat ind med "
+            "den aktive nøgle. Registrér den nye offentlige nøgle i KOMBITs "
+            "Administrationsmodul, og bekræft derefter registreringen her."
         ),
     )
 
@@ -433,17 +434,46 @@ def sftp_key_upload(request: HttpRequest, pk: int) -> HttpResponse:
     return _sftp_user_page(request, sftp_user, upload_form=form)
 
 
-@login_required
-@require_POST
-def sftp_key_confirm_rotation(request: HttpRequest, pk: int) -> HttpResponse:
+def _pending_key_action(
+    request: HttpRequest, pk: int, action: Callable[..., SftpKey], done_text: str
+) -> HttpResponse:
+    """Confirm or discard a pending key: the same access, a different service and message."""
     sftp_user = _get_sftp_user_for_user(request, pk)
     try:
-        services.sftp_key_confirm_rotation(
+        action(
             sftp_user=sftp_user,
             actor=request.user if isinstance(request.user, User) else None,
         )
     except ValidationError as error:
         messages.error(request, " ".join(error.messages))
     else:
-        messages.success(request, _("Rotationen er bekræftet: den forrige nøgle er udfaset."))
+        messages.success(request, done_text)
     return redirect("routes:sftp_user_detail", pk=sftp_user.pk)
+
+
+@login_required
+@require_POST
+def sftp_key_confirm_rotation(request: HttpRequest, pk: int) -> HttpResponse:
+    # Only an administrator confirms that KOMBIT has registered the key: from that moment every
+    # push and fetch of the IT-system logs in with it, and a wrong confirmation stops them all.
+    require_role(request, Role.ADMINISTRATOR)
+    return _pending_key_action(
+        request,
+        pk,
+        services.sftp_key_confirm_rotation,
+        _(
+            "Registreringen er bekræftet: den nye nøgle er nu aktiv og bruges ved næste login. "
+            "Den gamle nøgle er udfaset, og dens private del er slettet."
+        ),
+    )
+
+
+@login_required
+@require_POST
+def sftp_key_discard_rotation(request: HttpRequest, pk: int) -> HttpResponse:
+    return _pending_key_action(
+        request,
+        pk,
+        services.sftp_key_discard_rotation,
+        _("Den nye nøgle er kasseret. Portalen logger fortsat ind med den aktive nøgle."),
+    )

@@ -21,4 +21,5 @@ pytest_plugins = [
     "tests.fixtures.deliveries",
     "tests.fixtures.services",
     "tests.fixtures.standin",
+    "tests.fixtures.api",
 ]

@@ -16,12 +16,14 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable
+from datetime import timedelta
 from typing import Any
 
 from django.contrib.auth.hashers import make_password
+from django.utils import timezone
 
 from deliveries.lifecycle.states import DeliveryStatus
-from deliveries.models import Delivery
+from deliveries.models import Delivery, FileCheck, FileCheckStatus
 from routes.models import (
     AgreementStatus,
     DataArea,
@@ -107,8 +109,12 @@ def sftp_user(system: ITSystem, username: str, *, endpoint: Endpoint | str = "lo
 def agreement(
     vendor: Vendor, kommune: Kommune, *, status: str = AgreementStatus.SIGNED
 ) -> ProcessingAgreement:
-    """The databehandleraftale a vendor needs before it may upload for a kommune."""
-    return ProcessingAgreement.objects.create(vendor=vendor, kommune=kommune, status=status)
+    """The databehandleraftale a vendor needs before it may upload for a kommune (there is one
+    per pair: a world that already has it gets it with this status)."""
+    found, _ = ProcessingAgreement.objects.update_or_create(
+        vendor=vendor, kommune=kommune, defaults={"status": status}
+    )
+    return found
 
 
 # --- users, one per persona (what each may do: tests/fixtures/personas.py) ---------------------
@@ -236,6 +242,24 @@ def delivery(
         file=file,
         **values,
     )
+
+
+def file_check(
+    route: Route, user: User, *, content: bytes = EXTRACT, period: str = "2026-10", **fields: Any
+) -> FileCheck:
+    """A check without sending on `route` by `user`, already checked and valid (no file, no
+    job), expiring 72 hours from now. `fields` are any other FileCheck columns."""
+    values: dict[str, Any] = {
+        "original_filename": "udtraek.csv",
+        "size": len(content),
+        "sha256": hashlib.sha256(content).hexdigest(),
+        "status": FileCheckStatus.VALID,
+        "report": {"rows_checked": 1, "error_count": 0, "issues": []},
+        "checked_at": timezone.now(),
+        "expires_at": timezone.now() + timedelta(hours=72),
+        **fields,
+    }
+    return FileCheck.objects.create(route=route, user=user, period=period, **values)
 
 
 # --- synthetic extracts (made-up CPR numbers only) ------------------------------------------------

@@ -642,10 +642,12 @@ def _check_file(checked: _Checked, *, size: int, sha256: str) -> None:
             ReceiptVerdict.SIZE_MISMATCH,
             text("fetch.size", size=size, declared=declared),
         )
-    if checked.delivery is not None and sha256 != checked.delivery.sha256:
+    # The bytes sent, not the upload: a file converted to the contract's encoding before the
+    # push differs from the upload by design (Delivery.wire_sha256).
+    if checked.delivery is not None and sha256 != checked.delivery.wire_sha256:
         checked.fail(
             ReceiptVerdict.CHECKSUM_MISMATCH,
-            text("fetch.checksum", fetched=sha256[:16], uploaded=checked.delivery.sha256[:16]),
+            text("fetch.checksum", fetched=sha256[:16], uploaded=checked.delivery.wire_sha256[:16]),
         )
 
 

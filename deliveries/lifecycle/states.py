@@ -99,6 +99,10 @@ PROBLEM = (S.REJECTED, S.REFUSED, S.FAILED)
 # kept only RETENTION_REJECTED_DAYS (a fetched file is kept per data area instead).
 TURNED_DOWN = (S.REJECTED, S.REFUSED)
 
+# Passed validation and not turned down: gone, or on its way, to the recipients. A second,
+# different file for the same route and period is then a redelivery the uploader must confirm.
+PASSED_ON = (S.VALID, S.PUSHING, S.SENT, S.DISTRIBUTED, S.FETCHED)
+
 # Where a delivery can stall past a limit, as Driftsstatus counts them: a worker's claim that
 # shows no life (validating, pushing), a receipt that does not come, a fetch that does not
 # happen.

@@ -72,3 +72,39 @@ class PlatformDecision(models.Model):
 
     def __str__(self) -> str:
         return f"{self.trigger_name}: {self.get_outcome_display()}"
+
+
+class RegisteredKey(models.Model):
+    """A public key registered with the stand-in for one of its SFTP users: what KOMBIT's
+    Administrationsmodul holds on the real platform.
+
+    The stand-in accepts a login only for these keys. It never reads the portal's SftpKey
+    state: a key the portal has made (or confirmed) is not thereby known to KOMBIT, and a
+    stand-in that trusted the portal's table would hide exactly that mistake. Rows are added
+    when the stand-in first meets a user (its key of the day, as at onboarding) and after that
+    only by an explicit registration: the admin, or `manage.py serviceplatform_register_key`."""
+
+    endpoint = models.ForeignKey(
+        "routes.Endpoint",
+        verbose_name=_("endpoint"),
+        on_delete=models.CASCADE,
+        related_name="standin_registered_keys",
+    )
+    username = models.CharField(_("SFTP-bruger"), max_length=255)
+    public_key = models.TextField(_("offentlig nøgle (OpenSSH)"))
+    fingerprint = models.CharField(_("fingeraftryk (SHA256)"), max_length=100)
+    registered_at = models.DateTimeField(_("registreret"), default=timezone.now)
+
+    class Meta:
+        ordering = ["endpoint", "username", "-registered_at"]
+        verbose_name = _("registreret nøgle (stand-in)")
+        verbose_name_plural = _("registrerede nøgler (stand-in)")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["endpoint", "username", "fingerprint"],
+                name="standin_registeredkey_once_per_user",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.username}: {self.fingerprint}"

@@ -1,8 +1,10 @@
 """The stand-in's SSH/SFTP server, built on asyncssh (no hand-written SSH or SFTP).
 
-- Users are the SftpUsers of the stand-in's Endpoint; a login is accepted for a public key of
-  an SftpKey in state active or previous, looked up at each login, so key rotation needs no
-  restart.
+- Users are the SftpUsers of the stand-in's Endpoint; a login is accepted for a public key
+  registered with the stand-in for that user (`RegisteredKey`, its stand-in for KOMBIT's
+  Administrationsmodul), looked up at each login, so a registration needs no restart. The
+  portal's own key states are never consulted: a key the portal uses is not thereby one the
+  platform knows.
 - Each user is locked into `<root>/<username>/` (chroot): `..` is refused, absolute paths are
   read relative to the home, and a path that resolves outside it (a symlink) is refused.
   Users write only directly in `OUT/`, may read and delete in `OUT/` and `IN/`, and cannot make
@@ -35,6 +37,7 @@ from django.conf import settings
 from django.db import close_old_connections, connections
 
 from deliveries.protocol import INBOX, OUTBOX, TRIGGER_SUFFIX, is_safe_file_name
+from deliveries.serviceplatform.keys import authorised_public_keys, registered_keys_onboard
 from deliveries.serviceplatform.routing import (
     distributions_resume,
     home_of,
@@ -43,7 +46,7 @@ from deliveries.serviceplatform.routing import (
     trigger_refuse_internal,
     triggers_waiting,
 )
-from routes.models import Endpoint, KeyState, SftpKey, SftpUser
+from routes.models import Endpoint, SftpUser
 
 logger = logging.getLogger("deliveries.serviceplatform")
 
@@ -102,7 +105,8 @@ def _client_host(host: str) -> str:
 
 def endpoint_register_standin(*, slug: str, key: asyncssh.SSHKey, host: str, port: int) -> Endpoint:
     """Pin the stand-in's host key and port on its Endpoint, so the portal's host-key check
-    passes for it."""
+    passes for it, and register the current key of each SFTP user the stand-in has not met
+    yet (onboarding; a rotated key is registered explicitly, `serviceplatform_register_key`)."""
     endpoint = Endpoint.objects.get(slug=slug)
     if not endpoint.is_standin:
         raise ValueError(
@@ -112,6 +116,13 @@ def endpoint_register_standin(*, slug: str, key: asyncssh.SSHKey, host: str, por
     endpoint.port = port
     endpoint.host_key = host_key_line(key, host=endpoint.host, port=port)
     endpoint.save(update_fields=["host", "port", "host_key"])
+    onboarded = registered_keys_onboard(endpoint=endpoint)
+    if onboarded.registered:
+        logger.info(
+            "registered the current key of %d SFTP users met for the first time: %s",
+            len(onboarded.registered),
+            ", ".join(onboarded.registered),
+        )
     return endpoint
 
 
@@ -129,16 +140,6 @@ def _in_db_thread(function: Callable[..., T], /, *args: Any, **kwargs: Any) -> T
 
 def _usernames(endpoint_id: int) -> list[str]:
     return list(SftpUser.objects.filter(endpoint_id=endpoint_id).values_list("username", flat=True))
-
-
-def _authorised_public_keys(endpoint_id: int, username: str) -> list[str]:
-    return list(
-        SftpKey.objects.filter(
-            sftp_user__endpoint_id=endpoint_id,
-            sftp_user__username=username,
-            state__in=[KeyState.ACTIVE, KeyState.PREVIOUS],
-        ).values_list("public_key", flat=True)
-    )
 
 
 # --- SSH and SFTP --------------------------------------------------------------------------
@@ -175,7 +176,7 @@ class _SSHServer(asyncssh.SSHServer):
         if not is_safe_file_name(username) or username.startswith("."):
             return False
         for text in await self._standin.run_db(
-            _authorised_public_keys, self._standin.endpoint_id, username
+            authorised_public_keys, self._standin.endpoint_id, username
         ):
             try:
                 if asyncssh.import_public_key(text).public_data == key.public_data:

@@ -9,3 +9,4 @@ their dotted name, so no service imports a job module.
 # The jobs the services put on the queues, by dotted name (tests/deliveries check they resolve).
 VALIDATE_JOB = "deliveries.jobs.validate_delivery"
 PUSH_JOB = "deliveries.jobs.push_delivery"
+CHECK_JOB = "deliveries.jobs.check_file"

@@ -18,10 +18,11 @@ from pathlib import Path
 from django.core.files import File
 from django.core.files.storage import default_storage
 from django.db import transaction
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from deliveries import access
-from deliveries.lifecycle.states import INITIAL
+from deliveries.lifecycle.states import INITIAL, PASSED_ON
 from deliveries.lifecycle.transitions import delivery_event_record
 from deliveries.messages import text
 from deliveries.models import Delivery, delivery_upload_to
@@ -54,18 +55,22 @@ class Refusal(enum.StrEnum):
     PERIOD = "period"
     CORRECTION = "correction"  # `replaces` names a delivery of another route or period
     SAME_FILE = "same_file"  # the same bytes were delivered before and that was not confirmed
+    # another file for the route and period has passed validation, and that was not confirmed
+    DELIVERED = "delivered"
 
 
 class IntakeRefused(Exception):
-    """The upload may not become a delivery; `message` says why in Danish."""
+    """The upload may not become a delivery; `message` says why in Danish. `earlier` is the
+    delivery the refusal is about, when there is one (a page links to it)."""
 
-    def __init__(self, message: str, *, reason: Refusal) -> None:
+    def __init__(self, message: str, *, reason: Refusal, earlier: Delivery | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.reason = reason
+        self.earlier = earlier
 
 
-class _LocalFile(File):
+class LocalFile(File):
     """A file on local disk that storage may move into place instead of copying
     (FileSystemStorage moves anything with `temporary_file_path()`)."""
 
@@ -75,6 +80,16 @@ class _LocalFile(File):
 
     def temporary_file_path(self) -> str:
         return str(self._path)
+
+
+def delivery_find_passed_on(*, route: Route, period: str) -> Delivery | None:
+    """The newest delivery for this route and period that has passed validation and is going,
+    or has gone, to the recipients."""
+    return (
+        Delivery.objects.filter(route=route, period=period, status__in=PASSED_ON)
+        .order_by("-uploaded_at")
+        .first()
+    )
 
 
 def delivery_find_same_file(*, route: Route, period: str, sha256: str) -> Delivery | None:
@@ -99,12 +114,14 @@ def delivery_upload(
     it (`delivery_create`). Raises IntakeRefused, with nothing stored, when a rule says no.
 
     The checks, in this order: the user may upload to the route (`deliveries.access`: scope,
-    established, signed databehandleraftale); the period is a month 'YYYY-MM'; a correction
-    replaces a delivery of the same route and period; exactly these bytes were not delivered
-    for the route and period before, unless the redelivery is confirmed.
+    established, signed databehandleraftale); the period is a month 'YYYY-MM' that the route can
+    carry (`Route.period_refusal`); a correction replaces a delivery of the same route and
+    period; exactly these bytes were not delivered for the route and period before, and no other
+    file for them has passed validation, unless the redelivery is confirmed. The delivery is
+    marked as a confirmed redelivery only where there was something to confirm.
     """
     try:
-        _check_upload(
+        earlier = _check_upload(
             file=file,
             route=route,
             period=period,
@@ -117,13 +134,34 @@ def delivery_upload(
             route=route,
             period=period,
             user=user,
-            redelivery_confirmed=redelivery_confirmed,
+            redelivery_confirmed=redelivery_confirmed and earlier is not None,
             replaces=replaces,
             same_file_rule=True,
         )
     finally:
         # Refused, or failed before storing: the file was handed over, so it goes.
         file.path.unlink(missing_ok=True)
+
+
+def route_and_period_check(*, user: User, route: Route, period: str) -> None:
+    """The rules any file handed in for a route and period must pass, whether it is to become
+    a delivery (`delivery_upload`) or only be checked against the contract
+    (`deliveries.services.check`): the user may upload to the route (`deliveries.access`:
+    scope, established, signed databehandleraftale) and the period is a month 'YYYY-MM' the
+    route can carry (`Route.period_refusal`).
+    Raises IntakeRefused for the first one broken. One function, so a check can never accept
+    what an upload would refuse, nor the other way round."""
+    refusal = access.upload_refusal(user, route)
+    if refusal is not None:
+        raise IntakeRefused(refusal, reason=Refusal.ROUTE)
+    if not is_period(period):
+        raise IntakeRefused(
+            _("Skriv perioden som ÅÅÅÅ-MM, fx 2026-10 (fik «%(value)s»).") % {"value": period},
+            reason=Refusal.PERIOD,
+        )
+    outside = route.period_refusal(period, now=timezone.now())
+    if outside is not None:
+        raise IntakeRefused(outside, reason=Refusal.PERIOD)
 
 
 def _check_upload(
@@ -136,15 +174,9 @@ def _check_upload(
     replaces: Delivery | None,
 ) -> Delivery | None:
     """Raises IntakeRefused for the first rule the upload breaks; else returns the earlier
-    delivery of the same bytes, if any (the redelivery was then confirmed)."""
-    refusal = access.upload_refusal(user, route)
-    if refusal is not None:
-        raise IntakeRefused(refusal, reason=Refusal.ROUTE)
-    if not is_period(period):
-        raise IntakeRefused(
-            _("Skriv perioden som ÅÅÅÅ-MM, fx 2026-10 (fik «%(value)s»).") % {"value": period},
-            reason=Refusal.PERIOD,
-        )
+    delivery that made this a redelivery (the same bytes, or another file for the period that
+    passed validation), if any: the redelivery was then confirmed."""
+    route_and_period_check(user=user, route=route, period=period)
     if replaces is not None:
         # A correction takes the place of one delivery in the route's month: pointing it at
         # another kommune's, area's or month's delivery would mark the wrong one as corrected.
@@ -169,22 +201,50 @@ def _check_upload(
     earlier = delivery_find_same_file(route=route, period=period, sha256=file.sha256)
     if earlier is not None and not redelivery_confirmed:
         raise _same_file_refused(earlier)
+    if earlier is None and replaces is None:
+        # A correction names the delivery it replaces; any other new file for a period that
+        # is already delivered is most often the wrong period chosen, or a file sent twice.
+        earlier = delivery_find_passed_on(route=route, period=period)
+        if earlier is not None and not redelivery_confirmed:
+            raise _passed_on_refused(earlier)
     return earlier
+
+
+def _earlier_params(earlier: Delivery) -> dict[str, str]:
+    return {
+        "period": earlier.period,
+        "area": str(earlier.data_area),
+        "kommune": earlier.kommune.name,
+        "name": earlier.original_filename,
+        "when": local_time_text(earlier.uploaded_at, seconds=False),
+        "status": earlier.get_status_display(),
+    }
 
 
 def _same_file_refused(earlier: Delivery) -> IntakeRefused:
     return IntakeRefused(
         _(
-            "Præcis den samme fil (SHA-256 %(sha)s…) er allerede leveret for denne rute og "
-            "periode den %(when)s (status: %(status)s). Sæt flueben i «Genlevering» og upload "
-            "igen, hvis den skal sendes en gang til."
+            "Filen er ikke sendt: præcis den samme fil blev uploadet for %(area)s, %(kommune)s, "
+            "periode %(period)s den %(when)s (status: %(status)s). Skal den sendes en gang til, "
+            "så sæt flueben i «Genlevering» og upload den igen."
         )
-        % {
-            "sha": earlier.sha256[:12],
-            "when": local_time_text(earlier.uploaded_at, seconds=False),
-            "status": earlier.get_status_display(),
-        },
+        % _earlier_params(earlier),
         reason=Refusal.SAME_FILE,
+        earlier=earlier,
+    )
+
+
+def _passed_on_refused(earlier: Delivery) -> IntakeRefused:
+    return IntakeRefused(
+        _(
+            "Filen er ikke sendt: for %(area)s, %(kommune)s, periode %(period)s er der allerede "
+            "leveret en anden fil, «%(name)s», uploadet den %(when)s (status: %(status)s). "
+            "Tjek, at du har valgt den rigtige periode. Skal den nye fil sendes alligevel (fx "
+            "en ny udgave af udtrækket), så sæt flueben i «Genlevering» og upload den igen."
+        )
+        % _earlier_params(earlier),
+        reason=Refusal.DELIVERED,
+        earlier=earlier,
     )
 
 
@@ -240,7 +300,7 @@ def delivery_create(
         replaces=replaces,
         redelivery_confirmed=redelivery_confirmed,
     )
-    content = _LocalFile(file.path)
+    content = LocalFile(file.path)
     try:
         stored_name = default_storage.save(delivery_upload_to(delivery, ""), content)
     finally:
@@ -251,8 +311,10 @@ def delivery_create(
     try:
         with transaction.atomic():
             if same_file_rule:
-                delivery.redelivery_confirmed = _same_file_rule_held(
-                    delivery, confirmed=redelivery_confirmed
+                # The flag as given stands when it confirmed another file for the period.
+                delivery.redelivery_confirmed = (
+                    _same_file_rule_held(delivery, confirmed=redelivery_confirmed)
+                    or redelivery_confirmed
                 )
             delivery.save()
             code = "event.uploaded"

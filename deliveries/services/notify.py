@@ -13,6 +13,7 @@ from django.db import transaction
 
 from deliveries.lifecycle.states import DeliveryStatus
 from deliveries.models import Delivery, ExpectedDelivery, ValidationIssue
+from deliveries.rules import RuleWords
 from flisportal.notifications.services import (
     Recipient,
     administrators,
@@ -35,17 +36,24 @@ def notify_delivery_status(*, delivery_id: int, old: str, new: str) -> None:
     if kind is None:
         return
     delivery = Delivery.objects.select_related(
-        "uploaded_by", "kommune", "data_area", "it_system__vendor", "route"
+        "uploaded_by", "kommune", "data_area", "it_system__vendor", "route", "contract"
     ).get(pk=delivery_id)
     context: dict[str, Any] = {"delivery": delivery}
     if kind == "validation_failed":
         # Where and which rule only: a cell value (a CPR number, a name) and the message that
         # quotes it stay in the portal, behind its login; mail travels and is kept elsewhere.
-        context["errors"] = list(
+        issues = (
             ValidationIssue.objects.filter(delivery=delivery)
             .order_by("position")
-            .values("row", "column", "rule")[: settings.NOTIFY_FIRST_ERRORS]
+            .values_list("row", "column", "rule")[: settings.NOTIFY_FIRST_ERRORS]
         )
+        # The rule in words from the contract alone (deliveries.rules), so it says what was
+        # asked without quoting what the cell held.
+        words = RuleWords(delivery.contract.document if delivery.contract else None)
+        context["errors"] = [
+            {"row": row, "column": column, "rule": rule, "words": words(column, rule)}
+            for row, column, rule in issues
+        ]
     uploader = delivery.uploaded_by
     if uploader is not None and uploader.email and uploader.is_active:
         notify(

@@ -8,8 +8,11 @@ recorded in a second short transaction.
 
 from __future__ import annotations
 
+import codecs
+import hashlib
 import io
 import logging
+import tempfile
 import time
 import uuid
 from collections.abc import Callable
@@ -17,12 +20,14 @@ from datetime import timedelta
 from typing import IO, Any, cast
 
 from django.conf import settings
+from django.core.files import File
 from django.core.files.storage import default_storage
 from django.db import DatabaseError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from deliveries import protocol, sftp
+from deliveries import access, protocol, sftp
+from deliveries.datacontracts import needs_conversion, send_encoding
 from deliveries.lifecycle.states import DeliveryStatus
 from deliveries.lifecycle.transitions import delivery_transition
 from deliveries.messages import stored_as, text
@@ -32,7 +37,7 @@ from deliveries.services.sftp_login import SftpLogin, sftp_login
 from deliveries.sftp import SftpError
 from flisportal.lib.periods import COPENHAGEN, local_time_text, period_compact
 from flisportal.lib.queues import SFTP, enqueue_in_on_commit
-from routes.models import SftpUser
+from routes.models import Route, RouteStatus, SftpUser
 from routes.validators import authority_urn
 
 logger = logging.getLogger(__name__)
@@ -77,7 +82,7 @@ def _trigger_for(delivery: Delivery, sftp_user: SftpUser) -> bytes:
         protocol.Trigger(
             descriptor=protocol.FileDescriptor(
                 file_name=delivery.wire_name,
-                size_in_bytes=delivery.size,
+                size_in_bytes=delivery.wire_size,
                 sender=sftp_user.username,
                 senders_file_id=str(delivery.uuid),
                 recipients=(protocol.ROUTING_RECIPIENT,),
@@ -125,9 +130,16 @@ def delivery_push(*, delivery_id: int) -> str | None:
         return None
     mine = Q(push_attempts=attempt)
     delivery = Delivery.objects.select_related(
-        "route__data_area", "route__sender_system", "data_area", "kommune", "endpoint", "it_system"
+        "route__data_area",
+        "route__sender_system__vendor",
+        "data_area",
+        "kommune",
+        "endpoint",
+        "it_system",
+        "contract",
     ).get(pk=delivery_id)
     try:
+        _check_still_open(delivery)
         login = sftp_login(it_system=delivery.it_system, endpoint=delivery.endpoint)
         if not delivery.wire_name:
             delivery.wire_name = _wire_name_for(delivery, login.sftp_user)
@@ -135,6 +147,7 @@ def delivery_push(*, delivery_id: int) -> str | None:
             Delivery.objects.filter(pk=delivery_id).update(
                 wire_name=delivery.wire_name, transaction_id=delivery.transaction_id
             )
+        _sent_file_prepare(delivery, where=mine)
         _send(delivery, login, beat_while=mine)
     except SftpError as error:
         return _push_failed(delivery, attempt=attempt, error=error)
@@ -155,7 +168,7 @@ def delivery_push(*, delivery_id: int) -> str | None:
             "event.sent",
             endpoint=str(delivery.endpoint),
             wire_name=delivery.wire_name,
-            size=delivery.size,
+            size=delivery.wire_size,
             infref=delivery.route.data_area.infref,
         ),
         sent_at=timezone.now(),
@@ -166,6 +179,102 @@ def delivery_push(*, delivery_id: int) -> str | None:
         logger.warning("delivery %s was taken from push attempt %s meanwhile", delivery_id, attempt)
         return None
     return DeliveryStatus.SENT
+
+
+def _check_still_open(delivery: Delivery) -> None:
+    """Raises a permanent SftpError when the route is no longer established or the agreement no
+    longer signed. Both were true at upload, but a push can come days later (retries, a
+    person's «Prøv igen», a reconciled job): the rules hold at the moment the file leaves."""
+    state = (
+        Route.objects.filter(pk=delivery.route_id)
+        .annotate(signed=access.signed_agreement())
+        .values_list("status", "signed")
+        .first()
+    )
+    status, signed = state if state is not None else ("", False)
+    route = delivery.route
+    if status != RouteStatus.ESTABLISHED:
+        label = RouteStatus(status).label if status in RouteStatus.values else status
+        raise SftpError(
+            text("push.route_closed", route=str(route), status=str(label)), permanent=True
+        )
+    if not signed:
+        raise SftpError(
+            text(
+                "push.agreement_not_signed",
+                vendor=str(route.sender_system.vendor),
+                kommune=str(delivery.kommune),
+            ),
+            permanent=True,
+        )
+
+
+def _sent_file_prepare(delivery: Delivery, *, where: Q) -> None:
+    """Settles which bytes go to the recipients and records their size and SHA-256 on the
+    delivery, before anything is sent: the upload as it is, or, when it is in another encoding
+    than its contract's `sendEncoding`, a converted copy stored next to it. The upload itself is
+    kept unchanged (it is what the vendor sent, and what the download gives back).
+
+    A retry finds the copy of the earlier try and sends the same bytes again."""
+    if delivery.sent_sha256:
+        return
+    target = send_encoding(delivery.contract.document if delivery.contract else None)
+    if not needs_conversion(delivery.encoding, send=target):
+        fields: dict[str, Any] = {
+            "sent_encoding": delivery.encoding,
+            "sent_size": delivery.size,
+            "sent_sha256": delivery.sha256,
+        }
+    else:
+        name, size, sha256 = _store_converted(delivery, target)
+        fields = {
+            "sent_file": name,
+            "sent_encoding": target,
+            "sent_size": size,
+            "sent_sha256": sha256,
+        }
+    Delivery.objects.filter(where, pk=delivery.pk).update(**fields)
+    for field, value in fields.items():
+        setattr(delivery, field, value)
+
+
+def _store_converted(delivery: Delivery, target: str) -> tuple[str, int, str]:
+    """Converts the stored upload from its encoding to `target` in chunks (memory stays flat
+    for a large file) and stores the copy beside it: (stored name, size, SHA-256). Line breaks
+    and every character are kept; only their bytes change. The validator has already read the
+    whole file in its encoding, so a character that cannot be decoded here is a changed file."""
+    source_name = str(delivery.file.name)
+    decoder = codecs.getincrementaldecoder(delivery.encoding)("strict")
+    encoder = codecs.getincrementalencoder(target)("strict")
+    digest = hashlib.sha256()
+    size = 0
+    try:
+        source = default_storage.open(source_name, "rb")
+    except FileNotFoundError:
+        raise SftpError(text("push.file_missing", name=source_name), permanent=True) from None
+    with source, tempfile.TemporaryFile() as spool:
+        try:
+            while chunk := source.read(1024 * 1024):
+                encoded = encoder.encode(decoder.decode(chunk))
+                digest.update(encoded)
+                size += spool.write(encoded)
+            encoded = encoder.encode(decoder.decode(b"", final=True), final=True)
+        except UnicodeError as exc:
+            raise SftpError(
+                text(
+                    "push.conversion_failed",
+                    source=delivery.encoding,
+                    target=target,
+                    error=str(exc),
+                ),
+                permanent=True,
+            ) from None
+        digest.update(encoded)
+        size += spool.write(encoded)
+        spool.seek(0)
+        stem = source_name.removesuffix(".csv")
+        name = default_storage.save(f"{stem}.sendt-{target}.csv", File(spool))
+    return name, size, digest.hexdigest()
 
 
 def _send(delivery: Delivery, login: SftpLogin, *, beat_while: Q) -> None:
@@ -182,12 +291,11 @@ def _send(delivery: Delivery, login: SftpLogin, *, beat_while: Q) -> None:
             # missed beat or two only matters after RECONCILE_STUCK_MINUTES of them.
             logger.warning("heartbeat of delivery %s not written", delivery.pk, exc_info=True)
 
+    sending = str(delivery.sent_file.name or delivery.file.name)
     try:
-        stored = default_storage.open(str(delivery.file.name), "rb")
+        stored = default_storage.open(sending, "rb")
     except FileNotFoundError:
-        raise SftpError(
-            text("push.file_missing", name=str(delivery.file.name)), permanent=True
-        ) from None
+        raise SftpError(text("push.file_missing", name=sending), permanent=True) from None
     with (
         stored,
         sftp.open_for_endpoint(
@@ -195,16 +303,16 @@ def _send(delivery: Delivery, login: SftpLogin, *, beat_while: Q) -> None:
         ) as connection,
     ):
         reader = cast(IO[bytes], _HeartbeatReader(stored, beat))
-        connection.upload(reader, remote, size=delivery.size)
+        connection.upload(reader, remote, size=delivery.wire_size)
         arrived = connection.remote_size(remote)
-        if arrived != delivery.size:
+        if arrived != delivery.wire_size:
             raise SftpError(
                 text(
                     "push.size_mismatch",
                     where=connection.where,
                     arrived=arrived,
                     remote=remote,
-                    size=delivery.size,
+                    size=delivery.wire_size,
                 ),
                 permanent=False,
             )

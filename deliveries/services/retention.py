@@ -39,7 +39,11 @@ The same nightly run also deletes the other personal data that has served its pu
   AccessFailureLog) RETENTION_LOGIN_LOG_DAYS (default 90) after the login. The audit log
   keeps its own record of every login.
 
-Each of these is one audit row per run with the counts (not one per mail or login).
+- checks without sending (deliveries.services.check): the report, which quotes values from
+  the file, FILE_CHECK_KEEP_HOURS (default 72) after the check was asked for; the file itself
+  is deleted as soon as it has been checked, or here with its row if it never was.
+
+Each of these is one audit row per run with the counts (not one per mail, login or check).
 
 Batch uploads (Samlet upload) past their `expires_at` (FLISPORTAL_BATCH_KEEP_HOURS after the
 upload) are deleted too: the staged files nobody sent, and the rows; the deliveries made from
@@ -64,6 +68,7 @@ from django.utils import timezone
 from deliveries.lifecycle.states import FINAL, TURNED_DOWN, DeliveryStatus
 from deliveries.models import Delivery, Receipt, ReceiptVerdict, ValidationIssue
 from deliveries.services.batch import upload_batches_expire
+from deliveries.services.check import file_checks_purge
 from flisportal.audit.services import audit_record
 from flisportal.notifications.models import MailStatus, OutgoingMail
 from routes.models import DataArea
@@ -92,6 +97,7 @@ class RetentionRound:
     receipt_bytes: int = 0
     orphans: list[str] = field(default_factory=list)  # storage names no receipt named
     mails: int = 0
+    file_checks: int = 0  # checks without sending whose report expired
     login_attempts: int = 0
     login_logs: int = 0
     batches: int = 0  # expired batch uploads deleted, staged files and all
@@ -149,7 +155,8 @@ def retention_run(*, now: datetime | None = None, dry_run: bool = False) -> Rete
     for delivery in retention_due(now=now):
         if dry_run or _delete_and_stamp(
             result,
-            name=delivery.file.name or "",
+            # The upload and, if it was converted before sending, the copy that was sent.
+            names=[name for name in (delivery.file.name, delivery.sent_file.name) if name],
             label=str(delivery.pk),
             stamp=partial(_delivery_stamp, delivery, now=now),
         ):
@@ -158,17 +165,20 @@ def retention_run(*, now: datetime | None = None, dry_run: bool = False) -> Rete
     receipt_files_delete(result, now=now)
     receipt_orphans_sweep(result, now=now)
     result.mails = mails_purge(now=now, dry_run=dry_run)
+    result.file_checks = file_checks_purge(now=now, dry_run=dry_run)
     result.login_attempts, result.login_logs = login_records_purge(now=now, dry_run=dry_run)
     result.batches = upload_batches_expire(now=now, dry_run=dry_run)
     logger.info(
         "retention: %s files (%s bytes), %s fetched copies (%s bytes), %s orphaned copies, "
-        "%s mails, %s login attempts, %s login log rows, %s expired batch uploads %s",
+        "%s mails, %s checks without sending, %s login attempts, %s login log rows, "
+        "%s expired batch uploads %s",
         len(result.deleted),
         result.bytes,
         len(result.receipts),
         result.receipt_bytes,
         len(result.orphans),
         result.mails,
+        result.file_checks,
         result.login_attempts,
         result.login_logs,
         result.batches,
@@ -206,7 +216,7 @@ def receipt_files_delete(result: RetentionRound, *, now: datetime) -> None:
     for receipt in receipt_files_due(now=now):
         if result.dry_run or _delete_and_stamp(
             result,
-            name=receipt.file.name or "",
+            names=[receipt.file.name or ""],
             label=f"kvittering {receipt.pk}",
             stamp=partial(_receipt_stamp, receipt, now=now),
         ):
@@ -215,7 +225,7 @@ def receipt_files_delete(result: RetentionRound, *, now: datetime) -> None:
 
 
 def _delete_and_stamp(
-    result: RetentionRound, *, name: str, label: str, stamp: Callable[[], bool]
+    result: RetentionRound, *, names: list[str], label: str, stamp: Callable[[], bool]
 ) -> bool:
     """One stored file's deletion, alike for a delivery's file and a receipt's copy. Storage
     first, outside any transaction (it may be an object store); deleting a file that is already
@@ -224,9 +234,10 @@ def _delete_and_stamp(
     storage failed (listed in `result.failed`, tried again next run) or another run stamped the
     row first (and counted it)."""
     try:
-        default_storage.delete(name)
+        for name in names:
+            default_storage.delete(name)
     except Exception as exc:  # storage errors vary by backend; the next run tries again
-        logger.exception("retention: could not delete %s", name)
+        logger.exception("retention: could not delete %s", names)
         result.failed.append(f"{label}: {type(exc).__name__}: {exc}")
         return False
     with transaction.atomic():
@@ -245,7 +256,12 @@ def _delivery_stamp(delivery: Delivery, *, now: datetime) -> bool:
         object_type="deliveries.delivery",
         object_id=delivery.pk,
         object_repr=f"{delivery.uuid} ({delivery.period})",
-        before={"file": delivery.file.name, "size": delivery.size, "sha256": delivery.sha256},
+        before={
+            "file": delivery.file.name,
+            "size": delivery.size,
+            "sha256": delivery.sha256,
+            **({"sent_file": delivery.sent_file.name} if delivery.sent_file else {}),
+        },
         after={
             "reason": "retention",
             "status": delivery.status,

@@ -1,4 +1,8 @@
-"""Logging in to an endpoint as an IT-system's SFTP user, its active key decrypted in memory."""
+"""Logging in to an endpoint as an IT-system's SFTP user, its active key decrypted in memory.
+
+Only the active key is ever used: a key awaiting registration after a rotation is not known to
+the Serviceplatform yet, and a refused login is reported, not retried with another key.
+"""
 
 from __future__ import annotations
 

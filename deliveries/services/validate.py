@@ -20,17 +20,17 @@ from django.utils import timezone
 
 from deliveries.lifecycle.states import DeliveryStatus
 from deliveries.lifecycle.transitions import delivery_transition
-from deliveries.messages import Text, text
+from deliveries.messages import Text, stored_as, text
 from deliveries.models import DataContract, Delivery, ValidationIssue
 from deliveries.services import PUSH_JOB
-from deliveries.validation import FILE_RULES, Report, validate_file
+from deliveries.validation import FILE_RULES, ProgressCallback, Report, validate_file
 from flisportal.lib.queues import SFTP, enqueue_on_commit
 
 logger = logging.getLogger(__name__)
 
 
 @contextmanager
-def _local_path(name: str) -> Iterator[Path]:
+def local_path(name: str) -> Iterator[Path]:
     """A local path for a stored file: the file itself on disk storage, else a temp copy
     (polars reads from a path), removed when the block ends.
 
@@ -89,16 +89,13 @@ def delivery_validate(*, delivery_id: int) -> str | None:
         )
 
     try:
-        with _local_path(delivery.file.name or "") as path:
-            report = validate_file(
-                path,
-                contract.document,
-                kommune_code=delivery.kommune.code,
-                period=delivery.period,
-                max_listed=settings.VALIDATION_MAX_LISTED_ERRORS,
-                batch_bytes=settings.VALIDATION_BATCH_BYTES,
-                progress=progress,
-            )
+        report = stored_file_validate(
+            name=delivery.file.name or "",
+            contract=contract,
+            kommune_code=delivery.kommune.code,
+            period=delivery.period,
+            progress=progress,
+        )
     except Exception as exc:
         # A bug or a vanished file must not leave the delivery "validating" for ever.
         logger.exception("validation of delivery %s failed", delivery_id)
@@ -110,6 +107,47 @@ def delivery_validate(*, delivery_id: int) -> str | None:
         )
         return DeliveryStatus.FAILED
     return _record_report(delivery, contract, report)
+
+
+def stored_file_validate(
+    *,
+    name: str,
+    contract: DataContract,
+    kommune_code: str,
+    period: str,
+    progress: ProgressCallback | None = None,
+) -> Report:
+    """Checks the stored file `name` against `contract` for a kommune and period, with the
+    report settings every check uses: a delivery's validation and a check without sending
+    (deliveries.services.check) both come here, so both get the same report for the same file.
+    Never raises for a bad file; may raise for a vanished one or a bug."""
+    with local_path(name) as path:
+        return validate_file(
+            path,
+            contract.document,
+            kommune_code=kommune_code,
+            period=period,
+            max_listed=settings.VALIDATION_MAX_LISTED_ERRORS,
+            batch_bytes=settings.VALIDATION_BATCH_BYTES,
+            progress=progress,
+        )
+
+
+def issue_fields(report: Report) -> Iterator[dict[str, Any]]:
+    """The listed issues as the fields of ValidationIssue rows, in order (`position` is the
+    index), cut to the columns' lengths: how a delivery stores its report, and the shape a
+    check's report JSON keeps, so one template shows both."""
+    for position, issue in enumerate(report.issues):
+        yield {
+            "position": position,
+            "row": issue.row,
+            "column": issue.column[:100],
+            "value": issue.value[:100],
+            "rule": issue.rule,
+            "message": issue.message,
+            "message_code": issue.code,
+            "message_params": issue.params,
+        }
 
 
 def _record_report(delivery: Delivery, contract: DataContract, report: Report) -> str:
@@ -133,18 +171,7 @@ def _record_report(delivery: Delivery, contract: DataContract, report: Report) -
     with transaction.atomic():
         ValidationIssue.objects.filter(delivery=delivery).delete()
         ValidationIssue.objects.bulk_create(
-            ValidationIssue(
-                delivery=delivery,
-                position=position,
-                row=issue.row,
-                column=issue.column[:100],
-                value=issue.value[:100],
-                rule=issue.rule,
-                message=issue.message,
-                message_code=issue.code,
-                message_params=issue.params,
-            )
-            for position, issue in enumerate(report.issues)
+            ValidationIssue(delivery=delivery, **fields) for fields in issue_fields(report)
         )
         moved = delivery_transition(
             delivery_id=delivery.pk,
@@ -158,6 +185,7 @@ def _record_report(delivery: Delivery, contract: DataContract, report: Report) -
             error_count=report.error_count,
             errors_by_rule=dict(report.by_rule),
             errors_by_column=dict(report.by_column),
+            validation_notices=[stored_as("message", notice) for notice in report.notices],
             validated_at=timezone.now(),
             heartbeat_at=None,
         )

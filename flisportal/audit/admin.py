@@ -9,6 +9,8 @@ from django.contrib import admin
 from django.db import models
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.utils.html import format_html
+from django.utils.translation import gettext_lazy as _
 
 from flisportal.audit.models import AuditCheckpoint, AuditEntry
 from flisportal.audit.services import audit_record, snapshot
@@ -115,11 +117,21 @@ class AuditedAdminMixin:
 
 @admin.register(AuditEntry)
 class AuditEntryAdmin(admin.ModelAdmin):
-    list_display = ("seq", "at", "actor_label", "action", "object_type", "object_repr")
+    list_display = ("seq", "at", "shown_actor", "action", "object_type", "shown_object")
     list_filter = ("action", "object_type")
     search_fields = ("actor_label", "action", "object_repr", "object_id")
     date_hierarchy = "at"
     readonly_fields = [f.name for f in AuditEntry._meta.fields]
+
+    # In <bdi>: the label or object of an older row may hold a user name a stranger tried, with
+    # bidirectional controls that would turn the rest of the list row round.
+    @admin.display(description=_("aktør"), ordering="actor_label")
+    def shown_actor(self, entry: AuditEntry) -> str:
+        return format_html("<bdi>{}</bdi>", entry.actor_label)
+
+    @admin.display(description=_("objekt"), ordering="object_repr")
+    def shown_object(self, entry: AuditEntry) -> str:
+        return format_html("<bdi>{}</bdi>", entry.object_repr)
 
     # Append-only: nobody adds, changes or deletes rows here.
     def has_add_permission(self, request: HttpRequest) -> bool:

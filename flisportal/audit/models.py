@@ -1,8 +1,12 @@
 """The audit log: an append-only hash chain of who changed what, when, before and after.
 
-Each row stores the SHA-256 of its own content plus the previous row's hash, so a row changed
-or deleted in the database breaks the chain at that point; `AuditCheckpoint` remembers the
-last verified head, so cutting rows off the end is found too.
+Each row stores an HMAC-SHA256 (keyed with FLISPORTAL_AUDIT_HMAC_KEY, which is not in the
+database) of its own content plus the previous row's hash, so a row changed or deleted in the
+database breaks the chain at that point, and whoever lacks the key cannot recompute the rest.
+`AuditCheckpoint` remembers the last verified head; `AuditHeadExport` records each head copied
+out of the database (log stream and heads file), against which rows cut off the end are found.
+Rows written before the chain was keyed keep their plain SHA-256: `AuditKeyStart` says where.
+On PostgreSQL a trigger refuses UPDATE, DELETE and TRUNCATE on all four tables (migration 0003).
 """
 
 from __future__ import annotations
@@ -42,7 +46,9 @@ class AuditEntry(models.Model):
         verbose_name=_("udført af"),
         null=True,
         blank=True,
-        on_delete=models.SET_NULL,
+        # Not SET_NULL: the actor's id is part of the hashed content, so clearing it would break
+        # the chain (and PostgreSQL refuses the UPDATE). A person who leaves is deactivated.
+        on_delete=models.PROTECT,
         related_name="+",
     )
     # Who acted, as text: kept when the user is deleted, and names workers ("baggrundsjob").
@@ -92,3 +98,71 @@ class AuditCheckpoint(models.Model):
 
     def __str__(self) -> str:
         return f"#{self.seq} {self.hash[:12]}"
+
+
+class AuditKeyStart(models.Model):
+    """Where the keyed chain begins. Rows before `first_keyed_seq` were written while the chain
+    was a plain SHA-256 and are verified that way; every later row must carry an HMAC. Written
+    once, by migration 0002, only on a database that already held rows: on a new one there is
+    no such row and every row is keyed. Not re-keying the old rows is deliberate: a re-keyed
+    row would vouch for content that nothing vouched for when it was written. The first keyed
+    row's HMAC covers the last plain row's hash, so the old rows cannot be edited either
+    without breaking the keyed link after them."""
+
+    first_keyed_seq = models.PositiveBigIntegerField()
+    legacy_head_hash = models.CharField(max_length=64)
+    recorded_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = _("start på nøglet revisionskæde")
+        verbose_name_plural = _("start på nøglet revisionskæde")
+
+    def __str__(self) -> str:
+        return f"nøglet fra #{self.first_keyed_seq}"
+
+
+class AuditHeadExport(models.Model):
+    """A head of the chain copied out of the database (the daily export). Kept here only so
+    Driftsstatus can say when the last one went out: the evidence is the copy outside."""
+
+    seq = models.PositiveBigIntegerField()
+    hash = models.CharField(max_length=64)
+    at = models.DateTimeField()
+    exported_at = models.DateTimeField(default=timezone.now)
+    destination = models.CharField(max_length=500)
+
+    class Meta:
+        ordering = ["-exported_at"]
+        verbose_name = _("eksporteret hoved")
+        verbose_name_plural = _("eksporterede hoveder")
+
+    def __str__(self) -> str:
+        return f"#{self.seq} {self.hash[:12]}"
+
+
+class LoginFailureTally(models.Model):
+    """Failed logins of one tried user name from one address within one window, counted here
+    instead of one audit row each: whoever guesses passwords decides how many failures there
+    are, and the audit log (append-only) must not grow at their pace. The first failure of a
+    window is an audit row at once; the count of the rest is one row once the window has closed
+    (flisportal/audit/login_failures.py), and then this tally is deleted.
+
+    Not an audit row itself: it is updated and deleted, which audit rows never are."""
+
+    # The client's address (flisportal/lib/clientaddr.py); IPv6 text is at most 45 characters.
+    source = models.CharField(max_length=64)
+    # As shown (hidden characters written as codes, bounded); empty for "further user names"
+    # once an address has tried more than its share in a window.
+    username = models.CharField(max_length=150, blank=True)
+    window_start = models.DateTimeField()
+    failures = models.PositiveIntegerField(default=1)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["source", "username", "window_start"], name="login_failure_tally_once"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.source} {self.username} {self.window_start:%Y-%m-%d %H:%M} ×{self.failures}"

@@ -8,11 +8,14 @@ from django.contrib.auth.signals import user_logged_in, user_login_failed
 from django.dispatch import receiver
 from django.http import HttpRequest
 
+from flisportal.audit.login_failures import login_failure_record
 from flisportal.audit.services import audit_record
+from flisportal.lib.clientaddr import client_address
 
 
 def _source(request: HttpRequest | None) -> str:
-    return request.META.get("REMOTE_ADDR", "") if request is not None else ""
+    # The same address the lockout counts (behind proxies: the client's, not the proxy's).
+    return client_address(request) if request is not None else ""
 
 
 @receiver(user_logged_in, dispatch_uid="audit_login")
@@ -30,12 +33,7 @@ def record_login_failed(
     sender: Any, credentials: dict[str, Any], request: HttpRequest | None = None, **kwargs: Any
 ) -> None:
     # Only the username tried: Django has already replaced the password with asterisks, and
-    # it is not stored in any form.
-    username = str(credentials.get("username", ""))[:150]
-    audit_record(
-        action="auth.login_failed",
-        object_type="routes.user",
-        object_repr=username,
-        actor_label=username or "?",
-        after={"source": _source(request), "username": username},
+    # it is not stored in any form. Counted per address and name, not one row per attempt.
+    login_failure_record(
+        source=_source(request), username=str(credentials.get("username", "") or "")
     )

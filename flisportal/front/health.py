@@ -28,9 +28,9 @@ from rq.cron import CronJob, CronScheduler, get_cron_job_history_key
 from rq.job import Job, JobStatus
 
 from deliveries.lifecycle.states import MAY_STALL, DeliveryStatus, quiet_since
-from deliveries.models import Delivery, Receipt
+from deliveries.models import Delivery, Receipt, ReceiptVerdict
 from flisportal import cron
-from flisportal.audit.models import AuditCheckpoint
+from flisportal.audit.models import AuditCheckpoint, AuditHeadExport
 from flisportal.lib import queues
 from flisportal.notifications.models import MailStatus, OutgoingMail
 from routes.models import Endpoint
@@ -478,6 +478,64 @@ def endpoint_states() -> list[EndpointState]:
     return found
 
 
+# --- quarantined fetches --------------------------------------------------------------------
+
+# How far back Driftsstatus looks for fetched files put in quarantine.
+QUARANTINE_DAYS = 7
+
+
+@dataclass
+class QuarantineCount:
+    verdict: str
+    label: str
+    count: int
+    url: str
+
+
+@dataclass
+class QuarantineState:
+    since: datetime
+    counts: list[QuarantineCount]
+    newest: list[Receipt]
+    state: str = OK
+    message: str = ""
+
+    @property
+    def total(self) -> int:
+        return sum(c.count for c in self.counts)
+
+
+def quarantine_state(*, now: datetime) -> QuarantineState:
+    """Files the Hent side fetched but could not trust in the last QUARANTINE_DAYS (wrong size
+    or checksum, unknown sender, unreadable metadata): kept and recorded, never passed on. Two
+    queries, per verdict and the five newest."""
+    since = now - timedelta(days=QUARANTINE_DAYS)
+    recent = Receipt.objects.filter(fetched_at__gte=since).exclude(verdict=ReceiptVerdict.OK)
+    per_verdict = dict(
+        recent.order_by().values_list("verdict").annotate(n=Count("pk")).values_list("verdict", "n")
+    )
+    inbox = reverse("deliveries:inbox")
+    counts = [
+        QuarantineCount(verdict, str(label), per_verdict[verdict], f"{inbox}?verdict={verdict}")
+        for verdict, label in ReceiptVerdict.choices
+        if per_verdict.get(verdict)
+    ]
+    newest = list(recent.select_related("recipient_system").order_by("-fetched_at", "-pk")[:5])
+    result = QuarantineState(since=since, counts=counts, newest=newest)
+    if counts:
+        result.state = WARNING
+        result.message = _(
+            "Hentede filer, der ikke kunne stoles på, er sat i karantæne: de er gemt og "
+            "registreret, men ikke givet videre. Åbn kvitteringen for at se hvorfor, og kontakt "
+            "afsenderen (står på kvitteringen); en runde stopper aldrig for en enkelt dårlig fil."
+        )
+    else:
+        result.message = _("Ingen hentede filer er sat i karantæne de seneste %(days)s dage.") % {
+            "days": QUARANTINE_DAYS
+        }
+    return result
+
+
 # --- mails and the audit log ----------------------------------------------------------------
 
 
@@ -514,20 +572,27 @@ def mail_state() -> MailState:
 class AuditState:
     checkpoint: AuditCheckpoint | None
     broken_at: datetime | None
+    head_export: AuditHeadExport | None = None
     state: str = OK
     message: str = ""
 
 
-def audit_state() -> AuditState:
+# The head is exported daily: two days without one means the job or its file has stopped.
+HEAD_EXPORT_STALE = timedelta(days=2)
+
+
+def audit_state(*, now: datetime | None = None) -> AuditState:
     """The audit chain as the nightly verification left it: the newest checkpoint (the head it
-    found intact, written when the chain had grown) and a later break, which that verification
-    mails to administrators."""
+    found intact, written when the chain had grown), a later break, which that verification
+    mails to administrators, and when the chain's head was last exported out of the database."""
+    now = now or timezone.now()
     checkpoint = AuditCheckpoint.objects.order_by("-seq").first()
     broken = OutgoingMail.objects.filter(kind="audit_broken")
     if checkpoint is not None:
         broken = broken.filter(created_at__gt=checkpoint.verified_at)
     broken_at = broken.order_by("-created_at").values_list("created_at", flat=True).first()
-    result = AuditState(checkpoint=checkpoint, broken_at=broken_at)
+    head_export = AuditHeadExport.objects.order_by("-exported_at").first()
+    result = AuditState(checkpoint=checkpoint, broken_at=broken_at, head_export=head_export)
     if broken_at is not None:
         result.state = ERROR
         result.message = _(
@@ -539,6 +604,13 @@ def audit_state() -> AuditState:
         result.message = _(
             "Ingen kontrol har fundet kæden intakt endnu. Den kontrolleres hver nat af et "
             "periodisk job."
+        )
+    elif head_export is None or head_export.exported_at < now - HEAD_EXPORT_STALE:
+        # Without fresh exported heads, rows cut off the end (checkpoint and all) go unseen.
+        result.state = WARNING
+        result.message = _(
+            "Kædens hoved er ikke eksporteret de seneste to døgn. Tjek at det periodiske job "
+            "export_audit_head kører, og at FLISPORTAL_AUDIT_HEADS_FILE kan skrives."
         )
     else:
         result.message = _("Kæden var intakt ved seneste kontrol.")
@@ -557,6 +629,7 @@ class DriftStatus:
     periodic: PeriodicJobs | None = None
     stuck: StuckDeliveries | None = None
     endpoints: list[EndpointState] = field(default_factory=list)
+    quarantine: QuarantineState | None = None
     mail: MailState | None = None
     audit: AuditState | None = None
 
@@ -571,7 +644,11 @@ class DriftStatus:
     @property
     def overall(self) -> str:
         parts: list[Any] = [self.queues_state, self.endpoints_state]
-        parts += [s.state for s in (self.periodic, self.stuck, self.mail, self.audit) if s]
+        parts += [
+            s.state
+            for s in (self.periodic, self.stuck, self.quarantine, self.mail, self.audit)
+            if s
+        ]
         return worst(*parts)
 
 
@@ -593,6 +670,7 @@ def drift_status(*, now: datetime | None = None) -> DriftStatus:
         conn.close()
     status.stuck = stuck_deliveries(now=now)
     status.endpoints = endpoint_states()
+    status.quarantine = quarantine_state(now=now)
     status.mail = mail_state()
-    status.audit = audit_state()
+    status.audit = audit_state(now=now)
     return status

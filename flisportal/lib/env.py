@@ -79,6 +79,8 @@ def env_list(
 # production. flisportal.checks refuses them when DEBUG is off (flisportal.E005).
 DEVELOPMENT_SECRET_KEY = "dev-only-secret-key-0f3a9c2e7b1d4a6f8e5c3b2a1d0e9f8a7b6c5d4e3f2a1b0c"  # noqa: S105
 DEVELOPMENT_KEY_ENCRYPTION_KEY = "ZGV2LW9ubHkta2V5LWVuY3J5cHRpb24ta2V5LTAwMDA="
+# With it anyone could recompute the audit log's HMAC chain after editing a row.
+DEVELOPMENT_AUDIT_HMAC_KEY = "dev-only-audit-hmac-key-6d1e0b9a4c7f2e8d5b3a1c0f9e8d7c6b"
 
 
 def env_secret(

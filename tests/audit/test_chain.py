@@ -14,6 +14,7 @@ from flisportal.audit.models import AuditCheckpoint, AuditEntry
 from flisportal.audit.services import GENESIS, audit_record, audit_verify, compute_hash
 from flisportal.notifications.models import OutgoingMail
 from flisportal.notifications.services import mail_send
+from tests.helpers.audit import tampering
 
 pytestmark = pytest.mark.django_db
 
@@ -52,7 +53,8 @@ def test_an_intact_chain_verifies_and_moves_the_checkpoint(chain):
 
 
 def test_a_row_edited_in_the_database_is_found(chain):
-    AuditEntry.objects.filter(seq=2).update(after={"n": 99, "tekst": "æøå"})
+    with tampering():
+        AuditEntry.objects.filter(seq=2).update(after={"n": 99, "tekst": "æøå"})
     result = audit_verify()
     assert result.problems == ["#2: indholdet passer ikke med hash (ændret?)"]
     assert not AuditCheckpoint.objects.exists()  # a broken chain moves no checkpoint
@@ -62,12 +64,14 @@ def test_an_edit_that_recomputes_its_own_hash_breaks_the_next_link(chain):
     forged = AuditEntry.objects.get(seq=2)
     forged.actor_label = "en anden"
     forged.hash = compute_hash(forged)
-    AuditEntry.objects.filter(seq=2).update(actor_label="en anden", hash=forged.hash)
+    with tampering():
+        AuditEntry.objects.filter(seq=2).update(actor_label="en anden", hash=forged.hash)
     assert audit_verify().problems == ["#3: forrige hash passer ikke (kæden er brudt)"]
 
 
 def test_a_row_deleted_in_the_middle_is_found(chain):
-    AuditEntry.objects.filter(seq=3).delete()
+    with tampering():
+        AuditEntry.objects.filter(seq=3).delete()
     problems = audit_verify().problems
     assert "#3–#3 mangler (slettet?)" in problems
     assert "#4: forrige hash passer ikke (kæden er brudt)" in problems
@@ -75,7 +79,8 @@ def test_a_row_deleted_in_the_middle_is_found(chain):
 
 def test_rows_cut_off_the_end_are_found_by_the_checkpoint(chain):
     assert audit_verify().ok
-    AuditEntry.objects.filter(seq__gte=3).delete()
+    with tampering():
+        AuditEntry.objects.filter(seq__gte=3).delete()
     [problem] = audit_verify().problems
     assert problem.startswith("#4 (kontrolleret ") and "slettet fra enden" in problem
 
@@ -86,7 +91,8 @@ def test_the_command_reports_an_intact_chain(chain, capsys):
 
 
 def test_the_command_fails_on_a_break(chain):
-    AuditEntry.objects.filter(seq=1).update(action="noget andet")
+    with tampering():
+        AuditEntry.objects.filter(seq=1).update(action="noget andet")
     with pytest.raises(CommandError, match="Revisionsloggen er brudt: 1 fejl i 4 poster"):
         call_command("audit_verify")
 
@@ -96,7 +102,8 @@ def test_the_periodic_check_mails_administrators_on_a_break(chain, admin_user):
     admin_user.save()
     assert verify_audit_chain()["problems"] == []
     assert not OutgoingMail.objects.exists()
-    AuditEntry.objects.filter(seq=4).update(object_repr="ændret")
+    with tampering():
+        AuditEntry.objects.filter(seq=4).update(object_repr="ændret")
     assert verify_audit_chain()["problems"] == ["#4: indholdet passer ikke med hash (ændret?)"]
     verify_audit_chain()  # the same break is mailed once a day, not every run
     [row] = OutgoingMail.objects.all()

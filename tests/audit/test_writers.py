@@ -99,20 +99,22 @@ def test_key_changes_are_audited_without_the_private_key(admin_user, system_a):
     key = route_services.sftp_key_generate(
         sftp_user=sftp_user, algorithm="ed25519", actor=admin_user
     )
-    route_services.sftp_key_rotate(sftp_user=sftp_user, algorithm="ed25519", actor=admin_user)
+    new = route_services.sftp_key_rotate(sftp_user=sftp_user, algorithm="ed25519", actor=admin_user)
     route_services.sftp_key_confirm_rotation(sftp_user=sftp_user, actor=admin_user)
     actions = list(AuditEntry.objects.order_by("seq").values_list("action", "object_id"))
-    assert actions[0] == ("sftp_key.create", str(key.pk))
-    assert [a for a, _ in actions] == [
-        "sftp_key.create",
-        "sftp_key.state",
-        "sftp_key.create",
-        "sftp_key.state",
+    # Made, the new key made (pending), the old one retired, the new one made active.
+    assert actions == [
+        ("sftp_key.create", str(key.pk)),
+        ("sftp_key.create", str(new.pk)),
+        ("sftp_key.state", str(key.pk)),
+        ("sftp_key.state", str(new.pk)),
     ]
     first = AuditEntry.objects.get(seq=1)
     assert first.after["fingerprint"] == key.fingerprint
     assert "encrypted_private_key" not in first.after
-    assert AuditEntry.objects.get(seq=4).after["state"] == "retired"
+    assert AuditEntry.objects.get(seq=2).after["state"] == "pending"
+    assert AuditEntry.objects.get(seq=3).after["state"] == "retired"
+    assert AuditEntry.objects.get(seq=4).after["state"] == "active"
 
 
 def test_admin_saves_of_agreements_and_roles_are_audited(

@@ -18,11 +18,8 @@ def upload(client, route, content: bytes):
     return client.post(
         reverse("deliveries:upload"),
         {
-            "it_system": route.sender_system_id,
-            "data_area": route.data_area_id,
-            "kommune": route.kommune_id,
+            "route": route.pk,
             "period": "2026-10",
-            "environment": route.endpoint_id,
             "file": SimpleUploadedFile("udtraek.csv", content, content_type="text/csv"),
         },
     )

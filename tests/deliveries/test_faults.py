@@ -52,7 +52,7 @@ from deliveries.services.technical_receipts import receipts_collect
 from flisportal.audit.models import AuditEntry
 from flisportal.audit.services import audit_verify
 from flisportal.lib.env import redis_url_with_timeouts
-from routes.models import AgreementStatus, Endpoint, ProcessingAgreement
+from routes.models import Endpoint
 from tests.factories import dagtilbud_csv, dagtilbud_row
 from tests.helpers.fetching import hold_private_keys
 from tests.helpers.net import free_port
@@ -131,20 +131,14 @@ def own_redis(tmp_path, settings) -> Iterator[dict]:
 def test_redis_down_during_upload_then_back_loses_nothing(
     world, push_route, sender_key, uploader, private_media, standin, own_redis, client, settings
 ):
-    ProcessingAgreement.objects.create(
-        vendor=uploader.vendor, kommune=world.kommune, status=AgreementStatus.SIGNED
-    )
     own_redis["stop"]()
     client.force_login(uploader)
     content = dagtilbud_csv(rows_ok=5).encode()
     response = client.post(
         reverse("deliveries:upload"),
         {
-            "it_system": push_route.sender_system_id,
-            "data_area": push_route.data_area_id,
-            "kommune": push_route.kommune_id,
+            "route": push_route.pk,
             "period": "2026-10",
-            "environment": push_route.endpoint_id,
             "file": SimpleUploadedFile("udtraek.csv", content, content_type="text/csv"),
         },
     )
@@ -314,9 +308,6 @@ def test_redis_that_never_answers_during_upload_costs_seconds_and_loses_nothing(
 ):
     # Redis accepts the connection and never replies (hung, or black-holed by a firewall): the
     # enqueue after the commit gives up after the socket timeout instead of hanging the request.
-    ProcessingAgreement.objects.create(
-        vendor=uploader.vendor, kommune=world.kommune, status=AgreementStatus.SIGNED
-    )
     client.force_login(uploader)
     hung = redis_url_with_timeouts(f"redis://127.0.0.1:{silent_server}/0", 1)
     started = time.monotonic()
@@ -325,11 +316,8 @@ def test_redis_that_never_answers_during_upload_costs_seconds_and_loses_nothing(
         response = client.post(
             reverse("deliveries:upload"),
             {
-                "it_system": push_route.sender_system_id,
-                "data_area": push_route.data_area_id,
-                "kommune": push_route.kommune_id,
+                "route": push_route.pk,
                 "period": "2026-10",
-                "environment": push_route.endpoint_id,
                 "file": SimpleUploadedFile(
                     "udtraek.csv", dagtilbud_csv(rows_ok=5).encode(), content_type="text/csv"
                 ),

@@ -5,42 +5,23 @@ was handed."""
 
 from __future__ import annotations
 
-import hashlib
+from datetime import datetime
 from pathlib import Path
 
 import pytest
+import time_machine
 from django.core.files.storage import default_storage
 
 from deliveries.lifecycle.states import DeliveryStatus
 from deliveries.models import Delivery, DeliveryEvent
 from deliveries.services.intake import IncomingFile, IntakeRefused, Refusal, delivery_upload
 from flisportal.audit.models import AuditEntry
+from flisportal.lib.periods import COPENHAGEN
 from routes.models import AgreementStatus, ProcessingAgreement, RouteStatus
 from tests import factories
 from tests.factories import dagtilbud_csv
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def incoming(tmp_path):
-    """An extract on local disk as the upload page would hand it over; each call a new file
-    with different bytes unless `content` is given."""
-    counter = {"n": 0}
-
-    def make(content: bytes | None = None) -> IncomingFile:
-        counter["n"] += 1
-        data = content if content is not None else dagtilbud_csv(rows_ok=counter["n"]).encode()
-        path = Path(tmp_path) / f"incoming-{counter['n']}.csv"
-        path.write_bytes(data)
-        return IncomingFile(
-            path=path,
-            original_name=f"udtraek-{counter['n']}.csv",
-            size=len(data),
-            sha256=hashlib.sha256(data).hexdigest(),
-        )
-
-    return make
 
 
 def stored_files(private_media: Path) -> list[Path]:
@@ -262,7 +243,10 @@ def test_the_same_file_again_needs_confirmation(
         private_media, incoming(content), route=upload_route, period="2026-10", user=vendor_a_user
     )
     assert refusal.reason == Refusal.SAME_FILE
-    assert first.sha256[:12] in refusal.message and "allerede leveret" in refusal.message
+    # Says what happened and what to do, and names the earlier delivery for a link.
+    assert refusal.message.startswith("Filen er ikke sendt: præcis den samme fil blev uploadet")
+    assert "sæt flueben i «Genlevering»" in refusal.message
+    assert refusal.earlier == first
     again = delivery_upload(
         file=incoming(content),
         route=upload_route,
@@ -281,3 +265,87 @@ def test_the_same_file_again_needs_confirmation(
     )
     assert not other.redelivery_confirmed
     assert Delivery.objects.count() == 3
+
+
+# --- the period the route can carry; another file for a period already passed on ---------------
+
+
+@pytest.mark.parametrize(
+    ("period", "said"),
+    [
+        # Rule: no extract for a month that has not begun (the clock is mid-December 2026).
+        ("2027-01", "Perioden 2027-01 er ikke begyndt endnu"),
+        # Rule: nothing from before the route's first month (established 1 September 2026, so
+        # August's extract is its first).
+        ("2026-07", "Vælg en periode fra 2026-08 til og med 2026-12"),
+    ],
+)
+def test_a_period_the_route_cannot_carry_is_refused_with_the_allowed_range(
+    owing_route, vendor_a_user, private_media, incoming, period, said
+):
+    with time_machine.travel(datetime(2026, 12, 15, 12, tzinfo=COPENHAGEN), tick=False):
+        refusal = refused(
+            private_media, incoming(), route=owing_route, period=period, user=vendor_a_user
+        )
+    assert refusal.reason == Refusal.PERIOD
+    assert said in refusal.message
+
+
+def test_the_first_and_the_running_period_are_accepted(
+    owing_route, vendor_a_user, private_media, incoming
+):
+    with time_machine.travel(datetime(2026, 12, 15, 12, tzinfo=COPENHAGEN), tick=False):
+        for period in ("2026-08", "2026-12"):
+            delivery_upload(file=incoming(), route=owing_route, period=period, user=vendor_a_user)
+    assert Delivery.objects.count() == 2
+
+
+def test_another_file_for_a_period_already_passed_on_needs_confirmation(
+    upload_route, vendor_a_user, private_media, incoming
+):
+    # Rule: a second, different file for a route and period whose first file passed validation
+    # (here: fetched by the recipient) is refused until the redelivery is confirmed.
+    first = delivery_upload(
+        file=incoming(), route=upload_route, period="2026-10", user=vendor_a_user
+    )
+    Delivery.objects.filter(pk=first.pk).update(status=DeliveryStatus.FETCHED)
+
+    refusal = refused(
+        private_media, incoming(), route=upload_route, period="2026-10", user=vendor_a_user
+    )
+    assert refusal.reason == Refusal.DELIVERED
+    assert refusal.earlier == first
+    assert refusal.message.startswith(
+        "Filen er ikke sendt: for Dagtilbud, Københavns Kommune, periode 2026-10 er der "
+        "allerede leveret en anden fil, «udtraek-1.csv»"
+    )
+    assert "sæt flueben i «Genlevering»" in refusal.message
+
+    second = delivery_upload(
+        file=incoming(),
+        route=upload_route,
+        period="2026-10",
+        user=vendor_a_user,
+        redelivery_confirmed=True,
+    )
+    assert second.redelivery_confirmed
+    assert "genlevering bekræftet" in second.events.get().message
+
+
+def test_another_file_after_a_rejected_one_needs_no_confirmation(
+    upload_route, vendor_a_user, private_media, incoming
+):
+    # A rejected file reached nobody: the next one is the delivery, not a redelivery.
+    first = delivery_upload(
+        file=incoming(), route=upload_route, period="2026-10", user=vendor_a_user
+    )
+    Delivery.objects.filter(pk=first.pk).update(status=DeliveryStatus.REJECTED)
+    second = delivery_upload(
+        file=incoming(),
+        route=upload_route,
+        period="2026-10",
+        user=vendor_a_user,
+        redelivery_confirmed=True,
+    )
+    # Nothing to confirm, so nothing is marked as confirmed.
+    assert not second.redelivery_confirmed

@@ -6,7 +6,7 @@ from __future__ import annotations
 from rq.utils import import_attribute
 
 from deliveries import jobs as delivery_jobs
-from deliveries.services import PUSH_JOB, VALIDATE_JOB
+from deliveries.services import CHECK_JOB, PUSH_JOB, VALIDATE_JOB
 from flisportal.notifications import jobs as notification_jobs
 from flisportal.notifications.services import SEND_MAIL_JOB
 
@@ -14,4 +14,5 @@ from flisportal.notifications.services import SEND_MAIL_JOB
 def test_every_job_name_a_service_enqueues_is_the_job_it_means():
     assert import_attribute(VALIDATE_JOB) is delivery_jobs.validate_delivery
     assert import_attribute(PUSH_JOB) is delivery_jobs.push_delivery
+    assert import_attribute(CHECK_JOB) is delivery_jobs.check_file
     assert import_attribute(SEND_MAIL_JOB) is notification_jobs.send_mail

@@ -152,11 +152,8 @@ def test_upload_form_is_filled_in_for_an_owed_period(client, owed, vendor_a_user
     page = client.get(reverse("deliveries:upload"), {"forventet": owed["october"].pk})
     assert page.status_code == 200
     assert page.context["form"].initial == {
-        "it_system": upload_route.sender_system_id,
-        "data_area": upload_route.data_area_id,
-        "kommune": upload_route.kommune_id,
+        "route": upload_route.pk,
         "period": "2026-10",
-        "environment": upload_route.endpoint_id,
     }
 
 

@@ -102,7 +102,7 @@ def test_report_csv_neutralises_formulas(client, rejected_a, vendor_a_user):
     response = client.get(reverse("deliveries:report_csv", args=[rejected_a.uuid]))
     text = b"".join(response.streaming_content).decode("utf-8-sig")
     rows = list(csv.reader(io.StringIO(text), delimiter=";"))
-    assert rows[0] == ["række", "kolonne", "værdi", "regel", "besked"]
+    assert rows[0] == ["række", "kolonne", "værdi", "regel", "beskrivelse", "besked"]
     values = [row[2] for row in rows[1:]]
     assert '\'=HYPERLINK("x")' in values
     assert not any(v.startswith("=") for v in values)

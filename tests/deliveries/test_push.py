@@ -22,7 +22,14 @@ from deliveries.serviceplatform.server import standin_running
 from deliveries.services.push import delivery_push
 from deliveries.services.technical_receipts import receipts_collect
 from routes.keys import encrypt_private_key, generate_key_pair
-from routes.models import Endpoint, Route, RouteStatus, SftpKey
+from routes.models import (
+    AgreementStatus,
+    Endpoint,
+    ProcessingAgreement,
+    Route,
+    RouteStatus,
+    SftpKey,
+)
 from tests.factories import dagtilbud_csv
 from tests.helpers.pushing import sender_in, sender_out
 from tests.helpers.standin import home
@@ -108,12 +115,15 @@ def test_upload_goes_valid_pushing_sent_distributed_through_real_workers(
 
 
 def test_route_not_established_at_the_platform_gives_refused_with_the_code(
-    world, pushable, push_route, standin, client, uploader
+    world, pushable, push_route, standin, client, uploader, monkeypatch
 ):
     delivery = pushable(b"kommunekode;periode\n101;202610\n")
-    # The route was retired at the platform after the upload: the portal still pushes (the
-    # platform decides), and the platform answers 402.
+    # The platform's register and the portal's can disagree: KOMBIT retired the route, and the
+    # portal has not heard yet. The stand-in reads the portal's table, so the route is retired
+    # there and the portal's own check is told it is still open: the platform decides, and
+    # answers 402.
     Route.objects.filter(pk=push_route.pk).update(status=RouteStatus.RETIRED)
+    monkeypatch.setattr("deliveries.services.push._check_still_open", lambda delivery: None)
 
     assert delivery_push(delivery_id=delivery.pk) == S.SENT
     standin.wait_idle()
@@ -137,6 +147,35 @@ def test_route_not_established_at_the_platform_gives_refused_with_the_code(
     body = client.get(reverse("deliveries:detail", args=[delivery.uuid])).content.decode()
     assert "afvist af Serviceplatformen" in body
     assert "<code>402</code>" in body
+
+
+@pytest.mark.parametrize("closed", ["route_retired", "agreement_terminated"])
+def test_a_route_or_agreement_closed_after_upload_stops_the_push_before_any_byte(
+    world, pushable, push_route, standin, closed
+):
+    """Rule: the route must be established and the agreement signed at the moment of sending,
+    not only at upload (a push can come days later, after retries or a person's «Prøv igen»)."""
+    delivery = pushable(b"kommunekode;periode\n101;202610\n")
+    if closed == "route_retired":
+        Route.objects.filter(pk=push_route.pk).update(status=RouteStatus.RETIRED)
+        said = "ikke længere etableret (status: nedlagt)"
+    else:
+        ProcessingAgreement.objects.filter(kommune=world.kommune).update(
+            status=AgreementStatus.TERMINATED
+        )
+        said = "ikke længere en underskrevet databehandleraftale"
+
+    assert delivery_push(delivery_id=delivery.pk) == S.FAILED
+    delivery.refresh_from_db()
+    assert said in delivery.last_error
+    assert delivery.events.last().new_status == S.FAILED
+    assert list(sender_out(standin, world).iterdir()) == []
+
+    # Opened again, a person's retry sends it.
+    Route.objects.filter(pk=push_route.pk).update(status=RouteStatus.ESTABLISHED)
+    ProcessingAgreement.objects.filter(kommune=world.kommune).update(status=AgreementStatus.SIGNED)
+    Delivery.objects.filter(pk=delivery.pk).update(status=S.VALID, push_attempts=0)
+    assert delivery_push(delivery_id=delivery.pk) == S.SENT
 
 
 def test_server_down_is_retried_with_backoff_and_succeeds_when_it_returns(

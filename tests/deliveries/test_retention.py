@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 
 import pytest
 import time_machine
+from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.core.management import call_command
 from django.urls import reverse
@@ -62,6 +63,17 @@ def test_a_fetched_file_is_deleted_after_the_data_areas_retention(made):
     assert row.actor_label == "opbevaring" and row.kommune_id == delivery.kommune_id
     assert audit_verify().ok
     assert run(200).deleted == []  # once
+
+
+def test_the_converted_copy_that_was_sent_is_deleted_with_the_upload(made):
+    # Rule: retention deletes every stored copy of the extract, the one sent included.
+    delivery = made(*DISTRIBUTED, S.FETCHED)
+    copy = default_storage.save("deliveries/copy.sendt-utf-8.csv", ContentFile(b"x"))
+    Delivery.objects.filter(pk=delivery.pk).update(sent_file=copy)
+    assert run(90).deleted == [delivery.pk]
+    assert not default_storage.exists(copy)
+    assert not default_storage.exists(delivery.file.name)
+    assert AuditEntry.objects.get(action="delivery.file_deleted").before["sent_file"] == copy
 
 
 def test_retention_days_are_per_data_area(made):

@@ -21,7 +21,6 @@ from django.urls import reverse
 from deliveries import jobs
 from deliveries.lifecycle.states import DeliveryStatus
 from deliveries.models import Delivery, Receipt, ReceiptVerdict
-from routes.models import AgreementStatus, ProcessingAgreement
 from tests.factories import dagtilbud_csv
 from tests.helpers.fetching import hold_private_keys
 from tests.helpers.standin import home
@@ -55,20 +54,14 @@ def test_pipeline_runs_on_in_memory_storage(
     temp, media = memory_storage
     # Really no local file behind this storage (its path() names a file that never exists).
     assert not isinstance(default_storage, FileSystemStorage)
-    ProcessingAgreement.objects.create(
-        vendor=uploader.vendor, kommune=world.kommune, status=AgreementStatus.SIGNED
-    )
     content = dagtilbud_csv(rows_ok=40).encode()
     client.force_login(uploader)
     with django_capture_on_commit_callbacks(execute=False):
         response = client.post(
             reverse("deliveries:upload"),
             {
-                "it_system": push_route.sender_system_id,
-                "data_area": push_route.data_area_id,
-                "kommune": push_route.kommune_id,
+                "route": push_route.pk,
                 "period": "2026-10",
-                "environment": push_route.endpoint_id,
                 "file": SimpleUploadedFile("udtraek.csv", content, content_type="text/csv"),
             },
         )

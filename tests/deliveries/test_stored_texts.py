@@ -142,7 +142,7 @@ def test_report_is_danish_by_default_and_english_with_the_cookie(client, rejecte
     assert "«pladstype» skal udfyldes." in danish
     assert "«hoppeborg» er ikke en tilladt værdi" in danish
     assert "must be filled in" not in danish
-    assert report_rows(client, rejected)[1][4] == "«pladstype» skal udfyldes."
+    assert report_rows(client, rejected)[1][5] == "«pladstype» skal udfyldes."
 
     english(client)
     page = detail(client, rejected)
@@ -151,8 +151,9 @@ def test_report_is_danish_by_default_and_english_with_the_cookie(client, rejecte
     assert "skal udfyldes" not in page
     assert "er ikke en tilladt værdi" not in page
     rows = report_rows(client, rejected)
-    assert rows[0][4] == "message"
-    assert rows[1][4] == "“pladstype” must be filled in."
+    assert rows[0][4:] == ["description", "message"]
+    assert rows[1][4] == "Must be filled in."
+    assert rows[1][5] == "“pladstype” must be filled in."
     # Shown in English, still stored in Danish.
     assert rejected.issues.get(rule="required").message == "«pladstype» skal udfyldes."
 
@@ -202,7 +203,7 @@ def test_an_old_issue_without_a_code_shows_its_stored_text(client, rejected, ven
     page = detail(client, rejected)
     assert "Gammel besked om pladstype." in page
     assert "Besked med en kode, der er fjernet." in page
-    assert [row[4] for row in report_rows(client, rejected)[1:]] == [
+    assert [row[5] for row in report_rows(client, rejected)[1:]] == [
         "Gammel besked om pladstype.",
         "Besked med en kode, der er fjernet.",
     ]

@@ -13,7 +13,7 @@ from django.urls import reverse
 
 from deliveries.lifecycle.states import DeliveryStatus
 from deliveries.models import Delivery, DeliveryEvent
-from routes.models import AgreementStatus, Endpoint
+from routes.models import AgreementStatus, RouteStatus
 from tests import factories
 from tests.factories import dagtilbud_csv
 
@@ -23,11 +23,8 @@ URL = reverse("deliveries:upload")
 
 def form_data(route, content: bytes, *, name: str = "udtraek.csv", **extra):
     return {
-        "it_system": route.sender_system_id,
-        "data_area": route.data_area_id,
-        "kommune": route.kommune_id,
+        "route": route.pk,
         "period": "2026-10",
-        "environment": route.endpoint_id,
         "file": SimpleUploadedFile(name, content, content_type="text/csv"),
         **extra,
     }
@@ -145,7 +142,12 @@ def test_same_file_again_needs_confirmation(vendor_client, upload_route):
     assert vendor_client.post(URL, form_data(upload_route, content)).status_code == 302
     response = vendor_client.post(URL, form_data(upload_route, content))
     assert response.status_code == 400
-    assert "allerede leveret" in response.context["form"].errors["redelivery_confirmed"][0]
+    # A sentence that says what happened and what to do, with a link to the earlier delivery.
+    said = response.context["form"].errors["redelivery_confirmed"][0]
+    assert said.startswith("Filen er ikke sendt: præcis den samme fil blev uploadet for Dagtilbud")
+    assert "sæt flueben i «Genlevering» og upload den igen" in said
+    earlier = Delivery.objects.get()
+    assert reverse("deliveries:detail", args=[earlier.uuid]) in response.content.decode()
     assert Delivery.objects.count() == 1
     response = vendor_client.post(URL, form_data(upload_route, content, redelivery_confirmed="on"))
     assert response.status_code == 302
@@ -158,17 +160,21 @@ def test_needs_a_signed_agreement(vendor_client, upload_route, signed_agreement)
     signed_agreement.save()
     response = vendor_client.post(URL, form_data(upload_route, dagtilbud_csv(rows_ok=1).encode()))
     assert response.status_code == 400
-    # The kommune is not even offered without a signed agreement.
-    assert "kommune" in response.context["form"].errors
+    # The route is not even offered without a signed agreement.
+    assert "Vælg en af dine etablerede ruter" in response.context["form"].errors["route"][0]
     assert not Delivery.objects.exists()
 
 
-def test_needs_an_established_route_on_that_endpoint(vendor_client, upload_route):
-    data = form_data(upload_route, dagtilbud_csv(rows_ok=1).encode())
-    data["environment"] = Endpoint.objects.get(slug="produktion").pk
-    response = vendor_client.post(URL, data)
+def test_a_route_that_is_not_established_is_refused(vendor_client, upload_route):
+    ordered = factories.route(
+        sender_system=upload_route.sender_system,
+        kommune=upload_route.kommune,
+        endpoint="produktion",
+        status=RouteStatus.ORDERED,
+    )
+    response = vendor_client.post(URL, form_data(ordered, dagtilbud_csv(rows_ok=1).encode()))
     assert response.status_code == 400
-    assert "environment" in response.context["form"].errors  # no route there to offer
+    assert "route" in response.context["form"].errors  # not offered, so not taken
     assert not Delivery.objects.exists()
 
 
@@ -224,25 +230,6 @@ def test_anonymous_is_sent_to_login(client):
     response = client.get(URL)
     assert response.status_code == 302
     assert "/konto/login/" in response.url
-
-
-def test_combination_without_a_route_is_refused_with_a_message(vendor_client, upload_route):
-    from routes.models import DataArea
-
-    # A second route (Personale on produktion) puts both areas and both endpoints in the
-    # choices; Personale on lokal still has no route.
-    factories.route(
-        sender_system=upload_route.sender_system,
-        kommune=upload_route.kommune,
-        endpoint="produktion",
-        data_area="personale",
-    )
-    data = form_data(upload_route, dagtilbud_csv(rows_ok=1).encode())
-    data["data_area"] = DataArea.objects.get(code="personale").pk
-    response = vendor_client.post(URL, data)
-    assert response.status_code == 400
-    assert "ingen etableret rute" in response.context["form"].non_field_errors()[0]
-    assert not Delivery.objects.exists()
 
 
 def test_a_correction_for_another_period_is_refused_with_the_services_message(

@@ -32,11 +32,8 @@ def _post(client: Client, route, content: bytes, results: list, index: int) -> N
         results[index] = client.post(
             reverse("deliveries:upload"),
             {
-                "it_system": route.sender_system_id,
-                "data_area": route.data_area_id,
-                "kommune": route.kommune_id,
+                "route": route.pk,
                 "period": "2026-10",
-                "environment": route.endpoint_id,
                 "file": SimpleUploadedFile("udtraek.csv", content, content_type="text/csv"),
             },
         )
@@ -74,7 +71,7 @@ def test_two_simultaneous_uploads_of_the_same_file_become_one_delivery(
     assert not [r for r in results if isinstance(r, BaseException)], results
     assert sorted(r.status_code for r in results) == [302, 400]
     refused = next(r for r in results if r.status_code == 400)
-    assert "Præcis den samme fil" in refused.content.decode()
+    assert "præcis den samme fil blev uploadet" in refused.content.decode()
     assert Delivery.objects.count() == 1
     assert django_rq.get_queue(VALIDATION).count == 1
     # The refused request's stored copy was removed again: one file, the delivery's.

@@ -68,6 +68,14 @@ def test_each_rule_reports_row_column_and_rule(tmp_path, override, column, rule)
     assert report.issues[0].message  # a Danish sentence for the user
 
 
+def test_a_wrong_period_in_the_file_says_how_the_file_writes_it(tmp_path):
+    # Pages write a period ÅÅÅÅ-MM, the file ÅÅÅÅMM: the message says which form it wants.
+    report = run(tmp_path, dagtilbud_csv(dagtilbud_row(99, periode="202609"), rows_ok=1))
+    assert report.issues[0].message == (
+        "Perioden «202609» er ikke leverancens periode: i filen skal den stå som 202610 (ÅÅÅÅMM)."
+    )
+
+
 def test_leap_day_and_cpr_without_modulus_11_are_accepted(tmp_path):
     # 2902485000: 29 Feb 2048 (7th digit 5, year 48 → 2048, a leap year, in the future).
     # The serial numbers are made up and need not satisfy modulus 11 (allowed since 2007).

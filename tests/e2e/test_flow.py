@@ -36,14 +36,15 @@ def login(page: Page, portal: Portal, username: str) -> None:
     expect(page.locator("h1")).to_contain_text("Forside")
 
 
-def upload(page: Page, portal: Portal, world: E2EWorld, path: Path) -> None:
+def upload(
+    page: Page, portal: Portal, world: E2EWorld, path: Path, *, redelivery: bool = False
+) -> None:
     route = world.route
     page.goto(f"{portal.url}/leverancer/upload/")
-    page.select_option("#id_it_system", str(route.sender_system_id))
-    page.select_option("#id_data_area", str(route.data_area_id))
-    page.select_option("#id_kommune", str(route.kommune_id))
+    page.select_option("#id_route", str(route.pk))
     page.fill("#id_period", "2026-10")
-    page.select_option("#id_environment", str(route.endpoint_id))
+    if redelivery:
+        page.check("#id_redelivery_confirmed")
     page.set_input_files("#id_file", str(path))
     page.click("#upload-submit")
 
@@ -95,14 +96,15 @@ def test_upload_follow_fetch_and_inbox(
     assert delivery.status == DeliveryStatus.FETCHED
     receipt = Receipt.objects.get(delivery=delivery)
     assert receipt.verdict == ReceiptVerdict.OK
-    assert receipt.sha256 == delivery.sha256  # end-to-end integrity
+    assert receipt.sha256 == delivery.sent_sha256 == delivery.sha256  # sent as uploaded (UTF-8)
 
     # (2) A broken extract: the report lists the first errors in Danish.
     broken = tmp_path / "dagtilbud-0101-2026-10-fejl.csv"
     broken.write_text(
         dagtilbud_csv(dagtilbud_row(9, startdato="2023-02-30"), rows_ok=5), encoding="utf-8"
     )
-    upload(page, portal, e2e_world, broken)
+    # October is delivered and fetched by now: a second file for it must be confirmed.
+    upload(page, portal, e2e_world, broken, redelivery=True)
     page.wait_for_url(re.compile(r"/leverancer/[0-9a-f-]{36}/$"))
     assert page.url != good_url
     expect(page.locator(STATUS_BADGE)).to_have_text("afvist", timeout=FLOW_TIMEOUT_MS)

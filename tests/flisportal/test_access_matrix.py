@@ -109,6 +109,7 @@ POLICY: dict[str, dict[str, Any]] = {
     "routes:sftp_key_rotate": POST_ONLY,
     "routes:sftp_key_upload": POST_ONLY,
     "routes:sftp_key_confirm_rotation": POST_ONLY,
+    "routes:sftp_key_discard_rotation": POST_ONLY,
     # Deliveries: the list is scoped (a user without a role gets an empty list, not an error).
     "deliveries:list": _everyone(OK),
     "deliveries:upload": _only("admin", "vendor_a", "vendor_b"),
@@ -120,6 +121,10 @@ POLICY: dict[str, dict[str, Any]] = {
     "deliveries:download": A_AND_KOMMUNE,
     "deliveries:report_csv": A_AND_KOMMUNE,
     "deliveries:retry": POST_ONLY,
+    # A check without sending: only the staff member who asked for it; not even an
+    # administrator (deliveries/access.py file_check_or_404).
+    "deliveries:check": _only("vendor_a"),
+    "deliveries:check_report_csv": _only("vendor_a"),
     # A kommune's delivery history: that kommune's consultants and administrators.
     "deliveries:kommune_history": _only("admin", "consultant"),
     # The audit log: administrators all entries, consultants their kommuners' entries.
@@ -140,6 +145,10 @@ POLICY: dict[str, dict[str, Any]] = {
     "deliveries:batch_status": _only("vendor_a"),
     "deliveries:batch_file_drop": POST_ONLY,
     "deliveries:batch_confirm": POST_ONLY,
+    # Contracts: every logged-in user may read what a file must look like.
+    "deliveries:contracts": _everyone(OK),
+    "deliveries:contract": _everyone(OK),
+    "deliveries:contract_template": _everyone(OK),
 }
 
 # Who may act through a POST-only URL on vendor A's objects. Everyone else logged in gets 404.
@@ -149,7 +158,8 @@ POST_ALLOWED: dict[str, tuple[str, ...]] = {
     "routes:sftp_key_generate": ("admin", "vendor_a"),
     "routes:sftp_key_rotate": ("admin", "vendor_a"),
     "routes:sftp_key_upload": ("admin",),
-    "routes:sftp_key_confirm_rotation": ("admin", "vendor_a"),
+    "routes:sftp_key_confirm_rotation": ("admin",),
+    "routes:sftp_key_discard_rotation": ("admin", "vendor_a"),
     # Only administrators and the uploader (vendor A's staff member here) may retry.
     "deliveries:retry": ("admin", "vendor_a"),
     "deliveries:batch_file_drop": ("vendor_a",),
@@ -189,17 +199,22 @@ def _the_vendor(persona: Persona, named: Combination) -> bool:
     return persona.admin or (named.vendor is not None and persona.vendor == named.vendor)
 
 
-def _the_uploader(persona: Persona, named: Combination) -> bool:
-    # A batch is its uploader's alone: no administrator, no colleague of another vendor.
-    return named.vendor is not None and persona.vendor == named.vendor
-
-
 def _the_kommune(persona: Persona, named: Combination) -> bool:
     return persona.admin or named.kommune in persona.kommuner
 
 
 def _the_vendor_or_kommune(persona: Persona, named: Combination) -> bool:
     return _the_vendor(persona, named) or _the_kommune(persona, named)
+
+
+def _the_maker(persona: Persona, named: Combination) -> bool:
+    # Each tenant's check and batch upload were made by its vendor's staff member: that persona
+    # and no one else, administrators included.
+    return named.vendor is not None and persona.vendor == named.vendor
+
+
+def _anyone(persona: Persona, named: Combination) -> bool:
+    return True
 
 
 def _onboarding(persona: Persona, named: Combination) -> bool:
@@ -223,7 +238,8 @@ SCOPE: dict[str, Scope] = {
     "routes:sftp_key_generate": _the_vendor,
     "routes:sftp_key_rotate": _the_vendor,
     "routes:sftp_key_upload": _admin,
-    "routes:sftp_key_confirm_rotation": _the_vendor,
+    "routes:sftp_key_confirm_rotation": _admin,
+    "routes:sftp_key_discard_rotation": _the_vendor,
     "deliveries:kommune_history": _the_kommune,
     "deliveries:detail": _the_vendor_or_kommune,
     "deliveries:status": _the_vendor_or_kommune,
@@ -233,12 +249,16 @@ SCOPE: dict[str, Scope] = {
     "deliveries:report_csv": _the_vendor_or_kommune,
     "deliveries:receipt": _the_vendor_or_kommune,
     "deliveries:receipt_download": _the_kommune,
-    "deliveries:batch": _the_uploader,
-    "deliveries:batch_file": _the_uploader,
-    "deliveries:batch_file_drop": _the_uploader,
-    "deliveries:batch_confirm": _the_uploader,
-    "deliveries:batch_progress": _the_uploader,
-    "deliveries:batch_status": _the_uploader,
+    "deliveries:batch": _the_maker,
+    "deliveries:batch_file": _the_maker,
+    "deliveries:batch_file_drop": _the_maker,
+    "deliveries:batch_confirm": _the_maker,
+    "deliveries:batch_progress": _the_maker,
+    "deliveries:batch_status": _the_maker,
+    "deliveries:check": _the_maker,
+    "deliveries:check_report_csv": _the_maker,
+    "deliveries:contract": _anyone,
+    "deliveries:contract_template": _anyone,
 }
 
 
@@ -274,6 +294,8 @@ def _build_world() -> World:
     Delivery.objects.filter(pk=b.delivery.pk).update(uploaded_by=vendor_b)
     make_batch(a, vendor_a)
     make_batch(b, vendor_b)
+    a.file_check = factories.file_check(a.route, vendor_a)
+    b.file_check = factories.file_check(b.route, vendor_b)
     consultant = user("konsulent-kbh")
     consultant.kommuner.add(a.kommune)
     consultant_other = user("konsulent-aarhus")

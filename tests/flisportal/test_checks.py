@@ -70,16 +70,23 @@ def test_stand_in_endpoint_needs_no_pinned_host_key(system_a):
 
 
 def test_published_development_secrets_are_refused_in_production(settings):
-    # Rule: the development SECRET_KEY and Fernet key are in the repository; with DEBUG off they
-    # would let anyone forge sessions and decrypt the stored SFTP keys.
-    from flisportal.lib.env import DEVELOPMENT_KEY_ENCRYPTION_KEY, DEVELOPMENT_SECRET_KEY
+    # Rule: the development SECRET_KEY, Fernet key and audit HMAC key are in the repository;
+    # with DEBUG off they would let anyone forge sessions, decrypt the stored SFTP keys and
+    # recompute the audit log's chain after editing it.
+    from flisportal.lib.env import (
+        DEVELOPMENT_AUDIT_HMAC_KEY,
+        DEVELOPMENT_KEY_ENCRYPTION_KEY,
+        DEVELOPMENT_SECRET_KEY,
+    )
 
     settings.DEBUG = True
     settings.SECRET_KEY = DEVELOPMENT_SECRET_KEY
     settings.KEY_ENCRYPTION_KEYS = [DEVELOPMENT_KEY_ENCRYPTION_KEY]
+    settings.AUDIT_HMAC_KEY = DEVELOPMENT_AUDIT_HMAC_KEY
     assert checks.check_no_development_secrets() == []  # development: fine
     settings.DEBUG = False
-    assert ids(checks.check_no_development_secrets()) == ["flisportal.E005"] * 2
+    assert ids(checks.check_no_development_secrets()) == ["flisportal.E005"] * 3
+    settings.AUDIT_HMAC_KEY = "an audit key of this installation's own"
     settings.SECRET_KEY = "p" * 50
     # An older entry still decrypts: it is refused as well.
     own_key = "KSXZkUjY0WrLZPLL5dwOtBkbuFoU_xUb_erFFUrHlqg="
@@ -108,3 +115,26 @@ def test_production_mail_needs_tls_unless_plaintext_is_allowed(settings):
     settings.EMAIL_USE_TLS = False
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
     assert checks.check_mail_tls() == []
+
+
+def test_a_forwarded_header_without_a_proxy_count_is_refused(settings):
+    # Rule: naming a header without saying how many proxies write it would look configured while
+    # every client behind the proxy shared one address.
+    assert checks.check_forwarded_header_has_proxy_count() == []
+    settings.FLISPORTAL_FORWARDED_HEADER = "X-Forwarded-For"
+    messages = checks.check_forwarded_header_has_proxy_count()
+    assert ids(messages) == ["flisportal.E011"]
+    assert "FLISPORTAL_TRUSTED_PROXY_COUNT is 0" in messages[0].msg
+    settings.FLISPORTAL_TRUSTED_PROXY_COUNT = 1
+    assert checks.check_forwarded_header_has_proxy_count() == []
+
+
+def test_the_old_axes_ip_headers_setting_is_refused_when_it_names_a_header(settings):
+    # Rule: AXES_IP_HEADERS never worked (no django-ipware); a deployment that still sets it to
+    # a header is stopped with a pointer to the proxy count, not left trusting the proxy's address.
+    settings.LEGACY_AXES_IP_HEADERS = ["REMOTE_ADDR"]
+    assert checks.check_forwarded_header_has_proxy_count() == []
+    settings.LEGACY_AXES_IP_HEADERS = ["HTTP_X_FORWARDED_FOR"]
+    messages = checks.check_forwarded_header_has_proxy_count()
+    assert ids(messages) == ["flisportal.E011"]
+    assert "FLISPORTAL_TRUSTED_PROXY_COUNT" in messages[0].hint

@@ -118,9 +118,9 @@ def test_upload_form_labels_and_help_texts_are_english(client, vendor_a_user):
     """The form's lazy strings are in the catalog too (they were once hidden behind `_lazy`)."""
     english(client).force_login(vendor_a_user)
     html = page(client, "deliveries:upload")
-    for text in ("Redelivery: send the file again", "YYYY-MM", ".csv or .zip with exactly one"):
+    for text in ("Redelivery: send the file", "YYYY-MM", ".csv or .zip with exactly one"):
         assert text in html
-    for danish in ("Genlevering: send filen igen", "ÅÅÅÅ-MM", "med præcis én .csv-fil"):
+    for danish in ("Genlevering: send filen", "ÅÅÅÅ-MM", "med præcis én .csv-fil"):
         assert danish not in html
 
 

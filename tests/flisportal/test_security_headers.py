@@ -46,6 +46,8 @@ def test_production_settings_send_hsts_and_secure_cookies(tmp_path):
         "DEBUG": "false",
         "SECRET_KEY": "k" * 20 + "3Xq!v9-Lm2#Pz8@Rt5&Wc1^Yb7*Hn4$Gd6%Fs0",
         "FLISPORTAL_KEY_ENCRYPTION_KEYS": FERNET,
+        # Not the development default either (flisportal.E005).
+        "FLISPORTAL_AUDIT_HMAC_KEY": "audit-" + "a" * 10 + "7Rk!2pQ-x9Lm#4Vt8@Zc",
         "ALLOWED_HOSTS": "flis.example.dk",
         "FLISPORTAL_DATA_DIR": str(tmp_path),
         "EMAIL_USE_TLS": "true",

@@ -4,6 +4,7 @@ Real Redis and a real worker process where the page reads them."""
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime, timedelta
 
 import django_rq
@@ -18,8 +19,9 @@ from rq.cron import CronJob, CronScheduler
 
 from deliveries import jobs as delivery_jobs
 from deliveries.lifecycle.states import DeliveryStatus
+from deliveries.models import Receipt, ReceiptVerdict
 from flisportal import checks
-from flisportal.audit.models import AuditCheckpoint
+from flisportal.audit.models import AuditCheckpoint, AuditHeadExport
 from flisportal.front import health
 from flisportal.lib.queues import ping
 from flisportal.notifications.models import MailStatus, OutgoingMail
@@ -213,19 +215,95 @@ def test_mails_and_audit_chain(db):
     mail = health.mail_state()
     assert (mail.waiting, mail.failed, mail.state) == (2, 1, health.ERROR)
 
-    assert health.audit_state().state == health.WARNING  # never verified
+    assert health.audit_state(now=NOW).state == health.WARNING  # never verified
     AuditCheckpoint.objects.create(seq=5, hash="a" * 64, verified_at=NOW - timedelta(days=1))
-    assert health.audit_state().state == health.OK
+    AuditHeadExport.objects.create(
+        seq=5, hash="a" * 64, at=NOW, exported_at=NOW - timedelta(days=1), destination="/x"
+    )
+    assert health.audit_state(now=NOW).state == health.OK
     OutgoingMail.objects.create(
         kind="audit_broken", to="admin@example.dk", subject="brud", created_at=NOW
     )
-    audit = health.audit_state()
+    audit = health.audit_state(now=NOW)
     assert audit.state == health.ERROR
     assert audit.broken_at == NOW
 
 
+def _fetched(recipient, *, verdict: str, at: datetime, name: str = "fil.csv") -> Receipt:
+    return Receipt.objects.create(
+        filetransfer_uuid=str(uuid.uuid4()),
+        recipient_sftp_user=recipient,
+        recipient_system=recipient.it_system,
+        file_name=name,
+        size=3,
+        sender="UKENDT_AFSENDER",
+        verdict=verdict,
+        verdict_detail="" if verdict == ReceiptVerdict.OK else "Filen er 3 bytes for lang.",
+        fetched_at=at,
+    )
+
+
+def test_quarantined_fetches_of_the_last_week_are_shown_with_links(admin_user, client, redis_down):
+    """Rule: a pair the Hent side could not trust is recorded as a problem that operations see:
+    Driftsstatus counts the last week's quarantined receipts per reason, links each reason to
+    the inbox filtered on it, and lists the newest with why."""
+    flis = factories.sftp_user(factories.flis_system(), "FLIS_HENT")
+    _fetched(flis, verdict=ReceiptVerdict.OK, at=NOW)
+    assert health.quarantine_state(now=NOW).state == health.OK
+    _fetched(flis, verdict=ReceiptVerdict.SIZE_MISMATCH, at=NOW - timedelta(days=8))
+    assert health.quarantine_state(now=NOW).state == health.OK  # older than a week
+    _fetched(flis, verdict=ReceiptVerdict.SIZE_MISMATCH, at=NOW - timedelta(hours=1), name="a.csv")
+    _fetched(flis, verdict=ReceiptVerdict.SIZE_MISMATCH, at=NOW - timedelta(hours=2))
+    _fetched(flis, verdict=ReceiptVerdict.MALFORMED_METADATA, at=NOW - timedelta(days=1))
+
+    state = health.quarantine_state(now=NOW)
+    assert state.state == health.WARNING
+    assert [(c.verdict, c.count) for c in state.counts] == [
+        (ReceiptVerdict.SIZE_MISMATCH, 2),
+        (ReceiptVerdict.MALFORMED_METADATA, 1),
+    ]
+    assert state.newest[0].file_name == "a.csv"
+
+    client.force_login(admin_user)
+    with time_machine.travel(NOW, tick=False):
+        page = client.get(reverse("front:drift")).content.decode()
+    assert "Hentning: filer i karantæne" in page
+    assert f'href="{reverse("deliveries:inbox")}?verdict=size_mismatch"' in page
+    assert "Filen er 3 bytes for lang." in page
+    assert "kontakt afsenderen" in page
+
+
+def test_audit_head_export_shown_and_warned_when_stale(db, admin_user, client, redis_down):
+    # Rule: without a fresh exported head, rows cut off the end of the audit log (checkpoint
+    # and all) would go unseen; Driftsstatus says when the last head went out, and warns after
+    # two days without one.
+    AuditCheckpoint.objects.create(seq=5, hash="a" * 64, verified_at=NOW - timedelta(hours=1))
+    assert health.audit_state(now=NOW).state == health.WARNING  # never exported
+    AuditHeadExport.objects.create(
+        seq=5,
+        hash="a" * 64,
+        at=NOW,
+        exported_at=NOW - timedelta(days=2, minutes=1),
+        destination="/x",
+    )
+    stale = health.audit_state(now=NOW)
+    assert stale.state == health.WARNING and "ikke eksporteret" in stale.message
+    AuditHeadExport.objects.create(
+        seq=5, hash="a" * 64, at=NOW, exported_at=NOW - timedelta(hours=3), destination="/x"
+    )
+    fresh = health.audit_state(now=NOW)
+    assert fresh.state == health.OK and fresh.head_export.exported_at == NOW - timedelta(hours=3)
+    client.force_login(admin_user)
+    with time_machine.travel(NOW, tick=False):
+        page = client.get(reverse("front:drift")).content.decode()
+    # 09:00 UTC is 10:00 in Copenhagen in November.
+    assert "Seneste hoved eksporteret 27.11.2026 10:00 (post #5)." in page
+
+
 @pytest.mark.redis
-def test_page_reads_a_fixed_number_of_queries(clean_redis, admin_user, client, upload_route):
+def test_page_reads_a_fixed_number_of_queries(
+    clean_redis, admin_user, client, upload_route, flis_system
+):
     client.force_login(admin_user)
     client.get(reverse("front:drift"))  # warm up: the session and the user
 
@@ -242,9 +320,14 @@ def test_page_reads_a_fixed_number_of_queries(clean_redis, admin_user, client, u
     for n in range(5):
         OutgoingMail.objects.create(kind="x", to=f"{n}@example.dk", subject="s")
     AuditCheckpoint.objects.create(seq=1, hash="a" * 64)
+    flis = factories.sftp_user(flis_system, "FLIS_HENT")
+    for verdict in ReceiptVerdict.values:
+        for _ in range(3):
+            _fetched(flis, verdict=verdict, at=NOW)
     assert count() == before
-    # Session, user, then one each: stuck deliveries, endpoints, mails; two for the audit log.
-    assert before == 7
+    # Session, user, then one each: stuck deliveries, endpoints, mails; two for quarantined
+    # fetches and three for the audit log (checkpoint, break, exported head).
+    assert before == 10
 
 
 def test_page_in_english(admin_user, client, redis_down, settings):
@@ -253,6 +336,7 @@ def test_page_in_english(admin_user, client, redis_down, settings):
     page = client.get(reverse("front:drift")).content.decode()
     assert "Operations status" in page and "Stuck deliveries" in page
     assert "Redis cannot be reached" in page
+    assert "No head has been exported yet." in page
     assert "Driftsstatus" not in page
 
 

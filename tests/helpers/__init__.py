@@ -16,4 +16,5 @@ tests/fixtures/) and no rows of the registry (tests/factories.py).
   arguments filled from a tenant's objects.
 - `pages`: reading tables and CSV downloads out of responses.
 - `mail`: a mail backend that fails like an unreachable SMTP server.
+- `audit`: tampering with the audit tables as their owner could (past PostgreSQL's trigger).
 """

@@ -24,8 +24,10 @@ from django.utils import timezone
 
 from deliveries.lifecycle.states import DeliveryStatus
 from deliveries.models import (
+    DataContract,
     Delivery,
     DeliveryEvent,
+    FileCheck,
     Receipt,
     ReceiptVerdict,
     UploadBatch,
@@ -39,7 +41,10 @@ SKIPPED_PREFIXES = {
     "admin/": "Django's admin has its own staff-only permission system (tested in test_admin).",
     "admin/rq/": "django-rq's dashboard sits under admin/ and is staff-only by django-rq itself.",
     "i18n/": "the language switch is a public POST that only sets a cookie.",
-    "konto/": "Django's login, logout and password pages: public by design (test_login).",
+    "konto/": "Django's login, logout and password pages: public by design (test_login); the "
+    "API-nøgler page shows only the person's own tokens (tests/api/test_tokens.py).",
+    "api/v1/": "the vendor API answers tokens, not sessions (401, not a login redirect); its own "
+    "matrix over the same tenants is tests/api/test_access.py.",
     "healthz": "the load balancer's health check: public by design, says only ok/fejl for the "
     "database and Redis, no data (test_healthz).",
 }
@@ -56,6 +61,7 @@ class Tenant:
     receipt: Receipt | None = None
     batch: UploadBatch | None = None
     batch_file: UploadBatchFile | None = None
+    file_check: FileCheck | None = None  # made by the vendor's staff member (the world's)
 
 
 def make_receipt(tenant: Tenant, recipient: SftpUser, *, file_name: str = "") -> Receipt:
@@ -128,6 +134,12 @@ KWARGS_BY_NAME: dict[str, Callable[[Tenant], Any]] = {
     "vendor_pk": lambda t: t.vendor.pk,
     "receipt_uuid": lambda t: t.receipt.uuid if t.receipt else None,
     "batch_uuid": lambda t: t.batch.uuid if t.batch else None,
+    "check_uuid": lambda t: t.file_check.uuid if t.file_check else None,
+    # Contracts belong to no tenant: each tenant's route's area and its active version.
+    "area_code": lambda t: t.route.data_area.code,
+    "version": lambda t: (
+        DataContract.objects.get(data_area=t.route.data_area, is_active=True).version
+    ),
 }
 PK_BY_URL: dict[str, Callable[[Tenant], Any]] = {
     "routes:route_detail": lambda t: t.route.pk,
@@ -140,6 +152,7 @@ PK_BY_URL: dict[str, Callable[[Tenant], Any]] = {
     "routes:sftp_key_confirm_rotation": lambda t: t.sftp_user.pk,
     "deliveries:batch_file": lambda t: t.batch_file.pk if t.batch_file else None,
     "deliveries:batch_file_drop": lambda t: t.batch_file.pk if t.batch_file else None,
+    "routes:sftp_key_discard_rotation": lambda t: t.sftp_user.pk,
 }
 
 
@@ -155,6 +168,10 @@ OWNERS_BY_NAME: dict[str, tuple[str, ...]] = {
     "receipt_uuid": (VENDOR, KOMMUNE),
     # A batch is its uploader's, a staff member of the vendor.
     "batch_uuid": (VENDOR,),
+    # A check is its maker's (a vendor's staff member); the kommune has no say in it.
+    "check_uuid": (VENDOR,),
+    "area_code": (),
+    "version": (),
 }
 OWNERS_BY_PK_URL: dict[str, tuple[str, ...]] = {
     "routes:route_detail": (VENDOR, KOMMUNE),
@@ -167,6 +184,7 @@ OWNERS_BY_PK_URL: dict[str, tuple[str, ...]] = {
     "routes:sftp_key_confirm_rotation": (VENDOR,),
     "deliveries:batch_file": (VENDOR,),
     "deliveries:batch_file_drop": (VENDOR,),
+    "routes:sftp_key_discard_rotation": (VENDOR,),
 }
 
 

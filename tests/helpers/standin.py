@@ -24,6 +24,7 @@ from pathlib import Path
 import paramiko
 
 from deliveries import protocol
+from deliveries.serviceplatform.keys import registered_key_add
 from deliveries.serviceplatform.routing import home_of
 from deliveries.serviceplatform.server import StandinThread
 from routes.hostkeys import host_key_matches
@@ -69,11 +70,16 @@ def add_party(
 
 
 def add_key(
-    sftp_user: SftpUser, state: str = KeyState.ACTIVE, *, portal_holds_key: bool = False
+    sftp_user: SftpUser,
+    state: str = KeyState.ACTIVE,
+    *,
+    portal_holds_key: bool = False,
+    registered: bool = True,
 ) -> bytes:
     """A new key pair for the user; returns its private half. The stand-in needs only the public
     half; with `portal_holds_key` the portal also keeps the private half, encrypted at rest, as
-    it must to push or fetch as this user."""
+    it must to push or fetch as this user. With `registered` (the default) the key is also
+    registered with the stand-in, as KOMBIT registers a system's key at onboarding."""
     pair = generate_key_pair("ed25519", comment=sftp_user.username)
     SftpKey.objects.create(
         sftp_user=sftp_user,
@@ -87,6 +93,10 @@ def add_key(
         ),
         state=state,
     )
+    if registered:
+        registered_key_add(
+            endpoint=sftp_user.endpoint, username=sftp_user.username, public_key=pair.public_openssh
+        )
     return pair.private_openssh
 
 
@@ -105,6 +115,9 @@ def make_world() -> World:
         sender_system=sender_system,
         recipients=[flis, lis_system],
     )
+    # Vendor A may deliver for København: the portal checks the agreement again at sending.
+    assert sender_system.vendor is not None
+    factories.agreement(sender_system.vendor, kommune)
     return World(
         endpoint=endpoint,
         area=route.data_area,

@@ -1,9 +1,10 @@
 """Formula injection: no CSV the portal writes has a cell a spreadsheet would run as a formula.
 
 The exports are found from the URL configuration (every portal URL that answers text/csv), so
-a new export is tested here as soon as it exists. One CSV is left out on purpose: the download
+a new export is tested here as soon as it exists. Two CSVs are left out on purpose: the download
 of a delivery's own file gives the vendor back the bytes they uploaded, unchanged (changing
-them would break the checksum the platform and the recipients see).
+them would break the checksum the platform and the recipients see); and a contract's template
+holds the contract's own names and example values, which must stay exactly as written.
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ from django.utils import timezone
 
 from deliveries.jobs import validate_delivery
 from deliveries.lifecycle.states import DeliveryStatus
-from deliveries.models import ExpectedDelivery, ExpectedState
+from deliveries.models import ExpectedDelivery, ExpectedState, FileCheckStatus
+from deliveries.services.check import delivery_check, file_check_run
 from flisportal.audit.services import audit_record
 from flisportal.lib.periods import period_of, period_shift
 from routes.models import Endpoint, ITSystem, SftpUser
@@ -26,13 +28,19 @@ from tests.helpers.portal_urls import URLS, Tenant, fill_kwargs, make_receipt
 
 pytestmark = pytest.mark.django_db
 
-NOT_AN_EXPORT = {"deliveries:download": "the vendor's own uploaded file, byte for byte"}
+NOT_AN_EXPORT = {
+    "deliveries:download": "the vendor's own uploaded file, byte for byte",
+    # Its cells are the contract's column names and examples (a document an administrator
+    # loaded, no user's data), written exactly as the validator must accept them: a "'" in
+    # front would make the template fail its own contract (test_contract_pages.py).
+    "deliveries:contract_template": "a contract's template file, which must pass the contract",
+}
 FORMULAS = ("=", "+", "-", "@", "\t", "\r")
 EVIL = ['=HYPERLINK("http://x","klik")', "+SUM(1,2)", "-2+3", "@SUM(A1)", "=cmd|' /C calc'!A0"]
 
 
 @pytest.fixture
-def hostile_world(make_delivery, upload_route, vendor_a_user, vendor_a, admin_user):
+def hostile_world(make_delivery, incoming, upload_route, vendor_a_user, vendor_a, admin_user):
     # Names an administrator typed (or a vendor's data) that start like formulas.
     vendor_a.name = EVIL[0]
     vendor_a.save()
@@ -77,6 +85,13 @@ def hostile_world(make_delivery, upload_route, vendor_a_user, vendor_a, admin_us
     )
     make_receipt(tenant, flis_sftp, file_name=EVIL[0])
     make_receipt(tenant2, flis_sftp, file_name=EVIL[4])
+    # The hostile extract checked without sending, by the administrator who reads the exports
+    # (a check is only its maker's).
+    check = delivery_check(
+        user=admin_user, incoming=incoming(body.encode()), route=upload_route, period="2026-10"
+    )
+    assert file_check_run(check_id=check.pk) == FileCheckStatus.INVALID
+    tenant.file_check = tenant2.file_check = check
     return [tenant, tenant2]
 
 
@@ -113,6 +128,7 @@ def test_no_csv_export_has_a_cell_that_starts_a_formula(client, admin_user, host
     assert {
         "front:coverage_csv",
         "deliveries:report_csv",
+        "deliveries:check_report_csv",
         "deliveries:inbox_csv",
         "deliveries:outstanding_csv",
         "audit:log_csv",

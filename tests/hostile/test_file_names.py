@@ -43,11 +43,8 @@ def test_hostile_upload_name_is_never_a_path_and_always_shown_escaped(
     response = vendor_client.post(
         reverse("deliveries:upload"),
         {
-            "it_system": upload_route.sender_system_id,
-            "data_area": upload_route.data_area_id,
-            "kommune": upload_route.kommune_id,
+            "route": upload_route.pk,
             "period": "2026-10",
-            "environment": upload_route.endpoint_id,
             "file": upload,
         },
     )

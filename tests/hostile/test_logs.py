@@ -20,7 +20,6 @@ from deliveries import jobs
 from deliveries.lifecycle.states import DeliveryStatus
 from deliveries.models import Delivery
 from deliveries.services.technical_receipts import receipts_collect
-from routes.models import AgreementStatus, ProcessingAgreement
 from tests.factories import dagtilbud_csv, dagtilbud_row
 
 pytestmark = pytest.mark.redis
@@ -43,9 +42,6 @@ def test_a_full_run_logs_no_key_material_and_no_cpr_values(
 ):  # fmt: skip
     caplog.set_level(logging.DEBUG)
     monkeypatch.setenv("LOG_LEVEL", "DEBUG")  # the worker processes log everything too
-    ProcessingAgreement.objects.create(
-        vendor=uploader.vendor, kommune=world.kommune, status=AgreementStatus.SIGNED
-    )
     cprs = [f"0101{n:06d}"[:10] for n in range(204000, 204005)]
     rows = [dagtilbud_row(i, cpr_barn=cpr) for i, cpr in enumerate(cprs)]
     # One row with an error whose value is a CPR number: the report shows it (to the vendor,
@@ -57,11 +53,8 @@ def test_a_full_run_logs_no_key_material_and_no_cpr_values(
         response = client.post(
             reverse("deliveries:upload"),
             {
-                "it_system": push_route.sender_system_id,
-                "data_area": push_route.data_area_id,
-                "kommune": push_route.kommune_id,
+                "route": push_route.pk,
                 "period": "2026-10",
-                "environment": push_route.endpoint_id,
                 "file": SimpleUploadedFile("udtraek.csv", content, content_type="text/csv"),
             },
         )
@@ -75,11 +68,8 @@ def test_a_full_run_logs_no_key_material_and_no_cpr_values(
         client.post(
             reverse("deliveries:upload"),
             {
-                "it_system": push_route.sender_system_id,
-                "data_area": push_route.data_area_id,
-                "kommune": push_route.kommune_id,
+                "route": push_route.pk,
                 "period": "2026-10",
-                "environment": push_route.endpoint_id,
                 "file": SimpleUploadedFile("god.csv", good.encode(), content_type="text/csv"),
             },
         )

@@ -69,11 +69,8 @@ def post_upload(client, vendor_a_user, upload_route, private_media, settings, tm
 
     def post(name: str, content: bytes, *, files: dict | None = None):
         data = {
-            "it_system": upload_route.sender_system_id,
-            "data_area": upload_route.data_area_id,
-            "kommune": upload_route.kommune_id,
+            "route": upload_route.pk,
             "period": "2026-10",
-            "environment": upload_route.endpoint_id,
         }
         if files is None:
             files = {"file": SimpleUploadedFile(name, content, content_type="application/zip")}

@@ -3,6 +3,8 @@ vs daily digest, retries of failed sends, and the worker that sends after commit
 
 from __future__ import annotations
 
+import socket
+import threading
 from datetime import timedelta
 
 import pytest
@@ -102,7 +104,9 @@ def test_validation_failed_mail_carries_no_cell_values(make_delivery, upload_rou
     for body in (message.body, html):
         assert cpr not in body
         assert issue.message not in body
-        assert f"række 2, cpr_barn: regel {issue.rule}" in body
+        # Which rule, in words from the contract (deliveries.rules) and by its code.
+        assert "række 2, cpr_barn: CPR-nummer: 10 cifre uden bindestreg" in body
+        assert f"regel {issue.rule})" in body or f"regel <code>{issue.rule}</code>)" in body
 
 
 def test_distributed_and_fetched_mails_to_the_uploader(make_delivery, upload_route, uploader):
@@ -335,6 +339,54 @@ def test_a_failed_send_is_retried_then_given_up_and_shown_to_administrators(
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
     assert services.mail_send(mail_id=pk) == MailStatus.SENT
     assert len(mail.outbox) == 1
+
+
+def test_production_refuses_clear_text_smtp_when_sending_not_only_at_check_time(
+    owing_route, people, settings
+):
+    """Rule: mails name people, deliveries and kommuner; in production they leave over TLS or
+    not at all (unless FLISPORTAL_EMAIL_ALLOW_PLAINTEXT). gunicorn and the workers run no system
+    checks, so the refusal is at the moment of sending, before any connection is made."""
+    settings.DEBUG = False
+    # Django's SMTP backend named by the operator is replaced by the portal's (settings.py).
+    settings.EMAIL_BACKEND = "flisportal.lib.mail.SmtpBackend"
+    settings.EMAIL_USE_TLS = False
+    settings.EMAIL_ALLOW_PLAINTEXT = False
+    connections: list[object] = []
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        listener.settimeout(0.2)
+        settings.EMAIL_HOST, settings.EMAIL_PORT = listener.getsockname()
+        settings.EMAIL_TIMEOUT = 2
+        [pk] = services.notify(
+            kind="audit_broken",
+            recipients=[services.Recipient("admin@flisportal.dk")],
+            context={"problems": ["#1"], "count": 1},
+        )
+
+        def accepted() -> None:
+            try:
+                conn, _ = listener.accept()
+            except TimeoutError:
+                return
+            connections.append(conn)
+            conn.close()
+
+        assert services.mail_send(mail_id=pk) == MailStatus.PENDING
+        accepted()
+        row = OutgoingMail.objects.get(pk=pk)
+        assert row.last_error.startswith("PlaintextMailRefused: Mailen er ikke sendt")
+        assert "EMAIL_USE_TLS=true" in row.last_error
+        assert connections == []
+
+        # Allowed in so many words (a relay on this machine): the portal connects.
+        settings.EMAIL_ALLOW_PLAINTEXT = True
+        thread = threading.Thread(target=accepted)
+        thread.start()
+        services.mail_send(mail_id=pk)
+        thread.join()
+        assert len(connections) == 1
 
 
 # --- preference page --------------------------------------------------------------------------

@@ -1,12 +1,14 @@
 """SFTP keys: generation (RSA 4096 by default, Ed25519), encryption at rest, upload with its
 refusals, rotation and its confirmation, and the key pages."""
 
+import importlib
 import secrets
 from datetime import timedelta
 
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
+from django.apps import apps
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
@@ -14,6 +16,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.debug import ExceptionReporter
 
+from flisportal.audit.models import AuditEntry
 from routes import services, views
 from routes.keys import decrypt_private_key, fingerprint_of, generate_key_pair
 from routes.models import KeyState, SftpKey
@@ -82,24 +85,56 @@ def test_expiry_must_be_in_the_future(sftp_user_a):
 # --- rotation -----------------------------------------------------------------------------
 
 
-def test_rotation_keeps_the_old_key_until_confirmed(sftp_user_a, admin_user):
+def test_rotated_key_waits_for_registration_and_the_old_one_stays_active(sftp_user_a, admin_user):
+    # Rule: a rotated-in key is pending until someone confirms KOMBIT has registered it; until
+    # then the old key is the active one that push and fetch log in with.
     old = services.sftp_key_generate(sftp_user=sftp_user_a, algorithm="ed25519", actor=None)
     new = services.sftp_key_rotate(sftp_user=sftp_user_a, algorithm="ed25519", actor=admin_user)
     old.refresh_from_db()
-    assert (old.state, new.state) == (KeyState.PREVIOUS, KeyState.ACTIVE)
+    assert (old.state, new.state) == (KeyState.ACTIVE, KeyState.PENDING)
     assert old.fingerprint != new.fingerprint
-    with pytest.raises(ValidationError, match="ikke bekræftet endnu"):
+    with pytest.raises(ValidationError, match="afventer allerede registrering"):
         services.sftp_key_rotate(sftp_user=sftp_user_a, algorithm="ed25519", actor=admin_user)
 
-    retired = services.sftp_key_confirm_rotation(sftp_user=sftp_user_a, actor=admin_user)
+    confirmed = services.sftp_key_confirm_rotation(sftp_user=sftp_user_a, actor=admin_user)
     old.refresh_from_db()
-    assert retired == old
+    assert confirmed == new
     assert old.state == KeyState.RETIRED and old.retired_at is not None
     assert sftp_user_a.keys.get(state=KeyState.ACTIVE) == new
     with pytest.raises(ValidationError, match="ingen nøglerotation"):
         services.sftp_key_confirm_rotation(sftp_user=sftp_user_a, actor=admin_user)
     # The next rotation can start again.
     services.sftp_key_rotate(sftp_user=sftp_user_a, algorithm="ed25519", actor=admin_user)
+
+
+def test_confirmed_rotation_erases_the_retired_keys_private_half(sftp_user_a, admin_user):
+    # Rule: a retired key keeps its public key and fingerprint for the record, but its
+    # encrypted private key is erased: nothing can log in with it any more.
+    old = services.sftp_key_generate(sftp_user=sftp_user_a, algorithm="ed25519", actor=None)
+    services.sftp_key_rotate(sftp_user=sftp_user_a, algorithm="ed25519", actor=admin_user)
+    assert stored_bytes(old) != b""
+    public, fingerprint = old.public_key, old.fingerprint
+
+    services.sftp_key_confirm_rotation(sftp_user=sftp_user_a, actor=admin_user)
+    old.refresh_from_db()
+    assert old.state == KeyState.RETIRED
+    assert stored_bytes(old) == b"" and not old.holds_private_key
+    assert (old.public_key, old.fingerprint) == (public, fingerprint)
+    entry = AuditEntry.objects.filter(action="sftp_key.state", object_id=str(old.pk)).get()
+    assert entry.after["private_key_erased"] is True
+
+
+def test_discarded_rotation_keeps_the_active_key_and_erases_the_new_one(sftp_user_a, admin_user):
+    # Rule: a rotation made by mistake can be undone without touching the key in use.
+    old = services.sftp_key_generate(sftp_user=sftp_user_a, algorithm="ed25519", actor=None)
+    new = services.sftp_key_rotate(sftp_user=sftp_user_a, algorithm="ed25519", actor=admin_user)
+    services.sftp_key_discard_rotation(sftp_user=sftp_user_a, actor=admin_user)
+    old.refresh_from_db()
+    new.refresh_from_db()
+    assert (old.state, new.state) == (KeyState.ACTIVE, KeyState.RETIRED)
+    assert stored_bytes(new) == b"" and stored_bytes(old) != b""
+    with pytest.raises(ValidationError, match="ingen ny nøgle at kassere"):
+        services.sftp_key_discard_rotation(sftp_user=sftp_user_a, actor=admin_user)
 
 
 def test_rotation_needs_an_active_key(sftp_user_a):
@@ -195,7 +230,7 @@ def test_upload_over_an_active_key_is_a_rotation(sftp_user_a, uploaded):
         sftp_user=sftp_user_a, private_key=private_bytes(private), actor=None
     )
     old.refresh_from_db()
-    assert (old.state, new.state) == (KeyState.PREVIOUS, KeyState.ACTIVE)
+    assert (old.state, new.state) == (KeyState.ACTIVE, KeyState.PENDING)
 
 
 # --- the pages ----------------------------------------------------------------------------
@@ -231,7 +266,9 @@ def test_vendor_generates_a_key_and_sees_the_public_key_once(client, vendor_a_us
     assert "Rotér nøgle" in second
 
 
-def test_generate_with_expiry_and_rotate_then_confirm(client, vendor_a_user, sftp_user_a):
+def test_generate_with_expiry_and_rotate_then_confirm(
+    client, vendor_a_user, admin_user, sftp_user_a
+):
     client.force_login(vendor_a_user)
     expires = (timezone.localdate() + timedelta(days=365)).isoformat()
     client.post(
@@ -243,16 +280,44 @@ def test_generate_with_expiry_and_rotate_then_confirm(client, vendor_a_user, sft
     response = client.post(page_url(sftp_user_a, "sftp_key_rotate"), {"algorithm": "ed25519"})
     assert response.status_code == 302
     old.refresh_from_db()
-    assert old.state == KeyState.PREVIOUS
+    assert old.state == KeyState.ACTIVE
+    new = sftp_user_a.keys.get(state=KeyState.PENDING)
     page = client.get(page_url(sftp_user_a)).content.decode()
-    assert "Bekræft rotation" in page
+    assert "afventer registrering" in page
+    assert new.public_key in page  # ready to paste into the Administrationsmodul
+    # Only an administrator confirms the registration: the vendor is told to ask for it.
+    assert "Bekræft registrering på Serviceplatformen" not in page
+    assert "bekræfter en administrator" in page
+    assert "Rotér nøgle" not in page  # one rotation at a time
+    assert client.post(page_url(sftp_user_a, "sftp_key_confirm_rotation")).status_code == 404
+    old.refresh_from_db()
+    assert old.state == KeyState.ACTIVE
 
+    client.force_login(admin_user)
+    assert (
+        "Bekræft registrering på Serviceplatformen"
+        in client.get(page_url(sftp_user_a)).content.decode()
+    )
     response = client.post(page_url(sftp_user_a, "sftp_key_confirm_rotation"))
     assert response.status_code == 302
     old.refresh_from_db()
-    assert old.state == KeyState.RETIRED
+    new.refresh_from_db()
+    assert (old.state, new.state) == (KeyState.RETIRED, KeyState.ACTIVE)
     page = client.get(response["Location"]).content.decode()
-    assert "Rotationen er bekræftet" in page
+    assert "Registreringen er bekræftet" in page
+    assert "privat del slettet" in page
+
+
+def test_vendor_discards_a_pending_key_on_the_page(client, vendor_a_user, sftp_user_a):
+    services.sftp_key_generate(sftp_user=sftp_user_a, algorithm="ed25519", actor=None)
+    services.sftp_key_rotate(sftp_user=sftp_user_a, algorithm="ed25519", actor=None)
+    client.force_login(vendor_a_user)
+    response = client.post(page_url(sftp_user_a, "sftp_key_discard_rotation"))
+    assert response.status_code == 302
+    assert not sftp_user_a.keys.filter(state=KeyState.PENDING).exists()
+    page = client.get(response["Location"]).content.decode()
+    assert "Den nye nøgle er kasseret" in page
+    assert "Rotér nøgle" in page
 
 
 def test_past_expiry_is_refused_on_the_form(client, vendor_a_user, sftp_user_a):
@@ -281,6 +346,7 @@ def test_key_actions_are_post_only(client, vendor_a_user, sftp_user_a):
         "sftp_key_rotate",
         "sftp_key_upload",
         "sftp_key_confirm_rotation",
+        "sftp_key_discard_rotation",
     ):
         assert client.get(page_url(sftp_user_a, name)).status_code == 405, name
 
@@ -376,7 +442,7 @@ def test_refused_rotation_generates_no_key(sftp_user_a, monkeypatch):
     services.sftp_key_generate(sftp_user=sftp_user_a, algorithm="ed25519", actor=None)
     services.sftp_key_rotate(sftp_user=sftp_user_a, algorithm="ed25519", actor=None)
     monkeypatch.setattr(services, "generate_key_pair", no_generation)
-    with pytest.raises(ValidationError, match="ikke bekræftet endnu"):
+    with pytest.raises(ValidationError, match="afventer allerede registrering"):
         services.sftp_key_rotate(sftp_user=sftp_user_a, actor=None)
 
 
@@ -423,3 +489,31 @@ def test_upload_error_report_shows_no_passphrase_or_key(
         assert "disk full" in report and "passphrase" in report
         assert passphrase not in report
         assert "PRIVATE KEY" not in report
+
+
+# --- keys stored before the pending state ---------------------------------------------------
+
+
+def test_migration_puts_an_unconfirmed_rotation_back_on_the_old_key(sftp_user_a, sftp_user_b):
+    # Rule: a rotation left unconfirmed under the old scheme (new key active, old key
+    # "previous") becomes what it would be now: the old key active, the new one pending; and
+    # retired keys lose their private half.
+    migration = importlib.import_module("routes.migrations.0006_key_pending_state")
+    old = services.sftp_key_generate(sftp_user=sftp_user_a, algorithm="ed25519", actor=None)
+    SftpKey.objects.filter(pk=old.pk).update(state="previous")
+    new = services.sftp_key_generate(sftp_user=sftp_user_a, algorithm="ed25519", actor=None)
+    retired = services.sftp_key_generate(sftp_user=sftp_user_b, algorithm="ed25519", actor=None)
+    SftpKey.objects.filter(pk=retired.pk).update(state="retired")
+    untouched = services.sftp_key_generate(sftp_user=sftp_user_b, algorithm="ed25519", actor=None)
+
+    migration.pending_instead_of_previous(apps, None)
+
+    states = dict(SftpKey.objects.values_list("pk", "state"))
+    assert states == {
+        old.pk: KeyState.ACTIVE,
+        new.pk: KeyState.PENDING,
+        retired.pk: KeyState.RETIRED,
+        untouched.pk: KeyState.ACTIVE,
+    }
+    assert stored_bytes(retired) == b""
+    assert stored_bytes(old) != b"" and stored_bytes(new) != b""

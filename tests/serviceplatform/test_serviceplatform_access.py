@@ -1,5 +1,5 @@
-"""Who gets in and how far: public keys from the registry (rotation without restart), homes
-that cannot be left, and folders with a fixed shape."""
+"""Who gets in and how far: public keys registered with the stand-in (a registration needs no
+restart), homes that cannot be left, and folders with a fixed shape."""
 
 from __future__ import annotations
 
@@ -8,31 +8,39 @@ import errno
 import paramiko
 import pytest
 
+from deliveries.serviceplatform.keys import registered_key_add
+from deliveries.serviceplatform.models import RegisteredKey
 from deliveries.serviceplatform.server import StandinThread
 from routes.models import KeyState, SftpKey, SftpUser
 from tests.helpers.standin import World, add_key, connect, home
 
 
-def test_key_rotation_takes_effect_without_a_restart(standin: StandinThread, world: World) -> None:
+def test_only_keys_registered_with_the_standin_log_in(standin: StandinThread, world: World) -> None:
+    # Rule: the stand-in accepts the keys registered with it (its Administrationsmodul), not
+    # the portal's key states: a key the portal made, even one it marks active, is refused
+    # until it is registered; a registration takes effect without a restart.
     old_key = world.sender.private_key
-    with connect(standin, world.sender) as sftp:
-        assert sorted(sftp.listdir(".")) == ["IN", "OUT"]
-
-    # Rotation: the old key becomes "previous", a new active key is added. Both log in.
-    SftpKey.objects.filter(sftp_user=world.sender.sftp_user).update(state=KeyState.PREVIOUS)
-    new_key = add_key(world.sender.sftp_user)
-    for key in (old_key, new_key):
-        with connect(standin, world.sender, key=key) as sftp:
-            sftp.listdir("OUT")
-
-    # Confirmed: the old key is retired and stops working at once.
-    SftpKey.objects.filter(sftp_user=world.sender.sftp_user, state=KeyState.PREVIOUS).update(
-        state=KeyState.RETIRED
-    )
+    SftpKey.objects.filter(sftp_user=world.sender.sftp_user).update(state=KeyState.RETIRED)
+    new_key = add_key(world.sender.sftp_user, KeyState.ACTIVE, registered=False)
     with pytest.raises(paramiko.AuthenticationException):
-        connect(standin, world.sender, key=old_key)
+        connect(standin, world.sender, key=new_key)
+    # Still registered, so still accepted, whatever the portal now calls it.
+    with connect(standin, world.sender, key=old_key) as sftp:
+        sftp.listdir("OUT")
+
+    public = SftpKey.objects.get(sftp_user=world.sender.sftp_user, state=KeyState.ACTIVE)
+    registered_key_add(
+        endpoint=world.endpoint, username=world.sender.username, public_key=public.public_key
+    )
     with connect(standin, world.sender, key=new_key) as sftp:
         sftp.listdir("OUT")
+
+    # KOMBIT withdraws the old key: refused at once.
+    RegisteredKey.objects.filter(username=world.sender.username).exclude(
+        fingerprint=public.fingerprint
+    ).delete()
+    with pytest.raises(paramiko.AuthenticationException):
+        connect(standin, world.sender, key=old_key)
 
 
 def test_another_users_key_and_passwords_are_refused(standin: StandinThread, world: World) -> None:

@@ -41,6 +41,7 @@ class Command(BaseCommand):
             f"{len(result.receipts)} hentede kopier ({result.receipt_bytes} bytes) og "
             f"{len(result.orphans)} kopier uden kvittering {verb}; "
             f"{len(result.failed)} kunne ikke slettes. {result.mails} udgående mails, "
+            f"{result.file_checks} kontroller uden afsendelse, "
             f"{result.login_attempts} loginforsøg, {result.login_logs} loginlogrækker og "
             f"{result.batches} udløbne samlede uploads {verb}."
         )

@@ -9,7 +9,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("deliveries", "0017_move_platformdecision_to_serviceplatform"),
+        ("deliveries", "0020_delivery_validation_notices"),
         ("routes", "0005_retention_days"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
