@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any, cast
 
 from django import forms
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
@@ -70,6 +71,17 @@ class BatchFileForm(forms.Form):
         self.fields["route"].widget.attrs["class"] = "form-select"
         self.fields["period"].widget.attrs["class"] = "form-control"
         self.fields["redelivery_confirmed"].widget.attrs["class"] = "form-check-input"
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        route, period = cleaned.get("route"), cleaned.get("period")
+        if route is not None and period:
+            # The route's own bounds, as intake asks them: no month before the route was
+            # established, none that has not begun.
+            outside = route.period_refusal(period, now=timezone.now())
+            if outside is not None:
+                self.add_error("period", outside)
+        return cleaned
 
     def clean_period(self) -> str:
         value = str(self.cleaned_data["period"]).strip()

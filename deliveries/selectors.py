@@ -9,7 +9,7 @@ Each runs a fixed number of queries however many kommuner, routes and periods th
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, NamedTuple
 
 from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet
@@ -19,7 +19,7 @@ from django.utils.translation import ngettext
 
 from deliveries import access
 from deliveries.detection import Problem
-from deliveries.lifecycle.states import FINAL, PROBLEM
+from deliveries.lifecycle.states import FINAL, PASSED_ON, PROBLEM
 from deliveries.models import (
     OWED_EXPECTED_STATES,
     Delivery,
@@ -226,9 +226,10 @@ class BatchLine:
 
 
 def batch_lines(batch: UploadBatch, user: User) -> list[BatchLine]:
-    """The batch's rows with what stands in the way of each, in four queries however many
-    files: the rows (with routes and deliveries), the routes the user may upload to, and the
-    earlier deliveries of the same bytes."""
+    """The batch's rows with what stands in the way of each, in five queries however many
+    files: the rows (with routes and deliveries), the routes the user may upload to, the
+    earlier deliveries of the same bytes, and those of another file already passed on for the
+    same route and period (the two redeliveries intake asks to be confirmed)."""
     rows = list(
         batch.files.select_related(
             "route__kommune",
@@ -241,13 +242,17 @@ def batch_lines(batch: UploadBatch, user: User) -> list[BatchLine]:
         )
     )
     route_ids = {row.route_id for row in rows if row.route_id is not None}
-    uploadable = set(
-        access.uploadable_routes(user).filter(pk__in=route_ids).values_list("pk", flat=True)
+    known = _BatchLookups(
+        uploadable=set(
+            access.uploadable_routes(user).filter(pk__in=route_ids).values_list("pk", flat=True)
+        ),
+        same_file=_earlier_same_files(rows, route_ids),
+        passed_on=_earlier_passed_on(rows, route_ids),
+        now=timezone.now(),
     )
-    earlier = _earlier_same_files(rows, route_ids)
     lines = []
     for row in rows:
-        problems = _batch_problems(row, uploadable, earlier)
+        problems = _batch_problems(row, known)
         ready = row.is_pending and row.route_id is not None and bool(row.period)
         # The refusal of an earlier confirmation is shown but does not hold the row back: what
         # refused it (an agreement not yet signed, say) may have changed, and intake asks again.
@@ -260,6 +265,16 @@ def batch_settled(status: str) -> bool:
     """Whether a batch's delivery has gone as far as it will without a person: final, or
     failed (a retry is a person's)."""
     return status in FINAL or status in PROBLEM
+
+
+@dataclass
+class _BatchLookups:
+    """What `_batch_problems` asks about every row, read once for the whole batch."""
+
+    uploadable: set[int]
+    same_file: dict[tuple[int, str, str], Delivery]
+    passed_on: dict[tuple[int, str], Delivery]
+    now: datetime
 
 
 def _earlier_same_files(
@@ -278,33 +293,65 @@ def _earlier_same_files(
     return found
 
 
-def _batch_problems(
-    row: UploadBatchFile,
-    uploadable: set[int],
-    earlier: dict[tuple[int, str, str], Delivery],
-) -> list[str]:
+def _earlier_passed_on(
+    rows: list[UploadBatchFile], route_ids: set[int]
+) -> dict[tuple[int, str], Delivery]:
+    """Per route and period of a waiting row, the newest delivery that passed validation
+    (`intake.delivery_find_passed_on`'s rule, for the whole batch at once)."""
+    periods = {row.period for row in rows if row.is_pending and row.period}
+    if not periods or not route_ids:
+        return {}
+    found: dict[tuple[int, str], Delivery] = {}
+    for delivery in (
+        Delivery.objects.filter(route_id__in=route_ids, period__in=periods, status__in=PASSED_ON)
+        .only("uuid", "route_id", "period", "original_filename", "uploaded_at")
+        .order_by("uploaded_at")
+    ):
+        found[(delivery.route_id, delivery.period)] = delivery  # newest last
+    return found
+
+
+def _batch_problems(row: UploadBatchFile, known: _BatchLookups) -> list[str]:
     """What keeps a row from being sent, in the reader's language; nothing once it is sent or
-    dropped."""
+    dropped. The same rules intake will ask, so the preview says it before the file is sent."""
     if not row.is_staged:
         return [row.refusal] if row.refusal and row.delivery_id is None else []
     if row.dropped:
         return []
     problems = [_problem_text(code, row) for code in row.problems if code in _PROBLEM_TEXTS]
-    if row.route is not None and row.route_id not in uploadable:
+    route = row.route
+    if route is not None and route.pk not in known.uploadable:
         problems.append(
-            _("ingen underskrevet databehandleraftale med %(kommune)s")
-            % {"kommune": row.route.kommune}
+            _("ingen underskrevet databehandleraftale med %(kommune)s") % {"kommune": route.kommune}
         )
-    if row.route is not None and row.period and not row.redelivery_confirmed:
-        same = earlier.get((row.route.pk, row.period, row.sha256))
-        if same is not None:
-            problems.append(
-                _("samme fil som leverance %(uuid)s (sæt «Genlevering», hvis den skal sendes igen)")
-                % {"uuid": str(same.uuid)[:8]}
-            )
+    if route is not None and row.period:
+        outside = route.period_refusal(row.period, now=known.now)
+        if outside is not None:
+            problems.append(outside)
+    if route is not None and row.period and not row.redelivery_confirmed:
+        problems.extend(_redelivery_problems(row, route, known))
     if row.refusal:
         problems.append(row.refusal)
     return problems
+
+
+def _redelivery_problems(row: UploadBatchFile, route: Route, known: _BatchLookups) -> list[str]:
+    same = known.same_file.get((route.pk, row.period, row.sha256))
+    if same is not None:
+        return [
+            _("samme fil som leverance %(uuid)s (sæt «Genlevering», hvis den skal sendes igen)")
+            % {"uuid": str(same.uuid)[:8]}
+        ]
+    passed = known.passed_on.get((route.pk, row.period))
+    if passed is not None:
+        return [
+            _(
+                "perioden er allerede leveret med «%(name)s» (leverance %(uuid)s); tjek perioden, "
+                "eller sæt «Genlevering», hvis filen skal sendes alligevel"
+            )
+            % {"name": passed.original_filename, "uuid": str(passed.uuid)[:8]}
+        ]
+    return []
 
 
 _PROBLEM_TEXTS = {

@@ -18,11 +18,13 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
+from deliveries.lifecycle.states import DeliveryStatus
 from deliveries.models import Delivery, UploadBatch, UploadBatchFile
 from deliveries.services.batch import staged_path
 from deliveries.services.retention import retention_run
 from deliveries.uploads import BATCH_FIELD, BatchUploadHandler
 from flisportal.audit.models import AuditEntry
+from flisportal.lib.periods import period_compact, period_of, period_shift
 from routes.models import AgreementStatus, ProcessingAgreement
 from tests import factories
 from tests.factories import extract_csv
@@ -125,6 +127,30 @@ def test_the_preview_names_each_problem(vendor_client, make_delivery, routes, ve
     assert "Send 0 filer" in page
 
 
+def test_the_preview_says_what_intake_would_refuse_for_the_period(
+    vendor_client, routes, vendor_a_user
+):
+    """Rule: the preview asks the period rules intake will ask (a month not begun; another file
+    for the route and month already passed validation), before anything is sent."""
+    future = period_shift(period_of(timezone.now()), 2)
+    factories.delivery(
+        routes["kbh_skole"],
+        status=DeliveryStatus.VALID,
+        content=b"an earlier extract",
+        original_filename="skole-oktober.csv",
+    )
+    upload(
+        vendor_client,
+        csv_file("frem.csv", extract_csv("dagtilbud", period=period_compact(future))),
+        csv_file("skole-igen.csv", extract_csv("skole")),
+    )
+    batch = UploadBatch.objects.get()
+    page = vendor_client.get(reverse("deliveries:batch", args=[batch.uuid])).content.decode()
+    assert f"Perioden {future} er ikke begyndt endnu" in page
+    assert "perioden er allerede leveret med «skole-oktober.csv»" in page
+    assert "Send 0 filer" in page
+
+
 def test_a_bad_file_among_good_ones_is_a_row_with_its_reason(vendor_client):
     upload(
         vendor_client,
@@ -224,6 +250,18 @@ def test_a_row_is_fixed_by_choosing_route_and_period(vendor_client, routes):
     assert row.data_area == routes["kbh_skole"].data_area
 
 
+def test_a_row_cannot_be_given_a_period_its_route_cannot_carry(vendor_client, routes):
+    upload(vendor_client, csv_file("ukendt.csv", "a;b\n1;2\n"))
+    row = UploadBatchFile.objects.get()
+    url = reverse("deliveries:batch_file", args=[row.batch.uuid, row.pk])
+    future = period_shift(period_of(timezone.now()), 1)
+    response = vendor_client.post(url, {"route": routes["kbh_skole"].pk, "period": future})
+    assert response.status_code == 400
+    assert f"Perioden {future} er ikke begyndt endnu" in response.content.decode()
+    row.refresh_from_db()
+    assert row.route is None
+
+
 def test_a_row_can_only_be_given_a_route_the_user_may_deliver_on(vendor_client, routes, system_b):
     other = factories.route(sender_system=system_b, data_area="skole", kommune=factories.AARHUS)
     upload(vendor_client, csv_file("ukendt.csv", "a;b\n1;2\n"))
@@ -268,9 +306,9 @@ def test_the_preview_and_the_status_cost_the_same_queries_for_3_files_as_for_12(
     their query count)."""
     counts = []
     for copies in (1, 4):
-        # Different bytes each time (more rows), so no copy is refused as the same file.
+        # Different bytes each time (more rows), so no file is refused as the same file.
         files = [
-            csv_file(f"{area}-{n}.csv", extract_csv(area, kommune=code, rows=3 + n))
+            csv_file(f"{area}-{n}.csv", extract_csv(area, kommune=code, rows=10 * copies + n))
             for n in range(copies)
             for area, code in (("dagtilbud", "101"), ("skole", "101"), ("dagtilbud", "751"))
         ]
