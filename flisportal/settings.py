@@ -75,6 +75,7 @@ INSTALLED_APPS = [
     "deliveries.api",
     "flisportal.notifications",
     "flisportal.audit",
+    "flisportal.sso",
     "axes",
 ]
 
@@ -112,6 +113,7 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "django.template.context_processors.i18n",
                 "flisportal.context_processors.portal",
+                "flisportal.sso.context_processors.sso_providers",
             ],
         },
     },
@@ -127,6 +129,8 @@ AUTH_USER_MODEL = "routes.User"
 # django-axes first: it refuses a locked-out account or source before the password is checked.
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
+    # Refuses a password for users whose provider (or SSO_PASSWORD_LOGIN) switched them off.
+    "flisportal.sso.backends.PasswordGateBackend",
     "django.contrib.auth.backends.ModelBackend",
 ]
 LOGIN_URL = "login"
@@ -446,6 +450,15 @@ AXES_CLIENT_IP_CALLABLE = "flisportal.lib.clientaddr.client_address"
 # address was every client's. Kept only so a deployment that still names a header in it is
 # refused with a pointer to the settings above (flisportal.E011).
 LEGACY_AXES_IP_HEADERS = env_list("AXES_IP_HEADERS", [])
+# --- Single sign-on over OpenID Connect (flisportal/sso, docs/operations/sso.md) ------------
+# Off: nobody but a superuser logs in with a password; everyone else through a provider.
+SSO_PASSWORD_LOGIN = env_bool("SSO_PASSWORD_LOGIN", True)
+# Seconds an ID token's exp/iat may be off from the portal's clock (clock skew), no more.
+SSO_CLOCK_SKEW_SECONDS = env_int("SSO_CLOCK_SKEW_SECONDS", 60, minimum=0, maximum=300)
+# Seconds the portal waits for a provider's discovery, key and token endpoints.
+SSO_HTTP_TIMEOUT = env_int("SSO_HTTP_TIMEOUT", 10, minimum=1, maximum=120)
+# --- end single sign-on ----------------------------------------------------------------------
+
 # --- Hent-side fetcher (deliveries/fetching.py) ---------------------------------------------
 # Seconds between two fetch rounds: each round lists IN/ of every recipient SFTP user the portal
 # holds an active key for, and fetches what has arrived (RQ cron, `manage.py rqcron`).

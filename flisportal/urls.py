@@ -4,6 +4,7 @@ from django.urls import include, path
 urlpatterns = [
     path("", include("flisportal.front.urls")),
     path("konto/", include("django.contrib.auth.urls")),
+    path("sso/", include("flisportal.sso.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
     path("admin/rq/", include("django_rq.urls")),

@@ -22,4 +22,5 @@ pytest_plugins = [
     "tests.fixtures.services",
     "tests.fixtures.standin",
     "tests.fixtures.api",
+    "tests.fixtures.sso",
 ]

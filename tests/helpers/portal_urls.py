@@ -45,6 +45,8 @@ SKIPPED_PREFIXES = {
     "API-nøgler page shows only the person's own tokens (tests/api/test_tokens.py).",
     "api/v1/": "the vendor API answers tokens, not sessions (401, not a login redirect); its own "
     "matrix over the same tenants is tests/api/test_access.py.",
+    "sso/": "single sign-on's start, callback and logout: the login itself, public by design "
+    "(tests/sso).",
     "healthz": "the load balancer's health check: public by design, says only ok/fejl for the "
     "database and Redis, no data (test_healthz).",
 }
