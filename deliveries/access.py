@@ -18,9 +18,18 @@ from typing import Any, Protocol
 from django.db.models import Exists, OuterRef
 from django.http import Http404, HttpRequest
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from deliveries.models import DataContract, Delivery, ExpectedDelivery, FileCheck, Receipt
+from deliveries.models import (
+    DataContract,
+    Delivery,
+    ExpectedDelivery,
+    FileCheck,
+    Receipt,
+    UploadBatch,
+    UploadBatchFile,
+)
 from flisportal.lib.roles import Role, user_role
 from routes.models import (
     AgreementStatus,
@@ -61,6 +70,12 @@ def may_upload(user: Any) -> bool:
 def upload_url_for(user: Any) -> str:
     """The upload page's address for a user who may upload, else "" (no upload links)."""
     return reverse("deliveries:upload") if may_upload(user) else ""
+
+
+def batch_upload_url_for(user: Any) -> str:
+    """The batch upload page's address («Upload alle i én omgang») for a user who may upload,
+    else ""."""
+    return reverse("deliveries:batch_upload") if may_upload(user) else ""
 
 
 def sender_routes(user: Any) -> RouteQuerySet:
@@ -120,6 +135,30 @@ def uploader_or_404(request: Asker) -> User:
         raise Http404(_("Kun leverandører og administratorer kan uploade."))
     assert isinstance(request.user, User)
     return request.user
+
+
+def batch_or_404(request: HttpRequest, batch_uuid: uuid.UUID) -> UploadBatch:
+    """A batch upload of the request's user that has not expired; 404 for anyone else's (an
+    administrator's included: staged files are their uploader's until confirmed) and for one
+    past its time, whose files the retention run is about to delete."""
+    uploader_or_404(request)
+    try:
+        return UploadBatch.objects.for_user(request.user).get(
+            uuid=batch_uuid, expires_at__gt=timezone.now()
+        )
+    except UploadBatch.DoesNotExist:
+        raise Http404(_("Den samlede upload findes ikke, eller den er udløbet.")) from None
+
+
+def batch_file_or_404(request: HttpRequest, batch_uuid: uuid.UUID, pk: int) -> UploadBatchFile:
+    """One file of the user's batch (`batch_or_404`); 404 for a file of another batch."""
+    batch = batch_or_404(request, batch_uuid)
+    try:
+        row = batch.files.select_related("route").get(pk=pk)
+    except UploadBatchFile.DoesNotExist:
+        raise Http404(_("Filen findes ikke i denne samlede upload.")) from None
+    row.batch = batch
+    return row
 
 
 def route_or_404(request: Asker, route_pk: int) -> Route:

@@ -917,3 +917,94 @@ class FileCheck(models.Model):
             self.report.get("problem_params", {}),
             fallback=self.report.get("problem", ""),
         )
+
+
+class UploadBatchQuerySet(models.QuerySet["UploadBatch"]):
+    def for_user(self, user: User | AnonymousUser) -> UploadBatchQuerySet:
+        """A batch is its uploader's alone, administrators' included: it holds files nobody
+        has confirmed yet, so no colleague may send (or see) them."""
+        if not user.is_authenticated:
+            return self.none()
+        return self.filter(uploaded_by_id=user.pk)
+
+
+class UploadBatch(models.Model):
+    """Many extracts uploaded at once ("Samlet upload"), staged on local disk until the user
+    has checked the preview and confirmed; each file then becomes its own delivery through
+    intake. Deleted (files and rows) by the retention run once `expires_at` has passed."""
+
+    uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    uploaded_by = models.ForeignKey(
+        User, verbose_name=_("uploadet af"), on_delete=models.CASCADE, related_name="batches"
+    )
+    created_at = models.DateTimeField(_("uploadet"), default=timezone.now)
+    expires_at = models.DateTimeField(_("slettes"), db_index=True)
+    confirmed_at = models.DateTimeField(_("bekræftet"), null=True, blank=True)
+
+    objects = UploadBatchQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = _("samlet upload")
+        verbose_name_plural = _("samlede uploads")
+
+    def __str__(self) -> str:
+        return f"{self.uuid}"
+
+
+class UploadBatchFile(models.Model):
+    """One file of a batch: what detection found (or the user chose), and what became of it.
+
+    `staged_name` is the file's name in the batch's folder while it waits; it is emptied when
+    the file has become a delivery (intake took it) or could not be staged at all
+    (`refusal` says why)."""
+
+    batch = models.ForeignKey(UploadBatch, on_delete=models.CASCADE, related_name="files")
+    position = models.PositiveIntegerField(_("nr."))
+    original_name = models.CharField(_("filnavn"), max_length=255)
+    staged_name = models.CharField(max_length=100, blank=True)
+    size = models.BigIntegerField(_("størrelse"), default=0)
+    sha256 = models.CharField(_("SHA-256"), max_length=64, blank=True)
+    # What the content (or the name) said; kept to explain a missing route.
+    kommune = models.ForeignKey(
+        Kommune, verbose_name=_("myndighed"), null=True, blank=True, on_delete=models.SET_NULL
+    )
+    data_area = models.ForeignKey(
+        DataArea, verbose_name=_("dataområde"), null=True, blank=True, on_delete=models.SET_NULL
+    )
+    period = models.CharField(_("periode"), max_length=7, blank=True)
+    route = models.ForeignKey(
+        Route, verbose_name=_("rute"), null=True, blank=True, on_delete=models.SET_NULL
+    )
+    # What detection could not settle, as codes of deliveries.detection.Problem: the texts
+    # are made when the preview is shown, in the reader's language.
+    problems = models.JSONField(_("problemer"), default=list, blank=True)
+    redelivery_confirmed = models.BooleanField(_("genlevering"), default=False)
+    dropped = models.BooleanField(_("fjernet"), default=False)
+    # Why the file was not staged or did not become a delivery, in the uploader's language.
+    refusal = models.TextField(_("afvist"), blank=True)
+    delivery = models.ForeignKey(
+        Delivery,
+        verbose_name=_("leverance"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+
+    class Meta:
+        ordering = ["batch", "position"]
+        verbose_name = _("fil i samlet upload")
+        verbose_name_plural = _("filer i samlet upload")
+
+    def __str__(self) -> str:
+        return self.original_name
+
+    @property
+    def is_staged(self) -> bool:
+        return bool(self.staged_name)
+
+    @property
+    def is_pending(self) -> bool:
+        """Waiting to be sent: staged, kept, and not yet a delivery."""
+        return self.is_staged and not self.dropped and self.delivery_id is None

@@ -9,7 +9,7 @@ Each runs a fixed number of queries however many kommuner, routes and periods th
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, NamedTuple
 
 from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet
@@ -17,8 +17,17 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
-from deliveries.lifecycle.states import PROBLEM
-from deliveries.models import OWED_EXPECTED_STATES, Delivery, ExpectedDelivery, ExpectedState
+from deliveries import access
+from deliveries.detection import Problem
+from deliveries.lifecycle.states import FINAL, PASSED_ON, PROBLEM
+from deliveries.models import (
+    OWED_EXPECTED_STATES,
+    Delivery,
+    ExpectedDelivery,
+    ExpectedState,
+    UploadBatch,
+    UploadBatchFile,
+)
 from flisportal.lib.periods import period_of, period_shift
 from routes.models import Kommune, Route, RouteStatus
 
@@ -202,3 +211,173 @@ def kommune_history(*, kommune: Kommune) -> list[RouteHistory]:
         ]
         result.append(RouteHistory(route=route, lines=lines))
     return result
+
+
+# --- Samlet upload ----------------------------------------------------------------------------
+
+
+@dataclass
+class BatchLine:
+    """One row of a batch's preview or progress page."""
+
+    row: UploadBatchFile
+    problems: list[str]
+    ready: bool  # sent when the user confirms
+
+
+def batch_lines(batch: UploadBatch, user: User) -> list[BatchLine]:
+    """The batch's rows with what stands in the way of each, in five queries however many
+    files: the rows (with routes and deliveries), the routes the user may upload to, the
+    earlier deliveries of the same bytes, and those of another file already passed on for the
+    same route and period (the two redeliveries intake asks to be confirmed)."""
+    rows = list(
+        batch.files.select_related(
+            "route__kommune",
+            "route__data_area",
+            "route__sender_system",
+            "route__endpoint",
+            "kommune",
+            "data_area",
+            "delivery",
+        )
+    )
+    route_ids = {row.route_id for row in rows if row.route_id is not None}
+    known = _BatchLookups(
+        uploadable=set(
+            access.uploadable_routes(user).filter(pk__in=route_ids).values_list("pk", flat=True)
+        ),
+        same_file=_earlier_same_files(rows, route_ids),
+        passed_on=_earlier_passed_on(rows, route_ids),
+        now=timezone.now(),
+    )
+    lines = []
+    for row in rows:
+        problems = _batch_problems(row, known)
+        ready = row.is_pending and row.route_id is not None and bool(row.period)
+        # The refusal of an earlier confirmation is shown but does not hold the row back: what
+        # refused it (an agreement not yet signed, say) may have changed, and intake asks again.
+        blocking = [p for p in problems if p != row.refusal] if row.is_staged else problems
+        lines.append(BatchLine(row=row, problems=problems, ready=ready and not blocking))
+    return lines
+
+
+def batch_settled(status: str) -> bool:
+    """Whether a batch's delivery has gone as far as it will without a person: final, or
+    failed (a retry is a person's)."""
+    return status in FINAL or status in PROBLEM
+
+
+@dataclass
+class _BatchLookups:
+    """What `_batch_problems` asks about every row, read once for the whole batch."""
+
+    uploadable: set[int]
+    same_file: dict[tuple[int, str, str], Delivery]
+    passed_on: dict[tuple[int, str], Delivery]
+    now: datetime
+
+
+def _earlier_same_files(
+    rows: list[UploadBatchFile], route_ids: set[int]
+) -> dict[tuple[int, str, str], Delivery]:
+    shas = {row.sha256 for row in rows if row.is_pending and row.sha256}
+    if not shas or not route_ids:
+        return {}
+    found: dict[tuple[int, str, str], Delivery] = {}
+    for delivery in (
+        Delivery.objects.filter(sha256__in=shas, route_id__in=route_ids)
+        .only("uuid", "route_id", "period", "sha256", "uploaded_at")
+        .order_by("uploaded_at")
+    ):
+        found[(delivery.route_id, delivery.period, delivery.sha256)] = delivery  # newest last
+    return found
+
+
+def _earlier_passed_on(
+    rows: list[UploadBatchFile], route_ids: set[int]
+) -> dict[tuple[int, str], Delivery]:
+    """Per route and period of a waiting row, the newest delivery that passed validation
+    (`intake.delivery_find_passed_on`'s rule, for the whole batch at once)."""
+    periods = {row.period for row in rows if row.is_pending and row.period}
+    if not periods or not route_ids:
+        return {}
+    found: dict[tuple[int, str], Delivery] = {}
+    for delivery in (
+        Delivery.objects.filter(route_id__in=route_ids, period__in=periods, status__in=PASSED_ON)
+        .only("uuid", "route_id", "period", "original_filename", "uploaded_at")
+        .order_by("uploaded_at")
+    ):
+        found[(delivery.route_id, delivery.period)] = delivery  # newest last
+    return found
+
+
+def _batch_problems(row: UploadBatchFile, known: _BatchLookups) -> list[str]:
+    """What keeps a row from being sent, in the reader's language; nothing once it is sent or
+    dropped. The same rules intake will ask, so the preview says it before the file is sent."""
+    if not row.is_staged:
+        return [row.refusal] if row.refusal and row.delivery_id is None else []
+    if row.dropped:
+        return []
+    problems = [_problem_text(code, row) for code in row.problems if code in _PROBLEM_TEXTS]
+    route = row.route
+    if route is not None and route.pk not in known.uploadable:
+        problems.append(
+            _("ingen underskrevet databehandleraftale med %(kommune)s") % {"kommune": route.kommune}
+        )
+    if route is not None and row.period:
+        outside = route.period_refusal(row.period, now=known.now)
+        if outside is not None:
+            problems.append(outside)
+    if route is not None and row.period and not row.redelivery_confirmed:
+        problems.extend(_redelivery_problems(row, route, known))
+    if row.refusal:
+        problems.append(row.refusal)
+    return problems
+
+
+def _redelivery_problems(row: UploadBatchFile, route: Route, known: _BatchLookups) -> list[str]:
+    same = known.same_file.get((route.pk, row.period, row.sha256))
+    if same is not None:
+        return [
+            _("samme fil som leverance %(uuid)s (sæt «Genlevering», hvis den skal sendes igen)")
+            % {"uuid": str(same.uuid)[:8]}
+        ]
+    passed = known.passed_on.get((route.pk, row.period))
+    if passed is not None:
+        return [
+            _(
+                "perioden er allerede leveret med «%(name)s» (leverance %(uuid)s); tjek perioden, "
+                "eller sæt «Genlevering», hvis filen skal sendes alligevel"
+            )
+            % {"name": passed.original_filename, "uuid": str(passed.uuid)[:8]}
+        ]
+    return []
+
+
+_PROBLEM_TEXTS = {
+    Problem.UNREADABLE: lambda row: _("filen har ingen overskriftslinje, der kan læses"),
+    Problem.NO_AREA: lambda row: _(
+        "dataområdet kunne ikke findes: overskriften passer ikke til nogen kontrakt"
+    ),
+    Problem.AMBIGUOUS_AREA: lambda row: _(
+        "dataområdet er tvetydigt: vælg ruten (filnavnet eller overskriften passer til flere)"
+    ),
+    Problem.NO_KOMMUNE: lambda row: _("kommunen kunne ikke findes (kommunekode-kolonnen er tom)"),
+    Problem.MANY_KOMMUNER: lambda row: _(
+        "filen har flere kommunekoder: én fil skal gælde én kommune"
+    ),
+    Problem.NO_PERIOD: lambda row: _("periode kunne ikke findes"),
+    Problem.MANY_PERIODS: lambda row: _("filen har flere perioder: én fil skal gælde én måned"),
+    Problem.NO_ROUTE: lambda row: (
+        _("ingen rute for %(kommune)s / %(area)s")
+        % {"kommune": row.kommune.name if row.kommune else "?", "area": row.data_area or "?"}
+    ),
+    Problem.MANY_ROUTES: lambda row: (
+        _("flere ruter passer til %(kommune)s / %(area)s: vælg én")
+        % {"kommune": row.kommune.name if row.kommune else "?", "area": row.data_area or "?"}
+    ),
+}
+
+
+def _problem_text(code: str, row: UploadBatchFile) -> str:
+    return str(_PROBLEM_TEXTS[Problem(code)](row))

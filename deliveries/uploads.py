@@ -17,6 +17,7 @@ import os
 import struct
 import tempfile
 import zipfile
+from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -32,6 +33,8 @@ ARCHIVE_SUFFIXES = (".zip", ".gz", ".tgz", ".bz2", ".xz", ".7z", ".rar", ".tar",
 COPY_CHUNK = 1024 * 1024
 # The one file part the upload form sends; any other file part is refused unread.
 FILE_FIELD = "file"
+# The file parts of a batch upload (many, each a .csv or a .zip of .csv files).
+BATCH_FIELD = "files"
 # One central directory entry is 46 bytes plus its name, extra field and comment (each at most
 # 64 KiB); a zip with one .csv needs far less than this, a million entries far more.
 MAX_CENTRAL_DIRECTORY_BYTES = 256 * 1024
@@ -83,17 +86,23 @@ class HashingUploadHandler(TemporaryFileUploadHandler):
 
     def new_file(self, field_name: str, *args: Any, **kwargs: Any) -> None:
         self._files += 1
-        if field_name != FILE_FIELD or self._files > 1:
-            self._refuse(_("Upload præcis én fil ad gangen, i formularens felt til filen."))
+        self._check_part(field_name)
         super().new_file(field_name, *args, **kwargs)
         self._hash = hashlib.sha256()
+
+    def _check_part(self, field_name: str) -> None:
+        if field_name != FILE_FIELD or self._files > 1:
+            self._refuse(_("Upload præcis én fil ad gangen, i formularens felt til filen."))
+
+    def _too_large(self) -> str:
+        return too_large_message(self.max_bytes)
 
     def receive_data_chunk(self, raw_data: bytes, start: int) -> bytes | None:
         self._received += len(raw_data)
         if self._received > self.max_bytes:
             self.file.close()  # a TemporaryUploadedFile deletes its temp file when closed
             self.too_large = True
-            self._refuse(too_large_message(self.max_bytes))
+            self._refuse(self._too_large())
         self._hash.update(raw_data)
         self.file.write(raw_data)
         return None
@@ -109,6 +118,30 @@ class HashingUploadHandler(TemporaryFileUploadHandler):
         # Read back by prepare_upload: the checksum of exactly the bytes that arrived.
         uploaded.sha256 = self._hash.hexdigest()  # type: ignore[attr-defined]
         return uploaded
+
+
+class BatchUploadHandler(HashingUploadHandler):
+    """The same streaming, hashing and running total for a batch upload: many file parts, all
+    in the field `BATCH_FIELD`, at most `max_files` of them and `max_bytes` in all
+    (FLISPORTAL_BATCH_MAX_FILES, FLISPORTAL_BATCH_MAX_BYTES). Past either limit the upload
+    stops and the files received so far are dropped with it."""
+
+    def __init__(
+        self, request: Any = None, *, max_bytes: int | None = None, max_files: int | None = None
+    ) -> None:
+        super().__init__(
+            request, max_bytes=max_bytes if max_bytes is not None else settings.BATCH_MAX_BYTES
+        )
+        self.max_files = max_files if max_files is not None else settings.BATCH_MAX_FILES
+
+    def _check_part(self, field_name: str) -> None:
+        if field_name != BATCH_FIELD:
+            self._refuse(_("Vælg filerne i formularens felt til filer."))
+        if self._files > self.max_files:
+            self._refuse(too_many_files_message(self.max_files))
+
+    def _too_large(self) -> str:
+        return batch_too_large_message(self.max_bytes)
 
 
 def prepare_upload(uploaded: Any, *, max_bytes: int, max_ratio: int) -> IncomingFile:
@@ -151,49 +184,13 @@ def extract_single_csv(
     # `zipfile` reads the whole central directory into ZipInfo objects before we can count
     # them (a million entries cost ~360 MB), so its record is read and bounded first.
     _check_central_directory(path)
-    try:
-        archive = zipfile.ZipFile(path)
-    except (zipfile.BadZipFile, OSError):
-        raise UploadRefused(
-            _("Zip-filen kan ikke åbnes: den er beskadiget eller ikke en zip-fil.")
-        ) from None
-    with archive:
+    with _open_zip(path) as archive:
         members = archive.infolist()
         if len(members) != 1:
             raise UploadRefused(_members_message(len(members)))
         info = members[0]
-        if info.is_dir() or "/" in info.filename or "\\" in info.filename:
-            raise UploadRefused(
-                _(
-                    "Zip-filen må ikke indeholde mapper eller stier («%(name)s»): læg .csv-filen "
-                    "direkte i zip-filen."
-                )
-                % {"name": info.filename}
-            )
-        lowered = info.filename.lower()
-        if lowered.endswith(ARCHIVE_SUFFIXES):
-            raise UploadRefused(
-                _(
-                    "Zip-filen indeholder et andet arkiv («%(name)s»); arkiver i arkiver "
-                    "accepteres ikke."
-                )
-                % {"name": info.filename}
-            )
-        if not lowered.endswith(".csv"):
-            raise UploadRefused(
-                _("Filen i zip-filen («%(name)s») er ikke en .csv-fil.") % {"name": info.filename}
-            )
-        if info.flag_bits & 0x1:
-            raise UploadRefused(_("Zip-filen er krypteret; upload den uden adgangskode."))
-        if info.compress_type not in SUPPORTED_COMPRESSION:
-            raise UploadRefused(_unsupported_method_message(info.compress_type))
-        if info.file_size == 0:
-            raise UploadRefused(_("CSV-filen i zip-filen er tom (0 bytes)."))
-        if info.file_size > max_bytes:
-            raise UploadRefused(too_large_message(max_bytes))
+        _check_member(info, max_bytes=max_bytes, max_ratio=max_ratio)
         compressed = max(info.compress_size, 1)
-        if info.file_size > compressed * max_ratio:
-            raise UploadRefused(_zip_bomb_message(max_ratio))
         return _stream_member(
             archive,
             info,
@@ -202,6 +199,131 @@ def extract_single_csv(
             limit=min(max_bytes, compressed * max_ratio),
             max_ratio=max_ratio,
         )
+
+
+@dataclass(frozen=True)
+class ZipMember:
+    """One member of a batch's zip: the CSV unpacked, or why it was not."""
+
+    name: str
+    file: IncomingFile | None
+    refusal: str = ""
+
+
+def extract_csv_members(
+    path: Path, *, max_files: int, max_bytes: int, max_total: int, max_ratio: int
+) -> list[ZipMember]:
+    """Unpacks every member of a batch's zip with the protections of a single upload's zip.
+
+    The central directory is bounded before `zipfile` reads it (at most `max_files` entries,
+    MAX_CENTRAL_DIRECTORY_BYTES); each member is checked as `extract_single_csv` checks its
+    one (no folders, nested archives, encryption or unsupported compression; size and
+    expansion ratio on the declared sizes and on the bytes decompressed). A member that fails
+    is returned with its refusal and the others are still unpacked. What all members unpack to
+    is one running total: past `max_total`, or for a damaged archive, the whole zip is refused
+    (UploadRefused) and nothing it unpacked is kept."""
+    _check_central_directory(path, max_entries=max_files)
+    results: list[ZipMember] = []
+    try:
+        with _open_zip(path) as archive:
+            infos = archive.infolist()
+            if len(infos) > max_files:  # the record and the directory disagree
+                raise BatchLimitExceeded(too_many_files_message(max_files))
+            total = 0
+            for info in infos:
+                name = os.path.basename(info.filename.rstrip("/\\")) or info.filename
+                try:
+                    _check_member(info, max_bytes=max_bytes, max_ratio=max_ratio)
+                    if total + info.file_size > max_total:
+                        raise BatchLimitExceeded(batch_too_large_message(max_total))
+                    compressed = max(info.compress_size, 1)
+                    member = _stream_member(
+                        archive,
+                        info,
+                        original_name=info.filename,
+                        max_bytes=max_bytes,
+                        limit=min(max_bytes, compressed * max_ratio, max_total - total),
+                        max_ratio=max_ratio,
+                        max_total=max_total,
+                        total_before=total,
+                    )
+                except BatchLimitExceeded:
+                    raise  # the limits are the batch's: no member of it is kept
+                except UploadRefused as refusal:
+                    results.append(ZipMember(name=name, file=None, refusal=refusal.message))
+                    continue
+                total += member.size
+                results.append(ZipMember(name=name, file=member))
+    except UploadRefused:
+        for result in results:
+            if result.file is not None:
+                result.file.path.unlink(missing_ok=True)
+        raise
+    return results
+
+
+class BatchLimitExceeded(UploadRefused):
+    """A batch's limit (FLISPORTAL_BATCH_MAX_FILES, FLISPORTAL_BATCH_MAX_BYTES) was passed by a
+    zip's members: the whole batch is refused, not just the one file."""
+
+
+def too_many_files_message(limit: int) -> str:
+    return _(
+        "For mange filer: en samlet upload kan højst have %(limit)d filer. Del filerne op i "
+        "flere uploads."
+    ) % {"limit": limit}
+
+
+def batch_too_large_message(limit: int) -> str:
+    return _(
+        "Filerne fylder for meget: en samlet upload kan højst være %(limit)s i alt (pakket "
+        "ud). Del filerne op i flere uploads."
+    ) % {"limit": filesizeformat(limit)}
+
+
+def _open_zip(path: Path) -> zipfile.ZipFile:
+    try:
+        return zipfile.ZipFile(path)
+    except (zipfile.BadZipFile, OSError):
+        raise UploadRefused(
+            _("Zip-filen kan ikke åbnes: den er beskadiget eller ikke en zip-fil.")
+        ) from None
+
+
+def _check_member(info: zipfile.ZipInfo, *, max_bytes: int, max_ratio: int) -> None:
+    """The rules one member of a zip must meet before a byte of it is unpacked."""
+    if info.is_dir() or "/" in info.filename or "\\" in info.filename:
+        raise UploadRefused(
+            _(
+                "Zip-filen må ikke indeholde mapper eller stier («%(name)s»): læg .csv-filen "
+                "direkte i zip-filen."
+            )
+            % {"name": info.filename}
+        )
+    lowered = info.filename.lower()
+    if lowered.endswith(ARCHIVE_SUFFIXES):
+        raise UploadRefused(
+            _(
+                "Zip-filen indeholder et andet arkiv («%(name)s»); arkiver i arkiver "
+                "accepteres ikke."
+            )
+            % {"name": info.filename}
+        )
+    if not lowered.endswith(".csv"):
+        raise UploadRefused(
+            _("Filen i zip-filen («%(name)s») er ikke en .csv-fil.") % {"name": info.filename}
+        )
+    if info.flag_bits & 0x1:
+        raise UploadRefused(_("Zip-filen er krypteret; upload den uden adgangskode."))
+    if info.compress_type not in SUPPORTED_COMPRESSION:
+        raise UploadRefused(_unsupported_method_message(info.compress_type))
+    if info.file_size == 0:
+        raise UploadRefused(_("CSV-filen i zip-filen er tom (0 bytes)."))
+    if info.file_size > max_bytes:
+        raise UploadRefused(too_large_message(max_bytes))
+    compressed = max(info.compress_size, 1)
+    if info.file_size > compressed * max_ratio:
+        raise UploadRefused(_zip_bomb_message(max_ratio))
 
 
 def _members_message(count: int) -> str:
@@ -218,9 +340,10 @@ def _unsupported_method_message(method: int) -> str:
     ) % {"method": method}
 
 
-def _check_central_directory(path: Path) -> None:
-    """Refuses a zip whose end-of-central-directory record announces more than one entry or a
-    directory bigger than MAX_CENTRAL_DIRECTORY_BYTES. Found as `zipfile` finds it (the last
+def _check_central_directory(path: Path, *, max_entries: int | None = None) -> None:
+    """Refuses a zip whose end-of-central-directory record announces more than one entry (for
+    a batch's zip: none, or more than `max_entries`) or a directory bigger than
+    MAX_CENTRAL_DIRECTORY_BYTES. Found as `zipfile` finds it (the last
     record in the final 64 KiB + 22 bytes), so the record checked is the one it would use.
     A file without the record is left to `zipfile` to refuse as damaged."""
     with path.open("rb") as handle:
@@ -244,14 +367,21 @@ def _check_central_directory(path: Path) -> None:
         locator_at = tail_start + at - _EOCD64_LOCATOR.size
         if entries == 0xFFFF or cd_size == 0xFFFFFFFF:
             entries, cd_size = _zip64_directory(handle, locator_at, entries, cd_size)
-    if entries != 1:
+    if max_entries is None and entries != 1:
         raise UploadRefused(_members_message(entries))
+    if entries == 0:
+        raise UploadRefused(_("Zip-filen er tom: den indeholder ingen filer."))
+    if max_entries is not None and entries > max_entries:
+        raise BatchLimitExceeded(too_many_files_message(max_entries))
     if cd_size > MAX_CENTRAL_DIRECTORY_BYTES:
         raise UploadRefused(
             _(
                 "Zip-filens indholdsfortegnelse er for stor (%(size)s) til en zip-fil med én "
                 ".csv-fil."
             )
+            % {"size": filesizeformat(cd_size)}
+            if max_entries is None
+            else _("Zip-filens indholdsfortegnelse er for stor (%(size)s).")
             % {"size": filesizeformat(cd_size)}
         )
 
@@ -289,6 +419,8 @@ def _stream_member(
     max_bytes: int,
     limit: int,
     max_ratio: int,
+    max_total: int | None = None,
+    total_before: int = 0,
 ) -> IncomingFile:
     handle, name = tempfile.mkstemp(suffix=".csv", dir=settings.FILE_UPLOAD_TEMP_DIR)
     target = Path(name)
@@ -300,6 +432,8 @@ def _stream_member(
                 written += len(chunk)
                 # The declared sizes were checked above; the real bytes are counted too.
                 if written > limit:
+                    if max_total is not None and total_before + written > max_total:
+                        raise BatchLimitExceeded(batch_too_large_message(max_total))
                     raise UploadRefused(
                         too_large_message(max_bytes)
                         if written > max_bytes

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from deliveries import contract_views, views
+from deliveries import batch_views, contract_views, views
 from deliveries.hent import views as inbox_views
 
 app_name = "deliveries"
@@ -8,6 +8,29 @@ urlpatterns = [
     path("leverancer/", views.delivery_list, name="list"),
     path("leverancer/kommune/<str:code>/", views.kommune_history, name="kommune_history"),
     path("leverancer/upload/", views.upload, name="upload"),
+    path("leverancer/samlet/", batch_views.batch_upload, name="batch_upload"),
+    path("leverancer/samlet/<uuid:batch_uuid>/", batch_views.batch_preview, name="batch"),
+    path(
+        "leverancer/samlet/<uuid:batch_uuid>/fil/<int:pk>/",
+        batch_views.batch_file,
+        name="batch_file",
+    ),
+    path(
+        "leverancer/samlet/<uuid:batch_uuid>/fil/<int:pk>/fjern/",
+        batch_views.batch_file_drop,
+        name="batch_file_drop",
+    ),
+    path(
+        "leverancer/samlet/<uuid:batch_uuid>/send/", batch_views.batch_confirm, name="batch_confirm"
+    ),
+    path(
+        "leverancer/samlet/<uuid:batch_uuid>/fremdrift/",
+        batch_views.batch_progress,
+        name="batch_progress",
+    ),
+    path(
+        "leverancer/samlet/<uuid:batch_uuid>/status/", batch_views.batch_status, name="batch_status"
+    ),
     path("leverancer/udestaaende/", views.outstanding, name="outstanding"),
     path("leverancer/udestaaende.csv", views.outstanding_csv, name="outstanding_csv"),
     path("leverancer/kontrol/<uuid:check_uuid>/", views.file_check_detail, name="check"),

@@ -234,6 +234,7 @@ def outstanding(request: HttpRequest) -> HttpResponse:
             "counts": selectors.outstanding_counts(rows),
             "query": query.urlencode(),
             "upload_url": access.upload_url_for(request.user),
+            "batch_upload_url": access.batch_upload_url_for(request.user),
         },
     )
 

@@ -230,6 +230,18 @@ MAX_UPLOAD_BYTES = env_int("FLISPORTAL_MAX_UPLOAD_BYTES", 2 * 1024**3, minimum=1
 # A .zip may expand at most this many times its compressed size (zip-bomb guard); real CSV
 # extracts compress 5-20 times.
 ZIP_MAX_RATIO = env_int("FLISPORTAL_ZIP_MAX_RATIO", 200, minimum=1)
+# Samlet upload (deliveries.batches): one vendor's month is up to 98 kommuner x 5 areas = 490
+# files, so one batch takes that many, and as many bytes as the request may stream in all.
+BATCH_MAX_FILES = env_int("FLISPORTAL_BATCH_MAX_FILES", 500, minimum=1, maximum=5000)
+BATCH_MAX_BYTES = env_int("FLISPORTAL_BATCH_MAX_BYTES", 10 * 1024**3, minimum=1)
+# A batch's files wait here, on local disk, between the preview and the confirmation; a batch
+# left unconfirmed (or half sent) is deleted by the nightly retention run after this many hours.
+BATCH_STAGING_DIR = env_path("FLISPORTAL_BATCH_STAGING_DIR", DATA_DIR / "batches")
+BATCH_KEEP_HOURS = env_int("FLISPORTAL_BATCH_KEEP_HOURS", 72, minimum=1, maximum=24 * 60)
+# Django refuses a request with more than 100 file parts (a bare 400) before any upload handler
+# sees them. One more than a batch may hold, so the batch's own handler is the one that refuses,
+# with a message that says the limit; the single upload's handler still stops at its second part.
+DATA_UPLOAD_MAX_NUMBER_FILES = BATCH_MAX_FILES + 1
 # How many errors a validation report lists one by one (all are counted).
 VALIDATION_MAX_LISTED_ERRORS = env_int("FLISPORTAL_VALIDATION_MAX_LISTED_ERRORS", 1000, minimum=1)
 # Bytes of the extract the validator checks at a time: memory grows with this, not with the

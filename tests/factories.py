@@ -298,6 +298,45 @@ def dagtilbud_csv(*rows: str, rows_ok: int = 0) -> str:
     return DAGTILBUD_HEADER + "\n" + "".join(line + "\n" for line in body)
 
 
+SKOLE_HEADER = (
+    "kommunekode;periode;skoleaar;institutionsnummer;cpr;klassetrin;klassebetegnelse;klassetype;"
+    "skoledage;fravaer_sygdom_dage;fravaer_med_tilladelse_dage;fravaer_ulovligt_dage;"
+    "indskrivningsdato;udskrivningsdato"
+)
+
+
+def skole_row(n: int = 0, **overrides: str) -> str:
+    """One valid Skole row for København in 2026-10; `n` (0–3999) keeps the key unique. The
+    CPR-like number is synthetic, as in `dagtilbud_row`."""
+    values = {
+        "kommunekode": "101",
+        "periode": "202610",
+        "skoleaar": "2026/27",
+        "institutionsnummer": "101001",
+        "cpr": f"010145{5000 + n:04d}",
+        "klassetrin": "3",
+        "klassebetegnelse": "3.A",
+        "klassetype": "10",
+        "skoledage": "21",
+        "fravaer_sygdom_dage": "1",
+        "fravaer_med_tilladelse_dage": "0",
+        "fravaer_ulovligt_dage": "0",
+        "indskrivningsdato": "2023-08-10",
+        "udskrivningsdato": "",
+    }
+    values.update(overrides)
+    return ";".join(values[name] for name in SKOLE_HEADER.split(";"))
+
+
+def extract_csv(area: str, *, kommune: str = KBH, period: str = "202610", rows: int = 3) -> str:
+    """A valid Dagtilbud or Skole extract of `rows` rows for `kommune` and `period` (ÅÅÅÅMM)."""
+    header, row = (
+        (DAGTILBUD_HEADER, dagtilbud_row) if area == "dagtilbud" else (SKOLE_HEADER, skole_row)
+    )
+    body = [row(i, kommunekode=kommune, periode=period) for i in range(rows)]
+    return header + "\n" + "".join(line + "\n" for line in body)
+
+
 # --- lookups by code ------------------------------------------------------------------------------
 
 

@@ -54,6 +54,7 @@ from deliveries.services.intake import IncomingFile, IntakeRefused, delivery_upl
 from deliveries.uploads import HashingUploadHandler, UploadRefused, prepare_upload
 from flisportal.audit.services import audit_record
 from flisportal.lib.csvexport import csv_download
+from flisportal.lib.storage import stored_file_response
 from routes.models import Route, User
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
@@ -443,12 +444,14 @@ class DeliveryFile(ApiView):
         delivery = access.delivery_or_404(request, delivery_uuid)
         if delivery.file_deleted_at is not None or not delivery.file:
             raise _file_deleted()
-        return FileResponse(
-            delivery.file.open("rb"),
-            as_attachment=True,
-            filename=f"{delivery.uuid}.csv",
-            content_type="text/csv",
-        )
+        try:
+            # Streamed in blocks from the storage, an object store included (one copy of the
+            # file in memory per download would not do for 2 GB extracts).
+            return stored_file_response(
+                str(delivery.file.name), filename=f"{delivery.uuid}.csv", content_type="text/csv"
+            )
+        except FileNotFoundError:
+            raise _file_deleted() from None
 
 
 def _file_deleted() -> Problem:
@@ -550,16 +553,15 @@ class ReceiptFile(ApiView):
         if receipt.file_deleted_at is not None:
             raise _file_deleted()
         try:
-            handle = receipt.file.open("rb")
+            response = stored_file_response(
+                str(receipt.file.name),
+                filename=f"{receipt.uuid}.csv",
+                content_type="application/octet-stream",
+            )
         except FileNotFoundError:
             raise _file_deleted() from None
         ReceiptRead.objects.get_or_create(receipt=receipt, user=self.user)
-        return FileResponse(
-            handle,
-            as_attachment=True,
-            filename=f"{receipt.uuid}.csv",
-            content_type="application/octet-stream",
-        )
+        return response
 
 
 class NoSuchEndpoint(ApiView):

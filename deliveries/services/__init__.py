@@ -1,5 +1,6 @@
-"""Delivery workflows, one module each: intake, validate, push, retry, technical receipts,
-reconcile, contracts, expected deliveries, retention and the notifications they send.
+"""Delivery workflows, one module each: intake, batch (Samlet upload), validate, push, retry,
+technical receipts, reconcile, contracts, expected deliveries, retention and the notifications
+they send.
 
 Each is a keyword-only function named `<entity>_<action>` (STYLE.md). Jobs are enqueued by
 their dotted name, so no service imports a job module.

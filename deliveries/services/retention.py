@@ -44,6 +44,10 @@ The same nightly run also deletes the other personal data that has served its pu
   is deleted as soon as it has been checked, or here with its row if it never was.
 
 Each of these is one audit row per run with the counts (not one per mail, login or check).
+
+Batch uploads (Samlet upload) past their `expires_at` (FLISPORTAL_BATCH_KEEP_HOURS after the
+upload) are deleted too: the staged files nobody sent, and the rows; the deliveries made from
+them are not touched.
 """
 
 from __future__ import annotations
@@ -63,6 +67,7 @@ from django.utils import timezone
 
 from deliveries.lifecycle.states import FINAL, TURNED_DOWN, DeliveryStatus
 from deliveries.models import Delivery, Receipt, ReceiptVerdict, ValidationIssue
+from deliveries.services.batch import upload_batches_expire
 from deliveries.services.check import file_checks_purge
 from flisportal.audit.services import audit_record
 from flisportal.notifications.models import MailStatus, OutgoingMail
@@ -95,6 +100,7 @@ class RetentionRound:
     file_checks: int = 0  # checks without sending whose report expired
     login_attempts: int = 0
     login_logs: int = 0
+    batches: int = 0  # expired batch uploads deleted, staged files and all
 
 
 def retention_due(*, now: datetime) -> list[Delivery]:
@@ -161,9 +167,11 @@ def retention_run(*, now: datetime | None = None, dry_run: bool = False) -> Rete
     result.mails = mails_purge(now=now, dry_run=dry_run)
     result.file_checks = file_checks_purge(now=now, dry_run=dry_run)
     result.login_attempts, result.login_logs = login_records_purge(now=now, dry_run=dry_run)
+    result.batches = upload_batches_expire(now=now, dry_run=dry_run)
     logger.info(
         "retention: %s files (%s bytes), %s fetched copies (%s bytes), %s orphaned copies, "
-        "%s mails, %s checks without sending, %s login attempts, %s login log rows %s",
+        "%s mails, %s checks without sending, %s login attempts, %s login log rows, "
+        "%s expired batch uploads %s",
         len(result.deleted),
         result.bytes,
         len(result.receipts),
@@ -173,6 +181,7 @@ def retention_run(*, now: datetime | None = None, dry_run: bool = False) -> Rete
         result.file_checks,
         result.login_attempts,
         result.login_logs,
+        result.batches,
         "would be deleted" if dry_run else "deleted",
     )
     return result

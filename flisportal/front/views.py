@@ -25,7 +25,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
-from deliveries.access import upload_url_for
+from deliveries.access import batch_upload_url_for, upload_url_for
 from deliveries.selectors import start_overview
 from flisportal.front import health
 from flisportal.front.coverage import (
@@ -65,6 +65,7 @@ def start(request: HttpRequest) -> HttpResponse:
         context = {
             "overview": start_overview(request.user),
             "upload_url": upload_url_for(request.user),
+            "batch_upload_url": batch_upload_url_for(request.user),
         }
     return render(request, START_TEMPLATES[role], context)
 

@@ -28,6 +28,7 @@ from deliveries.services.validate import local_path
 from flisportal.lib.storage import ObjectStream, open_stored
 from routes.models import DataArea, Endpoint, SftpUser
 from tests import factories
+from tests.helpers.api import token_for
 
 pytestmark = pytest.mark.django_db
 
@@ -68,12 +69,14 @@ def peak_memory() -> Iterator[list[int]]:
         tracemalloc.stop()
 
 
-def download_measured(client: Client, url: str, content: bytes) -> FileResponse:
+def download_measured(
+    client: Client, url: str, content: bytes, headers: dict[str, str] | None = None
+) -> FileResponse:
     """GETs `url` and reads the response to its end, as a WSGI server would, while memory is
     measured: the whole download (the storage opening the object included) must hold well
     under the file's size, and deliver it unchanged in more than one block."""
     with peak_memory() as peak:
-        response = client.get(url)
+        response = client.get(url, headers=headers)
         assert response.status_code == 200
         digest, blocks = consume(response.streaming_content)  # type: ignore[attr-defined]
     assert isinstance(response, FileResponse) and response.streaming
@@ -99,6 +102,26 @@ def test_delivery_download_streams_from_the_object_store(
         client, reverse("deliveries:download", args=[delivery.uuid]), content
     )
     assert "udtraek.csv" in response["Content-Disposition"]
+
+
+def test_api_delivery_file_streams_from_the_object_store(
+    s3_storage, client, upload_route, vendor_a_user
+):
+    # The API's file endpoint reads the store as the page's download does.
+    content = extract()
+    name = default_storage.save("deliveries/2026/10/api.csv", ContentFile(content))
+    delivery = factories.delivery(
+        upload_route, status=DeliveryStatus.VALID, content=content, file=name
+    )
+    default_storage.exists(name)
+    token = token_for(vendor_a_user)
+
+    download_measured(
+        client,
+        reverse("api:delivery_file", args=[delivery.uuid]),
+        content,
+        headers={"Authorization": f"Bearer {token}"},
+    )
 
 
 def test_receipt_download_streams_from_the_object_store(

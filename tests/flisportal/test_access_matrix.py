@@ -49,6 +49,7 @@ from tests.helpers.portal_urls import (
     PortalUrl,
     Tenant,
     fill_kwargs,
+    make_batch,
     make_receipt,
     make_tenant,
     tenant_combinations,
@@ -135,6 +136,15 @@ POLICY: dict[str, dict[str, Any]] = {
     "deliveries:inbox_csv": _everyone(OK),
     "deliveries:receipt": A_AND_KOMMUNE,
     "deliveries:receipt_download": _only("admin", "consultant"),
+    # Samlet upload: the page for whoever may upload; a batch only for its uploader (vendor A's
+    # staff member here), administrators included among those who get 404.
+    "deliveries:batch_upload": _only("admin", "vendor_a", "vendor_b"),
+    "deliveries:batch": _only("vendor_a"),
+    "deliveries:batch_file": _only("vendor_a"),
+    "deliveries:batch_progress": _only("vendor_a"),
+    "deliveries:batch_status": _only("vendor_a"),
+    "deliveries:batch_file_drop": POST_ONLY,
+    "deliveries:batch_confirm": POST_ONLY,
     # Contracts: every logged-in user may read what a file must look like.
     "deliveries:contracts": _everyone(OK),
     "deliveries:contract": _everyone(OK),
@@ -152,6 +162,8 @@ POST_ALLOWED: dict[str, tuple[str, ...]] = {
     "routes:sftp_key_discard_rotation": ("admin", "vendor_a"),
     # Only administrators and the uploader (vendor A's staff member here) may retry.
     "deliveries:retry": ("admin", "vendor_a"),
+    "deliveries:batch_file_drop": ("vendor_a",),
+    "deliveries:batch_confirm": ("vendor_a",),
 }
 
 
@@ -196,8 +208,8 @@ def _the_vendor_or_kommune(persona: Persona, named: Combination) -> bool:
 
 
 def _the_maker(persona: Persona, named: Combination) -> bool:
-    # Each tenant's check was made by its vendor's staff member: that persona and no one else,
-    # administrators included.
+    # Each tenant's check and batch upload were made by its vendor's staff member: that persona
+    # and no one else, administrators included.
     return named.vendor is not None and persona.vendor == named.vendor
 
 
@@ -237,6 +249,12 @@ SCOPE: dict[str, Scope] = {
     "deliveries:report_csv": _the_vendor_or_kommune,
     "deliveries:receipt": _the_vendor_or_kommune,
     "deliveries:receipt_download": _the_kommune,
+    "deliveries:batch": _the_maker,
+    "deliveries:batch_file": _the_maker,
+    "deliveries:batch_file_drop": _the_maker,
+    "deliveries:batch_confirm": _the_maker,
+    "deliveries:batch_progress": _the_maker,
+    "deliveries:batch_status": _the_maker,
     "deliveries:check": _the_maker,
     "deliveries:check_report_csv": _the_maker,
     "deliveries:contract": _anyone,
@@ -274,6 +292,8 @@ def _build_world() -> World:
     # Each vendor's staff member uploaded its delivery, so the retry policy applies to them.
     Delivery.objects.filter(pk=a.delivery.pk).update(uploaded_by=vendor_a)
     Delivery.objects.filter(pk=b.delivery.pk).update(uploaded_by=vendor_b)
+    make_batch(a, vendor_a)
+    make_batch(b, vendor_b)
     a.file_check = factories.file_check(a.route, vendor_a)
     b.file_check = factories.file_check(b.route, vendor_b)
     consultant = user("konsulent-kbh")

@@ -59,3 +59,35 @@ def make_e2e_world() -> E2EWorld:
     for user in (vendor_user, consultant):
         factories.portal_password(user, PASSWORD)
     return E2EWorld(vendor_user, consultant, route, other, kbh)
+
+
+# Samlet upload's browser test: vendor A delivers Dagtilbud and Skole for ten kommuner, and
+# Dagtilbud for an eleventh whose file is broken.
+BATCH_KOMMUNER = ("101", "147", "151", "153", "155", "157", "159", "161", "163", "165")
+BATCH_AREAS = ("dagtilbud", "skole")
+BATCH_BROKEN_KOMMUNE = "167"
+
+
+def add_batch_routes(world: E2EWorld) -> list[Route]:
+    """Established routes to FLIS for vendor A for every kommune in BATCH_KOMMUNER and area in
+    BATCH_AREAS (København's Dagtilbud route is the world's own), and Dagtilbud for
+    BATCH_BROKEN_KOMMUNE, each kommune with a signed databehandleraftale."""
+    system = world.route.sender_system
+    vendor = system.vendor
+    assert vendor is not None
+    flis = world.route.recipient_systems.get()
+    routes = [world.route]
+    for code in (*BATCH_KOMMUNER, BATCH_BROKEN_KOMMUNE):
+        kommune = factories.kommune(code)
+        if code != world.kommune.code:
+            factories.agreement(vendor, kommune)
+        areas = ("dagtilbud",) if code == BATCH_BROKEN_KOMMUNE else BATCH_AREAS
+        for area in areas:
+            if (code, area) == (world.kommune.code, world.route.data_area.code):
+                continue
+            routes.append(
+                factories.route(
+                    sender_system=system, kommune=kommune, data_area=area, recipients=[flis]
+                )
+            )
+    return routes

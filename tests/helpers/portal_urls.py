@@ -13,12 +13,14 @@ import itertools
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.urls import URLPattern, URLResolver, get_resolver
+from django.utils import timezone
 
 from deliveries.lifecycle.states import DeliveryStatus
 from deliveries.models import (
@@ -28,8 +30,10 @@ from deliveries.models import (
     FileCheck,
     Receipt,
     ReceiptVerdict,
+    UploadBatch,
+    UploadBatchFile,
 )
-from routes.models import ITSystem, Kommune, Route, SftpUser, Vendor
+from routes.models import ITSystem, Kommune, Route, SftpUser, User, Vendor
 from tests import factories
 
 # Whole URL trees that are not portal pages, each with the reason it is left out.
@@ -57,6 +61,8 @@ class Tenant:
     route: Route
     delivery: Delivery
     receipt: Receipt | None = None
+    batch: UploadBatch | None = None
+    batch_file: UploadBatchFile | None = None
     file_check: FileCheck | None = None  # made by the vendor's staff member (the world's)
 
 
@@ -84,6 +90,17 @@ def make_receipt(tenant: Tenant, recipient: SftpUser, *, file_name: str = "") ->
     receipt.save()
     tenant.receipt = receipt
     return receipt
+
+
+def make_batch(tenant: Tenant, uploader: User) -> None:
+    """A batch upload by the tenant's vendor's staff member, not yet confirmed, with one file
+    waiting for a route (so confirming it sends nothing and reads no file)."""
+    tenant.batch = UploadBatch.objects.create(
+        uploaded_by=uploader, expires_at=timezone.now() + timedelta(days=1)
+    )
+    tenant.batch_file = UploadBatchFile.objects.create(
+        batch=tenant.batch, position=1, original_name="udtraek.csv", staged_name="0001.csv"
+    )
 
 
 def make_tenant(letter: str, kommune_code: str, username: str) -> Tenant:
@@ -118,6 +135,7 @@ KWARGS_BY_NAME: dict[str, Callable[[Tenant], Any]] = {
     "delivery_uuid": lambda t: t.delivery.uuid,
     "vendor_pk": lambda t: t.vendor.pk,
     "receipt_uuid": lambda t: t.receipt.uuid if t.receipt else None,
+    "batch_uuid": lambda t: t.batch.uuid if t.batch else None,
     "check_uuid": lambda t: t.file_check.uuid if t.file_check else None,
     # Contracts belong to no tenant: each tenant's route's area and its active version.
     "area_code": lambda t: t.route.data_area.code,
@@ -134,6 +152,8 @@ PK_BY_URL: dict[str, Callable[[Tenant], Any]] = {
     "routes:sftp_key_rotate": lambda t: t.sftp_user.pk,
     "routes:sftp_key_upload": lambda t: t.sftp_user.pk,
     "routes:sftp_key_confirm_rotation": lambda t: t.sftp_user.pk,
+    "deliveries:batch_file": lambda t: t.batch_file.pk if t.batch_file else None,
+    "deliveries:batch_file_drop": lambda t: t.batch_file.pk if t.batch_file else None,
     "routes:sftp_key_discard_rotation": lambda t: t.sftp_user.pk,
 }
 
@@ -148,6 +168,8 @@ OWNERS_BY_NAME: dict[str, tuple[str, ...]] = {
     "delivery_uuid": (VENDOR, KOMMUNE),
     "vendor_pk": (VENDOR,),
     "receipt_uuid": (VENDOR, KOMMUNE),
+    # A batch is its uploader's, a staff member of the vendor.
+    "batch_uuid": (VENDOR,),
     # A check is its maker's (a vendor's staff member); the kommune has no say in it.
     "check_uuid": (VENDOR,),
     "area_code": (),
@@ -162,6 +184,8 @@ OWNERS_BY_PK_URL: dict[str, tuple[str, ...]] = {
     "routes:sftp_key_rotate": (VENDOR,),
     "routes:sftp_key_upload": (VENDOR,),
     "routes:sftp_key_confirm_rotation": (VENDOR,),
+    "deliveries:batch_file": (VENDOR,),
+    "deliveries:batch_file_drop": (VENDOR,),
     "routes:sftp_key_discard_rotation": (VENDOR,),
 }
 

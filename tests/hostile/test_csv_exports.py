@@ -111,7 +111,8 @@ def test_no_csv_export_has_a_cell_that_starts_a_formula(client, admin_user, host
     client.force_login(admin_user)
     exports = []
     for url in URLS:
-        if url.name in NOT_AN_EXPORT or url.name.startswith("routes:sftp"):
+        # SFTP users and batch uploads are not in this world (and export no CSV).
+        if url.name in NOT_AN_EXPORT or url.name.startswith(("routes:sftp", "deliveries:batch")):
             continue
         for kwargs in _kwargs(url, hostile_world):
             response = client.get(reverse(url.name, kwargs=kwargs))

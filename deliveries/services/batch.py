@@ -1,0 +1,234 @@
+"""Samlet upload: many extracts staged at once, checked on a preview, then each sent through
+intake as its own delivery.
+
+The lifecycle of a batch (docs/design/batch-upload.md):
+
+1. `upload_batch_stage`: the files the web layer received and unpacked (each an `IncomingFile`,
+   or the reason it could not be taken) are moved into the batch's own folder under
+   BATCH_STAGING_DIR and recorded as `UploadBatchFile` rows with what `deliveries.detection`
+   found. Nothing is a delivery yet.
+2. The user fixes rows on the preview (`upload_batch_file_change`) or drops them
+   (`upload_batch_file_drop`); a staged file is never deleted by either.
+3. `upload_batch_confirm`: each kept row with a route and a period goes through
+   `delivery_upload`, the one way a delivery is made, independently of the others: a refusal
+   is stored on its row and the next row is sent all the same. Intake takes over a hard link
+   (or copy) of the staged file, so a refused row keeps its file for another try; the staged
+   file goes once its delivery exists.
+4. `upload_batches_expire` (the nightly retention run): a batch past `expires_at` is deleted,
+   rows and folder, whatever state it is in; its deliveries stay.
+
+The confirmation runs in the request: intake only moves each file into storage and writes two
+rows (milliseconds a file), and the slow work, validation and push, is the workers' as for any
+upload.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from django.conf import settings
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from deliveries.detection import Detector, Problem
+from deliveries.models import UploadBatch, UploadBatchFile
+from deliveries.services.intake import IncomingFile, IntakeRefused, delivery_upload
+from flisportal.audit.services import audit_record
+from routes.models import Endpoint, Route, User
+
+logger = logging.getLogger(__name__)
+
+# Problems the user settles by choosing a route (which names the kommune and area too).
+ROUTE_PROBLEMS = frozenset(
+    {
+        Problem.NO_AREA,
+        Problem.AMBIGUOUS_AREA,
+        Problem.NO_KOMMUNE,
+        Problem.MANY_KOMMUNER,
+        Problem.NO_ROUTE,
+        Problem.MANY_ROUTES,
+        Problem.UNREADABLE,
+    }
+)
+PERIOD_PROBLEMS = frozenset({Problem.NO_PERIOD, Problem.MANY_PERIODS})
+
+
+@dataclass(frozen=True)
+class Received:
+    """One file as the web layer received it: the CSV, or why it could not be taken."""
+
+    name: str
+    file: IncomingFile | None = None
+    refusal: str = ""
+
+
+def staging_folder(batch: UploadBatch) -> Path:
+    return Path(settings.BATCH_STAGING_DIR) / str(batch.uuid)
+
+
+def staged_path(row: UploadBatchFile) -> Path:
+    return staging_folder(row.batch) / row.staged_name
+
+
+def upload_batch_stage(
+    *, user: User, received: list[Received], endpoint: Endpoint | None = None
+) -> UploadBatch:
+    """Records a batch with one row per received file, each file moved into the batch's
+    folder and detected (`deliveries.detection`). Takes the files over: whatever happens,
+    none is left in the temp folder."""
+    now = timezone.now()
+    detector = Detector(user, endpoint=endpoint)
+    try:
+        batch = UploadBatch.objects.create(
+            uploaded_by=user,
+            created_at=now,
+            expires_at=now + timedelta(hours=settings.BATCH_KEEP_HOURS),
+        )
+        folder = staging_folder(batch)
+        folder.mkdir(parents=True, mode=0o700)
+        rows = [
+            _staged_row(batch, folder, position, item, detector)
+            for position, item in enumerate(received, start=1)
+        ]
+        UploadBatchFile.objects.bulk_create(rows)
+    finally:
+        for item in received:
+            if item.file is not None:
+                item.file.path.unlink(missing_ok=True)
+    return batch
+
+
+def _staged_row(
+    batch: UploadBatch, folder: Path, position: int, item: Received, detector: Detector
+) -> UploadBatchFile:
+    row = UploadBatchFile(batch=batch, position=position, original_name=item.name[:255])
+    if item.file is None:
+        row.refusal = item.refusal
+        return row
+    row.staged_name = f"{position:04d}.csv"
+    target = folder / row.staged_name
+    shutil.move(str(item.file.path), target)
+    row.size, row.sha256 = item.file.size, item.file.sha256
+    found = detector.detect(target, item.name)
+    row.kommune, row.data_area, row.period = found.kommune, found.data_area, found.period
+    row.route = found.route
+    row.problems = [str(p) for p in found.problems]
+    return row
+
+
+def upload_batch_file_change(
+    *, row: UploadBatchFile, route: Route, period: str, redelivery_confirmed: bool
+) -> None:
+    """The user's choice for a row of the preview: the route (and with it the kommune and
+    area) and the period replace what detection found, and its problems with them. `route` is
+    one the user may deliver on: the form offers no other."""
+    row.route = route
+    row.kommune_id, row.data_area_id = route.kommune_id, route.data_area_id
+    row.period = period
+    row.redelivery_confirmed = redelivery_confirmed
+    row.problems = []
+    row.refusal = ""
+    row.dropped = False
+    row.save()
+
+
+def upload_batch_file_drop(*, row: UploadBatchFile, dropped: bool) -> None:
+    """Leaves a row out of the batch (or takes it back in); the staged file stays until the
+    batch expires, so a row dropped by mistake is not lost."""
+    row.dropped = dropped
+    row.save(update_fields=["dropped"])
+
+
+def upload_batch_confirm(*, batch: UploadBatch, user: User) -> tuple[int, int]:
+    """Sends every kept row with a route and a period through intake, each on its own: a
+    refused row records why and keeps its file, and the others go on. Returns how many became
+    deliveries and how many were refused now."""
+    made = refused = 0
+    rows = batch.files.select_related("route__kommune", "route__endpoint", "route__sender_system")
+    for row in rows.filter(delivery__isnull=True, dropped=False).exclude(staged_name=""):
+        if row.route is None or not row.period:
+            continue  # the preview says what is missing; nothing to send yet
+        try:
+            incoming = _handover_copy(row)
+        except FileNotFoundError:
+            # Sent by a confirmation running at the same moment (a double click), which has
+            # taken the file; or gone from the disk. Either way there is nothing here to send.
+            row.refresh_from_db()
+            if row.delivery_id is None:
+                row.refusal = _(
+                    "Filen findes ikke længere på serveren. Upload den igen i en ny samlet upload."
+                )
+                row.save(update_fields=["refusal"])
+                refused += 1
+            continue
+        try:
+            delivery = delivery_upload(
+                file=incoming,
+                route=row.route,
+                period=row.period,
+                user=user,
+                redelivery_confirmed=row.redelivery_confirmed,
+            )
+        except IntakeRefused as refusal:
+            row.refusal = refusal.message
+            row.save(update_fields=["refusal"])
+            refused += 1
+            continue
+        row.delivery = delivery
+        row.refusal = ""
+        row.save(update_fields=["delivery", "refusal"])
+        staged_path(row).unlink(missing_ok=True)
+        row.staged_name = ""
+        row.save(update_fields=["staged_name"])
+        made += 1
+    if batch.confirmed_at is None:
+        batch.confirmed_at = timezone.now()
+        batch.save(update_fields=["confirmed_at"])
+    return made, refused
+
+
+def _handover_copy(row: UploadBatchFile) -> IncomingFile:
+    """A second name for the staged file for intake to take over (move into storage or
+    delete): a hard link costs nothing; across file systems it is a copy."""
+    source = staged_path(row)
+    handle, name = tempfile.mkstemp(suffix=".csv", dir=source.parent)
+    os.close(handle)
+    target = Path(name)
+    target.unlink()
+    try:
+        os.link(source, target)
+    except OSError:
+        shutil.copyfile(source, target)
+    return IncomingFile(
+        path=target, original_name=row.original_name, size=row.size, sha256=row.sha256
+    )
+
+
+def upload_batches_expire(*, now: datetime, dry_run: bool = False) -> int:
+    """Deletes the batches past `expires_at`: their staged files (they may hold CPR numbers)
+    and rows. The deliveries made from them stay. Returns how many batches went."""
+    expired = list(UploadBatch.objects.filter(expires_at__lte=now))
+    if dry_run or not expired:
+        return len(expired)
+    staged = 0
+    for batch in expired:
+        staged += batch.files.exclude(staged_name="").count()
+        shutil.rmtree(staging_folder(batch), ignore_errors=True)
+        batch.delete()
+    # One row per run, as for mails and login records: the count, not each file.
+    audit_record(
+        action="uploadbatch.deleted",
+        object_type="deliveries.uploadbatch",
+        object_repr=f"{len(expired)} samlede uploads",
+        before={"count": len(expired), "staged_files": staged},
+        after={"reason": "retention", "expired_before": now},
+        actor_label="opbevaring",
+        at=now,
+    )
+    return len(expired)

@@ -1,0 +1,44 @@
+// Follows the deliveries of a batch upload: each row's status badge and the batch's progress
+// bar are refreshed from the status endpoint until every delivery has settled (hentet,
+// afvist or fejlet), so the user never reloads by hand.
+(function () {
+  "use strict";
+  var box = document.getElementById("batch-follow");
+  if (!box || !window.fetch) { return; }
+  var url = box.dataset.statusUrl;
+  var bar = box.querySelector(".progress-bar");
+  var summary = document.getElementById("batch-summary");
+  var template = document.getElementById("batch-summary-template").dataset.text;
+  // The width is set here, not in a style attribute: the CSP (style-src 'self') blocks those.
+  bar.style.width = (bar.dataset.percent || "0") + "%";
+
+  function show(data) {
+    bar.style.width = data.percent + "%";
+    summary.textContent = template.replace(/\{settled\}/g, data.settled)
+      .replace(/\{sent\}/g, data.sent).replace(/\{total\}/g, data.total);
+    data.files.forEach(function (file) {
+      var cell = document.querySelector("#batch-file-" + file.id + " .batch-status");
+      if (!cell) { return; }
+      var badge = cell.querySelector(".badge");
+      if (!badge) {
+        badge = document.createElement("span");
+        cell.textContent = "";
+        cell.appendChild(badge);
+      }
+      badge.className = "badge text-bg-" + file.badge;
+      badge.textContent = file.status_label;
+      badge.dataset.status = file.status;
+    });
+  }
+
+  function poll() {
+    fetch(url, { credentials: "same-origin", headers: { "Accept": "application/json" } })
+      .then(function (response) { return response.json(); })
+      .then(function (data) {
+        show(data);
+        if (data.working) { window.setTimeout(poll, 2000); }
+      })
+      .catch(function () { window.setTimeout(poll, 5000); });
+  }
+  if (box.dataset.working === "1") { window.setTimeout(poll, 1000); }
+})();
