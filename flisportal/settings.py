@@ -34,6 +34,9 @@ from flisportal.lib.env import (
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 DEBUG = env_bool("DEBUG", True)
+# With DEBUG, a page that is not there (or outside the user's scope) shows the portal's own 404
+# page; true shows Django's technical 404 page (every URL pattern) for a developer instead.
+TECHNICAL_404 = env_bool("FLISPORTAL_TECHNICAL_404", False)
 
 # Everything the portal writes at run time (database, extracts, host keys) lives here.
 DATA_DIR = env_path("FLISPORTAL_DATA_DIR", BASE_DIR / "var")
@@ -88,6 +91,8 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    # With DEBUG: the portal's 404 page, not Django's technical one (FLISPORTAL_TECHNICAL_404).
+    "flisportal.middleware.PortalNotFoundMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Last, as django-axes asks: it turns a locked-out login into the lockout page.
     "axes.middleware.AxesMiddleware",
