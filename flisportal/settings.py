@@ -152,6 +152,8 @@ AUTH_PASSWORD_VALIDATORS = [
 LANGUAGE_CODE = "da"
 LANGUAGES = [("da", _("Dansk")), ("en", _("English"))]
 LOCALE_PATHS = [BASE_DIR / "flisportal" / "locale"]
+# One date and number format in both languages: 05.04.2026 14:03, 1.234 (flisportal/formats).
+FORMAT_MODULE_PATH = ["flisportal.formats"]
 TIME_ZONE = "Europe/Copenhagen"
 USE_I18N = True
 USE_TZ = True
