@@ -233,7 +233,12 @@ def drift_run_job(request: HttpRequest) -> HttpResponse:
         )
         return redirect("front:drift")
     if job is None:
-        raise Http404
+        # A page older than the last change to flisportal/cron.py, or a hand-made form.
+        messages.error(
+            request,
+            _("Der er intet periodisk job med det navn. Opdatér siden, og prøv igen."),
+        )
+        return redirect("front:drift")
     logger.info("%s put the periodic job %s on its queue by hand", user.username, name)
     messages.success(
         request,
