@@ -34,6 +34,9 @@ from flisportal.lib.env import (
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 DEBUG = env_bool("DEBUG", True)
+# With DEBUG, a page that is not there (or outside the user's scope) shows the portal's own 404
+# page; true shows Django's technical 404 page (every URL pattern) for a developer instead.
+TECHNICAL_404 = env_bool("FLISPORTAL_TECHNICAL_404", False)
 
 # Everything the portal writes at run time (database, extracts, host keys) lives here.
 DATA_DIR = env_path("FLISPORTAL_DATA_DIR", BASE_DIR / "var")
@@ -94,6 +97,8 @@ MIDDLEWARE = [
     # The user's list of sessions, then the second-factor gate (flisportal/twofactor/).
     "flisportal.twofactor.middleware.SessionListMiddleware",
     "flisportal.twofactor.middleware.SecondFactorMiddleware",
+    # With DEBUG: the portal's 404 page, not Django's technical one (FLISPORTAL_TECHNICAL_404).
+    "flisportal.middleware.PortalNotFoundMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Last, as django-axes asks: it turns a locked-out login into the lockout page.
     "axes.middleware.AxesMiddleware",
@@ -174,6 +179,8 @@ OTP_TOTP_ISSUER = "FLIS-portal"
 LANGUAGE_CODE = "da"
 LANGUAGES = [("da", _("Dansk")), ("en", _("English"))]
 LOCALE_PATHS = [BASE_DIR / "flisportal" / "locale"]
+# One date and number format in both languages: 05.04.2026 14:03, 1.234 (flisportal/formats).
+FORMAT_MODULE_PATH = ["flisportal.formats"]
 TIME_ZONE = "Europe/Copenhagen"
 USE_I18N = True
 USE_TZ = True

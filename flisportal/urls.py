@@ -20,8 +20,10 @@ urlpatterns = [
     path("konto/", include("django.contrib.auth.urls")),
     path("sso/", include("flisportal.sso.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
-    path("admin/", admin.site.urls),
+    # Before the admin: the admin ends in a catch-all that answers 404 for any path it does not
+    # know, /admin/rq/… included.
     path("admin/rq/", include("django_rq.urls")),
+    path("admin/", admin.site.urls),
     path("", include("routes.urls")),
     path("", include("deliveries.urls")),
     path("", include("deliveries.api.urls")),

@@ -19,7 +19,7 @@ from django.utils import timezone
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from flisportal.lib.periods import period_of, period_shift
+from flisportal.lib.periods import date_text, period_of, period_shift
 from flisportal.lib.roles import Role, user_role
 from routes.hostkeys import validate_host_key
 from routes.validators import (
@@ -673,7 +673,7 @@ class Route(models.Model):
                 "periode fra %(first)s til og med %(last)s."
             ) % {
                 "period": period,
-                "established": f"{self.established_on:%d-%m-%Y}",
+                "established": date_text(self.established_on) if self.established_on else "?",
                 "first": first,
                 "last": last,
             }

@@ -18,6 +18,7 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from flisportal.lib.periods import local_time_text
 from flisportal.lib.roles import Role, user_role
 
 if TYPE_CHECKING:
@@ -165,4 +166,5 @@ class LoginFailureTally(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.source} {self.username} {self.window_start:%Y-%m-%d %H:%M} ×{self.failures}"
+        window = local_time_text(self.window_start, seconds=False)
+        return f"{self.source} {self.username} {window} ×{self.failures}"

@@ -31,7 +31,7 @@ from deliveries.models import Delivery, DeliveryEvent, ExpectedDelivery, Expecte
 from deliveries.selectors import collecting_period, owed_within_dashboard
 from flisportal.audit.models import AuditEntry
 from flisportal.lib.links import link_former
-from flisportal.lib.periods import local_date
+from flisportal.lib.periods import date_text, local_date
 from routes.models import (
     DataArea,
     Endpoint,
@@ -221,7 +221,7 @@ def coverage_matrix(
 
 def expected_text(expected: ExpectedDelivery) -> str:
     """The state of one expected period in words, for people and screen readers."""
-    values = {"period": expected.period, "due": expected.due_date.strftime("%d.%m.%Y")}
+    values = {"period": expected.period, "due": date_text(expected.due_date)}
     if expected.state == ExpectedState.OVERDUE:
         return _("Overskredet: %(period)s (frist %(due)s)") % values
     if expected.state == ExpectedState.DUE_SOON:
@@ -391,7 +391,7 @@ def _cell_renderer() -> Callable[[CoverageCell], str]:
         if latest is not None:
             shown = (
                 f'<a href="{esc(latest.url)}" class="latest-delivery">'
-                f"{latest.delivered_on:%Y-%m-%d}, {esc(latest.status_label)}</a>"
+                f"{date_text(latest.delivered_on)}, {esc(latest.status_label)}</a>"
             )
         else:
             shown = "–"

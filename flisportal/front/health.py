@@ -189,6 +189,9 @@ def queue_states(conn: redis.Redis) -> list[QueueState]:
 @dataclass
 class PeriodicJobState:
     name: str
+    # RQ's name for the job (the function's dotted path): what "Kør nu" posts.
+    key: str
+    label: str
     queue: str
     schedule: str
     last_enqueued: datetime | None
@@ -271,6 +274,8 @@ def _periodic_job_state(
     last = datetime.fromtimestamp(score, tz=UTC) if score else None
     item = PeriodicJobState(
         name=job.name.rsplit(".", 1)[-1],
+        key=job.name,
+        label=cron.label_of(job.name),
         queue=job.queue_name,
         schedule=_schedule_text(job),
         last_enqueued=last,

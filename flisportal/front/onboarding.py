@@ -17,6 +17,7 @@ from django.utils.translation import gettext as _
 
 from deliveries.lifecycle.states import REACHED_RECIPIENT
 from deliveries.models import Delivery
+from flisportal.lib.periods import date_text
 from routes.models import (
     AgreementStatus,
     DataArea,
@@ -178,7 +179,7 @@ def _agreement_task(agreement: ProcessingAgreement | None) -> ChecklistTask:
         )
     detail = _("Status: %(status)s") % {"status": agreement.get_status_display()}
     if agreement.signed_on:
-        detail += _(", underskrevet %(date)s") % {"date": agreement.signed_on.isoformat()}
+        detail += _(", underskrevet %(date)s") % {"date": date_text(agreement.signed_on)}
     if agreement.document_reference:
         detail += _(", dokument %(ref)s") % {"ref": agreement.document_reference}
     return ChecklistTask(
@@ -228,7 +229,7 @@ def _route_tasks(routes: list[Route]) -> list[ChecklistTask]:
 
     def when_established(route: Route) -> str:
         return _("etableret %(date)s") % {
-            "date": route.established_on.isoformat() if route.established_on else "?"
+            "date": date_text(route.established_on) if route.established_on else "?"
         }
 
     return [

@@ -6,6 +6,7 @@ app_name = "front"
 urlpatterns = [
     path("", views.start, name="start"),
     path("drift/", views.drift_status, name="drift"),
+    path("drift/koer-nu/", views.drift_run_job, name="drift_run_job"),
     # For load balancers and monitoring: no login, no session (docs/operations/driftsstatus.md).
     path("healthz", views.healthz, name="healthz"),
     path("daekning/", views.coverage, name="coverage"),

@@ -20,10 +20,21 @@ COPENHAGEN = ZoneInfo("Europe/Copenhagen")
 _PERIOD_RE = re.compile(r"[0-9]{4}-(0[1-9]|1[0-2])")
 
 
+# The portal's one date format in what people read (pages, messages, mails): Danish day.month.year,
+# as the templates' `|date:"d.m.Y"` and `"d.m.Y H:i"`. CSV files and the API keep ISO 8601,
+# which programs read.
+
+
+def date_text(day: date) -> str:
+    """A calendar day as people in Denmark read it: 05.04.2026."""
+    return f"{day:%d.%m.%Y}"
+
+
 def local_time_text(moment: datetime, *, seconds: bool = True) -> str:
-    """A time as people in Denmark read it on the page, whatever the server's zone."""
+    """A time as people in Denmark read it on the page, whatever the server's zone:
+    05.04.2026 14:03(:09)."""
     local = moment.astimezone(COPENHAGEN)
-    return f"{local:%d-%m-%Y %H:%M:%S}" if seconds else f"{local:%d-%m-%Y %H:%M}"
+    return f"{local:%d.%m.%Y %H:%M:%S}" if seconds else f"{local:%d.%m.%Y %H:%M}"
 
 
 def local_date(moment: datetime) -> date:

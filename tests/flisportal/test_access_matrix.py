@@ -89,6 +89,8 @@ POLICY: dict[str, dict[str, Any]] = {
     "front:start": _everyone(OK),
     # Driftsstatus: queues, workers, endpoints and host keys are operations' business.
     "front:drift": ADMIN,
+    # Kør nu: POST only, for administrators (tests/front/test_drift_actions.py).
+    "front:drift_run_job": POST_ONLY,
     # Registry: route orders are the administrators' work.
     "routes:route_orders": ADMIN,
     "routes:route_bulk_order": ADMIN,
@@ -164,6 +166,8 @@ POST_ALLOWED: dict[str, tuple[str, ...]] = {
     "deliveries:retry": ("admin", "vendor_a"),
     "deliveries:batch_file_drop": ("vendor_a",),
     "deliveries:batch_confirm": ("vendor_a",),
+    # Kør nu on Driftsstatus (an empty form names no job: a message, nothing queued).
+    "front:drift_run_job": ("admin",),
 }
 
 

@@ -77,7 +77,7 @@ def test_each_task_is_ticked_from_the_data(
         "established_produktion": TaskState.TODO,
     }
     tasks = {task.key: task for task in checklist.tasks}
-    assert "underskrevet 2026-01-05" in tasks["agreement"].details[0]
+    assert "underskrevet 05.01.2026" in tasks["agreement"].details[0]
     assert "DBA-1" in tasks["agreement"].details[0]
     assert "Skole: mangler" in tasks["route_ordered"].details
 

@@ -315,7 +315,7 @@ def test_receipt_page_says_the_copy_is_deleted_and_the_download_is_404(
     for user in (admin_user, consultant_user):
         client.force_login(user)
         html = client.get(page_url).content.decode()
-        assert "Portalens kopi af filen er slettet efter opbevaringsperioden (05-04-2026)." in html
+        assert "Portalens kopi af filen er slettet efter opbevaringsperioden (05.04.2026)." in html
         assert download_url not in html
         assert client.get(download_url).status_code == 404
 

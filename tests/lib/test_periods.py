@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 
 from flisportal.lib.periods import (
+    date_text,
     end_of_day,
     local_date,
     local_time_text,
@@ -33,9 +34,9 @@ def test_local_date_is_the_day_in_denmark():
 def test_local_time_text_with_and_without_seconds_in_summer_and_winter():
     summer = datetime(2026, 7, 1, 10, 5, 9, tzinfo=UTC)  # CEST, +2
     winter = datetime(2026, 12, 1, 10, 5, 9, tzinfo=UTC)  # CET, +1
-    assert local_time_text(summer) == "01-07-2026 12:05:09"
-    assert local_time_text(summer, seconds=False) == "01-07-2026 12:05"
-    assert local_time_text(winter, seconds=False) == "01-12-2026 11:05"
+    assert local_time_text(summer) == "01.07.2026 12:05:09"
+    assert local_time_text(summer, seconds=False) == "01.07.2026 12:05"
+    assert local_time_text(winter, seconds=False) == "01.12.2026 11:05"
 
 
 def test_due_date_is_the_due_day_of_the_following_month():
@@ -66,3 +67,7 @@ def test_end_of_day_follows_the_local_clock_over_dst_changes():
     # Summer time starts Sunday 29 March 2026.
     assert end_of_day(date(2026, 3, 28)) == datetime(2026, 3, 28, 23, 0, tzinfo=UTC)
     assert end_of_day(date(2026, 3, 29)) == datetime(2026, 3, 29, 22, 0, tzinfo=UTC)
+
+
+def test_date_text_is_the_portals_day_month_year():
+    assert date_text(date(2026, 4, 5)) == "05.04.2026"

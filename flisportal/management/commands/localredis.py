@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import shutil
 import signal
+import subprocess
+import threading
 import time
 from typing import Any
 from urllib.parse import urlparse
@@ -12,6 +14,10 @@ from urllib.parse import urlparse
 import redis
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
+
+# How long Redis waits, when told to stop, for the other processes to close their connections.
+# Below honcho's 5 s between its SIGTERM and its SIGKILL.
+STOP_GRACE_SECONDS = 3
 
 
 class Command(BaseCommand):
@@ -56,8 +62,7 @@ class Command(BaseCommand):
         self.stdout.write(
             f"Starting redis-server on 127.0.0.1:{url.port or 6379}, data in {folder}"
         )
-        os.execv(  # noqa: S606 - replaces this process with redis-server, no shell
-            binary,
+        server = subprocess.Popen(
             [
                 binary,
                 "--bind",
@@ -71,4 +76,42 @@ class Command(BaseCommand):
                 "--protected-mode",
                 "yes",
             ],
+            # A session of its own: honcho stops a Procfile line by signalling its process
+            # group, and Redis must not get that signal at the same moment as the workers.
+            start_new_session=True,
         )
+        self._serve_until_stopped(server)
+
+    def _serve_until_stopped(self, server: subprocess.Popen[bytes]) -> None:
+        """Runs until redis-server ends or this process is told to stop; then gives the other
+        processes time to leave before Redis stops.
+
+        On Ctrl-C honcho sends SIGTERM to every process of `make run` at once. A worker and its
+        scheduler still talk to Redis on their way out (they deregister and release their
+        locks), and with Redis gone first they printed a connection traceback."""
+        stopping = threading.Event()
+
+        def stop(*_: object) -> None:
+            stopping.set()
+
+        signal.signal(signal.SIGTERM, stop)
+        signal.signal(signal.SIGINT, stop)
+        while server.poll() is None and not stopping.wait(0.2):
+            pass
+        if server.poll() is not None:
+            raise CommandError(f"redis-server stopped (exit code {server.returncode}).")
+        self._wait_for_clients_to_leave()
+        server.terminate()  # redis-server's own shutdown: the append-only file is flushed
+        server.wait(timeout=30)
+
+    def _wait_for_clients_to_leave(self) -> None:
+        client = redis.Redis.from_url(settings.REDIS_URL, socket_timeout=1)
+        deadline = time.monotonic() + STOP_GRACE_SECONDS
+        try:
+            # This connection is one of the clients.
+            while len(client.client_list()) > 1 and time.monotonic() < deadline:
+                time.sleep(0.1)
+        except redis.RedisError:
+            pass  # Redis is going anyway; terminate() below
+        finally:
+            client.close()
