@@ -13,10 +13,13 @@ It runs twice in the same run, with the cron intervals at their defaults
 - adaptive polling on (the receipt and fetch rounds soon after a push and a distribution),
   uploads `--gap` seconds apart;
 - adaptive polling off, the old fixed intervals, as the reference: uploads spread over one
-  fetch interval so they meet the cron rounds at different moments (about 10 minutes).
+  fetch interval so they meet the cron rounds at different moments (about 6 minutes).
 
-    .venv/bin/python benchmarks/flow.py              # 10 uploads each way (~12 min)
-    .venv/bin/python benchmarks/flow.py --quick      # 3 uploads, adaptive only (~30 s); the
+After the adaptive uploads are all fetched it watches `--idle` seconds (20) and prints how many
+extra rounds ran meanwhile: with nothing expected, none should.
+
+    .venv/bin/python benchmarks/flow.py              # 10 uploads each way (~7 min)
+    .venv/bin/python benchmarks/flow.py --quick      # 3 uploads, adaptive only (~1 min); the
                                                      # reference from the interval arithmetic
 
 Prints each upload's time, the median and the worst, the ratio to the 10 s target, and the
@@ -142,7 +145,9 @@ def fetched_at(delivery_ids: list[int]) -> dict[int, datetime]:
     )
 
 
-def run_mode(route, uploader, work: Path, *, adaptive: bool, count: int, gap: float) -> list:
+def run_mode(
+    route, uploader, work: Path, *, adaptive: bool, count: int, gap: float, idle: float = 0
+) -> list:
     """Uploads `count` extracts `gap` seconds apart with the processes of one mode running, and
     waits until all are fetched. Returns the seconds from upload to fetched of each."""
     import redis
@@ -167,6 +172,7 @@ def run_mode(route, uploader, work: Path, *, adaptive: bool, count: int, gap: fl
                 next_upload += gap
             done = fetched_at(list(started))
             time.sleep(0.1)
+        idle_ran = idle_rounds(idle) if adaptive and idle else None
     finally:
         for process in processes:
             stop(process)
@@ -176,11 +182,13 @@ def run_mode(route, uploader, work: Path, *, adaptive: bool, count: int, gap: fl
         seconds.append((end - began).total_seconds() if end else float("inf"))
         shown = f"{seconds[-1]:6.1f} s" if end else "not fetched before the deadline"
         print(f"  upload {len(seconds):2}: {shown}", flush=True)
+    if idle_ran is not None:
+        print(f"  idle {idle:g} s after the last fetch: {idle_ran} extra rounds", flush=True)
     return seconds
 
 
-def extra_rounds() -> str:
-    """How many extra rounds the workers ran (from RQ's finished registry)."""
+def extra_round_counts() -> tuple[int, int]:
+    """How many extra receipt and fetch rounds the workers ran (RQ's finished registry)."""
     import django_rq
 
     from deliveries.services import FETCH_ROUND_JOB, RECEIPT_ROUND_JOB
@@ -188,10 +196,21 @@ def extra_rounds() -> str:
     queue = django_rq.get_queue("sftp")
     jobs = queue.finished_job_registry.get_job_ids()
     names = [job.func_name for job in queue.job_class.fetch_many(jobs, queue.connection) if job]
-    return (
-        f"{names.count(RECEIPT_ROUND_JOB)} receipt rounds, "
-        f"{names.count(FETCH_ROUND_JOB)} fetch rounds"
-    )
+    return names.count(RECEIPT_ROUND_JOB), names.count(FETCH_ROUND_JOB)
+
+
+def extra_rounds() -> str:
+    receipts, fetches = extra_round_counts()
+    return f"{receipts} receipt rounds, {fetches} fetch rounds"
+
+
+def idle_rounds(seconds: float) -> int:
+    """Once everything is fetched nothing is expected: no extra round should run. Rounds due
+    in the next seconds (a recipient's round already asked for) get 3 s to finish first."""
+    time.sleep(3)
+    before = sum(extra_round_counts())
+    time.sleep(seconds)
+    return sum(extra_round_counts()) - before
 
 
 def summary(name: str, seconds: list[float]) -> float:
@@ -221,6 +240,12 @@ def main() -> None:
     parser.add_argument("--uploads", type=int, default=10)
     parser.add_argument("--gap", type=float, default=3.0, help="seconds between uploads")
     parser.add_argument("--quick", action="store_true", help="3 uploads, no measured reference")
+    parser.add_argument(
+        "--idle",
+        type=float,
+        default=20,
+        help="seconds to watch for extra rounds once all are fetched",
+    )
     args = parser.parse_args()
     count = 3 if args.quick else args.uploads
 
@@ -246,7 +271,9 @@ def main() -> None:
         )
         with standin_running(root=work / "serviceplatform"):
             print(f"adaptive polling, uploads {args.gap:g} s apart:", flush=True)
-            adaptive = run_mode(route, uploader, work, adaptive=True, count=count, gap=args.gap)
+            adaptive = run_mode(
+                route, uploader, work, adaptive=True, count=count, gap=args.gap, idle=args.idle
+            )
             print(f"  ({extra_rounds()})")
             ours = summary("adaptive", adaptive)
             if args.quick:
