@@ -120,10 +120,11 @@ def soon_started(queue: str, key: str) -> None:
 
 
 def login_allowed(queue: str, key: str, *, per_minute: int) -> float:
-    """Counts one SFTP login for `key` (an SFTP user) in the current minute, if fewer than
-    `per_minute` were counted; returns 0 then, else the seconds until the next minute, when
-    the caller may try again. A fixed window per calendar minute: a Redis counter that expires
-    by itself. Redis being down allows the login (the caller's own interval still bounds it)."""
+    """Counts a login attempt for `key` (an SFTP user) in the current calendar minute and
+    returns 0 when it is within `per_minute`, else the seconds until the next minute, when the
+    caller may try again. A fixed window: a Redis counter that expires by itself. Redis
+    failing between the job's start and this count allows the login: refusing would leave the
+    round to the cron interval for a fault of the portal's own."""
     now = time.time()
     window = int(now // 60)
     counter = f"flisportal:logins:{key}:{window}"

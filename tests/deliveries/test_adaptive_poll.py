@@ -89,6 +89,16 @@ def test_a_new_push_moves_a_later_pending_round_earlier(
     assert due_in <= 2
 
 
+def test_redis_unreachable_leaves_the_round_to_the_cron_interval(
+    world, redis_down, django_capture_on_commit_callbacks, caplog
+):
+    """Rule: asking for a soon round never fails the caller (a push that has ended `sent`):
+    with Redis unreachable the request is logged and the cron round comes as before."""
+    with django_capture_on_commit_callbacks(execute=True):
+        soon.receipt_round_soon(sftp_user_id=world.sender.sftp_user.pk)
+    assert "not scheduled soon" in caplog.text
+
+
 def test_a_distributed_delivery_asks_for_a_fetch_round_for_each_recipient(
     fetch_world, pushable, standin
 ):
