@@ -10,13 +10,13 @@ import django_rq
 from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
 
-from deliveries.hent.fetcher import receipts_fetch, recipients_to_fetch
+from deliveries.hent.fetcher import receipts_fetch, receipts_fetch_soon, recipients_to_fetch
 from deliveries.services.check import file_check_run
 from deliveries.services.expected import expected_deliveries_scan
 from deliveries.services.push import delivery_push
 from deliveries.services.reconcile import deliveries_reconcile
 from deliveries.services.retention import retention_run
-from deliveries.services.technical_receipts import receipts_collect
+from deliveries.services.technical_receipts import receipts_collect, receipts_collect_soon
 from deliveries.services.validate import delivery_validate
 from flisportal.lib.queues import SFTP
 
@@ -44,6 +44,19 @@ def collect_receipts() -> dict[str, object]:
     """RQ cron (every RECEIPT_POLL_SECONDS): records the technical receipts of sent deliveries.
     A sweep over all senders, so it takes no id."""
     return vars(receipts_collect())
+
+
+def collect_receipts_soon(sftp_user_id: int) -> dict[str, object]:
+    """An extra receipt round for one sender SFTP user, soon after a push (adaptive polling,
+    deliveries/services/soon.py); coalesced, so a burst of pushes makes one."""
+    return vars(receipts_collect_soon(sftp_user_id=sftp_user_id))
+
+
+def fetch_receipts_soon(sftp_user_id: int) -> dict[str, object] | None:
+    """An extra fetch round for one recipient SFTP user, soon after a delivery to it was
+    distributed (adaptive polling); None when it waited for the login bound."""
+    summary = receipts_fetch_soon(sftp_user_id=sftp_user_id)
+    return asdict(summary) if summary is not None else None
 
 
 def reconcile_deliveries() -> dict[str, object]:

@@ -368,6 +368,17 @@ SFTP_RETRY_MAX_DELAY = env_int("SFTP_RETRY_MAX_DELAY", 1800, minimum=1, maximum=
 # The push job retries with SFTP_RETRY_MAX_ATTEMPTS and SFTP_RETRY_BASE_DELAY/MAX_DELAY above.
 # Seconds between two looks for technical receipts in the senders' IN/ folders (RQ cron).
 RECEIPT_POLL_SECONDS = env_int("RECEIPT_POLL_SECONDS", 60, minimum=5, maximum=86400)
+# Adaptive polling (issue #18): after a push is sent, its sender's IN/ is looked at after
+# POLL_SOON_SECONDS, then after steps that double, until the receipt is there or the step
+# reaches RECEIPT_POLL_SECONDS; after a delivery is distributed, its recipients' IN/ likewise
+# up to FETCH_POLL_SECONDS. The cron rounds stay as the safety net. Off: only the cron rounds.
+ADAPTIVE_POLL = env_bool("FLISPORTAL_ADAPTIVE_POLL", True)
+POLL_SOON_SECONDS = env_int("FLISPORTAL_POLL_SOON_SECONDS", 1, minimum=1, maximum=60)
+# The most SFTP logins per SFTP user and calendar minute that these extra rounds may make (the
+# Serviceplatform is shared; a burst of pushes must not become a burst of logins).
+SFTP_MAX_LOGINS_PER_MINUTE = env_int(
+    "FLISPORTAL_SFTP_MAX_LOGINS_PER_MINUTE", 12, minimum=1, maximum=600
+)
 # Seconds between two runs of the reconciler (RQ cron).
 RECONCILE_INTERVAL_SECONDS = env_int("RECONCILE_INTERVAL_SECONDS", 300, minimum=10, maximum=86400)
 # A delivery validating or pushing with no sign of life from its worker for this long is taken

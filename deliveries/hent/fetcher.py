@@ -51,6 +51,7 @@ from deliveries.lifecycle.states import AWAITING_FETCH, DeliveryStatus
 from deliveries.lifecycle.transitions import delivery_transition
 from deliveries.messages import Text, stored_as, text
 from deliveries.models import Delivery, Receipt, ReceiptVerdict
+from deliveries.services import soon
 from deliveries.services.sftp_login import sftp_login_as
 from deliveries.sftp import SftpConnection, SftpError, SftpTooLarge, open_for_endpoint
 from flisportal.lib.periods import (
@@ -139,6 +140,21 @@ def recipients_to_fetch() -> list[int]:
             it_system__is_recipient=True, keys__state=KeyState.ACTIVE
         ).values_list("pk", flat=True)
     )
+
+
+def receipts_fetch_soon(*, sftp_user_id: int) -> FetchSummary | None:
+    """An extra fetch round for one recipient, asked for after a delivery to it was distributed
+    (the RQ job `fetch_receipts_soon`; deliveries/services/soon.py). Within the login bound it
+    fetches, then asks for the next round while a delivery routed to it is still not fetched.
+    None when the round waits for the login bound or the user is gone."""
+    if not soon.round_begin(soon.FETCH, sftp_user_id=sftp_user_id):
+        return None
+    sftp_user = SftpUser.objects.filter(pk=sftp_user_id).first()
+    if sftp_user is None:
+        return None
+    summary = receipts_fetch(sftp_user_id=sftp_user_id)
+    soon.fetch_round_again(sftp_user=sftp_user)
+    return summary
 
 
 def receipts_fetch(*, sftp_user_id: int) -> FetchSummary:

@@ -10,3 +10,6 @@ their dotted name, so no service imports a job module.
 VALIDATE_JOB = "deliveries.jobs.validate_delivery"
 PUSH_JOB = "deliveries.jobs.push_delivery"
 CHECK_JOB = "deliveries.jobs.check_file"
+# The extra, coalesced rounds of adaptive polling (deliveries/services/soon.py).
+RECEIPT_ROUND_JOB = "deliveries.jobs.collect_receipts_soon"
+FETCH_ROUND_JOB = "deliveries.jobs.fetch_receipts_soon"

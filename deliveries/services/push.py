@@ -32,7 +32,7 @@ from deliveries.lifecycle.states import DeliveryStatus
 from deliveries.lifecycle.transitions import delivery_transition
 from deliveries.messages import stored_as, text
 from deliveries.models import Delivery
-from deliveries.services import PUSH_JOB
+from deliveries.services import PUSH_JOB, soon
 from deliveries.services.sftp_login import SftpLogin, sftp_login
 from deliveries.sftp import SftpError
 from flisportal.lib.periods import COPENHAGEN, local_time_text, period_compact
@@ -160,8 +160,15 @@ def delivery_push(*, delivery_id: int) -> str | None:
             text("push.unexpected", error=f"{type(exc).__name__}: {exc}"), permanent=True
         )
         return _push_failed(delivery, attempt=attempt, error=unexpected)
+    return _push_sent(delivery, login=login, attempt=attempt)
+
+
+def _push_sent(delivery: Delivery, *, login: SftpLogin, attempt: int) -> str | None:
+    """Records the finished push as `sent`, if the delivery is still this try's, and asks for
+    the receipt round that looks for the platform's answer."""
+    mine = Q(push_attempts=attempt)
     if not delivery_transition(
-        delivery_id=delivery_id,
+        delivery_id=delivery.pk,
         old=DeliveryStatus.PUSHING,
         new=DeliveryStatus.SENT,
         where=mine,
@@ -177,8 +184,10 @@ def delivery_push(*, delivery_id: int) -> str | None:
         heartbeat_at=None,
         receipt_overdue_at=None,
     ):
-        logger.warning("delivery %s was taken from push attempt %s meanwhile", delivery_id, attempt)
+        logger.warning("delivery %s was taken from push attempt %s meanwhile", delivery.pk, attempt)
         return None
+    # The platform answers within seconds: look for the receipt soon, not at the next cron round.
+    soon.receipt_round_soon(sftp_user_id=login.sftp_user.pk)
     return DeliveryStatus.SENT
 
 

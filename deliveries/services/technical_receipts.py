@@ -25,6 +25,7 @@ from deliveries.lifecycle.states import (
 from deliveries.lifecycle.transitions import delivery_transition
 from deliveries.messages import Text, text
 from deliveries.models import Delivery, ReceiptProblem
+from deliveries.services import soon
 from deliveries.services.sftp_login import sftp_login_as
 from deliveries.sftp import SftpError
 from routes.models import SftpUser
@@ -89,6 +90,25 @@ def receipts_collect() -> ReceiptRound:
             endpoint_id,
         )
         result.failed_users.append(f"it-system {it_system_id} / endpoint {endpoint_id}")
+    return result
+
+
+def receipts_collect_soon(*, sftp_user_id: int) -> ReceiptRound:
+    """An extra receipt round for one sender, asked for after a push (the RQ job
+    `collect_receipts_soon`; deliveries/services/soon.py). Within the login bound it reads the
+    user's IN/, then asks for the next round while a sent delivery still awaits its receipt."""
+    if not soon.round_begin(soon.RECEIPTS, sftp_user_id=sftp_user_id):
+        return ReceiptRound()
+    sftp_user = SftpUser.objects.filter(pk=sftp_user_id).first()
+    if sftp_user is None:
+        return ReceiptRound()  # removed since the push: the cron round reports what is left
+    try:
+        result = receipts_collect_for_user(sftp_user_id=sftp_user_id)
+    except SftpError as error:
+        # Logged like the cron round does; the backoff below tries again, then the cron round.
+        logger.warning("receipts of %s could not be collected: %s", sftp_user, error)
+        result = ReceiptRound(failed_users=[f"{sftp_user}: {error}"])
+    soon.receipt_round_again(sftp_user=sftp_user)
     return result
 
 
@@ -231,6 +251,8 @@ def _receipt_record(
     if recorded:
         if outcome == DeliveryStatus.DISTRIBUTED:
             result.distributed += 1
+            # The recipients can fetch it now: look in their IN/ soon.
+            soon.fetch_rounds_soon(delivery_id=delivery.pk)
         else:
             result.refused += 1
     else:

@@ -6,7 +6,13 @@ from __future__ import annotations
 from rq.utils import import_attribute
 
 from deliveries import jobs as delivery_jobs
-from deliveries.services import CHECK_JOB, PUSH_JOB, VALIDATE_JOB
+from deliveries.services import (
+    CHECK_JOB,
+    FETCH_ROUND_JOB,
+    PUSH_JOB,
+    RECEIPT_ROUND_JOB,
+    VALIDATE_JOB,
+)
 from flisportal.notifications import jobs as notification_jobs
 from flisportal.notifications.services import SEND_MAIL_JOB
 
@@ -15,4 +21,6 @@ def test_every_job_name_a_service_enqueues_is_the_job_it_means():
     assert import_attribute(VALIDATE_JOB) is delivery_jobs.validate_delivery
     assert import_attribute(PUSH_JOB) is delivery_jobs.push_delivery
     assert import_attribute(CHECK_JOB) is delivery_jobs.check_file
+    assert import_attribute(RECEIPT_ROUND_JOB) is delivery_jobs.collect_receipts_soon
+    assert import_attribute(FETCH_ROUND_JOB) is delivery_jobs.fetch_receipts_soon
     assert import_attribute(SEND_MAIL_JOB) is notification_jobs.send_mail
