@@ -120,7 +120,7 @@ def test_upload_follow_fetch_and_inbox(
     expect(needs_action.locator("tbody tr")).to_have_count(1)
     expect(needs_action).to_contain_text("afvist")
     expect(needs_action.get_by_role("link", name="Upload rettet fil")).to_be_visible()
-    needs_action.get_by_role("link", name=re.compile(r"^\d{2}-\d{2}-\d{4} \d{2}:\d{2}$")).click()
+    needs_action.get_by_role("link", name=re.compile(r"^\d{2}\.\d{2}\.\d{4} \d{2}:\d{2}$")).click()
     page.wait_for_url(re.compile(r"/leverancer/[0-9a-f-]{36}/$"))
     expect(page.locator(STATUS_BADGE)).to_have_text("afvist")
     page.goto(f"{portal.url}/")
