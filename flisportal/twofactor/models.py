@@ -159,3 +159,32 @@ class UserSession(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} · {self.address} · {self.user_agent[:40]}"
+
+
+class RoleRequirement(models.Model):
+    """An administrator's choice, in the admin, to require a second factor of everyone in a
+    role. Administrators always need one; FLISPORTAL_TWO_FACTOR_ROLES is the operator's floor,
+    which a row here cannot lower (flisportal/twofactor/policy.py `required_roles`)."""
+
+    class RequirableRole(models.TextChoices):
+        # The roles a requirement can be set for: administrators need no row.
+        VENDOR = "vendor", _("Leverandør")
+        CONSULTANT = "consultant", _("Kommunekonsulent")
+
+    role = models.CharField(_("rolle"), max_length=20, choices=RequirableRole.choices, unique=True)
+    required = models.BooleanField(
+        _("kræv to-faktor-login"),
+        default=False,
+        help_text=_(
+            "Alle med rollen skal bruge en godkendelsesapp eller sikkerhedsnøgle. Den, der er "
+            "logget ind uden, bliver bedt om at oprette en ved næste login."
+        ),
+    )
+    changed_at = models.DateTimeField(_("ændret"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("to-faktor-krav for en rolle")
+        verbose_name_plural = _("to-faktor-krav pr. rolle")
+
+    def __str__(self) -> str:
+        return f"{self.get_role_display()}: {'kræves' if self.required else 'frivilligt'}"

@@ -15,7 +15,7 @@ from django.contrib.sessions.backends.base import SessionBase
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from flisportal.lib.roles import Role, user_role
-from flisportal.twofactor.models import SecurityKey
+from flisportal.twofactor.models import RoleRequirement, SecurityKey
 
 MFA_SESSION_KEY = "auth_mfa_source"
 SOURCE_TOTP = "totp"
@@ -30,9 +30,14 @@ EXEMPT_ROLE_KEY = "twofactor_exempt_role"
 
 
 def required_roles() -> frozenset[Role]:
-    """The roles that must use a second factor: FLISPORTAL_TWO_FACTOR_ROLES, and administrators
-    always (they reach every kommune's data and the registry)."""
+    """The roles that must use a second factor: administrators always (they reach every
+    kommune's data and the registry), the roles of FLISPORTAL_TWO_FACTOR_ROLES (the operator's
+    floor), and the roles an administrator requires it of in the admin (RoleRequirement)."""
     roles = {Role(name) for name in settings.FLISPORTAL_TWO_FACTOR_ROLES}
+    roles |= {
+        Role(name)
+        for name in RoleRequirement.objects.filter(required=True).values_list("role", flat=True)
+    }
     return frozenset(roles | {Role.ADMINISTRATOR})
 
 

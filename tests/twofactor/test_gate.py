@@ -6,6 +6,8 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
+from flisportal.audit.models import AuditEntry
+from flisportal.twofactor.models import RoleRequirement
 from flisportal.twofactor.policy import MFA_SESSION_KEY
 from tests.helpers.twofactor import authenticator, force_login_password_only
 
@@ -107,3 +109,32 @@ def test_a_session_without_the_code_cannot_add_an_authenticator(client, admin_us
     force_login_password_only(client, admin_user)
     response = client.get(reverse("twofactor:enrol"))
     assert response["Location"].startswith(reverse("twofactor:verify"))
+
+
+def test_an_administrator_requires_a_role_in_the_admin_and_it_is_audited(
+    client, admin_user, vendor_a_user, consultant_user
+):
+    # Rule: an administrator (not only the operator's setting) can require a second factor of
+    # a role; it takes hold at the role's next login, and the change is in the audit log.
+    client.force_login(admin_user)  # passed its own second factor (tests/fixtures)
+    response = client.post(
+        reverse("admin:twofactor_rolerequirement_add"), {"role": "vendor", "required": "on"}
+    )
+    assert response.status_code == 302, response.content.decode()[:2000]
+    entry = AuditEntry.objects.filter(action="twofactor.role_requirement").get()
+    assert entry.after["required"] is True and entry.actor == admin_user
+
+    force_login_password_only(client, vendor_a_user)
+    response = client.get("/")
+    assert response.status_code == 302
+    assert response["Location"].startswith(reverse("twofactor:enrol"))
+    # Another role is not touched.
+    force_login_password_only(client, consultant_user)
+    assert client.get("/").status_code == 200
+
+
+def test_the_operators_setting_is_a_floor_the_admin_cannot_lower(client, vendor_a_user, settings):
+    settings.FLISPORTAL_TWO_FACTOR_ROLES = ["administrator", "vendor"]
+    RoleRequirement.objects.create(role="vendor", required=False)
+    force_login_password_only(client, vendor_a_user)
+    assert client.get("/")["Location"].startswith(reverse("twofactor:enrol"))
