@@ -14,6 +14,10 @@ nothing lost and nothing done twice:
 - a worker killed (SIGKILL) during the Hent-side fetch while a large data file is still being
   downloaded into its temporary spool file;
 - Redis killed (SIGKILL) and started again (empty) while deliveries are under way.
+
+Events are read in the order they were written (`order_by("pk")`), not by their time: they come
+from several processes, and under `make test-dates` each process's moved clock may differ from
+the others' by a second or so, which reorders events written a moment apart.
 """
 
 from __future__ import annotations
@@ -99,7 +103,7 @@ def test_push_to_a_server_that_never_answers_times_out_and_is_retried_later(
     assert delivery.next_attempt_at is not None and delivery.next_attempt_at > timezone.now()
     queue = django_rq.get_queue("sftp")
     assert len(ScheduledJobRegistry(queue=queue).get_job_ids()) == 1
-    assert [(e.old_status, e.new_status) for e in delivery.events.all()] == [
+    assert [(e.old_status, e.new_status) for e in delivery.events.order_by("pk")] == [
         ("valid", "pushing"),
         ("pushing", "valid"),
     ]
@@ -160,7 +164,7 @@ def test_redis_down_during_upload_then_back_loses_nothing(
     standin.wait_idle()
     receipts_collect()
     delivery.refresh_from_db()
-    assert delivery.status == S.DISTRIBUTED, delivery.events.last().message
+    assert delivery.status == S.DISTRIBUTED, delivery.events.order_by("pk").last().message
     assert PlatformDecision.objects.get().outcome == PlatformOutcome.DISTRIBUTED
 
 
@@ -197,7 +201,7 @@ def test_sqlite_busy_during_a_status_change_waits_and_then_succeeds(world, pusha
     delivery.refresh_from_db()
     assert delivery.status == S.VALID, result.stderr[-2000:]
     # Each step once: the wait was inside SQLite's busy timeout, not a retry that did it twice.
-    assert [(e.old_status, e.new_status) for e in delivery.events.all()] == [
+    assert [(e.old_status, e.new_status) for e in delivery.events.order_by("pk")] == [
         ("received", "validating"),
         ("validating", "valid"),
     ]
@@ -289,7 +293,7 @@ def test_twenty_uploads_at_once_with_four_workers_are_fetched_exactly_once(
     assert sum(len(summary["recorded"]) for summary in summaries) == 40
 
     for d in Delivery.objects.all():
-        steps = [(e.old_status, e.new_status) for e in d.events.all()]
+        steps = [(e.old_status, e.new_status) for e in d.events.order_by("pk")]
         assert steps == EVERY_STEP_ONCE, (d.pk, steps)
         assert d.push_attempts == 1
     # One receipt per delivery and recipient, one stored file each, nothing left in IN/.
@@ -367,7 +371,7 @@ def test_postgresql_down_while_a_worker_validates_then_back_loses_nothing(
     assert result.returncode == 0, result.stderr
     delivery.refresh_from_db()
     assert delivery.status == S.VALID
-    assert [(e.old_status, e.new_status) for e in delivery.events.all()] == [
+    assert [(e.old_status, e.new_status) for e in delivery.events.order_by("pk")] == [
         ("received", "validating"),
         ("validating", "valid"),
     ]
@@ -408,11 +412,11 @@ def test_database_session_lost_in_the_middle_of_a_transition_leaves_nothing_half
 
     delivery.refresh_from_db()
     assert delivery.status == S.RECEIVED
-    assert [e.new_status for e in delivery.events.all()] == ["received"]
+    assert [e.new_status for e in delivery.events.order_by("pk")] == ["received"]
     assert AuditEntry.objects.count() == audit_rows
     # The step is simply taken again, once, and the audit chain still holds.
     assert delivery_transition(delivery_id=delivery.pk, old=S.RECEIVED, new=S.VALIDATING)
-    assert [e.new_status for e in delivery.events.all()] == ["received", "validating"]
+    assert [e.new_status for e in delivery.events.order_by("pk")] == ["received", "validating"]
     assert audit_verify().ok
 
 
@@ -474,9 +478,9 @@ def test_worker_killed_during_validation_is_validated_again_once(
     result = run_worker("validation", timeout=300)
     assert result.returncode == 0, result.stderr
     delivery.refresh_from_db()
-    assert delivery.status == S.VALID, delivery.events.last().message
+    assert delivery.status == S.VALID, delivery.events.order_by("pk").last().message
     assert delivery.rows_checked == 400_000
-    assert [(e.old_status, e.new_status) for e in delivery.events.all()] == [
+    assert [(e.old_status, e.new_status) for e in delivery.events.order_by("pk")] == [
         ("received", "validating"),
         ("validating", "received"),
         ("received", "validating"),
@@ -648,7 +652,8 @@ def test_worker_killed_while_a_fetch_is_downloading_is_fetched_once_by_the_next_
     fetch_again_after_the_kill(queue, first, run_worker, timeout=300)
 
     delivery.refresh_from_db()
-    assert [(e.old_status, e.new_status) for e in delivery.events.all()] == EVERY_STEP_ONCE[3:]
+    steps = [(e.old_status, e.new_status) for e in delivery.events.order_by("pk")]
+    assert steps == EVERY_STEP_ONCE[3:]
     assert_fetched_whole_by_both(world, delivery, inboxes, private_media, content)
 
 
@@ -703,7 +708,7 @@ def test_redis_killed_and_started_again_empty_mid_flow_every_delivery_is_fetched
     work("sftp")
 
     for delivery in Delivery.objects.all():
-        steps = [(e.old_status, e.new_status) for e in delivery.events.all()]
+        steps = [(e.old_status, e.new_status) for e in delivery.events.order_by("pk")]
         assert steps == EVERY_STEP_ONCE, (delivery.pk, steps)
         assert delivery.push_attempts == 1
         assert delivery.receipts.count() == 2  # FLIS and LIS, once each
@@ -749,7 +754,7 @@ def test_redis_started_again_from_its_append_only_file_goes_on_where_it_stopped(
     django_rq.get_queue("sftp").enqueue(jobs.fetch_all_recipients)
     burst(env, "sftp")
     for delivery in Delivery.objects.all():
-        steps = [(e.old_status, e.new_status) for e in delivery.events.all()]
+        steps = [(e.old_status, e.new_status) for e in delivery.events.order_by("pk")]
         assert steps == EVERY_STEP_ONCE, (delivery.pk, steps)
         assert delivery.push_attempts == 1
         assert delivery.receipts.count() == 2
@@ -791,7 +796,7 @@ def test_redis_started_again_from_an_old_snapshot_replays_jobs_that_do_nothing(
     django_rq.get_queue("sftp").enqueue(jobs.fetch_all_recipients)
     work("sftp")
     for delivery in Delivery.objects.all():
-        steps = [(e.old_status, e.new_status) for e in delivery.events.all()]
+        steps = [(e.old_status, e.new_status) for e in delivery.events.order_by("pk")]
         assert steps == EVERY_STEP_ONCE, (delivery.pk, steps)
         assert delivery.push_attempts == 1
         assert delivery.receipts.count() == 2
