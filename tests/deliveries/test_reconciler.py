@@ -85,7 +85,9 @@ def test_killed_worker_and_flushed_redis_still_reach_distributed(
     assert result.repushed == [delivery.pk]
     delivery.refresh_from_db()
     assert delivery.status == S.VALID
-    event = delivery.events.last()
+    # The last written (pk), not the latest by time: under make test-dates the worker's moved
+    # clock can run a second or so ahead of this process's.
+    event = delivery.events.order_by("pk").last()
     assert (event.old_status, event.new_status, event.actor_label) == (
         "pushing",
         "valid",
@@ -98,7 +100,7 @@ def test_killed_worker_and_flushed_redis_still_reach_distributed(
     result = run_worker("sftp", timeout=300)
     assert result.returncode == 0, result.stderr
     delivery.refresh_from_db()
-    assert delivery.status == S.SENT, delivery.events.last().message
+    assert delivery.status == S.SENT, delivery.events.order_by("pk").last().message
     assert delivery.push_attempts == 2
     standin.wait_idle()
     assert receipts_collect().distributed == 1
@@ -119,7 +121,8 @@ def test_stuck_validation_goes_back_to_received_and_is_enqueued(
     assert result.revalidated == [delivery.pk]
     delivery.refresh_from_db()
     assert delivery.status == S.RECEIVED
-    assert delivery.events.last().message.startswith("Genoptaget af afstemningen: valideringen")
+    last = delivery.events.order_by("pk").last()
+    assert last.message.startswith("Genoptaget af afstemningen: valideringen")
     assert queued("validation") == [("deliveries.jobs.validate_delivery", (delivery.pk,))]
     # Just re-enqueued: a second run right after (or a second reconciler) leaves it alone.
     assert deliveries_reconcile(now=later(stuck)) == ReconcileRound()
