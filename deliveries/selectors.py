@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, NamedTuple
 
+from django.conf import settings
 from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -19,7 +20,7 @@ from django.utils.translation import ngettext
 
 from deliveries import access
 from deliveries.detection import Problem
-from deliveries.lifecycle.states import FINAL, PASSED_ON, PROBLEM
+from deliveries.lifecycle.states import FINAL, PASSED_ON, PROBLEM, DeliveryStatus
 from deliveries.models import (
     OWED_EXPECTED_STATES,
     Delivery,
@@ -28,7 +29,13 @@ from deliveries.models import (
     UploadBatch,
     UploadBatchFile,
 )
-from flisportal.lib.periods import period_of, period_shift
+from flisportal.lib.periods import (
+    COPENHAGEN,
+    local_date,
+    local_time_text,
+    period_of,
+    period_shift,
+)
 from routes.models import Kommune, Route, RouteStatus
 
 if TYPE_CHECKING:
@@ -381,3 +388,104 @@ _PROBLEM_TEXTS = {
 
 def _problem_text(code: str, row: UploadBatchFile) -> str:
     return str(_PROBLEM_TEXTS[Problem(code)](row))
+
+
+# --- when a waiting delivery's next step is expected (issue #16) ---------------------------
+
+
+@dataclass(frozen=True)
+class Expectation:
+    """What the delivery page says while a delivery waits for the platform or the recipient:
+    `by` is the latest time the portal will have looked again, `overdue` that the wait is past
+    the limit Driftsstatus (flisportal/front/health.py) counts the delivery as stuck at."""
+
+    text: str
+    by: datetime | None = None
+    overdue: bool = False
+
+
+def _next_look(since: datetime, now: datetime, *, interval: int) -> datetime:
+    """The first whole multiple of the cron interval after `since` that is not yet past. The cron
+    round (flisportal/cron.py) looks at least that often, so by then the portal has looked
+    whatever the adaptive rounds did; they only make it sooner. Rounded up to the minute so
+    "senest ca." never names a minute before the look."""
+    step = timedelta(seconds=interval)
+    rounds = max(1, -(-(now - since) // step))  # ceiling division of two timedeltas
+    moment = since + rounds * step
+    if moment.second or moment.microsecond:
+        moment = moment.replace(second=0, microsecond=0) + timedelta(minutes=1)
+    return moment
+
+
+def _clock_text(moment: datetime, now: datetime) -> str:
+    """H:i on the same Danish day as `now`, otherwise d.m.Y H:i (the portal's format)."""
+    if local_date(moment) == local_date(now):
+        return f"{moment.astimezone(COPENHAGEN):%H:%M}"
+    return local_time_text(moment, seconds=False)
+
+
+def _interval_text(seconds: int) -> str:
+    if seconds % 60:
+        # The msgids deliveries/messages.py already has for seconds, so they are translated once.
+        return (_("%(n)s sekund") if seconds == 1 else _("%(n)s sekunder")) % {"n": seconds}
+    minutes = seconds // 60
+    return ngettext("%(n)s minut", "%(n)s minutter", minutes) % {"n": minutes}
+
+
+def delivery_expectation(delivery: Delivery, *, now: datetime | None = None) -> Expectation | None:
+    """When the technical receipt (status `sent`) or the recipient's fetch (`distributed`) is
+    expected, or that it is overdue and what to do; None in any other status. The one place the
+    page and its status JSON take this from, so the two never disagree."""
+    now = now or timezone.now()
+    if delivery.status == DeliveryStatus.SENT:
+        return _receipt_expectation(delivery.sent_at or delivery.status_changed_at, now)
+    if delivery.status == DeliveryStatus.DISTRIBUTED:
+        # status_changed_at, as Driftsstatus counts "distribueret, ikke hentet" from it.
+        return _fetch_expectation(delivery.status_changed_at, now)
+    return None
+
+
+def _receipt_expectation(sent_at: datetime, now: datetime) -> Expectation:
+    if now > sent_at + timedelta(minutes=settings.RECEIPT_OVERDUE_MINUTES):
+        return Expectation(
+            _(
+                "Den tekniske kvittering er forsinket: leverancen blev sendt for over "
+                "%(minutes)s min. siden. Portalen ser fortsat efter den. Kontakt "
+                "Serviceplatformens support, hvis den ikke kommer."
+            )
+            % {"minutes": settings.RECEIPT_OVERDUE_MINUTES},
+            overdue=True,
+        )
+    by = _next_look(sent_at, now, interval=settings.RECEIPT_POLL_SECONDS)
+    text = _("Teknisk kvittering ventes senest ca. %(time)s.") % {"time": _clock_text(by, now)}
+    if settings.ADAPTIVE_POLL:
+        text += " " + _(
+            "Portalen ser efter den få sekunder efter afsendelsen og derefter med voksende "
+            "mellemrum, mindst hvert %(interval)s."
+        ) % {"interval": _interval_text(settings.RECEIPT_POLL_SECONDS)}
+    return Expectation(text, by=by)
+
+
+def _fetch_expectation(distributed_at: datetime, now: datetime) -> Expectation:
+    if now > distributed_at + timedelta(hours=settings.NOTIFY_NOT_FETCHED_HOURS):
+        return Expectation(
+            _(
+                "Modtageren har ikke hentet filen i over %(hours)s timer. Kontakt modtageren "
+                "(leverandøren af det modtagende it-system) og bed dem hente filen på "
+                "Serviceplatformen."
+            )
+            % {"hours": settings.NOTIFY_NOT_FETCHED_HOURS},
+            overdue=True,
+        )
+    by = _next_look(distributed_at, now, interval=settings.FETCH_POLL_SECONDS)
+    return Expectation(
+        _(
+            "Modtageren henter filen normalt inden for %(interval)s (senest ca. %(time)s), "
+            "og portalen viser det her, når den har set efter."
+        )
+        % {
+            "interval": _interval_text(settings.FETCH_POLL_SECONDS),
+            "time": _clock_text(by, now),
+        },
+        by=by,
+    )

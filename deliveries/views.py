@@ -349,6 +349,7 @@ def delivery_detail(request: HttpRequest, delivery_uuid: uuid.UUID) -> HttpRespo
                 "recipient_system", "recipient_sftp_user"
             ).order_by("fetched_at", "pk"),
             "awaiting": delivery.status in AWAITING_OTHERS,
+            "expectation": selectors.delivery_expectation(delivery),
         },
     )
 
@@ -455,6 +456,7 @@ def delivery_retry(request: HttpRequest, delivery_uuid: uuid.UUID) -> HttpRespon
 def delivery_status(request: HttpRequest, delivery_uuid: uuid.UUID) -> JsonResponse:
     """What the delivery page polls while a worker is busy."""
     delivery = access.delivery_or_404(request, delivery_uuid)
+    expectation = selectors.delivery_expectation(delivery)
     return JsonResponse(
         {
             "status": delivery.status,
@@ -465,6 +467,9 @@ def delivery_status(request: HttpRequest, delivery_uuid: uuid.UUID) -> JsonRespo
             "progress_percent": delivery.progress_percent,
             "error_count": delivery.error_count,
             "status_text": _pushing_text(delivery),
+            # The page shows it while the delivery waits (follow.js), so it moves on as time does.
+            "expectation": expectation.text if expectation else "",
+            "expectation_overdue": bool(expectation and expectation.overdue),
         }
     )
 

@@ -11,6 +11,14 @@
       .then(function (response) { return response.json(); })
       .then(function (data) {
         if (data.status !== shown) { window.location.reload(); return; }
+        // The expected time moves on (next cron round, overdue) without a status change.
+        var expectation = document.getElementById("delivery-expectation");
+        if (expectation && data.expectation) {
+          expectation.textContent = data.expectation;
+          expectation.classList.toggle("alert", data.expectation_overdue);
+          expectation.classList.toggle("alert-warning", data.expectation_overdue);
+          expectation.classList.toggle("py-2", data.expectation_overdue);
+        }
         window.setTimeout(poll, 3000);
       })
       .catch(function () { window.setTimeout(poll, 10000); });
