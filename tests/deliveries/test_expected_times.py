@@ -142,3 +142,18 @@ def test_expectation_is_translated_to_english(upload_route, intervals):
     assert expectation.text.startswith(
         "The recipient usually fetches the file within 5 minutes (by about 21:16 at the latest)"
     )
+
+
+def test_flagged_missing_receipt_is_said_once(client, upload_route, vendor_a_user, intervals):
+    """Rule: once the reconciler has flagged the receipt as missing, the page's alert says so and
+    what to do; the overdue line is not shown beside it a second time."""
+    delivery = factories.delivery(
+        upload_route,
+        status=DeliveryStatus.SENT,
+        sent_at=SENT,
+        receipt_overdue_at=SENT + timedelta(minutes=61),
+    )
+    page, data = _page_and_json(client, vendor_a_user, delivery, SENT + timedelta(minutes=62))
+    assert data["expectation_overdue"] is True
+    assert "har ikke sendt en teknisk kvittering" in page
+    assert 'id="delivery-expectation"' not in page
