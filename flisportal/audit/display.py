@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any
 
 from django.apps import apps
@@ -135,9 +135,8 @@ def _text(
             return value
         if isinstance(field, models.DateTimeField) and moment.tzinfo is not None:
             return local_time_text(moment, seconds=False)
-        return date_text(
-            moment.date() if isinstance(moment, datetime) else date.fromisoformat(value)
-        )
+        # A date field's "2026-07-01" parses as midnight; a naive date-time keeps its day.
+        return date_text(moment.date())
     if isinstance(value, list):
         return ", ".join(str(v) for v in value)
     return str(value)

@@ -13,6 +13,7 @@ from django.urls import reverse
 
 from flisportal.audit.services import audit_record
 from tests import factories
+from tests.helpers.pages import csv_rows
 
 pytestmark = pytest.mark.django_db
 
@@ -133,3 +134,37 @@ def test_action_filter_is_a_list_of_the_actions_present(client, admin_user, seve
     assert [v.entry.action for v in chosen.context["views"]] == ["routes.user.change"]
     unknown = client.get(reverse("audit:log"), {"action": "routes.nothing"})
     assert "Vælg en handling på listen" in unknown.content.decode()
+
+
+def test_csv_export_keeps_the_stored_values(client, admin_user, several_models):
+    """Rule: only the page is made readable; the CSV still carries what was stored and hashed
+    (attnames, ids, UTC times), so an export can be checked against the chain."""
+    client.force_login(admin_user)
+    response = client.get(reverse("audit:log_csv"), {"action": "routes.route.change"})
+    header, row = csv_rows(response)
+    assert header == [
+        "Nr.",
+        "Tidspunkt",
+        "Aktør",
+        "Handling",
+        "Objekttype",
+        "Objekt-id",
+        "Objekt",
+        "Før",
+        "Efter",
+        "Hash",
+    ]
+    assert row[4] == "routes.route" and row[5] == str(several_models.pk)
+    assert "'kommune_id'" in row[7] and "'status': 'requested'" in row[7]
+    assert "'updated_at': '2026-07-01T10:05:00+00:00'" in row[8]
+
+
+def test_consultant_action_list_names_only_actions_they_may_see(
+    client, consultant_user, several_models
+):
+    """Rule: the action list is scoped like the entries, so it reveals no action on another
+    kommune's (or no kommune's) objects."""
+    client.force_login(consultant_user)
+    response = client.get(reverse("audit:log"))
+    choices = [value for value, _label in response.context["form"].fields["action"].choices]
+    assert choices == ["", "routes.route.change"]
