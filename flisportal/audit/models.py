@@ -36,6 +36,10 @@ class AuditQuerySet(models.QuerySet["AuditEntry"]):
             return self.filter(kommune__consultants=user)
         return self.none()
 
+    def actions(self) -> list[str]:
+        """The distinct actions among these entries, sorted: the Revisionslog's filter list."""
+        return list(self.order_by("action").values_list("action", flat=True).distinct())
+
 
 class AuditEntry(models.Model):
     # Position in the chain: 1, 2, 3 … with no gaps (a gap is a deleted row). Not the pk,

@@ -32,7 +32,7 @@ def test_administrator_sees_and_searches_everything(client, admin_user, entries)
     ]
     found = client.get(reverse("audit:log"), {"q": "aarhus"})
     assert [e.object_repr for e in found.context["page"]] == ["Skole · Aarhus"]
-    by_action = client.get(reverse("audit:log"), {"action": "routes."})
+    by_action = client.get(reverse("audit:log"), {"action": "routes.vendor.change"})
     assert [e.action for e in by_action.context["page"]] == ["routes.vendor.change"]
     assert "Skole · KBH" in page.content.decode()
 
@@ -61,7 +61,7 @@ def test_pages_are_read_only(client, admin_user, entries):
 
 def test_csv_export_neutralises_formulas(client, admin_user, entries):
     client.force_login(admin_user)
-    response = client.get(reverse("audit:log_csv"), {"action": "routes.vendor"})
+    response = client.get(reverse("audit:log_csv"), {"action": "routes.vendor.change"})
     assert response["Content-Disposition"].startswith('attachment; filename="revisionslog-')
     header, row = csv_rows(response)
     assert header[:4] == ["Nr.", "Tidspunkt", "Aktør", "Handling"]
@@ -71,11 +71,11 @@ def test_csv_export_neutralises_formulas(client, admin_user, entries):
 
 def test_list_query_count_is_fixed(client, admin_user, kommune_kbh, django_assert_num_queries):
     client.force_login(admin_user)
-    # session, user, count, the page of entries
-    with django_assert_num_queries(4):
+    # session, user, the actions for the filter, count, the page of entries
+    with django_assert_num_queries(5):
         client.get(reverse("audit:log"))
     for n in range(60):
         audit_record(action="test", object_repr=f"nr {n}", kommune_id=kommune_kbh.pk)
-    with django_assert_num_queries(4):
+    with django_assert_num_queries(5):
         page = client.get(reverse("audit:log"))
     assert len(page.context["page"]) == 50

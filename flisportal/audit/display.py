@@ -1,0 +1,204 @@
+"""The Revisionslog page's view of an entry: before and after as a table people can read.
+
+Entries are stored as the workflows wrote them (field attnames, ids, ISO times in UTC) and are
+never changed here: this only reads them. Labels come from the model the entry is about (its
+`object_type` is the model's `app_label.model`); names of referenced rows are fetched in one
+query per referenced model for the whole page, so the page's query count does not grow with
+the number of entries. The audit app sits below the registry and deliveries, so models are
+found through the app registry and pages by URL name, never by importing those apps.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from django.apps import apps
+from django.core.exceptions import FieldDoesNotExist
+from django.db import models
+from django.urls import NoReverseMatch
+from django.utils.translation import gettext as _
+
+from flisportal.audit.models import AuditEntry
+from flisportal.lib.links import link_former
+from flisportal.lib.periods import date_text, local_time_text
+
+# Referenced rows shown by name: only models whose name is in their own columns, fetched with
+# `values_list` so no `__str__` can pull in further rows (one query per model, never per row).
+NAME_FIELDS: dict[str, tuple[str, ...]] = {
+    "routes.kommune": ("code", "name"),
+    "routes.dataarea": ("name",),
+    "routes.vendor": ("name",),
+    "routes.itsystem": ("name",),
+    "routes.user": ("username",),
+}
+
+# Objects with a page of their own, by the URL name that takes the object's primary key.
+OBJECT_PAGES: dict[str, str] = {
+    "routes.route": "routes:route_detail",
+    "routes.vendor": "routes:vendor_overview_for",
+    "routes.sftpuser": "routes:sftp_user_detail",
+}
+
+
+@dataclass(frozen=True)
+class FieldRow:
+    label: str
+    before: str
+    after: str
+    changed: bool
+
+
+@dataclass(frozen=True)
+class EntryView:
+    entry: AuditEntry
+    at_text: str
+    object_url: str
+    rows: list[FieldRow]
+
+
+def _model(label: str) -> type[models.Model] | None:
+    try:
+        return apps.get_model(label)
+    except (LookupError, ValueError):
+        return None
+
+
+def _field(model: type[models.Model] | None, key: str) -> models.Field[Any, Any] | None:
+    if model is None:
+        return None
+    try:
+        # get_field knows both the name ("kommune") and the attname ("kommune_id") snapshots use.
+        field = model._meta.get_field(key)
+    except FieldDoesNotExist:
+        return None
+    return field if isinstance(field, models.Field) else None
+
+
+def _related_label(field: models.Field[Any, Any] | None) -> str | None:
+    if field is None or not field.is_relation or field.related_model is None:
+        return None
+    related = field.related_model
+    if isinstance(related, str):
+        return None
+    label = related._meta.label_lower
+    return label if label in NAME_FIELDS else None
+
+
+def _ids(value: Any) -> list[Any]:
+    if isinstance(value, list):
+        return [v for v in value if isinstance(v, int | str)]
+    return [value] if isinstance(value, int | str) else []
+
+
+def _names(entries: Iterable[AuditEntry]) -> dict[str, dict[str, str]]:
+    """Names of every referenced row on the page, one query per referenced model."""
+    wanted: dict[str, set[Any]] = defaultdict(set)
+    for entry in entries:
+        model = _model(entry.object_type)
+        for side in (entry.before, entry.after):
+            if not isinstance(side, dict):
+                continue
+            for key, value in side.items():
+                label = _related_label(_field(model, key))
+                if label is not None:
+                    wanted[label].update(_ids(value))
+    names: dict[str, dict[str, str]] = {}
+    for label, ids in wanted.items():
+        related = apps.get_model(label)
+        columns = NAME_FIELDS[label]
+        found = related._default_manager.filter(pk__in=ids).values_list("pk", *columns)
+        names[label] = {str(pk): " ".join(str(part) for part in rest) for pk, *rest in found}
+    return names
+
+
+def _text(
+    value: Any, field: models.Field[Any, Any] | None, names: dict[str, dict[str, str]]
+) -> str:
+    if value is None:
+        return "–"
+    if isinstance(value, bool):
+        return _("Ja") if value else _("Nej")
+    label = _related_label(field)
+    if label is not None:
+        known = names.get(label, {})
+        return ", ".join(known.get(str(v), f"#{v}") for v in _ids(value)) or "–"
+    if field is not None and field.choices and isinstance(value, int | str):
+        return str(dict(field.flatchoices).get(value, value))
+    if isinstance(value, str) and isinstance(field, models.DateTimeField | models.DateField):
+        try:
+            moment = datetime.fromisoformat(value)
+        except ValueError:
+            return value
+        if isinstance(field, models.DateTimeField) and moment.tzinfo is not None:
+            return local_time_text(moment, seconds=False)
+        # A date field's "2026-07-01" parses as midnight; a naive date-time keeps its day.
+        return date_text(moment.date())
+    if isinstance(value, list):
+        return ", ".join(str(v) for v in value)
+    return str(value)
+
+
+def _label(key: str, field: models.Field[Any, Any] | None) -> str:
+    if field is None:
+        return key
+    text = str(field.verbose_name)
+    return text[:1].upper() + text[1:]
+
+
+def _rows(entry: AuditEntry, names: dict[str, dict[str, str]]) -> list[FieldRow]:
+    before, after = entry.before, entry.after
+    if not isinstance(before, dict | None) or not isinstance(after, dict | None):
+        # Not a record of fields (a list or a bare value): shown as it is, as one row.
+        return [FieldRow(_("Værdi"), str(before or "–"), str(after or "–"), before != after)]
+    before, after = before or {}, after or {}
+    both = entry.before is not None and entry.after is not None
+    model = _model(entry.object_type)
+    rows = []
+    for key in list(dict.fromkeys([*before, *after])):
+        field = _field(model, key)
+        rows.append(
+            FieldRow(
+                label=_label(key, field),
+                before=_text(before.get(key), field, names) if key in before else "",
+                after=_text(after.get(key), field, names) if key in after else "",
+                # Only an update changes a field; a creation or a deletion shows one side.
+                changed=both and before.get(key) != after.get(key),
+            )
+        )
+    return rows
+
+
+def _object_links() -> dict[str, Callable[..., str]]:
+    formers = {}
+    for label, viewname in OBJECT_PAGES.items():
+        try:
+            formers[label] = link_former(viewname, "int")
+        except NoReverseMatch:
+            # A page that is not mounted (a slimmed-down URLconf) is simply not linked.
+            continue
+    return formers
+
+
+def entry_views(entries: list[AuditEntry]) -> list[EntryView]:
+    """The page's entries, readable, with a fixed number of queries for any number of them."""
+    names = _names(entries)
+    links = _object_links()
+    views = []
+    for entry in entries:
+        former = links.get(entry.object_type)
+        # A deleted object has no page left to link to.
+        linkable = former and entry.object_id.isdigit() and not entry.action.endswith(".delete")
+        url = former(entry.object_id) if former and linkable else ""
+        views.append(
+            EntryView(
+                entry=entry,
+                at_text=local_time_text(entry.at),
+                object_url=url,
+                rows=_rows(entry, names),
+            )
+        )
+    return views
