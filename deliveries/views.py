@@ -295,6 +295,8 @@ def delivery_list(request: HttpRequest) -> HttpResponse:
             "rows": [(delivery, detail_url(delivery.uuid)) for delivery in page],
             "query": query.urlencode(),
             "sort_links": _sort_links(request, sort),
+            # Kept by the filter form, so filtering again does not lose the chosen order.
+            "sort": "" if sort == DEFAULT_LIST_SORT else sort,
             "may_upload": access.may_upload(request.user),
         },
     )

@@ -186,3 +186,11 @@ def test_searching_and_sorting_keep_a_fixed_number_of_queries(
     for __ in range(6):
         factories.delivery(upload_route, uploaded_by=vendor_a_user)
     assert _queries(client, name, params) == few
+
+
+def test_filtering_again_keeps_the_chosen_order(client, own, vendor_a_user):
+    """Rule: the filter form carries the current sort key, so submitting it keeps the order."""
+    client.force_login(vendor_a_user)
+    html = client.get(reverse(LIST), {"sortering": "-periode"}).content.decode()
+    assert '<input type="hidden" name="sortering" value="-periode">' in html
+    assert 'name="sortering"' not in client.get(reverse(LIST)).content.decode()
