@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterable
 from typing import Any, TypeVar, cast
 
@@ -7,7 +8,8 @@ from crispy_forms.helper import FormHelper
 from crispy_forms.layout import Div, Field, Layout, Submit
 from django import forms
 from django.contrib.auth.models import AnonymousUser
-from django.db.models import Q, QuerySet
+from django.db.models import Q, QuerySet, Value
+from django.db.models.functions import Concat
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -17,7 +19,7 @@ from deliveries.lifecycle.states import DeliveryStatus
 from deliveries.models import OWED_EXPECTED_STATES, Delivery, ReceiptVerdict
 from flisportal.lib.periods import is_period
 from flisportal.lib.widgets import PlainSelect
-from routes.models import DataArea, ITSystem, Kommune, Route, User
+from routes.models import DataArea, Endpoint, ITSystem, Kommune, Route, User
 
 # The name of the upload form's second button: the same form, checked without sending
 # (deliveries.services.check) instead of uploaded.
@@ -226,14 +228,68 @@ class _ListFilterForm(forms.Form):
 
 
 class DeliveryFilterForm(_ListFilterForm):
+    """The delivery list's filters and search, shared by the page, its CSV export and the
+    API's list. It only narrows the rows it is given: the scope per user is the caller's
+    `Delivery.objects.for_user()`, so no filter or search term reaches past it."""
+
     status = forms.ChoiceField(
         label=gettext_lazy("Status"),
         choices=[("", "---------"), *DeliveryStatus.choices],
         required=False,
         widget=PlainSelect,
     )
+    it_system = forms.ModelChoiceField(
+        label=gettext_lazy("It-system"),
+        queryset=ITSystem.objects.none(),
+        required=False,
+        widget=PlainSelect,
+    )
+    endpoint = forms.ModelChoiceField(
+        label=gettext_lazy("Miljø"),
+        queryset=Endpoint.objects.all(),
+        required=False,
+        widget=PlainSelect,
+    )
+    q = forms.CharField(
+        label=gettext_lazy("Søg"),
+        required=False,
+        max_length=100,
+        widget=forms.TextInput(
+            attrs={"placeholder": gettext_lazy("SendersFileId, filnavn, uploadet af …")}
+        ),
+    )
 
-    simple_filters = (*_ListFilterForm.simple_filters, "status")
+    simple_filters = (*_ListFilterForm.simple_filters, "status", "it_system", "endpoint")
+
+    def __init__(self, *args: Any, user: User | AnonymousUser, **kwargs: Any) -> None:
+        super().__init__(*args, user=user, **kwargs)
+        # Only the sending systems the user's deliveries can come from: another vendor's
+        # system is not even named in the choices.
+        cast(forms.ModelChoiceField, self.fields["it_system"]).queryset = ITSystem.objects.for_user(
+            user
+        ).filter(is_sender=True)
+
+    def filter(self, rows: _Rows) -> _Rows:
+        """The deliveries that match the valid filters and the search term."""
+        deliveries = super().filter(rows)
+        if not self.is_valid() or not self.cleaned_data.get("q"):
+            return deliveries
+        term = self.cleaned_data["q"].strip()
+        # The uploader by user name or by name as the page shows it ("Anna Jensen").
+        deliveries = deliveries.alias(
+            uploader_name=Concat("uploaded_by__first_name", Value(" "), "uploaded_by__last_name")
+        )
+        found = (
+            Q(original_filename__icontains=term)
+            | Q(uploaded_by__username__icontains=term)
+            | Q(uploader_name__icontains=term)
+        )
+        try:
+            # A SendersFileId matches as the whole id, however it is written (case, braces).
+            found |= Q(uuid=uuid.UUID(term))
+        except ValueError:
+            pass
+        return deliveries.filter(found)
 
 
 class OutstandingFilterForm(_ListFilterForm):

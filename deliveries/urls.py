@@ -6,6 +6,7 @@ from deliveries.hent import views as inbox_views
 app_name = "deliveries"
 urlpatterns = [
     path("leverancer/", views.delivery_list, name="list"),
+    path("leverancer.csv", views.delivery_list_csv, name="list_csv"),
     path("leverancer/kommune/<str:code>/", views.kommune_history, name="kommune_history"),
     path("leverancer/upload/", views.upload, name="upload"),
     path("leverancer/samlet/", batch_views.batch_upload, name="batch_upload"),

@@ -27,6 +27,7 @@ from django.http import (
 )
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -279,26 +280,8 @@ def outstanding_csv(request: HttpRequest) -> StreamingHttpResponse:
 def delivery_list(request: HttpRequest) -> HttpResponse:
     user = request.user
     assert isinstance(user, User)  # login_required
-    form = DeliveryFilterForm(request.GET or None, user=user)
-    # Only what the list shows: a delivery row also holds counters and texts as JSON, which
-    # fifty rows would decode for nothing.
-    deliveries = (
-        Delivery.objects.for_user(request.user)
-        .select_related("it_system", "data_area", "kommune", "endpoint")
-        .only(
-            "uuid",
-            "uploaded_at",
-            "period",
-            "status",
-            "error_count",
-            "it_system__name",
-            "data_area__name",
-            "kommune__code",
-            "kommune__name",
-            "endpoint__slug",
-        )
-    )
-    page = Paginator(form.filter(deliveries), PAGE_SIZE).get_page(request.GET.get("side"))
+    form, sort, deliveries = _listed_deliveries(request, user)
+    page = Paginator(deliveries, PAGE_SIZE).get_page(request.GET.get("side"))
     query = request.GET.copy()
     query.pop("side", None)
     # Each row with its link; the URL is reversed once for the page (benchmarks/load.py).
@@ -311,9 +294,121 @@ def delivery_list(request: HttpRequest) -> HttpResponse:
             "page": page,
             "rows": [(delivery, detail_url(delivery.uuid)) for delivery in page],
             "query": query.urlencode(),
+            "sort_links": _sort_links(request, sort),
+            # Kept by the filter form, so filtering again does not lose the chosen order.
+            "sort": "" if sort == DEFAULT_LIST_SORT else sort,
             "may_upload": access.may_upload(request.user),
         },
     )
+
+
+@login_required
+@require_GET
+def delivery_list_csv(request: HttpRequest) -> StreamingHttpResponse:
+    """The list as CSV: exactly the rows the page's filters, search and order give, all pages."""
+    user = request.user
+    assert isinstance(user, User)  # login_required
+    deliveries = _listed_deliveries(request, user)[2]
+    header = [
+        _("SendersFileId"),
+        _("Uploadet"),
+        _("Kommunekode"),
+        _("Kommune"),
+        _("Dataområde"),
+        _("Periode"),
+        _("It-system"),
+        _("Miljø"),
+        _("Status"),
+        _("Fejl"),
+        _("Oprindeligt filnavn"),
+        _("Uploadet af"),
+    ]
+    rows = (
+        [
+            delivery.uuid,
+            timezone.localtime(delivery.uploaded_at).strftime("%Y-%m-%d %H:%M"),
+            delivery.kommune.code,
+            delivery.kommune.name,
+            delivery.data_area.name,
+            delivery.period,
+            delivery.it_system.name,
+            delivery.endpoint.slug,
+            delivery.get_status_display(),
+            delivery.error_count,
+            delivery.original_filename,
+            delivery.uploaded_by.username if delivery.uploaded_by else "",
+        ]
+        for delivery in deliveries.select_related("uploaded_by")
+        .only(*LIST_COLUMNS, "original_filename", "uploaded_by__username")
+        .iterator(chunk_size=2000)
+    )
+    return csv_download(stamped("leverancer"), header, rows)
+
+
+# The list's sort keys (?sortering=KEY, or -KEY for descending) and the columns they order by.
+# Only these are accepted: an unknown key falls back to the default order rather than reaching
+# `order_by`. Every order ends with the primary key, so rows that tie keep one stable order
+# across pages.
+LIST_SORTS: dict[str, tuple[str, ...]] = {
+    "dato": ("uploaded_at",),
+    "kommune": ("kommune__name",),
+    "omraade": ("data_area__name",),
+    "periode": ("period",),
+    "status": ("status",),
+}
+DEFAULT_LIST_SORT = "-dato"
+
+# Only what the list shows: a delivery row also holds counters and texts as JSON, which
+# fifty rows would decode for nothing.
+LIST_COLUMNS = (
+    "uuid",
+    "uploaded_at",
+    "period",
+    "status",
+    "error_count",
+    "it_system__name",
+    "data_area__name",
+    "kommune__code",
+    "kommune__name",
+    "endpoint__slug",
+)
+
+
+def _listed_deliveries(
+    request: HttpRequest, user: User
+) -> tuple[DeliveryFilterForm, str, QuerySet[Delivery]]:
+    """The list's form, its sort key and its rows: the user's deliveries (scoped by
+    `for_user`), filtered and ordered as asked. The page and its CSV export both read it."""
+    form = DeliveryFilterForm(request.GET or None, user=user)
+    sort = request.GET.get("sortering", DEFAULT_LIST_SORT)
+    if sort.removeprefix("-") not in LIST_SORTS:
+        sort = DEFAULT_LIST_SORT
+    descending = "-" if sort.startswith("-") else ""
+    columns = LIST_SORTS[sort.removeprefix("-")]
+    deliveries = (
+        Delivery.objects.for_user(user)
+        .select_related("it_system", "data_area", "kommune", "endpoint")
+        .only(*LIST_COLUMNS)
+    )
+    ordered = form.filter(deliveries).order_by(
+        *(descending + column for column in columns), descending + "pk"
+    )
+    return form, sort, ordered
+
+
+def _sort_links(request: HttpRequest, sort: str) -> dict[str, dict[str, str]]:
+    """Per sort key, the link that orders by it (the other way round when it already does)
+    with every other filter kept, and the arrow showing the current order. The page starts
+    over at 1, since the rows move."""
+    links = {}
+    for key in LIST_SORTS:
+        current = sort.removeprefix("-") == key
+        query = request.GET.copy()
+        query.pop("side", None)
+        query["sortering"] = key if sort == f"-{key}" else f"-{key}" if current else key
+        arrow = ("▼" if sort.startswith("-") else "▲") if current else ""
+        links[key] = {"url": "?" + query.urlencode(), "arrow": arrow}
+    return links
 
 
 @login_required

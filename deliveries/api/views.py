@@ -169,8 +169,8 @@ class DeliveryList(ApiView):
         summary="Leverancer",
     )
     def get(self, request: Request) -> Response:
-        """Your deliveries, newest first; filters as on the page (data_area, kommune, period,
-        status)."""
+        """Your deliveries, newest first; filters and search as on the page (data_area,
+        kommune, period, status, it_system, endpoint, q)."""
         form = DeliveryFilterForm(request.query_params or None, user=request.user)
         # Only what a row shows, as on the page: a delivery also holds counters and texts as
         # JSON, which fifty rows would decode for nothing.

@@ -290,6 +290,9 @@ def test_the_schema_and_its_readers_are_served_from_the_portal(api_world: ApiWor
         "kommune",
         "period",
         "status",
+        "it_system",
+        "endpoint",
+        "q",
         "page",
     }
     for answer in answers:

@@ -114,6 +114,7 @@ POLICY: dict[str, dict[str, Any]] = {
     "routes:sftp_key_discard_rotation": POST_ONLY,
     # Deliveries: the list is scoped (a user without a role gets an empty list, not an error).
     "deliveries:list": _everyone(OK),
+    "deliveries:list_csv": _everyone(OK),
     "deliveries:upload": _only("admin", "vendor_a", "vendor_b"),
     # The periods still owed: scoped like the list (tests/deliveries/test_outstanding.py).
     "deliveries:outstanding": _everyone(OK),
