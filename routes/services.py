@@ -40,6 +40,7 @@ from routes.models import (
     SftpUser,
     User,
 )
+from routes.notify import notify_route_change
 
 # Orders that still count: a new order for the same key would duplicate one of these.
 OPEN_STATUSES = (RouteStatus.REQUESTED, RouteStatus.ORDERED, RouteStatus.ESTABLISHED)
@@ -308,6 +309,7 @@ def route_transition(
                 actor=actor,
                 kommune_id=route.kommune_id,
             )
+            notify_route_change(route=route, old=old_status, new=new_status, note=note)
     except IntegrityError:
         raise ValidationError(
             _(
