@@ -311,21 +311,25 @@ def route_transition(
             )
             notify_route_change(route=route, old=old_status, new=new_status, note=note)
     except IntegrityError:
-        raise ValidationError(
-            _(
-                "Der er allerede en etableret rute for %(endpoint)s, InfRef %(infref)s, "
-                "afsendersystem %(system)s og disse myndigheder. Nedlæg den først."
-            ),
-            code="duplicate_established",
-            params={
-                "endpoint": route.endpoint.name,
-                "infref": route.data_area.infref,
-                "system": route.sender_system.name,
-            },
-        ) from None
+        raise _duplicate_established(route) from None
     for name, value in changes.items():
         setattr(route, name, value)
     return route
+
+
+def _duplicate_established(route: Route) -> ValidationError:
+    return ValidationError(
+        _(
+            "Der er allerede en etableret rute for %(endpoint)s, InfRef %(infref)s, "
+            "afsendersystem %(system)s og disse myndigheder. Nedlæg den først."
+        ),
+        code="duplicate_established",
+        params={
+            "endpoint": route.endpoint.name,
+            "infref": route.data_area.infref,
+            "system": route.sender_system.name,
+        },
+    )
 
 
 @dataclass
