@@ -43,31 +43,31 @@ EVENT_HELP = {
         gettext_lazy(
             "Når fristen for en måneds udtræk er overskredet, og leverandøren ikke har leveret."
         ),
-        gettext_lazy("Frist overskredet: Dagtilbud, København, 2026-10"),
+        gettext_lazy("Frist overskredet: Dagtilbud, Københavns Kommune, 2026-10"),
     ),
     ConsultantEvent.REJECTED: EventHelp(
         gettext_lazy(
             "Når en leverandørs fil for din kommune afvises ved valideringen, med de første "
             "fejl (række, kolonne og regel, aldrig indholdet)."
         ),
-        gettext_lazy("Leverance afvist: Dagtilbud, København, 2026-10"),
+        gettext_lazy("Leverance afvist: Dagtilbud, Københavns Kommune, 2026-10"),
     ),
     ConsultantEvent.REFUSED: EventHelp(
         gettext_lazy(
             "Når en fil ikke kunne afleveres til Serviceplatformen efter alle forsøg, eller "
             "Serviceplatformen afviste den."
         ),
-        gettext_lazy("Afsendelse fejlet: Dagtilbud, København, 2026-10"),
+        gettext_lazy("Afsendelse fejlet: Dagtilbud, Københavns Kommune, 2026-10"),
     ),
     ConsultantEvent.FETCHED: EventHelp(
         gettext_lazy("Når modtagersystemet har hentet en fil for din kommune."),
-        gettext_lazy("Hentet af modtageren: Dagtilbud, København, 2026-10"),
+        gettext_lazy("Hentet af modtageren: Dagtilbud, Københavns Kommune, 2026-10"),
     ),
     ConsultantEvent.ROUTE_CHANGED: EventHelp(
         gettext_lazy(
             "Når en rute for din kommune bliver bestilt, etableret, afvist eller nedlagt."
         ),
-        gettext_lazy("Rute etableret: Dagtilbud, København"),
+        gettext_lazy("Rute etableret: Dagtilbud, Københavns Kommune"),
     ),
 }
 

@@ -25,7 +25,7 @@ def test_consultant_sees_each_event_with_what_it_sends_and_the_defaults(client, 
     html = response.content.decode()
     assert "Hvad du får besked om for dine kommuner" in html
     assert "Dine valg gælder for: Københavns Kommune." in html
-    assert "Leverance afvist: Dagtilbud, København, 2026-10" in html  # an example subject
+    assert "Leverance afvist: Dagtilbud, Københavns Kommune, 2026-10" in html  # an example subject
     assert "Har du ikke valgt endnu" in html
     initial = {row["field"].name: row["field"].value() for row in response.context["events"].rows()}
     assert initial == {
