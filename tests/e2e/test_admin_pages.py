@@ -86,9 +86,7 @@ def jobs_of(queue_name: str, func_name: str) -> set[str]:
         *queue.failed_job_registry.get_job_ids(),
     ]
     jobs = Job.fetch_many(ids, connection=queue.connection)
-    return {
-        job.id for job in jobs if job is not None and job.func_name.endswith(f".{func_name}")
-    }
+    return {job.id for job in jobs if job is not None and job.func_name.endswith(f".{func_name}")}
 
 
 def test_delivery_search_export_and_audit_log(
