@@ -186,7 +186,10 @@ def test_start_page_shows_the_most_urgent_owed_periods(client, owed, vendor_a_us
         owed["personale"].pk,
     ]
     assert overview.outstanding == 3
-    assert "Se alle 3 udestående" in page.content.decode()
+    html = page.content.decode()
+    assert "Se alle 3 udestående" in html
+    # Each state's badge leads to its entry on the help page.
+    assert 'href="/hjaelp/#forventet-overskredet"' in html
 
 
 def test_start_page_says_when_nothing_is_owed(client, upload_route, vendor_a_user):
