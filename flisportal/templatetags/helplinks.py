@@ -20,6 +20,12 @@ def help_link(kind: str, value: str | int) -> SafeString | str:
         label = help_link_label(kind, value)
     except (KeyError, ValueError):
         return ""
+    # data-for: the value explained, so a page that updates a badge in place (Samlet upload's
+    # progress) can drop a link that no longer fits it.
     return format_html(
-        '<a class="help-link" href="{}" aria-label="{}" title="{}">?</a>', url, label, label
+        '<a class="help-link" href="{}" aria-label="{}" title="{}" data-for="{}">?</a>',
+        url,
+        label,
+        label,
+        value,
     )

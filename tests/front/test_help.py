@@ -215,6 +215,9 @@ def test_a_help_link_names_the_word_it_explains():
     )
     assert f'href="{HELP}#status-afvist-af-serviceplatformen"' in html
     assert 'aria-label="Hjælp: hvad betyder «afvist af Serviceplatformen»?"' in html
+    # The value it explains, for Samlet upload's progress script (batch_status.js), which
+    # drops the link once the badge it sits beside shows another status.
+    assert 'data-for="refused"' in html
 
 
 def test_an_unknown_value_gets_no_link():
