@@ -15,7 +15,6 @@ from __future__ import annotations
 import uuid
 from typing import Any, Protocol
 
-from django.db.models import Exists, OuterRef
 from django.http import Http404, HttpRequest
 from django.urls import reverse
 from django.utils import timezone
@@ -32,13 +31,15 @@ from deliveries.models import (
 )
 from flisportal.lib.roles import Role, user_role
 from routes.models import (
-    AgreementStatus,
     Kommune,
-    ProcessingAgreement,
     Route,
     RouteQuerySet,
     User,
 )
+
+# The agreement rule has its home in the registry, which also asks it when a route is ordered
+# or established; named here too because the upload, push and batch code ask it as access.
+from routes.selectors import signed_agreement
 
 
 class Asker(Protocol):
@@ -85,20 +86,6 @@ def sender_routes(user: Any) -> RouteQuerySet:
     if not may_upload(user):
         return Route.objects.none()
     return Route.objects.for_user(user).established().filter(sender_system__is_sender=True)
-
-
-def signed_agreement() -> Exists:
-    """Per route (an annotation): does the sending vendor have a signed databehandleraftale
-    with the route's kommune? Asked at upload and again at the moment of sending."""
-    # Per route: the sending system's vendor and the route's kommune. A system without a vendor
-    # matches no agreement (vendor_id = NULL is never true), so it cannot deliver.
-    return Exists(
-        ProcessingAgreement.objects.filter(
-            vendor_id=OuterRef("sender_system__vendor_id"),
-            kommune_id=OuterRef("kommune_id"),
-            status=AgreementStatus.SIGNED,
-        )
-    )
 
 
 def uploadable_routes(user: Any) -> RouteQuerySet:

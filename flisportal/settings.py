@@ -409,6 +409,11 @@ EXPECTED_DUE_SOON_DAYS = env_int("EXPECTED_DUE_SOON_DAYS", 3, minimum=0, maximum
 # Endpoints whose established routes owe a monthly extract. KOMBIT's external test
 # environment owes none; the local stand-in does, so the demo shows the states.
 EXPECTED_ENDPOINTS = env_list("EXPECTED_ENDPOINTS", ["produktion", "lokal"])
+# Endpoints that carry real personal data (KOMBIT's production Serviceplatform): a route on
+# one of them is not established without a signed databehandleraftale unless an administrator
+# overrides it with a reason (docs/users/route-orders.md). Exttest and the stand-in carry test
+# data only, so there the portal warns and allows.
+PRODUCTION_ENDPOINTS = env_list("PRODUCTION_ENDPOINTS", ["produktion"])
 
 # Notifications (docs/design/notifications.md). Links in mails start with this.
 PORTAL_BASE_URL = env_str("PORTAL_BASE_URL", "http://127.0.0.1:8000")

@@ -7,20 +7,23 @@ from datetime import date, datetime, time
 from typing import TYPE_CHECKING, Any
 
 from crispy_forms.helper import FormHelper
-from crispy_forms.layout import Submit
+from crispy_forms.layout import Layout, Submit
 from django import forms
 from django.core.exceptions import ValidationError
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from routes.bulk import BulkOrderChoices, BulkTransitionChoices
 from routes.models import (
+    ROUTE_TRANSITIONS,
     DataArea,
     Endpoint,
     ITSystem,
     Kommune,
     Region,
     Route,
+    RouteStatus,
 )
 from routes.validators import normalize_kommune_code, validate_cvr, validate_public_key
 
@@ -153,13 +156,34 @@ class RouteOrderForm(_RouteOrderFields):
         self.helper = _helper(str(_("Registrér bestilling")), action=action)
 
 
+def _override_field() -> forms.CharField:
+    return forms.CharField(
+        label=_("Begrundelse for at etablere uden underskrevet databehandleraftale"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text=_(
+            "Kun i produktion, og kun når aftalen mangler. Begrundelsen gemmes i rutens "
+            "historik og i revisionsloggen."
+        ),
+    )
+
+
 class RouteTransitionForm(forms.Form):
     new_status = forms.ChoiceField(label=_("Ny status"))
     order_reference = _order_reference_field(_("Kræves, når ruten markeres som bestilt."))
     on_date = forms.DateField(label=_("Dato"), required=False, widget=DateInput())
     note = _note_field()
+    # Only on a production route without a signed agreement (`needs_override`).
+    agreement_override = _override_field()
 
-    def __init__(self, *args: Any, route: Route, action: str = "", **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *args: Any,
+        route: Route,
+        action: str = "",
+        needs_override: bool = False,
+        **kwargs: Any,
+    ) -> None:
         kwargs.setdefault(
             "initial", {"on_date": timezone.localdate(), "order_reference": route.order_reference}
         )
@@ -167,6 +191,8 @@ class RouteTransitionForm(forms.Form):
         self.fields["new_status"].choices = [  # type: ignore[attr-defined]
             (status.value, status.label) for status in route.next_statuses()
         ]
+        if not needs_override:
+            del self.fields["agreement_override"]
         self.helper = _helper(str(_("Flyt ruten")), action=action)
 
 
@@ -247,7 +273,20 @@ class BulkOrderForm(_RouteOrderFields):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("initial", self._initial())
         super().__init__(*args, **kwargs)
-        self.helper = _helper(str(_("Bestil for alle valgte kommuner")))
+        self.helper = _helper(str(_("Forhåndsvis bestillingen")))
+
+    def choices(self) -> BulkOrderChoices:
+        data = self.cleaned_data
+        return BulkOrderChoices(
+            kommuner=tuple(data["kommuner"]),
+            data_area=data["data_area"],
+            sender_system=data["sender_system"],
+            recipient_systems=tuple(data["recipient_systems"]),
+            endpoint=data["endpoint"],
+            order_reference=data["order_reference"],
+            ordered_on=data["ordered_on"],
+            note=data["note"],
+        )
 
     def clean_kommune_codes(self) -> list[Kommune]:
         return parse_kommune_codes(self.cleaned_data.get("kommune_codes", ""))
@@ -266,6 +305,114 @@ class BulkOrderForm(_RouteOrderFields):
             self.add_error("kommune_codes", _("Angiv mindst én kommune eller en region."))
         cleaned["kommuner"] = kommuner
         return cleaned
+
+
+class BulkTransitionFilterForm(forms.Form):
+    """Which routes the bulk status change lists: those in one status, narrowed at will."""
+
+    status = forms.ChoiceField(
+        label=_("Ruter med status"),
+        choices=[
+            (s.value, s.label)
+            for s in (RouteStatus.REQUESTED, RouteStatus.ORDERED, RouteStatus.ESTABLISHED)
+        ],
+        initial=RouteStatus.ORDERED,
+    )
+    endpoint = forms.ModelChoiceField(
+        label=_("Miljø"), queryset=Endpoint.objects.all(), required=False, empty_label=_("Alle")
+    )
+    data_area = forms.ModelChoiceField(
+        label=_("Dataområde"),
+        queryset=DataArea.objects.all(),
+        required=False,
+        empty_label=_("Alle"),
+    )
+    region = forms.ChoiceField(
+        label=_("Region"), required=False, choices=[("", _("Alle")), *Region.choices]
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.helper = _helper(str(_("Vis ruter")), method="get")
+        self.helper.form_class = "row row-cols-lg-auto g-2 align-items-end"
+        self.helper.disable_csrf = True
+
+    def filter(self, routes: Any) -> Any:
+        """`routes` narrowed by the chosen filters (in `status` if nothing valid was chosen)."""
+        data = self.cleaned_data if self.is_valid() else {}
+        routes = routes.filter(status=data.get("status") or RouteStatus.ORDERED)
+        if data.get("endpoint"):
+            routes = routes.filter(endpoint=data["endpoint"])
+        if data.get("data_area"):
+            routes = routes.filter(data_area=data["data_area"])
+        if data.get("region"):
+            routes = routes.filter(kommune__region=data["region"])
+        return routes
+
+
+class RouteIdsField(forms.Field):
+    """The ids of the selected routes (checkboxes named `routes`)."""
+
+    widget = forms.MultipleHiddenInput
+    hidden_widget = forms.MultipleHiddenInput
+
+    def to_python(self, value: Any) -> tuple[int, ...]:
+        try:
+            ids = tuple(sorted({int(v) for v in value or ()}))
+        except (TypeError, ValueError):
+            raise ValidationError(_("Ukendt rute i udvalget. Indlæs siden igen.")) from None
+        if not ids:
+            raise ValidationError(_("Vælg mindst én rute."))
+        return ids
+
+
+class BulkTransitionForm(forms.Form):
+    """Move the selected routes one step together, with one note."""
+
+    routes = RouteIdsField(label=_("Ruter"))
+    new_status = forms.ChoiceField(
+        label=_("Flyt til status"),
+        choices=[
+            (s.value, s.label)
+            for s in (
+                RouteStatus.ORDERED,
+                RouteStatus.ESTABLISHED,
+                RouteStatus.RETIRED,
+                RouteStatus.REJECTED,
+            )
+        ],
+    )
+    order_reference = _order_reference_field(
+        _("Kun ved «bestilt»: gives til de valgte ruter, der ikke har en reference.")
+    )
+    on_date = forms.DateField(label=_("Dato"), required=False, widget=DateInput())
+    note = _note_field()
+    agreement_override = _override_field()
+
+    def __init__(self, *args: Any, from_status: str = RouteStatus.ORDERED, **kwargs: Any) -> None:
+        # The usual next step from the listed status is offered first (bestilt → etableret).
+        step = ROUTE_TRANSITIONS.get(from_status, ())
+        kwargs.setdefault(
+            "initial", {"on_date": timezone.localdate(), "new_status": step[0] if step else ""}
+        )
+        super().__init__(*args, **kwargs)
+        self.helper = _helper(str(_("Forhåndsvis statusskiftet")))
+        self.helper.form_tag = False
+        # The routes are the table's checkboxes, not a field of the form's own.
+        self.helper.layout = Layout(
+            "new_status", "order_reference", "on_date", "note", "agreement_override"
+        )
+
+    def choices(self) -> BulkTransitionChoices:
+        data = self.cleaned_data
+        return BulkTransitionChoices(
+            route_ids=data["routes"],
+            new_status=data["new_status"],
+            order_reference=data["order_reference"],
+            on_date=data["on_date"],
+            note=data["note"],
+            agreement_override=data["agreement_override"],
+        )
 
 
 class KeyGenerateForm(forms.Form):

@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Self, TypeVar
 
+from django.conf import settings
 from django.contrib.auth.models import AbstractUser
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
@@ -306,6 +307,14 @@ class Endpoint(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def is_production(self) -> bool:
+        """Whether routes here carry real personal data (settings.PRODUCTION_ENDPOINTS): the one
+        answer to "is this production?" for the databehandleraftale rule. A portal installation
+        serves exttest and production side by side, so it is the route's endpoint that decides,
+        not DEBUG or the host the portal runs on."""
+        return self.slug in settings.PRODUCTION_ENDPOINTS
 
 
 class SftpUserQuerySet(ScopedQuerySet["SftpUser"]):
@@ -703,6 +712,11 @@ class RouteEvent(models.Model):
         related_name="+",
     )
     note = models.TextField(_("note"), blank=True)
+    # Why an administrator established a production route without a signed
+    # databehandleraftale; empty when the rule was not overridden.
+    agreement_override = models.TextField(
+        _("begrundelse for manglende databehandleraftale"), blank=True
+    )
     at = models.DateTimeField(_("tidspunkt"), default=timezone.now)
 
     class Meta:

@@ -10,10 +10,11 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 
-from django.db.models import Prefetch
+from django.db.models import Exists, OuterRef, Prefetch, Subquery
 from django.utils.translation import gettext as _
 
 from routes.models import (
+    AgreementStatus,
     DataArea,
     ITSystem,
     KeyState,
@@ -25,6 +26,34 @@ from routes.models import (
     SftpUser,
     Vendor,
 )
+
+# --- databehandleraftaler --------------------------------------------------------------------
+
+
+def signed_agreement() -> Exists:
+    """Per route (an annotation): does the sending vendor have a signed databehandleraftale
+    with the route's kommune? Asked at upload, at the moment of sending, and when a route is
+    ordered or established."""
+    # Per route: the sending system's vendor and the route's kommune. A system without a vendor
+    # matches no agreement (vendor_id = NULL is never true), so it cannot deliver.
+    return Exists(
+        ProcessingAgreement.objects.filter(
+            vendor_id=OuterRef("sender_system__vendor_id"),
+            kommune_id=OuterRef("kommune_id"),
+            status=AgreementStatus.SIGNED,
+        )
+    )
+
+
+def agreement_pk() -> Subquery:
+    """Per route (an annotation): the id of the agreement between the sending vendor and the
+    kommune, whatever its status (a draft to finish), or None: what a warning links to."""
+    return Subquery(
+        ProcessingAgreement.objects.filter(
+            vendor_id=OuterRef("sender_system__vendor_id"), kommune_id=OuterRef("kommune_id")
+        ).values("pk")[:1]
+    )
+
 
 # --- route orders per myndighed ---------------------------------------------------------------
 

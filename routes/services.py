@@ -7,9 +7,10 @@ changes without a RouteEvent, and a key's private half never leaves this module 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from enum import Enum
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
@@ -27,12 +28,14 @@ from routes.keys import (
     reencrypt_private_key,
 )
 from routes.models import (
+    AgreementStatus,
     DataArea,
     Endpoint,
     ITSystem,
     KeyOrigin,
     KeyState,
     Kommune,
+    ProcessingAgreement,
     Route,
     RouteEvent,
     RouteStatus,
@@ -53,7 +56,7 @@ _STATUS_DATE_FIELD = {
 }
 
 
-def _check_route_parties(
+def check_route_parties(
     *,
     kommune: Kommune,
     sender_system: ITSystem,
@@ -131,7 +134,7 @@ def route_order(
     Refuses a second open order (requested, ordered or established) for the same key."""
     sender_authority = sender_authority or kommune.cvr
     recipient_authority = recipient_authority or kommune.cvr
-    _check_route_parties(
+    check_route_parties(
         kommune=kommune, sender_system=sender_system, recipient_systems=recipient_systems
     )
     with transaction.atomic():
@@ -245,28 +248,119 @@ def _route_request(
     return route
 
 
-def route_transition(
-    *,
-    route: Route,
-    new_status: str,
-    actor: User | None,
-    note: str = "",
-    order_reference: str | None = None,
-    on_date: date | None = None,
-) -> Route:
-    """Move a route one step in its order lifecycle and write the history row.
+# --- the databehandleraftale rule --------------------------------------------------------------
 
-    Refuses a step that ROUTE_TRANSITIONS does not allow, an order without its reference, and a
-    second established route for the same key (the database's partial unique constraint)."""
-    new_status = RouteStatus(new_status)
-    old_status = RouteStatus(route.status)
+# The steps the rule speaks at: ordering (a warning) and establishing (refused in production).
+AGREEMENT_STEPS = (RouteStatus.ORDERED, RouteStatus.ESTABLISHED)
+
+
+class AgreementVerdict(Enum):
+    OK = "ok"
+    # No signed agreement: the step is allowed, and the administrator is told.
+    WARN = "warn"
+    # Production without a signed agreement, allowed on an administrator's stated reason.
+    OVERRIDE = "override"
+    REFUSE = "refuse"
+
+
+def agreement_verdict(
+    *, new_status: str, production: bool, signed: bool, override: str
+) -> AgreementVerdict:
+    """What the databehandleraftale rule says about moving a route to `new_status`.
+
+    Personal data may not reach a vendor's system before the kommune has signed an agreement
+    with the vendor (GDPR art. 28). A route is ordered and tested long before data flows, so
+    ordering, and establishing on exttest or the stand-in, only warn; establishing on a
+    production endpoint (`Endpoint.is_production`) is refused unless an administrator gives a
+    reason. Uploads and pushes check the agreement again (deliveries.access)."""
+    if signed or new_status not in AGREEMENT_STEPS:
+        return AgreementVerdict.OK
+    if new_status == RouteStatus.ESTABLISHED and production:
+        return AgreementVerdict.OVERRIDE if override.strip() else AgreementVerdict.REFUSE
+    return AgreementVerdict.WARN
+
+
+def agreement_text(*, verdict: AgreementVerdict, kommune: Kommune, vendor_name: str) -> str:
+    """The verdict in Danish: what is missing and what to do. Empty for OK."""
+    params = {"kommune": kommune.name, "vendor": vendor_name}
+    if verdict == AgreementVerdict.REFUSE:
+        return (
+            _(
+                "Ruten kan ikke etableres i produktion: der er ingen underskrevet "
+                "databehandleraftale mellem %(kommune)s og %(vendor)s. Registrér den underskrevne "
+                "aftale under Databehandleraftaler i administrationen, eller skriv en begrundelse "
+                "for at etablere ruten alligevel."
+            )
+            % params
+        )
+    if verdict == AgreementVerdict.OVERRIDE:
+        return (
+            _(
+                "Etableres i produktion uden underskrevet databehandleraftale mellem %(kommune)s "
+                "og %(vendor)s, med den angivne begrundelse."
+            )
+            % params
+        )
+    if verdict == AgreementVerdict.WARN:
+        return (
+            _(
+                "Der er ingen underskrevet databehandleraftale mellem %(kommune)s og %(vendor)s. "
+                "Leverandøren kan ikke sende data på ruten, før aftalen er registreret som "
+                "underskrevet under Databehandleraftaler i administrationen."
+            )
+            % params
+        )
+    return ""
+
+
+def route_agreement_signed(route: Route) -> bool:
+    """Whether the route's sending vendor has a signed agreement with its kommune."""
+    return ProcessingAgreement.objects.filter(
+        vendor=route.sender_system.vendor,
+        kommune_id=route.kommune_id,
+        status=AgreementStatus.SIGNED,
+    ).exists()
+
+
+def vendor_name(system: ITSystem) -> str:
+    return system.vendor.name if system.vendor is not None else _("(ingen leverandør)")
+
+
+def _agreement_override_for(*, route: Route, new_status: RouteStatus, override: str) -> str:
+    """The override reason to record when establishing `route` needs one; refuses the step
+    without a reason (ValidationError on `agreement_override`). Empty when the rule lets the
+    step through on its own."""
+    if new_status != RouteStatus.ESTABLISHED or not route.endpoint.is_production:
+        return ""
+    verdict = agreement_verdict(
+        new_status=new_status,
+        production=True,
+        signed=route_agreement_signed(route),
+        override=override,
+    )
+    if verdict == AgreementVerdict.REFUSE:
+        raise ValidationError(
+            {
+                "agreement_override": agreement_text(
+                    verdict=verdict,
+                    kommune=route.kommune,
+                    vendor_name=vendor_name(route.sender_system),
+                )
+            },
+            code="agreement_missing",
+        )
+    return override.strip() if verdict == AgreementVerdict.OVERRIDE else ""
+
+
+def _refuse_step(*, route: Route, new_status: RouteStatus, order_reference: str) -> None:
+    """Refuses a step that ROUTE_TRANSITIONS does not allow, and an order without its
+    reference."""
     if not route.can_move_to(new_status):
         raise ValidationError(
             _("En rute med status «%(old)s» kan ikke flyttes til «%(new)s»."),
             code="transition",
-            params={"old": old_status.label, "new": new_status.label},
+            params={"old": RouteStatus(route.status).label, "new": new_status.label},
         )
-    order_reference = (order_reference or "").strip()
     if new_status == RouteStatus.ORDERED and not (order_reference or route.order_reference):
         raise ValidationError(
             {
@@ -276,6 +370,30 @@ def route_transition(
                 )
             }
         )
+
+
+def route_transition(
+    *,
+    route: Route,
+    new_status: str,
+    actor: User | None,
+    note: str = "",
+    order_reference: str | None = None,
+    on_date: date | None = None,
+    agreement_override: str = "",
+) -> Route:
+    """Move a route one step in its order lifecycle and write the history row.
+
+    Refuses what `_refuse_step` refuses, a second established route for the same key (the
+    database's partial unique constraint), and establishing in production without a signed
+    databehandleraftale unless `agreement_override` gives the reason (history and audit)."""
+    new_status = RouteStatus(new_status)
+    old_status = RouteStatus(route.status)
+    order_reference = (order_reference or "").strip()
+    _refuse_step(route=route, new_status=new_status, order_reference=order_reference)
+    override = _agreement_override_for(
+        route=route, new_status=new_status, override=agreement_override
+    )
     changes: dict[str, object] = {"status": new_status, "updated_at": timezone.now()}
     if order_reference:
         changes["order_reference"] = order_reference
@@ -297,7 +415,16 @@ def route_transition(
                 new_status=new_status,
                 actor=actor,
                 note=note,
+                agreement_override=override,
             )
+            if override:
+                audit_record(
+                    action="route.agreement_override",
+                    obj=route,
+                    after={"status": new_status, "agreement_override": override},
+                    actor=actor,
+                    kommune_id=route.kommune_id,
+                )
             audit_record(
                 action="route.status",
                 obj=route,
@@ -330,52 +457,6 @@ def _duplicate_established(route: Route) -> ValidationError:
             "system": route.sender_system.name,
         },
     )
-
-
-@dataclass
-class BulkOrderResult:
-    created: list[Route] = field(default_factory=list)
-    # (kommune, why it was skipped)
-    skipped: list[tuple[Kommune, str]] = field(default_factory=list)
-
-
-def route_bulk_order(
-    *,
-    kommuner: Iterable[Kommune],
-    data_area: DataArea,
-    sender_system: ITSystem,
-    recipient_systems: Sequence[ITSystem],
-    endpoint: Endpoint,
-    actor: User | None,
-    note: str = "",
-    order_reference: str = "",
-    ordered_on: date | None = None,
-) -> BulkOrderResult:
-    """Order the same data area from the same sender for many kommuner at once (one route per
-    myndighed, each kommune both sender and recipient authority). Kommuner that already have
-    an open route for the key are skipped and reported; the rest are created together."""
-    result = BulkOrderResult()
-    with transaction.atomic():
-        for kommune in kommuner:
-            try:
-                route = route_order(
-                    kommune=kommune,
-                    data_area=data_area,
-                    sender_system=sender_system,
-                    recipient_systems=recipient_systems,
-                    endpoint=endpoint,
-                    actor=actor,
-                    note=note,
-                    order_reference=order_reference,
-                    ordered_on=ordered_on,
-                )
-            except ValidationError as error:
-                if getattr(error, "code", None) != "duplicate_route":
-                    raise
-                result.skipped.append((kommune, " ".join(error.messages)))
-            else:
-                result.created.append(route)
-    return result
 
 
 # --- SFTP keys -------------------------------------------------------------------------------

@@ -6,6 +6,7 @@ app_name = "routes"
 urlpatterns = [
     path("ruter/", views.route_orders, name="route_orders"),
     path("ruter/massebestilling/", views.route_bulk_order, name="route_bulk_order"),
+    path("ruter/statusskift/", views.route_bulk_transition, name="route_bulk_transition"),
     path("ruter/kommune/<str:code>/", views.kommune_routes, name="kommune_routes"),
     path("ruter/kommune/<str:code>/bestil/", views.route_order_create, name="route_order_create"),
     path("ruter/<int:pk>/", views.route_detail, name="route_detail"),

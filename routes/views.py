@@ -9,6 +9,7 @@ Each view starts with one access helper that returns what the user may see or ra
 from __future__ import annotations
 
 from collections.abc import Callable
+from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -24,17 +25,30 @@ from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from flisportal.lib.roles import Role, user_role
-from routes import selectors, services
+from routes import bulk, selectors, services
 from routes.access import kommune_or_404, require_role
 from routes.forms import (
     BulkOrderForm,
+    BulkTransitionFilterForm,
+    BulkTransitionForm,
     KeyGenerateForm,
     KeyUploadForm,
     KommunePickForm,
     RouteOrderForm,
     RouteTransitionForm,
 )
-from routes.models import KeyState, Kommune, Route, RouteStatus, SftpKey, SftpUser, User, Vendor
+from routes.models import (
+    AgreementStatus,
+    KeyState,
+    Kommune,
+    ProcessingAgreement,
+    Route,
+    RouteStatus,
+    SftpKey,
+    SftpUser,
+    User,
+    Vendor,
+)
 
 # The session key that carries a just-created key to the page that shows it once.
 NEW_KEY_SESSION = "routes_new_key"
@@ -140,6 +154,15 @@ def route_order_create(request: HttpRequest, code: str) -> HttpResponse:
                 _("Ruten for %(area)s er registreret som %(status)s.")
                 % {"area": route.data_area.name, "status": route.get_status_display()},
             )
+            if not services.route_agreement_signed(route):
+                messages.warning(
+                    request,
+                    services.agreement_text(
+                        verdict=services.AgreementVerdict.WARN,
+                        kommune=kommune,
+                        vendor_name=services.vendor_name(route.sender_system),
+                    ),
+                )
             return redirect("routes:kommune_routes", code=kommune.code)
     return _kommune_routes_page(request, kommune, form)
 
@@ -153,10 +176,46 @@ def _get_route_for_user(request: HttpRequest, pk: int) -> Route:
     )
 
 
+def _agreement_missing(route: Route) -> tuple[bool, str]:
+    """Whether the page should say that the route's agreement is missing (only while the route
+    is open: a retired or rejected route carries nothing), and where to record it. One query."""
+    if route.status not in services.OPEN_STATUSES:
+        return False, ""
+    found = (
+        ProcessingAgreement.objects.filter(
+            vendor=route.sender_system.vendor, kommune_id=route.kommune_id
+        )
+        .values_list("pk", "status")
+        .first()
+    )
+    if found is not None and found[1] == AgreementStatus.SIGNED:
+        return False, ""
+    link = _agreement_link(
+        found[0] if found else None, route.sender_system.vendor_id, route.kommune_id
+    )
+    return True, link
+
+
+def _needs_override(route: Route, agreement_missing: bool) -> bool:
+    return (
+        agreement_missing and route.status == RouteStatus.ORDERED and route.endpoint.is_production
+    )
+
+
 def _route_detail_page(
-    request: HttpRequest, route: Route, form: RouteTransitionForm | None
+    request: HttpRequest,
+    route: Route,
+    form: RouteTransitionForm | None,
+    agreement: tuple[bool, str],
 ) -> HttpResponse:
     events = route.events.select_related("actor").order_by("at", "pk")
+    agreement_warning = ""
+    if agreement[0]:
+        agreement_warning = services.agreement_text(
+            verdict=services.AgreementVerdict.WARN,
+            kommune=route.kommune,
+            vendor_name=services.vendor_name(route.sender_system),
+        )
     return render(
         request,
         "routes/route_detail.html",
@@ -165,6 +224,8 @@ def _route_detail_page(
             "recipients": list(route.recipient_systems.order_by("name")),
             "events": events,
             "form": form,
+            "agreement_warning": agreement_warning,
+            "agreement_link": agreement[1],
         },
     )
 
@@ -175,11 +236,14 @@ def route_detail(request: HttpRequest, pk: int) -> HttpResponse:
     """A route, its lifecycle history and (for administrators) the form to move it on."""
     route = _get_route_for_user(request, pk)
     form = None
+    missing = _agreement_missing(route)
     if user_role(request.user) == Role.ADMINISTRATOR and route.next_statuses():
         form = RouteTransitionForm(
-            route=route, action=reverse("routes:route_transition", args=[route.pk])
+            route=route,
+            action=reverse("routes:route_transition", args=[route.pk]),
+            needs_override=_needs_override(route, missing[0]),
         )
-    return _route_detail_page(request, route, form)
+    return _route_detail_page(request, route, form, missing)
 
 
 @login_required
@@ -187,8 +251,12 @@ def route_detail(request: HttpRequest, pk: int) -> HttpResponse:
 def route_transition(request: HttpRequest, pk: int) -> HttpResponse:
     user = require_role(request, Role.ADMINISTRATOR)
     route = _get_route_for_user(request, pk)
+    missing = _agreement_missing(route)
     form = RouteTransitionForm(
-        request.POST, route=route, action=reverse("routes:route_transition", args=[route.pk])
+        request.POST,
+        route=route,
+        action=reverse("routes:route_transition", args=[route.pk]),
+        needs_override=_needs_override(route, missing[0]),
     )
     if form.is_valid():
         data = form.cleaned_data
@@ -200,6 +268,7 @@ def route_transition(request: HttpRequest, pk: int) -> HttpResponse:
                 note=data["note"],
                 order_reference=data["order_reference"],
                 on_date=data["on_date"],
+                agreement_override=data.get("agreement_override", ""),
             )
         except ValidationError as error:
             _apply_errors(form, error)
@@ -209,45 +278,141 @@ def route_transition(request: HttpRequest, pk: int) -> HttpResponse:
                 _("Ruten er flyttet til «%(status)s».") % {"status": route.get_status_display()},
             )
             return redirect("routes:route_detail", pk=route.pk)
-    return _route_detail_page(request, route, form)
+    return _route_detail_page(request, route, form, missing)
+
+
+def _agreement_link(agreement_pk: int | None, vendor_id: int | None, kommune_id: int) -> str:
+    """Where an administrator records the missing databehandleraftale: the existing (draft or
+    terminated) agreement in the admin, or a new one with its vendor and kommune filled in."""
+    if agreement_pk is not None:
+        return reverse("admin:routes_processingagreement_change", args=[agreement_pk])
+    query = urlencode({"vendor": vendor_id or "", "kommune": kommune_id})
+    return f"{reverse('admin:routes_processingagreement_add')}?{query}"
+
+
+def _bulk_order_preview(
+    request: HttpRequest, form: BulkOrderForm, plan: bulk.BulkOrderPlan, *, changed: bool = False
+) -> HttpResponse:
+    vendor_id = plan.choices.sender_system.vendor_id
+    rows = [
+        (row, _agreement_link(row.agreement_pk, vendor_id, row.kommune.pk)) for row in plan.rows
+    ]
+    return render(
+        request,
+        "routes/bulk_order_preview.html",
+        {"form": form, "plan": plan, "rows": rows, "changed": changed},
+    )
 
 
 @login_required
 @require_http_methods(["GET", "POST"])
 def route_bulk_order(request: HttpRequest) -> HttpResponse:
-    """Order one data area from one sender for many kommuner at once."""
+    """Order one data area from one sender for many kommuner at once, in two steps: the form
+    shows a preview of every route it would create and every kommune it would skip;
+    «Bekræft» creates exactly that, or shows the plan again if it changed meanwhile."""
     user = require_role(request, Role.ADMINISTRATOR)
-    result = None
-    if request.method == "POST":
-        form = BulkOrderForm(request.POST)
-        if form.is_valid():
-            data = form.cleaned_data
-            try:
-                result = services.route_bulk_order(
-                    kommuner=data["kommuner"],
-                    data_area=data["data_area"],
-                    sender_system=data["sender_system"],
-                    recipient_systems=list(data["recipient_systems"]),
-                    endpoint=data["endpoint"],
-                    actor=user,
-                    note=data["note"],
-                    order_reference=data["order_reference"],
-                    ordered_on=data["ordered_on"],
+    if request.method != "POST":
+        return render(request, "routes/bulk_order.html", {"form": BulkOrderForm()})
+    form = BulkOrderForm(request.POST)
+    if form.is_valid() and "edit" not in request.POST:
+        try:
+            if "confirm" in request.POST:
+                created = bulk.route_bulk_order_confirm(
+                    choices=form.choices(), digest=request.POST.get("digest", ""), actor=user
                 )
-            except ValidationError as error:
-                _apply_errors(form, error)
-            else:
                 messages.success(
                     request,
                     _("%(created)d ruter registreret, %(skipped)d sprunget over.")
-                    % {"created": len(result.created), "skipped": len(result.skipped)},
+                    % {
+                        "created": len(created),
+                        "skipped": len(form.choices().kommuner) - len(created),
+                    },
                 )
-                # The result (which kommuner were skipped, and why) is shown once, right here;
-                # a reload does not re-post because the form below starts empty.
-                form = BulkOrderForm()
-    else:
-        form = BulkOrderForm()
-    return render(request, "routes/bulk_order.html", {"form": form, "result": result})
+                return redirect("routes:route_orders")
+            plan = bulk.route_bulk_order_plan(choices=form.choices(), actor=user)
+            return _bulk_order_preview(request, form, plan)
+        except bulk.PlanChanged as changed:
+            assert isinstance(changed.plan, bulk.BulkOrderPlan)
+            return _bulk_order_preview(request, form, changed.plan, changed=True)
+        except ValidationError as error:
+            _apply_errors(form, error)
+    return render(request, "routes/bulk_order.html", {"form": form})
+
+
+def _bulk_transition_page(
+    request: HttpRequest, filters: BulkTransitionFilterForm, form: BulkTransitionForm
+) -> HttpResponse:
+    routes = filters.filter(bulk.transition_candidates())
+    # Ticked again when the administrator comes back from the preview to change something.
+    selected = set(request.POST.getlist("routes")) if request.method == "POST" else set()
+    return render(
+        request,
+        "routes/bulk_transition.html",
+        {"filters": filters, "form": form, "routes": routes, "selected": selected},
+    )
+
+
+def _bulk_transition_preview(
+    request: HttpRequest,
+    form: BulkTransitionForm,
+    plan: bulk.BulkTransitionPlan,
+    *,
+    changed: bool = False,
+) -> HttpResponse:
+    rows = [
+        (
+            row,
+            _agreement_link(
+                row.route.agreement_pk,  # type: ignore[attr-defined]
+                row.route.sender_system.vendor_id,
+                row.route.kommune_id,
+            ),
+        )
+        for row in plan.rows
+    ]
+    return render(
+        request,
+        "routes/bulk_transition_preview.html",
+        {"form": form, "plan": plan, "rows": rows, "changed": changed},
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def route_bulk_transition(request: HttpRequest) -> HttpResponse:
+    """Move many routes one step together (say ordered → established once KOMBIT has set them
+    up), with one note: pick the routes, see which move and which stay (and why), confirm."""
+    user = require_role(request, Role.ADMINISTRATOR)
+    filters = BulkTransitionFilterForm(request.GET or None)
+    if request.method != "POST":
+        listed = filters.cleaned_data.get("status") if filters.is_valid() else None
+        form = BulkTransitionForm(from_status=listed or RouteStatus.ORDERED)
+        return _bulk_transition_page(request, filters, form)
+    form = BulkTransitionForm(request.POST)
+    if form.is_valid() and "edit" not in request.POST:
+        try:
+            if "confirm" in request.POST:
+                moved = bulk.route_bulk_transition_confirm(
+                    choices=form.choices(), digest=request.POST.get("digest", ""), actor=user
+                )
+                messages.success(
+                    request,
+                    _("%(moved)d ruter flyttet til «%(status)s», %(left)d uændret.")
+                    % {
+                        "moved": len(moved),
+                        "status": RouteStatus(form.cleaned_data["new_status"]).label,
+                        "left": len(form.cleaned_data["routes"]) - len(moved),
+                    },
+                )
+                return redirect("routes:route_bulk_transition")
+            plan = bulk.route_bulk_transition_plan(choices=form.choices(), actor=user)
+            return _bulk_transition_preview(request, form, plan)
+        except bulk.PlanChanged as changed:
+            assert isinstance(changed.plan, bulk.BulkTransitionPlan)
+            return _bulk_transition_preview(request, form, changed.plan, changed=True)
+        except ValidationError as error:
+            _apply_errors(form, error)
+    return _bulk_transition_page(request, filters, form)
 
 
 # --- vendor overview --------------------------------------------------------------------------

@@ -95,6 +95,7 @@ POLICY: dict[str, dict[str, Any]] = {
     # Registry: route orders are the administrators' work.
     "routes:route_orders": ADMIN,
     "routes:route_bulk_order": ADMIN,
+    "routes:route_bulk_transition": ADMIN,
     "routes:kommune_routes": ADMIN,
     "routes:route_order_create": POST_ONLY,
     "routes:route_detail": A_AND_KOMMUNE,

@@ -16,6 +16,7 @@ pytestmark = pytest.mark.django_db
                 "front:coverage",
                 "routes:vendor_overview",
                 "routes:route_bulk_order",
+                "routes:route_bulk_transition",
             ],
             [],
         ),

@@ -222,36 +222,3 @@ def test_a_route_may_go_to_flis_and_the_kommunes_own_lis(
         actor=admin_user,
     )
     assert set(route.recipient_systems.all()) == {flis_system, kbh_lis}
-
-
-def test_bulk_order_creates_one_route_per_myndighed_and_skips_open_ones(
-    ordered_route,
-    kommune_kbh,
-    kommune_aarhus,
-    system_a,
-    flis_system,
-    exttest,
-    personale,
-    admin_user,
-):
-    from routes.models import Kommune
-
-    frederiksberg = Kommune.objects.get(code="147")
-    result = services.route_bulk_order(
-        kommuner=[kommune_kbh, frederiksberg, kommune_aarhus],
-        data_area=personale,
-        sender_system=system_a,
-        recipient_systems=[flis_system],
-        endpoint=exttest,
-        actor=admin_user,
-        note="Nordlys tager tre kommuner i brug.",
-        order_reference="DK-BULK-1",
-    )
-    assert [r.kommune.code for r in result.created] == ["147", "751"]
-    assert [(k.code, "har allerede en rute" in why) for k, why in result.skipped] == [("101", True)]
-    for route in result.created:
-        route.refresh_from_db()
-        assert route.status == "ordered"
-        assert route.sender_authority == route.recipient_authority == route.kommune.cvr
-        assert route.events.count() == 2
-        assert route.events.first().note == "Nordlys tager tre kommuner i brug."
