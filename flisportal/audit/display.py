@@ -49,6 +49,7 @@ OBJECT_PAGES: dict[str, str] = {
 # words of the page. A key missing here is shown as written, so a new one is still visible.
 EXTRA_LABELS: dict[str, Any] = {
     "access_attempts": gettext_lazy("Loginforsøg"),
+    "agreement_override": gettext_lazy("Begrundelse for manglende databehandleraftale"),
     "access_logs": gettext_lazy("Loginlog"),
     "address": gettext_lazy("Adresse"),
     "all": gettext_lazy("Alle"),
@@ -111,6 +112,9 @@ ACTION_LABELS: dict[str, Any] = {
     "outgoingmail.deleted": gettext_lazy("Mails slettet (opbevaring)"),
     "receipt.file_deleted": gettext_lazy("Kvitteringens fil slettet (opbevaring)"),
     "receipt.orphans_deleted": gettext_lazy("Forældreløse kvitteringsfiler slettet"),
+    "route.agreement_override": gettext_lazy(
+        "Rute etableret uden underskrevet databehandleraftale"
+    ),
     "route.order": gettext_lazy("Rute anmodet"),
     "route.status": gettext_lazy("Rutens status ændret"),
     "session.ended": gettext_lazy("Session afsluttet"),
