@@ -66,6 +66,7 @@ def route_orders(request: HttpRequest) -> HttpResponse:
     open_orders = (
         Route.objects.filter(status__in=(RouteStatus.REQUESTED, RouteStatus.ORDERED))
         .select_related("kommune", "data_area", "sender_system__vendor", "endpoint")
+        .with_ordered_since()
         .order_by("kommune__code", "data_area__sort_order", "pk")
     )
     return render(
@@ -146,9 +147,9 @@ def route_order_create(request: HttpRequest, code: str) -> HttpResponse:
 
 def _get_route_for_user(request: HttpRequest, pk: int) -> Route:
     return get_object_or_404(
-        Route.objects.for_user(request.user).select_related(
-            "kommune", "data_area", "sender_system__vendor", "endpoint"
-        ),
+        Route.objects.for_user(request.user)
+        .select_related("kommune", "data_area", "sender_system__vendor", "endpoint")
+        .with_ordered_since(),
         pk=pk,
     )
 
