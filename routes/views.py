@@ -107,7 +107,9 @@ def kommune_routes(request: HttpRequest, code: str) -> HttpResponse:
     require_role(request, Role.ADMINISTRATOR)
     kommune = kommune_or_404(code)
     action = reverse("routes:route_order_create", args=[kommune.code])
-    return _kommune_routes_page(request, kommune, RouteOrderForm(kommune=kommune, action=action))
+    # The onboarding checklist links here with the data area, system and endpoint filled in.
+    form = RouteOrderForm(kommune=kommune, action=action, prefill=request.GET)
+    return _kommune_routes_page(request, kommune, form)
 
 
 @login_required
