@@ -173,6 +173,18 @@ def _grouped_by_kommune(routes: Iterable[Route]) -> list[tuple[str, list[tuple[i
 _Rows = TypeVar("_Rows", bound="QuerySet[Any]")
 
 
+def _no_filter_is_all(field: forms.Field) -> None:
+    """A filter's empty choice reads «Alle» (every row), not Django's dashes."""
+    if isinstance(field, forms.ModelChoiceField):
+        field.empty_label = _("Alle")
+    elif isinstance(field, forms.ChoiceField):
+        # A plain list of pairs here: the filters' choices are never groups or callables.
+        choices = cast(list[tuple[Any, Any]], field.choices)
+        field.choices = [
+            ("", _("Alle")) if value == "" else (value, label) for value, label in choices
+        ]
+
+
 class _ListFilterForm(forms.Form):
     """What the delivery list and the inbox filter on alike: data area, the user's kommuner and
     a period, in small controls."""
@@ -210,6 +222,7 @@ class _ListFilterForm(forms.Form):
             field.widget.attrs["class"] = (
                 "form-select form-select-sm" if is_select else "form-control form-control-sm"
             )
+            _no_filter_is_all(field)
 
     def clean_period(self) -> str:
         value = self.cleaned_data["period"].strip()

@@ -15,11 +15,17 @@ from typing import TYPE_CHECKING, Any, ClassVar, Self
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from deliveries.lifecycle.states import WORKING, DeliveryStatus, can_transition
+from deliveries.lifecycle.states import (
+    PROBLEM,
+    WORKING,
+    DeliveryStatus,
+    can_transition,
+    got_through,
+)
 from deliveries.messages import render
 from flisportal.lib.periods import local_date
 from routes.models import (
@@ -110,6 +116,21 @@ class DeliveryQuerySet(ScopedQuerySet["Delivery"]):
 
     def for_consultant(self, user: User) -> Self:
         return self.filter(kommune__consultants=user)
+
+    def unsettled_problems(self) -> Self:
+        """Deliveries that stopped without reaching the recipient (rejected, refused, failed)
+        and are not settled: no delivery uploaded later for the same route and period got
+        through (`got_through`). A later failure settles nothing, so each failure stays until
+        a success follows it. One NOT EXISTS per row, a seek on the index
+        `delivery_same_file` (route, period, …): no query per row, whatever the history."""
+        later_success = Delivery.objects.filter(
+            got_through(),
+            Q(uploaded_at__gt=OuterRef("uploaded_at"))
+            | Q(uploaded_at=OuterRef("uploaded_at"), pk__gt=OuterRef("pk")),
+            route=OuterRef("route"),
+            period=OuterRef("period"),
+        )
+        return self.filter(status__in=PROBLEM).filter(~Exists(later_success))
 
 
 # Encodings as people name them (the validator records Python's codec names).

@@ -44,6 +44,45 @@ _FILE_RULES = {
         "være parvise."
     ),
 }
+# The rules about one column's values, in the order `rule_codes` gives them, and the rules
+# between columns (deliveries.datacontracts.CROSS_RULES), in words that need no contract: the
+# help page lists every code the validator reports with these (`rule_summaries`). A contract's
+# own limits (which pattern, which values) are on its contract page, by `describe_rule`.
+_COLUMN_RULES = {
+    "required": gettext_noop("Kolonnen skal udfyldes i hver række."),
+    "type": gettext_noop(
+        "Værdien skal have kolonnens type: heltal, tal med kontraktens decimaltegn eller dato "
+        "som ÅÅÅÅ-MM-DD."
+    ),
+    "date": gettext_noop("Datoen skal findes i kalenderen (fx ikke 2023-02-30)."),
+    "pattern": gettext_noop(
+        "Værdien skal have den form, kontrakten beskriver for kolonnen (fx et bestemt antal cifre)."
+    ),
+    "enum": gettext_noop("Værdien skal være en af dem, kontrakten tillader for kolonnen."),
+    "minLength": gettext_noop("Teksten skal have mindst så mange tegn, som kontrakten kræver."),
+    "maxLength": gettext_noop("Teksten må højst have så mange tegn, som kontrakten tillader."),
+    "minimum": gettext_noop(
+        "Værdien må ikke være mindre (eller tidligere) end kontraktens grænse."
+    ),
+    "maximum": gettext_noop("Værdien må ikke være større (eller senere) end kontraktens grænse."),
+}
+_PORTAL_RULES = ("cpr", "kommune", "periode")
+_KEY_AND_CROSS_RULES = {
+    "primaryKey": gettext_noop(
+        "Kombinationen af kontraktens nøglekolonner må kun stå i én række i filen."
+    ),
+    "equals_prefix": gettext_noop("En kolonne skal være de første tegn af en anden kolonne."),
+    "sum_lte": gettext_noop(
+        "Summen af nogle kolonner må ikke være større end en anden kolonne (tomme felter "
+        "tæller som 0)."
+    ),
+    "required_if": gettext_noop(
+        "En kolonne skal udfyldes, når en anden kolonne har bestemte værdier."
+    ),
+    "gte": gettext_noop("En kolonne må ikke ligge før en anden, når begge er udfyldt."),
+    "lte": gettext_noop("En kolonne må ikke ligge efter en anden, når begge er udfyldt."),
+    "date_in_period": gettext_noop("Datoen skal ligge i leverancens måned."),
+}
 # The example period in descriptions: a fixed month, so a description never depends on today.
 EXAMPLE_PERIOD = "202611"
 MONTH_GROUP = "0[1-9]|1[0-2]"
@@ -67,6 +106,18 @@ def describe_rule(contract: dict[str, Any], *, column: str, rule: str) -> str:
         return " ".join(_describe_cross(r) for r in matching)
     spec = _field(contract, column)
     return _describe_column_rule(contract, spec, column, rule)
+
+
+def rule_summaries() -> list[tuple[str, str]]:
+    """Every rule code the validator reports, as (code, words) in the active language: the
+    file as a whole, one column's values, the key, then the rules between columns. The words
+    need no contract (the help page); a report row still says its rule with `describe_rule`."""
+    return [
+        *((code, _(words)) for code, words in _FILE_RULES.items()),
+        *((code, _(words)) for code, words in _COLUMN_RULES.items()),
+        *((code, _portal_rule_words("", code)) for code in _PORTAL_RULES),
+        *((code, _(words)) for code, words in _KEY_AND_CROSS_RULES.items()),
+    ]
 
 
 def rule_words_bilingual(contract: dict[str, Any], *, column: str, rule: str) -> Text:

@@ -13,7 +13,7 @@ from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, NamedTuple
 
 from django.conf import settings
-from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet
+from django.db.models import Count, Prefetch, Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
@@ -110,16 +110,14 @@ def outstanding_counts(rows: QuerySet[ExpectedDelivery]) -> list[StateCount]:
 
 def deliveries_needing_action(user: User | AnonymousUser, *, limit: int) -> list[Delivery]:
     """The user's deliveries of the last PROBLEM_DAYS that stopped without reaching the
-    recipient (rejected, refused, failed) and were not followed by a newer upload for the same
-    route and period, newest first. One query (the status index finds the few recent ones)."""
+    recipient (rejected, refused, failed) and that no later delivery for the same route and
+    period settled by getting through (`DeliveryQuerySet.unsettled_problems`), newest first.
+    One query (the status index finds the few recent ones)."""
     since = timezone.now() - timedelta(days=PROBLEM_DAYS)
-    newer = Delivery.objects.filter(
-        route=OuterRef("route"), period=OuterRef("period"), uploaded_at__gt=OuterRef("uploaded_at")
-    )
     return list(
         Delivery.objects.for_user(user)
-        .filter(status__in=PROBLEM, status_changed_at__gte=since)
-        .filter(~Exists(newer))
+        .unsettled_problems()
+        .filter(status_changed_at__gte=since)
         .select_related("it_system", "data_area", "kommune")
         .only(
             "uuid",

@@ -1,5 +1,6 @@
-"""What the portal tells administrators about the registry: SSH keys about to expire, and
-routes that have waited too long in `ordered`."""
+"""What the portal tells about the registry: administrators of SSH keys about to expire and of
+routes that have waited too long in `ordered`, a kommune's consultants (by their choice) of its
+routes' order steps."""
 
 from __future__ import annotations
 
@@ -11,8 +12,8 @@ from django.db.models import Max
 from django.utils import timezone
 
 from flisportal.lib.periods import local_date
-from flisportal.notifications.models import OutgoingMail
-from flisportal.notifications.services import administrators, notify
+from flisportal.notifications.models import ConsultantEvent, OutgoingMail
+from flisportal.notifications.services import administrators, kommune_consultants, notify
 from routes.models import KEY_EXPIRY_WARNING, KeyState, OrderedWait, Route, RouteStatus, SftpKey
 
 
@@ -95,4 +96,22 @@ def notify_routes_waiting(*, now: datetime | None = None) -> int:
             },
             key=f"{ORDERED_REMINDER_KIND}:{today.isoformat()}",
         )
+    )
+
+
+def notify_route_change(*, route: Route, old: str, new: str, note: str = "") -> list[int]:
+    """A route of a kommune was ordered, established, rejected or retired: to the kommune's
+    consultants who chose route changes. Called by `route_transition` inside its transaction,
+    so the notice exists exactly when the step does; once per route and step."""
+
+    return notify(
+        kind="route_changed",
+        recipients=kommune_consultants(route.kommune_id, ConsultantEvent.ROUTE_CHANGED),
+        context={
+            "route": route,
+            "old": RouteStatus(old).label,
+            "new": RouteStatus(new).label,
+            "note": note,
+        },
+        key=f"route_changed:{route.pk}:{new}",
     )

@@ -40,6 +40,7 @@ from routes.models import (
     SftpUser,
     User,
 )
+from routes.notify import notify_route_change
 
 # Orders that still count: a new order for the same key would duplicate one of these.
 OPEN_STATUSES = (RouteStatus.REQUESTED, RouteStatus.ORDERED, RouteStatus.ESTABLISHED)
@@ -308,22 +309,27 @@ def route_transition(
                 actor=actor,
                 kommune_id=route.kommune_id,
             )
+            notify_route_change(route=route, old=old_status, new=new_status, note=note)
     except IntegrityError:
-        raise ValidationError(
-            _(
-                "Der er allerede en etableret rute for %(endpoint)s, InfRef %(infref)s, "
-                "afsendersystem %(system)s og disse myndigheder. Nedlæg den først."
-            ),
-            code="duplicate_established",
-            params={
-                "endpoint": route.endpoint.name,
-                "infref": route.data_area.infref,
-                "system": route.sender_system.name,
-            },
-        ) from None
+        raise _duplicate_established(route) from None
     for name, value in changes.items():
         setattr(route, name, value)
     return route
+
+
+def _duplicate_established(route: Route) -> ValidationError:
+    return ValidationError(
+        _(
+            "Der er allerede en etableret rute for %(endpoint)s, InfRef %(infref)s, "
+            "afsendersystem %(system)s og disse myndigheder. Nedlæg den først."
+        ),
+        code="duplicate_established",
+        params={
+            "endpoint": route.endpoint.name,
+            "infref": route.data_area.infref,
+            "system": route.sender_system.name,
+        },
+    )
 
 
 @dataclass

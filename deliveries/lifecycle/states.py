@@ -88,6 +88,8 @@ RECEIPT_SETTLED = (S.DISTRIBUTED, S.REFUSED, S.FETCHED)
 # expected period is met, and onboarding's test delivery is done.
 REACHED_RECIPIENT = (S.DISTRIBUTED, S.FETCHED)
 
+# A delivery "got through" (`got_through()` below) when it reached its recipient.
+
 # Between the push and the recipient's fetch: a recorded fetch moves these to `fetched` (`sent`
 # too, since the recipient may fetch before the receipts job has read the platform's receipt).
 AWAITING_FETCH = (S.SENT, S.DISTRIBUTED)
@@ -123,3 +125,11 @@ def awaiting_receipt() -> Q:
     the portal gave up, e.g. when the answer to its upload was lost). A delivery that failed in
     validation was never pushed and can have no receipt."""
     return Q(status=S.SENT) | Q(status=S.FAILED, push_attempts__gt=0, receipt_at__isnull=True)
+
+
+def got_through() -> Q:
+    """Deliveries that got through: their extract reached the recipient (distributed, or even
+    fetched). The one definition of it: a later delivery for the same route and period that
+    got through settles that period's earlier failures, which then leave *Kræver handling*
+    (`DeliveryQuerySet.unsettled_problems`); the expected period is met by the same statuses."""
+    return Q(status__in=REACHED_RECIPIENT)

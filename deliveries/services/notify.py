@@ -1,6 +1,7 @@
 """What the portal tells whom about deliveries: the uploader of a rejected or failed extract,
 administrators of a route whose push fails, consultants and the vendor of a period that is due
-or overdue or a file nobody fetched. The mails themselves are the notifications app's.
+or overdue or a file nobody fetched, and consultants (by their choice) of a rejected, refused
+or fetched extract for their kommune. The mails themselves are the notifications app's.
 """
 
 from __future__ import annotations
@@ -14,12 +15,20 @@ from django.db import transaction
 from deliveries.lifecycle.states import DeliveryStatus
 from deliveries.models import Delivery, ExpectedDelivery, ValidationIssue
 from deliveries.rules import RuleWords
+from flisportal.notifications.models import ConsultantEvent
 from flisportal.notifications.services import (
     Recipient,
     administrators,
     kommune_consultants,
     notify,
 )
+
+# The delivery mails a kommune's consultants may choose to have (for their kommuner).
+_CONSULTANT_EVENTS = {
+    "validation_failed": ConsultantEvent.REJECTED,
+    "push_failed": ConsultantEvent.REFUSED,
+    "fetched": ConsultantEvent.FETCHED,
+}
 
 
 def notify_delivery_status(*, delivery_id: int, old: str, new: str) -> None:
@@ -54,14 +63,15 @@ def notify_delivery_status(*, delivery_id: int, old: str, new: str) -> None:
             {"row": row, "column": column, "rule": rule, "words": words(column, rule)}
             for row, column, rule in issues
         ]
+    recipients = []
     uploader = delivery.uploaded_by
     if uploader is not None and uploader.email and uploader.is_active:
-        notify(
-            kind=kind,
-            recipients=[Recipient(uploader.email, uploader)],
-            context=context,
-            key=f"{kind}:{delivery.pk}:{new}",
-        )
+        recipients.append(Recipient(uploader.email, uploader))
+    event = _CONSULTANT_EVENTS.get(kind)
+    if event is not None:
+        # The kommune's consultants who chose to hear of this (or have it by default).
+        recipients += kommune_consultants(delivery.kommune_id, event)
+    notify(kind=kind, recipients=recipients, context=context, key=f"{kind}:{delivery.pk}:{new}")
     if (old, new) == (S.PUSHING, S.FAILED):
         # Pushes give up only after their retries or on a permanent fault: the route needs a
         # person (a key, a host key, a route at KOMBIT).
@@ -81,7 +91,9 @@ def notify_expected(*, expected_id: int, kind: str) -> None:
         "route__kommune", "route__data_area", "route__sender_system__vendor"
     ).get(pk=expected_id)
     route = expected.route
-    recipients = kommune_consultants(route.kommune_id)
+    # Overdue is a consultant's choice; due soon reaches every consultant (their general cadence).
+    event = ConsultantEvent.OVERDUE if kind == "overdue" else None
+    recipients = kommune_consultants(route.kommune_id, event)
     vendor = route.sender_system.vendor
     if vendor is not None and vendor.contact_email:
         recipients.append(Recipient(vendor.contact_email))

@@ -21,6 +21,7 @@ from django.core.exceptions import FieldDoesNotExist
 from django.db import models
 from django.urls import NoReverseMatch
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from flisportal.audit.models import AuditEntry
 from flisportal.lib.links import link_former
@@ -44,6 +45,110 @@ OBJECT_PAGES: dict[str, str] = {
 }
 
 
+# Keys that are not a field of the entry's model (login sources, retention counts, …), in the
+# words of the page. A key missing here is shown as written, so a new one is still visible.
+EXTRA_LABELS: dict[str, Any] = {
+    "access_attempts": gettext_lazy("Loginforsøg"),
+    "access_logs": gettext_lazy("Loginlog"),
+    "address": gettext_lazy("Adresse"),
+    "all": gettext_lazy("Alle"),
+    "codes_left": gettext_lazy("Koder tilbage"),
+    "count": gettext_lazy("Antal"),
+    "device": gettext_lazy("Enhed"),
+    "devices": gettext_lazy("Enheder"),
+    "expired_before": gettext_lazy("Udløbet før"),
+    "expired_by": gettext_lazy("Udløbet senest"),
+    "fetched_at": gettext_lazy("Hentet"),
+    "file": gettext_lazy("Fil"),
+    "files": gettext_lazy("Filer"),
+    "idempotency_key": gettext_lazy("Idempotensnøgle"),
+    "kind": gettext_lazy("Metode"),
+    "logs_older_than": gettext_lazy("Log ældre end"),
+    "message": gettext_lazy("Besked"),
+    "note": gettext_lazy("Note"),
+    "older_than": gettext_lazy("Ældre end"),
+    "reason": gettext_lazy("Årsag"),
+    "sessions_ended": gettext_lazy("Sessioner afsluttet"),
+    "sha256": gettext_lazy("SHA-256"),
+    "size": gettext_lazy("Størrelse"),
+    "source": gettext_lazy("Adresse"),
+    "staged_files": gettext_lazy("Mellemlagrede filer"),
+    "state": gettext_lazy("Tilstand"),
+    "status": gettext_lazy("Status"),
+    "statuses": gettext_lazy("Statusser"),
+    "token": gettext_lazy("Nøgle"),
+    "token_name": gettext_lazy("Nøglens navn"),
+    "user_agent": gettext_lazy("Browser"),
+    "verdict": gettext_lazy("Dom"),
+}
+# Coded values of those keys, in words.
+EXTRA_VALUES: dict[str, dict[str, Any]] = {
+    "kind": {
+        "totp": gettext_lazy("godkendelsesapp"),
+        "recovery": gettext_lazy("gendannelseskode"),
+        "webauthn": gettext_lazy("sikkerhedsnøgle"),
+        "provider": gettext_lazy("login via identitetsudbyder"),
+    },
+    "reason": {"retention": gettext_lazy("opbevaringstiden er udløbet")},
+}
+
+
+# What each action of the log means, in words; a model's own create/change/delete (the admin's
+# and the signals' entries) are named from the model. An action missing here is shown as written.
+ACTION_LABELS: dict[str, Any] = {
+    "api_token.create": gettext_lazy("API-nøgle oprettet"),
+    "api_token.revoke": gettext_lazy("API-nøgle tilbagekaldt"),
+    "auth.login": gettext_lazy("Logget ind"),
+    "auth.login_failed": gettext_lazy("Mislykket login"),
+    "auth.login_failed_repeated": gettext_lazy("Gentagne mislykkede login"),
+    "axes.deleted": gettext_lazy("Loginforsøg slettet (opbevaring)"),
+    "contract.load": gettext_lazy("Datakontrakt indlæst"),
+    "delivery.create": gettext_lazy("Leverance uploadet"),
+    "delivery.file_deleted": gettext_lazy("Leverancens fil slettet (opbevaring)"),
+    "delivery.status": gettext_lazy("Leverancens status ændret"),
+    "delivery.upload_api": gettext_lazy("Leverance uploadet via API"),
+    "filecheck.deleted": gettext_lazy("Filkontroller slettet (opbevaring)"),
+    "outgoingmail.deleted": gettext_lazy("Mails slettet (opbevaring)"),
+    "receipt.file_deleted": gettext_lazy("Kvitteringens fil slettet (opbevaring)"),
+    "receipt.orphans_deleted": gettext_lazy("Forældreløse kvitteringsfiler slettet"),
+    "route.order": gettext_lazy("Rute anmodet"),
+    "route.status": gettext_lazy("Rutens status ændret"),
+    "session.ended": gettext_lazy("Session afsluttet"),
+    "sftp_key.create": gettext_lazy("SSH-nøgle oprettet"),
+    "sftp_key.state": gettext_lazy("SSH-nøglens tilstand ændret"),
+    "sso.login": gettext_lazy("Logget ind via identitetsudbyder"),
+    "sso.refused": gettext_lazy("Login via identitetsudbyder afvist"),
+    "sso.role_mapped": gettext_lazy("Rolle tildelt via identitetsudbyder"),
+    "twofactor.device_removed": gettext_lazy("Totrinsenhed fjernet"),
+    "twofactor.enrolled": gettext_lazy("Totrinsenhed tilføjet"),
+    "twofactor.failed": gettext_lazy("Forkert totrinskode"),
+    "twofactor.recovery_code_used": gettext_lazy("Gendannelseskode brugt"),
+    "twofactor.recovery_codes_renewed": gettext_lazy("Nye gendannelseskoder"),
+    "twofactor.role_requirement": gettext_lazy("Krav om totrinslogin ændret"),
+    "twofactor.verified": gettext_lazy("Totrinslogin gennemført"),
+    "uploadbatch.deleted": gettext_lazy("Samlede uploads slettet (opbevaring)"),
+    "user.offboarded": gettext_lazy("Bruger deaktiveret"),
+}
+MODEL_ACTIONS: dict[str, Any] = {
+    "create": gettext_lazy("%(model)s oprettet"),
+    "change": gettext_lazy("%(model)s ændret"),
+    "delete": gettext_lazy("%(model)s slettet"),
+}
+
+
+def action_label(action: str) -> str:
+    """The action in words: «Rutens status ændret» for `route.status`, «Kommune ændret» for
+    `routes.kommune.change`."""
+    if action in ACTION_LABELS:
+        return str(ACTION_LABELS[action])
+    label, _dot, verb = action.rpartition(".")
+    model = _model(label)
+    if model is None or verb not in MODEL_ACTIONS:
+        return action
+    name = str(model._meta.verbose_name)
+    return str(MODEL_ACTIONS[verb]) % {"model": name[:1].upper() + name[1:]}
+
+
 @dataclass(frozen=True)
 class FieldRow:
     label: str
@@ -55,6 +160,7 @@ class FieldRow:
 @dataclass(frozen=True)
 class EntryView:
     entry: AuditEntry
+    action_text: str
     at_text: str
     object_url: str
     rows: list[FieldRow]
@@ -144,7 +250,7 @@ def _text(
 
 def _label(key: str, field: models.Field[Any, Any] | None) -> str:
     if field is None:
-        return key
+        return str(EXTRA_LABELS.get(key, key))
     text = str(field.verbose_name)
     return text[:1].upper() + text[1:]
 
@@ -163,13 +269,40 @@ def _rows(entry: AuditEntry, names: dict[str, dict[str, str]]) -> list[FieldRow]
         rows.append(
             FieldRow(
                 label=_label(key, field),
-                before=_text(before.get(key), field, names) if key in before else "",
-                after=_text(after.get(key), field, names) if key in after else "",
+                before=_value_text(key, before, field, names),
+                after=_value_text(key, after, field, names),
                 # Only an update changes a field; a creation or a deletion shows one side.
                 changed=both and before.get(key) != after.get(key),
             )
         )
     return rows
+
+
+def _value_text(
+    key: str, side: dict[str, Any], field: models.Field[Any, Any] | None, names: dict[str, Any]
+) -> str:
+    if key not in side:
+        return ""
+    value = side[key]
+    if field is None:
+        words = EXTRA_VALUES.get(key, {})
+        if isinstance(value, str) and value in words:
+            return str(words[value])
+        moment = _moment(value)
+        if moment is not None:
+            return local_time_text(moment, seconds=False)
+    return _text(value, field, names)
+
+
+def _moment(value: Any) -> datetime | None:
+    """An ISO date-time with its zone, as workflows write times into an entry's extra keys."""
+    if not isinstance(value, str) or "T" not in value:
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return moment if moment.tzinfo is not None else None
 
 
 def _object_links() -> dict[str, Callable[..., str]]:
@@ -196,6 +329,7 @@ def entry_views(entries: list[AuditEntry]) -> list[EntryView]:
         views.append(
             EntryView(
                 entry=entry,
+                action_text=action_label(entry.action),
                 at_text=local_time_text(entry.at),
                 object_url=url,
                 rows=_rows(entry, names),

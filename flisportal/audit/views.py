@@ -17,7 +17,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET
 
-from flisportal.audit.display import entry_views
+from flisportal.audit.display import action_label, entry_views
 from flisportal.audit.models import AuditEntry
 from flisportal.lib.csvexport import csv_download, stamped
 from flisportal.lib.roles import Role, user_role
@@ -45,7 +45,9 @@ class AuditFilterForm(forms.Form):
         super().__init__(*args, **kwargs)
         field = self.fields["action"]
         assert isinstance(field, forms.ChoiceField)
-        field.choices = [("", _("Alle handlinger")), *((a, a) for a in actions)]
+        # In words, in alphabetical order of the words; the value stays the stored code.
+        named = sorted(((action, action_label(action)) for action in actions), key=lambda c: c[1])
+        field.choices = [("", _("Alle handlinger")), *named]
         field.error_messages["invalid_choice"] = _(
             "Handlingen %(value)s findes ikke i loggen. Vælg en handling på listen."
         )

@@ -11,5 +11,6 @@ urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
     path("daekning/", views.coverage, name="coverage"),
     path("daekning.csv", views.coverage_csv, name="coverage_csv"),
+    path("hjaelp/", views.help_view, name="help"),
     path("ibrugtagning/<int:vendor_pk>/<str:code>/", views.onboarding, name="onboarding"),
 ]

@@ -1,5 +1,5 @@
-"""The pages that read several apps: each role's start page, the onboarding checklist, the
-coverage dashboard (+ CSV), Driftsstatus, /healthz and the error pages.
+"""The pages that read several apps: each role's start page, the help page, the onboarding
+checklist, the coverage dashboard (+ CSV), Driftsstatus, /healthz and the error pages.
 
 Each view starts with one access helper that returns what the user may see or raises 404 (not
 403: a user outside a row's scope must not learn that it exists).
@@ -40,6 +40,7 @@ from flisportal.front.coverage import (
     coverage_stamp,
 )
 from flisportal.front.forms import CoverageFilterForm
+from flisportal.front.help import help_page
 from flisportal.front.onboarding import onboarding_checklist
 from flisportal.lib.csvexport import csv_download, stamped
 from flisportal.lib.periods import period_of
@@ -74,6 +75,17 @@ def start(request: HttpRequest) -> HttpResponse:
             "batch_upload_url": batch_upload_url_for(request.user),
         }
     return render(request, START_TEMPLATES[role], context)
+
+
+# --- help -------------------------------------------------------------------------------------
+
+
+@login_required
+@require_GET
+def help_view(request: HttpRequest) -> HttpResponse:
+    """Hjælp: what the portal's statuses, verdicts and codes mean, and the monthly cycle. The
+    same page for every role (a user without a role meets the words too, in mails)."""
+    return render(request, "front/help.html", {"help": help_page()})
 
 
 # --- onboarding checklist ---------------------------------------------------------------------

@@ -4,11 +4,16 @@ send is retried by a worker and visible to administrators."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+
+if TYPE_CHECKING:
+    from django.utils.functional import _StrOrPromise  # a lazy gettext string (stubs only)
 
 
 class Cadence(models.TextChoices):
@@ -16,8 +21,39 @@ class Cadence(models.TextChoices):
     DIGEST = "digest", _("daglig opsamling")
 
 
+class ConsultantEvent(models.TextChoices):
+    """What a kommune consultant may choose to hear of, for their own kommuner. The names are
+    the subscription's, not a delivery's statuses: the deliveries and routes apps map their
+    changes onto them."""
+
+    OVERDUE = "overdue", _("frist overskredet")
+    REJECTED = "rejected", _("afvist ved validering")
+    REFUSED = "refused", _("ikke modtaget af Serviceplatformen")
+    FETCHED = "fetched", _("hentet af modtageren")
+    ROUTE_CHANGED = "route_changed", _("ruteændringer")
+
+
+class EventChoice(models.TextChoices):
+    OFF = "off", _("ingen mail")
+    IMMEDIATE = "immediate", _("straks")
+    DIGEST = "digest", _("daglig opsamling")
+
+
+# A consultant who never chose still hears of what needs someone to act (a missing, rejected or
+# refused extract for their kommune); news that is only good news or paperwork waits for a choice.
+CONSULTANT_DEFAULT_ON = frozenset(
+    {ConsultantEvent.OVERDUE, ConsultantEvent.REJECTED, ConsultantEvent.REFUSED}
+)
+
+
+def _event_field(label: _StrOrPromise) -> models.CharField:
+    # Blank: not chosen yet, so the default of CONSULTANT_DEFAULT_ON applies (and can change).
+    return models.CharField(label, max_length=10, blank=True, choices=EventChoice.choices)
+
+
 class NotificationPreference(models.Model):
-    """How one person wants the portal's mails. No row means immediate mails."""
+    """How one person wants the portal's mails. No row means immediate mails, and for a
+    consultant the defaults of CONSULTANT_DEFAULT_ON."""
 
     user = models.OneToOneField(
         settings.AUTH_USER_MODEL,
@@ -28,6 +64,13 @@ class NotificationPreference(models.Model):
     cadence = models.CharField(
         _("levering"), max_length=10, choices=Cadence.choices, default=Cadence.IMMEDIATE
     )
+    # A kommune consultant's choice per event, for all of their kommuner (field name = the
+    # ConsultantEvent value).
+    overdue = _event_field(_("frist overskredet"))
+    rejected = _event_field(_("afvist ved validering"))
+    refused = _event_field(_("ikke modtaget af Serviceplatformen"))
+    fetched = _event_field(_("hentet af modtageren"))
+    route_changed = _event_field(_("ruteændringer"))
 
     class Meta:
         verbose_name = _("notifikationsvalg")
@@ -35,6 +78,15 @@ class NotificationPreference(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user}: {self.get_cadence_display()}"
+
+    def event_choice(self, event: str) -> str:
+        """What this person chose for a consultant event: off, immediate or digest. Not chosen
+        yet: the events of CONSULTANT_DEFAULT_ON come at the person's general cadence, the rest
+        not at all."""
+        chosen: str = getattr(self, ConsultantEvent(event).value)
+        if chosen:
+            return chosen
+        return self.cadence if event in CONSULTANT_DEFAULT_ON else EventChoice.OFF
 
 
 class MailStatus(models.TextChoices):

@@ -27,6 +27,8 @@ from flisportal.lib.backoff import backoff_seconds
 from flisportal.lib.queues import DEFAULT, enqueue_in_on_commit, enqueue_on_commit
 from flisportal.notifications.models import (
     Cadence,
+    ConsultantEvent,
+    EventChoice,
     MailStatus,
     NotificationPreference,
     OutgoingMail,
@@ -43,6 +45,9 @@ class Recipient:
     email: str
     # A person with a preference; None for an address only (a vendor's contact mailbox).
     user: Any = None  # the portal's user model (AUTH_USER_MODEL)
+    # Immediate or digest as decided for this notice (a consultant's choice for one event);
+    # None: the person's general choice.
+    cadence: str | None = None
 
 
 def administrators() -> list[Recipient]:
@@ -52,13 +57,31 @@ def administrators() -> list[Recipient]:
     ]
 
 
-def kommune_consultants(kommune_id: int) -> list[Recipient]:
-    return [
-        Recipient(u.email, u)
-        for u in get_user_model()
-        .objects.filter(kommuner=kommune_id, is_active=True, is_staff=False)
+def kommune_consultants(kommune_id: int, event: ConsultantEvent | None = None) -> list[Recipient]:
+    """The consultants of one kommune who are to hear of a notice, each with how.
+
+    The one place that decides which consultant hears what: with an `event`, each consultant's
+    choice for it (NotificationPreference.event_choice: off, immediate or digest, with its
+    defaults); without one (due soon, not fetched), every consultant at their general cadence.
+    Only active people with an address, who act as consultants (not administrators or vendor
+    staff, who see the kommune for other reasons), of this kommune."""
+    people = (
+        get_user_model()
+        .objects.filter(kommuner=kommune_id, is_active=True, is_staff=False, vendor__isnull=True)
         .exclude(email="")
-    ]
+        .select_related("notification_preference")
+        .order_by("pk")
+    )
+    recipients = []
+    for person in people:
+        preference = getattr(person, "notification_preference", None) or NotificationPreference()
+        if event is None:
+            recipients.append(Recipient(person.email, person))
+            continue
+        choice = preference.event_choice(event)
+        if choice != EventChoice.OFF:
+            recipients.append(Recipient(person.email, person, cadence=choice))
+    return recipients
 
 
 def render_mail(*, kind: str, context: dict[str, Any]) -> tuple[str, str, str]:
@@ -92,7 +115,10 @@ def notify(
     subject, text, html = render_mail(kind=kind, context=context)
     created = []
     for recipient in unique.values():
-        digest = recipient.user is not None and recipient.user.pk in digest_users
+        if recipient.cadence is not None:
+            digest = recipient.cadence == Cadence.DIGEST
+        else:
+            digest = recipient.user is not None and recipient.user.pk in digest_users
         try:
             # A savepoint: a duplicate key must not spoil the caller's transaction.
             with transaction.atomic():

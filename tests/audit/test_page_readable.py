@@ -4,6 +4,7 @@ the object's page; the action filter is a list of the actions in the log."""
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 
 import pytest
@@ -11,9 +12,11 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
+from flisportal.audit.display import ACTION_LABELS
 from flisportal.audit.services import audit_record
 from tests import factories
 from tests.helpers.pages import csv_rows
+from tests.helpers.processes import ROOT
 
 pytestmark = pytest.mark.django_db
 
@@ -81,6 +84,39 @@ def test_entries_of_several_models_show_danish_labels_and_no_raw_dict(
     assert "2026-07-01T10:05" not in html
 
 
+def test_keys_that_are_not_model_fields_are_labelled_and_coded_values_in_words(client, admin_user):
+    """Rule: the extra keys workflows write beside the model's fields (how a login was
+    verified, from where, a retention's reason and time) have Danish labels and words; an
+    unknown key is still shown as written."""
+    audit_record(
+        action="twofactor.verified",
+        obj=admin_user,
+        after={"kind": "totp", "source": "192.0.2.7", "brand_new_key": "x"},
+        at=SUMMER,
+    )
+    audit_record(
+        action="deliveries.receipt.delete",
+        obj=admin_user,
+        after={"reason": "retention", "fetched_at": SUMMER.isoformat()},
+        at=SUMMER,
+    )
+    client.force_login(admin_user)
+    response = client.get(reverse("audit:log"))
+    rows = {
+        view.entry.action: {row.label: row.after for row in view.rows}
+        for view in response.context["views"]
+    }
+    assert rows["twofactor.verified"] == {
+        "Metode": "godkendelsesapp",
+        "Adresse": "192.0.2.7",
+        "brand_new_key": "x",
+    }
+    assert rows["deliveries.receipt.delete"] == {
+        "Årsag": "opbevaringstiden er udløbet",
+        "Hentet": "01.07.2026 12:05",
+    }
+
+
 def test_changed_fields_are_marked_and_objects_link_to_their_page(
     client, admin_user, several_models
 ):
@@ -122,12 +158,14 @@ def test_action_filter_is_a_list_of_the_actions_present(client, admin_user, seve
     client.force_login(admin_user)
     response = client.get(reverse("audit:log"))
     choices = [value for value, _label in response.context["form"].fields["action"].choices]
+    # In alphabetical order of their words: Bruger ændret, Leverandør oprettet, Logget ind,
+    # Rute ændret.
     assert choices == [
         "",
-        "auth.login",
-        "routes.route.change",
         "routes.user.change",
         "routes.vendor.create",
+        "auth.login",
+        "routes.route.change",
     ]
     assert '<select name="action"' in response.content.decode()
     chosen = client.get(reverse("audit:log"), {"action": "routes.user.change"})
@@ -168,3 +206,29 @@ def test_consultant_action_list_names_only_actions_they_may_see(
     response = client.get(reverse("audit:log"))
     choices = [value for value, _label in response.context["form"].fields["action"].choices]
     assert choices == ["", "routes.route.change"]
+
+
+def test_actions_are_named_in_words_in_the_table_and_the_filter(client, admin_user, several_models):
+    """Rule: an action reads as words («Rutens status ændret», «Leverandør oprettet») in the
+    table and in the filter's choices; the stored code stays beside it for searching."""
+    audit_record(action="route.status", obj=several_models, after={"status": "established"})
+    client.force_login(admin_user)
+    response = client.get(reverse("audit:log"))
+    views = {view.entry.action: view.action_text for view in response.context["views"]}
+    assert views["route.status"] == "Rutens status ændret"
+    assert views["routes.vendor.create"] == "Leverandør oprettet"
+    assert views["routes.user.change"] == "Bruger ændret"
+    choices = dict(response.context["form"].fields["action"].choices)
+    assert choices["route.status"] == "Rutens status ændret"
+    assert "<code>route.status</code>" in response.content.decode()
+
+
+def test_every_action_the_code_writes_has_words():
+    """Rule: each fixed action name passed to audit_record in the portal's code is in
+    ACTION_LABELS, so no new action reaches the page as a bare code."""
+    written = set()
+    for app in ("flisportal", "routes", "deliveries"):
+        for path in (ROOT / app).rglob("*.py"):
+            written.update(re.findall(r'action="([a-z_]+\.[a-z_.]+)"', path.read_text()))
+    assert written, "no action found: the pattern no longer matches the code"
+    assert sorted(written - set(ACTION_LABELS)) == []

@@ -194,3 +194,13 @@ def test_filtering_again_keeps_the_chosen_order(client, own, vendor_a_user):
     html = client.get(reverse(LIST), {"sortering": "-periode"}).content.decode()
     assert '<input type="hidden" name="sortering" value="-periode">' in html
     assert 'name="sortering"' not in client.get(reverse(LIST)).content.decode()
+
+
+def test_a_filters_empty_choice_reads_alle(client, own, vendor_a_user):
+    """Rule: a filter left empty shows every row, and says so («Alle»), not Django's dashes."""
+    client.force_login(vendor_a_user)
+    html = client.get(reverse(LIST)).content.decode()
+    for name in ("data_area", "kommune", "status", "it_system", "endpoint"):
+        select = html.split(f'name="{name}"', 1)[1].split("</select>", 1)[0]
+        assert '<option value="" selected>Alle</option>' in select, name
+    assert "---------" not in html

@@ -186,7 +186,10 @@ def test_start_page_shows_the_most_urgent_owed_periods(client, owed, vendor_a_us
         owed["personale"].pk,
     ]
     assert overview.outstanding == 3
-    assert "Se alle 3 udestående" in page.content.decode()
+    html = page.content.decode()
+    assert "Se alle 3 udestående" in html
+    # Each state's badge leads to its entry on the help page.
+    assert 'href="/hjaelp/#forventet-overskredet"' in html
 
 
 def test_start_page_says_when_nothing_is_owed(client, upload_route, vendor_a_user):
@@ -214,9 +217,10 @@ def test_deliveries_needing_action(
         assert [d.pk for d in problems] == [failed.pk, rejected.pk]
     assert start_page(client, vendor_b_user).context["overview"].problems == []
 
-    # A newer upload for the same route and period is the answer to the rejected one.
+    # A newer upload for the same route and period that got through settles the rejected one.
     with time_machine.travel(NOW + timedelta(minutes=5), tick=False):
-        make_delivery(upload_route, vendor_a_user, "a2", period="2026-10")
+        answer = make_delivery(upload_route, vendor_a_user, "a2", period="2026-10")
+        walk_to(answer, S.VALIDATING, S.VALID, S.PUSHING, S.SENT, S.DISTRIBUTED)
         page = start_page(client, vendor_a_user)
     assert [d.pk for d in page.context["overview"].problems] == [failed.pk]
     html = page.content.decode()

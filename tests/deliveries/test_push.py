@@ -147,6 +147,9 @@ def test_route_not_established_at_the_platform_gives_refused_with_the_code(
     body = client.get(reverse("deliveries:detail", args=[delivery.uuid])).content.decode()
     assert "afvist af Serviceplatformen" in body
     assert "<code>402</code>" in body
+    # The code and the status each lead to their entry on the help page.
+    assert 'href="/hjaelp/#platform-4xx"' in body
+    assert 'href="/hjaelp/#status-afvist-af-serviceplatformen"' in body
 
 
 @pytest.mark.parametrize("closed", ["route_retired", "agreement_terminated"])

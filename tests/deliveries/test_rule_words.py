@@ -159,9 +159,14 @@ def test_report_csv_has_the_rule_code_and_its_description(client, rejected, vend
 def test_delivery_page_shows_the_words_with_the_code_small(client, rejected, vendor_a_user):
     client.force_login(vendor_a_user)
     page = client.get(reverse("deliveries:detail", args=[rejected.uuid])).content.decode()
-    assert 'Et af: fuldtid, deltid. <code class="small text-muted d-block">enum</code>' in page
+    assert (
+        'Et af: fuldtid, deltid. <span class="d-block"><code class="small text-muted">enum</code>'
+        in page
+    )
     # The summary per rule says it in words too.
     assert 'Et af: fuldtid, deltid.</a> <code class="small text-muted">enum</code>' in page
+    # Each code links to its entry on the help page (the summary's row and the listed errors').
+    assert page.count('href="/hjaelp/#regel-enum"') >= 2
 
 
 def test_contract_page_and_report_use_the_same_words(client, rejected, vendor_a_user):

@@ -87,6 +87,7 @@ POST_ONLY = _everyone(NOT_ALLOWED)
 # What a GET answers, per URL name and role.
 POLICY: dict[str, dict[str, Any]] = {
     "front:start": _everyone(OK),
+    "front:help": _everyone(OK),
     # Driftsstatus: queues, workers, endpoints and host keys are operations' business.
     "front:drift": ADMIN,
     # Kør nu: POST only, for administrators (tests/front/test_drift_actions.py).

@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 
 from tests.helpers.processes import ROOT
+from tests.helpers.twofactor import code_of
 
 CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = ROOT / "test-artifacts"
@@ -82,3 +83,17 @@ def launch_chromium(playwright: Any) -> Any:
         ],
         headless=True,
     )
+
+
+def log_in(page: Any, url: str, username: str, password: str, *, device: Any = None) -> None:
+    """Logs in through the login page, and with the authenticator `device`'s current code when
+    the portal asks for one (administrators); ends on the start page."""
+    page.goto(f"{url}/konto/login/")
+    page.fill("#id_username", username)
+    page.fill("#id_password", password)
+    page.click("button[type=submit]:has-text('Log ind')")
+    if device is not None:
+        page.wait_for_url(f"{url}/konto/2fa/kode/**")
+        page.fill("input[name=token]", code_of(device))
+        page.click("#code-submit")
+    page.locator("h1").filter(has_text="Forside").wait_for()

@@ -120,9 +120,10 @@ def test_distributed_and_fetched_mails_to_the_uploader(make_delivery, upload_rou
     assert all(m.to == ["uploader@leverandoer-a.dk"] for m in mail.outbox)
 
 
-def test_push_failed_mails_the_uploader_and_the_administrators(
+def test_push_failed_mails_the_uploader_the_administrators_and_the_kommunes_consultant(
     make_delivery, upload_route, uploader, people
 ):
+    # The consultant of København has made no choice: refusals reach them by default.
     delivery = make_delivery(upload_route, uploader, "x")
     walk_to(delivery, S.VALIDATING, S.VALID, S.PUSHING)
     from deliveries.lifecycle.transitions import delivery_transition
@@ -136,7 +137,7 @@ def test_push_failed_mails_the_uploader_and_the_administrators(
     )
     send_all()
     by_to = {m.to[0]: m for m in mail.outbox}
-    assert set(by_to) == {"uploader@leverandoer-a.dk", "admin@flisportal.dk"}
+    assert set(by_to) == {"uploader@leverandoer-a.dk", "admin@flisportal.dk", "konsulent@kk.dk"}
     assert by_to["uploader@leverandoer-a.dk"].subject.startswith("Afsendelse fejlet: Dagtilbud")
     assert "Godkendelse afvist" in by_to["uploader@leverandoer-a.dk"].body
     assert by_to["admin@flisportal.dk"].subject == (

@@ -28,6 +28,9 @@
       badge.className = "badge text-bg-" + file.badge;
       badge.textContent = file.status_label;
       badge.dataset.status = file.status;
+      // The «?» beside the badge explains the status it was rendered with: gone once that moves.
+      var help = cell.querySelector(".help-link");
+      if (help && help.dataset.for !== file.status) { help.remove(); }
     });
   }
 
