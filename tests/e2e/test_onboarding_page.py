@@ -18,9 +18,9 @@ from playwright.sync_api import Page, expect
 from routes import services
 from routes.models import Endpoint, RouteStatus, User, Vendor
 from tests import factories
+from tests.helpers.admin_browser import log_in_administrator
 from tests.helpers.browser import ARTIFACTS
 from tests.helpers.liveportal import portal_in_thread
-from tests.helpers.twofactor import authenticator, code_of
 
 pytestmark = pytest.mark.e2e
 
@@ -70,20 +70,13 @@ def shot(page: Page, name: str) -> None:
 
 
 def test_the_administrator_reads_the_checklist_in_words_with_links(
-    transactional_db: None, browser
+    transactional_db: None, django_db_serialized_rollback: None, browser
 ) -> None:
     admin, vendor = onboarding_world()
-    device = authenticator(admin)
     context = browser.new_context(locale="da-DK", viewport={"width": 1366, "height": 768})
     page = context.new_page()
     with portal_in_thread() as url:
-        page.goto(f"{url}/konto/login/")
-        page.fill("#id_username", admin.username)
-        page.fill("#id_password", PASSWORD)
-        page.click("button[type=submit]:has-text('Log ind')")
-        page.fill("#id_token", code_of(device))
-        page.press("#id_token", "Enter")
-        page.wait_for_load_state()
+        log_in_administrator(page, url, admin, PASSWORD)
         page.goto(f"{url}/ibrugtagning/{vendor.pk}/101/")
 
         expect(page.locator("h1")).to_contain_text(
