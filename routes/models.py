@@ -506,15 +506,11 @@ ROUTE_TRANSITIONS: dict[str, tuple[str, ...]] = {
 
 @dataclass(frozen=True)
 class OrderedWait:
-    """How long a route has waited in `ordered`: since the event that ordered it, in whole
-    calendar days in Denmark (ordered yesterday evening is one day, whatever the hour)."""
+    """How long a route has waited in `ordered`, in whole calendar days in Denmark (ordered
+    yesterday evening is one day, whatever the hour)."""
 
-    since: datetime
+    since_date: date
     days: int
-
-    @property
-    def since_date(self) -> date:
-        return local_date(self.since)
 
     @property
     def too_long(self) -> bool:
@@ -713,12 +709,20 @@ class Route(models.Model):
     def ordered_wait(self, now: datetime | None = None) -> OrderedWait | None:
         """Since when an `ordered` route has waited to be established, and for how many
         calendar days in Denmark; None for a route in any other state, or one read without
-        `RouteQuerySet.with_ordered_since()` (or ordered before the history was kept)."""
+        `RouteQuerySet.with_ordered_since()` (or ordered before the history was kept).
+
+        From the day of the history row that ordered it, or from the order date recorded with
+        that step (`ordered_on`) when it is earlier: an administrator who records on the 3rd an
+        order placed with KOMBIT on the 1st says it has waited since the 1st, and the route's
+        page shows both dates, which must agree."""
         since = getattr(self, "ordered_since", None)
         if self.status != RouteStatus.ORDERED or since is None:
             return None
-        days = (local_date(now or timezone.now()) - local_date(since)).days
-        return OrderedWait(since=since, days=max(days, 0))
+        since_date = local_date(since)
+        if self.ordered_on is not None and self.ordered_on < since_date:
+            since_date = self.ordered_on
+        days = (local_date(now or timezone.now()) - since_date).days
+        return OrderedWait(since_date=since_date, days=max(days, 0))
 
     @property
     def waiting(self) -> OrderedWait | None:

@@ -57,7 +57,7 @@ def routes_waiting_too_long(*, now: datetime) -> list[tuple[Route, OrderedWait]]
         wait = route.ordered_wait(now)
         if wait is not None and wait.days >= days:
             waiting.append((route, wait))
-    return sorted(waiting, key=lambda item: (item[1].since, item[0].pk))
+    return sorted(waiting, key=lambda item: (item[1].since_date, item[0].pk))
 
 
 def _step_day(wait: OrderedWait) -> date:

@@ -17,13 +17,14 @@ pytestmark = pytest.mark.django_db
 ORDERED_AT = local(2026, 10, 20, 9, 30)
 # 14 days later in Denmark: the default reminder (FLISPORTAL_ORDERED_REMINDER_DAYS) is reached.
 NOW = local(2026, 11, 3, 8, 0)
+SHOWN = "siden 20.10.2026 · i 14 dage · venter længe"
 
 
 @pytest.fixture
 def order(kommune_kbh, system_a, flis_system, exttest, personale, admin_user):
     """Orders the Personale route on exttest for København through the services at `at`."""
 
-    def make(*, at, kommune=kommune_kbh, reference="DK-1"):
+    def make(*, at, kommune=kommune_kbh, reference="DK-1", ordered_on=None):
         with time_machine.travel(at, tick=False):
             return services.route_order(
                 kommune=kommune,
@@ -33,6 +34,7 @@ def order(kommune_kbh, system_a, flis_system, exttest, personale, admin_user):
                 endpoint=exttest,
                 actor=admin_user,
                 order_reference=reference,
+                ordered_on=ordered_on,
             )
 
     return make
@@ -59,14 +61,29 @@ def test_a_reorder_after_rejection_counts_from_its_own_order(order, admin_user):
 
 def test_the_newest_of_several_ordering_events_counts(order):
     route = order(at=local(2026, 9, 1, 10, 0))
-    # History with more ordering rows (imported, or recorded late): the newest time decides, not
-    # the first row nor the last row written.
+    # History with more ordering rows (imported, without an order date on the route): the newest
+    # time decides, not the first row nor the last row written.
+    Route.objects.filter(pk=route.pk).update(ordered_on=None)
     for at in (ORDERED_AT, local(2026, 8, 1, 12, 0)):
         RouteEvent.objects.create(
             route=route, old_status=RouteStatus.REQUESTED, new_status=RouteStatus.ORDERED, at=at
         )
     wait = read(route).ordered_wait(NOW)
     assert wait is not None and wait.since_date == date(2026, 10, 20)
+
+
+def test_an_order_recorded_late_counts_from_its_order_date(order, admin_client, kommune_aarhus):
+    # Recorded on 3 November, placed with KOMBIT on 20 October: the route's page says «Bestilt
+    # 20.10.2026», and the wait must agree with it.
+    route = order(at=NOW, ordered_on=date(2026, 10, 20))
+    wait = read(route).ordered_wait(NOW)
+    assert wait is not None and (wait.since_date, wait.days) == (date(2026, 10, 20), 14)
+    with time_machine.travel(NOW, tick=False):
+        html = admin_client.get(reverse("routes:route_detail", args=[route.pk])).content.decode()
+    assert SHOWN in html
+    # A date after the recording does not shorten the wait.
+    later = order(at=NOW, kommune=kommune_aarhus, ordered_on=date(2026, 11, 10))
+    assert read(later).ordered_wait(NOW).since_date == date(2026, 11, 3)
 
 
 def test_days_are_calendar_days_in_denmark(order):
@@ -82,9 +99,6 @@ def test_only_ordered_routes_wait(order, admin_user):
     with time_machine.travel(local(2026, 10, 25, 10, 0), tick=False):
         services.route_transition(route=route, new_status=RouteStatus.ESTABLISHED, actor=admin_user)
     assert read(route).ordered_wait(NOW) is None
-
-
-SHOWN = "siden 20.10.2026 · i 14 dage · venter længe"
 
 
 def test_the_route_pages_show_since_when(order, admin_client, vendor_a):
