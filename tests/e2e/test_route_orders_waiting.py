@@ -1,6 +1,6 @@
-"""Rutebestillinger and a route's page in a real browser at 1366×768, as an administrator: a
-route ordered 20 days ago shows since when and «venter længe» in words, one ordered yesterday
-only since when.
+"""Rutebestillinger, a route's page, the kommune's routes and the vendor overview in a real
+browser at 1366×768, as an administrator: a route ordered 20 days ago shows since when and
+«venter længe» in words, one ordered yesterday only since when.
 
 The screenshot is the one in docs/users/onboarding.md (docs/screenshots/rutebestillinger.png).
 Run it alone with `.venv/bin/pytest -m e2e tests/e2e/test_route_orders_waiting.py`.
@@ -71,4 +71,20 @@ def test_the_administrator_sees_how_long_orders_have_waited(
             f"Venter på etablering siden {since} · i 20 dage · venter længe"
         )
         page.screenshot(path=str(ARTIFACTS / "rute-venter.png"))
+
+        # The kommune's routes and the vendor overview say the same.
+        page.goto(f"{url}/ruter/kommune/101/")
+        expect(page.locator("table").filter(has_text="exttest")).to_contain_text(
+            f"siden {since} · i 20 dage · venter længe"
+        )
+        # The since-date wraps within its column: the table stays inside its card.
+        card = page.locator(".card").filter(has_text="Personale").first
+        assert page.evaluate(
+            "card => card.querySelector('table').scrollWidth <= card.clientWidth",
+            card.element_handle(),
+        )
+        page.screenshot(path=str(ARTIFACTS / "kommune-ruter-venter.png"))
+        page.goto(f"{url}/leverandoer/{parties['system'].vendor_id}/")
+        expect(page.locator("body")).to_contain_text(f"siden {since} · i 20 dage · venter længe")
+        page.screenshot(path=str(ARTIFACTS / "leverandoer-venter.png"), full_page=True)
     context.close()
