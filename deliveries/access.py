@@ -258,6 +258,15 @@ def delivery_visible(user: Any, delivery_id: int | None) -> bool:
     )
 
 
+def upload_route_or_404(request: Asker, route_pk: str) -> Route:
+    """A route the user may upload on, by the id in a link (the onboarding checklist's test
+    delivery); 404 for one outside `sender_routes`, or an id that is no number."""
+    try:
+        return sender_routes(request.user).get(pk=int(route_pk))
+    except (ValueError, Route.DoesNotExist):
+        raise Http404 from None
+
+
 def expected_or_404(request: Asker, expected_pk: str) -> ExpectedDelivery:
     """A period still owed, by the id in the link from the start page and the list of
     outstanding periods; 404 for one outside the user's routes, or an id that is no number."""

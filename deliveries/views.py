@@ -129,6 +129,9 @@ def _upload(request: HttpRequest) -> HttpResponse:
         elif expected_pk:
             expected = access.expected_or_404(request, expected_pk)
             initial = _initial_for(expected.route, expected.period)
+        elif route_pk := request.GET.get("rute"):
+            # The onboarding checklist's «Upload en testfil»: the route chosen, the period not.
+            initial = {"route": access.upload_route_or_404(request, route_pk).pk}
         form = DeliveryUploadForm(user=user, initial=initial)
         status = 200
     contracts = (

@@ -95,6 +95,14 @@ register(
     cron="30 6 * * *",
     label=_("Advar om udløbende SSH-nøgler"),
 )
+# Routes waiting too long in "bestilt": one mail to administrators when one reaches a reminder
+# step (routes/notify.py). Daily, before the working day.
+register(
+    route_jobs.remind_routes_waiting,
+    queues.DEFAULT,
+    cron="35 6 * * *",
+    label=_("Påmind om ruter, der venter i «bestilt»"),
+)
 # Mails whose send job was lost (flushed Redis, dead worker) are queued again.
 register(
     notification_jobs.requeue_mails,

@@ -430,6 +430,10 @@ MAIL_STUCK_MINUTES = env_int("MAIL_STUCK_MINUTES", 60, minimum=5, maximum=10080)
 MAIL_REQUEUE_SECONDS = env_int("MAIL_REQUEUE_SECONDS", 600, minimum=30, maximum=86400)
 # When the daily digest goes out (cron syntax, server time zone).
 DIGEST_CRON = env_str("DIGEST_CRON", "0 7 * * *")
+# A route waiting this many days in "bestilt" (ordered in Digitaliseringskataloget, not yet
+# established) is flagged on the route pages and mailed to administrators; again after each
+# further period of as many days while it still waits (routes/notify.py).
+ORDERED_REMINDER_DAYS = env_int("FLISPORTAL_ORDERED_REMINDER_DAYS", 14, minimum=1, maximum=365)
 
 # Retention (docs/operations/retention.md): extracts rejected by the validator or
 # refused by the Serviceplatform are deleted this many days after that final state; fetched

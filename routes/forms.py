@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from datetime import date, datetime, time
 from typing import TYPE_CHECKING, Any
 
@@ -112,6 +113,23 @@ class _RouteOrderFields(forms.Form):
         return {"endpoint": Endpoint.objects.filter(slug="exttest").first(), **more}
 
 
+def _order_prefill(prefill: Mapping[str, str]) -> dict[str, Any]:
+    """A new order's fields from a link's query (the onboarding checklist's «Bestil igen»):
+    data area and sender system by id, endpoint by slug. Anything else, or a value that is not
+    one, is left out: the form then starts as usual, and its choices still decide."""
+    initial: dict[str, Any] = {}
+    for name in ("data_area", "sender_system"):
+        value = prefill.get(name, "")
+        if value.isascii() and value.isdigit():
+            initial[name] = int(value)
+    slug = prefill.get("endpoint", "")
+    if slug:
+        endpoint = Endpoint.objects.filter(slug=slug).first()
+        if endpoint is not None:
+            initial["endpoint"] = endpoint
+    return initial
+
+
 class RouteOrderForm(_RouteOrderFields):
     """A new route order for one kommune (myndighed)."""
 
@@ -142,10 +160,21 @@ class RouteOrderForm(_RouteOrderFields):
         _("Udfyld, hvis ruten allerede er bestilt: så registreres den som bestilt.")
     )
 
-    def __init__(self, *args: Any, kommune: Kommune, action: str = "", **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *args: Any,
+        kommune: Kommune,
+        action: str = "",
+        prefill: Mapping[str, str] | None = None,
+        **kwargs: Any,
+    ) -> None:
         kwargs.setdefault(
             "initial",
-            self._initial(sender_authority=kommune.cvr, recipient_authority=kommune.cvr),
+            self._initial(
+                sender_authority=kommune.cvr,
+                recipient_authority=kommune.cvr,
+                **_order_prefill(prefill or {}),
+            ),
         )
         super().__init__(*args, **kwargs)
         self.kommune = kommune

@@ -7,20 +7,21 @@ exports all start from them.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Self, TypeVar
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractUser
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
-from django.db.models import Q
+from django.db.models import OuterRef, Q, Subquery
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from flisportal.lib.periods import date_text, period_of, period_shift
+from flisportal.lib.periods import date_text, local_date, period_of, period_shift
 from flisportal.lib.roles import Role, user_role
 from routes.hostkeys import validate_host_key
 from routes.validators import (
@@ -511,6 +512,20 @@ ROUTE_TRANSITIONS: dict[str, tuple[str, ...]] = {
 }
 
 
+@dataclass(frozen=True)
+class OrderedWait:
+    """How long a route has waited in `ordered`, in whole calendar days in Denmark (ordered
+    yesterday evening is one day, whatever the hour)."""
+
+    since_date: date
+    days: int
+
+    @property
+    def too_long(self) -> bool:
+        """Waited as long as administrators are reminded after (ORDERED_REMINDER_DAYS)."""
+        return self.days >= settings.ORDERED_REMINDER_DAYS
+
+
 class RouteQuerySet(ScopedQuerySet["Route"]):
     def for_vendor(self, vendor_id: int) -> Self:
         return self.filter(sender_system__vendor_id=vendor_id)
@@ -520,6 +535,17 @@ class RouteQuerySet(ScopedQuerySet["Route"]):
 
     def established(self) -> RouteQuerySet:
         return self.filter(status=RouteStatus.ESTABLISHED)
+
+    def with_ordered_since(self) -> Self:
+        """Each route with `ordered_since`: when its latest move to `ordered` was recorded (the
+        RouteEvent), in the same query as the routes, so a list of any length stays one query.
+
+        The latest, not the first: a route that is ordered again counts from then. Only read
+        for routes that are `ordered` now (`Route.ordered_wait`)."""
+        ordered_events = RouteEvent.objects.filter(
+            route=OuterRef("pk"), new_status=RouteStatus.ORDERED
+        ).order_by("-at", "-pk")
+        return self.annotate(ordered_since=Subquery(ordered_events.values("at")[:1]))
 
     def for_routing(
         self,
@@ -687,6 +713,29 @@ class Route(models.Model):
                 "last": last,
             }
         return None
+
+    def ordered_wait(self, now: datetime | None = None) -> OrderedWait | None:
+        """Since when an `ordered` route has waited to be established, and for how many
+        calendar days in Denmark; None for a route in any other state, or one read without
+        `RouteQuerySet.with_ordered_since()` (or ordered before the history was kept).
+
+        From the day of the history row that ordered it, or from the order date recorded with
+        that step (`ordered_on`) when it is earlier: an administrator who records on the 3rd an
+        order placed with KOMBIT on the 1st says it has waited since the 1st, and the route's
+        page shows both dates, which must agree."""
+        since = getattr(self, "ordered_since", None)
+        if self.status != RouteStatus.ORDERED or since is None:
+            return None
+        since_date = local_date(since)
+        if self.ordered_on is not None and self.ordered_on < since_date:
+            since_date = self.ordered_on
+        days = (local_date(now or timezone.now()) - since_date).days
+        return OrderedWait(since_date=since_date, days=max(days, 0))
+
+    @property
+    def waiting(self) -> OrderedWait | None:
+        """`ordered_wait()` now, for templates."""
+        return self.ordered_wait()
 
     def next_statuses(self) -> list[RouteStatus]:
         """The states this route may move to next, in lifecycle order."""

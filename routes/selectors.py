@@ -78,6 +78,7 @@ def kommune_routes(*, kommune: Kommune) -> list[AreaRoutes]:
     routes = list(
         Route.objects.filter(kommune=kommune)
         .select_related("sender_system__vendor", "endpoint")
+        .with_ordered_since()
         .prefetch_related(Prefetch("recipient_systems", queryset=ITSystem.objects.order_by("name")))
         .order_by("endpoint__slug", "sender_system__name", "pk")
     )
@@ -140,6 +141,7 @@ def vendor_overview(*, vendor: Vendor) -> VendorOverview:
     routes = list(
         Route.objects.filter(sender_system__vendor=vendor)
         .select_related("kommune", "data_area", "endpoint", "sender_system")
+        .with_ordered_since()
         .order_by("kommune__code", "data_area__sort_order", "endpoint__slug")
     )
     established: dict[int, dict[int, list[Route]]] = defaultdict(lambda: defaultdict(list))

@@ -80,6 +80,7 @@ def route_orders(request: HttpRequest) -> HttpResponse:
     open_orders = (
         Route.objects.filter(status__in=(RouteStatus.REQUESTED, RouteStatus.ORDERED))
         .select_related("kommune", "data_area", "sender_system__vendor", "endpoint")
+        .with_ordered_since()
         .order_by("kommune__code", "data_area__sort_order", "pk")
     )
     return render(
@@ -120,7 +121,9 @@ def kommune_routes(request: HttpRequest, code: str) -> HttpResponse:
     require_role(request, Role.ADMINISTRATOR)
     kommune = kommune_or_404(code)
     action = reverse("routes:route_order_create", args=[kommune.code])
-    return _kommune_routes_page(request, kommune, RouteOrderForm(kommune=kommune, action=action))
+    # The onboarding checklist links here with the data area, system and endpoint filled in.
+    form = RouteOrderForm(kommune=kommune, action=action, prefill=request.GET)
+    return _kommune_routes_page(request, kommune, form)
 
 
 @login_required
@@ -169,9 +172,9 @@ def route_order_create(request: HttpRequest, code: str) -> HttpResponse:
 
 def _get_route_for_user(request: HttpRequest, pk: int) -> Route:
     return get_object_or_404(
-        Route.objects.for_user(request.user).select_related(
-            "kommune", "data_area", "sender_system__vendor", "endpoint"
-        ),
+        Route.objects.for_user(request.user)
+        .select_related("kommune", "data_area", "sender_system__vendor", "endpoint")
+        .with_ordered_since(),
         pk=pk,
     )
 

@@ -97,7 +97,7 @@ def onboarding(request: HttpRequest, vendor_pk: int, code: str) -> HttpResponse:
     """KOMBIT's onboarding tasks for one vendor and kommune: for administrators, that vendor's
     staff and the consultants of the kommune who work with the vendor (routes.access)."""
     vendor, kommune = onboarding_pair_or_404(request, vendor_pk, code)
-    checklist = onboarding_checklist(vendor=vendor, kommune=kommune)
+    checklist = onboarding_checklist(vendor=vendor, kommune=kommune, user=request.user)
     return render(request, "front/onboarding.html", {"checklist": checklist})
 
 

@@ -77,17 +77,21 @@ def test_each_task_is_ticked_from_the_data(
         "established_produktion": TaskState.TODO,
     }
     tasks = {task.key: task for task in checklist.tasks}
-    assert "underskrevet 05.01.2026" in tasks["agreement"].details[0]
-    assert "DBA-1" in tasks["agreement"].details[0]
-    assert "Skole: mangler" in tasks["route_ordered"].details
+    assert "underskrevet 05.01.2026" in tasks["agreement"].details[0].text
+    assert "DBA-1" in tasks["agreement"].details[0].text
+    # Skole is shown as what it is, requested, not as missing.
+    [skole_line] = [line for line in tasks["route_ordered"].details if "Skole" in line.text]
+    assert skole_line.state == TaskState.REQUESTED
+    assert skole_line.text == "Skole: anmodet på exttest, endnu ikke bestilt hos KOMBIT"
 
 
 def test_a_draft_agreement_or_a_user_without_key_is_not_done(vendor_a, kommune_kbh, sftp_user_a):
     ProcessingAgreement.objects.create(vendor=vendor_a, kommune=kommune_kbh)
     checklist = onboarding_checklist(vendor=vendor_a, kommune=kommune_kbh)
-    assert states(checklist)["agreement"] == TaskState.TODO
-    assert states(checklist)["sftp_user"] == TaskState.TODO
-    assert "ingen aktiv nøgle" in checklist.tasks[1].details[0]
+    assert states(checklist)["agreement"] == TaskState.DRAFT
+    assert states(checklist)["sftp_user"] == TaskState.NO_KEY
+    assert checklist.tasks[1].details[0].state == TaskState.NO_KEY
+    assert checklist.done == 0
 
 
 def test_stand_in_routes_are_shown_but_tick_nothing(
@@ -140,7 +144,9 @@ def test_test_delivery_is_done_when_one_on_exttest_reached_its_recipient(
     checklist = onboarding_checklist(vendor=vendor_a, kommune=kommune_kbh)
     task = {task.key: task for task in checklist.tasks}["test_delivery"]
     assert task.state == TaskState.DONE
-    assert task.details == ["Personale: en leverance er nået frem til modtageren"]
+    assert [line.text for line in task.details] == [
+        "Personale: en leverance er nået frem til modtageren"
+    ]
 
 
 def test_deliveries_that_do_not_count_as_a_test_delivery(
