@@ -64,6 +64,9 @@ def test_every_state_has_its_own_shape_and_its_name_in_words(admin_client):
     state, dimmed, href, glyph = cells[expected_name]
     assert (state, dimmed, glyph) == (aarhus, False, CELL_GLYPHS[aarhus])
     assert href == reverse("front:kommune", args=["751"])
+    # The legend says each shape in words and leads to the help page on the states.
+    html = admin_client.get(reverse("front:coverage")).content.decode()
+    assert f'<a href="{reverse("front:help")}">Hvad betyder tilstandene?</a>' in html
     made = {state for state in plan.values()}
     assert {cell[0] for cell in cells.values()} == made == {s.value for s in CellState}
 
