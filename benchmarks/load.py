@@ -8,7 +8,9 @@ issues for the rejected ones and a technical receipt for the distributed ones: â
 deliveries), starts the portal under gunicorn with DEBUG=false on a free loopback port, and
 measures latency (p50/p95/p99) and throughput at 1, 10 and 50 concurrent users for
 
-- the coverage dashboard (administrator: all 98 kommuner),
+- the coverage dashboard (administrator: all 98 kommuner) and its overview with filters
+  (only gaps, only overdue in a region, a kommune search),
+- a kommune's own page (administrator: four kommuner in turn),
 - the delivery list (administrator: all deliveries, first page; and a vendor's own list),
 - a delivery page (a different delivery for each request, rejected ones with their report),
 - the start page (administrator and vendor: the periods still owed and the deliveries that need
@@ -456,6 +458,20 @@ def main() -> None:
 
     pages: dict[str, tuple[str, list[str]]] = {
         "coverage dashboard": ("admin", [reverse("front:coverage")]),
+        # The overview's filters: each combination is a table of its own in the cache.
+        "coverage overview filtered": (
+            "admin",
+            [
+                reverse("front:coverage") + "?only=huller",
+                reverse("front:coverage") + "?only=forsinkede&region=Region+Midtjylland",
+                reverse("front:coverage") + "?search=s",
+            ],
+        ),
+        # Four kommuner's pages in turn: the strip reads a year of deliveries, never five.
+        "kommune page": (
+            "admin",
+            [reverse("front:kommune", args=[code]) for code in ("101", "751", "851", "461")],
+        ),
         "delivery list (admin)": ("admin", [reverse("deliveries:list")]),
         "delivery list (vendor)": ("vendor", [reverse("deliveries:list")]),
         "start page (admin)": ("admin", [reverse("front:start")]),

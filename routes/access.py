@@ -50,3 +50,17 @@ def onboarding_pair_or_404(
     ):
         raise Http404
     return vendor, kommune
+
+
+def kommune_page_or_404(request: HttpRequest, code: str) -> Kommune:
+    """The kommune whose own page the user may open; 404 otherwise, so the page does not say
+    which kommuner exist or work with whom. Scoped as `Kommune.objects.for_user`:
+    administrators every kommune, consultants their own, a vendor's staff the kommuner their
+    vendor has a databehandleraftale or a route with (what they would see of it anyway)."""
+    if user_role(request.user) == Role.NONE:
+        raise Http404
+    try:
+        code = normalize_kommune_code(code)
+    except ValidationError:
+        raise Http404 from None
+    return get_object_or_404(Kommune.objects.for_user(request.user), code=code)

@@ -106,6 +106,12 @@ class Kommune(models.Model):
         return f"{self.code} {self.name}"
 
     @property
+    def short_name(self) -> str:
+        """The name without " Kommune", where space is short (the coverage overview):
+        "Aarhus", "Bornholms Regionskommune"."""
+        return self.name.removesuffix(" Kommune")
+
+    @property
     def authority(self) -> str:
         """The myndighed as the Serviceplatform writes it: urn:oio:cvr-nr:<CVR>."""
         return authority_urn(self.cvr)

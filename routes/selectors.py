@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from django.db.models import Exists, OuterRef, Prefetch, Subquery
 from django.utils.translation import gettext as _
@@ -24,8 +25,13 @@ from routes.models import (
     RouteStatus,
     SftpKey,
     SftpUser,
+    User,
     Vendor,
 )
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AnonymousUser
+
 
 # --- databehandleraftaler --------------------------------------------------------------------
 
@@ -70,13 +76,17 @@ class AreaRoutes:
     groups: list[RecipientGroup]
 
 
-def kommune_routes(*, kommune: Kommune) -> list[AreaRoutes]:
-    """A kommune's routes for the order page, by data area and then by recipient systems.
+def kommune_routes(
+    *, kommune: Kommune, user: User | AnonymousUser | None = None
+) -> list[AreaRoutes]:
+    """A kommune's routes for the order page and the kommune's own page, by data area and
+    then by recipient systems; with `user`, only the routes that user may see.
 
     Every data area is listed, with or without routes, so gaps show. Three queries."""
     areas = list(DataArea.objects.all())
+    scoped = Route.objects.all() if user is None else Route.objects.for_user(user)
     routes = list(
-        Route.objects.filter(kommune=kommune)
+        scoped.filter(kommune=kommune)
         .select_related("sender_system__vendor", "endpoint")
         .with_ordered_since()
         .prefetch_related(Prefetch("recipient_systems", queryset=ITSystem.objects.order_by("name")))

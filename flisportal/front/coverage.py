@@ -10,6 +10,10 @@ data areas: ~500 cells with ~1,000 route badges. Django's template engine spent 
 per request on them, so ten users at once queued behind two cores (benchmarks/load.py); the same
 markup built here from escaped pieces takes a few milliseconds. The page around the table stays
 in `templates/front/coverage.html`. Every value from the database goes through `escape`.
+
+Above the table, the overview (`coverage_overview_html`) shows the whole country at once: one
+small cell per kommune and data area in a state of `CellState`, built from the same matrix
+(no query of its own) and in the same way, from escaped pieces.
 """
 
 from __future__ import annotations
@@ -21,12 +25,14 @@ from datetime import date
 from typing import TYPE_CHECKING, NamedTuple
 
 from django.db import connection
+from django.db import models as db_models
 from django.db.models import F, OuterRef, Q, Subquery
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
-from deliveries.lifecycle.states import DeliveryStatus
+from deliveries.lifecycle.states import TURNED_DOWN, DeliveryStatus
 from deliveries.models import Delivery, DeliveryEvent, ExpectedDelivery, ExpectedState
 from deliveries.selectors import collecting_period, owed_within_dashboard
 from flisportal.audit.models import AuditEntry
@@ -37,6 +43,7 @@ from routes.models import (
     Endpoint,
     ITSystem,
     Kommune,
+    Region,
     Route,
     RouteEvent,
     RouteStatus,
@@ -58,7 +65,7 @@ STATUS_RANK: dict[str, int] = {
 }
 
 # Which expected state speaks for a cell with more than one route or period: the worst.
-_URGENCY: dict[str, int] = {
+URGENCY: dict[str, int] = {
     ExpectedState.OVERDUE: 3,
     ExpectedState.DUE_SOON: 2,
     ExpectedState.PENDING: 1,
@@ -67,6 +74,40 @@ _URGENCY: dict[str, int] = {
 
 
 # --- the matrix -------------------------------------------------------------------------------
+
+
+class CellState(db_models.TextChoices):
+    """What one overview cell says of a kommune and data area, worst first: the state that
+    speaks for a cell is the first of these that holds (`CoverageCell.state`)."""
+
+    NO_ROUTE = "none", gettext_lazy("ingen rute")
+    WAITING = "waiting", gettext_lazy("rute bestilt")
+    OVERDUE = "overdue", gettext_lazy("forsinket")
+    REJECTED = "rejected", gettext_lazy("afvist")
+    DUE_SOON = "due_soon", gettext_lazy("frist nærmer sig")
+    PENDING = "pending", gettext_lazy("afventer")
+    MET = "met", gettext_lazy("leveret")
+
+
+# A shape per state besides its colour, so the overview reads without colour (WCAG 1.4.1) and
+# in print.
+CELL_GLYPHS: dict[str, str] = {
+    CellState.NO_ROUTE: "–",
+    CellState.WAITING: "…",
+    CellState.OVERDUE: "!",
+    CellState.REJECTED: "×",
+    CellState.DUE_SOON: "◐",
+    CellState.PENDING: "○",
+    CellState.MET: "✓",
+}
+
+# The overview's two filters: "kun huller" (no established route yet) and "kun forsinkede".
+ONLY_GAPS = "huller"
+ONLY_OVERDUE = "forsinkede"
+ONLY_STATES: dict[str, frozenset[str]] = {
+    ONLY_GAPS: frozenset({CellState.NO_ROUTE, CellState.WAITING}),
+    ONLY_OVERDUE: frozenset({CellState.OVERDUE}),
+}
 
 
 class RouteBadge(NamedTuple):
@@ -108,6 +149,7 @@ class LatestDelivery:
     status: str
     status_label: str
     url: str = ""
+    period: str = ""
 
 
 @dataclass
@@ -128,6 +170,34 @@ class CoverageCell:
         best = _best_badge(badge for entry in self.entries for badge in entry.badges)
         return best.status if best else ""
 
+    @property
+    def state(self) -> str:
+        """The cell's `CellState`: a gap while no route is established (a retired or refused
+        order is no route); then the period that speaks for the cell, unless the newest
+        delivery was turned down and nothing has met the period since."""
+        status = self.status
+        if status in ("", RouteStatus.RETIRED, RouteStatus.REJECTED):
+            return CellState.NO_ROUTE
+        if status != RouteStatus.ESTABLISHED:
+            return CellState.WAITING
+        expected = self.expected
+        if expected is not None and expected.state == ExpectedState.OVERDUE:
+            return CellState.OVERDUE
+        met = expected is not None and expected.state == ExpectedState.MET
+        latest = self.latest_delivery
+        if latest is not None and latest.status in TURNED_DOWN and not met:
+            return CellState.REJECTED
+        if expected is not None and expected.state in (ExpectedState.DUE_SOON, ExpectedState.MET):
+            return str(expected.state)
+        return CellState.PENDING
+
+    @property
+    def state_period(self) -> str:
+        """The period the cell's state is about, or "" (no route, nothing owed yet)."""
+        if self.state == CellState.REJECTED and self.latest_delivery is not None:
+            return self.latest_delivery.period
+        return self.expected.period if self.expected is not None else ""
+
 
 @dataclass
 class CoverageRow:
@@ -139,6 +209,8 @@ class CoverageRow:
 class CoverageMatrix:
     areas: list[DataArea]
     rows: list[CoverageRow]
+    # `ONLY_GAPS`, `ONLY_OVERDUE` or "": the rows kept are those with a cell in that state.
+    only: str = ""
 
     def cells(self) -> Iterator[CoverageCell]:
         for row in self.rows:
@@ -158,14 +230,23 @@ def coverage_matrix(
     region: str | None = None,
     vendor: Vendor | None = None,
     area: DataArea | None = None,
+    search: str = "",
+    only: str = "",
 ) -> CoverageMatrix:
     """Kommune × data area: which vendor's system delivers, and how far its route has come.
+
+    `search` keeps the kommuner whose name holds it or whose code starts with it; `only`
+    (`ONLY_GAPS`, `ONLY_OVERDUE`) the kommuner with at least one cell in that state.
 
     Seven queries (kommuner, data areas, routes, their systems, endpoints, newest deliveries,
     expected periods) whatever the number of kommuner and routes."""
     kommuner_qs = Kommune.objects.for_user(user)
     if region:
         kommuner_qs = kommuner_qs.filter(region=region)
+    if search:
+        kommuner_qs = kommuner_qs.filter(
+            Q(name__icontains=search) | Q(code__startswith=search.lstrip("0") or search)
+        )
     areas_qs = DataArea.objects.all()
     if area is not None:
         areas_qs = areas_qs.filter(pk=area.pk)
@@ -211,8 +292,12 @@ def coverage_matrix(
         )
         for kommune in kommuner
     ]
-    matrix = CoverageMatrix(areas=areas, rows=rows)
+    matrix = CoverageMatrix(areas=areas, rows=rows, only=only)
     coverage_attach(cells=list(matrix.cells()), user=user)
+    if only in ONLY_STATES:
+        # After the cells are filled: a cell's state needs its periods and newest delivery.
+        wanted = ONLY_STATES[only]
+        matrix.rows = [row for row in rows if any(cell.state in wanted for cell in row.cells)]
     return matrix
 
 
@@ -244,7 +329,7 @@ def _latest_per_cell(*, user: User | AnonymousUser, kommune_ids: set[int], area_
     return (
         Delivery.objects.filter(newest)
         .order_by()
-        .values_list("kommune_id", "data_area_id", "uploaded_at", "status", "uuid")
+        .values_list("kommune_id", "data_area_id", "uploaded_at", "status", "uuid", "period")
     )
 
 
@@ -260,7 +345,7 @@ def coverage_attach(*, cells: list[CoverageCell], user: User | AnonymousUser) ->
 
     newest = _latest_per_cell(user=user, kommune_ids=kommune_ids, area_ids=area_ids)
     labels = {value: str(label) for value, label in DeliveryStatus.choices}
-    for kommune_id, area_id, uploaded_at, status, delivery_uuid in newest:
+    for kommune_id, area_id, uploaded_at, status, delivery_uuid, period in newest:
         cell = by_cell.get((kommune_id, area_id))
         if cell is not None:
             cell.latest_delivery = LatestDelivery(
@@ -268,6 +353,7 @@ def coverage_attach(*, cells: list[CoverageCell], user: User | AnonymousUser) ->
                 status=status,
                 status_label=labels[status],
                 url=detail_url(delivery_uuid),
+                period=period,
             )
 
     # Open periods of the last year, and the period being collected now even when met, so a
@@ -292,7 +378,7 @@ def coverage_attach(*, cells: list[CoverageCell], user: User | AnonymousUser) ->
         if expected.state == ExpectedState.PENDING and expected.period != collecting:
             continue
         current = cell.expected
-        if current is None or _URGENCY[expected.state] > _URGENCY[current.state]:
+        if current is None or URGENCY[expected.state] > URGENCY[current.state]:
             cell.expected = expected
     for cell in cells:
         if cell.expected is not None:
@@ -332,19 +418,26 @@ class CoverageTable:
 
     html: SafeString
     kommuner: int
+    overview: SafeString
+
+
+def _search_text(kommune: Kommune) -> str:
+    """What the page's script matches a typed search against: code and name, lower case."""
+    return str(escape(f"{kommune.code} {kommune.name}".lower()))
 
 
 def coverage_rows_html(matrix: CoverageMatrix) -> SafeString:
-    """One `<tr>` per kommune: its name linking to its delivery history, then a cell per area."""
+    """One `<tr>` per kommune: its name linking to the kommune's page, then a cell per area."""
     cell_html = _cell_renderer()
-    history = link_former("deliveries:kommune_history", "str")
-    history_title = escape(_("Leveringshistorik"))
+    kommune_page = link_former("front:kommune", "str")
+    page_title = escape(_("Kommunens side"))
     rows = []
     for row in matrix.rows:
         kommune = row.kommune
         rows.append(
-            f'<tr><th scope="row" class="kommune"><a href="{history(kommune.code)}" '
-            f'title="{history_title}">{escape(kommune.code)} {escape(kommune.name)}</a></th>'
+            f'<tr data-kommune="{_search_text(kommune)}"><th scope="row" class="kommune">'
+            f'<a href="{kommune_page(kommune.code)}" title="{page_title}">'
+            f"{escape(kommune.code)} {escape(kommune.name)}</a></th>"
             + "".join(cell_html(cell) for cell in row.cells)
             + "</tr>"
         )
@@ -405,3 +498,64 @@ def _cell_renderer() -> Callable[[CoverageCell], str]:
         return "".join(parts)
 
     return render
+
+
+# --- the overview -----------------------------------------------------------------------------
+
+
+def cell_name(kommune: Kommune, area_name: str, state_label: str, period: str) -> str:
+    """A cell's accessible name: "Aarhus · Skole: forsinket (2026-10)"."""
+    name = f"{kommune.short_name} · {area_name}: {state_label}"
+    return f"{name} ({period})" if period else name
+
+
+def coverage_overview_html(matrix: CoverageMatrix) -> SafeString:
+    """The whole matrix as small cells, one table per region (in the regions' own order), so
+    98 kommuner × 5 data areas fit one laptop screen. Each cell links to the kommune's page
+    and says its state by a shape as well as a colour, and in words in its title and
+    accessible name. With `matrix.only`, cells in other states are dimmed."""
+    kommune_page = link_former("front:kommune", "str")
+    labels = {state.value: str(state.label) for state in CellState}
+    wanted = ONLY_STATES.get(matrix.only)
+    area_names = [area.name for area in matrix.areas]
+    head = "".join(
+        f'<th scope="col"><abbr title="{escape(name)}">{escape(name[:1])}</abbr></th>'
+        for name in area_names
+    )
+    page_title = escape(_("Kommunens side"))
+    kommune_head = escape(_("Kommune"))  # outside the f-string, where makemessages sees it
+    by_region: dict[str, list[CoverageRow]] = defaultdict(list)
+    for row in matrix.rows:
+        by_region[row.kommune.region].append(row)
+
+    sections = []
+    for region, region_label in Region.choices:
+        rows = by_region.get(region)
+        if not rows:
+            continue
+        lines = []
+        for row in rows:
+            kommune = row.kommune
+            url = kommune_page(kommune.code)
+            cells = []
+            for cell, area_name in zip(row.cells, area_names, strict=True):
+                state = cell.state
+                name = escape(cell_name(kommune, area_name, labels[state], cell.state_period))
+                dim = " ov-dim" if wanted is not None and state not in wanted else ""
+                cells.append(
+                    f'<td><a class="ov ov-{state}{dim}" href="{url}" title="{name}" '
+                    f'aria-label="{name}">{CELL_GLYPHS[state]}</a></td>'
+                )
+            lines.append(
+                f'<tr data-kommune="{_search_text(kommune)}"><th scope="row">'
+                f'<a href="{url}" title="{escape(kommune.name)}: {page_title}">'
+                f"{escape(kommune.short_name)}</a></th>" + "".join(cells) + "</tr>"
+            )
+        caption = escape(str(region_label).removeprefix("Region "))
+        sections.append(
+            f'<section class="overview-region" data-region><table class="overview-grid">'
+            f'<caption>{caption} <span class="text-muted">({len(rows)})</span></caption>'
+            f'<thead><tr><th scope="col"><span class="visually-hidden">{kommune_head}'
+            f"</span></th>{head}</tr></thead><tbody>{''.join(lines)}</tbody></table></section>"
+        )
+    return mark_safe("".join(sections))  # noqa: S308 – built from escaped values only

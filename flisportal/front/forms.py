@@ -10,6 +10,7 @@ from crispy_forms.layout import Field, Layout, Submit
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from flisportal.front.coverage import ONLY_GAPS, ONLY_OVERDUE
 from routes.models import DataArea, Region, User, Vendor
 
 
@@ -33,6 +34,24 @@ class CoverageFilterForm(forms.Form):
         to_field_name="code",
         empty_label=_("Alle dataområder"),
     )
+    search = forms.CharField(
+        label=_("Kommune"),
+        required=False,
+        max_length=100,
+        strip=True,
+        widget=forms.TextInput(
+            attrs={"type": "search", "placeholder": _("Navn eller kode"), "autocomplete": "off"}
+        ),
+    )
+    only = forms.ChoiceField(
+        label=_("Vis"),
+        required=False,
+        choices=[
+            ("", _("Alle kommuner")),
+            (ONLY_GAPS, _("Kun huller")),
+            (ONLY_OVERDUE, _("Kun forsinkede")),
+        ],
+    )
 
     def __init__(self, *args: Any, user: User, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -46,4 +65,6 @@ class CoverageFilterForm(forms.Form):
             Field("region", wrapper_class="col"),
             Field("vendor", wrapper_class="col"),
             Field("area", wrapper_class="col"),
+            Field("search", wrapper_class="col"),
+            Field("only", wrapper_class="col"),
         )

@@ -12,5 +12,6 @@ urlpatterns = [
     path("daekning/", views.coverage, name="coverage"),
     path("daekning.csv", views.coverage_csv, name="coverage_csv"),
     path("hjaelp/", views.help_view, name="help"),
+    path("kommuner/<str:code>/", views.kommune, name="kommune"),
     path("ibrugtagning/<int:vendor_pk>/<str:code>/", views.onboarding, name="onboarding"),
 ]

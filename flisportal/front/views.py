@@ -36,16 +36,18 @@ from flisportal.front.coverage import (
     CoverageMatrix,
     CoverageTable,
     coverage_matrix,
+    coverage_overview_html,
     coverage_rows_html,
     coverage_stamp,
 )
 from flisportal.front.forms import CoverageFilterForm
 from flisportal.front.help import help_page
+from flisportal.front.kommune import kommune_page
 from flisportal.front.onboarding import onboarding_checklist
 from flisportal.lib.csvexport import csv_download, stamped
 from flisportal.lib.periods import period_of
 from flisportal.lib.roles import Role, user_role
-from routes.access import onboarding_pair_or_404, require_role
+from routes.access import kommune_page_or_404, onboarding_pair_or_404, require_role
 from routes.models import User
 
 logger = logging.getLogger(__name__)
@@ -113,6 +115,8 @@ def _coverage(request: HttpRequest) -> tuple[CoverageFilterForm, User, dict[str,
             "region": form.cleaned_data["region"] or None,
             "vendor": form.cleaned_data["vendor"],
             "area": form.cleaned_data["area"],
+            "search": form.cleaned_data["search"],
+            "only": form.cleaned_data["only"],
         }
     return form, user, filters
 
@@ -132,8 +136,11 @@ def _coverage_table(*, user: User, filters: dict[str, Any]) -> CoverageTable:
         "all" if user_role(user) == Role.ADMINISTRATOR else f"user-{user.pk}",
         filters.get("region") or "",
         *(str(getattr(filters.get(name), "pk", "")) for name in ("vendor", "area")),
+        filters.get("search") or "",
+        filters.get("only") or "",
     ]
-    key = "coverage:" + hashlib.sha256("|".join(parts).encode()).hexdigest()
+    # "v2": tables cached before the overview existed have none.
+    key = "coverage:v2:" + hashlib.sha256("|".join(parts).encode()).hexdigest()
     table = cache.get(key) if settings.COVERAGE_CACHE_SECONDS else None
     if table is None:
         matrix = coverage_matrix(user=user, **filters)
@@ -141,7 +148,11 @@ def _coverage_table(*, user: User, filters: dict[str, Any]) -> CoverageTable:
             "front/_coverage_table.html",
             {"matrix": matrix, "rows_html": coverage_rows_html(matrix)},
         )
-        table = CoverageTable(html=mark_safe(html), kommuner=len(matrix.rows))  # noqa: S308
+        table = CoverageTable(
+            html=mark_safe(html),  # noqa: S308
+            kommuner=len(matrix.rows),
+            overview=coverage_overview_html(matrix),
+        )
         cache.set(key, table, settings.COVERAGE_CACHE_SECONDS)
     return table
 
@@ -214,6 +225,28 @@ def _coverage_rows(matrix: CoverageMatrix) -> Iterator[list[object]]:
                 ", ".join(f"{b.endpoint.slug}: {b.label}" for b in entry.badges),
                 *tail,
             ]
+
+
+# --- a kommune's own page ---------------------------------------------------------------------
+
+
+@login_required
+@require_GET
+def kommune(request: HttpRequest, code: str) -> HttpResponse:
+    """One kommune at a glance: its routes, vendors, the last twelve periods per data area
+    and its open problems, within what the user may see (routes.access)."""
+    found = kommune_page_or_404(request, code)
+    role = user_role(request.user)
+    return render(
+        request,
+        "front/kommune.html",
+        {
+            "page": kommune_page(kommune=found, user=request.user),
+            # The pages the role may open about the kommune (their own access rules).
+            "show_history": role in (Role.ADMINISTRATOR, Role.CONSULTANT),
+            "show_routes": role == Role.ADMINISTRATOR,
+        },
+    )
 
 
 # --- Driftsstatus and the health check --------------------------------------------------------

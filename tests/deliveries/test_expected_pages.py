@@ -57,7 +57,10 @@ def test_dashboard_shows_the_overdue_period_in_colour_and_words(client, consulta
         '<span class="expected-badge expected-overdue">Overskredet: 2026-11 (frist 10.12.2026)'
         "</span>" in html
     )
-    assert reverse("deliveries:kommune_history", args=["101"]) in html
+    # The kommune's name leads to its own page, and that page to the history.
+    assert reverse("front:kommune", args=["101"]) in html
+    kommune_page = client.get(reverse("front:kommune", args=["101"])).content.decode()
+    assert reverse("deliveries:kommune_history", args=["101"]) in kommune_page
 
 
 def test_dashboard_shows_the_period_being_collected_once_met(

@@ -105,6 +105,9 @@ POLICY: dict[str, dict[str, Any]] = {
     # sees Aarhus only, which the coverage tests pin); vendors have their own overview.
     "front:coverage": _only("admin", "consultant", "consultant_other"),
     "front:coverage_csv": _only("admin", "consultant", "consultant_other"),
+    # A kommune's own page: its consultants, the staff of vendors that work with it (vendor A
+    # has the route for København) and administrators.
+    "front:kommune": A_AND_KOMMUNE,
     "routes:vendor_overview": _only("admin", "vendor_a", "vendor_b"),
     "routes:vendor_overview_for": A_ONLY,
     # Keys are the vendor's business: consultants see none.
@@ -232,9 +235,18 @@ def _onboarding(persona: Persona, named: Combination) -> bool:
     )
 
 
+def _kommune_page(persona: Persona, named: Combination) -> bool:
+    # Kommune.objects.for_user: a vendor's staff see the kommuner their vendor has an agreement
+    # or a route with; each tenant's vendor works with its own tenant's kommune only.
+    return _the_kommune(persona, named) or (
+        persona.vendor is not None and persona.vendor == named.kommune
+    )
+
+
 # Who may reach the objects a URL names (GET, or POST for the POST-only ones), for any
 # combination of the tenants' objects.
 SCOPE: dict[str, Scope] = {
+    "front:kommune": _kommune_page,
     "front:onboarding": _onboarding,
     "routes:kommune_routes": _admin,
     "routes:route_order_create": _admin,

@@ -20,4 +20,4 @@ def table_of(response: HttpResponse) -> str:
     """The coverage dashboard's table, without the page around it (its CSRF token differs)."""
     html = response.content.decode()
     start = html.index('<div class="table-responsive coverage-scroll">')
-    return html[start : html.index("</table>")]
+    return html[start : html.index("</table>", start)]

@@ -108,3 +108,14 @@ def test_overview_query_count_is_fixed(
     with django_assert_num_queries(9):
         page = client.get(reverse("routes:vendor_overview"))
     assert len(page.context["o"].permissions) == 40
+
+
+def test_each_kommune_the_vendor_works_with_links_to_its_page(
+    client, vendor_a_user, upload_route, kommune_kbh
+):
+    # The way vendor staff reach a kommune's own page; every link opens (routes.access).
+    client.force_login(vendor_a_user)
+    html = client.get(reverse("routes:vendor_overview")).content.decode()
+    link = reverse("front:kommune", args=[kommune_kbh.code])
+    assert f'href="{link}"' in html
+    assert client.get(link).status_code == 200
