@@ -19,25 +19,25 @@ from dataclasses import dataclass
 
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
-from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 WIDTH = 1000
 FONT = 'font-family="system-ui, sans-serif"'
 
 # Months as the x axis names them; the year is written under January and the first month.
 MONTHS = [
-    _("jan"),
-    _("feb"),
-    _("mar"),
-    _("apr"),
-    _("maj"),
-    _("jun"),
-    _("jul"),
-    _("aug"),
-    _("sep"),
-    _("okt"),
-    _("nov"),
-    _("dec"),
+    pgettext_lazy("kort måned", "jan"),
+    pgettext_lazy("kort måned", "feb"),
+    pgettext_lazy("kort måned", "mar"),
+    pgettext_lazy("kort måned", "apr"),
+    pgettext_lazy("kort måned", "maj"),
+    pgettext_lazy("kort måned", "jun"),
+    pgettext_lazy("kort måned", "jul"),
+    pgettext_lazy("kort måned", "aug"),
+    pgettext_lazy("kort måned", "sep"),
+    pgettext_lazy("kort måned", "okt"),
+    pgettext_lazy("kort måned", "nov"),
+    pgettext_lazy("kort måned", "dec"),
 ]
 
 
@@ -50,6 +50,9 @@ class Fill:
     colour: str
     ink: str  # the pattern's lines, and the colour of a count written on the part
     pattern: str  # "solid", "hatch", "cross", "dots", "none"
+
+
+_HALO = ' stroke="#ffffff" stroke-width="3" paint-order="stroke"'
 
 
 def _pattern_defs(chart_id: str, fills: Sequence[Fill]) -> str:
@@ -130,9 +133,12 @@ def stacked_bars(
                 f"<title>{escape(period)}: {escape(labels[fill.key])} {number}</title></rect>"
             )
             if part >= 16:
+                # On a pattern, a white outline keeps the digits apart from the lines.
+                halo = "" if fill.pattern == "solid" else _HALO
                 out.append(
                     f'<text x="{x0 + bar / 2:.1f}" y="{y + part / 2 + 4:.1f}" font-size="11" '
-                    f'text-anchor="middle" fill="{fill.ink}" font-weight="bold">{number}</text>'
+                    f'text-anchor="middle" fill="{fill.ink}" font-weight="bold"{halo}>'
+                    f"{number}</text>"
                 )
         total = sum(counts.values())
         out.append(

@@ -18,8 +18,9 @@ The outcome of one expected period (one route, one month of data), first match w
   passed (`overdue_at <= now`);
 - **open** (`OPEN`): none of these yet: the deadline has not passed.
 
-The on-time rate of a group is on time / (on time + late + rejected + missing): open periods are
-left out, because they can still end either way.
+The on-time rate of a group is on time / (on time + late + rejected + missing), counting only
+the rejected periods whose deadline has passed: open periods, and rejected ones still before
+their deadline, are left out, because they can still end either way.
 """
 
 from __future__ import annotations
@@ -54,6 +55,9 @@ if TYPE_CHECKING:
 ON_TIME = "on_time"
 LATE = "late"
 REJECTED = "rejected"
+# Rejected before the deadline has passed: counted as rejected, but, like an open period, not
+# yet in the on-time rate (a corrected file may still come in time).
+REJECTED_IN_TIME = "rejected_in_time"
 MISSING = "missing"
 OPEN = "open"
 
@@ -150,7 +154,8 @@ def outcome_of_expected(now: datetime) -> Case:
     return Case(
         When(met & Q(met_at__lt=F("due_at")), then=Value(ON_TIME)),
         When(met, then=Value(LATE)),
-        When(Exists(turned_down), then=Value(REJECTED)),
+        When(Exists(turned_down) & Q(due_at__lte=now), then=Value(REJECTED)),
+        When(Exists(turned_down), then=Value(REJECTED_IN_TIME)),
         When(overdue_at__lte=now, then=Value(MISSING)),
         default=Value(OPEN),
         output_field=CharField(),
@@ -195,7 +200,7 @@ def trends(
     by_area: dict[tuple[int, str], dict[str, RatePoint]] = defaultdict(dict)
     for row in groups:
         period, outcome, number = row["period"], row["outcome"], row["number"]
-        by_month[period].counts[outcome] += number
+        by_month[period].counts[REJECTED if outcome == REJECTED_IN_TIME else outcome] += number
         # A route whose system has no vendor (a kommune's own) is shown under its own name.
         vendor_name = row["vendor_name"] or str(_("Uden leverandør"))
         for series in (by_vendor[vendor_name], by_area[(row["area_order"], row["area_name"])]):

@@ -22,7 +22,7 @@ from django.views.decorators.http import require_GET
 
 from flisportal.front import svgcharts
 from flisportal.front.forms import TrendsFilterForm
-from flisportal.front.trends import OUTCOMES, RateSeries, Trends, trends
+from flisportal.front.trends import OUTCOMES, RateSeries, RuleFailure, Trends, trends
 from flisportal.lib.csvexport import csv_download, stamped
 from flisportal.lib.roles import Role
 from routes.access import require_role
@@ -124,6 +124,12 @@ def rate_chart(
     )
 
 
+def _rule_label(failure: RuleFailure) -> str:
+    """The rule's short name beside its bar: the column (or the file as a whole) and its code."""
+    where = failure.column or _("hele filen")
+    return f"{where} · {failure.rule}"
+
+
 def rules_chart(data: Trends) -> TrendChart:
     rows: list[list[object]] = [
         [vendor.vendor, f.area, f.column, f.rule, f.words, f.deliveries, f.errors]
@@ -139,10 +145,7 @@ def rules_chart(data: Trends) -> TrendChart:
                 desc=_(
                     "Antal afviste leverancer, der brød hver regel. Reglerne i ord står i tabellen."
                 ),
-                bars=[
-                    (f"{f.column or _('hele filen')} · {f.rule}", f.deliveries, f.words)
-                    for f in vendor.top
-                ],
+                bars=[(_rule_label(f), f.deliveries, f.words) for f in vendor.top],
             ),
         )
         for index, vendor in enumerate(data.rules)

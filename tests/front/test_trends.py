@@ -96,6 +96,20 @@ def test_a_later_success_settles_a_rejected_period(admin_user, kbh_route):
     assert counts_of(data, "2026-07")["missing"] == 0
 
 
+def test_rejected_before_the_deadline_is_left_out_of_the_rate(admin_user, kbh_route):
+    """November's file was rejected on 3 December, before the deadline of 10 December: the
+    month shows it as rejected, but the rate leaves it out until the deadline has passed."""
+    rejected(kbh_route, "2026-11", ("kommunekode", "pattern"))
+    factories.expected(kbh_route, "2026-11", state="pending")
+    data = trends(user=admin_user)
+    assert counts_of(data, "2026-11")["rejected"] == 1
+    [vendor_a] = data.by_vendor
+    assert (vendor_a.points[-1].decided, vendor_a.points[-1].rate) == (0, None)
+    with time_machine.travel(local(2026, 12, 11, 0, 0), tick=False):
+        [vendor_a] = trends(user=admin_user).by_vendor
+    assert (vendor_a.points[-1].decided, vendor_a.points[-1].rate) == (1, 0.0)
+
+
 def test_refused_by_the_platform_counts_as_rejected(admin_user, kbh_route):
     factories.delivery(kbh_route, status=DeliveryStatus.REFUSED, period="2026-05")
     factories.expected(kbh_route, "2026-05")
