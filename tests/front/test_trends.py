@@ -17,6 +17,7 @@ from deliveries.lifecycle.states import DeliveryStatus
 from deliveries.models import DataContract, ValidationIssue
 from deliveries.rules import describe_rule
 from flisportal.front.trends import trend_periods, trends
+from flisportal.front.trends_views import cached_trends
 from routes.models import Route
 from tests import factories
 from tests.helpers.clock import local
@@ -343,13 +344,13 @@ def _world(routes: list[Route], months: int) -> None:
 def test_query_count_stays_fixed_with_more_rows(
     client, request, persona, extra, django_assert_num_queries, kbh_route, system_b, flis_system
 ):
-    """Session, user, the expected periods grouped, the failed rules grouped, the contracts
-    that word them, the filter form's vendors and data areas; a consultant's role costs one
-    more (whether they have kommuner), their scope is a join. The same with 2 or 24 months of
-    12 more routes."""
+    """Session, user, the change stamp, the expected periods grouped, the failed rules grouped,
+    the contracts that word them, the filter form's vendors and data areas; a consultant's role
+    costs one more (whether they have kommuner), their scope is a join. The same with 2 or 24
+    months of 12 more routes. A second view of the same counts reads them from the cache."""
     client.force_login(request.getfixturevalue(persona))
     _world([kbh_route], 2)
-    with django_assert_num_queries(7 + extra):
+    with django_assert_num_queries(8 + extra):
         assert client.get(reverse("front:trends"), {"months": "24"}).status_code == 200
     more = [
         factories.route(kommune=code, sender_system=system, data_area=area)
@@ -358,8 +359,33 @@ def test_query_count_stays_fixed_with_more_rows(
         for area in ("skole", "personale")
     ]
     _world(more, 24)
-    with django_assert_num_queries(7 + extra):
+    with django_assert_num_queries(8 + extra):
         assert client.get(reverse("front:trends"), {"months": "24"}).status_code == 200
-    with django_assert_num_queries(5 + extra):
+    # The CSV of the same filters: session, user, stamp; the counts come from the cache.
+    with django_assert_num_queries(3 + extra):
         response = client.get(reverse("front:trends_csv", args=["regler"]), {"months": "24"})
         assert len(csv_rows(response)) > 1
+
+
+def test_cached_counts_renew_with_a_new_delivery_and_a_new_day(
+    client, admin_user, kbh_route, settings
+):
+    """The cache never shows stale counts: a rejected upload (a new delivery row) renews them at
+    once, and so does Danish midnight, when an unmet period past its deadline turns missing."""
+    settings.TRENDS_CACHE_SECONDS = 3600
+    client.force_login(admin_user)
+    factories.expected(kbh_route, "2026-11")  # due 10 December
+    page = client.get(reverse("front:trends"))
+    assert counts_of(page.context["trends"], "2026-11")["open"] == 1
+    rejected(kbh_route, "2026-11", ("kommunekode", "pattern"))
+    page = client.get(reverse("front:trends"))
+    assert counts_of(page.context["trends"], "2026-11")["rejected"] == 1
+    assert page.context["trends"].rules
+    # Nothing changes in the database between these two reads (no login either, which would
+    # write an audit row): only the day turns.
+    other = factories.route(sender_system=kbh_route.sender_system, data_area="skole")
+    factories.expected(other, "2026-11")
+    with time_machine.travel(local(2026, 12, 10, 23, 59), tick=False):
+        assert counts_of(cached_trends(user=admin_user), "2026-11")["open"] == 1
+    with time_machine.travel(local(2026, 12, 11, 0, 0), tick=False):
+        assert counts_of(cached_trends(user=admin_user), "2026-11")["missing"] == 1
