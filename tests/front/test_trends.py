@@ -389,3 +389,14 @@ def test_cached_counts_renew_with_a_new_delivery_and_a_new_day(
         assert counts_of(cached_trends(user=admin_user), "2026-11")["open"] == 1
     with time_machine.travel(local(2026, 12, 11, 0, 0), tick=False):
         assert counts_of(cached_trends(user=admin_user), "2026-11")["missing"] == 1
+
+
+def test_page_and_charts_in_english(client, admin_user, two_kommuner, settings):
+    """The page, its charts' words and the short month names follow the reader's language."""
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
+    client.force_login(admin_user)
+    html = client.get(reverse("front:trends")).content.decode()
+    assert "Trends: deliveries month by month" in html
+    assert '<title id="trend-months-title">Expected deliveries per month</title>' in html
+    assert ">Nov</text>" in html and ">On time</text>" in html
+    assert "Udvikling: leverancer" not in html
