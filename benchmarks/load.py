@@ -15,6 +15,7 @@ measures latency (p50/p95/p99) and throughput at 1, 10 and 50 concurrent users f
 - a delivery page (a different delivery for each request, rejected ones with their report),
 - the start page (administrator and vendor: the periods still owed and the deliveries that need
   a person) and the list of outstanding periods (administrator),
+- Udvikling (administrator: 24 months of all kommuner's periods and failed rules),
 - the Django admin change list of Delivery — the reference, in the same run.
 
 The inbox (Hent side) is measured when its URL exists (`deliveries:inbox`).
@@ -477,6 +478,9 @@ def main() -> None:
         "start page (admin)": ("admin", [reverse("front:start")]),
         "start page (vendor)": ("vendor", [reverse("front:start")]),
         "outstanding list (admin)": ("admin", [reverse("deliveries:outstanding")]),
+        # Udvikling over 24 months of every route: the expected periods and the failed rules
+        # of the rejected first tries, aggregated in the database.
+        "trends (admin, 24 months)": ("admin", [reverse("front:trends") + "?months=24"]),
         "delivery page": (
             "admin",
             [reverse("deliveries:detail", args=[u]) for u in seeded["deliveries"]],  # type: ignore[union-attr]

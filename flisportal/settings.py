@@ -392,6 +392,9 @@ RECEIPT_OVERDUE_MINUTES = env_int("RECEIPT_OVERDUE_MINUTES", 60, minimum=1, maxi
 # delivery, route, registry entry or expected period changes (routes/views.py); the time only
 # bounds what no change record catches. 0 turns the cache off.
 COVERAGE_CACHE_SECONDS = env_int("COVERAGE_CACHE_SECONDS", 60, minimum=0, maximum=3600)
+# Seconds Udvikling keeps its counts, under the same change stamp as the coverage table
+# (flisportal/front/trends_views.py); 0 turns the cache off.
+TRENDS_CACHE_SECONDS = env_int("TRENDS_CACHE_SECONDS", 300, minimum=0, maximum=3600)
 # One local-memory cache per process: the dashboard's keys are derived from the database, so
 # processes never need to tell each other what changed. A full table is ≈300 KB.
 CACHES = {

@@ -16,14 +16,15 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.contrib.auth.hashers import make_password
 from django.utils import timezone
 
 from deliveries.lifecycle.states import DeliveryStatus
-from deliveries.models import Delivery, FileCheck, FileCheckStatus
+from deliveries.models import Delivery, ExpectedDelivery, ExpectedState, FileCheck, FileCheckStatus
+from deliveries.services.expected import expected_deadlines
 from routes.models import (
     AgreementStatus,
     DataArea,
@@ -241,6 +242,23 @@ def delivery(
         status=status,
         file=file,
         **values,
+    )
+
+
+def expected(
+    route: Route, period: str, *, met_at: datetime | None = None, **fields: Any
+) -> ExpectedDelivery:
+    """The expected period `period` of `route`, with the route's real deadlines; met at
+    `met_at` when given (state `met`), else `overdue` (the scanner's word matters little to
+    reads that compare the deadlines themselves). `fields` are any other columns."""
+    due_at, overdue_at = expected_deadlines(route=route, period=period)
+    values: dict[str, Any] = {
+        "state": ExpectedState.MET if met_at else ExpectedState.OVERDUE,
+        "met_at": met_at,
+        **fields,
+    }
+    return ExpectedDelivery.objects.create(
+        route=route, period=period, due_at=due_at, overdue_at=overdue_at, **values
     )
 
 

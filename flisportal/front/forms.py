@@ -68,3 +68,23 @@ class CoverageFilterForm(forms.Form):
             Field("search", wrapper_class="col"),
             Field("only", wrapper_class="col"),
         )
+
+
+class TrendsFilterForm(CoverageFilterForm):
+    """The Udvikling page's filters: the coverage dashboard's, and how many months back."""
+
+    months = forms.TypedChoiceField(
+        label=_("Periode"),
+        required=False,
+        coerce=int,
+        choices=[(12, _("Seneste 12 måneder")), (24, _("Seneste 24 måneder"))],
+    )
+
+    def __init__(self, *args: Any, user: User, **kwargs: Any) -> None:
+        super().__init__(*args, user=user, **kwargs)
+        self.helper.layout = Layout(
+            Field("months", wrapper_class="col"),
+            Field("region", wrapper_class="col"),
+            Field("vendor", wrapper_class="col"),
+            Field("area", wrapper_class="col"),
+        )

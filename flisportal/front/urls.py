@@ -1,6 +1,6 @@
 from django.urls import path
 
-from flisportal.front import views
+from flisportal.front import trends_views, views
 
 app_name = "front"
 urlpatterns = [
@@ -13,5 +13,7 @@ urlpatterns = [
     path("daekning.csv", views.coverage_csv, name="coverage_csv"),
     path("hjaelp/", views.help_view, name="help"),
     path("kommuner/<str:code>/", views.kommune, name="kommune"),
+    path("udvikling/", trends_views.trends_page, name="trends"),
+    path("udvikling/<slug:chart>.csv", trends_views.trends_csv, name="trends_csv"),
     path("ibrugtagning/<int:vendor_pk>/<str:code>/", views.onboarding, name="onboarding"),
 ]

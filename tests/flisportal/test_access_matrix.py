@@ -108,6 +108,10 @@ POLICY: dict[str, dict[str, Any]] = {
     # A kommune's own page: its consultants, the staff of vendors that work with it (vendor A
     # has the route for København) and administrators.
     "front:kommune": A_AND_KOMMUNE,
+    # Udvikling, like coverage, is for the kommune side (each consultant their own kommuner,
+    # pinned in tests/front/test_trends.py); it compares vendors, so vendor staff get 404.
+    "front:trends": _only("admin", "consultant", "consultant_other"),
+    "front:trends_csv": _only("admin", "consultant", "consultant_other"),
     "routes:vendor_overview": _only("admin", "vendor_a", "vendor_b"),
     "routes:vendor_overview_for": A_ONLY,
     # Keys are the vendor's business: consultants see none.
@@ -217,6 +221,12 @@ def _the_vendor_or_kommune(persona: Persona, named: Combination) -> bool:
     return _the_vendor(persona, named) or _the_kommune(persona, named)
 
 
+def _kommune_side(persona: Persona, named: Combination) -> bool:
+    # Udvikling's charts name no tenant's object: administrators and every consultant (each
+    # sees their own kommuner' numbers, pinned in tests/front/test_trends.py).
+    return persona.admin or bool(persona.kommuner)
+
+
 def _the_maker(persona: Persona, named: Combination) -> bool:
     # Each tenant's check and batch upload were made by its vendor's staff member: that persona
     # and no one else, administrators included.
@@ -276,6 +286,7 @@ SCOPE: dict[str, Scope] = {
     "deliveries:batch_status": _the_maker,
     "deliveries:check": _the_maker,
     "deliveries:check_report_csv": _the_maker,
+    "front:trends_csv": _kommune_side,
     "deliveries:contract": _anyone,
     "deliveries:contract_template": _anyone,
 }

@@ -132,4 +132,5 @@ def test_no_csv_export_has_a_cell_that_starts_a_formula(client, admin_user, host
         "deliveries:inbox_csv",
         "deliveries:outstanding_csv",
         "audit:log_csv",
+        "front:trends_csv",
     } <= set(exports)

@@ -14,14 +14,23 @@ pytestmark = pytest.mark.django_db
             [
                 "routes:route_orders",
                 "front:coverage",
+                "front:trends",
                 "routes:vendor_overview",
                 "routes:route_bulk_order",
                 "routes:route_bulk_transition",
             ],
             [],
         ),
-        ("consultant_user", ["front:coverage"], ["routes:route_orders", "routes:vendor_overview"]),
-        ("vendor_a_user", ["routes:vendor_overview"], ["routes:route_orders", "front:coverage"]),
+        (
+            "consultant_user",
+            ["front:coverage", "front:trends"],
+            ["routes:route_orders", "routes:vendor_overview"],
+        ),
+        (
+            "vendor_a_user",
+            ["routes:vendor_overview"],
+            ["routes:route_orders", "front:coverage", "front:trends"],
+        ),
     ],
 )
 def test_start_page_and_menu_link_to_the_roles_pages(client, request, persona, present, absent):
