@@ -55,11 +55,13 @@ TARGET_VS_FRICTIONLESS = 50.0  # at least this many times faster
 TARGET_VS_READ = 5.0  # at most this many times the plain read + decode
 TARGET_BIG_PEAK_MB = 256.0
 
-# The build before issue #18's validator work (main f5ef670), measured in the same session as
-# the figures in docs/development/benchmarks.md: task time, best of the runs.
+# The build before issue #18's validator work (f5ef670), measured with this script's
+# `--previous` on 2026-12-04 in the same runs as the figures in docs/development/benchmarks.md,
+# on the shared 2-core machine under a load average of 10-13 (so only ratios mean much).
 PREVIOUS = {
-    "default": "portal 1.67 s, read 0.12 s (13.9×), frictionless 51.7 s (31.0×), peak 250 MB",
-    "big": "portal 19.4 s, read 1.6 s (12.1×), peak 366 MB",
+    "default": "portal 3.21 s best of 3 (this build 2.56 s in the same run), peak 261 MB; in a "
+    "--repeat 1 run with frictionless (209 s): 7.75 s, 27.0x (this build 7.32 s, 28.6x)",
+    "big": "portal 120.5 s (this build 98.8 s in the same run), peak 380 MB (this build 240 MB)",
 }
 
 # Each injected error: (kind, offset in each block of `every` rows, column, rule)

@@ -15,8 +15,10 @@ Order of work, so that a broken file gets one clear message instead of a wall of
    fails is the file decoded in Python: Windows-1252 is transcoded to a UTF-8 temp file and
    checked from the start. Nothing is ever decoded with a lossy "replace" mode: a byte that is
    neither is reported with its line.
-5. Primary key: the key text and row of every row are spilled to disk in buckets by hash, and
-   duplicates are found bucket by bucket on the exact text (one read of the file, flat memory).
+5. Primary key: a 64-bit hash of every row's key is kept with its row (spilled to disk in
+   buckets by hash for a long file), each batch's key text is written aside, and at the end
+   only the rows whose hash repeats have their text read back: duplicates are decided on the
+   exact text (one read of the file, flat memory).
 
 Wholly empty lines (only whitespace and delimiters: a trailing blank line, Excel's `;;;;`) are
 not data: they are skipped and counted as a notice, never an error, so a valid file is not
