@@ -57,10 +57,11 @@ TARGET_BIG_PEAK_MB = 256.0
 
 # The build before issue #18's validator work (f5ef670), measured with this script's
 # `--previous` on 2026-12-04 in the same runs as the figures in docs/development/benchmarks.md,
-# on the shared 2-core machine under a load average of 10-13 (so only ratios mean much).
+# on the shared 2-core machine under a load average of 6-13 (so only ratios mean much).
 PREVIOUS = {
-    "default": "portal 3.21 s best of 3 (this build 2.56 s in the same run), peak 261 MB; in a "
-    "--repeat 1 run with frictionless (209 s): 7.75 s, 27.0x (this build 7.32 s, 28.6x)",
+    "default": "at load 6: portal 4.05 s best of 2 (this build 2.18 s), read 0.31 s (13.1x), "
+    "frictionless 110.8 s (27.4x), peak 265 MB; at load 11-13: 3.21 s best of 3 (this build "
+    "2.56 s), and 27.0x frictionless in a --repeat 1 run (this build 28.6x)",
     "big": "portal 120.5 s (this build 98.8 s in the same run), peak 380 MB (this build 240 MB)",
 }
 
