@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import polars as pl
 import pytest
 
+from deliveries import validation
 from deliveries.datacontracts import CONTRACTS_DIR
 from deliveries.validation import validate_file
 from tests.factories import DAGTILBUD_HEADER, dagtilbud_csv, dagtilbud_row
@@ -123,6 +125,32 @@ def test_duplicates_are_found_across_batches(tmp_path):
     rows = [dagtilbud_row(i) for i in range(3000)] + [dagtilbud_row(7)]
     report = run(tmp_path, dagtilbud_csv(*rows), batch_bytes=20_000)
     assert found(report) == [(3002, "cpr_barn", "primaryKey")]
+
+
+def test_rows_whose_keys_only_share_a_hash_are_not_duplicates(tmp_path, monkeypatch):
+    """Duplicates are decided on the exact key text; the 64-bit hash only picks the rows to
+    compare. With every key given the same hash, only the real duplicate is reported."""
+    monkeypatch.setattr(
+        validation.KeyStore,
+        "expressions",
+        lambda self: [pl.lit(7, dtype=pl.UInt64).alias("__keyhash")],
+    )
+    rows = [dagtilbud_row(i) for i in range(300)] + [dagtilbud_row(7)]
+    report = run(tmp_path, dagtilbud_csv(*rows), batch_bytes=4096)
+    assert found(report) == [(302, "cpr_barn", "primaryKey")]
+    assert "række 9" in report.issues[0].message
+    assert report.by_rule == {"primaryKey": 1}
+
+
+def test_duplicates_are_found_across_spills_of_the_key_hashes(tmp_path, monkeypatch):
+    """The hashes are spilled to disk every PK_FLUSH_ROWS rows, so memory stays flat; a key
+    and its duplicate in different spills are still found, and named by the first row."""
+    monkeypatch.setattr(validation, "PK_FLUSH_ROWS", 100)
+    rows = [dagtilbud_row(i) for i in range(1000)] + [dagtilbud_row(3), dagtilbud_row(900)]
+    report = run(tmp_path, dagtilbud_csv(*rows), batch_bytes=4096)
+    assert found(report) == [(1002, "cpr_barn", "primaryKey"), (1003, "cpr_barn", "primaryKey")]
+    assert ["række 5" in i.message for i in report.issues] == [True, False]
+    assert "række 902" in report.issues[1].message
 
 
 def test_errors_are_counted_beyond_the_listed_ones(tmp_path):
