@@ -21,6 +21,7 @@ from __future__ import annotations
 import errno
 import hashlib
 import io
+import os
 import random
 import socket
 import struct
@@ -332,6 +333,76 @@ class SftpConnection:
             raise _operation_error(
                 exc, action=action, path=path, where=self.where, connection_lost=lost
             ) from exc
+
+
+_PACKETIZER = "_Packetizer__"  # paramiko's Packetizer keeps its state in name-mangled fields
+
+
+class _LeanPacketizer(paramiko.Packetizer):
+    """paramiko's packet writer with fewer copies for AES-GCM, the cipher the module prefers.
+
+    paramiko's send_message builds each SSH packet by concatenation (header + payload, + padding),
+    slices the part to encrypt out of it, and joins the length to the ciphertext: four copies of
+    every packet besides the encryption. Here the plaintext is joined once and the length is
+    sent with the ciphertext (measured: about a tenth less CPU per byte pushed, profile in
+    docs/design/sftp-client.md). The sequence number, IV, byte counts and the rekey trigger are
+    kept exactly as paramiko keeps them; any other cipher, compression or packet dumping goes
+    through paramiko's own code, and so does everything when a field is missing (another
+    paramiko version), so the worst case is paramiko's speed.
+    """
+
+    def send_message(self, data: paramiko.Message) -> None:
+        state = self.__dict__
+        engine = state.get(_PACKETIZER + "block_engine_out")
+        if (
+            engine is None
+            or not state.get(_PACKETIZER + "aead_out")
+            or state.get(_PACKETIZER + "compress_engine_out") is not None
+            or state.get(_PACKETIZER + "dump_packets", True)
+            or not _LEAN_FIELDS.issubset(state)
+        ):
+            super().send_message(data)
+            return
+        payload = data.asbytes()
+        with state[_PACKETIZER + "write_lock"]:
+            block = state[_PACKETIZER + "block_size_out"]
+            # As paramiko pads under AES-GCM: at least 4 bytes, to a whole block, the length
+            # (the associated data) not counted.
+            padding = 3 + block - ((len(payload) + 4) % block)
+            length = struct.pack(">I", len(payload) + padding + 1)
+            plain = b"".join((bytes((padding,)), payload, os.urandom(padding)))
+            iv = state[_PACKETIZER + "iv_out"]
+            out = length + engine.encrypt(iv, plain, length)
+            state[_PACKETIZER + "iv_out"] = self._inc_iv_counter(iv)
+            number = state[_PACKETIZER + "sequence_number_out"]
+            state[_PACKETIZER + "sequence_number_out"] = (number + 1) & 0xFFFFFFFF
+            self.write_all(out)
+            state[_PACKETIZER + "sent_bytes"] += len(out)
+            state[_PACKETIZER + "sent_packets"] += 1
+            too_much = (
+                state[_PACKETIZER + "sent_packets"] >= self.REKEY_PACKETS
+                or state[_PACKETIZER + "sent_bytes"] >= self.REKEY_BYTES
+            )
+            if too_much and not state[_PACKETIZER + "need_rekey"]:
+                state[_PACKETIZER + "received_bytes_overflow"] = 0
+                state[_PACKETIZER + "received_packets_overflow"] = 0
+                self._trigger_rekey()
+
+
+_LEAN_FIELDS = {
+    _PACKETIZER + name
+    for name in (
+        "write_lock",
+        "block_size_out",
+        "iv_out",
+        "sequence_number_out",
+        "sent_bytes",
+        "sent_packets",
+        "need_rekey",
+        "received_bytes_overflow",
+        "received_packets_overflow",
+    )
+}
 
 
 class _Cancelled(Exception):
@@ -661,6 +732,8 @@ def connect(
 
     sock = _open_socket(host, port, timeouts)
     transport = paramiko.Transport(sock)
+    # The same object with the leaner send path (nothing else differs, see _LeanPacketizer).
+    transport.packetizer.__class__ = _LeanPacketizer
     try:
         _set_timeouts(transport, timeouts)
         _configure_security(transport, [key.key_type for key in pinned if key.key_type])
