@@ -9,6 +9,7 @@ the lean path reads.
 
 from __future__ import annotations
 
+import io
 import os
 from collections.abc import Iterator
 
@@ -87,3 +88,23 @@ def test_the_bytes_survive_a_key_reexchange_in_mid_file(sshd, client_key, tmp_pa
         assert connection.remote_size(str(tmp_path / "data.csv")) == len(data)
     assert len(rekeys) >= 2
     assert (tmp_path / "data.csv").read_bytes() == data
+
+
+def test_a_download_reads_each_answer_with_one_join(sshd, client_key, tmp_path, monkeypatch):
+    data = os.urandom(3 * CHUNK_SIZE + 5)
+    (tmp_path / "data.csv").write_bytes(data)
+    joins: list[int] = []
+    lean_read_all = sftp._LeanSFTPClient._read_all
+
+    def counted(self, n):
+        answer = lean_read_all(self, n)
+        joins.append(len(answer))
+        return answer
+
+    monkeypatch.setattr(sftp._LeanSFTPClient, "_read_all", counted)
+    target = io.BytesIO()
+    with _connect(sshd, client_key) as connection:
+        # 255 KiB read answers arrive in 32 KiB packets: several pieces joined per answer.
+        received, _ = connection.download(str(tmp_path / "data.csv"), target)
+    assert received == len(data) and target.getvalue() == data
+    assert max(joins) > 128 * 1024  # the large answers went through the lean reader
