@@ -5,15 +5,22 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('routes', '0006_key_pending_state'),
+        ("routes", "0006_key_pending_state"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='endpoint',
-            name='parallel_connections',
-            field=models.PositiveSmallIntegerField(default=1, help_text='Hvor mange SFTP-forbindelser en stor fil sendes over på én gang, hver med sin del af filen. 1 (standard) er én forbindelse. Sæt kun mere end 1, når serverens ejer har sagt ja til det: KOMBIT har ikke givet lov på Serviceplatformen, så dens endpoints skal stå på 1.', validators=[django.core.validators.MinValueValidator(1), django.core.validators.MaxValueValidator(8)], verbose_name='samtidige forbindelser pr. fil'),
+            model_name="endpoint",
+            name="parallel_connections",
+            field=models.PositiveSmallIntegerField(
+                default=1,
+                help_text="Hvor mange SFTP-forbindelser en stor fil sendes over på én gang, hver med sin del af filen. 1 (standard) er én forbindelse. Sæt kun mere end 1, når serverens ejer har sagt ja til det: KOMBIT har ikke givet lov på Serviceplatformen, så dens endpoints skal stå på 1.",
+                validators=[
+                    django.core.validators.MinValueValidator(1),
+                    django.core.validators.MaxValueValidator(8),
+                ],
+                verbose_name="samtidige forbindelser pr. fil",
+            ),
         ),
     ]
