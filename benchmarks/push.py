@@ -1,22 +1,32 @@
-"""Push throughput: the portal's SFTP client (deliveries/sftp.py) against OpenSSH's own `sftp`.
+"""Push and fetch throughput: the portal's SFTP client (deliveries/sftp.py) against OpenSSH's sftp.
 
 Starts a private OpenSSH sshd on a loopback port (installing openssh-server when it is missing),
-with its own config and keys (tests/helpers/sshd.py), writes a test file, and in the same run
-uploads it
+with its own config and keys (tests/helpers/sshd.py), writes a test file, and in the same run,
+round after round, moves it
 
-- with the portal's code (`deliveries.sftp.connect(...).upload`), large writes on and off,
-- with plain paramiko defaults (`SFTPClient.put`, default cipher, no TCP_NODELAY) for reference,
-- with `sftp -c aes128-gcm@openssh.com -B 261120` in batch mode, the known host key pinned,
+- up (push) with the portal's code (`deliveries.sftp.connect(...).upload`, 255 KiB writes),
+- up over N connections at once (`deliveries.sftp.upload_in_parts`, `--connections`, default 2;
+  what an endpoint with `parallel_connections` = N does),
+- up with the previous build's write path (paramiko's pipelined `SFTPFile.write`, same cipher,
+  same request size) for an old/new comparison under the same load,
+- up with `sftp -c aes128-gcm@openssh.com -B 261120` in batch mode, the known host key pinned,
+- down (fetch) with the portal's code (`SftpConnection.download`, as deliveries/hent does),
+- down with paramiko's own `SFTPClient.get` (its prefetch), for reference,
+- down with OpenSSH's `sftp get`, same options,
 
-each in a fresh process, so the peak memory (RSS) printed is that upload's own. Then the portal's
+each in a fresh process, so the peak memory (RSS) printed is that transfer's own. Then the portal's
 upload runs again with a file of a quarter of the size, to show that its peak memory does not grow
-with the file. Prints MB/s (10^6 bytes per second) per run, the medians and the ratio.
+with the file. Prints MB/s (10^6 bytes per second) per round with the load average, the medians,
+the ratios against OpenSSH measured in the same run (of the medians and per round), the target
+(>= 1.0x OpenSSH) and whether it was met.
 
-    .venv/bin/python benchmarks/push.py [--size-mib 512] [--repeat 5] [--dir /dev/shm]
+    .venv/bin/python benchmarks/push.py [--size-mib 512] [--repeat 5] [--connections 2]
+                                        [--dir /dev/shm]
 
 The files live in /dev/shm (memory) when it has room, so the figures measure the SFTP transfer,
 not the disk's write-back; `--dir` picks another place. One warm-up round is not counted. On a
-shared machine the figures move from round to round: read the medians and the per-round ratios.
+shared machine the figures move from round to round: read the medians and the per-round ratios,
+and the load average printed with each figure.
 """
 
 from __future__ import annotations
@@ -71,62 +81,121 @@ def peak_rss_kib() -> int:
     return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)  # KiB on Linux
 
 
-# ---- child modes: one upload per process, reporting its time and peak memory --------------
+# ---- child modes: one transfer per process, reporting its time and peak memory ------------
 
 
-def child_portal(args: argparse.Namespace) -> dict[str, object]:
-    import django
-
-    django.setup()
+def _portal_connect(args: argparse.Namespace):  # a context manager of SftpConnection
     from deliveries.sftp import Timeouts, connect
 
-    started = time.perf_counter()
-    with connect(
+    return connect(
         host="127.0.0.1",
         port=args.port,
         username=args.user,
         private_key=Path(args.key).read_bytes(),
         pinned_host_key=args.host_key,
-        large_writes=args.large_writes,
+        large_writes=True,
         timeouts=Timeouts(connect=10, banner=15, auth=15, operation=60),
-    ) as sftp:
+    )
+
+
+def _result(moved: int, started: float, connected: float, **extra: object) -> dict[str, object]:
+    done = time.perf_counter()
+    return {
+        "bytes": moved,
+        "seconds": done - connected,
+        "with_connect": done - started,
+        "peak_rss_kib": peak_rss_kib(),
+        **extra,
+    }
+
+
+def child_portal(args: argparse.Namespace) -> dict[str, object]:
+    started = time.perf_counter()
+    with _portal_connect(args) as sftp:
         connected = time.perf_counter()
         sent = sftp.upload(Path(args.local), args.remote)
         cipher = sftp.cipher
-    done = time.perf_counter()
-    return {
-        "bytes": sent,
-        "seconds": done - connected,
-        "with_connect": done - started,
-        "cipher": cipher,
-        "peak_rss_kib": peak_rss_kib(),
-    }
+    return _result(sent, started, connected, cipher=cipher)
 
 
-def child_paramiko_default(args: argparse.Namespace) -> dict[str, object]:
-    import socket
+def child_portal_parts(args: argparse.Namespace) -> dict[str, object]:
+    from deliveries.sftp import upload_in_parts
 
-    import paramiko
+    size = Path(args.local).stat().st_size
+
+    def open_source(start: int):
+        handle = open(args.local, "rb")  # closed by upload_in_parts
+        handle.seek(start)
+        return handle
 
     started = time.perf_counter()
-    sock = socket.create_connection(("127.0.0.1", args.port), timeout=10)
-    transport = paramiko.Transport(sock)
-    transport.connect(username=args.user, pkey=paramiko.PKey.from_path(args.key))
-    sftp = paramiko.SFTPClient.from_transport(transport)
-    assert sftp is not None
-    connected = time.perf_counter()
-    attrs = sftp.put(args.local, args.remote)
-    done = time.perf_counter()
-    cipher = transport.local_cipher
-    sftp.close()
-    transport.close()
-    return {
-        "bytes": attrs.st_size,
-        "seconds": done - connected,
-        "with_connect": done - started,
-        "cipher": cipher,
-        "peak_rss_kib": peak_rss_kib(),
-    }
+    with _portal_connect(args) as sftp:
+        connected = time.perf_counter()
+        upload_in_parts(
+            sftp,
+            open_connection=lambda: _portal_connect(args),
+            open_source=open_source,
+            remote_path=args.remote,
+            size=size,
+            connections=args.connections,
+        )
+        cipher = sftp.cipher
+    return _result(size, started, connected, cipher=cipher)
+
+
+def child_previous_writes(args: argparse.Namespace) -> dict[str, object]:
+    """The previous build's upload loop: paramiko's own pipelined SFTPFile.write with 255 KiB
+    requests over the portal's connection (same cipher, TCP_NODELAY), its answers read at the
+    end as that build did."""
+    from paramiko.sftp import CMD_STATUS
+
+    from deliveries.sftp import CHUNK_SIZE, LARGE_WRITE_SIZE
+
+    started = time.perf_counter()
+    sent = 0
+    with _portal_connect(args) as sftp:
+        connected = time.perf_counter()
+        client = sftp._sftp
+        remote = client.open(args.remote, "wb")
+        remote.set_pipelined(True)
+        remote.MAX_REQUEST_SIZE = LARGE_WRITE_SIZE
+        with open(args.local, "rb") as local:
+            while chunk := local.read(CHUNK_SIZE):
+                remote.write(chunk)
+                sent += len(chunk)
+        while remote._reqs:
+            kind, _ = client._read_response(remote._reqs.popleft())
+            assert kind == CMD_STATUS
+        remote.close()
+        cipher = sftp.cipher
+    return _result(sent, started, connected, cipher=cipher)
+
+
+def child_portal_download(args: argparse.Namespace) -> dict[str, object]:
+    started = time.perf_counter()
+    with _portal_connect(args) as sftp, open(args.local, "wb") as target:
+        connected = time.perf_counter()
+        received, _ = sftp.download(args.remote, target)
+        cipher = sftp.cipher
+    return _result(received, started, connected, cipher=cipher)
+
+
+def child_paramiko_get(args: argparse.Namespace) -> dict[str, object]:
+    started = time.perf_counter()
+    with _portal_connect(args) as sftp:
+        connected = time.perf_counter()
+        sftp._sftp.get(args.remote, args.local)  # paramiko's prefetching download
+        cipher = sftp.cipher
+    return _result(Path(args.local).stat().st_size, started, connected, cipher=cipher)
+
+
+CHILDREN = {
+    "portal": child_portal,
+    "portal-parts": child_portal_parts,
+    "previous-writes": child_previous_writes,
+    "portal-download": child_portal_download,
+    "paramiko-get": child_paramiko_get,
+}
 
 
 def run_child(mode: str, common: list[str], *extra: str) -> dict[str, object]:
@@ -139,9 +208,9 @@ def run_child(mode: str, common: list[str], *extra: str) -> dict[str, object]:
     return json.loads(output.strip().splitlines()[-1])
 
 
-def run_openssh(server, key: Path, known_hosts: Path, local: Path, remote: str) -> dict:
+def run_openssh(server, key: Path, known_hosts: Path, command_line: str, size: int) -> dict:
     batch = key.parent / "batch.txt"
-    batch.write_text(f"put {local} {remote}\n")
+    batch.write_text(command_line + "\n")
     command = [
         "sftp",
         "-q",
@@ -168,7 +237,7 @@ def run_openssh(server, key: Path, known_hosts: Path, local: Path, remote: str) 
     seconds = time.perf_counter() - started
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
     # This time includes starting ssh, key exchange and login (tens of ms on loopback).
-    return {"bytes": local.stat().st_size, "seconds": seconds, "peak_rss_kib": usage.ru_maxrss}
+    return {"bytes": size, "seconds": seconds, "peak_rss_kib": usage.ru_maxrss}
 
 
 def mbps(result: dict) -> float:
@@ -178,10 +247,14 @@ def mbps(result: dict) -> float:
     return float(result["bytes"]) / float(seconds) / 1e6
 
 
-def main() -> None:
+TARGET = 1.0  # issue 18: the portal at least level with OpenSSH's sftp on the same machine
+
+
+def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size-mib", type=int, default=512)
     parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--connections", type=int, default=2)
     parser.add_argument("--dir", help="where the test files go (default: /dev/shm if it fits)")
     parser.add_argument("--child")
     parser.add_argument("--port", type=int)
@@ -190,12 +263,16 @@ def main() -> None:
     parser.add_argument("--host-key")
     parser.add_argument("--local")
     parser.add_argument("--remote")
-    parser.add_argument("--large-writes", action="store_true")
-    args = parser.parse_args()
+    return parser.parse_args()
 
+
+def main() -> None:
+    args = parse_args()
     if args.child:
-        child = {"portal": child_portal, "paramiko-default": child_paramiko_default}[args.child]
-        print(json.dumps(child(args)))
+        import django
+
+        django.setup()
+        print(json.dumps(CHILDREN[args.child](args)))
         return
 
     ensure_sshd()
@@ -210,8 +287,9 @@ def main() -> None:
 
     base = args.dir
     if base is None and os.path.isdir(SHM):
-        # Room for the local file, its quarter-size twin and one remote copy, with margin.
-        if shutil.disk_usage(SHM).free > 3 * args.size_mib * 1024 * 1024:
+        # Room for the local file, its quarter-size twin, the file to fetch, one remote copy
+        # and one fetched copy, with margin.
+        if shutil.disk_usage(SHM).free > 5 * args.size_mib * 1024 * 1024:
             base = SHM
     work = Path(tempfile.mkdtemp(prefix="flis-push-bench-", dir=base))
     try:
@@ -223,102 +301,108 @@ def main() -> None:
         try:
             known_hosts = work / "known_hosts"
             known_hosts.write_text(f"[{server.host}]:{server.port} {server.host_key_line}\n")
-            size = args.size_mib * 1024 * 1024
-            big, small = work / "big.bin", work / "small.bin"
-            write_test_file(big, size)
-            write_test_file(small, size // 4)
-            remote_dir = work / "remote"
-            remote_dir.mkdir()
-            common = [
-                "--port",
-                str(server.port),
-                "--user",
-                server.username,
-                "--key",
-                str(key),
-                "--host-key",
-                server.host_key_line,
-            ]
-
-            def portal(local: Path, large: bool) -> dict:
-                flags = ["--large-writes"] if large else []
-                remote = ["--remote", str(remote_dir / "portal.bin")]
-                return run_child("portal", common, "--local", str(local), *remote, *flags)
-
-            results: dict[str, list[dict]] = {
-                "portal, 255 KiB writes": [],
-                "portal, 32 KiB writes": [],
-                "paramiko defaults": [],
-                "OpenSSH sftp": [],
-            }
-            print(
-                f"{args.size_mib} MiB to OpenSSH sshd on 127.0.0.1:{server.port}, "
-                f"{args.repeat} rounds after a warm-up; files in {work.parent}; "
-                f"{os.cpu_count()} CPUs",
-                flush=True,
-            )
-            ratios: list[float] = []
-            for round_number in range(0, args.repeat + 1):
-                # Alternate the order so neither client always runs on a warmer cache.
-                order = ["portal, 255 KiB writes", "OpenSSH sftp"]
-                if round_number % 2 == 0:
-                    order.reverse()
-                order += ["portal, 32 KiB writes", "paramiko defaults"]
-                for name in order:
-                    if name == "OpenSSH sftp":
-                        result = run_openssh(
-                            server, key, known_hosts, big, str(remote_dir / "openssh.bin")
-                        )
-                    elif name == "paramiko defaults":
-                        result = run_child(
-                            "paramiko-default",
-                            common,
-                            "--local",
-                            str(big),
-                            "--remote",
-                            str(remote_dir / "paramiko.bin"),
-                        )
-                    else:
-                        result = portal(big, large=name.endswith("255 KiB writes"))
-                    for remote in remote_dir.iterdir():
-                        remote.unlink()
-                    extra = f", cipher {result['cipher']}" if "cipher" in result else ""
-                    label = f"round {round_number}" if round_number else "warm-up"
-                    print(f"  {label:8} {name:24} {mbps(result):7.1f} MB/s{extra}", flush=True)
-                    if round_number:
-                        results[name].append(result)
-                if round_number:
-                    # Both ran within seconds of each other, under the same load from others.
-                    ours = results["portal, 255 KiB writes"][-1]
-                    ratios.append(mbps(ours) / mbps(results["OpenSSH sftp"][-1]))
-
-            print("\nMedian MB/s:")
-            medians = {name: statistics.median(mbps(r) for r in rs) for name, rs in results.items()}
-            for name, value in medians.items():
-                spread = [round(mbps(r)) for r in results[name]]
-                print(f"  {name:24} {value:7.1f}   (runs: {spread})")
-            ratio = medians["portal, 255 KiB writes"] / medians["OpenSSH sftp"]
-            print(f"\nportal (255 KiB writes) / OpenSSH sftp: {ratio:.2f}x (target >= 0.90x)")
-            print(
-                "  per-round ratios: "
-                + ", ".join(f"{r:.2f}" for r in ratios)
-                + f" (median {statistics.median(ratios):.2f}x)"
-            )
-            ratio_small = medians["portal, 32 KiB writes"] / medians["OpenSSH sftp"]
-            print(f"portal (32 KiB writes)  / OpenSSH sftp: {ratio_small:.2f}x")
-
-            print("\nPeak memory (RSS) of the portal's upload process:")
-            for local in (small, big):
-                result = portal(local, large=True)
-                mib = local.stat().st_size // (1024 * 1024)
-                print(
-                    f"  {mib:4} MiB file: {int(result['peak_rss_kib']) / 1024:6.1f} MiB RSS "
-                    f"({mbps(result):.0f} MB/s)"
-                )
+            run_rounds(args, server, key, known_hosts, work)
         finally:
             server.stop()
     finally:
         shutil.rmtree(work, ignore_errors=True)
+
+
+def run_rounds(args: argparse.Namespace, server, key: Path, known_hosts: Path, work: Path) -> None:
+    size = args.size_mib * 1024 * 1024
+    big, small = work / "big.bin", work / "small.bin"
+    write_test_file(big, size)
+    write_test_file(small, size // 4)
+    remote_dir = work / "remote"
+    remote_dir.mkdir()
+    to_fetch = remote_dir / "fetch.bin"
+    shutil.copyfile(big, to_fetch)
+    fetched = work / "fetched.bin"
+    common = ["--port", str(server.port), "--user", server.username, "--key", str(key),
+              "--host-key", server.host_key_line]  # fmt: skip
+    parts = f"portal, {args.connections} connections"
+    up = ["portal", parts, "previous build", "OpenSSH sftp put"]
+    down = ["portal download", "paramiko get", "OpenSSH sftp get"]
+
+    def transfer(name: str, local: Path = big) -> dict:
+        target = str(remote_dir / "pushed.bin")
+        if name == "OpenSSH sftp put":
+            return run_openssh(server, key, known_hosts, f"put {local} {target}", size)
+        if name == "OpenSSH sftp get":
+            return run_openssh(server, key, known_hosts, f"get {to_fetch} {fetched}", size)
+        mode, where, there = {
+            "portal": ("portal", local, target),
+            parts: ("portal-parts", local, target),
+            "previous build": ("previous-writes", local, target),
+            "portal download": ("portal-download", fetched, str(to_fetch)),
+            "paramiko get": ("paramiko-get", fetched, str(to_fetch)),
+        }[name]
+        extra = ["--connections", str(args.connections)]
+        return run_child(mode, common, "--local", str(where), "--remote", there, *extra)
+
+    results: dict[str, list[dict]] = {name: [] for name in up + down}
+    print(
+        f"{args.size_mib} MiB to and from OpenSSH sshd on 127.0.0.1:{server.port}, "
+        f"{args.repeat} rounds after a warm-up; files in {work.parent}; {os.cpu_count()} CPUs",
+        flush=True,
+    )
+    for round_number in range(args.repeat + 1):
+        # Alternate the order so no client always runs on a warmer cache.
+        order = up + down if round_number % 2 else list(reversed(up)) + list(reversed(down))
+        for name in order:
+            result = transfer(name)
+            result["load"] = os.getloadavg()[0]
+            for leftover in (remote_dir / "pushed.bin", fetched):
+                leftover.unlink(missing_ok=True)
+            extra = f", cipher {result['cipher']}" if "cipher" in result else ""
+            label = f"round {round_number}" if round_number else "warm-up"
+            print(
+                f"  {label:8} {name:24} {mbps(result):7.1f} MB/s  load {result['load']:.2f}{extra}",
+                flush=True,
+            )
+            if round_number:
+                results[name].append(result)
+    report(results, up, down, parts)
+
+    print("\nPeak memory (RSS) of the portal's upload process:")
+    for local in (small, big):
+        result = transfer("portal", local)
+        mib = local.stat().st_size // (1024 * 1024)
+        print(
+            f"  {mib:4} MiB file: {int(result['peak_rss_kib']) / 1024:6.1f} MiB RSS "
+            f"({mbps(result):.0f} MB/s)"
+        )
+        (remote_dir / "pushed.bin").unlink(missing_ok=True)
+
+
+def report(results: dict[str, list[dict]], up: list[str], down: list[str], parts: str) -> None:
+    print("\nMedian MB/s (load average: median of the rounds):")
+    medians = {name: statistics.median(mbps(r) for r in rs) for name, rs in results.items()}
+    for name, value in medians.items():
+        spread = [round(mbps(r)) for r in results[name]]
+        load = statistics.median(r["load"] for r in results[name])
+        print(f"  {name:24} {value:7.1f}   load {load:.2f}   (rounds: {spread})")
+    print(f"\nTarget: >= {TARGET:.1f}x OpenSSH's sftp, measured in this run.")
+    for name, reference in [
+        ("portal", "OpenSSH sftp put"),
+        (parts, "OpenSSH sftp put"),
+        ("previous build", "OpenSSH sftp put"),
+        ("portal download", "OpenSSH sftp get"),
+        ("paramiko get", "OpenSSH sftp get"),
+    ]:
+        ratio = medians[name] / medians[reference]
+        per_round = [
+            mbps(ours) / mbps(theirs)
+            for ours, theirs in zip(results[name], results[reference], strict=True)
+        ]
+        verdict = "met" if ratio >= TARGET else "NOT met"
+        print(
+            f"  {name:24} / {reference:17} {ratio:.2f}x ({verdict}); per round "
+            + ", ".join(f"{r:.2f}" for r in per_round)
+            + f" (median {statistics.median(per_round):.2f}x)"
+        )
+    new_old = medians["portal"] / medians["previous build"]
+    print(f"  portal / previous build (old/new, same rounds): {new_old:.2f}x")
 
 
 if __name__ == "__main__":

@@ -83,7 +83,16 @@ class ITSystemAdmin(AuditedAdminMixin, admin.ModelAdmin):
 
 @admin.register(models.Endpoint)
 class EndpointAdmin(AuditedAdminMixin, admin.ModelAdmin):
-    list_display = ("slug", "name", "host", "port", "has_host_key", "is_standin", "large_writes")
+    list_display = (
+        "slug",
+        "name",
+        "host",
+        "port",
+        "has_host_key",
+        "is_standin",
+        "large_writes",
+        "parallel_connections",
+    )
     list_filter = ("is_standin",)
     search_fields = ("slug", "name", "host")
 

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Self, TypeVar
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractUser
+from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import OuterRef, Q, Subquery
@@ -273,6 +274,19 @@ class ITSystem(models.Model):
         return self.name
 
 
+# The upper bound of Endpoint.parallel_connections: past a few, the parts only compete for the
+# same CPU (measured: docs/development/benchmarks.md#push).
+MAX_PARALLEL_CONNECTIONS = 8
+# KOMBIT's Serviceplatform hosts (sftp.serviceplatformen.dk, sftpexttest.serviceplatformen.dk).
+KOMBIT_DOMAIN = "serviceplatformen.dk"
+
+
+def is_kombit_host(host: str) -> bool:
+    """True for a host of KOMBIT's Serviceplatform."""
+    name = host.strip().rstrip(".").lower()
+    return name == KOMBIT_DOMAIN or name.endswith("." + KOMBIT_DOMAIN)
+
+
 class EndpointQuerySet(models.QuerySet["Endpoint"]):
     def unpinned_in_use(self) -> Self:
         """Endpoints that established routes use but that have no pinned host key: the portal
@@ -303,6 +317,21 @@ class Endpoint(models.Model):
     )
     # ~255 KiB SFTP writes roughly double throughput but only some servers accept them.
     large_writes = models.BooleanField(_("store SFTP-skrivninger"), default=False)
+    # One file over several connections at once is faster where the client, not the network,
+    # is the limit (docs/design/sftp-client.md), but it is several logins and writes at offsets
+    # into one file, which a server has to allow. KOMBIT has not said that the Serviceplatform
+    # does, so its endpoints stay at 1 (clean() holds that) until KOMBIT says so in writing.
+    parallel_connections = models.PositiveSmallIntegerField(
+        _("samtidige forbindelser pr. fil"),
+        default=1,
+        validators=[MinValueValidator(1), MaxValueValidator(MAX_PARALLEL_CONNECTIONS)],
+        help_text=_(
+            "Hvor mange SFTP-forbindelser en stor fil sendes over på én gang, hver med sin del "
+            "af filen. 1 (standard) er én forbindelse. Sæt kun mere end 1, når serverens ejer "
+            "har sagt ja til det: KOMBIT har ikke givet lov på Serviceplatformen, så dens "
+            "endpoints skal stå på 1."
+        ),
+    )
     is_standin = models.BooleanField(_("lokal stand-in"), default=False)
 
     objects = EndpointQuerySet.as_manager()
@@ -322,6 +351,19 @@ class Endpoint(models.Model):
         serves exttest and production side by side, so it is the route's endpoint that decides,
         not DEBUG or the host the portal runs on."""
         return self.slug in settings.PRODUCTION_ENDPOINTS
+
+    def clean(self) -> None:
+        super().clean()
+        if self.parallel_connections > 1 and is_kombit_host(self.host):
+            raise ValidationError(
+                {
+                    "parallel_connections": _(
+                        "KOMBIT har ikke givet lov til at sende én fil over flere forbindelser "
+                        "til Serviceplatformen. Sæt feltet til 1; det kan først hæves, når "
+                        "KOMBIT skriftligt har sagt ja."
+                    )
+                }
+            )
 
 
 class SftpUserQuerySet(ScopedQuerySet["SftpUser"]):

@@ -16,6 +16,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from datetime import timedelta
 from typing import IO, Any, cast
 
@@ -57,11 +58,18 @@ class _HeartbeatReader:
         self._last = time.monotonic()
 
     def read(self, size: int = -1) -> bytes:
+        self.beat()
+        return self._source.read(size)
+
+    def beat(self) -> None:
+        """Tell the database, unless it was told less than PUSH_HEARTBEAT_SECONDS ago."""
         now = time.monotonic()
         if now - self._last >= PUSH_HEARTBEAT_SECONDS:
             self._last = now
             self._beat()
-        return self._source.read(size)
+
+    def close(self) -> None:
+        self._source.close()
 
 
 def _wire_name_for(delivery: Delivery, sftp_user: SftpUser) -> str:
@@ -306,14 +314,31 @@ def _send(delivery: Delivery, login: SftpLogin, *, beat_while: Q) -> None:
         stored = open_stored(sending)
     except FileNotFoundError:
         raise SftpError(text("push.file_missing", name=sending), permanent=True) from None
-    with (
-        stored,
-        sftp.open_for_endpoint(
-            sftp_user=login.sftp_user, private_key=login.private_key
-        ) as connection,
-    ):
-        reader = cast(IO[bytes], _HeartbeatReader(stored, beat))
-        connection.upload(reader, remote, size=delivery.wire_size)
+
+    def connect() -> AbstractContextManager[sftp.SftpConnection]:
+        return sftp.open_for_endpoint(sftp_user=login.sftp_user, private_key=login.private_key)
+
+    reader = _HeartbeatReader(stored, beat)
+
+    def open_part(start: int) -> IO[bytes]:
+        # The first part reads through the heartbeat; the others (in threads of their own,
+        # without a database connection) each open the stored file at their own offset.
+        return cast(IO[bytes], reader) if start == 0 else open_stored(sending, start=start)
+
+    connections = delivery.endpoint.parallel_connections
+    with stored, connect() as connection:
+        if len(sftp.part_ranges(delivery.wire_size, connections)) > 1:
+            sftp.upload_in_parts(
+                connection,
+                open_connection=connect,
+                open_source=open_part,
+                remote_path=remote,
+                size=delivery.wire_size,
+                connections=connections,
+                waiting=reader.beat,
+            )
+        else:
+            connection.upload(cast(IO[bytes], reader), remote, size=delivery.wire_size)
         arrived = connection.remote_size(remote)
         if arrived != delivery.wire_size:
             raise SftpError(

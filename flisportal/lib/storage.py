@@ -53,9 +53,10 @@ class ObjectStream:
         self.close()
 
 
-def open_stored(name: str, storage: Storage | None = None) -> IO[bytes]:
+def open_stored(name: str, storage: Storage | None = None, *, start: int = 0) -> IO[bytes]:
     """The stored file `name`, opened for reading in pieces (`read(n)`, `close()`, a context
-    manager; an `ObjectStream` from an object store, which cannot seek). Raises
+    manager; an `ObjectStream` from an object store, which cannot seek). With `start`, reading
+    begins at that byte (a push over several connections reads each part on its own). Raises
     FileNotFoundError when the storage has no such file, as `Storage.open` does."""
     storage = storage if storage is not None else default_storage
     handle: Any = storage.open(name, "rb")
@@ -63,11 +64,15 @@ def open_stored(name: str, storage: Storage | None = None) -> IO[bytes]:
     # by the open above); every other storage's file already reads in pieces.
     s3_object = getattr(handle, "obj", None)
     if s3_object is None or not hasattr(s3_object, "get"):
+        if start:
+            handle.seek(start)
         return handle  # type: ignore[no-any-return]
     handle.close()  # nothing was downloaded through it: closing only marks it closed
-    body = s3_object.get()["Body"]
+    # A ranged GET: the store sends only the bytes from `start` on.
+    body = (s3_object.get(Range=f"bytes={start}-") if start else s3_object.get())["Body"]
+    size = max(int(s3_object.content_length) - start, 0)
     # Typed as a file: every caller reads it front to back, which is all it offers.
-    return cast(IO[bytes], ObjectStream(body, name=name, size=int(s3_object.content_length)))
+    return cast(IO[bytes], ObjectStream(body, name=name, size=size))
 
 
 def stored_file_response(

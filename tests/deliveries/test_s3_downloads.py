@@ -17,7 +17,7 @@ from contextlib import contextmanager
 
 import pytest
 from django.core.files.base import ContentFile
-from django.core.files.storage import default_storage
+from django.core.files.storage import FileSystemStorage, default_storage
 from django.http import FileResponse
 from django.test import Client
 from django.urls import reverse
@@ -179,3 +179,24 @@ def test_a_missing_object_is_file_not_found(s3_storage):
     # push error); another error type from the store would be a 500 or a retry instead.
     with pytest.raises(FileNotFoundError):
         open_stored("deliveries/2026/10/findes-ikke.csv")
+
+
+def test_a_part_of_an_object_is_read_from_its_offset_in_pieces(s3_storage):
+    """A push over several connections opens each part at its offset: the store sends only
+    that part's bytes (a ranged GET), still read in pieces."""
+    content = extract()
+    name = default_storage.save("deliveries/2026/10/dele.csv", ContentFile(content))
+    start = 3 * 1024 * 1024 + 17
+
+    with peak_memory() as peak, open_stored(name, start=start) as stream:
+        assert isinstance(stream, ObjectStream) and stream.size == len(content) - start
+        digest, _ = consume(iter(lambda: stream.read(64 * 1024), b""))
+    assert digest == hashlib.sha256(content[start:]).hexdigest()
+    assert peak[0] < len(content) // 2
+
+
+def test_a_part_of_a_file_on_disk_is_read_from_its_offset(tmp_path):
+    storage = FileSystemStorage(location=tmp_path)
+    name = storage.save("dele.csv", ContentFile(b"0123456789"))
+    with open_stored(name, storage, start=4) as stream:
+        assert stream.read() == b"456789"

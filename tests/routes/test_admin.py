@@ -5,7 +5,7 @@ import pytest
 from django.urls import reverse
 
 from routes import services
-from routes.models import Route, RouteEvent
+from routes.models import Endpoint, Route, RouteEvent
 
 pytestmark = pytest.mark.django_db
 
@@ -99,3 +99,72 @@ def test_endpoint_host_key_is_validated_in_the_admin(admin_client, exttest):
     )
     assert response.status_code == 200
     assert "Linje 1: fingeraftrykket skal være" in response.content.decode()
+
+
+def _endpoint_form(endpoint, **changes):
+    form = {
+        "slug": endpoint.slug,
+        "name": endpoint.name,
+        "host": endpoint.host,
+        "port": endpoint.port,
+        "host_key": endpoint.host_key,
+        "parallel_connections": endpoint.parallel_connections,
+    }
+    form.update(changes)
+    return form
+
+
+def test_endpoint_page_offers_parallel_connections_and_refuses_more_than_one_for_kombit(
+    admin_client, exttest
+):
+    url = reverse("admin:routes_endpoint_change", args=[exttest.pk])
+    page = admin_client.get(url).content.decode()
+    assert 'name="parallel_connections"' in page
+    assert "KOMBIT har ikke givet lov på Serviceplatformen" in page  # the help text
+
+    response = admin_client.post(url, _endpoint_form(exttest, parallel_connections=2))
+    assert response.status_code == 200
+    assert "KOMBIT har ikke givet lov til at sende én fil over flere forbindelser" in (
+        response.content.decode()
+    )
+    exttest.refresh_from_db()
+    assert exttest.parallel_connections == 1
+
+
+def test_endpoint_of_another_operator_takes_parallel_connections(admin_client):
+    own = Endpoint.objects.create(slug="egen", name="Egen server", host="sftp.example.org")
+    url = reverse("admin:routes_endpoint_change", args=[own.pk])
+    response = admin_client.post(url, _endpoint_form(own, parallel_connections=3))
+    assert response.status_code == 302, response.content.decode()[:2000]
+    own.refresh_from_db()
+    assert own.parallel_connections == 3
+
+
+@pytest.mark.parametrize("persona", ["vendor_a_user", "consultant_user"])
+def test_endpoint_page_is_for_administrators_only(client, request, exttest, persona):
+    client.force_login(request.getfixturevalue(persona))
+    url = reverse("admin:routes_endpoint_change", args=[exttest.pk])
+    assert client.get(url).status_code == 302  # to the admin login
+    response = client.post(url, _endpoint_form(exttest, parallel_connections=2))
+    assert response.status_code == 302
+    exttest.refresh_from_db()
+    assert exttest.parallel_connections == 1
+
+
+def test_endpoint_pages_keep_their_query_counts_with_more_endpoints(
+    admin_client, exttest, django_assert_num_queries
+):
+    change = reverse("admin:routes_endpoint_change", args=[exttest.pk])
+    listing = reverse("admin:routes_endpoint_changelist")
+    admin_client.get(change)  # the session's first request settles its bookkeeping
+    for more in (0, 20):
+        for number in range(more):
+            Endpoint.objects.create(slug=f"egen-{more}-{number}", name="Egen", host="h.example")
+        with django_assert_num_queries(PAGE_QUERIES["change"]):
+            assert admin_client.get(change).status_code == 200
+        with django_assert_num_queries(PAGE_QUERIES["list"]):
+            assert admin_client.get(listing).status_code == 200
+
+
+# Pinned: the same with 2 or 22 endpoints (no query per row).
+PAGE_QUERIES = {"change": 3, "list": 5}
