@@ -13,13 +13,13 @@ import re
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import expect
 
 from deliveries.lifecycle.states import DeliveryStatus
 from deliveries.models import Delivery, Receipt, ReceiptVerdict, UploadBatchFile
 from tests import factories
 from tests.factories import extract_csv
-from tests.helpers.browser import ARTIFACTS, Portal
+from tests.helpers.browser import Portal, log_in, shot
 from tests.helpers.e2e import (
     BATCH_AREAS,
     BATCH_BROKEN_KOMMUNE,
@@ -66,11 +66,6 @@ def month_of_files(folder: Path) -> list[Path]:
     return [*files, broken, no_route]
 
 
-def shot(page: Page, name: str) -> None:
-    ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
-
-
 def test_a_month_of_files_in_one_batch_reaches_the_recipient(
     portal: Portal, e2e_world: E2EWorld, browser, tmp_path: Path
 ) -> None:
@@ -82,10 +77,7 @@ def test_a_month_of_files_in_one_batch_reaches_the_recipient(
         lambda m: csp_errors.append(m.text) if "Content Security Policy" in m.text else None,
     )
     page.set_default_timeout(30_000)
-    page.goto(f"{portal.url}/konto/login/")
-    page.fill("#id_username", e2e_world.vendor_user.username)
-    page.fill("#id_password", PASSWORD)
-    page.click("button[type=submit]:has-text('Log ind')")
+    log_in(page, portal.url, e2e_world.vendor_user.username, PASSWORD)
 
     # The start page leads to the batch page.
     page.click("#batch-upload-link")
