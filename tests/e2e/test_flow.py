@@ -17,7 +17,7 @@ from playwright.sync_api import Page, expect
 from deliveries.lifecycle.states import DeliveryStatus
 from deliveries.models import Delivery, Receipt, ReceiptVerdict
 from tests.factories import dagtilbud_csv, dagtilbud_row
-from tests.helpers.browser import Portal, log_in, shot
+from tests.helpers.browser import Portal, csp_complaints, log_in, shot
 from tests.helpers.e2e import PASSWORD, E2EWorld
 
 pytestmark = [pytest.mark.e2e, pytest.mark.redis]
@@ -44,18 +44,9 @@ def upload(
 def test_upload_follow_fetch_and_inbox(
     portal: Portal, e2e_world: E2EWorld, browser, tmp_path: Path
 ) -> None:
-    def watch(page: Page, csp_errors: list[str]) -> Page:
-        # The portal sends a strict CSP: any inline script or style would show up here.
-        page.on(
-            "console",
-            lambda m: csp_errors.append(m.text) if "Content Security Policy" in m.text else None,
-        )
-        page.set_default_timeout(30_000)
-        return page
-
     vendor = browser.new_context(locale="da-DK", viewport={"width": 1280, "height": 900})
-    csp_errors: list[str] = []
-    page = watch(vendor.new_page(), csp_errors)
+    page = vendor.new_page()
+    csp_errors = csp_complaints(page)
     log_in(page, portal.url, e2e_world.vendor_user.username, PASSWORD)
 
     # (1) A valid extract, uploaded over a throttled line so the progress bar has time to show.
@@ -124,8 +115,8 @@ def test_upload_follow_fetch_and_inbox(
 
     # (3) The consultant of København sees both deliveries and the good one in the inbox.
     consultant = browser.new_context(locale="da-DK", viewport={"width": 1280, "height": 900})
-    csp_errors = []  # a fresh list: the vendor's 404 page may still report late
-    page = watch(consultant.new_page(), csp_errors)
+    page = consultant.new_page()
+    csp_errors = csp_complaints(page)  # a fresh list: the vendor's 404 page may still report late
     log_in(page, portal.url, e2e_world.consultant.username, PASSWORD)
     page.click("nav >> text=Leverancer")
     rows = page.locator("table tbody tr")

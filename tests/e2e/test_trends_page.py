@@ -26,7 +26,7 @@ from deliveries.services.expected import expected_deadlines
 from flisportal.front.trends import trend_periods
 from routes.models import ITSystem, Route, Vendor
 from tests import factories
-from tests.helpers.browser import Portal, log_in, shot
+from tests.helpers.browser import Portal, csp_complaints, log_in, shot
 from tests.helpers.e2e import PASSWORD, E2EWorld, make_e2e_world
 from tests.helpers.twofactor import authenticator
 
@@ -100,12 +100,7 @@ def test_consultant_sees_a_year_of_periods_as_charts(
 ) -> None:
     context = browser.new_context(locale="da-DK", viewport={"width": 1366, "height": 768})
     page = context.new_page()
-    csp_errors: list[str] = []
-    page.on(
-        "console",
-        lambda m: csp_errors.append(m.text) if "Content Security Policy" in m.text else None,
-    )
-    page.set_default_timeout(30_000)
+    csp_errors = csp_complaints(page)
     log_in(page, portal.url, e2e_world.consultant.username, PASSWORD)
 
     page.get_by_role("link", name="Udvikling", exact=True).click()

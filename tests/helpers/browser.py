@@ -106,6 +106,18 @@ def log_in(page: Any, url: str, username: str, password: str, *, device: Any = N
     page.locator("h1").filter(has_text="Forside").wait_for()
 
 
+def csp_complaints(page: Any) -> list[str]:
+    """A list that fills with the browser's Content-Security-Policy complaints on `page`. The
+    portal sends a strict CSP: any inline script or style, or a script from elsewhere, would
+    show up here."""
+    complaints: list[str] = []
+    page.on(
+        "console",
+        lambda m: complaints.append(m.text) if "Content Security Policy" in m.text else None,
+    )
+    return complaints
+
+
 def shot(page: Any, name: str, *, full_page: bool = True) -> Path:
     """Saves what `page` shows as test-artifacts/<name>.png (the whole page unless `full_page`
     is off: then the screen as the user first sees it), where the docs' screenshots are copied
