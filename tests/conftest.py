@@ -25,4 +25,5 @@ pytest_plugins = [
     "tests.fixtures.api",
     "tests.fixtures.sso",
     "tests.fixtures.objectstore",
+    "tests.fixtures.browser",
 ]

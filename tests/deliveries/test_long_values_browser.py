@@ -9,10 +9,7 @@ import pytest
 from deliveries.lifecycle.states import DeliveryStatus
 from tests import factories
 from tests.factories import portal_password
-from tests.helpers.browser import launch_chromium, start_manage, wait_for_http
-from tests.helpers.net import free_port
-from tests.helpers.processes import stop
-from tests.helpers.workers import worker_env
+from tests.helpers.browser import log_in
 
 pytestmark = [
     pytest.mark.e2e,
@@ -25,29 +22,9 @@ WIDTH = 1366
 
 
 @pytest.fixture
-def portal_url(clean_redis, redis_url, private_media):
-    port = free_port()
-    server = start_manage(
-        ["runserver", f"127.0.0.1:{port}", "--noreload"], worker_env(redis_url), log=None
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_for_http(f"{url}/konto/login/", server)
-        yield url
-    finally:
-        stop(server, timeout=10)
-
-
-@pytest.fixture
-def page(monkeypatch):
-    # Playwright's sync API runs an event loop in this thread; the ORM calls stay synchronous.
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = launch_chromium(playwright)
-        yield browser.new_page(locale="da-DK", viewport={"width": WIDTH, "height": 900})
-        browser.close()
+def viewport() -> dict[str, int]:
+    """A laptop's width, which is what this test measures against (its height never mattered)."""
+    return {"width": WIDTH, "height": 900}
 
 
 def test_a_255_character_file_name_wraps_on_the_delivery_page(
@@ -61,11 +38,7 @@ def test_a_255_character_file_name_wraps_on_the_delivery_page(
         uploaded_by=vendor_a_user,
     )
     portal_password(vendor_a_user, "pw-vendor-a-1234")
-    page.goto(f"{portal_url}/konto/login/")
-    page.fill("input[name=username]", vendor_a_user.username)
-    page.fill("input[name=password]", "pw-vendor-a-1234")
-    page.click("button[type=submit]")
-    page.wait_for_url(f"{portal_url}/")
+    log_in(page, portal_url, vendor_a_user.username, "pw-vendor-a-1234")
 
     page.goto(f"{portal_url}/leverancer/{delivery.uuid}/")
     assert page.get_by_text(LONG_NAME).count() == 1  # shown whole, not cut

@@ -10,10 +10,7 @@ import pytest
 from deliveries.models import Delivery, FileCheck
 from tests import factories
 from tests.factories import dagtilbud_csv, portal_password
-from tests.helpers.browser import launch_chromium, start_manage, wait_for_http
-from tests.helpers.net import free_port
-from tests.helpers.processes import stop
-from tests.helpers.workers import worker_env
+from tests.helpers.browser import log_in
 
 pytestmark = [
     pytest.mark.e2e,
@@ -22,33 +19,7 @@ pytestmark = [
 ]
 
 
-@pytest.fixture
-def portal_url(clean_redis, redis_url, private_media):
-    """The portal served by `runserver` in its own process, on the test database (like the
-    worker processes), on a free loopback port; stopped after the test."""
-    port = free_port()
-    server = start_manage(
-        ["runserver", f"127.0.0.1:{port}", "--noreload"], worker_env(redis_url), log=None
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_for_http(f"{url}/konto/login/", server)
-        yield url
-    finally:
-        stop(server, timeout=10)
-
-
-@pytest.fixture
-def page(monkeypatch):
-    # Playwright's sync API runs an event loop in this thread; the test's own ORM calls are
-    # still synchronous and safe.
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = launch_chromium(playwright)
-        yield browser.new_page(locale="da-DK")
-        browser.close()
+PASSWORD = "pw-vendor-a-1234"
 
 
 def _fill(page, url, route, extract, *, button="#upload-submit"):
@@ -59,19 +30,11 @@ def _fill(page, url, route, extract, *, button="#upload-submit"):
     page.click(button)
 
 
-def _log_in(page, url, user):
-    portal_password(user, "pw-vendor-a-1234")
-    page.goto(f"{url}/konto/login/")
-    page.fill("input[name=username]", user.username)
-    page.fill("input[name=password]", "pw-vendor-a-1234")
-    page.click("button[type=submit]")
-    page.wait_for_url(f"{url}/")
-
-
 def test_upload_redirects_and_a_refusal_stays_on_screen(
     portal_url, page, vendor_a_user, upload_route, tmp_path
 ):
-    _log_in(page, portal_url, vendor_a_user)
+    portal_password(vendor_a_user, PASSWORD)
+    log_in(page, portal_url, vendor_a_user.username, PASSWORD)
 
     extract = tmp_path / "udtraek.csv"
     extract.write_text(dagtilbud_csv(rows_ok=20), encoding="utf-8")
@@ -100,7 +63,8 @@ def test_the_check_button_makes_a_check_and_shows_its_page(
 ):
     """The script posts the form itself; without the pressed button's name in its post, the
     server would take it for «Upload» and make a delivery."""
-    _log_in(page, portal_url, vendor_a_user)
+    portal_password(vendor_a_user, PASSWORD)
+    log_in(page, portal_url, vendor_a_user.username, PASSWORD)
     extract = tmp_path / "udtraek.csv"
     extract.write_text(dagtilbud_csv(rows_ok=5), encoding="utf-8")
     _fill(page, portal_url, upload_route, extract, button="#check-submit")
@@ -122,12 +86,8 @@ def test_a_long_route_list_can_be_filtered_by_words(
         for area in ("dagtilbud", "skole", "personale", "oekonomi", "voksne_handicappede"):
             if not (code == factories.KBH and area == "dagtilbud"):  # upload_route is that one
                 factories.route(sender_system=system_a, kommune=kommune, data_area=area)
-    portal_password(vendor_a_user, "pw-vendor-a-1234")
-    page.goto(f"{portal_url}/konto/login/")
-    page.fill("input[name=username]", "vendor-a")
-    page.fill("input[name=password]", "pw-vendor-a-1234")
-    page.click("button[type=submit]")
-    page.wait_for_url(f"{portal_url}/")
+    portal_password(vendor_a_user, PASSWORD)
+    log_in(page, portal_url, vendor_a_user.username, PASSWORD)
     page.goto(f"{portal_url}/leverancer/upload/")
 
     page.fill("#route-filter", "aarhus skole")

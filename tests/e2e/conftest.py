@@ -1,6 +1,6 @@
 """The whole portal as its users meet it: a live web server, a real RQ worker and the RQ cron
 scheduler as processes, the session's private Redis, the Serviceplatform stand-in, and Debian's
-Chromium driven by Playwright (tests/helpers/browser.py).
+Chromium driven by Playwright (the `browser` and `page` fixtures of tests/fixtures/browser.py).
 
 Everything runs on 127.0.0.1 free ports and against the test database (SQLite file or the
 throw-away PostgreSQL of `make test`), and every process is stopped by the fixture that started
@@ -14,10 +14,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from django.db import connections
 
 from deliveries.serviceplatform.server import standin_running
-from tests.helpers.browser import ARTIFACTS, Portal, launch_chromium, start_manage, wait_for_http
+from tests.helpers.browser import ARTIFACTS, Portal, start_manage, wait_for_http
 from tests.helpers.e2e import E2EWorld, make_e2e_world
 from tests.helpers.net import free_port
 from tests.helpers.processes import stop
@@ -80,22 +79,3 @@ def portal(
         target.mkdir(parents=True, exist_ok=True)
         for log in logs.iterdir():
             shutil.copyfile(log, target / log.name)
-
-
-@pytest.fixture
-def browser(monkeypatch: pytest.MonkeyPatch) -> Iterator[object]:
-    # Playwright's sync API keeps an asyncio loop on this thread, and Django refuses ORM calls
-    # from a thread with a loop. The test's own ORM calls never run inside that loop's tasks.
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = launch_chromium(playwright)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
-            # ORM calls made while Playwright's loop ran opened a connection of their own
-            # (Django keeps connections per async context); close it here, in that context,
-            # or PostgreSQL refuses to drop the test database at the end of the session.
-            connections.close_all()

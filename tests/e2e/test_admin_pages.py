@@ -13,25 +13,20 @@ import re
 
 import pytest
 from django_rq import get_queue
-from playwright.sync_api import Page, expect
+from playwright.sync_api import expect
 from rq.job import Job
 
 from deliveries.lifecycle.states import DeliveryStatus
 from routes.models import RouteStatus
 from routes.services import route_transition
 from tests import factories
-from tests.helpers.browser import ARTIFACTS, Portal, log_in
+from tests.helpers.browser import Portal, log_in, shot
 from tests.helpers.e2e import PASSWORD, E2EWorld
 from tests.helpers.twofactor import authenticator
 
 pytestmark = [pytest.mark.e2e, pytest.mark.redis]
 
 SCREEN = {"width": 1366, "height": 768}
-
-
-def shot(page: Page, name: str) -> None:
-    ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
 
 
 @pytest.fixture

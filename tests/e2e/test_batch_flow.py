@@ -13,13 +13,13 @@ import re
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import expect
 
 from deliveries.lifecycle.states import DeliveryStatus
 from deliveries.models import Delivery, Receipt, ReceiptVerdict, UploadBatchFile
 from tests import factories
 from tests.factories import extract_csv
-from tests.helpers.browser import ARTIFACTS, Portal
+from tests.helpers.browser import Portal, csp_complaints, log_in, shot
 from tests.helpers.e2e import (
     BATCH_AREAS,
     BATCH_BROKEN_KOMMUNE,
@@ -66,30 +66,20 @@ def month_of_files(folder: Path) -> list[Path]:
     return [*files, broken, no_route]
 
 
-def shot(page: Page, name: str) -> None:
-    ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
-
-
 def test_a_month_of_files_in_one_batch_reaches_the_recipient(
     portal: Portal, e2e_world: E2EWorld, browser, tmp_path: Path
 ) -> None:
     context = browser.new_context(locale="da-DK", viewport={"width": 1400, "height": 900})
     page = context.new_page()
-    csp_errors: list[str] = []
-    page.on(
-        "console",
-        lambda m: csp_errors.append(m.text) if "Content Security Policy" in m.text else None,
-    )
-    page.set_default_timeout(30_000)
-    page.goto(f"{portal.url}/konto/login/")
-    page.fill("#id_username", e2e_world.vendor_user.username)
-    page.fill("#id_password", PASSWORD)
-    page.click("button[type=submit]:has-text('Log ind')")
+    csp_errors = csp_complaints(page)
+    log_in(page, portal.url, e2e_world.vendor_user.username, PASSWORD)
 
     # The start page leads to the batch page.
     page.click("#batch-upload-link")
     expect(page.locator("h1")).to_have_text("Samlet upload")
+    # The heading shows before the page's script has attached its drop handler: a drop made
+    # in between is lost (seen once on a loaded machine), so wait for the page to finish.
+    page.wait_for_load_state()
     # The files are dropped on the box, as from a file manager.
     files = month_of_files(tmp_path)
     dropped = page.evaluate_handle(

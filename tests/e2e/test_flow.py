@@ -17,7 +17,7 @@ from playwright.sync_api import Page, expect
 from deliveries.lifecycle.states import DeliveryStatus
 from deliveries.models import Delivery, Receipt, ReceiptVerdict
 from tests.factories import dagtilbud_csv, dagtilbud_row
-from tests.helpers.browser import ARTIFACTS, Portal
+from tests.helpers.browser import Portal, csp_complaints, log_in, shot
 from tests.helpers.e2e import PASSWORD, E2EWorld
 
 pytestmark = [pytest.mark.e2e, pytest.mark.redis]
@@ -26,14 +26,6 @@ pytestmark = [pytest.mark.e2e, pytest.mark.redis]
 # suite shares two cores with whatever else runs.
 FLOW_TIMEOUT_MS = 120_000
 STATUS_BADGE = "h1 + span .badge"
-
-
-def login(page: Page, portal: Portal, username: str) -> None:
-    page.goto(f"{portal.url}/konto/login/")
-    page.fill("#id_username", username)
-    page.fill("#id_password", PASSWORD)
-    page.click("button[type=submit]:has-text('Log ind')")
-    expect(page.locator("h1")).to_contain_text("Forside")
 
 
 def upload(
@@ -49,27 +41,13 @@ def upload(
     page.click("#upload-submit")
 
 
-def shot(page: Page, name: str) -> None:
-    ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
-
-
 def test_upload_follow_fetch_and_inbox(
     portal: Portal, e2e_world: E2EWorld, browser, tmp_path: Path
 ) -> None:
-    def watch(page: Page, csp_errors: list[str]) -> Page:
-        # The portal sends a strict CSP: any inline script or style would show up here.
-        page.on(
-            "console",
-            lambda m: csp_errors.append(m.text) if "Content Security Policy" in m.text else None,
-        )
-        page.set_default_timeout(30_000)
-        return page
-
     vendor = browser.new_context(locale="da-DK", viewport={"width": 1280, "height": 900})
-    csp_errors: list[str] = []
-    page = watch(vendor.new_page(), csp_errors)
-    login(page, portal, e2e_world.vendor_user.username)
+    page = vendor.new_page()
+    csp_errors = csp_complaints(page)
+    log_in(page, portal.url, e2e_world.vendor_user.username, PASSWORD)
 
     # (1) A valid extract, uploaded over a throttled line so the progress bar has time to show.
     good = tmp_path / "dagtilbud-0101-2026-10.csv"
@@ -137,9 +115,9 @@ def test_upload_follow_fetch_and_inbox(
 
     # (3) The consultant of København sees both deliveries and the good one in the inbox.
     consultant = browser.new_context(locale="da-DK", viewport={"width": 1280, "height": 900})
-    csp_errors = []  # a fresh list: the vendor's 404 page may still report late
-    page = watch(consultant.new_page(), csp_errors)
-    login(page, portal, e2e_world.consultant.username)
+    page = consultant.new_page()
+    csp_errors = csp_complaints(page)  # a fresh list: the vendor's 404 page may still report late
+    log_in(page, portal.url, e2e_world.consultant.username, PASSWORD)
     page.click("nav >> text=Leverancer")
     rows = page.locator("table tbody tr")
     expect(rows).to_have_count(2)

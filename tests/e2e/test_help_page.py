@@ -6,19 +6,15 @@ page goes to test-artifacts/hjaelp.png (copied to docs/screenshots/ for docs/use
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import expect
 
 from deliveries.lifecycle.states import DeliveryStatus
 from tests import factories
 from tests.factories import portal_password
-from tests.helpers.browser import ARTIFACTS, start_manage, wait_for_http
-from tests.helpers.net import free_port
-from tests.helpers.processes import stop
-from tests.helpers.twofactor import authenticator, code_of
-from tests.helpers.workers import worker_env
+from tests.helpers.browser import log_in, shot
+from tests.helpers.twofactor import authenticator
 
 pytestmark = [
     pytest.mark.e2e,
@@ -26,52 +22,22 @@ pytestmark = [
     pytest.mark.django_db(transaction=True, serialized_rollback=True),
 ]
 
-WIDTH, HEIGHT = 1366, 768
+WIDTH = 1366  # the `page` fixture's viewport
 PASSWORD = "pw-hjaelp-e2e-2026"
 
 
-@pytest.fixture
-def portal_url(clean_redis, redis_url, private_media) -> Iterator[str]:
-    """The web server alone: the help page needs no worker, cron or stand-in."""
-    env = worker_env(redis_url)
-    env["DEBUG"] = "true"  # runserver serves the static files (the CSS of the «?» links)
-    port = free_port()
-    server = start_manage(["runserver", f"127.0.0.1:{port}", "--noreload"], env, log=None)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_for_http(f"{url}/konto/login/", server)
-        yield url
-    finally:
-        stop(server, timeout=10)
-
-
-def new_page(browser) -> Page:
-    page = browser.new_page(locale="da-DK", viewport={"width": WIDTH, "height": HEIGHT})
-    page.set_default_timeout(30_000)
-    return page
-
-
-def log_in(page: Page, url: str, username: str) -> None:
-    page.goto(f"{url}/konto/login/")
-    page.fill("input[name=username]", username)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]")
-
-
 def test_a_vendor_follows_a_badges_help_link_to_its_entry(
-    portal_url, browser, vendor_a_user, upload_route
+    portal_url, page, vendor_a_user, upload_route
 ):
     factories.delivery(upload_route, status=DeliveryStatus.REJECTED, uploaded_by=vendor_a_user)
     portal_password(vendor_a_user, PASSWORD)
-    page = new_page(browser)
-    log_in(page, portal_url, vendor_a_user.username)
+    log_in(page, portal_url, vendor_a_user.username, PASSWORD)
     page.wait_for_url(f"{portal_url}/")
 
     # Kræver handling: the rejected delivery's badge, and beside it its «?».
     link = page.get_by_role("link", name="Hjælp: hvad betyder «afvist»?")
     expect(link).to_have_count(1)
-    ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / "hjaelp-forside.png"))
+    shot(page, "hjaelp-forside", full_page=False)
     link.click()
     page.wait_for_url(re.compile(r".*/hjaelp/#status-afvist$"))
     entry = page.locator("#status-afvist")
@@ -82,19 +48,14 @@ def test_a_vendor_follows_a_badges_help_link_to_its_entry(
 
     page.goto(f"{portal_url}/hjaelp/")
     expect(page.locator("h1")).to_have_text("Hjælp")
-    page.screenshot(path=str(ARTIFACTS / "hjaelp.png"))
+    shot(page, "hjaelp", full_page=False)
     # The whole page too, to read every section as a user would.
-    page.screenshot(path=str(ARTIFACTS / "hjaelp-hele.png"), full_page=True)
+    shot(page, "hjaelp-hele")
 
 
-def test_an_administrators_menu_with_hjaelp_fits_on_one_line(portal_url, browser, admin_user):
+def test_an_administrators_menu_with_hjaelp_fits_on_one_line(portal_url, page, admin_user):
     portal_password(admin_user, PASSWORD)
-    device = authenticator(admin_user)
-    page = new_page(browser)
-    log_in(page, portal_url, admin_user.username)
-    page.wait_for_url(re.compile(r".*/konto/2fa/kode/.*"))
-    page.fill("input[name=token]", code_of(device))
-    page.click("#code-submit")
+    log_in(page, portal_url, admin_user.username, PASSWORD, device=authenticator(admin_user))
     page.wait_for_url(f"{portal_url}/")
 
     menu = page.locator("#hovedmenu")
@@ -102,5 +63,4 @@ def test_an_administrators_menu_with_hjaelp_fits_on_one_line(portal_url, browser
     first_entry = menu.get_by_role("link", name="Forside", exact=True)
     # One line: the last entry sits at the height of the first.
     assert abs(help_entry.bounding_box()["y"] - first_entry.bounding_box()["y"]) < 5
-    ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / "hjaelp-menu.png"))
+    shot(page, "hjaelp-menu", full_page=False)

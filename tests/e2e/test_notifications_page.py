@@ -8,44 +8,34 @@ Run it alone with `.venv/bin/pytest -m e2e tests/e2e/test_notifications_page.py`
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 from playwright.sync_api import expect
 
 from flisportal.notifications.models import NotificationPreference
 from tests import factories
-from tests.helpers.browser import ARTIFACTS
-from tests.helpers.liveportal import portal_in_thread
+from tests.helpers.browser import log_in, shot
 
-pytestmark = [pytest.mark.e2e]
+pytestmark = [
+    pytest.mark.e2e,
+    pytest.mark.redis,
+    pytest.mark.django_db(transaction=True, serialized_rollback=True),
+]
 
 PASSWORD = "pw-konsulent-1234"
 
 
-@pytest.fixture
-def portal_url(transactional_db: None, django_db_serialized_rollback: None) -> Iterator[str]:
-    # The page needs no worker: the portal in a thread of this process is enough.
-    with portal_in_thread() as url:
-        yield url
-
-
-def test_consultant_chooses_which_events_reach_them(portal_url: str, browser) -> None:
+def test_consultant_chooses_which_events_reach_them(portal_url: str, page) -> None:
     consultant = factories.consultant(
         factories.kommune(factories.KBH),
         factories.kommune("147"),
         username="konsulent-kbh",
-        password=PASSWORD,
         first_name="Karin",
         last_name="Konsulent",
         email="karin.konsulent@kk.dk",
     )
-    context = browser.new_context(locale="da-DK", viewport={"width": 1366, "height": 768})
-    page = context.new_page()
-    page.goto(f"{portal_url}/konto/login/")
-    page.fill("#id_username", consultant.username)
-    page.fill("#id_password", PASSWORD)
-    page.click("button[type=submit]:has-text('Log ind')")
+    # runserver has the portal's hasher, not the tests' fast one.
+    factories.portal_password(consultant, PASSWORD)
+    log_in(page, portal_url, consultant.username, PASSWORD)
     expect(page.locator("h1")).to_contain_text("Forside")
 
     page.goto(f"{portal_url}/konto/notifikationer/")
@@ -68,6 +58,4 @@ def test_consultant_chooses_which_events_reach_them(portal_url: str, browser) ->
     preference = NotificationPreference.objects.get(user=consultant)
     assert (preference.fetched, preference.route_changed) == ("digest", "immediate")
 
-    ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / "notifikationer.png"), full_page=True)
-    context.close()
+    shot(page, "notifikationer")

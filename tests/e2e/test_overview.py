@@ -7,17 +7,13 @@ docs/screenshots/)."""
 from __future__ import annotations
 
 import pytest
-from django.conf import settings
-from django.test import Client
-from playwright.sync_api import Page, expect
+from playwright.sync_api import expect
 
 from routes.models import Kommune
 from tests import factories
-from tests.helpers.browser import ARTIFACTS, launch_chromium, start_manage, wait_for_http
+from tests.helpers.browser import log_in, shot
 from tests.helpers.country import varied_country
-from tests.helpers.net import free_port
-from tests.helpers.processes import stop
-from tests.helpers.workers import worker_env
+from tests.helpers.twofactor import authenticator
 
 pytestmark = [
     pytest.mark.e2e,
@@ -25,56 +21,15 @@ pytestmark = [
     pytest.mark.django_db(transaction=True, serialized_rollback=True),
 ]
 
-WIDTH, HEIGHT = 1366, 768
-
-
-@pytest.fixture
-def portal_url(clean_redis, redis_url, private_media):
-    port = free_port()
-    server = start_manage(
-        ["runserver", f"127.0.0.1:{port}", "--noreload"], worker_env(redis_url), log=None
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_for_http(f"{url}/konto/login/", server)
-        yield url
-    finally:
-        stop(server, timeout=10)
-
-
-@pytest.fixture
-def page(monkeypatch):
-    # Playwright's sync API runs an event loop in this thread; the ORM calls stay synchronous.
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = launch_chromium(playwright)
-        yield browser.new_page(locale="da-DK", viewport={"width": WIDTH, "height": HEIGHT})
-        browser.close()
-
-
-def login(page: Page, url: str, user) -> None:
-    """The browser takes over a test client's session: administrators always need a second
-    factor, and the suite's `force_login` passes it (tests/fixtures/twofactor.py); the login
-    page and the second factor are driven in tests/twofactor/test_browser.py."""
-    client = Client()
-    client.force_login(user)
-    cookie = client.cookies[settings.SESSION_COOKIE_NAME].value
-    page.context.add_cookies([{"name": settings.SESSION_COOKIE_NAME, "value": cookie, "url": url}])
-    page.goto(f"{url}/")
-    expect(page.locator("h1")).to_contain_text("Forside")
-
-
-def shot(page: Page, name: str, *, full_page: bool = False) -> None:
-    ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=full_page)
+WIDTH, HEIGHT = 1366, 768  # the `page` fixture's viewport
+PASSWORD = "pw-overblik-e2e-2026"
 
 
 def test_all_98_kommuner_fit_one_laptop_screen(portal_url, page):
     assert Kommune.objects.count() == 98
     varied_country(months=12)
-    login(page, portal_url, factories.admin("overblik"))
+    admin = factories.portal_password(factories.admin("overblik"), PASSWORD)
+    log_in(page, portal_url, admin.username, PASSWORD, device=authenticator(admin))
 
     page.goto(f"{portal_url}/daekning/")
     rows = page.locator("#overview tr[data-kommune]")
@@ -92,7 +47,7 @@ def test_all_98_kommuner_fit_one_laptop_screen(portal_url, page):
     assert outside == [], f"outside the {WIDTH}×{HEIGHT} viewport without scrolling"
     assert page.evaluate("window.scrollY") == 0
     assert page.evaluate("document.documentElement.scrollWidth") <= WIDTH
-    shot(page, "overblik")
+    shot(page, "overblik", full_page=False)
 
     # Typing filters the overview at once (the static script; the GET form without it).
     page.fill("#id_search", "aarhus")

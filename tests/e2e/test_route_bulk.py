@@ -9,19 +9,13 @@ Run it alone with `.venv/bin/pytest -m e2e tests/e2e/test_route_bulk.py`.
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterator
-
 import pytest
 from playwright.sync_api import Page, expect
 
 from routes.models import Kommune, Route, RouteEvent, RouteStatus
 from tests import factories
-from tests.helpers.browser import ARTIFACTS, launch_chromium, start_manage, wait_for_http
-from tests.helpers.net import free_port
-from tests.helpers.processes import stop
-from tests.helpers.twofactor import authenticator, code_of
-from tests.helpers.workers import worker_env
+from tests.helpers.browser import log_in, shot
+from tests.helpers.twofactor import authenticator
 
 pytestmark = [
     pytest.mark.e2e,
@@ -32,33 +26,6 @@ pytestmark = [
 PASSWORD = "pw-admin-bulk-2026"
 ORDER_KOMMUNER = ("101", "147", "151", "153", "155")
 ESTABLISH_KOMMUNER = ("157", "159", "161", "163")
-
-
-@pytest.fixture
-def portal_url(clean_redis: None, redis_url: str) -> Iterator[str]:
-    """The portal as `runserver` on the test database (DEBUG serves the static files)."""
-    port = free_port()
-    env = {**worker_env(redis_url), "DEBUG": "true"}
-    server = start_manage(["runserver", f"127.0.0.1:{port}", "--noreload"], env, log=None)
-    try:
-        wait_for_http(f"http://127.0.0.1:{port}/konto/login/", server)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        stop(server, timeout=10)
-
-
-@pytest.fixture
-def page(monkeypatch: pytest.MonkeyPatch) -> Iterator[Page]:
-    # Playwright's sync API runs an event loop in this thread; the test's ORM calls are
-    # synchronous and safe.
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = launch_chromium(playwright)
-        context = browser.new_context(locale="da-DK", viewport={"width": 1366, "height": 768})
-        yield context.new_page()
-        browser.close()
 
 
 def world() -> tuple:
@@ -89,25 +56,9 @@ def world() -> tuple:
     return admin, device, system, flis
 
 
-def shot(page: Page, name: str) -> None:
-    ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
-
-
-def log_in(page: Page, url: str, admin, device) -> None:
-    page.goto(f"{url}/konto/login/")
-    page.fill("input[name=username]", admin.username)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(re.compile(r".*/konto/2fa/kode/.*"))
-    page.fill("input[name=token]", code_of(device))
-    page.click("#code-submit")
-    page.wait_for_url(re.compile(r".*/$"))
-
-
 def test_bulk_order_preview_confirm_and_bulk_status_change(portal_url: str, page: Page) -> None:
     admin, device, system, flis = world()
-    log_in(page, portal_url, admin, device)
+    log_in(page, portal_url, admin.username, PASSWORD, device=device)
 
     # Bulk order: the form, then the preview.
     page.goto(f"{portal_url}/ruter/massebestilling/")

@@ -19,11 +19,14 @@ from flisportal.lib.periods import date_text, local_date
 from routes import services
 from routes.models import Endpoint, Route
 from tests import factories
-from tests.helpers.admin_browser import log_in_administrator
-from tests.helpers.browser import ARTIFACTS
-from tests.helpers.liveportal import portal_in_thread
+from tests.helpers.browser import log_in, shot
+from tests.helpers.twofactor import authenticator
 
-pytestmark = pytest.mark.e2e
+pytestmark = [
+    pytest.mark.e2e,
+    pytest.mark.redis,
+    pytest.mark.django_db(transaction=True, serialized_rollback=True),
+]
 
 PASSWORD = "pw-e2e-flis-1234"
 
@@ -42,49 +45,43 @@ def order(days_ago: int, *, system, flis, kommune: str, area: str, admin) -> Rou
         )
 
 
-def test_the_administrator_sees_how_long_orders_have_waited(
-    transactional_db: None, django_db_serialized_rollback: None, browser
-) -> None:
-    admin = factories.admin("admin-e2e", password=PASSWORD)
+def test_the_administrator_sees_how_long_orders_have_waited(portal_url: str, page) -> None:
+    # runserver has the portal's hasher, not the tests' fast one.
+    admin = factories.portal_password(factories.admin("admin-e2e"), PASSWORD)
     # Dates relative to now: the pages count the wait up to today.
     parties = {"system": factories.sender_system("A"), "flis": factories.flis_system()}
     long_wait = order(20, **parties, kommune=factories.KBH, area="personale", admin=admin)
     order(1, **parties, kommune=factories.AARHUS, area="skole", admin=admin)
     since = date_text(local_date(timezone.now() - timedelta(days=20)))
-    context = browser.new_context(locale="da-DK", viewport={"width": 1366, "height": 768})
-    page = context.new_page()
-    with portal_in_thread() as url:
-        log_in_administrator(page, url, admin, PASSWORD)
-        page.goto(f"{url}/ruter/")
-        rows = page.locator("table tbody tr")
-        expect(rows.filter(has_text="København")).to_contain_text(
-            f"siden {since} · i 20 dage · venter længe"
-        )
-        expect(rows.filter(has_text="Aarhus")).to_contain_text("i 1 dag")
-        expect(rows.filter(has_text="Aarhus")).not_to_contain_text("venter længe")
-        assert page.evaluate("document.documentElement.scrollWidth") <= 1366
-        ARTIFACTS.mkdir(exist_ok=True)
-        page.screenshot(path=str(ARTIFACTS / "rutebestillinger.png"))
+    log_in(page, portal_url, admin.username, PASSWORD, device=authenticator(admin))
+    page.goto(f"{portal_url}/ruter/")
+    rows = page.locator("table tbody tr")
+    expect(rows.filter(has_text="København")).to_contain_text(
+        f"siden {since} · i 20 dage · venter længe"
+    )
+    expect(rows.filter(has_text="Aarhus")).to_contain_text("i 1 dag")
+    expect(rows.filter(has_text="Aarhus")).not_to_contain_text("venter længe")
+    assert page.evaluate("document.documentElement.scrollWidth") <= 1366
+    shot(page, "rutebestillinger", full_page=False)
 
-        page.goto(f"{url}{long_wait.get_absolute_url()}")
-        expect(page.locator("dl")).to_contain_text(
-            f"Venter på etablering siden {since} · i 20 dage · venter længe"
-        )
-        page.screenshot(path=str(ARTIFACTS / "rute-venter.png"))
+    page.goto(f"{portal_url}{long_wait.get_absolute_url()}")
+    expect(page.locator("dl")).to_contain_text(
+        f"Venter på etablering siden {since} · i 20 dage · venter længe"
+    )
+    shot(page, "rute-venter", full_page=False)
 
-        # The kommune's routes and the vendor overview say the same.
-        page.goto(f"{url}/ruter/kommune/101/")
-        expect(page.locator("table").filter(has_text="exttest")).to_contain_text(
-            f"siden {since} · i 20 dage · venter længe"
-        )
-        # The since-date wraps within its column: the table stays inside its card.
-        card = page.locator(".card").filter(has_text="Personale").first
-        assert page.evaluate(
-            "card => card.querySelector('table').scrollWidth <= card.clientWidth",
-            card.element_handle(),
-        )
-        page.screenshot(path=str(ARTIFACTS / "kommune-ruter-venter.png"))
-        page.goto(f"{url}/leverandoer/{parties['system'].vendor_id}/")
-        expect(page.locator("body")).to_contain_text(f"siden {since} · i 20 dage · venter længe")
-        page.screenshot(path=str(ARTIFACTS / "leverandoer-venter.png"), full_page=True)
-    context.close()
+    # The kommune's routes and the vendor overview say the same.
+    page.goto(f"{portal_url}/ruter/kommune/101/")
+    expect(page.locator("table").filter(has_text="exttest")).to_contain_text(
+        f"siden {since} · i 20 dage · venter længe"
+    )
+    # The since-date wraps within its column: the table stays inside its card.
+    card = page.locator(".card").filter(has_text="Personale").first
+    assert page.evaluate(
+        "card => card.querySelector('table').scrollWidth <= card.clientWidth",
+        card.element_handle(),
+    )
+    shot(page, "kommune-ruter-venter", full_page=False)
+    page.goto(f"{portal_url}/leverandoer/{parties['system'].vendor_id}/")
+    expect(page.locator("body")).to_contain_text(f"siden {since} · i 20 dage · venter længe")
+    shot(page, "leverandoer-venter")

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 from django.utils import timezone
-from playwright.sync_api import Page, expect
+from playwright.sync_api import expect
 
 from deliveries.lifecycle.states import DeliveryStatus
 from deliveries.models import ValidationIssue
@@ -26,9 +26,9 @@ from deliveries.services.expected import expected_deadlines
 from flisportal.front.trends import trend_periods
 from routes.models import ITSystem, Route, Vendor
 from tests import factories
-from tests.helpers.browser import ARTIFACTS, Portal
+from tests.helpers.browser import Portal, csp_complaints, log_in, shot
 from tests.helpers.e2e import PASSWORD, E2EWorld, make_e2e_world
-from tests.helpers.twofactor import authenticator, code_of
+from tests.helpers.twofactor import authenticator
 
 pytestmark = [pytest.mark.e2e, pytest.mark.redis]
 
@@ -100,16 +100,8 @@ def test_consultant_sees_a_year_of_periods_as_charts(
 ) -> None:
     context = browser.new_context(locale="da-DK", viewport={"width": 1366, "height": 768})
     page = context.new_page()
-    csp_errors: list[str] = []
-    page.on(
-        "console",
-        lambda m: csp_errors.append(m.text) if "Content Security Policy" in m.text else None,
-    )
-    page.set_default_timeout(30_000)
-    page.goto(f"{portal.url}/konto/login/")
-    page.fill("#id_username", e2e_world.consultant.username)
-    page.fill("#id_password", PASSWORD)
-    page.click("button[type=submit]:has-text('Log ind')")
+    csp_errors = csp_complaints(page)
+    log_in(page, portal.url, e2e_world.consultant.username, PASSWORD)
 
     page.get_by_role("link", name="Udvikling", exact=True).click()
     expect(page.locator("h1")).to_have_text("Udvikling: leverancer måned for måned")
@@ -148,12 +140,7 @@ def administrator_menu_fits(portal: Portal, browser) -> None:
     device = authenticator(admin)
     context = browser.new_context(locale="da-DK", viewport={"width": 1366, "height": 768})
     page = context.new_page()
-    page.goto(f"{portal.url}/konto/login/")
-    page.fill("#id_username", admin.username)
-    page.fill("#id_password", PASSWORD)
-    page.click("button[type=submit]:has-text('Log ind')")
-    page.fill("#id_token", code_of(device))
-    page.click("#code-submit")
+    log_in(page, portal.url, admin.username, PASSWORD, device=device)
     page.get_by_role("link", name="Udvikling", exact=True).click()
     expect(page.locator("h1")).to_have_text("Udvikling: leverancer måned for måned")
     bar = page.locator("nav.navbar").bounding_box()
@@ -161,11 +148,6 @@ def administrator_menu_fits(portal: Portal, browser) -> None:
     assert page.evaluate("document.documentElement.scrollWidth") <= 1366
     shot(page, "udvikling-administrator")
     context.close()
-
-
-def shot(page: Page, name: str) -> None:
-    ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
 
 
 @pytest.fixture

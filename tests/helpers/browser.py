@@ -1,6 +1,6 @@
 """The portal as its users meet it: `manage.py` processes (runserver, workers, cron) on the test
 database, and Debian's Chromium driven by Playwright. Used by tests/e2e and by the upload
-page's browser test.
+page's browser test. Their fixtures are in tests/fixtures/browser.py.
 
 The browser is the system's `/usr/bin/chromium`: Playwright never downloads one.
 """
@@ -85,15 +85,44 @@ def launch_chromium(playwright: Any) -> Any:
     )
 
 
-def log_in(page: Any, url: str, username: str, password: str, *, device: Any = None) -> None:
-    """Logs in through the login page, and with the authenticator `device`'s current code when
-    the portal asks for one (administrators); ends on the start page."""
+def enter_password(page: Any, url: str, username: str, password: str) -> None:
+    """The login page's first step alone: user name and password, then «Log ind». Where the
+    portal goes next (start page, second factor, enrolment) is the caller's to check."""
     page.goto(f"{url}/konto/login/")
     page.fill("#id_username", username)
     page.fill("#id_password", password)
     page.click("button[type=submit]:has-text('Log ind')")
+
+
+def log_in(page: Any, url: str, username: str, password: str, *, device: Any = None) -> None:
+    """Logs in through the login page, and with the authenticator `device`'s current code when
+    the portal asks for one (administrators: tests.helpers.twofactor.authenticator gives them
+    one); ends on the start page."""
+    enter_password(page, url, username, password)
     if device is not None:
         page.wait_for_url(f"{url}/konto/2fa/kode/**")
         page.fill("input[name=token]", code_of(device))
         page.click("#code-submit")
     page.locator("h1").filter(has_text="Forside").wait_for()
+
+
+def csp_complaints(page: Any) -> list[str]:
+    """A list that fills with the browser's Content-Security-Policy complaints on `page`. The
+    portal sends a strict CSP: any inline script or style, or a script from elsewhere, would
+    show up here."""
+    complaints: list[str] = []
+    page.on(
+        "console",
+        lambda m: complaints.append(m.text) if "Content Security Policy" in m.text else None,
+    )
+    return complaints
+
+
+def shot(page: Any, name: str, *, full_page: bool = True) -> Path:
+    """Saves what `page` shows as test-artifacts/<name>.png (the whole page unless `full_page`
+    is off: then the screen as the user first sees it), where the docs' screenshots are copied
+    from."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    path = ARTIFACTS / f"{name}.png"
+    page.screenshot(path=str(path), full_page=full_page)
+    return path

@@ -1,6 +1,7 @@
 """What only the SSO browser tests use: the portal served from a thread of this process
 (tests/helpers/liveportal.py) with PORTAL_BASE_URL pointing at it, registered as a client of
-the session's OpenID Connect provider, and Debian's Chromium."""
+the session's OpenID Connect provider. The browser is the shared `browser` fixture
+(tests/fixtures/browser.py)."""
 
 from __future__ import annotations
 
@@ -9,10 +10,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from django.db import connections
 
 from flisportal.sso.models import IdentityProvider
-from tests.helpers.browser import launch_chromium
 from tests.helpers.liveportal import portal_in_thread
 from tests.helpers.oidc import Provider
 from tests.helpers.sso import identity_provider
@@ -48,19 +47,3 @@ def expired_sso_portal(
     portal_url: str, settings: Any, expired_oidc_provider: Provider
 ) -> SsoPortal:
     return _portal(portal_url, settings, expired_oidc_provider, "forsinket-idp")
-
-
-@pytest.fixture
-def browser(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    # Playwright's sync API keeps an asyncio loop on this thread, and Django refuses ORM calls
-    # from a thread with a loop; the test's own ORM calls never run inside that loop's tasks.
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = launch_chromium(playwright)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
-            connections.close_all()

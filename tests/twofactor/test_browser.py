@@ -12,11 +12,8 @@ import pytest
 from flisportal.audit.models import AuditEntry
 from flisportal.twofactor.models import SecurityKey
 from tests.factories import portal_password
-from tests.helpers.browser import launch_chromium, start_manage, wait_for_http
-from tests.helpers.net import free_port
-from tests.helpers.processes import stop
+from tests.helpers.browser import enter_password
 from tests.helpers.twofactor import code_from_secret
-from tests.helpers.workers import worker_env
 
 pytestmark = [
     pytest.mark.e2e,
@@ -28,44 +25,16 @@ PASSWORD = "pw-admin-e2e-2026"
 
 
 @pytest.fixture
-def portal_url(clean_redis, redis_url):
-    """The portal as `runserver` on the test database. Reached as localhost: WebAuthn refuses
-    an IP address as the site's name, and PORTAL_BASE_URL is what the portal checks keys
-    against."""
-    port = free_port()
-    url = f"http://localhost:{port}"
-    env = {**worker_env(redis_url), "PORTAL_BASE_URL": url}
-    server = start_manage(["runserver", f"127.0.0.1:{port}", "--noreload"], env, log=None)
-    try:
-        wait_for_http(f"http://127.0.0.1:{port}/konto/login/", server)
-        yield url
-    finally:
-        stop(server, timeout=10)
-
-
-@pytest.fixture
-def page(monkeypatch):
-    # Playwright's sync API runs an event loop in this thread; the test's ORM calls are
-    # synchronous and safe.
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = launch_chromium(playwright)
-        yield browser.new_page(locale="da-DK")
-        browser.close()
-
-
-def _password_step(page, url, user):
-    page.goto(f"{url}/konto/login/")
-    page.fill("input[name=username]", user.username)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]")
+def portal_host() -> str:
+    """WebAuthn refuses an IP address as the site's name: the browser reaches the portal as
+    localhost (and the shared `portal_url` makes that PORTAL_BASE_URL, which keys are checked
+    against)."""
+    return "localhost"
 
 
 def test_an_administrator_enrols_an_app_and_logs_in_with_it(portal_url, page, admin_user):
     portal_password(admin_user, PASSWORD)
-    _password_step(page, portal_url, admin_user)
+    enter_password(page, portal_url, admin_user.username, PASSWORD)
     page.wait_for_url(re.compile(r".*/konto/2fa/opret/.*"))
     assert page.locator("#twofactor-required").is_visible()
 
@@ -87,7 +56,7 @@ def test_an_administrator_enrols_an_app_and_logs_in_with_it(portal_url, page, ad
     # Log out and in again: the code is asked for after the password.
     page.locator("form[action$='/logout/']").evaluate("form => form.submit()")
     page.wait_for_url(re.compile(r".*/konto/(login|logout)/.*"))
-    _password_step(page, portal_url, admin_user)
+    enter_password(page, portal_url, admin_user.username, PASSWORD)
     page.wait_for_url(re.compile(r".*/konto/2fa/kode/.*"))
     page.goto(f"{portal_url}/admin/")
     assert "/konto/2fa/kode/" in page.url
@@ -123,7 +92,7 @@ def test_an_administrator_registers_a_security_key_and_logs_in_with_it(
         },
     )
     portal_password(admin_user, PASSWORD)
-    _password_step(page, portal_url, admin_user)
+    enter_password(page, portal_url, admin_user.username, PASSWORD)
     page.wait_for_url(re.compile(r".*/konto/2fa/opret/.*"))
     page.fill("#securitykey-name", "YubiKey")
     page.click("#securitykey-add")
@@ -133,7 +102,7 @@ def test_an_administrator_registers_a_security_key_and_logs_in_with_it(
     assert key.name == "YubiKey"
 
     _log_out(page)
-    _password_step(page, portal_url, admin_user)
+    enter_password(page, portal_url, admin_user.username, PASSWORD)
     page.wait_for_url(re.compile(r".*/konto/2fa/kode/.*"))
     page.goto(f"{portal_url}/konto/2fa/kode/?next=/admin/")
     page.click("#securitykey-login")
