@@ -8,9 +8,7 @@ Run it alone with `.venv/bin/pytest -m e2e tests/e2e/test_endpoint_admin.py`.
 
 from __future__ import annotations
 
-import re
 import shutil
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -18,11 +16,8 @@ from playwright.sync_api import Page, expect
 
 from routes.models import Endpoint
 from tests import factories
-from tests.helpers.browser import ARTIFACTS, launch_chromium, start_manage, wait_for_http
-from tests.helpers.net import free_port
-from tests.helpers.processes import stop
-from tests.helpers.twofactor import authenticator, code_of
-from tests.helpers.workers import worker_env
+from tests.helpers.browser import log_in, shot
+from tests.helpers.twofactor import authenticator
 
 pytestmark = [
     pytest.mark.e2e,
@@ -34,50 +29,15 @@ PASSWORD = "pw-admin-endpoint-2026"
 DOCS_SCREENSHOT = Path(__file__).resolve().parents[2] / "docs/screenshots/endpoint-forbindelser.png"
 
 
-@pytest.fixture
-def portal_url(clean_redis: None, redis_url: str) -> Iterator[str]:
-    """The portal as `runserver` on the test database (DEBUG serves the static files)."""
-    port = free_port()
-    env = {**worker_env(redis_url), "DEBUG": "true"}
-    server = start_manage(["runserver", f"127.0.0.1:{port}", "--noreload"], env, log=None)
-    try:
-        wait_for_http(f"http://127.0.0.1:{port}/konto/login/", server)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        stop(server, timeout=10)
-
-
-@pytest.fixture
-def page(monkeypatch: pytest.MonkeyPatch) -> Iterator[Page]:
-    # Playwright's sync API runs an event loop in this thread; the test's ORM calls are
-    # synchronous and safe.
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = launch_chromium(playwright)
-        context = browser.new_context(locale="da-DK", viewport={"width": 1366, "height": 768})
-        yield context.new_page()
-        browser.close()
-
-
-def log_in(page: Page, url: str) -> None:
+def log_in_administrator(page: Page, url: str) -> None:
     admin = factories.portal_password(factories.admin("admin-endpoint"), PASSWORD)
-    device = authenticator(admin)
-    page.goto(f"{url}/konto/login/")
-    page.fill("input[name=username]", admin.username)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(re.compile(r".*/konto/2fa/kode/.*"))
-    page.fill("input[name=token]", code_of(device))
-    page.click("#code-submit")
-    page.wait_for_url(re.compile(r".*/$"))
+    log_in(page, url, admin.username, PASSWORD, device=authenticator(admin))
 
 
 def test_parallel_connections_refused_for_kombit_and_taken_for_another_server(
     portal_url: str, page: Page
 ) -> None:
-    log_in(page, portal_url)
+    log_in_administrator(page, portal_url)
     produktion = Endpoint.objects.get(slug="produktion")
 
     page.goto(f"{portal_url}/admin/routes/endpoint/{produktion.pk}/change/")
@@ -91,9 +51,7 @@ def test_parallel_connections_refused_for_kombit_and_taken_for_another_server(
     )
     # The error, the field and its help text in the middle of the screen, not under its edge.
     page.locator("#id_parallel_connections").evaluate("f => f.scrollIntoView({block: 'center'})")
-    ARTIFACTS.mkdir(exist_ok=True)
-    shot = ARTIFACTS / "endpoint-forbindelser.png"
-    page.screenshot(path=str(shot))
+    screen = shot(page, "endpoint-forbindelser", full_page=False)
     produktion.refresh_from_db()
     assert produktion.parallel_connections == 1
 
@@ -106,4 +64,4 @@ def test_parallel_connections_refused_for_kombit_and_taken_for_another_server(
     assert own.parallel_connections == 2
 
     DOCS_SCREENSHOT.parent.mkdir(exist_ok=True)
-    shutil.copyfile(shot, DOCS_SCREENSHOT)
+    shutil.copyfile(screen, DOCS_SCREENSHOT)
