@@ -96,20 +96,8 @@ def test_no_system_or_no_sftp_user_links_to_the_admin(admin_user, vendor_a, komm
 
 
 @pytest.fixture
-def order(kommune_kbh, system_a, flis_system, personale, admin_user):
-    def make(endpoint, *, at, reference="DK-1"):
-        with time_machine.travel(at, tick=False):
-            return services.route_order(
-                kommune=kommune_kbh,
-                data_area=personale,
-                sender_system=system_a,
-                recipient_systems=[flis_system],
-                endpoint=endpoint,
-                actor=admin_user,
-                order_reference=reference,
-            )
-
-    return make
+def order(order_route):
+    return order_route
 
 
 def reject(route, admin_user, note):

@@ -21,23 +21,9 @@ SHOWN = "siden 20.10.2026 · i 14 dage · venter længe"
 
 
 @pytest.fixture
-def order(kommune_kbh, system_a, flis_system, exttest, personale, admin_user):
+def order(order_route):
     """Orders the Personale route on exttest for København through the services at `at`."""
-
-    def make(*, at, kommune=kommune_kbh, reference="DK-1", ordered_on=None):
-        with time_machine.travel(at, tick=False):
-            return services.route_order(
-                kommune=kommune,
-                data_area=personale,
-                sender_system=system_a,
-                recipient_systems=[flis_system],
-                endpoint=exttest,
-                actor=admin_user,
-                order_reference=reference,
-                ordered_on=ordered_on,
-            )
-
-    return make
+    return order_route
 
 
 def read(route: Route) -> Route:

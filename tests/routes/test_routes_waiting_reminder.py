@@ -30,18 +30,11 @@ def admins(admin_user):
 
 
 @pytest.fixture
-def order(kommune_kbh, system_a, flis_system, exttest, personale, admin_user):
-    def make(*, at=ORDERED_AT, kommune=kommune_kbh, data_area=personale, reference="DK-1"):
-        with time_machine.travel(at, tick=False):
-            return services.route_order(
-                kommune=kommune,
-                data_area=data_area,
-                sender_system=system_a,
-                recipient_systems=[flis_system],
-                endpoint=exttest,
-                actor=admin_user,
-                order_reference=reference,
-            )
+def order(order_route):
+    """Orders through the services, at ORDERED_AT unless told otherwise."""
+
+    def make(*, at=ORDERED_AT, **fields):
+        return order_route(at=at, **fields)
 
     return make
 
