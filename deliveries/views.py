@@ -48,6 +48,7 @@ from deliveries.services.intake import IncomingFile, IntakeRefused, Refusal, del
 from deliveries.uploads import HashingUploadHandler, UploadRefused, prepare_upload
 from flisportal.lib.csvexport import csv_download, stamped
 from flisportal.lib.links import link_former
+from flisportal.lib.pagination import CappedPaginator
 from flisportal.lib.storage import stored_file_response
 from routes.models import Route, User
 
@@ -284,7 +285,8 @@ def delivery_list(request: HttpRequest) -> HttpResponse:
     user = request.user
     assert isinstance(user, User)  # login_required
     form, sort, deliveries = _listed_deliveries(request, user)
-    page = Paginator(deliveries, PAGE_SIZE).get_page(request.GET.get("side"))
+    # A capped count: the total of a million deliveries is «over 200 pages» (benchmarks/load.py).
+    page = CappedPaginator(deliveries, PAGE_SIZE).get_page(request.GET.get("side"))
     query = request.GET.copy()
     query.pop("side", None)
     # Each row with its link; the URL is reversed once for the page (benchmarks/load.py).
