@@ -283,6 +283,16 @@ class Delivery(models.Model):
             # Driftsstatus: each endpoint's newest push, a seek instead of sorting every
             # delivery ever sent there.
             models.Index(fields=["endpoint", "-sent_at"], name="delivery_endpoint_sent"),
+            # «Kræver handling» asks, for each recent failure, whether a later delivery for the
+            # same route and period got through (`unsettled_problems`). Through
+            # `delivery_same_file` that read every try of the period from the table (≈17 at a
+            # million deliveries); this holds only the ones that got through, so the answer is
+            # one probe of the index (benchmarks/load.py).
+            models.Index(
+                fields=["route", "period", "uploaded_at"],
+                condition=got_through(),
+                name="delivery_got_through",
+            ),
         ]
 
     def __str__(self) -> str:
