@@ -18,16 +18,25 @@ measures latency (p50/p95/p99) and throughput at 1, 10 and 50 concurrent users f
 - Udvikling (administrator: 24 months of all kommuner's periods and failed rules),
 - the Django admin change list of Delivery — the reference, in the same run.
 
-The inbox (Hent side) is measured when its URL exists (`deliveries:inbox`).
+The inbox (Hent side), the trends page, the compact coverage overview and a kommune's page are
+measured when their URL names reverse (`deliveries:inbox`, `front:trends`, `front:kommune`);
+the run names those it skipped.
 
-    .venv/bin/python benchmarks/load.py [--months 60] [--requests 200] [--workers 4]
+    .venv/bin/python benchmarks/load.py [--deliveries 100000] [--months 60] [--requests 200]
+    .venv/bin/python benchmarks/load.py --deliveries 100000,1000000   # side by side
+
+`--deliveries N` keeps the grid (routes × months) and puts more rejected tries before each
+period's accepted delivery (0.7 on average at 100,000, ≈16 at 1,000,000); rows are written
+with executemany one month at a time, so memory stays flat. Several sizes are seeded and
+measured one after the other, each in a process of its own, and printed side by side.
 
 Each user is a thread with its own keep-alive HTTP connection (http.client) and the session
 cookie of a user logged in through Django's own login (the session row is written in the
-seeded database). No external load tool is needed. Targets (issue 9): p95 under 150 ms at 10
-users for every portal page, and no page slower than the admin change list.
+seeded database). No external load tool is needed. Targets (issues 9 and 18): p95 under 150 ms
+at 10 users for every portal page at every size, and no page slower than the admin change list.
 
-Runtime on the 2-core development machine: about 3-5 minutes (seeding ≈1-2 min).
+Runtime on the 2-core development machine: about 3-5 minutes at 100,000 (seeding ≈1-2 min);
+seeding 1,000,000 takes ≈10 times as long.
 """
 
 from __future__ import annotations
