@@ -17,4 +17,12 @@ class Migration(migrations.Migration):
                 name="delivery_got_through",
             ),
         ),
+        migrations.AddIndex(
+            model_name="delivery",
+            index=models.Index(
+                condition=models.Q(("status__in", ("rejected", "refused", "failed"))),
+                fields=["status_changed_at", "route", "period", "uploaded_at"],
+                name="delivery_problems_newest",
+            ),
+        ),
     ]

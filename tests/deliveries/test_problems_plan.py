@@ -1,6 +1,7 @@
 """«Kræver handling» at a million deliveries: each recent failure asks whether a later delivery
 for its route and period got through, and that question must be one probe of the partial
-index `delivery_got_through`, not a read of every try of the period (benchmarks/load.py)."""
+index `delivery_got_through`, not a read of every try of the period; the failures are walked in
+the partial index `delivery_problems_newest` (benchmarks/load.py)."""
 
 from __future__ import annotations
 
@@ -41,3 +42,6 @@ def test_later_success_is_looked_up_in_the_partial_index(
         plan = " ".join(str(row[-1]) for row in cursor.fetchall())
     assert "delivery_got_through" in plan, plan
     assert "delivery_same_file" not in plan, plan
+    # The failures themselves come from the partial index of failures, newest first: no
+    # table row is read for a failure that turns out settled.
+    assert "USING INDEX delivery_problems_newest" in plan, plan
