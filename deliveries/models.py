@@ -121,8 +121,9 @@ class DeliveryQuerySet(ScopedQuerySet["Delivery"]):
         """Deliveries that stopped without reaching the recipient (rejected, refused, failed)
         and are not settled: no delivery uploaded later for the same route and period got
         through (`got_through`). A later failure settles nothing, so each failure stays until
-        a success follows it. One NOT EXISTS per row, a seek on the index
-        `delivery_same_file` (route, period, …): no query per row, whatever the history."""
+        a success follows it. One NOT EXISTS per row, a probe of the partial index
+        `delivery_got_through` (route, period, uploaded_at of the successes only): no query per
+        row, whatever the history."""
         later_success = Delivery.objects.filter(
             got_through(),
             Q(uploaded_at__gt=OuterRef("uploaded_at"))
