@@ -16,6 +16,7 @@ from django.urls import reverse
 from deliveries.lifecycle.states import DeliveryStatus
 from deliveries.models import DataContract, ValidationIssue
 from deliveries.rules import describe_rule
+from flisportal.front import trends_views
 from flisportal.front.trends import trend_periods, trends
 from flisportal.front.trends_views import cached_trends
 from routes.models import Route
@@ -389,6 +390,33 @@ def test_cached_counts_renew_with_a_new_delivery_and_a_new_day(
         assert counts_of(cached_trends(user=admin_user), "2026-11")["open"] == 1
     with time_machine.travel(local(2026, 12, 11, 0, 0), tick=False):
         assert counts_of(cached_trends(user=admin_user), "2026-11")["missing"] == 1
+
+
+def test_the_charts_are_drawn_once_per_change(client, admin_user, kbh_route, settings, monkeypatch):
+    """Rule: the charts and their tables are drawn and rendered once per cache key, like the
+    counts, and drawn again as soon as a delivery changes what they show."""
+    settings.TRENDS_CACHE_SECONDS = 3600
+    drawn = []
+    original = trends_views.render_to_string
+    monkeypatch.setattr(
+        trends_views,
+        "render_to_string",
+        lambda name, context: drawn.append(name) or original(name, context),
+    )
+    client.force_login(admin_user)
+    factories.expected(kbh_route, "2026-11")
+    first = client.get(reverse("front:trends")).content.decode()
+    again = client.get(reverse("front:trends")).content.decode()
+    assert drawn == ["front/_trend_charts.html"]
+    section = 'id="trend-months-title"'
+    assert section in first and first[first.index(section) :] == again[again.index(section) :]
+    rejected(kbh_route, "2026-11", ("kommunekode", "pattern"))
+    page = client.get(reverse("front:trends"))
+    assert len(drawn) == 2
+    assert counts_of(page.context["trends"], "2026-11")["rejected"] == 1
+    # Other filters are another key: their CSV links carry them.
+    client.get(reverse("front:trends"), {"months": "24"})
+    assert len(drawn) == 3
 
 
 def test_page_and_charts_in_english(client, admin_user, two_kommuner, settings):
