@@ -55,6 +55,9 @@ class TrendChart:
     header: list[str]
     rows: list[list[object]]
     parts: list[tuple[str, SafeString]] = field(default_factory=list)  # rules: one per vendor
+    # Nothing to draw: no expected period in any month yet (a new installation, or filters
+    # that match nothing). The CSV still holds the months with their zeros.
+    empty: bool = False
 
 
 def _filters(request: HttpRequest) -> tuple[TrendsFilterForm, dict[str, Any]]:
@@ -154,6 +157,7 @@ def months_chart(data: Trends) -> TrendChart:
         ),
         header=[_("Periode"), *labels.values(), _("I alt")],
         rows=rows,
+        empty=not any(month.total for month in data.months),
     )
 
 

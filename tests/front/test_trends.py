@@ -316,6 +316,19 @@ def test_vendor_staff_and_users_without_role_get_404(client, request, persona, d
     assert client.get(reverse("front:trends_csv", args=["maaneder"])).status_code == 404
 
 
+def test_no_expected_period_yet_says_so_instead_of_an_empty_chart(client, admin_user):
+    """Rule: before any period is expected (a new installation, or filters that match
+    nothing), the monthly chart is not drawn as twelve empty columns: the page says there are
+    no numbers, and the CSV still lists the months with their zeros."""
+    client.force_login(admin_user)
+    page = client.get(reverse("front:trends"))
+    html = page.content.decode()
+    assert 'id="trend-months-title"' not in html
+    assert html.count("Ingen tal for de valgte perioder og filtre.") == 4
+    rows = csv_rows(client.get(reverse("front:trends_csv", args=["maaneder"])))
+    assert len(rows) == 1 + 12 and rows[1][-1] == "0"
+
+
 def test_anonymous_is_sent_to_login(client):
     response = client.get(reverse("front:trends"))
     assert response.status_code == 302 and "/konto/login/" in response["Location"]
