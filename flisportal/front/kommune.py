@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 from django.utils.translation import gettext as _
 
-from deliveries.lifecycle.states import PASSED_ON, TURNED_DOWN, DeliveryStatus
+from deliveries.lifecycle.states import TURNED_DOWN, DeliveryStatus
 from deliveries.models import Delivery, ExpectedDelivery, ExpectedState
 from deliveries.selectors import collecting_period
 from flisportal.front.coverage import CELL_GLYPHS, URGENCY, CellState
@@ -147,31 +147,32 @@ def kommune_page(*, kommune: Kommune, user: User | AnonymousUser) -> KommunePage
 def _turned_down(
     *, kommune: Kommune, user: User | AnonymousUser, first: str, routes: dict[int, Route]
 ) -> list[OpenDelivery]:
-    """Per route and period of the strip, the newest turned-down delivery when no delivery
-    after it was passed on (a later success settles the period), newest first. One query, over
-    the kommune's deliveries of the strip's year only (index `delivery_kom_newest`)."""
+    """Per route and period of the strip, the newest turned-down delivery that no later
+    delivery for the same route and period settled by reaching the recipient (the start page's
+    rule: `Delivery.objects.unsettled_problems`), newest first. One query over the kommune's
+    unsettled failures of the strip's year: each probes the partial index of the successes, so
+    the rows read do not grow with the tries that were settled."""
     year, month = (int(part) for part in first.split("-"))
     # No extract for a month is uploaded before the month begins.
     since = datetime(year, month, 1, tzinfo=COPENHAGEN)
     rows = (
         Delivery.objects.for_user(user)
         .filter(kommune=kommune, uploaded_at__gte=since, period__gte=first)
+        .unsettled_problems()
+        .filter(status__in=TURNED_DOWN)
         .order_by("uploaded_at", "pk")
         .values_list("uuid", "route_id", "period", "status", "status_changed_at")
     )
-    # Oldest first: a later delivery replaces what an earlier one said of its route and period.
-    newest: dict[tuple[int, str], tuple[str, str, datetime] | None] = {}
-    for uuid, route_id, period, status, changed in rows:
-        if status in TURNED_DOWN:
-            newest[(route_id, period)] = (str(uuid), status, changed)
-        elif status in PASSED_ON:
-            newest[(route_id, period)] = None
+    # Oldest first: the newest unsettled one of each route and period is the one shown.
+    newest = {
+        (route_id, period): (str(uuid), status, changed)
+        for uuid, route_id, period, status, changed in rows
+    }
     labels = {value: str(label) for value, label in DeliveryStatus.choices}
     found = [
         OpenDelivery(uuid, period, status, labels[status], routes[route_id], changed)
-        for (route_id, period), value in newest.items()
-        if value is not None and route_id in routes
-        for uuid, status, changed in [value]
+        for (route_id, period), (uuid, status, changed) in newest.items()
+        if route_id in routes
     ]
     return sorted(found, key=lambda item: item.at, reverse=True)
 

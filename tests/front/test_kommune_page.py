@@ -71,19 +71,29 @@ def test_administrator_sees_routes_vendors_strip_and_problems(
         assert link in html
 
 
-def test_a_rejection_stays_open_until_a_later_delivery_is_passed_on(admin_client, upload_route):
+def test_a_rejection_stays_open_until_a_later_delivery_reaches_the_recipient(
+    admin_client, upload_route
+):
+    """Rule: the page's open problems settle as the start page's «Kræver handling» does
+    (`unsettled_problems`): only a later delivery that got through settles the period."""
     collecting = collecting_period()
     expected(upload_route, collecting, "pending", days=10)
     rejected = factories.delivery(upload_route, status=DeliveryStatus.REJECTED, period=collecting)
     page = admin_client.get(url())
     assert [item.uuid for item in page.context["page"].turned_down] == [str(rejected.uuid)]
     assert strip_of(page, "dagtilbud")[-1] == CellState.REJECTED
-    # Another rejection is still open (the newest one shows); a validated file settles it.
+    # Another rejection is still open (the newest one shows); so it is while a validated file
+    # is on its way (the platform may still refuse it); one that reached FLIS settles it.
     again = factories.delivery(upload_route, status=DeliveryStatus.REFUSED, period=collecting)
     assert [i.uuid for i in admin_client.get(url()).context["page"].turned_down] == [
         str(again.uuid)
     ]
-    factories.delivery(upload_route, status=DeliveryStatus.VALID, period=collecting)
+    on_its_way = factories.delivery(upload_route, status=DeliveryStatus.SENT, period=collecting)
+    assert [i.uuid for i in admin_client.get(url()).context["page"].turned_down] == [
+        str(again.uuid)
+    ]
+    on_its_way.status = DeliveryStatus.DISTRIBUTED
+    on_its_way.save(update_fields=["status"])
     page = admin_client.get(url())
     assert page.context["page"].turned_down == []
     assert strip_of(page, "dagtilbud")[-1] == CellState.PENDING
