@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable
-from typing import Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from crispy_forms.helper import FormHelper
 from crispy_forms.layout import Div, Field, Layout, Submit
@@ -20,6 +20,9 @@ from deliveries.models import OWED_EXPECTED_STATES, Delivery, ReceiptVerdict
 from flisportal.lib.periods import is_period
 from flisportal.lib.widgets import PlainSelect
 from routes.models import DataArea, Endpoint, ITSystem, Kommune, Route, User
+
+if TYPE_CHECKING:
+    from django.utils.functional import _StrPromise
 
 # The name of the upload form's second button: the same form, checked without sending
 # (deliveries.services.check) instead of uploaded.
@@ -173,16 +176,25 @@ def _grouped_by_kommune(routes: Iterable[Route]) -> list[tuple[str, list[tuple[i
 _Rows = TypeVar("_Rows", bound="QuerySet[Any]")
 
 
-def _no_filter_is_all(field: forms.Field) -> None:
-    """A filter's empty choice reads «Alle» (every row), not Django's dashes."""
-    if isinstance(field, forms.ModelChoiceField):
-        field.empty_label = _("Alle")
-    elif isinstance(field, forms.ChoiceField):
-        # A plain list of pairs here: the filters' choices are never groups or callables.
-        choices = cast(list[tuple[Any, Any]], field.choices)
-        field.choices = [
-            ("", _("Alle")) if value == "" else (value, label) for value, label in choices
-        ]
+def _model_filter(label: _StrPromise, queryset: QuerySet[Any]) -> forms.ModelChoiceField:
+    """A list filter choosing one row; left empty it reads «Alle» (every row)."""
+    return forms.ModelChoiceField(
+        label=label,
+        queryset=queryset,
+        required=False,
+        widget=PlainSelect,
+        empty_label=gettext_lazy("Alle"),
+    )
+
+
+def _choice_filter(label: _StrPromise, choices: Iterable[tuple[str, Any]]) -> forms.ChoiceField:
+    """A list filter choosing one value; left empty it reads «Alle» (every row)."""
+    return forms.ChoiceField(
+        label=label,
+        choices=[("", gettext_lazy("Alle")), *choices],
+        required=False,
+        widget=PlainSelect,
+    )
 
 
 class _ListFilterForm(forms.Form):
@@ -193,18 +205,8 @@ class _ListFilterForm(forms.Form):
     simple_filters: tuple[str, ...] = ("data_area", "kommune", "period")
     paths: dict[str, str] = {}
 
-    data_area = forms.ModelChoiceField(
-        label=gettext_lazy("Dataområde"),
-        queryset=DataArea.objects.all(),
-        required=False,
-        widget=PlainSelect,
-    )
-    kommune = forms.ModelChoiceField(
-        label=gettext_lazy("Kommune"),
-        queryset=Kommune.objects.none(),
-        required=False,
-        widget=PlainSelect,
-    )
+    data_area = _model_filter(gettext_lazy("Dataområde"), DataArea.objects.all())
+    kommune = _model_filter(gettext_lazy("Kommune"), Kommune.objects.none())
     period = forms.CharField(
         label=gettext_lazy("Periode"),
         required=False,
@@ -222,7 +224,6 @@ class _ListFilterForm(forms.Form):
             field.widget.attrs["class"] = (
                 "form-select form-select-sm" if is_select else "form-control form-control-sm"
             )
-            _no_filter_is_all(field)
 
     def clean_period(self) -> str:
         value = self.cleaned_data["period"].strip()
@@ -245,24 +246,9 @@ class DeliveryFilterForm(_ListFilterForm):
     API's list. It only narrows the rows it is given: the scope per user is the caller's
     `Delivery.objects.for_user()`, so no filter or search term reaches past it."""
 
-    status = forms.ChoiceField(
-        label=gettext_lazy("Status"),
-        choices=[("", "---------"), *DeliveryStatus.choices],
-        required=False,
-        widget=PlainSelect,
-    )
-    it_system = forms.ModelChoiceField(
-        label=gettext_lazy("It-system"),
-        queryset=ITSystem.objects.none(),
-        required=False,
-        widget=PlainSelect,
-    )
-    endpoint = forms.ModelChoiceField(
-        label=gettext_lazy("Miljø"),
-        queryset=Endpoint.objects.all(),
-        required=False,
-        widget=PlainSelect,
-    )
+    status = _choice_filter(gettext_lazy("Status"), DeliveryStatus.choices)
+    it_system = _model_filter(gettext_lazy("It-system"), ITSystem.objects.none())
+    endpoint = _model_filter(gettext_lazy("Miljø"), Endpoint.objects.all())
     q = forms.CharField(
         label=gettext_lazy("Søg"),
         required=False,
@@ -308,14 +294,8 @@ class DeliveryFilterForm(_ListFilterForm):
 class OutstandingFilterForm(_ListFilterForm):
     """The filters of the periods still owed; data area and kommune are the route's."""
 
-    state = forms.ChoiceField(
-        label=gettext_lazy("Tilstand"),
-        choices=[
-            ("", "---------"),
-            *((state.value, state.label) for state in OWED_EXPECTED_STATES),
-        ],
-        required=False,
-        widget=PlainSelect,
+    state = _choice_filter(
+        gettext_lazy("Tilstand"), [(state.value, state.label) for state in OWED_EXPECTED_STATES]
     )
 
     simple_filters = (*_ListFilterForm.simple_filters, "state")
@@ -325,18 +305,8 @@ class OutstandingFilterForm(_ListFilterForm):
 class ReceiptFilterForm(_ListFilterForm):
     """The inbox's filters and search; every choice list is scoped to the user."""
 
-    system = forms.ModelChoiceField(
-        label=gettext_lazy("Modtagersystem"),
-        queryset=ITSystem.objects.none(),
-        required=False,
-        widget=PlainSelect,
-    )
-    verdict = forms.ChoiceField(
-        label=gettext_lazy("Vurdering"),
-        choices=[("", "---------"), *ReceiptVerdict.choices],
-        required=False,
-        widget=PlainSelect,
-    )
+    system = _model_filter(gettext_lazy("Modtagersystem"), ITSystem.objects.none())
+    verdict = _choice_filter(gettext_lazy("Vurdering"), ReceiptVerdict.choices)
     q = forms.CharField(
         label=gettext_lazy("Søg"),
         required=False,
