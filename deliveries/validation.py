@@ -814,14 +814,26 @@ class KeyStore:
     def expressions(self) -> list[pl.Expr]:
         return [_key_hash(self.columns).alias("__keyhash")]
 
-    def add(self, batch: pl.DataFrame) -> None:
-        if batch.is_empty():
+    def add_text(self, frame: pl.DataFrame) -> None:
+        """Writes a parsed block's key columns aside, with the rows. It is called in the
+        thread that parses (`_frames`), before empty lines are dropped: their rows have no
+        key hash, so they are never candidates and never read back."""
+        if frame.is_empty():
             return
         path = self.workdir / f"text-{len(self.text_files)}.arrow"
-        batch.select("__row", *self.columns).write_ipc(path)
-        rows = batch["__row"]
+        frame.select("__row", *self.columns).write_ipc(path)
+        rows = frame["__row"]
         self.text_files.append((path, rows[0], rows[-1]))
-        self.pending.append(batch.select("__keyhash", "__row"))
+
+    def add(self, batch: pl.DataFrame) -> None:
+        """Keeps a checked batch's key hashes (the `expressions` columns) with the rows."""
+        if batch.is_empty():
+            return
+        # The two columns as they are (a `select` would be one more query on the shared
+        # thread pool, which the parsing thread keeps busy).
+        self.pending.append(
+            pl.DataFrame([batch.get_column("__keyhash"), batch.get_column("__row")])
+        )
         self.pending_rows += batch.height
         if self.pending_rows > self.flush_rows:
             self.flush()
@@ -1120,32 +1132,39 @@ def _parse(data: bytes, contract: dict[str, Any], names: list[str]) -> pl.DataFr
 
 
 def _frames(
-    path: Path, contract: dict[str, Any], names: list[str], batch_bytes: int
+    path: Path,
+    contract: dict[str, Any],
+    names: list[str],
+    batch_bytes: int,
+    prepare: Callable[[pl.DataFrame], pl.DataFrame] | None = None,
 ) -> Iterator[tuple[pl.DataFrame, Block]]:
-    """The file as DataFrames of text columns, each with its spreadsheet row numbers."""
+    """The file as DataFrames of text columns, each with its spreadsheet row numbers.
+    `prepare` is applied to each frame in the parsing thread, before it is yielded."""
     quote = contract["dialect"].get("quoteChar", '"').encode()
-    row = 2  # the header is row 1
     blocks = _record_chunks(path, batch_bytes, quote)
+    row = 2  # the header is row 1; only the parsing thread counts on from here
 
-    def parse_next() -> tuple[pl.DataFrame, int, int] | None:
+    def parse_next() -> tuple[pl.DataFrame, Block] | None:
+        nonlocal row
         item = next(blocks, None)
         if item is None:
             return None
         data, end = item
-        return _parse(data, contract, names), end - len(data), end
+        # polars keeps an empty line as a row of empty values, so the row numbers are the
+        # file's own lines also when empty ones are dropped later.
+        frame = _parse(data, contract, names).with_row_index("__row", offset=row)
+        block = Block(start=end - len(data), end=end, first_row=row)
+        row += frame.height
+        return (frame if prepare is None else prepare(frame)), block
 
-    # While the caller checks one batch, the next is read and parsed in a second thread
-    # (polars and file reads release the GIL), so reading and checking overlap.
+    # While the caller checks one batch, the next is read, parsed and prepared in a second
+    # thread (polars and file reads release the GIL), so the two overlap. One block at a
+    # time: the thread starts on the next only when the caller takes this one.
     with ThreadPoolExecutor(max_workers=1) as pool:
         upcoming = pool.submit(parse_next)
         while (parsed := upcoming.result()) is not None:
             upcoming = pool.submit(parse_next)
-            frame, start, end = parsed
-            block = Block(start=start, end=end, first_row=row)
-            # polars keeps an empty line as a row of empty values, so the row numbers are the
-            # file's own lines also when empty ones are dropped later.
-            yield frame.with_row_index("__row", offset=row), block
-            row += frame.height
+            yield parsed
 
 
 def _check_rows(
@@ -1168,9 +1187,16 @@ def _check_rows(
     if keys is not None:
         computed.extend(keys.expressions())
     size = max(path.stat().st_size, 1)
+
+    def prepare(frame: pl.DataFrame) -> pl.DataFrame:
+        # In the parsing thread, which was idle about half of the time (py-spy): the checks
+        # of a block took longer than reading and parsing the next.
+        if keys is not None:
+            keys.add_text(frame)
+        return _drop_empty_lines(frame, names, report)
+
     try:
-        for frame, block in _frames(path, contract, names, batch_bytes):
-            frame = _drop_empty_lines(frame, names, report)
+        for frame, block in _frames(path, contract, names, batch_bytes, prepare):
             # Lazy, so polars shares sub-expressions between checks and runs them in parallel.
             batch = frame.lazy().with_columns(computed).collect()
             findings.add(batch, max_listed=max_listed)
@@ -1240,13 +1266,12 @@ class _Findings:
             if check.confirm is None or not sums[i]:
                 continue
             flag = self.flags[i]
-            # Lazy, so that only the columns the exact test reads are filtered.
-            exact = (
-                batch.lazy()
-                .filter(pl.col(flag))
-                .select("__row", check.confirm.fill_null(False).alias("__exact"))
-                .collect()
-            )
+            # Only the columns the exact test reads, gathered at the flagged positions: a
+            # filter of the whole batch (40-odd columns) cost more than the test itself.
+            positions = batch.get_column(flag).arg_true()
+            needed = ["__row", *dict.fromkeys(check.confirm.meta.root_names())]
+            flagged = pl.DataFrame([batch.get_column(c).gather(positions) for c in needed])
+            exact = flagged.select("__row", check.confirm.fill_null(False).alias("__exact"))
             wrong = exact.filter(~pl.col("__exact"))["__row"]
             if wrong.len():
                 sums[i] -= wrong.len()
