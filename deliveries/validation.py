@@ -40,9 +40,9 @@ import io
 import re
 import tempfile
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
@@ -441,7 +441,7 @@ def _ascii_digits(column: str, length: int) -> pl.Expr:
     )
 
 
-def cpr_date_flag(column: str) -> Check:
+def _cpr_check(column: str) -> Check:
     """The CPR-date check: a quick test for the usual ten ASCII digits, with the exact
     `cpr_date_is_real` as its confirmation. Ten digits are one unsigned number, so DDMMYY
     and the 7th digit are arithmetic on it instead of slicing text twice (about half the
@@ -660,7 +660,7 @@ def _bound_checks(
 
 def _portal_checks(portal: dict[str, Any], *, kommune_code: str, period: str) -> list[Check]:
     """The portal's own column rules: CPR dates, the delivering kommune, the period."""
-    checks = [cpr_date_flag(name) for name in portal.get("cpr_fields", [])]
+    checks = [_cpr_check(name) for name in portal.get("cpr_fields", [])]
     if kommune_field := portal.get("kommune_field"):
 
         def describe_kommune(v: str, k: str = kommune_code) -> Text:
@@ -1137,7 +1137,7 @@ def _frames(
     names: list[str],
     batch_bytes: int,
     prepare: Callable[[pl.DataFrame], pl.DataFrame] | None = None,
-) -> Iterator[tuple[pl.DataFrame, Block]]:
+) -> Generator[tuple[pl.DataFrame, Block], None, None]:
     """The file as DataFrames of text columns, each with its spreadsheet row numbers.
     `prepare` is applied to each frame in the parsing thread, before it is yielded."""
     quote = contract["dialect"].get("quoteChar", '"').encode()
@@ -1195,17 +1195,22 @@ def _check_rows(
             keys.add_text(frame)
         return _drop_empty_lines(frame, names, report)
 
+    # Closed on the way out, also by an exception, so that the parsing thread has finished
+    # the block in hand before anything else happens: `prepare` counts into the report.
+    # (CPython's reference counting closes it there too; this does not depend on it.)
     try:
-        for frame, block in _frames(path, contract, names, batch_bytes, prepare):
-            # Lazy, so polars shares sub-expressions between checks and runs them in parallel.
-            batch = frame.lazy().with_columns(computed).collect()
-            findings.add(batch, max_listed=max_listed)
-            if keys is not None:
-                keys.add(batch)
-            report.rows_checked += batch.height
-            if progress is not None:
-                estimate = int(report.rows_checked * size / max(block.end, 1))
-                progress(report.rows_checked, max(estimate, report.rows_checked))
+        with closing(_frames(path, contract, names, batch_bytes, prepare)) as frames:
+            for frame, block in frames:
+                # Lazy, so polars shares sub-expressions between checks and runs them in
+                # parallel.
+                batch = frame.lazy().with_columns(computed).collect()
+                findings.add(batch, max_listed=max_listed)
+                if keys is not None:
+                    keys.add(batch)
+                report.rows_checked += batch.height
+                if progress is not None:
+                    estimate = int(report.rows_checked * size / max(block.end, 1))
+                    progress(report.rows_checked, max(estimate, report.rows_checked))
     except pl.exceptions.PolarsError as exc:
         row, said = _locate_structure_problem(path, contract, len(names), exc)
         raise FileProblem("structure", said, row=row) from None
