@@ -9,6 +9,9 @@ Order of work, so that a broken file gets one clear message instead of a wall of
    parsed by polars with every column as text; every check is a vectorised boolean expression
    per (column, rule), so the work per row happens in polars, not in a Python loop, and memory
    depends on the block size, not on the file size (no memory-mapping of the whole file).
+   Where a cheaper test than the rule's own exists for the common case (a pattern that is
+   only "n digits", the CPR date of ten ASCII digits), the cheap test flags a superset of
+   the rows and the exact one decides only those (`Check.confirm`).
    Counts of every error are kept; the first N are listed with row, column, value and a
    Danish message.
 4. Encoding: UTF-8 (with or without BOM) is verified by polars while it parses. Only if that
@@ -37,9 +40,9 @@ import io
 import re
 import tempfile
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
@@ -364,10 +367,14 @@ def _says(code: str, **params: Any) -> Callable[[str], Text]:
 class Check:
     column: str
     rule: str
-    expr: pl.Expr  # True where the row breaks the rule
+    expr: pl.Expr  # True where the row breaks the rule (with `confirm`: where it may)
     # The message for one offending value: a catalogued text (the value is added when the
     # issue is made) or, for a contract's own message, the Danish text itself.
     describe: Callable[[str], Text | str]
+    # The exact test when `expr` is a cheaper one that flags every row the exact test flags
+    # and perhaps a few more (a value outside the cheap test's ASCII shortcut): it is run on
+    # the flagged rows only, which are few (`_Findings.add`).
+    confirm: pl.Expr | None = None
 
 
 def _present(column: str) -> pl.Expr:
@@ -418,6 +425,53 @@ def cpr_date_is_real(column: str) -> pl.Expr:
         col.str.starts_with("290200") & in_1900
     )
     return pl.when((col.str.len_bytes() == 10) & number.is_not_null()).then(real)
+
+
+def _ascii_digits(column: str, length: int) -> pl.Expr:
+    """True where the value is exactly `length` ASCII digits (a cheap test without a regular
+    expression: `length` bytes that parse as an unsigned number, which only digits with an
+    optional leading '+' do, and no '+', which sorts before '0'). False or null for anything
+    else, including digits of other scripts, which a `\\d` pattern does accept: callers
+    confirm those rows with the exact test."""
+    col = pl.col(column)
+    return (
+        (col.str.len_bytes() == length)
+        & col.cast(pl.UInt64, strict=False).is_not_null()
+        & (col >= "0")
+    )
+
+
+def _cpr_check(column: str) -> Check:
+    """The CPR-date check: a quick test for the usual ten ASCII digits, with the exact
+    `cpr_date_is_real` as its confirmation. Ten digits are one unsigned number, so DDMMYY
+    and the 7th digit are arithmetic on it instead of slicing text twice (about half the
+    time); every other value is flagged by the quick test and decided by the exact one."""
+    number = pl.col(column).cast(pl.UInt64, strict=False)
+    ddmmyy = (number // 10_000).cast(pl.Int64)
+    real = pl.lit(_DDMMYY).gather(ddmmyy.clip(0, 999_999)) & ~(
+        (ddmmyy == 290200) & ((number // 1_000) % 10 <= 3)
+    )
+    quick = _ascii_digits(column, 10) & real
+    return Check(
+        column,
+        "cpr",
+        _present(column) & ~quick.fill_null(False),
+        _says("validation.cpr"),
+        confirm=_present(column) & ~cpr_date_is_real(column).fill_null(True),
+    )
+
+
+# A `pattern` of the form \d{n} or [0-9]{n} (n up to 19, so the number fits in 64 bits):
+# checked by `_ascii_digits`, the regular expression only confirming the rows it flags.
+_SIMPLE_DIGITS = re.compile(r"(?:\\d|\[0-9\])\{([1-9][0-9]?)\}")
+
+
+def simple_digits(pattern: str) -> int | None:
+    """The number of digits if `pattern` is only "that many digits", else None."""
+    match = _SIMPLE_DIGITS.fullmatch(pattern)
+    if match is None or int(match.group(1)) > 19:
+        return None
+    return int(match.group(1))
 
 
 def _numeric(column: str, ftype: str, decimal: str) -> pl.Expr:
@@ -528,17 +582,21 @@ def _text_constraint_checks(
     checks: list[Check] = []
     if "pattern" in cons:
         pattern = f"^(?:{cons['pattern']})$"
+        exact = present & ~col.str.contains(pattern)
+        digits = simple_digits(cons["pattern"])
+        quick = None if digits is None else present & ~_ascii_digits(name, digits).fill_null(False)
         checks.append(
             Check(
                 name,
                 "pattern",
-                present & ~col.str.contains(pattern),
+                exact if quick is None else quick,
                 # The format in words, as the contract page says it: a vendor's support
                 # person does not read regular expressions.
                 _says(
                     "validation.pattern",
                     pattern=rule_words_bilingual(contract, column=name, rule="pattern").as_param(),
                 ),
+                confirm=None if quick is None else exact,
             )
         )
     if "enum" in cons:
@@ -602,15 +660,7 @@ def _bound_checks(
 
 def _portal_checks(portal: dict[str, Any], *, kommune_code: str, period: str) -> list[Check]:
     """The portal's own column rules: CPR dates, the delivering kommune, the period."""
-    checks = [
-        Check(
-            name,
-            "cpr",
-            _present(name) & ~cpr_date_is_real(name).fill_null(True),
-            _says("validation.cpr"),
-        )
-        for name in portal.get("cpr_fields", [])
-    ]
+    checks = [_cpr_check(name) for name in portal.get("cpr_fields", [])]
     if kommune_field := portal.get("kommune_field"):
 
         def describe_kommune(v: str, k: str = kommune_code) -> Text:
@@ -723,6 +773,18 @@ def _primary_key_text(columns: list[str]) -> pl.Expr:
     return pl.concat_str([pl.col(c).fill_null("") for c in columns], separator="\x1f")
 
 
+def _key_hash(columns: list[str]) -> pl.Expr:
+    """A 64-bit hash of a row's key: each column hashed with a seed of its own (so swapped
+    values differ) and the hashes combined by XOR. About a third of the time of hashing the
+    joined key text, which has to be built for every row first. Missing values hash as
+    empty text, as `_primary_key_text` joins them."""
+    hashes = [pl.col(column).fill_null("").hash(seed=1630 + i) for i, column in enumerate(columns)]
+    combined = hashes[0]
+    for more in hashes[1:]:
+        combined = combined ^ more
+    return combined
+
+
 class KeyStore:
     """Every row's primary key, spilled to disk, so memory stays flat however long the file
     is; duplicates are found on the exact key text (no hash collision can pass as one).
@@ -750,16 +812,28 @@ class KeyStore:
         self.text_files: list[tuple[Path, int, int]] = []
 
     def expressions(self) -> list[pl.Expr]:
-        return [_primary_key_text(self.columns).hash(seed=1630).alias("__keyhash")]
+        return [_key_hash(self.columns).alias("__keyhash")]
 
-    def add(self, batch: pl.DataFrame) -> None:
-        if batch.is_empty():
+    def add_text(self, frame: pl.DataFrame) -> None:
+        """Writes a parsed block's key columns aside, with the rows. It is called in the
+        thread that parses (`_frames`), before empty lines are dropped: their rows have no
+        key hash, so they are never candidates and never read back."""
+        if frame.is_empty():
             return
         path = self.workdir / f"text-{len(self.text_files)}.arrow"
-        batch.select("__row", *self.columns).write_ipc(path)
-        rows = batch["__row"]
+        frame.select("__row", *self.columns).write_ipc(path)
+        rows = frame["__row"]
         self.text_files.append((path, rows[0], rows[-1]))
-        self.pending.append(batch.select("__keyhash", "__row"))
+
+    def add(self, batch: pl.DataFrame) -> None:
+        """Keeps a checked batch's key hashes (the `expressions` columns) with the rows."""
+        if batch.is_empty():
+            return
+        # The two columns as they are (a `select` would be one more query on the shared
+        # thread pool, which the parsing thread keeps busy).
+        self.pending.append(
+            pl.DataFrame([batch.get_column("__keyhash"), batch.get_column("__row")])
+        )
         self.pending_rows += batch.height
         if self.pending_rows > self.flush_rows:
             self.flush()
@@ -815,11 +889,16 @@ class KeyStore:
                 for path, first, last in self.text_files
                 if candidates.is_between(first, last).any()
             ]
-        ).select("__row", _primary_key_text(self.columns).alias("__key"))
-        # The exact text decides: rows that only share a hash are not duplicates.
+        ).select(
+            "__row",
+            *[pl.col(c).fill_null("") for c in self.columns],
+            _primary_key_text(self.columns).alias("__key"),
+        )
+        # The exact values decide, column by column as they are hashed: rows that only
+        # share a hash are not duplicates.
         found = (
-            keys.filter(pl.col("__key").is_duplicated())
-            .with_columns(pl.col("__row").min().over("__key").alias("__first"))
+            keys.filter(pl.struct(self.columns).is_duplicated())
+            .with_columns(pl.col("__row").min().over(self.columns).alias("__first"))
             .filter(pl.col("__row") != pl.col("__first"))
         )
         if found.height:
@@ -1053,32 +1132,39 @@ def _parse(data: bytes, contract: dict[str, Any], names: list[str]) -> pl.DataFr
 
 
 def _frames(
-    path: Path, contract: dict[str, Any], names: list[str], batch_bytes: int
-) -> Iterator[tuple[pl.DataFrame, Block]]:
-    """The file as DataFrames of text columns, each with its spreadsheet row numbers."""
+    path: Path,
+    contract: dict[str, Any],
+    names: list[str],
+    batch_bytes: int,
+    prepare: Callable[[pl.DataFrame], pl.DataFrame] | None = None,
+) -> Generator[tuple[pl.DataFrame, Block], None, None]:
+    """The file as DataFrames of text columns, each with its spreadsheet row numbers.
+    `prepare` is applied to each frame in the parsing thread, before it is yielded."""
     quote = contract["dialect"].get("quoteChar", '"').encode()
-    row = 2  # the header is row 1
     blocks = _record_chunks(path, batch_bytes, quote)
+    row = 2  # the header is row 1; only the parsing thread counts on from here
 
-    def parse_next() -> tuple[pl.DataFrame, int, int] | None:
+    def parse_next() -> tuple[pl.DataFrame, Block] | None:
+        nonlocal row
         item = next(blocks, None)
         if item is None:
             return None
         data, end = item
-        return _parse(data, contract, names), end - len(data), end
+        # polars keeps an empty line as a row of empty values, so the row numbers are the
+        # file's own lines also when empty ones are dropped later.
+        frame = _parse(data, contract, names).with_row_index("__row", offset=row)
+        block = Block(start=end - len(data), end=end, first_row=row)
+        row += frame.height
+        return (frame if prepare is None else prepare(frame)), block
 
-    # While the caller checks one batch, the next is read and parsed in a second thread
-    # (polars and file reads release the GIL), so reading and checking overlap.
+    # While the caller checks one batch, the next is read, parsed and prepared in a second
+    # thread (polars and file reads release the GIL), so the two overlap. One block at a
+    # time: the thread starts on the next only when the caller takes this one.
     with ThreadPoolExecutor(max_workers=1) as pool:
         upcoming = pool.submit(parse_next)
         while (parsed := upcoming.result()) is not None:
             upcoming = pool.submit(parse_next)
-            frame, start, end = parsed
-            block = Block(start=start, end=end, first_row=row)
-            # polars keeps an empty line as a row of empty values, so the row numbers are the
-            # file's own lines also when empty ones are dropped later.
-            yield frame.with_row_index("__row", offset=row), block
-            row += frame.height
+            yield parsed
 
 
 def _check_rows(
@@ -1101,18 +1187,30 @@ def _check_rows(
     if keys is not None:
         computed.extend(keys.expressions())
     size = max(path.stat().st_size, 1)
+
+    def prepare(frame: pl.DataFrame) -> pl.DataFrame:
+        # In the parsing thread, which was idle about half of the time (py-spy): the checks
+        # of a block took longer than reading and parsing the next.
+        if keys is not None:
+            keys.add_text(frame)
+        return _drop_empty_lines(frame, names, report)
+
+    # Closed on the way out, also by an exception, so that the parsing thread has finished
+    # the block in hand before anything else happens: `prepare` counts into the report.
+    # (CPython's reference counting closes it there too; this does not depend on it.)
     try:
-        for frame, block in _frames(path, contract, names, batch_bytes):
-            frame = _drop_empty_lines(frame, names, report)
-            # Lazy, so polars shares sub-expressions between checks and runs them in parallel.
-            batch = frame.lazy().with_columns(computed).collect()
-            findings.add(batch, max_listed=max_listed)
-            if keys is not None:
-                keys.add(batch)
-            report.rows_checked += batch.height
-            if progress is not None:
-                estimate = int(report.rows_checked * size / max(block.end, 1))
-                progress(report.rows_checked, max(estimate, report.rows_checked))
+        with closing(_frames(path, contract, names, batch_bytes, prepare)) as frames:
+            for frame, block in frames:
+                # Lazy, so polars shares sub-expressions between checks and runs them in
+                # parallel.
+                batch = frame.lazy().with_columns(computed).collect()
+                findings.add(batch, max_listed=max_listed)
+                if keys is not None:
+                    keys.add(batch)
+                report.rows_checked += batch.height
+                if progress is not None:
+                    estimate = int(report.rows_checked * size / max(block.end, 1))
+                    progress(report.rows_checked, max(estimate, report.rows_checked))
     except pl.exceptions.PolarsError as exc:
         row, said = _locate_structure_problem(path, contract, len(names), exc)
         raise FileProblem("structure", said, row=row) from None
@@ -1156,11 +1254,34 @@ class _Findings:
     def add(self, batch: pl.DataFrame, *, max_listed: int) -> None:
         """Count the flags of a batch that has the expressions' columns; list its first rows."""
         flags = self.flags
-        sums = batch.select([pl.col(f).sum() for f in flags]).row(0) if flags else ()
+        row = batch.select([pl.col(f).sum() for f in flags]).row(0) if flags else ()
+        sums = [int(value or 0) for value in row]
+        batch = self._confirmed(batch, sums)
         for i, value in enumerate(sums):
-            self.counts[i] += int(value or 0)
+            self.counts[i] += value
         if len(self.listed) < max_listed and any(sums):
             self._list(batch, max_listed - len(self.listed))
+
+    def _confirmed(self, batch: pl.DataFrame, sums: list[int]) -> pl.DataFrame:
+        """The batch with each quick flag that the exact test does not bear out cleared,
+        and `sums` corrected to match. Only the flagged rows are tested again, and a flag
+        column is rewritten only in the rare batch where a quick test flagged too much."""
+        cleared: list[pl.Expr] = []
+        for i, check in enumerate(self.checks):
+            if check.confirm is None or not sums[i]:
+                continue
+            flag = self.flags[i]
+            # Only the columns the exact test reads, gathered at the flagged positions: a
+            # filter of the whole batch (40-odd columns) cost more than the test itself.
+            positions = batch.get_column(flag).arg_true()
+            needed = ["__row", *dict.fromkeys(check.confirm.meta.root_names())]
+            flagged = pl.DataFrame([batch.get_column(c).gather(positions) for c in needed])
+            exact = flagged.select("__row", check.confirm.fill_null(False).alias("__exact"))
+            wrong = exact.filter(~pl.col("__exact"))["__row"]
+            if wrong.len():
+                sums[i] -= wrong.len()
+                cleared.append(pl.col(flag) & ~pl.col("__row").is_in(wrong.implode()))
+        return batch.with_columns(cleared) if cleared else batch
 
     def _list(self, batch: pl.DataFrame, room: int) -> None:
         # Gather only the rows to list, not a filtered copy of the whole batch.
