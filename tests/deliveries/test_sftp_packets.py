@@ -186,3 +186,83 @@ def test_a_download_reads_each_answer_with_one_join(sshd, client_key, tmp_path, 
         received, _ = connection.download(str(tmp_path / "data.csv"), target)
     assert received == len(data) and target.getvalue() == data
     assert max(joins) > 128 * 1024  # the large answers went through the lean reader
+
+
+def test_answers_are_read_ahead_and_paramikos_reader_takes_the_rest(
+    sshd, client_key, tmp_path, monkeypatch
+):
+    # Rule: what the lean reader reads beyond a packet waits in paramiko's own buffer, so
+    # paramiko's reader, when it takes over (another cipher after a key exchange), loses
+    # nothing. Here every other packet is read by paramiko's reader, in a download (large
+    # packets) and an upload (bursts of small answers).
+    data = os.urandom(3 * CHUNK_SIZE + 11)
+    (tmp_path / "remote.csv").write_bytes(data)
+    turns: list[str] = []
+    lean_read = sftp._LeanPacketizer.read_message
+
+    def alternating(self):
+        if len(turns) % 2:
+            turns.append("paramiko")
+            return paramiko.Packetizer.read_message(self)
+        turns.append("lean")
+        return lean_read(self)
+
+    target = io.BytesIO()
+    with _connect(sshd, client_key) as connection:
+        monkeypatch.setattr(sftp._LeanPacketizer, "read_message", alternating)
+        received, _ = connection.download(str(tmp_path / "remote.csv"), target)
+        sent = connection.upload(io.BytesIO(data), str(tmp_path / "pushed.csv"))
+    assert received == sent == len(data) and target.getvalue() == data
+    assert (tmp_path / "pushed.csv").read_bytes() == data
+    assert turns.count("paramiko") > 50 and turns.count("lean") > 50
+
+
+def test_small_answers_are_read_in_bursts(sshd, client_key, tmp_path, monkeypatch):
+    # Rule: under AES-GCM the transport thread reads the server's packets through the lean
+    # reader, which asks the socket for more than one small packet at a time: an upload's
+    # window adjustments and write statuses cost fewer reads than there are packets.
+    data = os.urandom(4 * CHUNK_SIZE)
+    reads: list[int] = []
+    packets: list[int] = []
+    read_ahead = sftp._LeanPacketizer._read_ahead
+    count_received = sftp._LeanPacketizer._count_received
+
+    def counted_read(self, size, **kwargs):
+        remainder = self.__dict__[sftp._PACKETIZER + "remainder"]
+        if len(remainder) < size:
+            reads.append(size)
+        return read_ahead(self, size, **kwargs)
+
+    def counted_packet(self, state, size):
+        packets.append(size)
+        return count_received(self, state, size)
+
+    with _connect(sshd, client_key) as connection:
+        monkeypatch.setattr(sftp._LeanPacketizer, "_read_ahead", counted_read)
+        monkeypatch.setattr(sftp._LeanPacketizer, "_count_received", counted_packet)
+        assert connection.upload(io.BytesIO(data), str(tmp_path / "data.csv")) == len(data)
+    assert len(packets) > 20
+    assert len(reads) < len(packets)
+    assert (tmp_path / "data.csv").read_bytes() == data
+
+
+def test_a_download_survives_a_key_reexchange_in_mid_file(sshd, client_key, tmp_path, monkeypatch):
+    # Rule: the lean reader counts what it receives as paramiko does, so the re-keys asked
+    # for by the received byte count happen, and the file arrives unchanged across them.
+    data = os.urandom(6 * CHUNK_SIZE + 3)
+    (tmp_path / "remote.csv").write_bytes(data)
+    rekeys: list[int] = []
+    trigger = sftp._LeanPacketizer._trigger_rekey
+
+    def counted(self):
+        rekeys.append(1)
+        trigger(self)
+
+    monkeypatch.setattr(sftp._LeanPacketizer, "_trigger_rekey", counted)
+    target = io.BytesIO()
+    with _connect(sshd, client_key) as connection:
+        # The client sends little in a download: only the received bytes can reach this.
+        connection._transport.packetizer.REKEY_BYTES = 2 * CHUNK_SIZE
+        received, _ = connection.download(str(tmp_path / "remote.csv"), target)
+    assert received == len(data) and target.getvalue() == data
+    assert len(rekeys) >= 2
