@@ -13,7 +13,10 @@ commit, and only then connect (no network I/O inside a transaction).
 
 Throughput, as measured with benchmarks/push.py (docs/development/benchmarks.md): preferring
 aes128-gcm@openssh.com, TCP_NODELAY, pipelined writes from 1 MiB chunks and, for servers known to
-accept them, ~255 KiB SFTP write requests instead of paramiko's 32 KiB.
+accept them, ~255 KiB SFTP write requests instead of paramiko's 32 KiB; under AES-GCM, upload
+packets built in place and the server's packets read ahead (_LeanPacketizer), since on a small
+machine the client's CPU per byte is what the server's share of the cores depends on
+(docs/design/sftp-client.md).
 """
 
 from __future__ import annotations
