@@ -18,7 +18,8 @@ each in a fresh process, so the peak memory (RSS) printed is that transfer's own
 upload runs again with a file of a quarter of the size, to show that its peak memory does not grow
 with the file. Prints MB/s (10^6 bytes per second) per round with the load average, the medians,
 the ratios against OpenSSH measured in the same run (of the medians and per round), the target
-(>= 1.0x OpenSSH) and whether it was met.
+(>= 1.0x OpenSSH) and whether it was met, and each client's CPU seconds (user + system) per GiB
+moved: the portal's transfer process from connecting on, OpenSSH's sftp with the ssh it starts.
 
     .venv/bin/python benchmarks/push.py [--size-mib 512] [--repeat 5] [--connections 2]
                                         [--dir /dev/shm]
@@ -81,6 +82,13 @@ def peak_rss_kib() -> int:
     return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)  # KiB on Linux
 
 
+def cpu_seconds(who: int = resource.RUSAGE_SELF) -> float:
+    # User + system CPU: on a shared machine far steadier per byte than MB/s, and on two cores
+    # what the client saves is what sshd can use.
+    usage = resource.getrusage(who)
+    return usage.ru_utime + usage.ru_stime
+
+
 # ---- child modes: one transfer per process, reporting its time and peak memory ------------
 
 
@@ -104,9 +112,13 @@ def _result(moved: int, started: float, connected: float, **extra: object) -> di
         "bytes": moved,
         "seconds": done - connected,
         "with_connect": done - started,
+        "cpu": cpu_seconds() - CPU_AT_START,
         "peak_rss_kib": peak_rss_kib(),
         **extra,
     }
+
+
+CPU_AT_START = 0.0  # the child's CPU when its transfer began (after Python's and Django's start)
 
 
 def child_portal(args: argparse.Namespace) -> dict[str, object]:
@@ -233,11 +245,14 @@ def run_openssh(server, key: Path, known_hosts: Path, command_line: str, size: i
         f"{server.username}@{server.host}",
     ]
     started = time.perf_counter()
+    cpu_before = cpu_seconds(resource.RUSAGE_CHILDREN)
     subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
     seconds = time.perf_counter() - started
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    # This time includes starting ssh, key exchange and login (tens of ms on loopback).
-    return {"bytes": size, "seconds": seconds, "peak_rss_kib": usage.ru_maxrss}
+    # This time includes starting ssh, key exchange and login (tens of ms on loopback); the CPU
+    # is sftp's and the ssh it starts (both waited for).
+    cpu = cpu_seconds(resource.RUSAGE_CHILDREN) - cpu_before
+    return {"bytes": size, "seconds": seconds, "cpu": cpu, "peak_rss_kib": usage.ru_maxrss}
 
 
 def mbps(result: dict) -> float:
@@ -272,6 +287,8 @@ def main() -> None:
         import django
 
         django.setup()
+        global CPU_AT_START
+        CPU_AT_START = cpu_seconds()
         print(json.dumps(CHILDREN[args.child](args)))
         return
 
@@ -375,13 +392,21 @@ def run_rounds(args: argparse.Namespace, server, key: Path, known_hosts: Path, w
         (remote_dir / "pushed.bin").unlink(missing_ok=True)
 
 
+def cpu_per_gib(result: dict) -> float:
+    return float(result["cpu"]) / (float(result["bytes"]) / 2**30)
+
+
 def report(results: dict[str, list[dict]], up: list[str], down: list[str], parts: str) -> None:
-    print("\nMedian MB/s (load average: median of the rounds):")
+    print("\nMedian MB/s (load average: median of the rounds), client CPU s per GiB moved:")
     medians = {name: statistics.median(mbps(r) for r in rs) for name, rs in results.items()}
     for name, value in medians.items():
         spread = [round(mbps(r)) for r in results[name]]
         load = statistics.median(r["load"] for r in results[name])
-        print(f"  {name:24} {value:7.1f}   load {load:.2f}   (rounds: {spread})")
+        cpu = statistics.median(cpu_per_gib(r) for r in results[name])
+        print(
+            f"  {name:24} {value:7.1f}   load {load:.2f}   cpu {cpu:5.2f} s/GiB"
+            f"   (rounds: {spread})"
+        )
     print(f"\nTarget: >= {TARGET:.1f}x OpenSSH's sftp, measured in this run.")
     for name, reference in [
         ("portal", "OpenSSH sftp put"),

@@ -13,7 +13,10 @@ commit, and only then connect (no network I/O inside a transaction).
 
 Throughput, as measured with benchmarks/push.py (docs/development/benchmarks.md): preferring
 aes128-gcm@openssh.com, TCP_NODELAY, pipelined writes from 1 MiB chunks and, for servers known to
-accept them, ~255 KiB SFTP write requests instead of paramiko's 32 KiB.
+accept them, ~255 KiB SFTP write requests instead of paramiko's 32 KiB; under AES-GCM, upload
+packets built in place and the server's packets read ahead (_LeanPacketizer), since on a small
+machine the client's CPU per byte is what the server's share of the cores depends on
+(docs/design/sftp-client.md).
 """
 
 from __future__ import annotations
@@ -36,6 +39,9 @@ from typing import IO, TYPE_CHECKING, Any
 import paramiko
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from paramiko.common import MSG_CHANNEL_DATA, cMSG_CHANNEL_DATA
+from paramiko.message import Message
+from paramiko.packet import NeedRekeyException
 from paramiko.sftp import CMD_DATA, CMD_READ, CMD_STATUS, CMD_WRITE
 from paramiko.sftp_client import int64
 
@@ -375,24 +381,18 @@ class _LeanPacketizer(paramiko.Packetizer):
     """
 
     def send_message(self, data: paramiko.Message) -> None:
-        state = self.__dict__
-        engine = state.get(_PACKETIZER + "block_engine_out")
-        if (
-            engine is None
-            or not state.get(_PACKETIZER + "aead_out")
-            or state.get(_PACKETIZER + "compress_engine_out") is not None
-            or state.get(_PACKETIZER + "dump_packets", True)
-            or not _LEAN_FIELDS.issubset(state)
-        ):
+        if not self.lean_ready():
             super().send_message(data)
             return
+        state = self.__dict__
+        engine = state[_PACKETIZER + "block_engine_out"]
         payload = data.asbytes()
         with state[_PACKETIZER + "write_lock"]:
             block = state[_PACKETIZER + "block_size_out"]
             # As paramiko pads under AES-GCM: at least 4 bytes, to a whole block, the length
             # (the associated data) not counted.
             padding = 3 + block - ((len(payload) + 4) % block)
-            length = struct.pack(">I", len(payload) + padding + 1)
+            length = _UINT32.pack(len(payload) + padding + 1)
             plain = b"".join((bytes((padding,)), payload, os.urandom(padding)))
             iv = state[_PACKETIZER + "iv_out"]
             out = length + engine.encrypt(iv, plain, length)
@@ -400,17 +400,214 @@ class _LeanPacketizer(paramiko.Packetizer):
             number = state[_PACKETIZER + "sequence_number_out"]
             state[_PACKETIZER + "sequence_number_out"] = (number + 1) & 0xFFFFFFFF
             self.write_all(out)
-            state[_PACKETIZER + "sent_bytes"] += len(out)
-            state[_PACKETIZER + "sent_packets"] += 1
-            too_much = (
-                state[_PACKETIZER + "sent_packets"] >= self.REKEY_PACKETS
-                or state[_PACKETIZER + "sent_bytes"] >= self.REKEY_BYTES
-            )
-            if too_much and not state[_PACKETIZER + "need_rekey"]:
-                state[_PACKETIZER + "received_bytes_overflow"] = 0
-                state[_PACKETIZER + "received_packets_overflow"] = 0
-                self._trigger_rekey()
+            self._count_sent(state, len(out))
 
+    def read_message(self) -> tuple[int, paramiko.Message]:
+        """The next packet from the server, read with fewer system calls under AES-GCM.
+
+        paramiko reads each packet with two or more `recv` calls of exactly what it needs (the
+        length, then the rest), each preceded by a poll: for an upload, whose answers are small
+        packets (window adjustments, write statuses) that come in bursts, that is most of the
+        transport thread's work. Here each `recv` asks for up to 4 KiB more than the packet
+        needs, and what comes beyond it waits in paramiko's own `remainder` buffer, which
+        paramiko's reader also takes from first, so falling back to it (another cipher after a
+        key exchange, another paramiko version) loses nothing. Decryption, sequence numbers,
+        the IV and the rekey counts are kept as paramiko keeps them.
+        """
+        state = self.__dict__
+        engine = state.get(_PACKETIZER + "block_engine_in")
+        if (
+            engine is None
+            or not state.get(_PACKETIZER + "aead_in")
+            or state.get(_PACKETIZER + "compress_engine_in") is not None
+            or state.get(_PACKETIZER + "dump_packets", True)
+            or not _LEAN_IN_FIELDS.issubset(state)
+        ):
+            return super().read_message()  # type: ignore[no-any-return]
+        length = self._read_ahead(4, check_rekey=True)
+        packet_size = _UINT32.unpack(length)[0]
+        sealed = self._read_ahead(packet_size + state[_PACKETIZER + "mac_size_in"])
+        iv = state[_PACKETIZER + "iv_in"]
+        packet = engine.decrypt(iv, sealed, length)
+        state[_PACKETIZER + "iv_in"] = self._inc_iv_counter(iv)
+        padding = packet[0]
+        message = paramiko.Message(packet[2 : packet_size - padding])
+        number = state[_PACKETIZER + "sequence_number_in"]
+        message.seqno = number
+        following = (number + 1) & 0xFFFFFFFF
+        if following == 0 and not self._initial_kex_done:
+            raise paramiko.SSHException("Sequence number rolled over during initial kex!")
+        state[_PACKETIZER + "sequence_number_in"] = following
+        self._count_received(state, packet_size + state[_PACKETIZER + "mac_size_in"] + 4)
+        return packet[1], message
+
+    def _read_ahead(self, size: int, *, check_rekey: bool = False) -> bytes | memoryview:
+        """`size` bytes from the socket, taking first what an earlier read left over and
+        leaving over what comes beyond; the waits as in paramiko's read_all."""
+        state = self.__dict__
+        remainder: bytes = state[_PACKETIZER + "remainder"]
+        if len(remainder) >= size:
+            state[_PACKETIZER + "remainder"] = remainder[size:]
+            return remainder[:size]
+        pieces = [remainder]
+        have = len(remainder)
+        sock = state[_PACKETIZER + "socket"]
+        while have < size:
+            if self.handshake_timed_out():
+                raise EOFError()
+            try:
+                piece = sock.recv(size - have + _READ_AHEAD)
+            except (TimeoutError, BlockingIOError):
+                # paramiko's socket wakes every 0.1 s: check for a closed transport, a rekey
+                # to start, a keepalive to send, as paramiko's read_all does.
+                if state[_PACKETIZER + "closed"]:
+                    raise EOFError() from None
+                if check_rekey and have == 0 and state[_PACKETIZER + "need_rekey"]:
+                    raise NeedRekeyException() from None
+                self._check_keepalive()
+                continue
+            except OSError:
+                if state[_PACKETIZER + "closed"]:
+                    raise EOFError() from None
+                raise
+            if not piece:
+                raise EOFError()
+            pieces.append(piece)
+            have += len(piece)
+        data = b"".join(pieces) if len(pieces) > 2 or remainder else pieces[-1]
+        state[_PACKETIZER + "remainder"] = data[size:]
+        return memoryview(data)[:size] if len(data) > size else data
+
+    def _count_received(self, state: dict[str, Any], size: int) -> None:
+        """Byte and packet counts and the rekey checks after a packet read, as paramiko's."""
+        state[_PACKETIZER + "received_bytes"] += size
+        state[_PACKETIZER + "received_packets"] += 1
+        if state[_PACKETIZER + "need_rekey"]:
+            # Asked to rekey: the server gets some packets to comply before the connection
+            # is dropped.
+            state[_PACKETIZER + "received_bytes_overflow"] += size
+            state[_PACKETIZER + "received_packets_overflow"] += 1
+            if (
+                state[_PACKETIZER + "received_packets_overflow"] >= self.REKEY_PACKETS_OVERFLOW_MAX
+                or state[_PACKETIZER + "received_bytes_overflow"] >= self.REKEY_BYTES_OVERFLOW_MAX
+            ):
+                raise paramiko.SSHException("Remote transport is ignoring rekey requests")
+        elif (
+            state[_PACKETIZER + "received_packets"] >= self.REKEY_PACKETS
+            or state[_PACKETIZER + "received_bytes"] >= self.REKEY_BYTES
+        ):
+            state[_PACKETIZER + "received_bytes_overflow"] = 0
+            state[_PACKETIZER + "received_packets_overflow"] = 0
+            self._trigger_rekey()
+
+    def lean_ready(self) -> bool:
+        """Whether packets can go out through the lean code below (AES-GCM, no compression,
+        every paramiko field where it is expected)."""
+        state = self.__dict__
+        return (
+            state.get(_PACKETIZER + "block_engine_out") is not None
+            and bool(state.get(_PACKETIZER + "aead_out"))
+            and state.get(_PACKETIZER + "compress_engine_out") is None
+            and not state.get(_PACKETIZER + "dump_packets", True)
+            and _LEAN_FIELDS.issubset(state)
+        )
+
+    def send_channel_data(
+        self, channel_id: int, head: bytes | memoryview, data: memoryview
+    ) -> None:
+        """Send `head` + `data` as one SSH_MSG_CHANNEL_DATA packet, built in place.
+
+        The caller has taken the channel's send window for it, holds the transport's
+        clear_to_send_lock with no key exchange under way (as paramiko's _send_user_message
+        does), and has checked `lean_ready()`. The packet (padding length, message type,
+        channel, length, data, padding) is written once into a reused buffer and encrypted into
+        another with its length in front: one copy of the data besides the cipher's, where
+        paramiko's Channel.send, Message and send_message made five more.
+        """
+        state = self.__dict__
+        engine = state[_PACKETIZER + "block_engine_out"]
+        block = state[_PACKETIZER + "block_size_out"]
+        size = len(head) + len(data)
+        # uint8 type, uint32 channel, uint32 length, then the bytes; padded as paramiko pads
+        # under AES-GCM (at least 4 bytes, to a whole block, the 4-byte length not counted).
+        payload = 9 + size
+        padding = 3 + block - ((payload + 4) % block)
+        plain_size = 1 + payload + padding
+        with state[_PACKETIZER + "write_lock"]:
+            plain, sealed = self._lean_buffers(plain_size)
+            _CHANNEL_DATA_HEADER.pack_into(plain, 0, padding, MSG_CHANNEL_DATA, channel_id, size)
+            end = 10 + len(head)
+            plain[10:end] = head
+            plain[end : end + len(data)] = data
+            plain[end + len(data) : plain_size] = self._padding(padding)
+            length = _UINT32.pack(plain_size)
+            out = sealed[: 4 + plain_size + 16]
+            out[:4] = length
+            iv = state[_PACKETIZER + "iv_out"]
+            engine.encrypt_into(iv, plain[:plain_size], length, out[4:])
+            state[_PACKETIZER + "iv_out"] = self._inc_iv_counter(iv)
+            number = state[_PACKETIZER + "sequence_number_out"]
+            state[_PACKETIZER + "sequence_number_out"] = (number + 1) & 0xFFFFFFFF
+            # One packet per write: batching a request's packets into one write was measured
+            # and cost more CPU on both sides (partial sends of the large buffer).
+            self.write_all(out)
+            self._count_sent(state, len(out))
+
+    def _lean_buffers(self, plain_size: int) -> tuple[memoryview, memoryview]:
+        """Reused buffers for a packet's plaintext and for it sealed, grown when too small (a
+        channel's packets are at most its maximum packet size, so they grow once)."""
+        buffers: tuple[memoryview, memoryview] | None = self.__dict__.get("_lean_buffers_")
+        if buffers is None or len(buffers[0]) < plain_size:
+            capacity = max(plain_size, 64 * 1024)
+            buffers = (memoryview(bytearray(capacity)), memoryview(bytearray(capacity + 20)))
+            self.__dict__["_lean_buffers_"] = buffers
+        return buffers
+
+    def _padding(self, size: int) -> bytes:
+        # Fresh random padding as paramiko's (os.urandom), drawn from a pool so that a packet
+        # costs no system call of its own; every byte is used once.
+        pool: bytes = self.__dict__.get("_padding_pool_", b"")
+        at: int = self.__dict__.get("_padding_at_", 0)
+        if at + size > len(pool):
+            pool, at = os.urandom(16 * 1024), 0
+            self.__dict__["_padding_pool_"] = pool
+        self.__dict__["_padding_at_"] = at + size
+        return pool[at : at + size]
+
+    def _count_sent(self, state: dict[str, Any], size: int) -> None:
+        """Byte and packet counts and the rekey trigger after a packet, as paramiko keeps them."""
+        state[_PACKETIZER + "sent_bytes"] += size
+        state[_PACKETIZER + "sent_packets"] += 1
+        too_much = (
+            state[_PACKETIZER + "sent_packets"] >= self.REKEY_PACKETS
+            or state[_PACKETIZER + "sent_bytes"] >= self.REKEY_BYTES
+        )
+        if too_much and not state[_PACKETIZER + "need_rekey"]:
+            state[_PACKETIZER + "received_bytes_overflow"] = 0
+            state[_PACKETIZER + "received_packets_overflow"] = 0
+            self._trigger_rekey()
+
+
+_CHANNEL_DATA_HEADER = struct.Struct(">BBII")
+# Bytes read beyond the packet at hand: enough for a burst of small answers in one recv.
+_READ_AHEAD = 4096
+_LEAN_IN_FIELDS = {
+    _PACKETIZER + name
+    for name in (
+        "socket",
+        "remainder",
+        "closed",
+        "mac_size_in",
+        "iv_in",
+        "sequence_number_in",
+        "received_bytes",
+        "received_packets",
+        "need_rekey",
+        "received_bytes_overflow",
+        "received_packets_overflow",
+    )
+}
+_UINT32 = struct.Struct(">I")
 
 _LEAN_FIELDS = {
     _PACKETIZER + name
@@ -555,6 +752,7 @@ class _PipelinedWriter:
     ) -> None:
         self._sftp = sftp
         self._channel = sftp.get_channel()
+        self._transport = self._channel.get_transport()
         self._handle = handle
         self._request_size = request_size
         self.offset = offset
@@ -591,21 +789,53 @@ class _PipelinedWriter:
             self.offset,
             len(piece),
         )
-        # The header goes with as much data as fits into the packet that carries it, so a
-        # request costs no extra small packet; paramiko cuts packets 64 bytes under the maximum.
-        room = max(self._channel.out_max_packet_size - 64 - len(header), 0)
-        self._send_all(memoryview(header + piece[:room]))
-        self._send_all(piece[room:])
+        # The header goes with the first packet's worth of data, so a request costs no extra
+        # small packet.
+        self._send_all(header, piece)
         self._pending.append(number)
         self.offset += len(piece)
 
-    def _send_all(self, data: memoryview) -> None:
-        while data:
-            # Blocks while the server's window is shut, up to the channel's operation timeout.
-            sent = self._channel.send(data)
-            if sent <= 0:
+    def _send_all(self, head: bytes | memoryview, data: memoryview) -> None:
+        """Send `head` then `data` on the channel, one SSH packet per turn of the loop."""
+        channel = self._channel
+        while head or data:
+            with channel.lock:
+                if channel.closed:
+                    raise EOFError("SFTP-kanalen er lukket")
+                # Blocks while the server's window is shut, up to the channel's operation
+                # timeout; grants at most the channel's packet size (less 64, as paramiko).
+                granted = channel._wait_for_send_window(len(head) + len(data))
+            if granted <= 0:
                 raise EOFError("SFTP-kanalen er lukket")
-            data = data[sent:]
+            first = head[:granted]
+            rest = data[: granted - len(first)]
+            self._send_packet(channel, first, rest)
+            head = head[len(first) :]
+            data = data[len(rest) :]
+
+    def _send_packet(
+        self, channel: paramiko.Channel, head: bytes | memoryview, data: memoryview
+    ) -> None:
+        """One SSH_MSG_CHANNEL_DATA packet, the window already taken for it."""
+        transport = self._transport
+        packetizer = transport.packetizer
+        # As paramiko's _send_user_message: no data while keys are being exchanged.
+        with transport.clear_to_send_lock:
+            if (
+                transport.active
+                and transport.clear_to_send.is_set()
+                and isinstance(packetizer, _LeanPacketizer)
+                and packetizer.lean_ready()
+            ):
+                packetizer.send_channel_data(channel.remote_chanid, head, data)
+                return
+        # A key exchange under way (or another cipher): paramiko's own way, which waits for
+        # the exchange to end.
+        message = Message()
+        message.add_byte(cMSG_CHANNEL_DATA)
+        message.add_int(channel.remote_chanid)
+        message.add_string(bytes(head) + bytes(data))
+        transport._send_user_message(message)
 
     def _read_answer(self) -> None:
         kind, _ = self._sftp._read_response(self._pending.popleft())
