@@ -17,9 +17,9 @@ from typing import TYPE_CHECKING
 
 from django.utils.translation import gettext as _
 
-from deliveries.lifecycle.states import TURNED_DOWN, DeliveryStatus
-from deliveries.models import Delivery, ExpectedDelivery, ExpectedState
-from deliveries.selectors import collecting_period
+from deliveries.lifecycle.states import DeliveryStatus
+from deliveries.models import ExpectedDelivery, ExpectedState
+from deliveries.selectors import collecting_period, kommune_unsettled_turned_down
 from flisportal.front.coverage import CELL_GLYPHS, URGENCY, CellState
 from flisportal.lib.periods import COPENHAGEN, period_shift
 from routes.models import (
@@ -150,16 +150,13 @@ def _turned_down(
     """Per route and period of the strip, the newest turned-down delivery that no later
     delivery for the same route and period settled by reaching the recipient (the start page's
     rule: `Delivery.objects.unsettled_problems`), newest first. One query over the kommune's
-    unsettled failures of the strip's year: each probes the partial index of the successes, so
-    the rows read do not grow with the tries that were settled."""
+    failures of the strip's year (`kommune_unsettled_turned_down`): each probes the partial
+    index of the successes, so the rows read per failure do not grow with the tries."""
     year, month = (int(part) for part in first.split("-"))
     # No extract for a month is uploaded before the month begins.
     since = datetime(year, month, 1, tzinfo=COPENHAGEN)
     rows = (
-        Delivery.objects.for_user(user)
-        .filter(kommune=kommune, uploaded_at__gte=since, period__gte=first)
-        .unsettled_problems()
-        .filter(status__in=TURNED_DOWN)
+        kommune_unsettled_turned_down(kommune=kommune, user=user, since=since, first_period=first)
         .order_by("uploaded_at", "pk")
         .values_list("uuid", "route_id", "period", "status", "status_changed_at")
     )
