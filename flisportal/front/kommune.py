@@ -15,12 +15,15 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+from django.template.loader import render_to_string
+from django.utils.safestring import SafeString
 from django.utils.translation import gettext as _
 
 from deliveries.lifecycle.states import DeliveryStatus
 from deliveries.models import ExpectedDelivery, ExpectedState
 from deliveries.selectors import collecting_period, kommune_unsettled_turned_down
 from flisportal.front.coverage import CELL_GLYPHS, URGENCY, CellState
+from flisportal.lib.links import link_former
 from flisportal.lib.periods import COPENHAGEN, period_shift
 from routes.models import (
     AgreementStatus,
@@ -115,6 +118,7 @@ def kommune_page(*, kommune: Kommune, user: User | AnonymousUser) -> KommunePage
             for route in group.routes:
                 route.data_area = block.area  # read once for all: the problems name it
                 routes.append(route)
+    _row_views(routes)
     by_pk = {route.pk: route for route in routes}
     # The routes are the user's already: their periods need no scoping of their own.
     expected = list(
@@ -142,6 +146,22 @@ def kommune_page(*, kommune: Kommune, user: User | AnonymousUser) -> KommunePage
         ],
         turned_down=turned_down,
     )
+
+
+def _row_views(routes: list[Route]) -> None:
+    """What the routes table shows of each route that costs most to draw: its link, from one
+    reverse() for the page (flisportal/lib/links.py), and its status badge, the shared
+    partial drawn once per status on the page instead of an {% include %} per row (the rows
+    were ≈40 % of the template's time)."""
+    route_url = link_former("routes:route_detail", "int")
+    badges: dict[str, SafeString] = {}
+    for route in routes:
+        route.url = route_url(route.pk)  # type: ignore[attr-defined]
+        if route.status not in badges:
+            badges[route.status] = render_to_string(
+                "routes/_status.html", {"status": route.status, "label": route.get_status_display()}
+            )
+        route.status_badge = badges[route.status]  # type: ignore[attr-defined]
 
 
 def _turned_down(

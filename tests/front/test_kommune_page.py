@@ -168,3 +168,16 @@ def test_query_count_is_fixed_however_much_the_kommune_has(
     # the same, and the consultant's role check (their kommuner)
     with django_assert_num_queries(10):
         assert client.get(url("101")).status_code == 200
+
+
+def test_each_route_row_links_its_route_with_its_own_status_badge(
+    admin_client, upload_route, system_b, make_route, kommune_kbh
+):
+    """Rule: the routes table's badges are drawn once per status on the page
+    (flisportal/front/kommune.py): each row still shows its own route's status and link, with
+    the badge's «?» to the help page."""
+    ordered = make_route(kommune=kommune_kbh, sender_system=system_b, status=RouteStatus.ORDERED)
+    html = admin_client.get(url()).content.decode()
+    for route, label in ((upload_route, "etableret"), (ordered, "bestilt")):
+        badge = f'<span class="status-badge status-{route.status}">{label}</span>'
+        assert f'<td><a href="{route.get_absolute_url()}">{badge}<a class="help-link"' in html
