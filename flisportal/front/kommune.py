@@ -16,7 +16,8 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from django.template.loader import render_to_string
-from django.utils.safestring import SafeString
+from django.utils.html import escape
+from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext as _
 
 from deliveries.lifecycle.states import DeliveryStatus
@@ -102,6 +103,10 @@ class KommunePage:
     @property
     def open_problems(self) -> int:
         return len(self.overdue) + len(self.turned_down) + len(self.waiting_routes)
+
+    @property
+    def strip_rows_html(self) -> SafeString:
+        return strip_rows_html(self.strips)
 
 
 def kommune_page(*, kommune: Kommune, user: User | AnonymousUser) -> KommunePage:
@@ -231,6 +236,25 @@ def _strips(
             )
         strips.append(AreaStrip(area, cells))
     return strips
+
+
+def strip_rows_html(strips: list[AreaStrip]) -> SafeString:
+    """The strip's rows, a cell per period, as the template wrote them (whitespace included),
+    built from escaped pieces: 60 cells of four values each were a fifth of the template's
+    time. The area's name is the only value from the database, and goes through `escape` like
+    every value."""
+    rows = []
+    for strip in strips:
+        cells = "".join(
+            f'<td><span class="ov ov-{escape(cell.state)}" role="img" title="{escape(cell.name)}"'
+            f' aria-label="{escape(cell.name)}">{escape(cell.glyph)}</span></td>'
+            for cell in strip.cells
+        )
+        rows.append(
+            f'\n      <tr>\n        <th scope="row">{escape(strip.area.name)}</th>\n'
+            f"        {cells}\n      </tr>\n    "
+        )
+    return mark_safe("".join(rows))  # noqa: S308 – built from escaped values only
 
 
 def _period_state(expected_state: str | None, rejected: bool) -> str:

@@ -181,3 +181,16 @@ def test_each_route_row_links_its_route_with_its_own_status_badge(
     for route, label in ((upload_route, "etableret"), (ordered, "bestilt")):
         badge = f'<span class="status-badge status-{route.status}">{label}</span>'
         assert f'<td><a href="{route.get_absolute_url()}">{badge}<a class="help-link"' in html
+
+
+def test_the_strip_escapes_a_data_area_name(admin_client, upload_route):
+    """Rule: the strip's rows are written in Python (`strip_rows_html`); a data area named with
+    markup shows as text in its row heading and in each cell's accessible name."""
+    area = upload_route.data_area
+    area.name = "<script>&\"'"
+    area.save(update_fields=["name"])
+    html = admin_client.get(url()).content.decode()
+    escaped = "&lt;script&gt;&amp;&quot;&#x27;"
+    assert f'<th scope="row">{escaped}</th>' in html
+    assert f'aria-label="{escaped} · {collecting_period()}: ' in html
+    assert "<script>&" not in html
