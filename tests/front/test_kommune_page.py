@@ -168,3 +168,29 @@ def test_query_count_is_fixed_however_much_the_kommune_has(
     # the same, and the consultant's role check (their kommuner)
     with django_assert_num_queries(10):
         assert client.get(url("101")).status_code == 200
+
+
+def test_each_route_row_links_its_route_with_its_own_status_badge(
+    admin_client, upload_route, system_b, make_route, kommune_kbh
+):
+    """Rule: the routes table's badges are drawn once per status on the page
+    (flisportal/front/kommune.py): each row still shows its own route's status and link, with
+    the badge's «?» to the help page."""
+    ordered = make_route(kommune=kommune_kbh, sender_system=system_b, status=RouteStatus.ORDERED)
+    html = admin_client.get(url()).content.decode()
+    for route, label in ((upload_route, "etableret"), (ordered, "bestilt")):
+        badge = f'<span class="status-badge status-{route.status}">{label}</span>'
+        assert f'<td><a href="{route.get_absolute_url()}">{badge}<a class="help-link"' in html
+
+
+def test_the_strip_escapes_a_data_area_name(admin_client, upload_route):
+    """Rule: the strip's rows are written in Python (`strip_rows_html`); a data area named with
+    markup shows as text in its row heading and in each cell's accessible name."""
+    area = upload_route.data_area
+    area.name = "<script>&\"'"
+    area.save(update_fields=["name"])
+    html = admin_client.get(url()).content.decode()
+    escaped = "&lt;script&gt;&amp;&quot;&#x27;"
+    assert f'<th scope="row">{escaped}</th>' in html
+    assert f'aria-label="{escaped} · {collecting_period()}: ' in html
+    assert "<script>&" not in html
