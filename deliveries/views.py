@@ -41,6 +41,7 @@ from deliveries.forms import (
 )
 from deliveries.lifecycle.states import AWAITING_OTHERS, DeliveryStatus
 from deliveries.models import DataContract, Delivery, ValidationIssue
+from deliveries.rows import delivery_rows_html
 from deliveries.rules import RuleWords
 from deliveries.services import retry
 from deliveries.services.check import delivery_check
@@ -297,7 +298,7 @@ def delivery_list(request: HttpRequest) -> HttpResponse:
         {
             "form": form,
             "page": page,
-            "rows": [(delivery, detail_url(delivery.uuid)) for delivery in page],
+            "rows_html": delivery_rows_html((d, detail_url(d.uuid)) for d in page),
             "query": query.urlencode(),
             "sort_links": _sort_links(request, sort),
             # Kept by the filter form, so filtering again does not lose the chosen order.
