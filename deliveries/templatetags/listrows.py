@@ -5,14 +5,14 @@ including it as they do."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from django import template
 from django.utils.safestring import SafeString
 
 from deliveries.models import ExpectedDelivery
-from deliveries.rows import expected_rows_html
+from deliveries.rows import expected_row_values, expected_rows_html
 from flisportal.lib.roles import Role
 
 register = template.Library()
@@ -20,9 +20,16 @@ register = template.Library()
 
 @register.simple_tag(takes_context=True)
 def expected_rows(
-    context: dict[str, Any], rows: Iterable[ExpectedDelivery], upload_url: str | None
+    context: dict[str, Any],
+    rows: Iterable[ExpectedDelivery | Mapping[str, Any]],
+    upload_url: str | None,
 ) -> SafeString:
+    """`rows`: the list's values (EXPECTED_ROW_FIELDS), or ExpectedDelivery objects as the start
+    pages' overview holds them."""
+    values = (
+        expected_row_values(row) if isinstance(row, ExpectedDelivery) else row for row in rows
+    )
     # Vendor staff see only their own systems: naming the vendor beside each would say nothing.
     return expected_rows_html(
-        rows, upload_url=upload_url or "", show_vendor=context.get("role") != Role.VENDOR
+        values, upload_url=upload_url or "", show_vendor=context.get("role") != Role.VENDOR
     )
