@@ -41,6 +41,7 @@ from deliveries.forms import (
 )
 from deliveries.lifecycle.states import AWAITING_OTHERS, DeliveryStatus
 from deliveries.models import DataContract, Delivery, ValidationIssue
+from deliveries.rows import DELIVERY_ROW_FIELDS, EXPECTED_ROW_FIELDS, delivery_rows_html
 from deliveries.rules import RuleWords
 from deliveries.services import retry
 from deliveries.services.check import delivery_check
@@ -48,7 +49,7 @@ from deliveries.services.intake import IncomingFile, IntakeRefused, Refusal, del
 from deliveries.uploads import HashingUploadHandler, UploadRefused, prepare_upload
 from flisportal.lib.csvexport import csv_download, stamped
 from flisportal.lib.links import link_former
-from flisportal.lib.pagination import CappedPaginator
+from flisportal.lib.pagination import CappedPaginator, page_values
 from flisportal.lib.storage import stored_file_response
 from routes.models import Route, User
 
@@ -236,6 +237,9 @@ def outstanding(request: HttpRequest) -> HttpResponse:
         {
             "form": form,
             "page": page,
+            # The page's rows as plain values, not objects: the table is written from them
+            # (deliveries/rows.py). Read after counting, which then needs none of their joins.
+            "expected_rows": page_values(page, EXPECTED_ROW_FIELDS),
             "counts": selectors.outstanding_counts(rows),
             "query": query.urlencode(),
             "upload_url": access.upload_url_for(request.user),
@@ -297,7 +301,9 @@ def delivery_list(request: HttpRequest) -> HttpResponse:
         {
             "form": form,
             "page": page,
-            "rows": [(delivery, detail_url(delivery.uuid)) for delivery in page],
+            # The page's rows as plain values (deliveries/rows.py), read after counting: the
+            # count stays a plain COUNT without the joins of the columns shown.
+            "rows_html": delivery_rows_html(page_values(page, DELIVERY_ROW_FIELDS), detail_url),
             "query": query.urlencode(),
             "sort_links": _sort_links(request, sort),
             # Kept by the filter form, so filtering again does not lose the chosen order.
@@ -363,20 +369,9 @@ LIST_SORTS: dict[str, tuple[str, ...]] = {
 }
 DEFAULT_LIST_SORT = "-dato"
 
-# Only what the list shows: a delivery row also holds counters and texts as JSON, which
-# fifty rows would decode for nothing.
-LIST_COLUMNS = (
-    "uuid",
-    "uploaded_at",
-    "period",
-    "status",
-    "error_count",
-    "it_system__name",
-    "data_area__name",
-    "kommune__code",
-    "kommune__name",
-    "endpoint__slug",
-)
+# Only what the list shows (the page reads them as values, deliveries/rows.py): a delivery row
+# also holds counters and texts as JSON, which the CSV's rows would decode for nothing.
+LIST_COLUMNS = DELIVERY_ROW_FIELDS
 
 
 def _listed_deliveries(

@@ -8,9 +8,10 @@ stops there — and says «over N» beyond, which is all a person paging fifty a
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, cast
 
-from django.core.paginator import Paginator
+from django.core.paginator import Page, Paginator
 from django.db.models import QuerySet
 from django.utils.functional import cached_property
 
@@ -42,3 +43,12 @@ class CappedPaginator(Paginator):
     def capped(self) -> bool:
         """More rows than `cap` match: the total (and the number of pages) is a lower bound."""
         return self.counted > self.cap
+
+
+def page_values(page: Page[Any], fields: Sequence[str]) -> list[dict[str, Any]]:
+    """The rows of a page of a queryset as plain values (`QuerySet.values(*fields)`), for a list
+    that writes its rows from values rather than model objects. Read from the page's slice after
+    the paginator has counted: counting the paginated queryset itself needs none of the joins
+    that related `fields` bring."""
+    rows = cast("QuerySet[Any]", page.object_list)  # a sliced queryset, not yet read
+    return list(rows.values(*fields))
