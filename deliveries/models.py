@@ -28,6 +28,7 @@ from deliveries.lifecycle.states import (
 )
 from deliveries.messages import render
 from flisportal.lib.periods import local_date
+from flisportal.lib.sql import constants_in
 from routes.models import (
     DataArea,
     Endpoint,
@@ -124,14 +125,17 @@ class DeliveryQuerySet(ScopedQuerySet["Delivery"]):
         a success follows it. One NOT EXISTS per row, a probe of the partial index
         `delivery_got_through` (route, period, uploaded_at of the successes only): no query per
         row, whatever the history."""
+        # The statuses are written into the SQL (`constants_in`), as the partial indexes
+        # `delivery_got_through` and `delivery_problems_newest` say them: bound as parameters,
+        # SQLite used neither and read every try of each failure's period from the table.
         later_success = Delivery.objects.filter(
-            got_through(),
+            got_through(as_constants=True),
             Q(uploaded_at__gt=OuterRef("uploaded_at"))
             | Q(uploaded_at=OuterRef("uploaded_at"), pk__gt=OuterRef("pk")),
             route=OuterRef("route"),
             period=OuterRef("period"),
         )
-        return self.filter(status__in=PROBLEM).filter(~Exists(later_success))
+        return self.filter(status__in=constants_in(PROBLEM)).filter(~Exists(later_success))
 
 
 # Encodings as people name them (the validator records Python's codec names).

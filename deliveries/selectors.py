@@ -13,8 +13,7 @@ from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, NamedTuple
 
 from django.conf import settings
-from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet
-from django.db.models.expressions import RawSQL
+from django.db.models import Count, Prefetch, Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
@@ -25,7 +24,6 @@ from deliveries.lifecycle.states import (
     FINAL,
     PASSED_ON,
     PROBLEM,
-    REACHED_RECIPIENT,
     TURNED_DOWN,
     DeliveryStatus,
 )
@@ -121,8 +119,13 @@ def deliveries_needing_action(user: User | AnonymousUser, *, limit: int) -> list
     recipient (rejected, refused, failed) and that no later delivery for the same route and
     period settled by getting through (`DeliveryQuerySet.unsettled_problems`), newest first.
     One query (the status index finds the few recent ones)."""
+    return list(needing_action(user)[:limit])
+
+
+def needing_action(user: User | AnonymousUser) -> QuerySet[Delivery]:
+    """The query of `deliveries_needing_action`, newest first, before its limit."""
     since = timezone.now() - timedelta(days=PROBLEM_DAYS)
-    return list(
+    return (
         Delivery.objects.for_user(user)
         .unsettled_problems()
         .filter(status_changed_at__gte=since)
@@ -138,7 +141,7 @@ def deliveries_needing_action(user: User | AnonymousUser, *, limit: int) -> list
             "kommune__code",
             "kommune__name",
         )
-        .order_by("-status_changed_at", "-pk")[:limit]
+        .order_by("-status_changed_at", "-pk")
     )
 
 
@@ -238,41 +241,20 @@ class BatchLine:
     ready: bool  # sent when the user confirms
 
 
-def _written_in(values: tuple[str, ...]) -> RawSQL:
-    """For `field__in=`: the constants written into the SQL instead of bound as parameters.
-    SQLite uses a partial index only where the query's WHERE says what the index's WHERE says,
-    and a bound parameter could be anything: with `status IN (%s, %s)` the probe for a later
-    success read every try of the period from the table instead of one entry of
-    `delivery_got_through` (benchmarks/load.py). The values are the code's own status names,
-    never user input; the check keeps it so."""
-    if not all(value.isidentifier() for value in values):
-        raise ValueError(f"not a plain status name: {values!r}")
-    literal = ", ".join(f"'{value}'" for value in values)
-    return RawSQL(literal, [])  # noqa: S611 – status names checked above, nothing from a user
-
-
 def kommune_unsettled_turned_down(
     *, kommune: Kommune, user: User | AnonymousUser, since: datetime, first_period: str
 ) -> QuerySet[Delivery]:
     """The kommune's turned-down (rejected or refused) deliveries in the user's scope, uploaded
     from `since` for periods from `first_period` on, that no later delivery for the same route
-    and period settled by reaching the recipient: the rows of
-    `Delivery.objects.unsettled_problems()` (the start page's rule), found the same way but
-    with the successes' statuses written into the SQL, so that each failure is one probe of the
-    partial index `delivery_got_through` whatever the number of tries of its period (at a
-    million deliveries ≈17 per period: ≈6 → ≈2 ms of SQLite's time for a kommune's year)."""
-    later_success = Delivery.objects.filter(
-        Q(uploaded_at__gt=OuterRef("uploaded_at"))
-        | Q(uploaded_at=OuterRef("uploaded_at"), pk__gt=OuterRef("pk")),
-        status__in=_written_in(REACHED_RECIPIENT),
-        route=OuterRef("route"),
-        period=OuterRef("period"),
-    )
+    and period settled by reaching the recipient: `Delivery.objects.unsettled_problems()`, the
+    start page's rule, whose probe for a later success is one entry of the partial index
+    `delivery_got_through` whatever the number of tries of the period (at a million deliveries
+    ≈17 per period: ≈6 → ≈2 ms of SQLite's time for a kommune's year)."""
     return (
         Delivery.objects.for_user(user)
         .filter(kommune=kommune, uploaded_at__gte=since, period__gte=first_period)
         .filter(status__in=TURNED_DOWN)
-        .filter(~Exists(later_success))
+        .unsettled_problems()
     )
 
 

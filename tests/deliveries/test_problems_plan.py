@@ -9,11 +9,10 @@ from datetime import timedelta
 
 import pytest
 from django.db import connection
-from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from deliveries.models import Delivery
-from deliveries.selectors import deliveries_needing_action
+from deliveries.selectors import deliveries_needing_action, needing_action
 
 pytestmark = pytest.mark.django_db
 
@@ -34,11 +33,14 @@ def test_later_success_is_looked_up_in_the_partial_index(
         )
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE")
-    with CaptureQueriesContext(connection) as queries:
-        assert deliveries_needing_action(admin_user, limit=8) == []  # settled by the last
-    [sql] = [q["sql"] for q in queries.captured_queries if "NOT EXISTS" in q["sql"]]
+    assert deliveries_needing_action(admin_user, limit=8) == []  # settled by the last
+    # The plan of the query as the page sends it, parameters bound: the SQL Django captures
+    # has the values filled in, and with those SQLite matches the partial indexes even where
+    # the real query, whose bound statuses could be anything, does not.
+    queryset = needing_action(admin_user)[:8]
+    sql, params = queryset.query.sql_with_params()
     with connection.cursor() as cursor:
-        cursor.execute(f"EXPLAIN QUERY PLAN {sql}")
+        cursor.execute(f"EXPLAIN QUERY PLAN {sql}", params)
         plan = " ".join(str(row[-1]) for row in cursor.fetchall())
     assert "delivery_got_through" in plan, plan
     assert "delivery_same_file" not in plan, plan
