@@ -129,7 +129,7 @@ class DeliveryQuerySet(ScopedQuerySet["Delivery"]):
         # `delivery_got_through` and `delivery_problems_newest` say them: bound as parameters,
         # SQLite used neither and read every try of each failure's period from the table.
         later_success = Delivery.objects.filter(
-            got_through(as_constants=True),
+            got_through(written=constants_in),
             Q(uploaded_at__gt=OuterRef("uploaded_at"))
             | Q(uploaded_at=OuterRef("uploaded_at"), pk__gt=OuterRef("pk")),
             route=OuterRef("route"),

@@ -8,13 +8,13 @@ is `deliveries.lifecycle.transitions`'s job.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
+from typing import Any
 
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
-
-from flisportal.lib.sql import constants_in
 
 
 class DeliveryStatus(models.TextChoices):
@@ -129,13 +129,14 @@ def awaiting_receipt() -> Q:
     return Q(status=S.SENT) | Q(status=S.FAILED, push_attempts__gt=0, receipt_at__isnull=True)
 
 
-def got_through(*, as_constants: bool = False) -> Q:
+def got_through(written: Callable[[tuple[str, ...]], Any] = tuple) -> Q:
     """Deliveries that got through: their extract reached the recipient (distributed, or even
     fetched). The one definition of it: a later delivery for the same route and period that
     got through settles that period's earlier failures, which then leave *Kræver handling*
     (`DeliveryQuerySet.unsettled_problems`); the expected period is met by the same statuses.
 
     It is also the condition of the partial index `delivery_got_through`. A query that should
-    use that index asks `as_constants=True`: the statuses written into the SQL, as the index
-    says them (`constants_in`), for SQLite uses a partial index only for a WHERE it can match."""
-    return Q(status__in=constants_in(REACHED_RECIPIENT) if as_constants else REACHED_RECIPIENT)
+    use that index passes `written=constants_in` (flisportal/lib/sql.py): the statuses written
+    into the SQL as the index says them, for SQLite uses a partial index only for a WHERE it
+    can match. (This module imports nothing of `flisportal`, so the caller brings it.)"""
+    return Q(status__in=written(REACHED_RECIPIENT))
