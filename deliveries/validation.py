@@ -39,14 +39,14 @@ import difflib
 import io
 import re
 import tempfile
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Generator, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import polars as pl
 
@@ -64,6 +64,10 @@ PK_BUCKETS = 64
 # file with fewer rows never spills them.
 PK_FLUSH_ROWS = 2_000_000
 FILE_RULES = ("empty", "encoding", "dialect", "header", "structure")
+# Blocks parsed and checked at once, each in a thread of its own, besides the one whose
+# findings the caller is counting: one per core of the machine the portal runs on (2). Each
+# costs about one block's memory more (see docs/development/benchmarks.md).
+BLOCKS_IN_FLIGHT = 2
 
 ProgressCallback = Callable[[int, int], None]
 
@@ -816,25 +820,29 @@ class KeyStore:
 
     def add_text(self, frame: pl.DataFrame) -> None:
         """Writes a parsed block's key columns aside, with the rows. It is called in the
-        thread that parses (`_frames`), before empty lines are dropped: their rows have no
+        worker threads (`_frames`), before empty lines are dropped: their rows have no
         key hash, so they are never candidates and never read back."""
         if frame.is_empty():
             return
-        path = self.workdir / f"text-{len(self.text_files)}.arrow"
-        frame.select("__row", *self.columns).write_ipc(path)
         rows = frame["__row"]
+        # Named by the first row: worker threads write several blocks' text at once.
+        path = self.workdir / f"text-{rows[0]}.arrow"
+        frame.select("__row", *self.columns).write_ipc(path)
         self.text_files.append((path, rows[0], rows[-1]))
 
-    def add(self, batch: pl.DataFrame) -> None:
-        """Keeps a checked batch's key hashes (the `expressions` columns) with the rows."""
-        if batch.is_empty():
+    @staticmethod
+    def hashes(batch: pl.DataFrame) -> pl.DataFrame:
+        """A checked batch's key hashes (the `expressions` column) with the rows: what `add`
+        keeps. The two columns as they are (a `select` would be one more query on polars'
+        shared thread pool)."""
+        return pl.DataFrame([batch.get_column("__keyhash"), batch.get_column("__row")])
+
+    def add(self, hashes: pl.DataFrame) -> None:
+        """Keeps a batch's `hashes`."""
+        if hashes.is_empty():
             return
-        # The two columns as they are (a `select` would be one more query on the shared
-        # thread pool, which the parsing thread keeps busy).
-        self.pending.append(
-            pl.DataFrame([batch.get_column("__keyhash"), batch.get_column("__row")])
-        )
-        self.pending_rows += batch.height
+        self.pending.append(hashes)
+        self.pending_rows += hashes.height
         if self.pending_rows > self.flush_rows:
             self.flush()
 
@@ -1033,7 +1041,9 @@ def _checked_header(header: str, contract: dict[str, Any], report: Report) -> li
     return None if header_issues else names
 
 
-def _record_chunks(path: Path, batch_bytes: int, quote: bytes) -> Iterator[tuple[bytes, int]]:
+def _record_chunks(
+    path: Path, batch_bytes: int, quote: bytes
+) -> Generator[tuple[bytes, int], None, None]:
     """Whole CSV records in blocks of about `batch_bytes`, with the bytes read so far.
 
     A block ends at a line break outside quotes (an even number of quote characters before
@@ -1077,9 +1087,10 @@ class Block:
     first_row: int
 
 
-def _drop_empty_lines(frame: pl.DataFrame, names: list[str], report: Report) -> pl.DataFrame:
+def _drop_empty_lines(frame: pl.DataFrame, names: list[str]) -> tuple[pl.DataFrame, pl.Series]:
     """The frame without its wholly empty rows (every value missing or whitespace: a blank
-    line, Excel's `;;;;`), which are counted in the report.
+    line, Excel's `;;;;`), and those rows' numbers, for the report (`_count_empty_lines`:
+    blocks are checked out of order, so the report is written by the caller, in order).
 
     polars keeps an empty line as a row of empty values, so `__row` is already the file's own
     line number, and a blank line inside a quoted value is part of a value, not a row. An
@@ -1093,18 +1104,25 @@ def _drop_empty_lines(frame: pl.DataFrame, names: list[str], report: Report) -> 
         | first.str.starts_with(" ")
         | first.str.starts_with("\t")
     )
+    none = pl.Series("__row", [], dtype=pl.UInt32)
     if candidates.is_empty():
-        return frame
+        return frame, none
     empty = pl.all_horizontal(
         [pl.col(n).is_null() | (pl.col(n).str.strip_chars() == "") for n in names]
     )
     rows = candidates.filter(empty)["__row"]
     if rows.is_empty():
-        return frame
+        return frame, none
+    return frame.filter(~pl.col("__row").is_in(rows.implode())), rows
+
+
+def _count_empty_lines(report: Report, rows: pl.Series) -> None:
+    """Counts a block's empty lines into the report, naming the first few."""
+    if rows.is_empty():
+        return
     report.empty_lines += rows.len()
     room = EMPTY_LINES_NAMED - len(report.empty_line_rows)
     report.empty_line_rows.extend(rows.head(max(room, 0)).to_list())
-    return frame.filter(~pl.col("__row").is_in(rows.implode()))
 
 
 def _parse(data: bytes, contract: dict[str, Any], names: list[str]) -> pl.DataFrame:
@@ -1131,40 +1149,84 @@ def _parse(data: bytes, contract: dict[str, Any], names: list[str]) -> pl.DataFr
         raise
 
 
+Prepared = TypeVar("Prepared")
+
+
 def _frames(
     path: Path,
     contract: dict[str, Any],
     names: list[str],
     batch_bytes: int,
-    prepare: Callable[[pl.DataFrame], pl.DataFrame] | None = None,
-) -> Generator[tuple[pl.DataFrame, Block], None, None]:
-    """The file as DataFrames of text columns, each with its spreadsheet row numbers.
-    `prepare` is applied to each frame in the parsing thread, before it is yielded."""
+    prepare: Callable[[pl.DataFrame], Prepared],
+    *,
+    in_flight: int = BLOCKS_IN_FLIGHT,
+) -> Generator[tuple[Prepared, Block], None, None]:
+    """What `prepare` makes of each block's DataFrame of text columns, numbered with the
+    file's row numbers (`__row`), in the file's order.
+
+    `in_flight` blocks are parsed and prepared at once, each in a worker thread of its own
+    (polars and file reads release the GIL), while the caller takes the finished ones in
+    order. With one block at a time in a second thread, the caller's checks and that thread's
+    parse took turns on polars' shared pool and the two cores were idle about a third of the
+    time (the timeline in docs/development/benchmarks.md); with `prepare` doing a block's
+    checks too, each worker keeps a core busy from the read to the flags.
+
+    The caller's thread reads the blocks (about 2 ms each), so their order is the file's;
+    a block's first row number is known only when the block before it is parsed, so each
+    worker parses first and then waits for that number, which the worker before it hands on
+    as soon as its own parse is done."""
     quote = contract["dialect"].get("quoteChar", '"').encode()
     blocks = _record_chunks(path, batch_bytes, quote)
-    row = 2  # the header is row 1; only the parsing thread counts on from here
 
-    def parse_next() -> tuple[pl.DataFrame, Block] | None:
-        nonlocal row
-        item = next(blocks, None)
-        if item is None:
-            return None
-        data, end = item
+    def work(
+        item: list[tuple[bytes, int]], rows_before: Future[int], rows_after: Future[int]
+    ) -> tuple[Prepared, Block]:
+        try:
+            # Taken out of the list, so the bytes are freed once parsed (the pool holds a
+            # work item's arguments until it has run).
+            data, end = item.pop()
+            frame = _parse(data, contract, names)
+            size = len(data)
+            del data
+            first = rows_before.result()
+        except BaseException as exc:
+            # The next block waits for this row number: it fails with this error instead.
+            rows_after.set_exception(exc)
+            raise
         # polars keeps an empty line as a row of empty values, so the row numbers are the
         # file's own lines also when empty ones are dropped later.
-        frame = _parse(data, contract, names).with_row_index("__row", offset=row)
-        block = Block(start=end - len(data), end=end, first_row=row)
-        row += frame.height
-        return (frame if prepare is None else prepare(frame)), block
+        rows_after.set_result(first + frame.height)
+        frame = frame.with_row_index("__row", offset=first)
+        return prepare(frame), Block(start=end - size, end=end, first_row=first)
 
-    # While the caller checks one batch, the next is read, parsed and prepared in a second
-    # thread (polars and file reads release the GIL), so the two overlap. One block at a
-    # time: the thread starts on the next only when the caller takes this one.
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        upcoming = pool.submit(parse_next)
-        while (parsed := upcoming.result()) is not None:
-            upcoming = pool.submit(parse_next)
-            yield parsed
+    rows: Future[int] = Future()
+    rows.set_result(2)  # the header is row 1
+    pending: deque[Future[tuple[Prepared, Block]]] = deque()
+    with ThreadPoolExecutor(max_workers=in_flight, thread_name_prefix="validate") as pool:
+
+        def submit_next() -> None:
+            nonlocal rows
+            item = next(blocks, None)
+            if item is not None:
+                after: Future[int] = Future()
+                pending.append(pool.submit(work, [item], rows, after))
+                rows = after
+
+        try:
+            for _ in range(in_flight):
+                submit_next()
+            while pending:
+                prepared = pending.popleft().result()
+                submit_next()
+                yield prepared
+        finally:
+            # On an error or an early close: blocks not started are dropped, and leaving the
+            # pool waits for the ones running, so no thread outlives the call. (A worker
+            # waits only for the block submitted before its own, which started first, so
+            # none waits for a dropped one.)
+            for future in pending:
+                future.cancel()
+            blocks.close()
 
 
 def _check_rows(
@@ -1188,26 +1250,32 @@ def _check_rows(
         computed.extend(keys.expressions())
     size = max(path.stat().st_size, 1)
 
-    def prepare(frame: pl.DataFrame) -> pl.DataFrame:
-        # In the parsing thread, which was idle about half of the time (py-spy): the checks
-        # of a block took longer than reading and parsing the next.
+    def prepare(
+        frame: pl.DataFrame,
+    ) -> tuple[int, pl.Series, list[int], pl.DataFrame, pl.DataFrame]:
+        # In a worker thread, several blocks at once: everything that does not depend on
+        # the blocks before this one. The key text is written before the empty lines go.
         if keys is not None:
             keys.add_text(frame)
-        return _drop_empty_lines(frame, names, report)
+        frame, empty_rows = _drop_empty_lines(frame, names)
+        # Lazy, so polars shares sub-expressions between checks.
+        batch = frame.lazy().with_columns(computed).collect()
+        sums, flagged = findings.counted(batch, max_listed=max_listed)
+        hashes = KeyStore.hashes(batch) if keys is not None else batch.clear()
+        return batch.height, empty_rows, sums, flagged, hashes
 
-    # Closed on the way out, also by an exception, so that the parsing thread has finished
-    # the block in hand before anything else happens: `prepare` counts into the report.
-    # (CPython's reference counting closes it there too; this does not depend on it.)
+    # Closed on the way out, also by an exception, so that the worker threads have finished
+    # before anything else happens. (CPython's reference counting closes it there too; this
+    # does not depend on it.)
     try:
         with closing(_frames(path, contract, names, batch_bytes, prepare)) as frames:
-            for frame, block in frames:
-                # Lazy, so polars shares sub-expressions between checks and runs them in
-                # parallel.
-                batch = frame.lazy().with_columns(computed).collect()
-                findings.add(batch, max_listed=max_listed)
+            for (checked, empty_rows, sums, flagged, hashes), block in frames:
+                # In the file's order: the first empty lines and the first issues are named.
+                _count_empty_lines(report, empty_rows)
+                findings.add(sums, flagged, max_listed=max_listed)
                 if keys is not None:
-                    keys.add(batch)
-                report.rows_checked += batch.height
+                    keys.add(hashes)
+                report.rows_checked += checked
                 if progress is not None:
                     estimate = int(report.rows_checked * size / max(block.end, 1))
                     progress(report.rows_checked, max(estimate, report.rows_checked))
@@ -1251,16 +1319,32 @@ class _Findings:
         flag for truth, so filling 30-odd columns on every batch would be work for nothing."""
         return [check.expr.alias(flag) for check, flag in zip(self.checks, self.flags, strict=True)]
 
-    def add(self, batch: pl.DataFrame, *, max_listed: int) -> None:
-        """Count the flags of a batch that has the expressions' columns; list its first rows."""
+    def counted(self, batch: pl.DataFrame, *, max_listed: int) -> tuple[list[int], pl.DataFrame]:
+        """The flags of a batch that has the expressions' columns, counted and confirmed
+        (`_confirmed`), and its first `max_listed` flagged rows (none once the list is
+        full). Called in the worker threads, several batches at once: it only reads
+        `listed`, which only grows. The batch itself is not handed on, so a block waiting
+        for its turn holds its few flagged rows, not its 40-odd columns."""
         flags = self.flags
         row = batch.select([pl.col(f).sum() for f in flags]).row(0) if flags else ()
         sums = [int(value or 0) for value in row]
+        if not any(sums):
+            return sums, batch.clear()
+        # Always confirmed, also when nothing more is listed: it corrects the counts.
         batch = self._confirmed(batch, sums)
+        if len(self.listed) >= max_listed:
+            return sums, batch.clear()
+        # Gather only the rows to list, not a filtered copy of the whole batch.
+        positions = batch.select(self._any_flag.arg_true().head(max_listed))
+        return sums, batch[positions.to_series()]
+
+    def add(self, sums: list[int], flagged: pl.DataFrame, *, max_listed: int) -> None:
+        """Adds a `counted` batch's sums and lists its first flagged rows; batches in the
+        file's order."""
         for i, value in enumerate(sums):
             self.counts[i] += value
         if len(self.listed) < max_listed and any(sums):
-            self._list(batch, max_listed - len(self.listed))
+            self._list(flagged.head(max_listed - len(self.listed)))
 
     def _confirmed(self, batch: pl.DataFrame, sums: list[int]) -> pl.DataFrame:
         """The batch with each quick flag that the exact test does not bear out cleared,
@@ -1283,10 +1367,7 @@ class _Findings:
                 cleared.append(pl.col(flag) & ~pl.col("__row").is_in(wrong.implode()))
         return batch.with_columns(cleared) if cleared else batch
 
-    def _list(self, batch: pl.DataFrame, room: int) -> None:
-        # Gather only the rows to list, not a filtered copy of the whole batch.
-        positions = batch.select(self._any_flag.arg_true().head(room))
-        bad = batch[positions.to_series()]
+    def _list(self, bad: pl.DataFrame) -> None:
         checks, flags, listed = self.checks, self.flags, self.listed
         for record in bad.iter_rows(named=True):
             for check, flag in zip(checks, flags, strict=True):

@@ -1,10 +1,13 @@
-"""How the validator splits a file's work between two threads (issue #18): the thread that
-reads and parses the next block also writes its key text aside and drops its empty lines,
-so that the checks of the current block, in the caller's thread, are all the caller does."""
+"""How the validator splits a file's work between threads (issue #18): two blocks are
+parsed and checked at once, each in a worker thread (both cores busy), while the caller
+takes the finished blocks in the file's order; a failure in the middle leaves no thread
+behind."""
 
 from __future__ import annotations
 
 import threading
+
+import pytest
 
 from deliveries import validation
 from deliveries.datacontracts import CONTRACTS_DIR, read_contract
@@ -15,26 +18,86 @@ DAGTILBUD = read_contract(CONTRACTS_DIR / "dagtilbud.json")
 NAMES = DAGTILBUD_HEADER.split(";")
 
 
-def test_blocks_are_prepared_in_the_parsing_thread_with_the_files_row_numbers(tmp_path):
+def _extract(tmp_path, rows: list[str]):
     path = tmp_path / "extract.csv"
-    rows = [dagtilbud_row(i) for i in range(200)]
     path.write_text(DAGTILBUD_HEADER + "\n" + "\n".join(rows) + "\n", encoding="utf-8")
+    return path
+
+
+def test_two_blocks_are_prepared_at_once_and_come_back_in_the_files_order(tmp_path):
+    """Both cores work: the second block is prepared while the first still is, and the
+    first block, finished last, is still handed over first, with the file's row numbers."""
+    path = _extract(tmp_path, [dagtilbud_row(i) for i in range(200)])
+    lock = threading.Lock()
+    running: list[int] = []
+    most_at_once = 0
+    second_done = threading.Event()
     prepared_in: set[int] = set()
 
     def prepare(frame):
-        prepared_in.add(threading.get_ident())
+        nonlocal most_at_once
+        first = frame["__row"][0]
+        with lock:
+            running.append(first)
+            most_at_once = max(most_at_once, len(running))
+            prepared_in.add(threading.get_ident())
+        if first == 2:
+            # The first block waits for another one to be prepared meanwhile (or gives up).
+            second_done.wait(timeout=5)
+        with lock:
+            running.remove(first)
+        if first != 2:
+            second_done.set()
         return frame.head(3)
 
     frames = list(validation._frames(path, DAGTILBUD, NAMES, 2048, prepare))
     assert len(frames) > 3
-    assert prepared_in and threading.get_ident() not in prepared_in
+    assert most_at_once == 2
+    assert len(prepared_in) == 2 and threading.get_ident() not in prepared_in
     # What `prepare` returns is what the caller gets; the row numbers count every parsed
     # row, also those `prepare` left out.
     firsts = [frame["__row"].to_list() for frame, _ in frames]
     starts = [block.first_row for _, block in frames]
     assert [rows[0] for rows in firsts] == starts
+    assert starts == sorted(starts)
     assert all(len(rows) == 3 for rows in firsts[:-1])
     assert starts[0] == 2 and starts[1] > 5
+
+
+def _validate_threads() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name.startswith("validate")]
+
+
+@pytest.mark.parametrize(
+    ("bad_row", "rule"),
+    [
+        # polars stops on it: a structure problem, raised by a worker in the middle.
+        (dagtilbud_row(0) + ";extra;fields", "structure"),
+        # Not UTF-8: the file is transcoded and checked again from the start.
+        (dagtilbud_row(0).replace("vuggestue", "vuggest\xf8e"), "enum"),
+    ],
+)
+def test_a_file_that_fails_in_the_middle_leaves_no_thread_behind(tmp_path, bad_row, rule):
+    """The blocks after the failing one do not wait for its row numbers forever (they get
+    its error), and every worker has finished when the call returns."""
+    rows = [dagtilbud_row(i) for i in range(1, 300)]
+    rows[150] = bad_row
+    path = tmp_path / "extract.csv"
+    path.write_bytes(
+        (DAGTILBUD_HEADER + "\n" + "\n".join(rows) + "\n").encode("utf-8", "surrogateescape")
+    )
+    report = validate_file(path, DAGTILBUD, kommune_code="101", period="2026-10", batch_bytes=2048)
+    assert [issue.rule for issue in report.issues] == [rule]
+    assert report.issues[0].row == 152
+    assert _validate_threads() == []
+
+
+def test_an_early_close_leaves_no_thread_behind(tmp_path):
+    path = _extract(tmp_path, [dagtilbud_row(i) for i in range(200)])
+    frames = validation._frames(path, DAGTILBUD, NAMES, 2048, lambda frame: frame)
+    next(frames)
+    frames.close()
+    assert _validate_threads() == []
 
 
 def test_empty_lines_in_every_block_are_never_duplicate_keys(tmp_path):

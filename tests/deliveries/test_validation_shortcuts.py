@@ -141,6 +141,19 @@ def test_a_value_the_quick_test_flags_wrongly_is_neither_counted_nor_listed(tmp_
     assert report.by_rule == {"kommune": 1}
 
 
+def test_a_wrong_quick_flag_is_not_counted_once_the_list_is_full(tmp_path):
+    """The confirmation corrects the counts too, not only the list: a block checked after
+    the first `max_listed` issues are listed still has its wrong quick flags cleared."""
+    rows = [dagtilbud_row(1, pasningstilbud="vuggestu")]
+    rows += [dagtilbud_row(n) for n in range(2, 200)]
+    rows.append(dagtilbud_row(200, kommunekode="١٠١"))
+    path = tmp_path / "extract.csv"
+    path.write_text(dagtilbud_csv(*rows), encoding="utf-8")
+    report = _validate(path, max_listed=1)
+    assert [(i.row, i.rule) for i in report.issues] == [(2, "enum")]
+    assert report.by_rule == {"enum": 1, "kommune": 1}
+
+
 @pytest.mark.parametrize(
     ("pattern", "digits"),
     [
