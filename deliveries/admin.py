@@ -15,6 +15,7 @@ from django.utils.translation import gettext_lazy
 
 from deliveries import models
 from deliveries.services.contracts import contract_load
+from deliveries.services.rule_failures import rule_failures_remove
 
 
 class ContractUploadForm(forms.Form):
@@ -137,6 +138,19 @@ class DeliveryAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
+
+    # An administrator may still delete a delivery (its events and listed errors go with it):
+    # a rejected one is first taken out of Udvikling's failed-rules roll-up, in the same
+    # transaction, so the page keeps counting what the listed errors say.
+    def delete_model(self, request: HttpRequest, obj: Any) -> None:
+        with transaction.atomic():
+            rule_failures_remove(deliveries=[obj])
+            super().delete_model(request, obj)
+
+    def delete_queryset(self, request: HttpRequest, queryset: Any) -> None:
+        with transaction.atomic():
+            rule_failures_remove(deliveries=queryset)
+            super().delete_queryset(request, queryset)
 
 
 # --- Serviceplatform stand-in ---

@@ -462,6 +462,58 @@ class ValidationIssue(models.Model):
         return render(self.message_code, params, fallback=self.message)
 
 
+class RuleFailureMonthQuerySet(ScopedQuerySet["RuleFailureMonth"]):
+    """Scoped as the deliveries it counts: a vendor's systems, a consultant's kommuner."""
+
+    def for_vendor(self, vendor_id: int) -> Self:
+        return self.filter(it_system__vendor_id=vendor_id)
+
+    def for_consultant(self, user: User) -> Self:
+        return self.filter(kommune__consultants=user)
+
+
+class RuleFailureMonth(models.Model):
+    """How often one rule on one column failed in the rejected deliveries of one period,
+    kommune, IT system and data area: `deliveries` broke it at least once, `errors` is how many
+    errors they listed for it. A roll-up of `ValidationIssue` kept in step by
+    `deliveries.services.rule_failures`, so *Udvikling* reads these few rows instead of the
+    ≈1 million listed errors of two years."""
+
+    period = models.CharField(max_length=7)  # YYYY-MM
+    # CASCADE, not PROTECT: the deliveries counted here already protect these rows; a roll-up
+    # left at zero must not keep a registry row from being deleted.
+    kommune = models.ForeignKey(Kommune, on_delete=models.CASCADE, related_name="+")
+    it_system = models.ForeignKey(ITSystem, on_delete=models.CASCADE, related_name="+")
+    data_area = models.ForeignKey(DataArea, on_delete=models.CASCADE, related_name="+")
+    column = models.CharField(max_length=100, blank=True)
+    rule = models.CharField(max_length=40)
+    deliveries = models.PositiveIntegerField(default=0)
+    errors = models.PositiveIntegerField(default=0)
+
+    objects = RuleFailureMonthQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("regelfejl pr. måned")
+        verbose_name_plural = _("regelfejl pr. måned")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["period", "kommune", "it_system", "data_area", "column", "rule"],
+                name="rulefailure_one_per_key",
+            )
+        ]
+        # The page always asks a range of periods (the unique index leads with the period);
+        # each filter (region and a consultant's kommuner through the kommune, vendor through
+        # the IT system, data area) has an index that starts with it and keeps the range.
+        indexes = [
+            models.Index(fields=["kommune", "period"], name="rulefailure_kommune"),
+            models.Index(fields=["it_system", "period"], name="rulefailure_system"),
+            models.Index(fields=["data_area", "period"], name="rulefailure_area"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.period} {self.column} {self.rule}: {self.deliveries}/{self.errors}"
+
+
 class ReceiptProblem(models.Model):
     """A file in a sender's IN/ that looks like a technical receipt but cannot be recorded: it
     does not parse, or it belongs to no delivery the portal sent from that SFTP user. The file

@@ -23,6 +23,7 @@ from deliveries.lifecycle.transitions import delivery_transition
 from deliveries.messages import Text, stored_as, text
 from deliveries.models import DataContract, Delivery, ValidationIssue
 from deliveries.services import PUSH_JOB
+from deliveries.services.rule_failures import rule_failures_add
 from deliveries.validation import FILE_RULES, ProgressCallback, Report, validate_file
 from flisportal.lib.queues import SFTP, enqueue_on_commit
 from flisportal.lib.storage import open_stored
@@ -171,11 +172,10 @@ def _record_report(delivery: Delivery, contract: DataContract, report: Report) -
             errors=report.error_count,
             rows=report.rows_checked,
         )
+    issues = [ValidationIssue(delivery=delivery, **fields) for fields in issue_fields(report)]
     with transaction.atomic():
         ValidationIssue.objects.filter(delivery=delivery).delete()
-        ValidationIssue.objects.bulk_create(
-            ValidationIssue(delivery=delivery, **fields) for fields in issue_fields(report)
-        )
+        ValidationIssue.objects.bulk_create(issues)
         moved = delivery_transition(
             delivery_id=delivery.pk,
             old=DeliveryStatus.VALIDATING,
@@ -192,6 +192,13 @@ def _record_report(delivery: Delivery, contract: DataContract, report: Report) -
             validated_at=timezone.now(),
             heartbeat_at=None,
         )
+        if moved and outcome == DeliveryStatus.REJECTED:
+            # Counted in the same transaction as the issues and the status, and only when the
+            # delivery did become rejected (a delivery the reconciler took back keeps its issues
+            # until it is validated again, and is not rejected): *Udvikling* reads the roll-up.
+            rule_failures_add(
+                delivery=delivery, rules=((issue.column, issue.rule) for issue in issues)
+            )
         if moved and outcome == DeliveryStatus.VALID:
             # A valid extract goes on to the Serviceplatform by itself (DESIGN §2's one-way flow).
             enqueue_on_commit(SFTP, PUSH_JOB, delivery.pk)

@@ -30,17 +30,17 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from django.db.models import Case, CharField, Count, Exists, F, OuterRef, Q, Value, When
+from django.db.models import Case, CharField, Count, Exists, F, OuterRef, Q, Sum, Value, When
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from deliveries.lifecycle.states import TURNED_DOWN, DeliveryStatus
+from deliveries.lifecycle.states import TURNED_DOWN
 from deliveries.models import (
     DataContract,
     Delivery,
     ExpectedDelivery,
     ExpectedState,
-    ValidationIssue,
+    RuleFailureMonth,
 )
 from deliveries.rules import RuleWords
 from deliveries.selectors import collecting_period
@@ -231,29 +231,30 @@ def failed_rules(
     area: DataArea | None = None,
 ) -> list[VendorRules]:
     """Per vendor, the rules its rejected deliveries of these periods broke, the rule broken
-    in most deliveries first. Counted from the listed validation errors (`ValidationIssue`,
-    kept with column and rule after the file itself is deleted): `deliveries` is how many
-    rejected deliveries broke the rule at least once, `errors` how many errors were listed
-    (a delivery lists its first 1,000). Two queries."""
-    deliveries = Delivery.objects.for_user(user).filter(
-        status=DeliveryStatus.REJECTED, period__gte=periods[0], period__lte=periods[-1]
+    in most deliveries first. Read from the monthly roll-up of the listed validation errors
+    (`RuleFailureMonth`, kept by `deliveries.services.rule_failures` in the transaction that
+    stores a rejected delivery's `ValidationIssue` rows): `deliveries` is how many rejected
+    deliveries broke the rule at least once, `errors` how many errors were listed (a delivery
+    lists its first 1,000). A delivery is in one roll-up key (its period, kommune, IT system
+    and area), so summing `deliveries` counts each delivery once per rule. Two queries."""
+    failures = RuleFailureMonth.objects.for_user(user).filter(
+        period__gte=periods[0], period__lte=periods[-1]
     )
     if region:
-        deliveries = deliveries.filter(kommune__region=region)
+        failures = failures.filter(kommune__region=region)
     if vendor is not None:
-        deliveries = deliveries.filter(it_system__vendor=vendor)
+        failures = failures.filter(it_system__vendor=vendor)
     if area is not None:
-        deliveries = deliveries.filter(data_area=area)
+        failures = failures.filter(data_area=area)
     rows = list(
-        ValidationIssue.objects.filter(delivery__in=deliveries)
-        .values(
+        failures.values(
             "column",
             "rule",
-            vendor_name=F("delivery__it_system__vendor__name"),
-            area_id=F("delivery__data_area_id"),
-            area_name=F("delivery__data_area__name"),
+            vendor_name=F("it_system__vendor__name"),
+            area_id=F("data_area_id"),
+            area_name=F("data_area__name"),
         )
-        .annotate(deliveries=Count("delivery", distinct=True), errors=Count("pk"))
+        .annotate(deliveries=Sum("deliveries"), errors=Sum("errors"))
         .order_by("-deliveries", "-errors", "rule", "column")
     )
     # The rules in words under each area's active contract (what vendors read on the contract

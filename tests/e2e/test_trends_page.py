@@ -23,6 +23,7 @@ from playwright.sync_api import expect
 from deliveries.lifecycle.states import DeliveryStatus
 from deliveries.models import ValidationIssue
 from deliveries.services.expected import expected_deadlines
+from deliveries.services.rule_failures import rule_failures_add
 from flisportal.front.trends import trend_periods
 from routes.models import ITSystem, Route, Vendor
 from tests import factories
@@ -89,6 +90,8 @@ def _one_period(
             ValidationIssue(delivery=delivery, position=i, column=c, rule=r, message="fejl")
             for i, (c, r) in enumerate(broken)
         )
+        # Counted in the failed-rules roll-up the page reads, as validation counts it.
+        rule_failures_add(delivery=delivery, rules=broken)
     met_at = {"o": due_at - timedelta(days=3), "l": due_at + timedelta(days=4)}.get(kind)
     if met_at is not None and met_at >= now:
         met_at = None  # not yet: the period is still open

@@ -16,6 +16,7 @@ from django.urls import reverse
 from deliveries.lifecycle.states import DeliveryStatus
 from deliveries.models import DataContract, ValidationIssue
 from deliveries.rules import describe_rule
+from deliveries.services.rule_failures import rule_failures_add
 from flisportal.front import trends_views
 from flisportal.front.trends import trend_periods, trends
 from flisportal.front.trends_views import cached_trends
@@ -54,12 +55,15 @@ def aarhus_route(system_b, flis_system) -> Route:
 
 
 def rejected(route: Route, period: str, *issues: tuple[str, str]):
-    """A rejected delivery of `route` for `period` with one listed error per (column, rule)."""
+    """A rejected delivery of `route` for `period` with one listed error per (column, rule),
+    counted in the failed-rules roll-up as validation counts it (tests/deliveries/
+    test_rule_failures.py holds that the real validation path gives the same numbers)."""
     delivery = factories.delivery(route, status=DeliveryStatus.REJECTED, period=period)
     ValidationIssue.objects.bulk_create(
         ValidationIssue(delivery=delivery, position=n, column=column, rule=rule, message="fejl")
         for n, (column, rule) in enumerate(issues)
     )
+    rule_failures_add(delivery=delivery, rules=issues)
     return delivery
 
 
