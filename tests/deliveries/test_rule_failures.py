@@ -233,7 +233,9 @@ def test_two_workers_counting_the_same_key_at_once_both_count(upload_route, monk
     django_settings.DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3",
     reason="two writers at once: SQLite locks the whole database (the test above interleaves)",
 )
-@pytest.mark.django_db(transaction=True)
+# Committed rows seen by two connections; the data migrations' rows (kommuner, data areas)
+# are put back afterwards, or the flush at the end leaves every later test without them.
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_two_workers_at_once_on_postgresql_both_count(upload_route, monkeypatch):
     """Rule: the same race with two real connections on PostgreSQL: both find no row, both
     INSERT; the second INSERT waits on the unique key until the first commits, fails, and the
