@@ -31,18 +31,30 @@ def test_two_blocks_are_prepared_at_once_and_come_back_in_the_files_order(tmp_pa
     lock = threading.Lock()
     running: list[int] = []
     most_at_once = 0
+    calls = 0
+    # The first two blocks meet inside `prepare` (or give up after 5 s, as a pipeline that
+    # prepares one block at a time would): a worker that only got there after the other had
+    # left would otherwise look like no overlap on a busy machine.
+    both_in = threading.Barrier(2)
     second_done = threading.Event()
     prepared_in: set[int] = set()
 
     def prepare(frame):
-        nonlocal most_at_once
+        nonlocal most_at_once, calls
         first = frame["__row"][0]
         with lock:
+            calls += 1
+            meets = calls <= 2
             running.append(first)
             most_at_once = max(most_at_once, len(running))
             prepared_in.add(threading.get_ident())
+        if meets:
+            try:
+                both_in.wait(timeout=5)
+            except threading.BrokenBarrierError:
+                pass
         if first == 2:
-            # The first block waits for another one to be prepared meanwhile (or gives up).
+            # The first block finishes last, after another one was prepared meanwhile.
             second_done.wait(timeout=5)
         with lock:
             running.remove(first)
