@@ -39,12 +39,17 @@ def rule_failures_add(*, delivery: Delivery, rules: Iterable[tuple[str, str]]) -
 
 def rule_failures_remove(*, deliveries: Iterable[Delivery]) -> None:
     """Takes rejected deliveries out of the counts before they are deleted (their issues go
-    with them): the reverse of `rule_failures_add`, from their stored issues."""
-    for delivery in deliveries:
-        if delivery.status != DeliveryStatus.REJECTED:
-            continue  # only rejected deliveries were counted
-        rules = ValidationIssue.objects.filter(delivery=delivery).values_list("column", "rule")
-        _change(delivery, Counter(rules), sign=-1)
+    with them): the reverse of `rule_failures_add`, from their stored issues, read for all of
+    them in one query (the admin's list action deletes many at once)."""
+    rejected = {d.pk: d for d in deliveries if d.status == DeliveryStatus.REJECTED}
+    if not rejected:
+        return  # only rejected deliveries were counted
+    per_delivery: dict[int, Counter[tuple[str, str]]] = {pk: Counter() for pk in rejected}
+    issues = ValidationIssue.objects.filter(delivery_id__in=rejected)
+    for delivery_id, column, rule in issues.values_list("delivery_id", "column", "rule"):
+        per_delivery[delivery_id][(column, rule)] += 1
+    for pk, per_rule in per_delivery.items():
+        _change(rejected[pk], per_rule, sign=-1)
 
 
 def _change(delivery: Delivery, per_rule: Counter[tuple[str, str]], *, sign: int) -> None:
