@@ -30,6 +30,10 @@ period's accepted delivery (0.7 on average at 100,000, ≈16 at 1,000,000); rows
 with executemany one month at a time, so memory stays flat. Several sizes are seeded and
 measured one after the other, each in a process of its own, and printed side by side.
 
+gunicorn runs as deployed: 4 workers importing `flisportal.wsgi` (which warms each worker up
+before its first request) and the cache in a private redis-server on a free loopback port,
+shared by the workers (`--cache-url locmem://` measures one cache per worker instead).
+
 Each user is a thread with its own keep-alive HTTP connection (http.client) and the session
 cookie of a user logged in through Django's own login (the session row is written in the
 seeded database). No external load tool is needed. Targets (issues 9 and 18): p95 under 150 ms
@@ -626,6 +630,11 @@ def measure(args: argparse.Namespace, deliveries: int) -> dict[str, Any]:
     pages = {name: page for name, page in pages.items() if args.only in name}
     pages[reference] = ("admin", [reverse("admin:deliveries_delivery_changelist")])
 
+    from tests.helpers.redis import start_redis
+
+    redis_port = free_port()
+    redis_server = start_redis(redis_port, data_dir)
+    cache_url = args.cache_url or f"redis://127.0.0.1:{redis_port}/1"
     port = free_port()
     # The virtualenv's gunicorn: the project's, or the one this Python runs in (a worktree).
     venvs = os.pathsep.join([str(ROOT / ".venv" / "bin"), str(Path(sys.executable).parent)])
@@ -638,7 +647,12 @@ def measure(args: argparse.Namespace, deliveries: int) -> dict[str, Any]:
             *("--log-level", "warning"),
         ],
         cwd=ROOT,
-        env={**environment(data_dir), "COVERAGE_CACHE_SECONDS": args.coverage_cache_seconds},
+        env={
+            **environment(data_dir),
+            "COVERAGE_CACHE_SECONDS": args.coverage_cache_seconds,
+            "REDIS_URL": f"redis://127.0.0.1:{redis_port}/0",
+            "CACHE_URL": cache_url,
+        },
     )
     rows = []
     try:
@@ -674,6 +688,8 @@ def measure(args: argparse.Namespace, deliveries: int) -> dict[str, Any]:
     finally:
         server.terminate()
         server.wait(timeout=30)
+        redis_server.terminate()
+        redis_server.wait(timeout=10)
         if not args.keep:
             shutil.rmtree(data_dir, ignore_errors=True)
     return {
@@ -707,7 +723,11 @@ def verdicts(run: dict[str, Any]) -> dict[str, list[str]]:
 
 def print_single(run: dict[str, Any], args: argparse.Namespace) -> None:
     print()
-    print(f"{run['deliveries']} deliveries, gunicorn {args.workers} workers, DEBUG=false, SQLite")
+    cache = "one cache per worker" if args.cache_url.startswith("locmem") else "cache in Redis"
+    print(
+        f"{run['deliveries']} deliveries, gunicorn {args.workers} workers, DEBUG=false, SQLite, "
+        + cache
+    )
     print()
     print("| page | users | p50 ms | p95 ms | p99 ms | req/s | p95 ÷ admin p95 | load |")
     print("|---|---:|---:|---:|---:|---:|---:|---:|")
@@ -789,6 +809,12 @@ def main() -> None:
         "--coverage-cache-seconds",
         default="60",
         help="COVERAGE_CACHE_SECONDS for the server; 0 measures the dashboard built every time",
+    )
+    parser.add_argument(
+        "--cache-url",
+        default="",
+        help="CACHE_URL for the server (default: the run's own Redis; locmem:// for one cache "
+        "per worker)",
     )
     parser.add_argument("--json", default="", help=argparse.SUPPRESS)  # a size's results
     args = parser.parse_args()

@@ -188,6 +188,34 @@ def check_redis_url(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage
     return []
 
 
+def _redis_database(url: str) -> tuple[str, int | None, str]:
+    """Server and database a Redis URL names (unix:// and query-string databases as written)."""
+    parts = urlparse(url)
+    path = parts.path.strip("/")
+    if parts.scheme == "unix":
+        return (parts.path, None, parts.query)
+    return (parts.hostname or "", parts.port or 6379, path or "0")
+
+
+@register()
+def check_cache_url(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """The cache's `clear()` empties its whole Redis database: sharing the queues' would
+    drop every job waiting in them."""
+    cache = settings.CACHES.get("default", {})
+    if "redis" not in cache.get("BACKEND", "").lower():
+        return []
+    if _redis_database(cache.get("LOCATION", "")) == _redis_database(settings.REDIS_URL):
+        return [
+            Warning(
+                "CACHE_URL names the same Redis database as REDIS_URL.",
+                hint="Give the cache a database of its own (redis://host:6379/1), or unset "
+                "CACHE_URL to use the one after REDIS_URL's.",
+                id="flisportal.W002",
+            )
+        ]
+    return []
+
+
 @register(Tags.database)
 def check_pinned_host_keys(
     app_configs: Any = None, databases: Any = None, **kwargs: Any

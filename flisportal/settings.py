@@ -22,6 +22,7 @@ from flisportal.lib.env import (
     DEVELOPMENT_KEY_ENCRYPTION_KEY,
     DEVELOPMENT_SECRET_KEY,
     env_bool,
+    env_cache,
     env_database,
     env_int,
     env_list,
@@ -256,8 +257,8 @@ VALIDATION_MAX_LISTED_ERRORS = env_int("FLISPORTAL_VALIDATION_MAX_LISTED_ERRORS"
 VALIDATION_BATCH_BYTES = env_int("FLISPORTAL_VALIDATION_BATCH_BYTES", 4 * 1024**2, minimum=4096)
 
 # --- The vendor API (docs/users/api.md) ----------------------------------------------------
-# Requests one API token may make, as "<number>/<second|minute|hour|day>". Counted per
-# process (the local-memory cache), so with N web workers a token gets up to N times this.
+# Requests one API token may make, as "<number>/<second|minute|hour|day>". Counted in the
+# cache (CACHES below): with Redis once for all web processes.
 API_RATE = env_str("FLISPORTAL_API_RATE", "120/minute")
 if not re.fullmatch(r"[1-9][0-9]*/(second|minute|hour|day)", API_RATE):
     raise ImproperlyConfigured(
@@ -395,14 +396,14 @@ COVERAGE_CACHE_SECONDS = env_int("COVERAGE_CACHE_SECONDS", 60, minimum=0, maximu
 # Seconds Udvikling keeps its counts, under the same change stamp as the coverage table
 # (flisportal/front/trends_views.py); 0 turns the cache off.
 TRENDS_CACHE_SECONDS = env_int("TRENDS_CACHE_SECONDS", 300, minimum=0, maximum=3600)
-# One local-memory cache per process: the dashboard's keys are derived from the database, so
-# processes never need to tell each other what changed. A full table is ≈300 KB.
-CACHES = {
-    "default": {
-        "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
-        "OPTIONS": {"MAX_ENTRIES": 200},
-    }
-}
+# The cache (docs/operations/settings.md): by default Redis, the database after the queues' on
+# REDIS_URL's server, shared by every web process on every host, so a table one process built
+# serves them all and an API token's requests are counted once. A full coverage table is
+# ≈300 KB and lives COVERAGE_CACHE_SECONDS; the keys are derived from the database, so
+# processes never need to tell each other what changed. A Redis that does not answer within
+# two seconds is a miss, never an error page (flisportal/lib/cache.py). CACHE_URL=locmem://
+# keeps one cache per process instead.
+CACHES = {"default": env_cache("CACHE_URL", REDIS_URL, min(REDIS_SOCKET_TIMEOUT, 2))}
 
 # Expected deliveries (docs/design/expected-deliveries.md). Seconds between two runs of the
 # scanner that creates the expected periods and marks them due soon / overdue / met.

@@ -167,3 +167,40 @@ def redis_url_with_timeouts(url: str, seconds: int) -> str:
     for name in ("socket_connect_timeout", "socket_timeout"):
         query.setdefault(name, str(seconds))
     return urlunsplit(parts._replace(query=urlencode(query)))
+
+
+def cache_url_default(redis_url: str) -> str:
+    """The cache's own database on REDIS_URL's server: the one after the queues' (0 → 1),
+    so that clearing the cache (`cache.clear()` empties its database) never empties a
+    queue."""
+    parts = urlsplit(redis_url)
+    if parts.scheme not in {"redis", "rediss"}:
+        return redis_url  # unix:// and the like name their database in the query string
+    path = parts.path.strip("/")
+    database = int(path) if path.isdigit() else 0
+    return urlunsplit(parts._replace(path=f"/{(database + 1) % 16}"))
+
+
+def env_cache(
+    name: str, redis_url: str, seconds: int, *, environ: Mapping[str, str] | None = None
+) -> dict[str, Any]:
+    """The default cache from a URL: Redis (redis:// or rediss://, shared by every process
+    on every host), or `locmem://` for one process's own memory. Unset: REDIS_URL's server,
+    the database after the queues' (`cache_url_default`); so does an empty value."""
+    url = env_str(name, "", environ=environ) or cache_url_default(redis_url)
+    scheme = urlsplit(url).scheme
+    if scheme == "locmem":
+        return {
+            "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+            "OPTIONS": {"MAX_ENTRIES": 200},
+        }
+    if scheme not in {"redis", "rediss", "unix"}:
+        raise ImproperlyConfigured(
+            f"{name}={url!r} is neither a Redis URL (redis://host:port/db, rediss://…, "
+            "unix:///path) nor locmem://."
+        )
+    return {
+        "BACKEND": "flisportal.lib.cache.TolerantRedisCache",
+        "LOCATION": redis_url_with_timeouts(url, seconds),
+        "KEY_PREFIX": "flisportal",
+    }
