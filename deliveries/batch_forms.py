@@ -13,6 +13,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from deliveries import access
+from deliveries.forms import ROUTE_EMPTY_LABEL
 from flisportal.lib.periods import is_period
 from routes.models import Endpoint, Route, User
 
@@ -47,7 +48,9 @@ class BatchFileForm(forms.Form):
     """One row of the preview set by hand: the route (kommune, area, system, environment),
     the period, and whether the same bytes may be delivered again."""
 
-    route = _RouteChoice(label=gettext_lazy("Rute"), queryset=Route.objects.none())
+    route = _RouteChoice(
+        label=gettext_lazy("Rute"), queryset=Route.objects.none(), empty_label=ROUTE_EMPTY_LABEL
+    )
     period = forms.CharField(
         label=gettext_lazy("Periode"),
         max_length=7,

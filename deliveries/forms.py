@@ -38,6 +38,10 @@ def _check_button() -> Submit:
     return button
 
 
+# The empty first option of a route choice (the upload page, a batch's rows): what to do.
+ROUTE_EMPTY_LABEL = gettext_lazy("Vælg rute")
+
+
 class DeliveryUploadForm(forms.Form):
     """The upload page's form: one choice among the routes the user can deliver on, a period
     within what that route can carry, and the file. Whether the upload may become a delivery
@@ -99,7 +103,8 @@ class DeliveryUploadForm(forms.Form):
             .order_by("kommune__name", "data_area__sort_order", "sender_system__name", "endpoint")
         }
         route_field = cast(forms.ChoiceField, self.fields["route"])
-        route_field.choices = [("", "---------"), *_grouped_by_kommune(self.routes.values())]
+        # The empty first option says what to do, not Django's «---------».
+        route_field.choices = [("", ROUTE_EMPTY_LABEL), *_grouped_by_kommune(self.routes.values())]
         # The client-side filter (upload.js) is offered on a long list only.
         route_field.widget.attrs.update(
             {

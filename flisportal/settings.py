@@ -267,6 +267,13 @@ if not re.fullmatch(r"[1-9][0-9]*/(second|minute|hour|day)", API_RATE):
     )
 # The longest a token made on the API-nøgler page may stay valid.
 API_TOKEN_MAX_DAYS = env_int("FLISPORTAL_API_TOKEN_MAX_DAYS", 365, minimum=1, maximum=3650)
+# Hours an upload's Idempotency-Key is remembered; the nightly retention run deletes older
+# ones, and a request repeated after that is a new upload. Long enough for a vendor's script
+# to retry over a weekend; at least an hour, so a key whose first request is still running
+# (the 409 case, at most STALE_CLAIM) is never deleted under it.
+API_IDEMPOTENCY_KEEP_HOURS = env_int(
+    "FLISPORTAL_API_IDEMPOTENCY_KEEP_HOURS", 72, minimum=1, maximum=24 * 365
+)
 REST_FRAMEWORK = {
     # The API's views name their token authentication themselves (deliveries.api.views);
     # nothing else authenticates through DRF, so no session cookie ever opens the API.

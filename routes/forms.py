@@ -99,12 +99,18 @@ class _RouteOrderFields(forms.Form):
     endpoint (exttest offered first), and the order reference and date when it is already
     ordered. The subclasses add the recipients and the kommune(r)."""
 
-    data_area = forms.ModelChoiceField(label=_("Dataområde"), queryset=DataArea.objects.all())
+    # Each empty first option says what to choose, not Django's «---------».
+    data_area = forms.ModelChoiceField(
+        label=_("Dataområde"), queryset=DataArea.objects.all(), empty_label=_("Vælg dataområde")
+    )
     sender_system = SystemChoiceField(
         label=_("Afsendersystem (fagsystem)"),
         queryset=ITSystem.objects.filter(is_sender=True).select_related("vendor"),
+        empty_label=_("Vælg afsendersystem"),
     )
-    endpoint = forms.ModelChoiceField(label=_("Miljø (endpoint)"), queryset=Endpoint.objects.all())
+    endpoint = forms.ModelChoiceField(
+        label=_("Miljø (endpoint)"), queryset=Endpoint.objects.all(), empty_label=_("Vælg miljø")
+    )
     ordered_on = forms.DateField(label=_("Bestilt den"), required=False, widget=DateInput())
     note = _note_field()
 

@@ -71,6 +71,11 @@ class IdempotencyKey(models.Model):
             # One key per person: two processes claiming the same key at once cannot both win.
             models.UniqueConstraint(fields=["user", "key"], name="api_idempotency_user_key")
         ]
+        indexes = [
+            # The nightly retention run deletes keys by their age alone
+            # (API_IDEMPOTENCY_KEEP_HOURS): a seek on this, not a scan of every key ever sent.
+            models.Index(fields=["created_at"], name="api_idempotency_created")
+        ]
 
     def __str__(self) -> str:
         return self.key

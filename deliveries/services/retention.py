@@ -43,7 +43,13 @@ The same nightly run also deletes the other personal data that has served its pu
   the file, FILE_CHECK_KEEP_HOURS (default 72) after the check was asked for; the file itself
   is deleted as soon as it has been checked, or here with its row if it never was.
 
-Each of these is one audit row per run with the counts (not one per mail, login or check).
+- the vendor API's idempotency keys (deliveries.api.models.IdempotencyKey: which person sent
+  which key for which delivery) API_IDEMPOTENCY_KEEP_HOURS (default 72) after the key was
+  first sent, by that age alone. The setting is at least an hour, so a key whose first request
+  is still running (no delivery yet, the API's 409) is never deleted under it; a request
+  repeated after its key is gone is a new upload (docs/users/api.md).
+
+Each of these is one audit row per run with the counts (not one per mail, login, check or key).
 
 Batch uploads (Samlet upload) past their `expires_at` (FLISPORTAL_BATCH_KEEP_HOURS after the
 upload) are deleted too: the staged files nobody sent, and the rows; the deliveries made from
@@ -65,6 +71,7 @@ from django.db.models import Q, QuerySet
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from deliveries.api.models import IdempotencyKey
 from deliveries.lifecycle.states import FINAL, TURNED_DOWN, DeliveryStatus
 from deliveries.models import Delivery, Receipt, ReceiptVerdict, ValidationIssue
 from deliveries.services.batch import upload_batches_expire
@@ -100,6 +107,7 @@ class RetentionRound:
     file_checks: int = 0  # checks without sending whose report expired
     login_attempts: int = 0
     login_logs: int = 0
+    idempotency_keys: int = 0  # the API's Idempotency-Keys older than their keep hours
     batches: int = 0  # expired batch uploads deleted, staged files and all
 
 
@@ -167,11 +175,12 @@ def retention_run(*, now: datetime | None = None, dry_run: bool = False) -> Rete
     result.mails = mails_purge(now=now, dry_run=dry_run)
     result.file_checks = file_checks_purge(now=now, dry_run=dry_run)
     result.login_attempts, result.login_logs = login_records_purge(now=now, dry_run=dry_run)
+    result.idempotency_keys = idempotency_keys_purge(now=now, dry_run=dry_run)
     result.batches = upload_batches_expire(now=now, dry_run=dry_run)
     logger.info(
         "retention: %s files (%s bytes), %s fetched copies (%s bytes), %s orphaned copies, "
         "%s mails, %s checks without sending, %s login attempts, %s login log rows, "
-        "%s expired batch uploads %s",
+        "%s API idempotency keys, %s expired batch uploads %s",
         len(result.deleted),
         result.bytes,
         len(result.receipts),
@@ -181,6 +190,7 @@ def retention_run(*, now: datetime | None = None, dry_run: bool = False) -> Rete
         result.file_checks,
         result.login_attempts,
         result.login_logs,
+        result.idempotency_keys,
         result.batches,
         "would be deleted" if dry_run else "deleted",
     )
@@ -425,3 +435,30 @@ def login_records_purge(*, now: datetime, dry_run: bool = False) -> tuple[int, i
                 at=now,
             )
     return attempt_count, log_count
+
+
+def idempotency_keys_purge(*, now: datetime, dry_run: bool = False) -> int:
+    """Deletes the API's idempotency keys first sent more than API_IDEMPOTENCY_KEEP_HOURS
+    before `now`; returns how many (or would be, with `dry_run`).
+
+    By creation time only, whether or not the key has its delivery yet: a claim without one
+    belongs to a request still running (or one that died, which the API itself takes back
+    after STALE_CLAIM), and the setting's minimum of an hour keeps it out of reach of this.
+    One delete on the index of `created_at`; the deliveries the keys made are not touched."""
+    cutoff = now - timedelta(hours=settings.API_IDEMPOTENCY_KEEP_HOURS)
+    due = IdempotencyKey.objects.filter(created_at__lt=cutoff)
+    if dry_run:
+        return due.count()
+    with transaction.atomic():
+        count = due.delete()[0]
+        if count:
+            audit_record(
+                action="idempotencykey.deleted",
+                object_type="api.idempotencykey",
+                object_repr=f"{count} API-idempotensnøgler",
+                before={"count": count},
+                after={"reason": "retention", "older_than": cutoff},
+                actor_label="opbevaring",
+                at=now,
+            )
+    return count

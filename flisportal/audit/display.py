@@ -109,6 +109,7 @@ ACTION_LABELS: dict[str, Any] = {
     "delivery.status": gettext_lazy("Leverancens status ændret"),
     "delivery.upload_api": gettext_lazy("Leverance uploadet via API"),
     "filecheck.deleted": gettext_lazy("Filkontroller slettet (opbevaring)"),
+    "idempotencykey.deleted": gettext_lazy("API-idempotensnøgler slettet (opbevaring)"),
     "outgoingmail.deleted": gettext_lazy("Mails slettet (opbevaring)"),
     "receipt.file_deleted": gettext_lazy("Kvitteringens fil slettet (opbevaring)"),
     "receipt.orphans_deleted": gettext_lazy("Forældreløse kvitteringsfiler slettet"),

@@ -195,3 +195,13 @@ def test_a_vendors_490_routes_are_listed_in_a_fixed_number_of_queries(
         page = client.get(URL)
     groups = offered(page.context["form"])
     assert len(groups) == 98 and sum(len(labels) for labels in groups.values()) == 490
+
+
+@pytest.mark.parametrize(("language", "prompt"), [("da", "Vælg rute"), ("en", "Select a route")])
+def test_the_route_choice_starts_with_what_to_do(vendor_client, settings, language, prompt):
+    """Rule: the route list's empty first option says «Vælg rute» (in the reader's language),
+    not Django's «---------»."""
+    vendor_client.cookies[settings.LANGUAGE_COOKIE_NAME] = language
+    page = vendor_client.get(URL).content.decode()
+    assert f'<option value="" selected>{prompt}</option>' in page
+    assert "---------" not in page

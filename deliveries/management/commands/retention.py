@@ -1,6 +1,6 @@
 """`manage.py retention [--dry-run]`: deletes stored extracts, the Hent side's copies of
-fetched files (and copies no receipt names), finished mails, login records and expired batch
-uploads past their retention."""
+fetched files (and copies no receipt names), finished mails, login records, the API's
+idempotency keys and expired batch uploads past their retention."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ class Command(BaseCommand):
         "karantæne efter RETENTION_REJECTED_DAYS) og kopier, som ingen kvittering nævner. "
         "Sletter også færdige udgående mails efter RETENTION_MAIL_DAYS og django-axes' "
         "loginlog efter RETENTION_LOGIN_LOG_DAYS (låsetællere efter AXES_COOLOFF_MINUTES), "
+        "API'ets idempotensnøgler efter FLISPORTAL_API_IDEMPOTENCY_KEEP_HOURS "
         "og samlede uploads med deres filer, der ikke er sendt, efter "
         "FLISPORTAL_BATCH_KEEP_HOURS."
     )
@@ -42,6 +43,7 @@ class Command(BaseCommand):
             f"{len(result.orphans)} kopier uden kvittering {verb}; "
             f"{len(result.failed)} kunne ikke slettes. {result.mails} udgående mails, "
             f"{result.file_checks} kontroller uden afsendelse, "
-            f"{result.login_attempts} loginforsøg, {result.login_logs} loginlogrækker og "
+            f"{result.login_attempts} loginforsøg, {result.login_logs} loginlogrækker, "
+            f"{result.idempotency_keys} API-idempotensnøgler og "
             f"{result.batches} udløbne samlede uploads {verb}."
         )
