@@ -315,6 +315,11 @@ MESSAGES: dict[str, str] = {
         "Kontrollen stoppede uventet (%(error)s). Prøv at kontrollere filen igen, og kontakt "
         "en administrator, hvis det sker igen."
     ),
+    "check.lost": gettext_noop(
+        "Kontrollen blev afbrudt, og filen findes ikke længere i portalens lager, så den kan "
+        "ikke kontrolleres igen. Vælg filen igen under «Upload dataudtræk», og tryk «Kontrollér "
+        "uden at sende»."
+    ),
     "event.valid": gettext_noop("Godkendt efter kontrakt %(version)s: %(rows)s rækker."),
     "event.rejected_file": gettext_noop("Afvist: %(problem)s"),
     "event.rejected": gettext_noop(

@@ -958,6 +958,9 @@ class FileCheck(models.Model):
     created_at = models.DateTimeField(_("oprettet"), default=timezone.now)
     # Set by the job that claims the check (deliveries.services.check.file_check_run).
     started_at = models.DateTimeField(_("kontrol startet"), null=True, blank=True)
+    # Written now and then while the worker reads the file: a sign of life, so the reconciler
+    # tells a long check of a large file from one whose worker died (deliveries_reconcile).
+    heartbeat_at = models.DateTimeField(_("seneste livstegn"), null=True, blank=True)
     checked_at = models.DateTimeField(_("kontrolleret"), null=True, blank=True)
     expires_at = models.DateTimeField(_("slettes"))
 

@@ -392,6 +392,7 @@ RECONCILE_INTERVAL_SECONDS = env_int("RECONCILE_INTERVAL_SECONDS", 300, minimum=
 # A delivery validating or pushing with no sign of life from its worker for this long is taken
 # back and enqueued again (the worker died, or Redis lost the job). Workers show life about
 # every 10 seconds, so this only has to be longer than a pause, not than a whole large push.
+# The same limit applies to a check without sending (deliveries/services/reconcile.py).
 RECONCILE_STUCK_MINUTES = env_int("RECONCILE_STUCK_MINUTES", 15, minimum=1, maximum=10080)
 # A delivery sent this long ago without a technical receipt is flagged on its page.
 RECEIPT_OVERDUE_MINUTES = env_int("RECEIPT_OVERDUE_MINUTES", 60, minimum=1, maximum=10080)

@@ -25,12 +25,15 @@ retention run (`file_checks_purge`).
 from __future__ import annotations
 
 import logging
+import time
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
 from django.core.files.storage import default_storage
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from deliveries.messages import Text, stored_as, text
@@ -44,6 +47,22 @@ from flisportal.lib.queues import VALIDATION, enqueue_on_commit
 from routes.models import Route, User
 
 logger = logging.getLogger(__name__)
+
+# Seconds between two signs of life a worker writes while it checks a file (heartbeat_at):
+# short next to RECONCILE_STUCK_MINUTES, and one small UPDATE now and then on a large file.
+HEARTBEAT_SECONDS = 10
+
+
+def check_job_id(check_id: int) -> str:
+    """The RQ id of a check's job: known in advance, so the reconciler can ask Redis whether
+    the job is still there (`flisportal.lib.queues.job_on_its_way`) instead of guessing."""
+    return f"file-check-{check_id}"
+
+
+def file_check_enqueue(*, check_id: int) -> None:
+    """Queues the check's job on the validation queue when the transaction commits (at once
+    outside one). Enqueued twice, the second job finds nothing to claim."""
+    enqueue_on_commit(VALIDATION, CHECK_JOB, check_id, job_id=check_job_id(check_id))
 
 
 def delivery_check(*, user: User, incoming: IncomingFile, route: Route, period: str) -> FileCheck:
@@ -84,7 +103,7 @@ def _file_check_create(
     try:
         with transaction.atomic():
             check.save()
-            enqueue_on_commit(VALIDATION, CHECK_JOB, check.pk)
+            file_check_enqueue(check_id=check.pk)
     except Exception:
         default_storage.delete(stored_name)
         raise
@@ -123,6 +142,7 @@ def _checked(check: FileCheck, name: str) -> str:
             contract=contract,
             kommune_code=check.route.kommune.code,
             period=check.period,
+            progress=_heartbeat(check.pk),
         )
     except Exception as exc:
         # A bug or a vanished file must not leave the check "kontrolleres" until it expires.
@@ -136,6 +156,24 @@ def _checked(check: FileCheck, name: str) -> str:
         checked_at=timezone.now(),
     )
     return outcome
+
+
+def _heartbeat(check_id: int) -> Callable[[int, int], None]:
+    """The validator's progress callback for a check: a sign of life every HEARTBEAT_SECONDS,
+    so a check of a large file that runs longer than RECONCILE_STUCK_MINUTES is not taken for
+    one whose worker died. (A check has no progress bar: rows are not written.)"""
+    last_write = time.monotonic()
+
+    def beat(rows: int, total: int) -> None:
+        nonlocal last_write
+        if time.monotonic() - last_write < HEARTBEAT_SECONDS:
+            return
+        last_write = time.monotonic()
+        FileCheck.objects.filter(pk=check_id, status=FileCheckStatus.CHECKING).update(
+            heartbeat_at=timezone.now()
+        )
+
+    return beat
 
 
 def file_check_report(report: Report, *, contract: DataContract) -> dict[str, Any]:
@@ -155,12 +193,21 @@ def file_check_report(report: Report, *, contract: DataContract) -> dict[str, An
 
 
 def _record_problem(check: FileCheck, said: Text) -> str:
-    FileCheck.objects.filter(pk=check.pk).update(
-        status=FileCheckStatus.FAILED,
-        report=stored_as("problem", said),
-        checked_at=timezone.now(),
-    )
+    file_check_fail(check_id=check.pk, said=said)
     return FileCheckStatus.FAILED
+
+
+def file_check_fail(*, check_id: int, said: Text, where: Q | None = None) -> bool:
+    """Records that the check could not be run, with `said` as its problem, if it is still
+    being checked (and matches `where`, the caller's own condition); True when it was."""
+    return bool(
+        FileCheck.objects.filter(where or Q(), pk=check_id, status=FileCheckStatus.CHECKING).update(
+            status=FileCheckStatus.FAILED,
+            report=stored_as("problem", said),
+            checked_at=timezone.now(),
+            file="",
+        )
+    )
 
 
 def file_checks_purge(*, now: datetime, dry_run: bool = False) -> int:

@@ -1,5 +1,5 @@
-"""The reconciler: finds deliveries whose work was lost (a killed worker, a flushed Redis) and
-sets it going again; flags sent deliveries whose receipt is overdue.
+"""The reconciler: finds deliveries and checks without sending whose work was lost (a killed
+worker, a flushed Redis) and sets it going again; flags sent deliveries whose receipt is overdue.
 """
 
 from __future__ import annotations
@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.conf import settings
+from django.core.files.storage import default_storage
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -20,22 +21,29 @@ from deliveries.lifecycle.transitions import (
     delivery_transition,
 )
 from deliveries.messages import text
-from deliveries.models import Delivery
+from deliveries.models import Delivery, FileCheck, FileCheckStatus
 from deliveries.services import PUSH_JOB, VALIDATE_JOB
+from deliveries.services.check import check_job_id, file_check_enqueue, file_check_fail
 from flisportal.lib.periods import local_time_text
-from flisportal.lib.queues import SFTP, VALIDATION, enqueue_on_commit
+from flisportal.lib.queues import SFTP, VALIDATION, enqueue_on_commit, job_on_its_way
 
 logger = logging.getLogger(__name__)
 
 
 @dataclass
 class ReconcileRound:
-    """Delivery ids the reconciler acted on in one run."""
+    """Delivery ids and, for checks without sending (FileCheck), check ids the reconciler acted
+    on in one run."""
 
     revalidated: list[int] = field(default_factory=list)
     repushed: list[int] = field(default_factory=list)
     requeued: list[int] = field(default_factory=list)
     overdue: list[int] = field(default_factory=list)
+    # Checks whose job was lost before a worker took it: enqueued again.
+    checks_requeued: list[int] = field(default_factory=list)
+    # Checks whose worker went quiet mid-check: run again, or failed when the file is gone.
+    checks_rerun: list[int] = field(default_factory=list)
+    checks_failed: list[int] = field(default_factory=list)
 
 
 def deliveries_reconcile(*, now: datetime | None = None) -> ReconcileRound:
@@ -46,7 +54,10 @@ def deliveries_reconcile(*, now: datetime | None = None) -> ReconcileRound:
       (or was killed); back to `received`/`valid`, with an event, and enqueued again;
     - `received`/`valid` untouched that long with no retry planned: the job was lost (Redis
       flushed); enqueued again;
-    - `sent` for RECEIPT_OVERDUE_MINUTES without a receipt: flagged once, with an event.
+    - `sent` for RECEIPT_OVERDUE_MINUTES without a receipt: flagged once, with an event;
+    - a check without sending (FileCheck) still `checking`: enqueued again when its job is no
+      longer in Redis; run again when its worker has shown no life for RECONCILE_STUCK_MINUTES,
+      or failed with the reason when its file is gone.
 
     Every change is a conditional update, so any number of reconcilers and workers may run at
     once; a job enqueued twice does nothing the second time (its claim fails).
@@ -58,6 +69,12 @@ def deliveries_reconcile(*, now: datetime | None = None) -> ReconcileRound:
     _resume_stuck_work(now=now, since=since, quiet=quiet, result=result)
     _requeue_lost_jobs(now=now, since=since, quiet=quiet, result=result)
     _flag_overdue_receipts(now=now, result=result)
+    # Lost jobs first: a check the second step takes back is enqueued at once, and would only
+    # be looked up in Redis again for nothing.
+    _requeue_lost_checks(since=since, result=result)
+    _resume_stuck_checks(since=since, result=result)
+    if any(vars(result).values()):
+        logger.info("reconciler: %s", {name: ids for name, ids in vars(result).items() if ids})
     return result
 
 
@@ -147,3 +164,48 @@ def _flag_overdue_receipts(*, now: datetime, result: ReconcileRound) -> None:
                 )
         if flagged:
             result.overdue.append(delivery_id)
+
+
+def _requeue_lost_checks(*, since: datetime, result: ReconcileRound) -> None:
+    """Checks no worker has taken, older than the quiet period, whose job Redis no longer has
+    (flushed, or lost before it was written): enqueued again. A check waiting behind a long
+    queue keeps its job and is left alone. No claim in the database: two reconcilers at once
+    may both enqueue, and the second job then finds nothing to claim (file_check_run). The
+    one waiting longest goes first."""
+    for check_id in (
+        FileCheck.objects.filter(
+            status=FileCheckStatus.CHECKING, started_at__isnull=True, created_at__lt=since
+        )
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    ):
+        if job_on_its_way(VALIDATION, check_job_id(check_id), started_after=since):
+            continue
+        file_check_enqueue(check_id=check_id)
+        logger.info("reconciler re-enqueued file check %s (its job was lost)", check_id)
+        result.checks_requeued.append(check_id)
+
+
+def _resume_stuck_checks(*, since: datetime, result: ReconcileRound) -> None:
+    """Checks a worker took and then showed no life for RECONCILE_STUCK_MINUTES (it died, or
+    was killed): run again while the file is there, else failed with the reason. The page
+    shows «kontrolleres» meanwhile and reloads itself until the outcome is there."""
+    quiet = Q(status=FileCheckStatus.CHECKING, started_at__lt=since) & (
+        Q(heartbeat_at__isnull=True) | Q(heartbeat_at__lt=since)
+    )
+    for check_id, name in FileCheck.objects.filter(quiet).order_by("pk").values_list("pk", "file"):
+        # Storage asked outside the transaction (it may be an object store).
+        if name and default_storage.exists(name):
+            with transaction.atomic():
+                # Unclaimed again, so the new job can claim it as the first one did.
+                taken = FileCheck.objects.filter(quiet, pk=check_id).update(
+                    started_at=None, heartbeat_at=None
+                )
+                if taken:
+                    file_check_enqueue(check_id=check_id)
+            if taken:
+                logger.info("reconciler runs file check %s again (its worker died)", check_id)
+                result.checks_rerun.append(check_id)
+        elif file_check_fail(check_id=check_id, said=text("check.lost"), where=quiet):
+            logger.warning("reconciler failed file check %s: its file is gone", check_id)
+            result.checks_failed.append(check_id)

@@ -46,6 +46,27 @@ def enqueue_on_commit(queue: str, job: str, *args: Any, **kwargs: Any) -> None:
     transaction.on_commit(lambda: _enqueue(queue, job, *args, **kwargs))
 
 
+def job_on_its_way(queue: str, job_id: str, *, started_after: datetime) -> bool:
+    """Whether the job with this id (one enqueued with `job_id=`) will still run or is running:
+    waiting on `queue`, scheduled or deferred, or taken by a worker after `started_after`. A
+    job taken earlier that still shows as started may be one whose worker was killed (RQ marks
+    it abandoned only after the queue's job timeout, an hour on `validation`), so the caller's
+    quiet period decides, as for a delivery. A Redis that does not answer counts as "on its
+    way": nothing can be enqueued then either, and the next round asks again."""
+    try:
+        job = Job.fetch(job_id, connection=django_rq.get_queue(queue).connection)
+        status = job.get_status(refresh=False)
+    except NoSuchJobError:
+        return False
+    except redis.RedisError as error:
+        logger.warning("job %s on %s not looked up (%s)", job_id, queue, error)
+        return True
+    if status in (JobStatus.QUEUED, JobStatus.SCHEDULED, JobStatus.DEFERRED):
+        return True
+    started = job.started_at
+    return status == JobStatus.STARTED and started is not None and started > started_after
+
+
 def enqueue_in_on_commit(queue: str, delay: timedelta, job: str, *args: Any, **kwargs: Any) -> None:
     """Like `enqueue_on_commit`, but the job becomes due after `delay`; a worker started with
     `--with-scheduler` moves it onto the queue then."""

@@ -41,7 +41,7 @@ def enqueued(monkeypatch):
     monkeypatch.setattr(
         "flisportal.lib.queues.django_rq.get_queue",
         lambda name: type(
-            "Q", (), {"enqueue": lambda self, f, *a: jobs_seen.append((name, f, a))}
+            "Q", (), {"enqueue": lambda self, f, *a, **_options: jobs_seen.append((name, f, a))}
         )(),
     )
     return jobs_seen

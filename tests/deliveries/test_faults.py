@@ -48,10 +48,18 @@ from rq.registry import ScheduledJobRegistry, StartedJobRegistry
 from deliveries import jobs
 from deliveries.lifecycle.states import DeliveryStatus
 from deliveries.lifecycle.transitions import delivery_transition
-from deliveries.models import Delivery, DeliveryEvent, Receipt, ReceiptVerdict
+from deliveries.models import (
+    Delivery,
+    DeliveryEvent,
+    FileCheck,
+    FileCheckStatus,
+    Receipt,
+    ReceiptVerdict,
+)
 from deliveries.serviceplatform.models import PlatformDecision, PlatformOutcome
+from deliveries.services.check import delivery_check
 from deliveries.services.push import delivery_push
-from deliveries.services.reconcile import deliveries_reconcile
+from deliveries.services.reconcile import ReconcileRound, deliveries_reconcile
 from deliveries.services.technical_receipts import receipts_collect
 from flisportal.audit.models import AuditEntry
 from flisportal.audit.services import audit_verify
@@ -486,6 +494,53 @@ def test_worker_killed_during_validation_is_validated_again_once(
         ("received", "validating"),
         ("validating", "valid"),
     ]
+
+
+def test_worker_killed_during_a_check_without_sending_is_checked_again_once(
+    world,
+    push_route,
+    uploader,
+    incoming,
+    private_media,
+    clean_redis,
+    redis_url,
+    run_worker,
+    settings,
+):
+    """A check (FileCheck) whose worker is SIGKILLed after its claim: the file is still
+    stored, the reconciler unclaims it and enqueues it once, and the next worker checks it
+    whole (deliveries.services.reconcile._resume_stuck_checks)."""
+    rows = "".join(
+        dagtilbud_row(n % 5000, anvisningsenhedsnummer=f"E{10000 + n // 5000}") + "\n"
+        for n in range(400_000)
+    )
+    check = delivery_check(
+        user=uploader,
+        incoming=incoming(dagtilbud_csv().encode() + rows.encode()),
+        route=push_route,
+        period="2026-10",
+    )
+    sigkill_worker_when(
+        lambda worker: FileCheck.objects.filter(pk=check.pk, started_at__isnull=False).exists(),
+        "validation",
+        env=worker_env(redis_url),
+        what="the check under way",
+    )
+    check.refresh_from_db()
+    assert check.status == FileCheckStatus.CHECKING, "check finished before the kill: enlarge"
+    assert check.file.name and (private_media / check.file.name).exists()
+    clean_redis.flushdb()
+
+    stuck = settings.RECONCILE_STUCK_MINUTES + 1
+    later = timezone.now() + timezone.timedelta(minutes=stuck)
+    assert deliveries_reconcile(now=later).checks_rerun == [check.pk]
+    assert deliveries_reconcile(now=later) == ReconcileRound()
+    result = run_worker("validation", timeout=300)
+    assert result.returncode == 0, result.stderr
+    check.refresh_from_db()
+    assert (check.status, check.rows_checked) == (FileCheckStatus.VALID, 400_000)
+    assert check.file.name == ""
+    assert not any(p.is_file() for p in private_media.rglob("*"))
 
 
 @contextmanager

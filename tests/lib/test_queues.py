@@ -1,10 +1,12 @@
 """A job enqueued on the real Redis is executed by a real worker process."""
 
+from datetime import UTC, datetime, timedelta
+
 import django_rq
 import pytest
 from rq.job import JobStatus
 
-from flisportal.lib.queues import ping
+from flisportal.lib.queues import job_on_its_way, ping
 
 
 @pytest.mark.redis
@@ -16,3 +18,23 @@ def test_real_worker_runs_a_job_from_the_queue(clean_redis, run_worker):
     job.refresh()
     assert job.get_status() == JobStatus.FINISHED
     assert job.return_value() == "pong"
+
+
+@pytest.mark.redis
+def test_a_job_is_on_its_way_while_queued_and_not_once_it_has_ended_or_is_gone(clean_redis):
+    """Rule (flisportal.lib.queues.job_on_its_way, the reconciler's question for a check): a
+    queued job will still run; a finished one, or an id Redis does not have, will not."""
+    since = datetime.now(UTC) - timedelta(minutes=15)
+    assert not job_on_its_way("default", "no-such-job", started_after=since)
+    job = django_rq.get_queue("default").enqueue(ping, job_id="known-id")
+    assert job_on_its_way("default", "known-id", started_after=since)
+    job.set_status(JobStatus.FINISHED)
+    assert not job_on_its_way("default", "known-id", started_after=since)
+
+
+def test_a_redis_that_does_not_answer_counts_as_the_job_on_its_way(redis_down, caplog):
+    """Rule: when Redis cannot be asked, nothing could be enqueued either; the caller leaves
+    the work for its next round instead of acting on a guess."""
+    since = datetime.now(UTC) - timedelta(minutes=15)
+    assert job_on_its_way("default", "file-check-1", started_after=since)
+    assert "not looked up" in caplog.text
