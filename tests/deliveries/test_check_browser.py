@@ -83,4 +83,5 @@ def test_a_check_whose_file_is_gone_says_what_to_do_and_stops_reloading(
     alert = page.locator(".alert-danger").inner_text()
     assert "Filen kunne ikke kontrolleres." in alert
     assert "Kontrollen blev afbrudt, og filen findes ikke længere" in alert
+    assert page.locator("#send-checked").count() == 0  # nothing left to send
     shot(page, "check-lost-file-gone")

@@ -13,7 +13,7 @@ from django.urls import reverse
 
 from deliveries import jobs
 from deliveries.forms import CHECK_BUTTON
-from deliveries.models import Delivery, FileCheck, FileCheckStatus
+from deliveries.models import DataContract, Delivery, FileCheck, FileCheckStatus
 from deliveries.services import CHECK_JOB
 from tests import factories
 from tests.factories import dagtilbud_csv, dagtilbud_row
@@ -183,6 +183,24 @@ def test_send_this_file_fills_in_the_upload_form(checked, vendor_client, upload_
     assert form.initial["route"] == upload_route.pk
     assert form.initial["period"] == "2026-10"
     assert "Vælg filen igen nedenfor" in response.content.decode()
+
+
+def test_a_check_that_could_not_run_offers_no_send_and_does_not_say_it_was_checked(
+    checked, vendor_client, upload_route
+):
+    """Rule: a file that could not be checked (here: no contract for its area) is not offered
+    for sending, which would fail the same way, and the banner does not claim a check ran."""
+    DataContract.objects.filter(data_area=upload_route.data_area).delete()
+    check = checked(dagtilbud_csv(rows_ok=1).encode())
+    assert check.status == FileCheckStatus.FAILED
+
+    body = vendor_client.get(reverse("deliveries:check", args=[check.uuid])).content.decode()
+
+    assert BANNER not in body
+    assert "Intet er sendt." in body
+    assert "Filen kunne ikke kontrolleres, er ikke blevet en leverance" in body
+    assert "Filen er kontrolleret mod kontrakten" not in body
+    assert 'id="send-checked"' not in body
 
 
 def test_the_check_page_takes_no_post(checked, vendor_client):
