@@ -21,6 +21,7 @@ from django.core.files.uploadedfile import UploadedFile
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
@@ -28,11 +29,13 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from deliveries import access, selectors
 from deliveries.batch_forms import BatchEnvironmentForm, BatchFileForm
+from deliveries.models import UploadBatch, UploadBatchFile
 from deliveries.services.batch import (
+    BatchSendRunning,
     Received,
-    upload_batch_confirm,
     upload_batch_file_change,
     upload_batch_file_drop,
+    upload_batch_send_start,
     upload_batch_stage,
 )
 from deliveries.uploads import (
@@ -45,6 +48,7 @@ from deliveries.uploads import (
     prepare_upload,
     too_many_files_message,
 )
+from flisportal.lib.queues import QueueUnavailable
 from routes.models import User
 
 
@@ -231,40 +235,32 @@ def batch_file_drop(request: HttpRequest, batch_uuid: uuid.UUID, pk: int) -> Htt
 @login_required
 @require_POST
 def batch_confirm(request: HttpRequest, batch_uuid: uuid.UUID) -> HttpResponse:
-    """Sends the rows that are ready, each through intake as its own delivery."""
+    """«Send»: puts the sending of the ready rows on the queue and shows its progress. The
+    files go through intake in a worker, one by one (`upload_batch_send`): a batch of large
+    files takes minutes, past the web worker's timeout."""
     batch = access.batch_or_404(request, batch_uuid)
-    user = request.user
-    assert isinstance(user, User)
-    made, refused = upload_batch_confirm(batch=batch, user=user)
-    if made:
-        messages.success(
+    try:
+        upload_batch_send_start(batch=batch)
+    except BatchSendRunning:
+        messages.info(request, _("Filerne er allerede ved at blive sendt. Følg dem herunder."))
+    except QueueUnavailable:
+        messages.error(
             request,
-            ngettext(
-                "%(count)d fil er modtaget som leverance og valideres nu.",
-                "%(count)d filer er modtaget som leverancer og valideres nu.",
-                made,
-            )
-            % {"count": made},
+            _(
+                "Filerne blev ikke sendt: portalens jobkø svarer ikke lige nu. Intet er ændret, "
+                "og alle filer er gemt. Tryk «Send» igen om lidt; sker det igen, så kontakt "
+                "supporten."
+            ),
         )
-    if refused:
-        messages.warning(
-            request,
-            ngettext(
-                "%(count)d fil blev afvist; rækken siger hvorfor. Ret den og send igen.",
-                "%(count)d filer blev afvist; rækkerne siger hvorfor. Ret dem og send igen.",
-                refused,
-            )
-            % {"count": refused},
-        )
-    if not made and not refused:
-        messages.info(request, _("Ingen filer var klar til at blive sendt."))
+        return redirect("deliveries:batch", batch_uuid=batch.uuid)
     return redirect("deliveries:batch_progress", batch_uuid=batch.uuid)
 
 
 @login_required
 @require_GET
 def batch_progress(request: HttpRequest, batch_uuid: uuid.UUID) -> HttpResponse:
-    """The deliveries the batch made, followed through validation, push and fetch."""
+    """The send as it goes (each row as it becomes a delivery or is refused), then the
+    deliveries followed through validation, push and fetch."""
     batch = access.batch_or_404(request, batch_uuid)
     user = request.user
     assert isinstance(user, User)
@@ -272,44 +268,109 @@ def batch_progress(request: HttpRequest, batch_uuid: uuid.UUID) -> HttpResponse:
     return render(
         request,
         "deliveries/batch_progress.html",
-        {"batch": batch, "lines": lines, "progress": _progress(lines)},
+        {
+            "batch": batch,
+            "lines": lines,
+            "progress": _progress(batch, lines),
+            "outcome": _send_outcome(batch),
+            "stuck_minutes": settings.RECONCILE_STUCK_MINUTES,
+        },
     )
 
 
 @login_required
 @require_GET
 def batch_status(request: HttpRequest, batch_uuid: uuid.UUID) -> JsonResponse:
-    """What the progress page polls: each file's delivery status, and the batch's counts."""
+    """What the progress page polls: whether the send is under way, each file's delivery
+    status (or why it was refused), and the batch's counts."""
     batch = access.batch_or_404(request, batch_uuid)
     user = request.user
     assert isinstance(user, User)
     lines = selectors.batch_lines(batch, user)
     return JsonResponse(
         {
-            **_progress(lines),
-            "files": [
-                {
-                    "id": line.row.pk,
-                    "status": line.row.delivery.status,
-                    "status_label": line.row.delivery.status_label,
-                    "badge": line.row.delivery.status_badge,
-                    "url": reverse("deliveries:detail", args=[line.row.delivery.uuid]),
-                }
-                for line in lines
-                if line.row.delivery is not None
-            ],
+            **_progress(batch, lines),
+            "files": [_file_status(line.row) for line in lines if _has_status(line.row)],
         }
     )
 
 
-def _progress(lines: list[selectors.BatchLine]) -> dict[str, Any]:
+def _has_status(row: UploadBatchFile) -> bool:
+    """A delivery, or a refusal that stands: not one from an earlier send of a row that the
+    send under way has yet to try."""
+    if row.delivery is not None:
+        return True
+    return bool(row.refusal) and not row.dropped and not row.is_queued
+
+
+def _file_status(row: UploadBatchFile) -> dict[str, Any]:
+    if row.delivery is None:
+        return {
+            "id": row.pk,
+            "status": "not_sent",
+            "status_label": _("ikke sendt"),
+            "badge": "secondary",
+            "refusal": row.refusal,
+        }
+    return {
+        "id": row.pk,
+        "status": row.delivery.status,
+        "status_label": row.delivery.status_label,
+        "badge": row.delivery.status_badge,
+        "url": reverse("deliveries:detail", args=[row.delivery.uuid]),
+    }
+
+
+def _send_outcome(batch: UploadBatch) -> list[tuple[str, str]]:
+    """What the last send made of the files, as (level, text), once it has finished: the
+    counts the user used to get as messages after the request."""
+    if batch.is_sending or batch.sent_finished_at is None:
+        return []
+    made, refused = batch.sent_made, batch.sent_refused
+    outcome = []
+    if made:
+        outcome.append(
+            (
+                "success",
+                ngettext(
+                    "%(count)d fil er modtaget som leverance og valideres nu.",
+                    "%(count)d filer er modtaget som leverancer og valideres nu.",
+                    made,
+                )
+                % {"count": made},
+            )
+        )
+    if refused:
+        outcome.append(
+            (
+                "warning",
+                ngettext(
+                    "%(count)d fil blev afvist; rækken siger hvorfor. Ret den og send igen.",
+                    "%(count)d filer blev afvist; rækkerne siger hvorfor. Ret dem og send igen.",
+                    refused,
+                )
+                % {"count": refused},
+            )
+        )
+    if not made and not refused:
+        outcome.append(("info", _("Ingen filer var klar til at blive sendt.")))
+    return outcome
+
+
+def _progress(batch: UploadBatch, lines: list[selectors.BatchLine]) -> dict[str, Any]:
     statuses = [line.row.delivery.status for line in lines if line.row.delivery is not None]
     settled = sum(1 for status in statuses if selectors.batch_settled(status))
+    stalled = batch.send_stalled(timezone.now())
+    sending = batch.is_sending and not stalled
     return {
         "total": len(lines),
         "sent": len(statuses),
         "settled": settled,
-        "working": settled < len(statuses),
+        # Polled while the send is under way (rows become deliveries) and while any delivery
+        # has not settled.
+        "working": sending or settled < len(statuses),
+        "sending": sending,
+        "stalled": stalled,
         "percent": round(100 * settled / len(statuses)) if statuses else 0,
         "waiting": sum(1 for line in lines if line.row.is_pending),
     }

@@ -11,6 +11,7 @@ from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
 
 from deliveries.hent.fetcher import receipts_fetch, receipts_fetch_soon, recipients_to_fetch
+from deliveries.services.batch import upload_batch_send
 from deliveries.services.check import file_check_run
 from deliveries.services.expected import expected_deliveries_scan
 from deliveries.services.push import delivery_push
@@ -26,6 +27,12 @@ def validate_delivery(delivery_id: int) -> str | None:
     job that runs twice (a retry, a re-enqueue by the reconciler) does nothing the second time.
     """
     return delivery_validate(delivery_id=delivery_id)
+
+
+def send_upload_batch(batch_id: int, token: str) -> tuple[int, int] | None:
+    """A batch's «Send» (queue `default`): its ready files through intake, one by one. Runs
+    only while the batch's claim is `token`, so a duplicate job does nothing."""
+    return upload_batch_send(batch_id=batch_id, token=token)
 
 
 def check_file(check_id: int) -> str | None:

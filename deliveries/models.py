@@ -1040,6 +1040,17 @@ class UploadBatch(models.Model):
     created_at = models.DateTimeField(_("uploadet"), default=timezone.now)
     expires_at = models.DateTimeField(_("slettes"), db_index=True)
     confirmed_at = models.DateTimeField(_("bekræftet"), null=True, blank=True)
+    # A «Send» is one RQ job (`upload_batch_send`); these say whether one is under way. The
+    # POST claims the batch by a conditional update that sets the token, so a double click
+    # enqueues one job; the job touches `sending_seen_at` after each file and clears both when
+    # it is done. A claim not touched for RECONCILE_STUCK_MINUTES belongs to a worker that
+    # died: the user may press «Send» again (`UploadBatch.send_stalled`).
+    sending_token = models.UUIDField(null=True, blank=True, editable=False)
+    sending_seen_at = models.DateTimeField(null=True, blank=True)
+    # What the last send made of the files, shown on the progress page once it has finished.
+    sent_made = models.PositiveIntegerField(default=0)
+    sent_refused = models.PositiveIntegerField(default=0)
+    sent_finished_at = models.DateTimeField(null=True, blank=True)
 
     objects = UploadBatchQuerySet.as_manager()
 
@@ -1050,6 +1061,19 @@ class UploadBatch(models.Model):
 
     def __str__(self) -> str:
         return f"{self.uuid}"
+
+    @property
+    def is_sending(self) -> bool:
+        """A send has been claimed and has not finished (it may have stalled)."""
+        return self.sending_token is not None
+
+    def send_stalled(self, now: datetime) -> bool:
+        """A send is claimed but its job has not been heard from for RECONCILE_STUCK_MINUTES:
+        its worker was killed (or Redis lost the job), and another «Send» may take over."""
+        return self.is_sending and (
+            self.sending_seen_at is None
+            or self.sending_seen_at < now - timedelta(minutes=settings.RECONCILE_STUCK_MINUTES)
+        )
 
 
 class UploadBatchFile(models.Model):
@@ -1091,6 +1115,9 @@ class UploadBatchFile(models.Model):
         on_delete=models.SET_NULL,
         related_name="+",
     )
+    # The send (its claim's token) that last tried the row and refused it: while a send is
+    # under way, a refusal from an earlier one is not yet this send's answer.
+    send_token = models.UUIDField(null=True, blank=True, editable=False)
 
     class Meta:
         ordering = ["batch", "position"]
@@ -1108,3 +1135,15 @@ class UploadBatchFile(models.Model):
     def is_pending(self) -> bool:
         """Waiting to be sent: staged, kept, and not yet a delivery."""
         return self.is_staged and not self.dropped and self.delivery_id is None
+
+    @property
+    def is_queued(self) -> bool:
+        """Waiting for the send under way: pending with a route and a period (what the send
+        job takes), and not yet tried by this send."""
+        return (
+            self.batch.is_sending
+            and self.is_pending
+            and self.route_id is not None
+            and bool(self.period)
+            and self.send_token != self.batch.sending_token
+        )

@@ -10,6 +10,8 @@ their dotted name, so no service imports a job module.
 VALIDATE_JOB = "deliveries.jobs.validate_delivery"
 PUSH_JOB = "deliveries.jobs.push_delivery"
 CHECK_JOB = "deliveries.jobs.check_file"
+# A batch's «Send»: every ready file of a Samlet upload through intake (queue `default`).
+BATCH_SEND_JOB = "deliveries.jobs.send_upload_batch"
 # The extra, coalesced rounds of adaptive polling (deliveries/services/soon.py).
 RECEIPT_ROUND_JOB = "deliveries.jobs.collect_receipts_soon"
 FETCH_ROUND_JOB = "deliveries.jobs.fetch_receipts_soon"

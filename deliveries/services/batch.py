@@ -9,7 +9,8 @@ The lifecycle of a batch (docs/design/batch-upload.md):
    found. Nothing is a delivery yet.
 2. The user fixes rows on the preview (`upload_batch_file_change`) or drops them
    (`upload_batch_file_drop`); a staged file is never deleted by either.
-3. `upload_batch_confirm`: each kept row with a route and a period goes through
+3. «Send» (`upload_batch_send_start`) claims the batch and enqueues one job; the job
+   (`upload_batch_send`) sends each kept row with a route and a period through
    `delivery_upload`, the one way a delivery is made, independently of the others: a refusal
    is stored on its row and the next row is sent all the same. Intake takes over a hard link
    (or copy) of the staged file, so a refused row keeps its file for another try; the staged
@@ -17,9 +18,9 @@ The lifecycle of a batch (docs/design/batch-upload.md):
 4. `upload_batches_expire` (the nightly retention run): a batch past `expires_at` is deleted,
    rows and folder, whatever state it is in; its deliveries stay.
 
-The confirmation runs in the request: intake only moves each file into storage and writes two
-rows (milliseconds a file), and the slow work, validation and push, is the workers' as for any
-upload.
+The send runs in a worker, not in the request: intake moves each file into storage (with S3, an
+upload to the object store), and a batch of 98 kommuner's large files takes minutes, past any
+web worker's timeout. Validation and push are then the workers' as for any upload.
 """
 
 from __future__ import annotations
@@ -28,18 +29,23 @@ import logging
 import os
 import shutil
 import tempfile
+import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
 from django.conf import settings
+from django.db.models import F, Q, Value
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from deliveries.detection import Detector, Problem
 from deliveries.models import UploadBatch, UploadBatchFile
+from deliveries.services import BATCH_SEND_JOB
 from deliveries.services.intake import IncomingFile, IntakeRefused, delivery_upload
 from flisportal.audit.services import audit_record
+from flisportal.lib.queues import DEFAULT, QueueUnavailable, enqueue_now
 from routes.models import Endpoint, Route, User
 
 logger = logging.getLogger(__name__)
@@ -145,52 +151,131 @@ def upload_batch_file_drop(*, row: UploadBatchFile, dropped: bool) -> None:
     row.save(update_fields=["dropped"])
 
 
-def upload_batch_confirm(*, batch: UploadBatch, user: User) -> tuple[int, int]:
-    """Sends every kept row with a route and a period through intake, each on its own: a
-    refused row records why and keeps its file, and the others go on. Returns how many became
-    deliveries and how many were refused now."""
+# A batch's send is one job however many files: 98 kommuner's files of a few hundred MB each,
+# stored (with S3, uploaded) one after the other, take minutes. Past this RQ kills the job; the
+# claim then goes stale and the user may send the rest again.
+BATCH_SEND_TIMEOUT_SECONDS = 6 * 3600
+
+
+class BatchSendRunning(Exception):
+    """A send of the batch is already under way (a double click, a second tab)."""
+
+
+def upload_batch_send_start(*, batch: UploadBatch, now: datetime | None = None) -> None:
+    """«Send»: claims the batch for one send and puts the job that sends its files
+    (`upload_batch_send`) on the `default` queue, so the request returns at once.
+
+    The claim is a conditional update: of two POSTs at the same moment one changes the row and
+    enqueues, the other raises BatchSendRunning. A claim whose job has not been heard from for
+    RECONCILE_STUCK_MINUTES (a killed worker) may be taken over. Redis not taking the job
+    raises QueueUnavailable after the claim is released: the batch is as it was and «Send» may
+    be pressed again. Called outside a transaction, so the claim is committed before a worker
+    can start the job."""
+    now = now or timezone.now()
+    token = uuid.uuid4()
+    stalled = now - timedelta(minutes=settings.RECONCILE_STUCK_MINUTES)
+    claimed = (
+        UploadBatch.objects.filter(pk=batch.pk)
+        .filter(Q(sending_token__isnull=True) | Q(sending_seen_at__lt=stalled))
+        .update(sending_token=token, sending_seen_at=now)
+    )
+    if not claimed:
+        raise BatchSendRunning
+    try:
+        enqueue_now(
+            DEFAULT,
+            BATCH_SEND_JOB,
+            batch.pk,
+            str(token),
+            job_timeout=BATCH_SEND_TIMEOUT_SECONDS,
+        )
+    except QueueUnavailable:
+        UploadBatch.objects.filter(pk=batch.pk, sending_token=token).update(
+            sending_token=None, sending_seen_at=None
+        )
+        raise
+
+
+def upload_batch_send(*, batch_id: int, token: str) -> tuple[int, int] | None:
+    """The job of a «Send»: every kept row with a route and a period goes through intake, one
+    after the other and each on its own: a refused row records why and keeps its file, and
+    the others go on. Each row is committed as it is done, so the progress page sees it, and
+    a worker killed half-way leaves the rows it sent sent.
+
+    Runs only while the batch's claim is `token`: after each row the claim is touched (with
+    the counts); if it is no longer ours (the user took over a stalled send) this job stops.
+    Returns how many became deliveries and how many were refused, or None when the claim was
+    not ours to begin with."""
+    claim = UploadBatch.objects.filter(pk=batch_id, sending_token=uuid.UUID(token))
+    if not claim.update(
+        sending_seen_at=timezone.now(), sent_made=0, sent_refused=0, sent_finished_at=None
+    ):
+        return None
+    batch = UploadBatch.objects.select_related("uploaded_by").get(pk=batch_id)
     made = refused = 0
     rows = batch.files.select_related("route__kommune", "route__endpoint", "route__sender_system")
     for row in rows.filter(delivery__isnull=True, dropped=False).exclude(staged_name=""):
         if row.route is None or not row.period:
             continue  # the preview says what is missing; nothing to send yet
-        try:
-            incoming = _handover_copy(row)
-        except FileNotFoundError:
-            # Sent by a confirmation running at the same moment (a double click), which has
-            # taken the file; or gone from the disk. Either way there is nothing here to send.
-            row.refresh_from_db()
-            if row.delivery_id is None:
-                row.refusal = _(
-                    "Filen findes ikke længere på serveren. Upload den igen i en ny samlet upload."
-                )
-                row.save(update_fields=["refusal"])
-                refused += 1
-            continue
-        try:
-            delivery = delivery_upload(
-                file=incoming,
-                route=row.route,
-                period=row.period,
-                user=user,
-                redelivery_confirmed=row.redelivery_confirmed,
-            )
-        except IntakeRefused as refusal:
-            row.refusal = refusal.message
-            row.save(update_fields=["refusal"])
-            refused += 1
-            continue
-        row.delivery = delivery
-        row.refusal = ""
-        row.save(update_fields=["delivery", "refusal"])
-        staged_path(row).unlink(missing_ok=True)
-        row.staged_name = ""
-        row.save(update_fields=["staged_name"])
-        made += 1
-    if batch.confirmed_at is None:
-        batch.confirmed_at = timezone.now()
-        batch.save(update_fields=["confirmed_at"])
+        outcome = _send_row(row, batch.uploaded_by, uuid.UUID(token))
+        made += int(outcome == "made")
+        refused += int(outcome == "refused")
+        if not claim.update(
+            sending_seen_at=timezone.now(),
+            sent_made=F("sent_made") + int(outcome == "made"),
+            sent_refused=F("sent_refused") + int(outcome == "refused"),
+        ):
+            logger.info("batch %s: another send took over; this one stops", batch_id)
+            return made, refused
+    now = timezone.now()
+    claim.update(
+        sending_token=None,
+        sending_seen_at=None,
+        sent_finished_at=now,
+        confirmed_at=Coalesce("confirmed_at", Value(now)),
+    )
     return made, refused
+
+
+def _send_row(row: UploadBatchFile, user: User, token: uuid.UUID) -> str | None:
+    """One row through intake: "made", "refused" (the reason stored on the row, the file
+    kept), or None when another send had already made it a delivery."""
+    route = row.route
+    assert route is not None  # the job passes only rows with a route and a period
+    try:
+        incoming = _handover_copy(row)
+    except FileNotFoundError:
+        # Sent by another send at the same moment (a stalled one taken over, still running),
+        # which has taken the file; or gone from the disk. Either way nothing here to send.
+        row.refresh_from_db()
+        if row.delivery_id is not None:
+            return None
+        row.refusal = _(
+            "Filen findes ikke længere på serveren. Upload den igen i en ny samlet upload."
+        )
+        row.send_token = token
+        row.save(update_fields=["refusal", "send_token"])
+        return "refused"
+    try:
+        delivery = delivery_upload(
+            file=incoming,
+            route=route,
+            period=row.period,
+            user=user,
+            redelivery_confirmed=row.redelivery_confirmed,
+        )
+    except IntakeRefused as refusal:
+        row.refusal = refusal.message
+        row.send_token = token
+        row.save(update_fields=["refusal", "send_token"])
+        return "refused"
+    row.delivery = delivery
+    row.refusal = ""
+    row.save(update_fields=["delivery", "refusal"])
+    staged_path(row).unlink(missing_ok=True)
+    row.staged_name = ""
+    row.save(update_fields=["staged_name"])
+    return "made"
 
 
 def _handover_copy(row: UploadBatchFile) -> IncomingFile:

@@ -42,6 +42,24 @@ def _enqueue(queue: str, job: str, *args: Any, **kwargs: Any) -> None:
         )
 
 
+class QueueUnavailable(Exception):
+    """Redis did not take a job that `enqueue_now` was asked to put on a queue."""
+
+
+def enqueue_now(queue: str, job: str, *args: Any, **kwargs: Any) -> None:
+    """Puts the job on the queue at once, for a caller whose claim is only worth keeping if
+    the job is queued (a batch's «Send»): Redis failing raises QueueUnavailable, so the caller
+    can undo the claim and tell the user, instead of leaving the work to the reconciler.
+    Called outside a transaction: the rows the job reads must be committed already. (Inside
+    one, django-rq's default would hold the job back until the commit, and a Redis error would
+    come then, too late to tell anyone: hence "auto", enqueued now.)"""
+    try:
+        django_rq.get_queue(queue, commit_mode="auto").enqueue(job, *args, **kwargs)
+    except redis.RedisError as error:
+        logger.warning("%s%r could not be put on queue %s (%s)", job, args, queue, error)
+        raise QueueUnavailable(str(error)) from error
+
+
 def enqueue_on_commit(queue: str, job: str, *args: Any, **kwargs: Any) -> None:
     transaction.on_commit(lambda: _enqueue(queue, job, *args, **kwargs))
 

@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import io
 import re
+import uuid
 import zipfile
 from datetime import timedelta
 from pathlib import Path
 
+import django_rq
 import pytest
+import time_machine
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.files.uploadhandler import StopUpload
 from django.core.management import call_command
@@ -18,8 +21,11 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
+from deliveries import jobs
 from deliveries.lifecycle.states import DeliveryStatus
 from deliveries.models import Delivery, UploadBatch, UploadBatchFile
+from deliveries.services import BATCH_SEND_JOB
+from deliveries.services import batch as batch_services
 from deliveries.services.batch import staged_path
 from deliveries.services.retention import retention_run
 from deliveries.uploads import BATCH_FIELD, BatchUploadHandler
@@ -164,15 +170,88 @@ def test_a_bad_file_among_good_ones_is_a_row_with_its_reason(vendor_client):
     assert "«.txt» accepteres ikke" in rows[4].refusal
 
 
+# --- «Send»: a job on the queue, run here by a real burst worker -------------------------------
+
+
+def sent_by_worker(test):
+    """The worker is another process: it sees only committed rows, so such a test commits its
+    own (a transactional database) and has a clean private Redis."""
+    test = pytest.mark.django_db(transaction=True, serialized_rollback=True)(test)
+    return pytest.mark.usefixtures("clean_redis")(pytest.mark.redis(test))
+
+
+def send(client, batch, run_worker) -> None:
+    """«Send», then the `default` queue worked off by a real worker (validation is not run:
+    the deliveries stay `received`)."""
+    response = client.post(reverse("deliveries:batch_confirm", args=[batch.uuid]))
+    assert response.status_code == 302
+    worker = run_worker("default")
+    assert worker.returncode == 0, worker.stderr
+
+
+def progress_page(client, batch) -> str:
+    return client.get(reverse("deliveries:batch_progress", args=[batch.uuid])).content.decode()
+
+
+@pytest.mark.redis
+def test_send_returns_at_once_with_the_job_queued_and_no_delivery_made(vendor_client, clean_redis):
+    """Rule: the files go through intake in a worker, not in the request (a batch of large
+    files takes minutes, past the web worker's timeout)."""
+    upload(vendor_client, *good_files())
+    batch = UploadBatch.objects.get()
+    response = vendor_client.post(reverse("deliveries:batch_confirm", args=[batch.uuid]))
+    assert response.url == reverse("deliveries:batch_progress", args=[batch.uuid])
+    assert not Delivery.objects.exists()
+    assert all(row.is_staged for row in batch.files.all())
+    [job] = django_rq.get_queue("default").get_jobs()
+    batch.refresh_from_db()
+    assert (job.func_name, job.args) == (BATCH_SEND_JOB, (batch.pk, str(batch.sending_token)))
+    # The page says the files are being sent, each ready row waits in the queue.
+    page = progress_page(vendor_client, batch)
+    assert "Filerne sendes nu, én ad gangen." in page
+    assert page.count("i kø") == 3
+    status = vendor_client.get(reverse("deliveries:batch_status", args=[batch.uuid])).json()
+    assert (status["sending"], status["working"], status["files"]) == (True, True, [])
+
+
+@pytest.mark.redis
+def test_two_posts_while_sending_enqueue_one_job(vendor_client, clean_redis):
+    """Rule: a double click (or a second tab) must not send the batch twice: the claim is a
+    conditional update, and only the POST that made it enqueues."""
+    upload(vendor_client, *good_files())
+    batch = UploadBatch.objects.get()
+    confirm = reverse("deliveries:batch_confirm", args=[batch.uuid])
+    vendor_client.post(confirm)
+    second = vendor_client.post(confirm, follow=True)
+    assert len(django_rq.get_queue("default").get_jobs()) == 1
+    assert "Filerne er allerede ved at blive sendt." in second.content.decode()
+
+
+def test_redis_down_at_send_says_so_and_leaves_the_batch_as_it_was(vendor_client, redis_down):
+    """Rule: Redis not taking the job loses nothing: no claim is left behind, the files stay,
+    and «Send» works once Redis is back."""
+    upload(vendor_client, *good_files())
+    batch = UploadBatch.objects.get()
+    response = vendor_client.post(
+        reverse("deliveries:batch_confirm", args=[batch.uuid]), follow=True
+    )
+    assert response.redirect_chain == [(reverse("deliveries:batch", args=[batch.uuid]), 302)]
+    assert "portalens jobkø svarer ikke lige nu. Intet er ændret" in response.content.decode()
+    assert re.search(r"Send 3 filer\s*</button>", response.content.decode())
+    batch.refresh_from_db()
+    assert (batch.sending_token, batch.sending_seen_at, batch.confirmed_at) == (None, None, None)
+    assert all(staged_path(row).is_file() for row in batch.files.all())
+    assert not Delivery.objects.exists()
+
+
+@sent_by_worker
 def test_confirming_makes_one_delivery_per_ready_file_through_intake(
-    vendor_client, vendor_a_user, routes, django_capture_on_commit_callbacks
+    vendor_client, vendor_a_user, routes, run_worker
 ):
     upload(vendor_client, *good_files(), csv_file("x.csv", "a;b\n1;2\n"))
     batch = UploadBatch.objects.get()
     staged = [staged_path(row) for row in batch.files.all()]
-    response = vendor_client.post(reverse("deliveries:batch_confirm", args=[batch.uuid]))
-    assert response.status_code == 302
-    assert response.url == reverse("deliveries:batch_progress", args=[batch.uuid])
+    send(vendor_client, batch, run_worker)
     rows = list(batch.files.select_related("delivery"))
     made = [row.delivery for row in rows if row.delivery is not None]
     assert len(made) == 3
@@ -183,57 +262,147 @@ def test_confirming_makes_one_delivery_per_ready_file_through_intake(
     assert [path.exists() for path in staged] == [False, False, False, True]
     assert rows[3].delivery is None and rows[3].is_staged
     batch.refresh_from_db()
-    assert batch.confirmed_at is not None
+    assert batch.confirmed_at is not None and not batch.is_sending
+    # The counts the request used to flash reach the user on the progress page.
+    page = progress_page(vendor_client, batch)
+    assert "Afsendelsen er færdig." in page
+    assert "3 filer er modtaget som leverancer og valideres nu." in page
+    assert "Filerne sendes nu" not in page and "i kø" not in page
 
 
-def test_one_refused_file_does_not_stop_the_others(vendor_client, routes, vendor_a):
+@sent_by_worker
+def test_one_refused_file_does_not_stop_the_others(vendor_client, routes, vendor_a, run_worker):
     upload(vendor_client, *good_files())
     batch = UploadBatch.objects.get()
     # Between preview and confirmation Aarhus's databehandleraftale is withdrawn.
     ProcessingAgreement.objects.filter(kommune__code=factories.AARHUS).update(
         status=AgreementStatus.TERMINATED
     )
-    vendor_client.post(reverse("deliveries:batch_confirm", args=[batch.uuid]))
+    send(vendor_client, batch, run_worker)
     rows = list(batch.files.all())
     assert [row.delivery_id is not None for row in rows] == [True, True, False]
     assert "databehandleraftale" in rows[2].refusal
     assert staged_path(rows[2]).is_file()  # the refused file is kept for another try
-    page = vendor_client.get(reverse("deliveries:batch_progress", args=[batch.uuid]))
-    assert "databehandleraftale" in page.content.decode()
+    page = progress_page(vendor_client, batch)
+    assert "databehandleraftale" in page
+    assert "2 filer er modtaget som leverancer" in page
+    assert "1 fil blev afvist; rækken siger hvorfor. Ret den og send igen." in page
+    status = vendor_client.get(reverse("deliveries:batch_status", args=[batch.uuid])).json()
+    refused = status["files"][2]
+    assert (refused["id"], refused["status"]) == (rows[2].pk, "not_sent")
+    assert "databehandleraftale" in refused["refusal"]
     # Once the agreement is signed again, the refused row is sent on the next confirmation.
     ProcessingAgreement.objects.filter(kommune__code=factories.AARHUS).update(
         status=AgreementStatus.SIGNED
     )
     preview = vendor_client.get(reverse("deliveries:batch", args=[batch.uuid])).content.decode()
     assert re.search(r"Send 1 fil\s*</button>", preview)
-    vendor_client.post(reverse("deliveries:batch_confirm", args=[batch.uuid]))
+    send(vendor_client, batch, run_worker)
     rows[2].refresh_from_db()
     assert rows[2].delivery is not None and rows[2].refusal == ""
+    assert "1 fil er modtaget som leverance og valideres nu." in progress_page(vendor_client, batch)
 
 
+@pytest.mark.redis
+def test_a_refusal_of_an_earlier_send_waits_in_the_queue_while_a_send_is_under_way(
+    vendor_client, clean_redis
+):
+    """Rule: while a send is under way the page shows each row as this send leaves it: a row
+    refused by an earlier send and not yet tried again is «i kø», not «ikke sendt»."""
+    upload(vendor_client, *good_files())
+    batch = UploadBatch.objects.get()
+    UploadBatchFile.objects.filter(position=3).update(refusal="Tidligere afvist.")
+    vendor_client.post(reverse("deliveries:batch_confirm", args=[batch.uuid]))
+    status = vendor_client.get(reverse("deliveries:batch_status", args=[batch.uuid])).json()
+    assert status["files"] == []
+    assert progress_page(vendor_client, batch).count("i kø") == 3
+
+
+@sent_by_worker
 def test_a_staged_file_gone_from_the_disk_is_refused_on_its_row_and_the_others_go_on(
-    vendor_client,
+    vendor_client, run_worker
 ):
     upload(vendor_client, *good_files())
     batch = UploadBatch.objects.get()
     first = batch.files.first()
     assert first is not None
     staged_path(first).unlink()
-    response = vendor_client.post(reverse("deliveries:batch_confirm", args=[batch.uuid]))
-    assert response.status_code == 302
+    send(vendor_client, batch, run_worker)
     first.refresh_from_db()
     assert first.delivery is None
     assert first.refusal.startswith("Filen findes ikke længere på serveren.")
     assert Delivery.objects.count() == 2
 
 
-def test_confirming_twice_sends_each_file_once(vendor_client):
+@sent_by_worker
+def test_confirming_twice_sends_each_file_once(vendor_client, run_worker):
     upload(vendor_client, *good_files())
     batch = UploadBatch.objects.get()
     confirm = reverse("deliveries:batch_confirm", args=[batch.uuid])
     vendor_client.post(confirm)
-    vendor_client.post(confirm)
+    send(vendor_client, batch, run_worker)
     assert Delivery.objects.count() == 3
+    # Sent again once the first send is done: nothing is left to send.
+    send(vendor_client, batch, run_worker)
+    assert Delivery.objects.count() == 3
+    assert "Ingen filer var klar til at blive sendt." in progress_page(vendor_client, batch)
+
+
+@pytest.mark.redis
+def test_a_send_job_without_the_batchs_claim_does_nothing(vendor_client, clean_redis):
+    """Rule: a job runs only while the batch's claim is its own, so a duplicate job, or the
+    job of a stalled send another «Send» has taken over, sends nothing."""
+    upload(vendor_client, *good_files())
+    batch = UploadBatch.objects.get()
+    vendor_client.post(reverse("deliveries:batch_confirm", args=[batch.uuid]))
+    assert jobs.send_upload_batch(batch.pk, str(uuid.uuid4())) is None
+    assert not Delivery.objects.exists()
+
+
+class WorkerKilled(BaseException):
+    """The worker dying between two files (a SIGKILL, the OOM killer): nothing after it runs."""
+
+
+@sent_by_worker
+def test_a_send_whose_worker_died_may_be_sent_again_after_the_stuck_minutes(
+    vendor_client, run_worker, clean_redis, monkeypatch, settings
+):
+    """Rule: a worker killed mid-batch leaves the rows it sent sent; once the send has not
+    been heard from for RECONCILE_STUCK_MINUTES the page says so and «Send» sends the rest,
+    none twice. Before that a second «Send» is refused (the job may only be slow)."""
+    upload(vendor_client, *good_files())
+    batch = UploadBatch.objects.get()
+    vendor_client.post(reverse("deliveries:batch_confirm", args=[batch.uuid]))
+    batch.refresh_from_db()
+    original = batch_services._send_row
+    calls = []
+
+    def dies_after_the_first_file(row, user, token):
+        if calls:
+            raise WorkerKilled
+        calls.append(row.pk)
+        return original(row, user, token)
+
+    monkeypatch.setattr(batch_services, "_send_row", dies_after_the_first_file)
+    with pytest.raises(WorkerKilled):
+        jobs.send_upload_batch(batch.pk, str(batch.sending_token))
+    monkeypatch.setattr(batch_services, "_send_row", original)
+    clean_redis.flushdb()  # the job died with its worker
+    assert Delivery.objects.count() == 1
+    again = vendor_client.post(reverse("deliveries:batch_confirm", args=[batch.uuid]), follow=True)
+    assert "Filerne er allerede ved at blive sendt." in again.content.decode()
+    assert django_rq.get_queue("default").get_jobs() == []
+
+    stuck = timedelta(minutes=settings.RECONCILE_STUCK_MINUTES + 1)
+    with time_machine.travel(timezone.now() + stuck, tick=True):
+        page = progress_page(vendor_client, batch)
+        assert "Afsendelsen er gået i stå" in page and "tryk «Send» igen" in page
+        status = vendor_client.get(reverse("deliveries:batch_status", args=[batch.uuid])).json()
+        assert (status["sending"], status["stalled"]) == (False, True)
+        send(vendor_client, batch, run_worker)
+    assert Delivery.objects.count() == 3
+    assert all(row.delivery_id is not None for row in batch.files.all())
+    assert "2 filer er modtaget som leverancer" in progress_page(vendor_client, batch)
 
 
 def test_a_row_is_fixed_by_choosing_route_and_period(vendor_client, routes):
@@ -273,7 +442,8 @@ def test_a_row_can_only_be_given_a_route_the_user_may_deliver_on(vendor_client, 
     assert row.route is None
 
 
-def test_a_dropped_row_is_not_sent_and_its_file_is_kept(vendor_client):
+@sent_by_worker
+def test_a_dropped_row_is_not_sent_and_its_file_is_kept(vendor_client, run_worker):
     upload(vendor_client, *good_files())
     batch = UploadBatch.objects.get()
     first = batch.files.first()
@@ -281,26 +451,29 @@ def test_a_dropped_row_is_not_sent_and_its_file_is_kept(vendor_client):
     drop = reverse("deliveries:batch_file_drop", args=[batch.uuid, first.pk])
     assert vendor_client.get(drop).status_code == 405
     vendor_client.post(drop, {"dropped": "1"})
-    vendor_client.post(reverse("deliveries:batch_confirm", args=[batch.uuid]))
+    send(vendor_client, batch, run_worker)
     first.refresh_from_db()
     assert first.dropped and first.delivery is None and staged_path(first).is_file()
     assert Delivery.objects.count() == 2
 
 
-def test_the_status_endpoint_reports_each_delivery(vendor_client):
+@sent_by_worker
+def test_the_status_endpoint_reports_each_delivery(vendor_client, run_worker):
     upload(vendor_client, *good_files(), csv_file("x.csv", "a;b\n1;2\n"))
     batch = UploadBatch.objects.get()
-    vendor_client.post(reverse("deliveries:batch_confirm", args=[batch.uuid]))
+    send(vendor_client, batch, run_worker)
     data = vendor_client.get(reverse("deliveries:batch_status", args=[batch.uuid])).json()
     assert (data["total"], data["sent"], data["settled"], data["working"]) == (4, 3, 0, True)
+    assert data["sending"] is False
     first = Delivery.objects.order_by("pk").first()
     assert first is not None
     assert data["files"][0]["url"] == reverse("deliveries:detail", args=[first.uuid])
     assert data["files"][0]["status_label"] == "modtaget"
 
 
+@sent_by_worker
 def test_the_preview_and_the_status_cost_the_same_queries_for_3_files_as_for_12(
-    vendor_client,
+    vendor_client, run_worker
 ):
     """Rule: a batch of 490 files must not cost a query per file (STYLE.md: list pages pin
     their query count)."""
@@ -315,7 +488,7 @@ def test_the_preview_and_the_status_cost_the_same_queries_for_3_files_as_for_12(
         upload(vendor_client, *files, csv_file("ukendt.csv", "a;b\n1;2\n"))
         batch = UploadBatch.objects.order_by("created_at").last()
         assert batch is not None
-        vendor_client.post(reverse("deliveries:batch_confirm", args=[batch.uuid]))
+        send(vendor_client, batch, run_worker)
         for name in ("deliveries:batch", "deliveries:batch_status"):
             url = reverse(name, args=[batch.uuid])
             with CaptureQueriesContext(connection) as captured:

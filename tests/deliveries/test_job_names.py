@@ -7,6 +7,7 @@ from rq.utils import import_attribute
 
 from deliveries import jobs as delivery_jobs
 from deliveries.services import (
+    BATCH_SEND_JOB,
     CHECK_JOB,
     FETCH_ROUND_JOB,
     PUSH_JOB,
@@ -21,6 +22,7 @@ def test_every_job_name_a_service_enqueues_is_the_job_it_means():
     assert import_attribute(VALIDATE_JOB) is delivery_jobs.validate_delivery
     assert import_attribute(PUSH_JOB) is delivery_jobs.push_delivery
     assert import_attribute(CHECK_JOB) is delivery_jobs.check_file
+    assert import_attribute(BATCH_SEND_JOB) is delivery_jobs.send_upload_batch
     assert import_attribute(RECEIPT_ROUND_JOB) is delivery_jobs.collect_receipts_soon
     assert import_attribute(FETCH_ROUND_JOB) is delivery_jobs.fetch_receipts_soon
     assert import_attribute(SEND_MAIL_JOB) is notification_jobs.send_mail

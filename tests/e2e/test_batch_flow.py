@@ -1,8 +1,9 @@
 """Samlet upload in a real browser: a vendor drops a month's extracts for ten kommuner and two
 data areas on the page at once (20 good files), with a broken one and one for a kommune it has
-no route for among them; removes the file without a route on the preview, sends the rest, and
-watches the progress page follow every delivery through validation, push and the Hent side's
-fetch to `hentet` — and the broken one to `afvist` — without reloading by hand.
+no route for among them; removes the file without a route on the preview, sends the rest (a job
+on the queue), and watches the progress page follow the send and then every delivery through
+validation, push and the Hent side's fetch to `hentet` — and the broken one to `afvist` —
+without reloading by hand.
 
 Run it alone with `.venv/bin/pytest -m e2e tests/e2e/test_batch_flow.py`.
 """
@@ -107,9 +108,14 @@ def test_a_month_of_files_in_one_batch_reaches_the_recipient(
     lost.get_by_role("button", name="Fjern").click()
     expect(rows.filter(has_text="skole-aarhus.csv")).to_contain_text("fjernet")
 
-    # Sent: the progress page follows all 21 deliveries by itself.
+    # Sent: the files go through intake in a worker; the progress page follows them there and
+    # then all 21 deliveries by itself, and says what the send made of them once it is done.
     page.click("#batch-confirm")
     page.wait_for_url(re.compile(r"/leverancer/samlet/[0-9a-f-]{36}/fremdrift/$"))
+    outcome = page.locator("#batch-outcome")
+    expect(outcome).to_contain_text("Afsendelsen er færdig.", timeout=FLOW_TIMEOUT_MS)
+    expect(outcome).to_contain_text("21 filer er modtaget som leverancer og valideres nu.")
+    expect(page.locator("#batch-sending")).to_have_count(0)
     badges = page.locator("#batch-progress-table .badge")
     expect(badges.filter(has_text="hentet")).to_have_count(20, timeout=FLOW_TIMEOUT_MS)
     expect(badges.filter(has_text=re.compile(r"^afvist$"))).to_have_count(1)
