@@ -204,14 +204,19 @@ def batch_file(request: HttpRequest, batch_uuid: uuid.UUID, pk: int) -> HttpResp
         "period": row.period,
         "redelivery_confirmed": row.redelivery_confirmed,
     }
+    if row.batch.is_sending and not row.batch.send_stalled(timezone.now()):
+        return _busy_sending(request, batch_uuid)
     form = BatchFileForm(request.POST or None, user=user, initial=initial)
     if request.method == "POST" and form.is_valid():
-        upload_batch_file_change(
-            row=row,
-            route=form.cleaned_data["route"],
-            period=form.cleaned_data["period"],
-            redelivery_confirmed=form.cleaned_data["redelivery_confirmed"],
-        )
+        try:
+            upload_batch_file_change(
+                row=row,
+                route=form.cleaned_data["route"],
+                period=form.cleaned_data["period"],
+                redelivery_confirmed=form.cleaned_data["redelivery_confirmed"],
+            )
+        except BatchSendRunning:  # «Send» was pressed in another tab meanwhile
+            return _busy_sending(request, batch_uuid)
         messages.success(request, _("%(name)s er rettet.") % {"name": row.original_name})
         return redirect("deliveries:batch", batch_uuid=batch_uuid)
     return render(
@@ -228,8 +233,25 @@ def batch_file_drop(request: HttpRequest, batch_uuid: uuid.UUID, pk: int) -> Htt
     """Leaves a row out of the batch («Fjern»), or takes it back in («Tag med»)."""
     row = access.batch_file_or_404(request, batch_uuid, pk)
     if row.is_pending or row.dropped:
-        upload_batch_file_drop(row=row, dropped=request.POST.get("dropped") == "1")
+        try:
+            upload_batch_file_drop(row=row, dropped=request.POST.get("dropped") == "1")
+        except BatchSendRunning:
+            return _busy_sending(request, batch_uuid)
     return redirect("deliveries:batch", batch_uuid=batch_uuid)
+
+
+def _busy_sending(request: HttpRequest, batch_uuid: uuid.UUID) -> HttpResponse:
+    """A row cannot change while its batch is being sent: the send reads each row as it gets
+    to it, so a change now might or might not be what is sent."""
+    messages.warning(
+        request,
+        _(
+            "Filerne er ved at blive sendt, så en række kan ikke rettes eller fjernes imens. "
+            "Vent, til afsendelsen er færdig; rækker, der ikke blev sendt, kan du rette og "
+            "sende bagefter."
+        ),
+    )
+    return redirect("deliveries:batch_progress", batch_uuid=batch_uuid)
 
 
 @login_required

@@ -35,7 +35,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from django.conf import settings
-from django.db.models import F, Q, Value
+from django.db.models import F, Q, QuerySet, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -128,27 +128,46 @@ def _staged_row(
     return row
 
 
+def _unless_sending(row: UploadBatchFile) -> QuerySet[UploadBatchFile]:
+    """The row, as long as no send of its batch is under way (one whose job has gone quiet
+    for RECONCILE_STUCK_MINUTES no longer counts). A change is one conditional UPDATE on this,
+    so it cannot slip in between a send's claim and the job reading the row: the job would
+    send the file on the old route while the page showed the new one."""
+    stalled = timezone.now() - timedelta(minutes=settings.RECONCILE_STUCK_MINUTES)
+    return UploadBatchFile.objects.filter(pk=row.pk).filter(
+        Q(batch__sending_token__isnull=True) | Q(batch__sending_seen_at__lt=stalled)
+    )
+
+
 def upload_batch_file_change(
     *, row: UploadBatchFile, route: Route, period: str, redelivery_confirmed: bool
 ) -> None:
     """The user's choice for a row of the preview: the route (and with it the kommune and
     area) and the period replace what detection found, and its problems with them. `route` is
-    one the user may deliver on: the form offers no other."""
-    row.route = route
-    row.kommune_id, row.data_area_id = route.kommune_id, route.data_area_id
-    row.period = period
-    row.redelivery_confirmed = redelivery_confirmed
-    row.problems = []
-    row.refusal = ""
-    row.dropped = False
-    row.save()
+    one the user may deliver on: the form offers no other. Raises BatchSendRunning while the
+    batch is being sent."""
+    changed = _unless_sending(row).update(
+        route=route,
+        kommune_id=route.kommune_id,
+        data_area_id=route.data_area_id,
+        period=period,
+        redelivery_confirmed=redelivery_confirmed,
+        problems=[],
+        refusal="",
+        dropped=False,
+    )
+    if not changed:
+        raise BatchSendRunning
+    row.refresh_from_db()
 
 
 def upload_batch_file_drop(*, row: UploadBatchFile, dropped: bool) -> None:
     """Leaves a row out of the batch (or takes it back in); the staged file stays until the
-    batch expires, so a row dropped by mistake is not lost."""
+    batch expires, so a row dropped by mistake is not lost. Raises BatchSendRunning while the
+    batch is being sent."""
+    if not _unless_sending(row).update(dropped=dropped):
+        raise BatchSendRunning
     row.dropped = dropped
-    row.save(update_fields=["dropped"])
 
 
 # A batch's send is one job however many files: 98 kommuner's files of a few hundred MB each,

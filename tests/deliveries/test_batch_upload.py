@@ -442,6 +442,44 @@ def test_a_row_can_only_be_given_a_route_the_user_may_deliver_on(vendor_client, 
     assert row.route is None
 
 
+def test_a_row_cannot_be_changed_or_dropped_while_its_batch_is_being_sent(
+    vendor_client, routes, clean_redis, settings
+):
+    """Rule: the send reads each row as it gets to it, so a row changed meanwhile might be
+    sent on its old route while the page shows the new one: while a send is under way the
+    row's page and «Fjern» refuse and say why; once the send has stalled they work again."""
+    upload(vendor_client, *good_files(), csv_file("ukendt.csv", "a;b\n1;2\n"))
+    batch = UploadBatch.objects.get()
+    open_row = batch.files.get(original_name="ukendt.csv")
+    ready = batch.files.exclude(pk=open_row.pk).first()
+    assert ready is not None
+    vendor_client.post(reverse("deliveries:batch_confirm", args=[batch.uuid]))  # job queued
+    edit = reverse("deliveries:batch_file", args=[batch.uuid, open_row.pk])
+    drop = reverse("deliveries:batch_file_drop", args=[batch.uuid, ready.pk])
+    change = {"route": routes["kbh_skole"].pk, "period": "2026-10"}
+
+    for response in (
+        vendor_client.get(edit, follow=True),
+        vendor_client.post(edit, change, follow=True),
+        vendor_client.post(drop, {"dropped": "1"}, follow=True),
+    ):
+        assert response.redirect_chain[-1][0] == reverse(
+            "deliveries:batch_progress", args=[batch.uuid]
+        )
+        assert "kan ikke rettes eller fjernes imens" in response.content.decode()
+    open_row.refresh_from_db()
+    ready.refresh_from_db()
+    assert (open_row.route, ready.dropped) == (None, False)
+
+    stuck = timedelta(minutes=settings.RECONCILE_STUCK_MINUTES + 1)
+    with time_machine.travel(timezone.now() + stuck, tick=True):
+        vendor_client.post(edit, change)
+        vendor_client.post(drop, {"dropped": "1"})
+    open_row.refresh_from_db()
+    ready.refresh_from_db()
+    assert (open_row.route, ready.dropped) == (routes["kbh_skole"], True)
+
+
 @sent_by_worker
 def test_a_dropped_row_is_not_sent_and_its_file_is_kept(vendor_client, run_worker):
     upload(vendor_client, *good_files())
