@@ -6,11 +6,14 @@ the kommune's choice fails here."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import date
 
 import pytest
+import time_machine
 
 from deliveries.jobs import validate_delivery
 from deliveries.lifecycle.states import DeliveryStatus
+from deliveries.services.expected import expected_deliveries_scan
 from flisportal.notifications.models import (
     Cadence,
     ConsultantEvent,
@@ -21,9 +24,11 @@ from flisportal.notifications.models import (
     OutgoingMail,
 )
 from flisportal.notifications.services import digests_send, kommune_consultants
-from routes.models import Kommune, Route, User
+from routes.models import Kommune, Route, RouteStatus, User
+from routes.services import route_transition
 from tests import factories
 from tests.factories import dagtilbud_csv, dagtilbud_row
+from tests.helpers.clock import local
 
 pytestmark = pytest.mark.django_db
 
@@ -105,6 +110,26 @@ def test_a_kommune_choice_of_no_mail_silences_only_that_kommune(team, kommune_kb
     assert (kbh.email, kbh.cadence) == (ADDRESS, EventChoice.IMMEDIATE)
     # The choice is for one event: Aarhus's overdue periods still follow the default.
     assert [r.email for r in kommune_consultants(kommune_aarhus.pk, E.OVERDUE)] == [ADDRESS]
+
+
+def test_overdue_periods_and_route_changes_follow_their_routes_kommune(
+    team, kommune_aarhus, owing_route, aarhus_route
+):
+    # Rule: for an overdue period and a route change, the route's kommune decides: Aarhus
+    # «straks» over a general «ingen mail» mails Aarhus's news and not København's.
+    NotificationPreference.objects.create(user=team, overdue="off", route_changed="off")
+    kommune_choice(team, kommune_aarhus, E.OVERDUE, EventChoice.IMMEDIATE)
+    kommune_choice(team, kommune_aarhus, E.ROUTE_CHANGED, EventChoice.IMMEDIATE)
+    aarhus_route.established_on = date(2026, 9, 1)
+    aarhus_route.save()
+    with time_machine.travel(local(2026, 11, 11, 0, 5), tick=False):
+        expected_deliveries_scan()
+    for route in (owing_route, aarhus_route):
+        route_transition(route=route, new_status=RouteStatus.RETIRED, actor=None)
+    mails = OutgoingMail.objects.filter(to=ADDRESS)
+    assert {m.kind for m in mails} == {"overdue", "route_changed"}
+    assert all("Aarhus" in m.subject for m in mails)
+    assert not any("København" in m.subject for m in mails)
 
 
 @pytest.mark.parametrize("people", [1, 8])
