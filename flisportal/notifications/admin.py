@@ -48,3 +48,12 @@ class NotificationPreferenceAdmin(admin.ModelAdmin):
     list_filter = ("cadence",)
     search_fields = ("user__username", "user__email")
     autocomplete_fields = ("user",)
+
+
+@admin.register(models.NotificationKommuneChoice)
+class NotificationKommuneChoiceAdmin(admin.ModelAdmin):
+    list_display = ("user", "kommune", "event", "choice")
+    list_filter = ("event", "choice")
+    search_fields = ("user__username", "user__email")
+    autocomplete_fields = ("user",)
+    list_select_related = ("user", "kommune")

@@ -89,6 +89,40 @@ class NotificationPreference(models.Model):
         return self.cadence if event in CONSULTANT_DEFAULT_ON else EventChoice.OFF
 
 
+class NotificationKommuneChoice(models.Model):
+    """A consultant's choice for one event of one of their kommuner, overriding the general
+    choice on NotificationPreference (a shared team that wants Aarhus at once and the others in
+    the digest). No row: the general choice applies. A row for a kommune the person no longer
+    covers is harmless, since only a kommune's own consultants are asked."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("bruger"),
+        on_delete=models.CASCADE,
+        related_name="notification_kommune_choices",
+    )
+    # By name: the mail app knows a consultant has kommuner (the user model's), not the
+    # registry's code.
+    kommune = models.ForeignKey(
+        "routes.Kommune", verbose_name=_("kommune"), on_delete=models.CASCADE, related_name="+"
+    )
+    event = models.CharField(_("hændelse"), max_length=20, choices=ConsultantEvent.choices)
+    choice = models.CharField(_("valg"), max_length=10, choices=EventChoice.choices)
+
+    class Meta:
+        verbose_name = _("notifikationsvalg for en kommune")
+        verbose_name_plural = _("notifikationsvalg for kommuner")
+        constraints = [
+            # Also the index the recipients' lookup uses (user, kommune, event).
+            models.UniqueConstraint(
+                fields=["user", "kommune", "event"], name="notificationkommunechoice_one_per_event"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user}, {self.kommune_id}, {self.event}: {self.choice}"
+
+
 class MailStatus(models.TextChoices):
     # Waiting for the daily digest of its recipient.
     DIGEST = "digest", _("venter på daglig opsamling")

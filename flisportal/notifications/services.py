@@ -19,7 +19,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.mail import EmailMultiAlternatives
 from django.db import IntegrityError, transaction
-from django.db.models import F, Q
+from django.db.models import F, OuterRef, Q, Subquery
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
 
@@ -30,6 +30,7 @@ from flisportal.notifications.models import (
     ConsultantEvent,
     EventChoice,
     MailStatus,
+    NotificationKommuneChoice,
     NotificationPreference,
     OutgoingMail,
 )
@@ -61,10 +62,11 @@ def kommune_consultants(kommune_id: int, event: ConsultantEvent | None = None) -
     """The consultants of one kommune who are to hear of a notice, each with how.
 
     The one place that decides which consultant hears what: with an `event`, each consultant's
-    choice for it (NotificationPreference.event_choice: off, immediate or digest, with its
-    defaults); without one (due soon, not fetched), every consultant at their general cadence.
-    Only active people with an address, who act as consultants (not administrators or vendor
-    staff, who see the kommune for other reasons), of this kommune."""
+    choice for it in this kommune (a NotificationKommuneChoice), else their general choice
+    (NotificationPreference.event_choice: off, immediate or digest, with its defaults); without
+    one (due soon, not fetched), every consultant at their general cadence. Only active people
+    with an address, who act as consultants (not administrators or vendor staff, who see the
+    kommune for other reasons), of this kommune."""
     people = (
         get_user_model()
         .objects.filter(kommuner=kommune_id, is_active=True, is_staff=False, vendor__isnull=True)
@@ -72,13 +74,23 @@ def kommune_consultants(kommune_id: int, event: ConsultantEvent | None = None) -
         .select_related("notification_preference")
         .order_by("pk")
     )
+    if event is not None:
+        # The kommune's own choice read in the same query as the people: no query per
+        # recipient, and none more per event than before.
+        people = people.annotate(
+            kommune_choice=Subquery(
+                NotificationKommuneChoice.objects.filter(
+                    user=OuterRef("pk"), kommune_id=kommune_id, event=event
+                ).values("choice")[:1]
+            )
+        )
     recipients = []
     for person in people:
         preference = getattr(person, "notification_preference", None) or NotificationPreference()
         if event is None:
             recipients.append(Recipient(person.email, person))
             continue
-        choice = preference.event_choice(event)
+        choice = getattr(person, "kommune_choice", None) or preference.event_choice(event)
         if choice != EventChoice.OFF:
             recipients.append(Recipient(person.email, person, cadence=choice))
     return recipients

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.functional import Promise
@@ -20,8 +21,10 @@ from flisportal.notifications.models import (
     CONSULTANT_DEFAULT_ON,
     ConsultantEvent,
     EventChoice,
+    NotificationKommuneChoice,
     NotificationPreference,
 )
+from flisportal.notifications.selectors import KommuneChoices, kommune_choices_for
 
 
 class PreferenceForm(forms.ModelForm):
@@ -105,6 +108,80 @@ class ConsultantEventsForm(forms.Form):
                 setattr(self.preference, event.value, self.cleaned_data[event.value])
 
 
+KOMMUNE_PREFIX = "kommune"
+
+
+class KommuneChoicesForm(forms.Form):
+    """A consultant of several kommuner: per kommune and event, «som generelt» (no row: the
+    general choice above applies) or a choice of its own. Fields exist only for the person's
+    own kommuner; a posted field for any other is refused, so nothing is saved for a kommune
+    the person does not cover."""
+
+    def __init__(self, *args: object, kommuner: list[KommuneChoices], **kwargs: object):
+        super().__init__(*args, prefix=KOMMUNE_PREFIX, **kwargs)  # type: ignore[arg-type,misc]
+        self.kommuner = kommuner
+        for kommune in kommuner:
+            for event in ConsultantEvent:
+                # The table's cells have no visible label: the select names its kommune and event.
+                label = f"{kommune.name}: {event.label}"
+                self.fields[self._name(kommune, event)] = forms.ChoiceField(
+                    label=label,
+                    choices=[("", gettext_lazy("som generelt")), *EventChoice.choices],
+                    required=False,
+                    widget=forms.Select(
+                        attrs={"class": "form-select form-select-sm", "aria-label": label}
+                    ),
+                    initial=kommune.choices[event.value],
+                )
+
+    @staticmethod
+    def _name(kommune: KommuneChoices, event: ConsultantEvent) -> str:
+        return f"{kommune.pk}-{event.value}"
+
+    def foreign_fields(self) -> list[str]:
+        """Posted kommune choices that are not the person's own: a forged or stale form."""
+        own = {self.add_prefix(name) for name in self.fields}
+        return [key for key in self.data if key.startswith(f"{KOMMUNE_PREFIX}-") and key not in own]
+
+    def clean(self) -> dict[str, object]:
+        cleaned = super().clean() or {}
+        if self.foreign_fields():
+            raise forms.ValidationError(
+                _(
+                    "Du kan kun vælge notifikationer for dine egne kommuner. Intet er gemt: "
+                    "genindlæs siden og vælg igen."
+                ),
+                code="foreign_kommune",
+            )
+        return cleaned
+
+    def rows(self) -> list[dict[str, object]]:
+        return [
+            {"name": k.name, "cells": [self[self._name(k, e)] for e in ConsultantEvent]}
+            for k in self.kommuner
+        ]
+
+    def save(self, *, user_id: int) -> None:
+        for kommune in self.kommuner:
+            for event in ConsultantEvent:
+                name = self._name(kommune, event)
+                # Left out (a form of the page before this table): kept as it was.
+                if self.add_prefix(name) not in self.data:
+                    continue
+                chosen = self.cleaned_data[name]
+                if chosen == kommune.choices[event.value]:
+                    continue
+                rows = NotificationKommuneChoice.objects.filter(
+                    user_id=user_id, kommune_id=kommune.pk, event=event
+                )
+                if not chosen:
+                    rows.delete()
+                elif not rows.update(choice=chosen):
+                    NotificationKommuneChoice.objects.create(
+                        user_id=user_id, kommune_id=kommune.pk, event=event, choice=chosen
+                    )
+
+
 @login_required
 @require_http_methods(["GET", "POST"])
 def preferences(request: HttpRequest) -> HttpResponse:
@@ -116,19 +193,30 @@ def preferences(request: HttpRequest) -> HttpResponse:
     form = PreferenceForm(data, instance=preference)
     # Only consultants hear of their kommuner's events; for anyone else the choices would
     # promise mails that never come, so they are neither shown nor read.
-    events, kommuner = None, []
+    events, per_kommune, kommuner = None, None, []
     if user_role(request.user) == Role.CONSULTANT:
         events = ConsultantEventsForm(data, preference=preference, prefix="event")
-        kommuner = list(request.user.kommuner.order_by("name").values_list("name", flat=True))
-    if request.method == "POST" and form.is_valid() and (events is None or events.is_valid()):
-        preference = form.save(commit=False)
-        if events is not None:
-            events.apply()
-        preference.save()
+        kommuner = kommune_choices_for(request.user)
+        # One kommune: its own choices would only repeat the general ones, so none are offered.
+        per_kommune = KommuneChoicesForm(data, kommuner=kommuner if len(kommuner) > 1 else [])
+    forms_ = [f for f in (form, events, per_kommune) if f is not None]
+    if request.method == "POST" and all(f.is_valid() for f in forms_):
+        with transaction.atomic():
+            preference = form.save(commit=False)
+            if events is not None:
+                events.apply()
+            preference.save()
+            if per_kommune is not None:
+                per_kommune.save(user_id=request.user.pk)
         messages.success(request, _("Dit valg er gemt."))
         return redirect("notifications:preferences")
-    return render(
-        request,
-        "notifications/preferences.html",
-        {"form": form, "events": events, "kommuner": kommuner},
-    )
+    forged = per_kommune is not None and bool(per_kommune.foreign_fields())
+    context = {
+        "form": form,
+        "events": events,
+        "per_kommune": per_kommune if per_kommune is not None and per_kommune.kommuner else None,
+        "kommuner": [k.name for k in kommuner],
+        "kommune_errors": per_kommune.non_field_errors() if per_kommune is not None else [],
+    }
+    # A kommune that is not the person's is a request to refuse, not a typo to correct.
+    return render(request, "notifications/preferences.html", context, status=400 if forged else 200)

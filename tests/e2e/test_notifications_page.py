@@ -1,6 +1,7 @@
 """Notifikationer in a real browser at 1366×768, as a kommune consultant meets it: the events
 of their kommuner with what each sends, an example subject and the three choices, the defaults
-marked; a choice is saved and shown again. The screenshot is the one in
+marked, and for a consultant of two kommuner a choice per kommune; a choice is saved and
+shown again. The screenshot is the one in
 docs/users/notifications.md.
 
 Run it alone with `.venv/bin/pytest -m e2e tests/e2e/test_notifications_page.py`.
@@ -11,7 +12,7 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import expect
 
-from flisportal.notifications.models import NotificationPreference
+from flisportal.notifications.models import NotificationKommuneChoice, NotificationPreference
 from tests import factories
 from tests.helpers.browser import log_in, shot
 
@@ -52,10 +53,17 @@ def test_consultant_chooses_which_events_reach_them(portal_url: str, page) -> No
 
     fetched.get_by_label("Daglig opsamling").check()
     page.get_by_role("radiogroup", name="Ruteændringer").get_by_label("Straks").check()
+    # Two kommuner: each may differ from the general choice; every cell starts «som generelt».
+    frb_rejected = page.get_by_label("Frederiksberg Kommune: afvist ved validering")
+    expect(frb_rejected).to_have_value("")
+    frb_rejected.select_option(label="daglig opsamling")
     page.click("button[type=submit]:has-text('Gem')")
     expect(page.get_by_text("Dit valg er gemt.")).to_be_visible()
     expect(fetched.get_by_label("Daglig opsamling")).to_be_checked()
+    expect(frb_rejected).to_have_value("digest")
     preference = NotificationPreference.objects.get(user=consultant)
     assert (preference.fetched, preference.route_changed) == ("digest", "immediate")
+    [own] = NotificationKommuneChoice.objects.filter(user=consultant)
+    assert (own.kommune.code, own.event, own.choice) == ("147", "rejected", "digest")
 
     shot(page, "notifikationer")
