@@ -157,6 +157,23 @@ def test_a_check_in_progress_reloads_itself(vendor_client, upload_route, enqueue
     assert "Send denne fil" not in body
 
 
+def test_a_check_in_progress_does_not_say_the_file_was_checked(
+    vendor_client, upload_route, enqueued
+):
+    """Rule: while the check runs, the banner says what will happen, not that the file has been
+    checked and deleted (the page under it says the check is still running)."""
+    vendor_client.post(URL, form_data(upload_route, dagtilbud_csv(rows_ok=1).encode()))
+    check = FileCheck.objects.get()
+    assert check.status == FileCheckStatus.CHECKING
+
+    body = vendor_client.get(reverse("deliveries:check", args=[check.uuid])).content.decode()
+
+    assert BANNER not in body
+    assert "Filen er kontrolleret mod kontrakten" not in body
+    assert "Kun kontrol — intet sendes." in body
+    assert "Filen kontrolleres mod kontrakten, men bliver ikke en leverance" in body
+
+
 @pytest.mark.parametrize("who", ["vendor_b", "colleague", "consultant", "admin"])
 def test_only_the_checks_maker_sees_it(checked, client, vendor_a, who, kommune_kbh):
     """A check is its maker's own: another vendor, a colleague of the same vendor, a kommune's
