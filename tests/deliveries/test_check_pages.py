@@ -129,6 +129,9 @@ def test_an_invalid_file_shows_the_report_as_a_delivery_page_does(checked, vendo
     assert "3 fejl i alt; de første 3 er listet." in body
     assert reverse("deliveries:check_report_csv", args=[check.uuid]) in body
     assert body.count("<td><code>halv</code></td>") == 3
+    # The row numbers are a spreadsheet's (header = row 1), said above the listed errors: with
+    # 4 data rows checked, an error in «række 5» would otherwise look like a row too many.
+    assert "Rækkerne er nummereret som i et regneark: overskriften er række 1" in body
     # The rule in words (deliveries.rules), its code small beside it, as on a delivery's page.
     assert '<a href="?regel=enum">Et af' in body
     assert '<code class="small text-muted">enum</code>' in body
