@@ -458,6 +458,22 @@ def test_a_dropped_row_is_not_sent_and_its_file_is_kept(vendor_client, run_worke
 
 
 @sent_by_worker
+def test_a_dropped_row_is_not_counted_as_a_file_still_to_send(vendor_client, run_worker):
+    # Rule: the progress counts the files the user meant to send; a removed file is shown as
+    # «fjernet» and is not the «1» missing from «2 af 3 filer er sendt».
+    upload(vendor_client, *good_files())
+    batch = UploadBatch.objects.get()
+    first = batch.files.first()
+    assert first is not None
+    drop = reverse("deliveries:batch_file_drop", args=[batch.uuid, first.pk])
+    vendor_client.post(drop, {"dropped": "1"})
+    send(vendor_client, batch, run_worker)
+    data = vendor_client.get(reverse("deliveries:batch_status", args=[batch.uuid])).json()
+    assert (data["total"], data["sent"]) == (2, 2)
+    assert "2 af 2 filer er sendt." in progress_page(vendor_client, batch)
+
+
+@sent_by_worker
 def test_the_status_endpoint_reports_each_delivery(vendor_client, run_worker):
     upload(vendor_client, *good_files(), csv_file("x.csv", "a;b\n1;2\n"))
     batch = UploadBatch.objects.get()
