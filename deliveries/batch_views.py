@@ -329,12 +329,15 @@ def _send_outcome(batch: UploadBatch) -> list[tuple[str, str]]:
     made, refused = batch.sent_made, batch.sent_refused
     outcome = []
     if made:
+        # Not «valideres nu»: the page shows this for as long as it is open, and beside rows
+        # that already say «hentet» that read as if the portal were still at it.
         outcome.append(
             (
                 "success",
                 ngettext(
-                    "%(count)d fil er modtaget som leverance og valideres nu.",
-                    "%(count)d filer er modtaget som leverancer og valideres nu.",
+                    "%(count)d fil er blevet en leverance; rækken viser, hvor langt den er nået.",
+                    "%(count)d filer er blevet leverancer; rækkerne viser, hvor langt hver er "
+                    "nået.",
                     made,
                 )
                 % {"count": made},
