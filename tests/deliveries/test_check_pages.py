@@ -174,6 +174,8 @@ def test_a_check_in_progress_does_not_say_the_file_was_checked(
     assert BANNER not in body
     assert "Filen er kontrolleret mod kontrakten" not in body
     assert "Kun kontrol — intet sendes." in body
+    # No row has been checked yet: not «0», which reads as an empty file.
+    assert '<dd class="col-7" id="check-rows">–</dd>' in body
     assert "Filen kontrolleres mod kontrakten, men bliver ikke en leverance" in body
 
 
