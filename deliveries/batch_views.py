@@ -351,12 +351,15 @@ def _send_outcome(batch: UploadBatch) -> list[tuple[str, str]]:
     made, refused = batch.sent_made, batch.sent_refused
     outcome = []
     if made:
+        # Not «valideres nu»: the page shows this for as long as it is open, and beside rows
+        # that already say «hentet» that read as if the portal were still at it.
         outcome.append(
             (
                 "success",
                 ngettext(
-                    "%(count)d fil er modtaget som leverance og valideres nu.",
-                    "%(count)d filer er modtaget som leverancer og valideres nu.",
+                    "%(count)d fil er blevet en leverance; rækken viser, hvor langt den er nået.",
+                    "%(count)d filer er blevet leverancer; rækkerne viser, hvor langt hver er "
+                    "nået.",
                     made,
                 )
                 % {"count": made},
@@ -385,7 +388,9 @@ def _progress(batch: UploadBatch, lines: list[selectors.BatchLine]) -> dict[str,
     stalled = batch.send_stalled(timezone.now())
     sending = batch.is_sending and not stalled
     return {
-        "total": len(lines),
+        # A file the user removed from the batch is not one still to send: «21 af 22 filer er
+        # sendt» beside a row marked «fjernet» read as if one file were missing.
+        "total": sum(1 for line in lines if not line.row.dropped),
         "sent": len(statuses),
         "settled": settled,
         # Polled while the send is under way (rows become deliveries) and while any delivery

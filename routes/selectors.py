@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from django.db.models import Exists, OuterRef, Prefetch, Subquery
 from django.utils.translation import gettext as _
@@ -119,6 +119,14 @@ class DeliveryPermission:
     routes_by_area: list[list[Route]]
 
 
+class KommuneAgreement(NamedTuple):
+    """A kommune the vendor works with and its agreement with the vendor, None when there is
+    none: the page says «mangler» then, as the kommune page does, instead of an empty cell."""
+
+    kommune: Kommune
+    agreement: ProcessingAgreement | None
+
+
 @dataclass
 class VendorOverview:
     vendor: Vendor
@@ -127,7 +135,7 @@ class VendorOverview:
     areas: list[DataArea]
     permissions: list[DeliveryPermission]
     pending_routes: list[Route]
-    kommuner: list[Kommune]  # every kommune the vendor works with (agreement or route)
+    kommuner: list[KommuneAgreement]  # every kommune the vendor works with (agreement or route)
 
 
 def vendor_overview(*, vendor: Vendor) -> VendorOverview:
@@ -156,6 +164,7 @@ def vendor_overview(*, vendor: Vendor) -> VendorOverview:
     )
     established: dict[int, dict[int, list[Route]]] = defaultdict(lambda: defaultdict(list))
     kommuner: dict[int, Kommune] = {a.kommune_id: a.kommune for a in agreements}
+    agreement_of = {a.kommune_id: a for a in agreements}  # one per vendor and kommune
     established_kommuner: dict[int, Kommune] = {}
     for route in routes:
         kommuner.setdefault(route.kommune_id, route.kommune)
@@ -175,5 +184,8 @@ def vendor_overview(*, vendor: Vendor) -> VendorOverview:
         pending_routes=[
             r for r in routes if r.status in (RouteStatus.REQUESTED, RouteStatus.ORDERED)
         ],
-        kommuner=sorted(kommuner.values(), key=lambda k: k.code),
+        kommuner=[
+            KommuneAgreement(kommune, agreement_of.get(kommune.pk))
+            for kommune in sorted(kommuner.values(), key=lambda k: k.code)
+        ],
     )

@@ -82,7 +82,7 @@ class CellState(db_models.TextChoices):
 
     NO_ROUTE = "none", gettext_lazy("ingen rute")
     WAITING = "waiting", gettext_lazy("rute bestilt")
-    OVERDUE = "overdue", gettext_lazy("forsinket")
+    OVERDUE = "overdue", gettext_lazy("overskredet")
     REJECTED = "rejected", gettext_lazy("afvist")
     DUE_SOON = "due_soon", gettext_lazy("frist nærmer sig")
     PENDING = "pending", gettext_lazy("afventer")
@@ -101,7 +101,9 @@ CELL_GLYPHS: dict[str, str] = {
     CellState.MET: "✓",
 }
 
-# The overview's two filters: "kun huller" (no established route yet) and "kun forsinkede".
+# The overview's two filters: "kun huller" (no established route yet) and "kun overskredne".
+# The parameter keeps its old value "forsinkede" so saved links still filter; the label says
+# "overskredet", the word the Hjælp page and the expected-delivery badges use for this state.
 ONLY_GAPS = "huller"
 ONLY_OVERDUE = "forsinkede"
 ONLY_STATES: dict[str, frozenset[str]] = {
@@ -504,7 +506,7 @@ def _cell_renderer() -> Callable[[CoverageCell], str]:
 
 
 def cell_name(kommune: Kommune, area_name: str, state_label: str, period: str) -> str:
-    """A cell's accessible name: "Aarhus · Skole: forsinket (2026-10)"."""
+    """A cell's accessible name: "Aarhus · Skole: overskredet (2026-10)"."""
     name = f"{kommune.short_name} · {area_name}: {state_label}"
     return f"{name} ({period})" if period else name
 

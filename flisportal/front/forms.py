@@ -49,7 +49,7 @@ class CoverageFilterForm(forms.Form):
         choices=[
             ("", _("Alle kommuner")),
             (ONLY_GAPS, _("Kun huller")),
-            (ONLY_OVERDUE, _("Kun forsinkede")),
+            (ONLY_OVERDUE, _("Kun overskredne")),
         ],
     )
 

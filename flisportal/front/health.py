@@ -23,6 +23,7 @@ from django.db.models import Count, Exists, OuterRef, Q, Subquery
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from rq import Queue, Worker, cron_job_registry
 from rq.cron import CronJob, CronScheduler, get_cron_job_history_key
 from rq.job import Job, JobStatus
@@ -115,11 +116,25 @@ def redis_answers() -> bool:
 # --- queues and workers ---------------------------------------------------------------------
 
 
+# RQ's worker states in the page's language: Driftsstatus showed RQ's own English words
+# ("busy", "idle") in a Danish table. An unknown state (a newer RQ) is shown as RQ names it.
+WORKER_STATE_LABELS = {
+    "started": gettext_lazy("starter"),
+    "idle": gettext_lazy("ledig"),
+    "busy": gettext_lazy("arbejder"),
+    "suspended": gettext_lazy("sat på pause"),
+}
+
+
 @dataclass
 class WorkerState:
     name: str
     state: str
     last_heartbeat: datetime | None
+
+    @property
+    def label(self) -> str:
+        return str(WORKER_STATE_LABELS.get(self.state, self.state))
 
 
 @dataclass

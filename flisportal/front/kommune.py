@@ -55,7 +55,7 @@ class StripCell:
     state: str
     label: str
     glyph: str
-    name: str  # the accessible name: "Skole · 2026-10: forsinket"
+    name: str  # the accessible name: "Skole · 2026-10: overskredet"
 
 
 @dataclass

@@ -242,14 +242,14 @@ CHARTS: dict[str, Callable[[Trends], TrendChart]] = {
     "maaneder": months_chart,
     "leverandoerer": lambda data: rate_chart(
         "leverandoerer",
-        _("Andel til tiden pr. leverandør"),
+        _("Andel til tiden pr. leverandør (%)"),
         _("leverandør"),
         data.by_vendor,
         data.periods,
     ),
     "dataomraader": lambda data: rate_chart(
         "dataomraader",
-        _("Andel til tiden pr. dataområde"),
+        _("Andel til tiden pr. dataområde (%)"),
         _("dataområde"),
         data.by_area,
         data.periods,

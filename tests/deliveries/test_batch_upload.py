@@ -266,7 +266,10 @@ def test_confirming_makes_one_delivery_per_ready_file_through_intake(
     # The counts the request used to flash reach the user on the progress page.
     page = progress_page(vendor_client, batch)
     assert "Afsendelsen er færdig." in page
-    assert "3 filer er modtaget som leverancer og valideres nu." in page
+    assert "3 filer er blevet leverancer; rækkerne viser, hvor langt hver er nået." in page
+    # The outcome stays on the page while the rows move on to «hentet»: it says what the send
+    # made, not «valideres nu», which is soon untrue.
+    assert "valideres nu" not in page
     assert "Filerne sendes nu" not in page and "i kø" not in page
 
 
@@ -285,7 +288,7 @@ def test_one_refused_file_does_not_stop_the_others(vendor_client, routes, vendor
     assert staged_path(rows[2]).is_file()  # the refused file is kept for another try
     page = progress_page(vendor_client, batch)
     assert "databehandleraftale" in page
-    assert "2 filer er modtaget som leverancer" in page
+    assert "2 filer er blevet leverancer" in page
     assert "1 fil blev afvist; rækken siger hvorfor. Ret den og send igen." in page
     status = vendor_client.get(reverse("deliveries:batch_status", args=[batch.uuid])).json()
     refused = status["files"][2]
@@ -300,7 +303,9 @@ def test_one_refused_file_does_not_stop_the_others(vendor_client, routes, vendor
     send(vendor_client, batch, run_worker)
     rows[2].refresh_from_db()
     assert rows[2].delivery is not None and rows[2].refusal == ""
-    assert "1 fil er modtaget som leverance og valideres nu." in progress_page(vendor_client, batch)
+    assert "1 fil er blevet en leverance; rækken viser, hvor langt den er nået." in progress_page(
+        vendor_client, batch
+    )
 
 
 @pytest.mark.redis
@@ -402,7 +407,7 @@ def test_a_send_whose_worker_died_may_be_sent_again_after_the_stuck_minutes(
         send(vendor_client, batch, run_worker)
     assert Delivery.objects.count() == 3
     assert all(row.delivery_id is not None for row in batch.files.all())
-    assert "2 filer er modtaget som leverancer" in progress_page(vendor_client, batch)
+    assert "2 filer er blevet leverancer" in progress_page(vendor_client, batch)
 
 
 def test_a_row_is_fixed_by_choosing_route_and_period(vendor_client, routes):
@@ -493,6 +498,22 @@ def test_a_dropped_row_is_not_sent_and_its_file_is_kept(vendor_client, run_worke
     first.refresh_from_db()
     assert first.dropped and first.delivery is None and staged_path(first).is_file()
     assert Delivery.objects.count() == 2
+
+
+@sent_by_worker
+def test_a_dropped_row_is_not_counted_as_a_file_still_to_send(vendor_client, run_worker):
+    # Rule: the progress counts the files the user meant to send; a removed file is shown as
+    # «fjernet» and is not the «1» missing from «2 af 3 filer er sendt».
+    upload(vendor_client, *good_files())
+    batch = UploadBatch.objects.get()
+    first = batch.files.first()
+    assert first is not None
+    drop = reverse("deliveries:batch_file_drop", args=[batch.uuid, first.pk])
+    vendor_client.post(drop, {"dropped": "1"})
+    send(vendor_client, batch, run_worker)
+    data = vendor_client.get(reverse("deliveries:batch_status", args=[batch.uuid])).json()
+    assert (data["total"], data["sent"]) == (2, 2)
+    assert "2 af 2 filer er sendt." in progress_page(vendor_client, batch)
 
 
 @sent_by_worker

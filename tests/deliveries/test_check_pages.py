@@ -129,6 +129,9 @@ def test_an_invalid_file_shows_the_report_as_a_delivery_page_does(checked, vendo
     assert "3 fejl i alt; de første 3 er listet." in body
     assert reverse("deliveries:check_report_csv", args=[check.uuid]) in body
     assert body.count("<td><code>halv</code></td>") == 3
+    # The row numbers are a spreadsheet's (header = row 1), said above the listed errors: with
+    # 4 data rows checked, an error in «række 5» would otherwise look like a row too many.
+    assert "Rækkerne er nummereret som i et regneark: overskriften er række 1" in body
     # The rule in words (deliveries.rules), its code small beside it, as on a delivery's page.
     assert '<a href="?regel=enum">Et af' in body
     assert '<code class="small text-muted">enum</code>' in body
@@ -155,6 +158,25 @@ def test_a_check_in_progress_reloads_itself(vendor_client, upload_route, enqueue
     body = response.content.decode()
     assert "Filen kontrolleres nu mod kontrakten." in body
     assert "Send denne fil" not in body
+
+
+def test_a_check_in_progress_does_not_say_the_file_was_checked(
+    vendor_client, upload_route, enqueued
+):
+    """Rule: while the check runs, the banner says what will happen, not that the file has been
+    checked and deleted (the page under it says the check is still running)."""
+    vendor_client.post(URL, form_data(upload_route, dagtilbud_csv(rows_ok=1).encode()))
+    check = FileCheck.objects.get()
+    assert check.status == FileCheckStatus.CHECKING
+
+    body = vendor_client.get(reverse("deliveries:check", args=[check.uuid])).content.decode()
+
+    assert BANNER not in body
+    assert "Filen er kontrolleret mod kontrakten" not in body
+    assert "Kun kontrol — intet sendes." in body
+    # No row has been checked yet: not «0», which reads as an empty file.
+    assert '<dd class="col-7" id="check-rows">–</dd>' in body
+    assert "Filen kontrolleres mod kontrakten, men bliver ikke en leverance" in body
 
 
 @pytest.mark.parametrize("who", ["vendor_b", "colleague", "consultant", "admin"])

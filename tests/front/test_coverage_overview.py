@@ -1,6 +1,6 @@
 """Dækning's overview: every kommune × data area as one small cell in a state that reads
 without colour (a shape, and the state in words in its accessible name), grouped by region,
-linking to the kommune's page; the kommune search and the "kun huller" / "kun forsinkede"
+linking to the kommune's page; the kommune search and the "kun huller" / "kun overskredne"
 filters narrow both the overview and the table; the page's query count stays fixed."""
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ import pytest
 from django.urls import reverse
 
 from deliveries.lifecycle.states import DeliveryStatus
+from deliveries.models import ExpectedState
 from deliveries.selectors import collecting_period
 from flisportal.front.coverage import CELL_GLYPHS, CellState
 from tests import factories
@@ -53,7 +54,7 @@ def test_every_state_has_its_own_shape_and_its_name_in_words(admin_client):
     collecting = collecting_period()
     aarhus = plan[("751", "skole")]
     expected_name = {
-        "overdue": f"Aarhus · Skole: forsinket ({collecting})",
+        "overdue": f"Aarhus · Skole: overskredet ({collecting})",
         "met": f"Aarhus · Skole: leveret ({collecting})",
         "none": "Aarhus · Skole: ingen rute",
         "waiting": "Aarhus · Skole: rute bestilt",
@@ -69,6 +70,17 @@ def test_every_state_has_its_own_shape_and_its_name_in_words(admin_client):
     assert f'<a href="{reverse("front:help")}">Hvad betyder tilstandene?</a>' in html
     made = {state for state in plan.values()}
     assert {cell[0] for cell in cells.values()} == made == {s.value for s in CellState}
+
+
+def test_the_overdue_state_has_the_name_the_help_page_and_the_badges_give_it(admin_client):
+    # One state, one word: the legend, the filter and the cells say «overskredet», as the
+    # expected-delivery badges (Detaljer, Udestående) and the Hjælp page the legend links to
+    # do; «forsinket» sent the user to the help page looking for a word it does not have.
+    assert CellState.OVERDUE.label == ExpectedState.OVERDUE.label == "overskredet"
+    html = admin_client.get(reverse("front:coverage")).content.decode()
+    assert '<span class="ov ov-overdue" aria-hidden="true">!</span> overskredet</li>' in html
+    assert '<option value="forsinkede">Kun overskredne</option>' in html
+    assert "forsinke" not in html.replace('value="forsinkede"', "")
 
 
 def test_cells_are_grouped_by_region_in_the_regions_order(admin_client):

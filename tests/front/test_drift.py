@@ -83,6 +83,18 @@ def test_admin_sees_queues_workers_and_failed_jobs(clean_redis, run_worker, admi
 
 
 @pytest.mark.redis
+def test_a_workers_state_is_said_in_danish(clean_redis, admin_client):
+    # The Danish page showed RQ's own English word for what a worker is doing ("busy").
+    worker = Worker([Queue("sftp", connection=clean_redis)], connection=clean_redis, name="w-busy")
+    worker.register_birth()
+    worker.set_state("busy")
+    page = admin_client.get(reverse("front:drift")).content.decode()
+    assert "Workere: tilstand og seneste livstegn" in page
+    assert "· arbejder ·" in page and "· busy ·" not in page
+    worker.register_death()
+
+
+@pytest.mark.redis
 def test_periodic_jobs_without_a_scheduler_are_an_error(clean_redis):
     status = health.periodic_jobs(clean_redis, now=NOW)
     assert status.state == health.ERROR

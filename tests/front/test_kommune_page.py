@@ -60,7 +60,7 @@ def test_administrator_sees_routes_vendors_strip_and_problems(
     assert lines["Leverandør A"].agreement.status == AgreementStatus.SIGNED
     assert lines["Leverandør B"].agreement is None  # a route without an agreement
     html = page.content.decode()
-    assert f'aria-label="Dagtilbud · {collecting}: forsinket"' in html
+    assert f'aria-label="Dagtilbud · {collecting}: overskredet"' in html
     assert "mangler" in html  # vendor B's missing agreement, in words
     for link in (
         reverse("deliveries:kommune_history", args=["101"]),

@@ -286,6 +286,16 @@ def test_charts_are_well_formed_svg_with_a_title_and_description(client, admin_u
     assert "Til tiden" in html and "Sådan tælles det" in html
 
 
+def test_the_share_on_time_charts_give_their_unit(client, admin_user, two_kommuner):
+    # Rule: a number has its unit. The cells of the two share-on-time grids hold bare numbers
+    # (100, 75, 50); the heading above them and the chart's title say they are percentages.
+    client.force_login(admin_user)
+    html = client.get(reverse("front:trends")).content.decode()
+    for heading in ("Andel til tiden pr. leverandør (%)", "Andel til tiden pr. dataområde (%)"):
+        assert f">{heading}</h2>" in html
+        assert f">{heading}</title>" in html
+
+
 def _starts(html: str, needle: str) -> list[int]:
     found, at = [], html.find(needle)
     while at != -1:

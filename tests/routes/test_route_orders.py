@@ -54,6 +54,18 @@ def test_landing_query_count_does_not_grow_with_orders(
     assert page.content.decode().count("status-badge status-requested") == 57
 
 
+@pytest.mark.parametrize("page", ["routes:route_orders", "routes:kommune_routes"])
+def test_a_status_badge_in_a_link_has_no_underlined_space_after_it(
+    admin_client, ordered_route, page
+):
+    # The badge partial ended in a newline, which inside the link was drawn as an underlined
+    # space between the badge and its «?» («bestilt_ ?» in the screenshots).
+    args = [ordered_route.kommune.code] if page == "routes:kommune_routes" else []
+    html = admin_client.get(reverse(page, args=args)).content.decode()
+    badge = '<span class="status-badge status-ordered">bestilt</span>'
+    assert f"{badge}</a>" in html
+
+
 @pytest.mark.parametrize("persona", ["vendor_a_user", "consultant_user"])
 def test_only_administrators_see_route_orders(client, request, persona, ordered_route):
     client.force_login(request.getfixturevalue(persona))

@@ -119,3 +119,25 @@ def test_each_kommune_the_vendor_works_with_links_to_its_page(
     link = reverse("front:kommune", args=[kommune_kbh.code])
     assert f'href="{link}"' in html
     assert client.get(link).status_code == 200
+
+
+def test_a_kommune_without_an_agreement_says_it_is_missing(
+    client, vendor_a_user, vendor_a, system_a, make_route, kommune_kbh, kommune_aarhus
+):
+    # Rule: an empty cell says nothing. A kommune the vendor has a route for but no agreement
+    # with reads «mangler», as on the kommune page; one with an agreement shows its status.
+    make_route(kommune=kommune_aarhus, sender_system=system_a, status="ordered")
+    ProcessingAgreement.objects.create(
+        vendor=vendor_a, kommune=kommune_kbh, status=AgreementStatus.SIGNED
+    )
+    client.force_login(vendor_a_user)
+    page = client.get(reverse("routes:vendor_overview"))
+    rows = {line.kommune.code: line.agreement for line in page.context["o"].kommuner}
+    assert rows["101"].status == AgreementStatus.SIGNED and rows["751"] is None
+    html = page.content.decode()
+    table = html[html.index("Databehandleraftaler og ibrugtagning") :]
+    aarhus = table[table.index(str(kommune_aarhus)) :]
+    aarhus_row = aarhus[: aarhus.index("</tr>")]
+    assert '<span class="badge text-bg-danger">! mangler</span>' in aarhus_row
+    kbh = table[table.index(str(kommune_kbh)) :]
+    assert "underskrevet" in kbh[: kbh.index("</tr>")]
