@@ -204,7 +204,7 @@ def batch_file(request: HttpRequest, batch_uuid: uuid.UUID, pk: int) -> HttpResp
         "period": row.period,
         "redelivery_confirmed": row.redelivery_confirmed,
     }
-    if row.batch.is_sending and not row.batch.send_stalled(timezone.now()):
+    if row.batch.send_under_way(timezone.now()):
         return _busy_sending(request, batch_uuid)
     form = BatchFileForm(request.POST or None, user=user, initial=initial)
     if request.method == "POST" and form.is_valid():
@@ -385,8 +385,9 @@ def _send_outcome(batch: UploadBatch) -> list[tuple[str, str]]:
 def _progress(batch: UploadBatch, lines: list[selectors.BatchLine]) -> dict[str, Any]:
     statuses = [line.row.delivery.status for line in lines if line.row.delivery is not None]
     settled = sum(1 for status in statuses if selectors.batch_settled(status))
-    stalled = batch.send_stalled(timezone.now())
-    sending = batch.is_sending and not stalled
+    now = timezone.now()
+    stalled = batch.send_stalled(now)
+    sending = batch.send_under_way(now)
     return {
         # A file the user removed from the batch is not one still to send: «21 af 22 filer er
         # sendt» beside a row marked «fjernet» read as if one file were missing.

@@ -7,8 +7,6 @@ from __future__ import annotations
 from dataclasses import asdict
 
 import django_rq
-from rq.exceptions import NoSuchJobError
-from rq.job import Job, JobStatus
 
 from deliveries.hent.fetcher import receipts_fetch, receipts_fetch_soon, recipients_to_fetch
 from deliveries.services.batch import upload_batch_send
@@ -19,7 +17,7 @@ from deliveries.services.reconcile import deliveries_reconcile
 from deliveries.services.retention import retention_run
 from deliveries.services.technical_receipts import receipts_collect, receipts_collect_soon
 from deliveries.services.validate import delivery_validate
-from flisportal.lib.queues import SFTP
+from flisportal.lib.queues import SFTP, job_on_its_way
 
 
 def validate_delivery(delivery_id: int) -> str | None:
@@ -96,11 +94,7 @@ def fetch_all_recipients() -> list[int]:
     enqueued = []
     for sftp_user_id in recipients_to_fetch():
         job_id = f"fetch-receipts-{sftp_user_id}"
-        try:
-            status = Job.fetch(job_id, connection=queue.connection).get_status()
-        except NoSuchJobError:
-            status = None
-        if status in (JobStatus.QUEUED, JobStatus.STARTED, JobStatus.DEFERRED):
+        if job_on_its_way(SFTP, job_id):
             continue
         queue.enqueue(fetch_receipts, sftp_user_id, job_id=job_id)
         enqueued.append(sftp_user_id)

@@ -1028,6 +1028,11 @@ class UploadBatchQuerySet(models.QuerySet["UploadBatch"]):
         return self.filter(uploaded_by_id=user.pk)
 
 
+def send_stalled_before(now: datetime) -> datetime:
+    """A batch's send last heard from before this has stalled (RECONCILE_STUCK_MINUTES)."""
+    return now - timedelta(minutes=settings.RECONCILE_STUCK_MINUTES)
+
+
 class UploadBatch(models.Model):
     """Many extracts uploaded at once ("Samlet upload"), staged on local disk until the user
     has checked the preview and confirmed; each file then becomes its own delivery through
@@ -1071,8 +1076,20 @@ class UploadBatch(models.Model):
         """A send is claimed but its job has not been heard from for RECONCILE_STUCK_MINUTES:
         its worker was killed (or Redis lost the job), and another «Send» may take over."""
         return self.is_sending and (
-            self.sending_seen_at is None
-            or self.sending_seen_at < now - timedelta(minutes=settings.RECONCILE_STUCK_MINUTES)
+            self.sending_seen_at is None or self.sending_seen_at < send_stalled_before(now)
+        )
+
+    def send_under_way(self, now: datetime) -> bool:
+        """A send holds the batch and is alive: no other send, and no change to its rows."""
+        return self.is_sending and not self.send_stalled(now)
+
+    @staticmethod
+    def free_q(now: datetime, *, prefix: str = "") -> Q:
+        """The batches no live send holds (`send_under_way` false), as a filter: the claim
+        of a new send and each change to a row are conditional updates on it. `prefix` is
+        the path to the batch from the filtered model ("batch__")."""
+        return Q(**{f"{prefix}sending_token__isnull": True}) | Q(
+            **{f"{prefix}sending_seen_at__lt": send_stalled_before(now)}
         )
 
 

@@ -35,13 +35,13 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from django.conf import settings
-from django.db.models import F, Q, QuerySet, Value
+from django.db.models import F, QuerySet, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from deliveries.detection import Detector, Problem
-from deliveries.models import UploadBatch, UploadBatchFile
+from deliveries.models import Delivery, UploadBatch, UploadBatchFile
 from deliveries.services import BATCH_SEND_JOB
 from deliveries.services.intake import IncomingFile, IntakeRefused, delivery_upload
 from flisportal.audit.services import audit_record
@@ -133,9 +133,8 @@ def _unless_sending(row: UploadBatchFile) -> QuerySet[UploadBatchFile]:
     for RECONCILE_STUCK_MINUTES no longer counts). A change is one conditional UPDATE on this,
     so it cannot slip in between a send's claim and the job reading the row: the job would
     send the file on the old route while the page showed the new one."""
-    stalled = timezone.now() - timedelta(minutes=settings.RECONCILE_STUCK_MINUTES)
-    return UploadBatchFile.objects.filter(pk=row.pk).filter(
-        Q(batch__sending_token__isnull=True) | Q(batch__sending_seen_at__lt=stalled)
+    return UploadBatchFile.objects.filter(
+        UploadBatch.free_q(timezone.now(), prefix="batch__"), pk=row.pk
     )
 
 
@@ -192,11 +191,8 @@ def upload_batch_send_start(*, batch: UploadBatch, now: datetime | None = None) 
     can start the job."""
     now = now or timezone.now()
     token = uuid.uuid4()
-    stalled = now - timedelta(minutes=settings.RECONCILE_STUCK_MINUTES)
-    claimed = (
-        UploadBatch.objects.filter(pk=batch.pk)
-        .filter(Q(sending_token__isnull=True) | Q(sending_seen_at__lt=stalled))
-        .update(sending_token=token, sending_seen_at=now)
+    claimed = UploadBatch.objects.filter(UploadBatch.free_q(now), pk=batch.pk).update(
+        sending_token=token, sending_seen_at=now
     )
     if not claimed:
         raise BatchSendRunning
@@ -232,7 +228,9 @@ def upload_batch_send(*, batch_id: int, token: str) -> tuple[int, int] | None:
         return None
     batch = UploadBatch.objects.select_related("uploaded_by").get(pk=batch_id)
     made = refused = 0
-    rows = batch.files.select_related("route__kommune", "route__endpoint", "route__sender_system")
+    rows = batch.files.select_related(
+        "batch", "route__kommune", "route__endpoint", "route__sender_system"
+    )
     for row in rows.filter(delivery__isnull=True, dropped=False).exclude(staged_name=""):
         if row.route is None or not row.period:
             continue  # the preview says what is missing; nothing to send yet
@@ -261,6 +259,10 @@ def _send_row(row: UploadBatchFile, user: User, token: uuid.UUID) -> str | None:
     kept), or None when another send had already made it a delivery."""
     route = row.route
     assert route is not None  # the job passes only rows with a route and a period
+    earlier = _made_by_an_earlier_try(row, route, user)
+    if earlier is not None:
+        _row_made(row, earlier)
+        return "made"
     try:
         incoming = _handover_copy(row)
     except FileNotFoundError:
@@ -288,13 +290,38 @@ def _send_row(row: UploadBatchFile, user: User, token: uuid.UUID) -> str | None:
         row.send_token = token
         row.save(update_fields=["refusal", "send_token"])
         return "refused"
+    _row_made(row, delivery)
+    return "made"
+
+
+def _row_made(row: UploadBatchFile, delivery: Delivery) -> None:
+    """The row points at its delivery, then its staged file goes (intake has its own copy)."""
     row.delivery = delivery
     row.refusal = ""
     row.save(update_fields=["delivery", "refusal"])
     staged_path(row).unlink(missing_ok=True)
     row.staged_name = ""
     row.save(update_fields=["staged_name"])
-    return "made"
+
+
+def _made_by_an_earlier_try(row: UploadBatchFile, route: Route, user: User) -> Delivery | None:
+    """The delivery an earlier send made of this row when its worker died between intake and
+    saving the row: the same bytes, route and period, uploaded by the same person since the
+    batch was made, and no row of any batch points at it. Linked instead of sent again, so
+    the row neither shows the same-file rule's refusal nor, with Genlevering ticked, is
+    delivered twice."""
+    return (
+        Delivery.objects.filter(
+            route=route,
+            period=row.period,
+            sha256=row.sha256,
+            uploaded_by=user,
+            uploaded_at__gte=row.batch.created_at,
+        )
+        .exclude(pk__in=UploadBatchFile.objects.filter(delivery__isnull=False).values("delivery"))
+        .order_by("-uploaded_at")
+        .first()
+    )
 
 
 def _handover_copy(row: UploadBatchFile) -> IncomingFile:

@@ -64,13 +64,14 @@ def enqueue_on_commit(queue: str, job: str, *args: Any, **kwargs: Any) -> None:
     transaction.on_commit(lambda: _enqueue(queue, job, *args, **kwargs))
 
 
-def job_on_its_way(queue: str, job_id: str, *, started_after: datetime) -> bool:
+def job_on_its_way(queue: str, job_id: str, *, started_after: datetime | None = None) -> bool:
     """Whether the job with this id (one enqueued with `job_id=`) will still run or is running:
-    waiting on `queue`, scheduled or deferred, or taken by a worker after `started_after`. A
-    job taken earlier that still shows as started may be one whose worker was killed (RQ marks
-    it abandoned only after the queue's job timeout, an hour on `validation`), so the caller's
-    quiet period decides, as for a delivery. A Redis that does not answer counts as "on its
-    way": nothing can be enqueued then either, and the next round asks again."""
+    waiting on `queue`, scheduled or deferred, or taken by a worker (after `started_after`,
+    when given). A job taken earlier that still shows as started may be one whose worker was
+    killed (RQ marks it abandoned only after the queue's job timeout, an hour on
+    `validation`), so the caller's quiet period decides, as for a delivery. A Redis that does
+    not answer counts as "on its way": nothing can be enqueued then either, and the next round
+    asks again."""
     try:
         job = Job.fetch(job_id, connection=django_rq.get_queue(queue).connection)
         status = job.get_status(refresh=False)
@@ -82,7 +83,9 @@ def job_on_its_way(queue: str, job_id: str, *, started_after: datetime) -> bool:
     if status in (JobStatus.QUEUED, JobStatus.SCHEDULED, JobStatus.DEFERRED):
         return True
     started = job.started_at
-    return status == JobStatus.STARTED and started is not None and started > started_after
+    if status != JobStatus.STARTED:
+        return False
+    return started_after is None or (started is not None and started > started_after)
 
 
 def enqueue_in_on_commit(queue: str, delay: timedelta, job: str, *args: Any, **kwargs: Any) -> None:

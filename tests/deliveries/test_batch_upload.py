@@ -410,6 +410,44 @@ def test_a_send_whose_worker_died_may_be_sent_again_after_the_stuck_minutes(
     assert "2 filer er blevet leverancer" in progress_page(vendor_client, batch)
 
 
+@sent_by_worker
+@pytest.mark.parametrize("redelivery", [False, True], ids=["plain", "genlevering"])
+def test_a_row_whose_worker_died_after_intake_is_linked_not_refused_or_sent_twice(
+    vendor_client, run_worker, clean_redis, monkeypatch, settings, redelivery
+):
+    """Rule: a worker killed between intake making a row's delivery and the row pointing at
+    it leaves a delivery the row does not know; the next «Send» links the row to it instead
+    of refusing the file as already delivered, or, with Genlevering ticked, delivering it a
+    second time."""
+    upload(vendor_client, *good_files())
+    batch = UploadBatch.objects.get()
+    batch.files.update(redelivery_confirmed=redelivery)
+    vendor_client.post(reverse("deliveries:batch_confirm", args=[batch.uuid]))
+    batch.refresh_from_db()
+    original = batch_services.delivery_upload
+
+    def dies_after_intake(**kwargs):
+        original(**kwargs)
+        raise WorkerKilled
+
+    monkeypatch.setattr(batch_services, "delivery_upload", dies_after_intake)
+    with pytest.raises(WorkerKilled):
+        jobs.send_upload_batch(batch.pk, str(batch.sending_token))
+    monkeypatch.setattr(batch_services, "delivery_upload", original)
+    clean_redis.flushdb()  # the job died with its worker
+    made_by_the_dead_try = Delivery.objects.get()
+    assert not batch.files.filter(delivery__isnull=False).exists()
+
+    stuck = timedelta(minutes=settings.RECONCILE_STUCK_MINUTES + 1)
+    with time_machine.travel(timezone.now() + stuck, tick=True):
+        send(vendor_client, batch, run_worker)
+    assert Delivery.objects.count() == 3
+    rows = list(batch.files.order_by("position"))
+    assert [row.refusal for row in rows] == ["", "", ""]
+    assert all(row.delivery_id is not None and row.staged_name == "" for row in rows)
+    assert made_by_the_dead_try.pk in {row.delivery_id for row in rows}
+
+
 def test_a_row_is_fixed_by_choosing_route_and_period(vendor_client, routes):
     upload(vendor_client, csv_file("ukendt.csv", "a;b\n1;2\n"))
     row = UploadBatchFile.objects.get()
