@@ -171,14 +171,16 @@ class KommuneChoicesForm(forms.Form):
                 chosen = self.cleaned_data[name]
                 if chosen == kommune.choices[event.value]:
                     continue
-                rows = NotificationKommuneChoice.objects.filter(
-                    user_id=user_id, kommune_id=kommune.pk, event=event
-                )
                 if not chosen:
-                    rows.delete()
-                elif not rows.update(choice=chosen):
-                    NotificationKommuneChoice.objects.create(
-                        user_id=user_id, kommune_id=kommune.pk, event=event, choice=chosen
+                    NotificationKommuneChoice.objects.filter(
+                        user_id=user_id, kommune_id=kommune.pk, event=event
+                    ).delete()
+                else:
+                    NotificationKommuneChoice.objects.update_or_create(
+                        user_id=user_id,
+                        kommune_id=kommune.pk,
+                        event=event,
+                        defaults={"choice": chosen},
                     )
 
 
@@ -197,8 +199,12 @@ def preferences(request: HttpRequest) -> HttpResponse:
     if user_role(request.user) == Role.CONSULTANT:
         events = ConsultantEventsForm(data, preference=preference, prefix="event")
         kommuner = kommune_choices_for(request.user)
-        # One kommune: its own choices would only repeat the general ones, so none are offered.
-        per_kommune = KommuneChoicesForm(data, kommuner=kommuner if len(kommuner) > 1 else [])
+        # One kommune: its own choices would only repeat the general ones, so none are offered
+        # unless some were made while the person had more (they still decide the mails, so
+        # they stay in sight, and can be set back to «som generelt»).
+        chosen = any(choice for k in kommuner for choice in k.choices.values())
+        shown = kommuner if len(kommuner) > 1 or chosen else []
+        per_kommune = KommuneChoicesForm(data, kommuner=shown)
     forms_ = [f for f in (form, events, per_kommune) if f is not None]
     if request.method == "POST" and all(f.is_valid() for f in forms_):
         with transaction.atomic():

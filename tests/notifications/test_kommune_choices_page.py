@@ -104,6 +104,22 @@ def test_a_consultant_of_one_kommune_gets_no_table(client, consultant_user, komm
     assert saved() == set()
 
 
+def test_a_kommune_choice_left_from_when_there_were_more_kommuner_stays_in_sight(
+    client, team, kommune_kbh, kommune_aarhus
+):
+    # Rule: a choice still decides the mails, so it is never hidden: a consultant who is down
+    # to one kommune still sees (and can undo) the choice made for it.
+    NotificationKommuneChoice.objects.create(
+        user=team, kommune=kommune_kbh, event="rejected", choice="off"
+    )
+    team.kommuner.remove(kommune_aarhus)
+    client.force_login(team)
+    response = client.get(URL)
+    assert "Valg for den enkelte kommune" in response.content.decode()
+    client.post(URL, {**GENERAL, field(kommune_kbh, "rejected"): ""})
+    assert saved() == set()
+
+
 def test_the_page_with_kommune_choices_takes_the_same_queries(
     client, team, kommune_aarhus, django_assert_num_queries
 ):
