@@ -20,7 +20,9 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from deliveries.lifecycle.states import (
+    NOT_YET_VALIDATED,
     PROBLEM,
+    STOPPED_NOT_BY_ROWS,
     WORKING,
     DeliveryStatus,
     can_transition,
@@ -360,6 +362,20 @@ class Delivery(models.Model):
             and self.validated_at is not None
             and not self.error_count
         )
+
+    @property
+    def error_count_note(self) -> str:
+        """Why a list shows «–» in its «Fejl» column instead of `error_count`, or "" where the
+        count says something (rejected with its errors; passed with 0, on its way or
+        delivered). Here the count is 0 whatever went wrong, and «0» beside «afvist af
+        Serviceplatformen» or «fejlet» read as "turned down with no errors". Asks the status
+        only, so a list that reads the status needs no more columns for it
+        (templates/deliveries/_error_count.html, deliveries/rows.py)."""
+        if self.status in STOPPED_NOT_BY_ROWS:
+            return str(_("Ikke stoppet af fejl i rækkerne – årsagen står på leverancens side"))
+        if self.status in NOT_YET_VALIDATED:
+            return str(_("Tælles, når valideringen er færdig"))
+        return ""
 
     @property
     def receipt_missing(self) -> bool:

@@ -122,9 +122,25 @@ def _grouped(number: int) -> str:
     return str(number) if 0 <= number < 1000 else number_format(number, force_grouping=True)
 
 
+def _error_count_cell() -> Callable[[str, int], str]:
+    """A delivery's «Fejl» cell as deliveries/_error_count.html writes it: «–» with its note
+    where the status makes the count say nothing (`Delivery.error_count_note`, asked once per
+    status), else the count grouped."""
+    dash = _once_per_value("deliveries/_error_count.html", "delivery", Delivery, "status")
+    counted: dict[str, bool] = {}
+
+    def cell(status: str, count: int) -> str:
+        if status not in counted:
+            counted[status] = not Delivery(status=status).error_count_note
+        return _grouped(count) if counted[status] else dash(status)
+
+    return cell
+
+
 def delivery_rows_html(rows: Iterable[Row], detail_url: Callable[[Any], str]) -> SafeString:
     """The delivery list's rows (`DELIVERY_ROW_FIELDS`), each dated with a link to its page."""
     status = _once_per_value("deliveries/_status.html", "delivery", Delivery, "status")
+    error_count = _error_count_cell()
     kommune = _kommune_text()
     parts = [
         f'\n    <tr>\n      <td><a href="{_text(detail_url(row["uuid"]))}">'
@@ -135,7 +151,8 @@ def delivery_rows_html(rows: Iterable[Row], detail_url: Callable[[Any], str]) ->
         f"      <td>{_text(row['it_system__name'])}</td>\n"
         f"      <td>{_text(row['endpoint__slug'])}</td>\n"
         f"      <td>{status(row['status'])}</td>\n"
-        f'      <td class="text-end">{_grouped(row["error_count"])}</td>\n    </tr>\n  '
+        f'      <td class="text-end">{error_count(row["status"], row["error_count"])}</td>\n'
+        "    </tr>\n  "
         for row in rows
     ]
     return mark_safe("".join(parts))  # noqa: S308 – built from escaped values only

@@ -107,6 +107,15 @@ TURNED_DOWN = (S.REJECTED, S.REFUSED)
 # different file for the same route and period is then a redelivery the uploader must confirm.
 PASSED_ON = (S.VALID, S.PUSHING, S.SENT, S.DISTRIBUTED, S.FETCHED)
 
+# The lists' «Fejl» column shows the validator's count only where it says something: a rejected
+# delivery's errors, or the 0 of one that passed and is on its way or delivered. In these two
+# groups the count is 0 and would mislead (`Delivery.error_count_note` says what shows instead):
+# waiting for the validator or in it (also after a retry of a delivery whose validation failed)…
+NOT_YET_VALIDATED = (S.RECEIVED, S.VALIDATING)
+# …and stopped by something other than errors in its rows: the platform refused it, or the
+# push, the validator itself or a missing contract failed it. The reason is on its page.
+STOPPED_NOT_BY_ROWS = (S.REFUSED, S.FAILED)
+
 # Where a delivery can stall past a limit, as Driftsstatus counts them: a worker's claim that
 # shows no life (validating, pushing), a receipt that does not come, a fetch that does not
 # happen.
