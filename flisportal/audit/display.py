@@ -154,12 +154,25 @@ def action_label(action: str) -> str:
     return str(MODEL_ACTIONS[verb]) % {"model": name[:1].upper() + name[1:]}
 
 
+# Words for a side that has no value to show, so a cell is never blank (a blank cell cannot be
+# told from a page that failed to render). The stored entries can tell two cases apart: the key
+# is there with nothing in it ("", None, []): the field was empty; or the key is not on that side
+# at all (a creation's before, a deletion's after, a note that only the new step has): there was
+# no value.
+EMPTY = gettext_lazy("(tom)")
+ABSENT = gettext_lazy("(ingen)")
+
+
 @dataclass(frozen=True)
 class FieldRow:
     label: str
     before: str
     after: str
     changed: bool
+    # True when `before` / `after` is one of the words above rather than a value: the page
+    # shows it muted, so a value that happens to read «(tom)» still looks like a value.
+    before_blank: bool = False
+    after_blank: bool = False
 
 
 @dataclass(frozen=True)
@@ -230,13 +243,13 @@ def _text(
     value: Any, field: models.Field[Any, Any] | None, names: dict[str, dict[str, str]]
 ) -> str:
     if value is None:
-        return "–"
+        return ""
     if isinstance(value, bool):
         return _("Ja") if value else _("Nej")
     label = _related_label(field)
     if label is not None:
         known = names.get(label, {})
-        return ", ".join(known.get(str(v), f"#{v}") for v in _ids(value)) or "–"
+        return ", ".join(known.get(str(v), f"#{v}") for v in _ids(value))
     if field is not None and field.choices and isinstance(value, int | str):
         return str(dict(field.flatchoices).get(value, value))
     if isinstance(value, str) and isinstance(field, models.DateTimeField | models.DateField):
@@ -264,31 +277,59 @@ def _rows(entry: AuditEntry, names: dict[str, dict[str, str]]) -> list[FieldRow]
     before, after = entry.before, entry.after
     if not isinstance(before, dict | None) or not isinstance(after, dict | None):
         # Not a record of fields (a list or a bare value): shown as it is, as one row.
-        return [FieldRow(_("Værdi"), str(before or "–"), str(after or "–"), before != after)]
+        before_text, before_blank = _bare_cell(before)
+        after_text, after_blank = _bare_cell(after)
+        return [
+            FieldRow(
+                _("Værdi"), before_text, after_text, before != after, before_blank, after_blank
+            )
+        ]
     before, after = before or {}, after or {}
     both = entry.before is not None and entry.after is not None
     model = _model(entry.object_type)
     rows = []
     for key in list(dict.fromkeys([*before, *after])):
         field = _field(model, key)
+        before_text, before_blank = _cell(key, before, field, names)
+        after_text, after_blank = _cell(key, after, field, names)
         rows.append(
             FieldRow(
                 label=_label(key, field),
-                before=_value_text(key, before, field, names),
-                after=_value_text(key, after, field, names),
+                before=before_text,
+                after=after_text,
                 # Only an update changes a field; a creation or a deletion shows one side.
                 changed=both and before.get(key) != after.get(key),
+                before_blank=before_blank,
+                after_blank=after_blank,
             )
         )
     return rows
 
 
-def _value_text(
+def _cell(
     key: str, side: dict[str, Any], field: models.Field[Any, Any] | None, names: dict[str, Any]
-) -> str:
+) -> tuple[str, bool]:
+    """What one side's cell shows, and whether that is a word for "no value" (EMPTY, ABSENT)."""
     if key not in side:
-        return ""
-    value = side[key]
+        return str(ABSENT), True
+    text = _value_text(key, side[key], field, names)
+    # Spaces alone would leave the cell as blank as nothing at all.
+    if not text.strip():
+        return str(EMPTY), True
+    return text, False
+
+
+def _bare_cell(value: Any) -> tuple[str, bool]:
+    """The one-row fallback's cell, by the same rule: no side at all is ABSENT."""
+    if value is None:
+        return str(ABSENT), True
+    text = "" if value in ([], {}) else str(value)
+    return (str(EMPTY), True) if not text.strip() else (text, False)
+
+
+def _value_text(
+    key: str, value: Any, field: models.Field[Any, Any] | None, names: dict[str, Any]
+) -> str:
     if field is None:
         words = EXTRA_VALUES.get(key, {})
         if isinstance(value, str) and value in words:

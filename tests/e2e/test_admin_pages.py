@@ -2,9 +2,10 @@
 in with password and authenticator code: Driftsstatus (its queue links reach django-rq's pages,
 not the admin's 404; «Kør nu» puts a periodic job on its queue), Leverancer (the free-text search
 and the CSV export of what is filtered), and Revisionslog (a route's status change as a
-before/after table in Danish, not a Python dict). A consultant who opens another vendor's delivery
-meets the portal's Danish 404, even though the portal runs with DEBUG on. Screenshots go to
-test-artifacts/ and, by hand, to docs/screenshots/.
+before/after table in Danish, not a Python dict, with «(tom)» and «(ingen)» instead of blank
+cells). A consultant who opens another vendor's delivery meets the portal's Danish 404, even
+though the portal runs with DEBUG on. Screenshots go to test-artifacts/ and, by hand, to
+docs/screenshots/.
 """
 
 from __future__ import annotations
@@ -139,6 +140,10 @@ def test_delivery_search_export_and_audit_log(
     expect(change).to_contain_text("bestilt")
     expect(change).to_contain_text("etableret")
     assert "{'" not in page.locator(".audit-table").inner_text()
+    # No blank cells: the date the route had not got yet is empty, the step's note did not
+    # exist before the step; both in muted words.
+    expect(change.locator(".text-muted", has_text="(tom)").first).to_be_visible()
+    expect(change.locator(".text-muted", has_text="(ingen)").first).to_be_visible()
     shot(page, "revisionslog")
     context.close()
 
