@@ -9,9 +9,10 @@ STAMP := $(VENV)/.installed
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # Debian packages the portal and its tests use (Redis for the queue, OpenSSH's sftp client for
 # the stand-in's interoperability test, OpenSSH's sshd as the real server the SFTP client is
-# tested and benchmarked against, Chromium for the browser tests, PostgreSQL for the suite's
+# tested and benchmarked against, Chromium for the browser tests with its language packs (the
+# tests run it in Danish; Debian ships da.pak apart), PostgreSQL for the suite's
 # second run).
-DEBS := redis-server openssh-client openssh-server chromium postgresql
+DEBS := redis-server openssh-client openssh-server chromium chromium-l10n postgresql
 
 .PHONY: run test test-dates system venv lint typecheck clean-data
 

@@ -3,9 +3,9 @@ in with password and authenticator code: Driftsstatus (its queue links reach dja
 not the admin's 404; «Kør nu» puts a periodic job on its queue), Leverancer (the free-text search
 and the CSV export of what is filtered), and Revisionslog (a route's status change as a
 before/after table in Danish, not a Python dict, with «(tom)» and «(ingen)» instead of blank
-cells). A consultant who opens another vendor's delivery meets the portal's Danish 404, even
-though the portal runs with DEBUG on. Screenshots go to test-artifacts/ and, by hand, to
-docs/screenshots/.
+cells; its date filters drawn dd.mm.åååå). A consultant who opens another vendor's delivery
+meets the portal's Danish 404, even though the portal runs with DEBUG on. Screenshots go to
+test-artifacts/ and, by hand, to docs/screenshots/.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from deliveries.lifecycle.states import DeliveryStatus
 from routes.models import RouteStatus
 from routes.services import route_transition
 from tests import factories
-from tests.helpers.browser import Portal, log_in, shot
+from tests.helpers.browser import Portal, date_field_text, log_in, shot
 from tests.helpers.e2e import PASSWORD, E2EWorld
 from tests.helpers.twofactor import authenticator
 
@@ -144,6 +144,8 @@ def test_delivery_search_export_and_audit_log(
     # exist before the step; both in muted words.
     expect(change.locator(".text-muted", has_text="(tom)").first).to_be_visible()
     expect(change.locator(".text-muted", has_text="(ingen)").first).to_be_visible()
+    # The date filters as a Danish user's browser draws them (the screenshot is in the docs).
+    assert date_field_text(page, "#id_since") == "dd.mm.åååå"
     shot(page, "revisionslog")
     context.close()
 

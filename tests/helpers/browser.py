@@ -23,6 +23,9 @@ from tests.helpers.processes import ROOT
 from tests.helpers.twofactor import code_of
 
 CHROMIUM = "/usr/bin/chromium"
+# Debian ships Chromium's language packs apart (chromium-l10n); without da.pak the browser falls
+# back to English whatever language it is asked for.
+DANISH_PACK = Path("/usr/lib/chromium/locales/da.pak")
 ARTIFACTS = ROOT / "test-artifacts"
 
 
@@ -69,9 +72,15 @@ def wait_for_http(url: str, process: subprocess.Popen, log: Path | None = None) 
 
 
 def launch_chromium(playwright: Any) -> Any:
-    """Debian's Chromium, headless, without the background traffic a test does not want."""
+    """Debian's Chromium, headless, without the background traffic a test does not want, and
+    in Danish, as the portal's users run it."""
     if not os.access(CHROMIUM, os.X_OK):
         pytest.fail(f"{CHROMIUM} is missing: `make test` installs Debian's chromium package.")
+    if not DANISH_PACK.exists():
+        pytest.fail(
+            f"{DANISH_PACK} is missing, so Chromium would show date fields in English: "
+            "`make test` installs Debian's chromium-l10n package."
+        )
     return playwright.chromium.launch(
         executable_path=CHROMIUM,
         args=[
@@ -81,8 +90,62 @@ def launch_chromium(playwright: Any) -> Any:
             "--disable-component-update",
             "--disable-sync",
         ],
+        env=danish_environment(),
         headless=True,
     )
+
+
+def danish_environment() -> dict[str, str]:
+    """This process's environment with Danish as the language, for the browser process.
+
+    A context's `locale="da-DK"` sets only what pages read (navigator.language, Intl, the
+    Accept-Language header); how Chromium draws a date field (dd.mm.åååå or mm/dd/yyyy) follows
+    the browser's own UI language. On Linux that comes from LANGUAGE/LC_ALL/LC_MESSAGES/LANG:
+    `--lang` is ignored there. The inherited locale variables are dropped so that a developer's
+    LC_ALL or LANGUAGE cannot win over Danish."""
+    inherited = {
+        name: value
+        for name, value in os.environ.items()
+        if not name.startswith("LC_") and name not in ("LANG", "LANGUAGE")
+    }
+    return {**inherited, "LANG": "da_DK.UTF-8", "LANGUAGE": "da"}
+
+
+def date_field_text(page: Any, selector: str) -> str:
+    """What the date field `selector` shows, as Chromium draws it: its placeholder
+    («dd.mm.åååå») when empty, else its date in the browser's format («30.11.2026»).
+
+    The field's parts live in a shadow tree that scripts cannot read; Chromium's accessibility
+    tree (over the DevTools protocol) has them, as the text a screen reader would speak."""
+    cdp = page.context.new_cdp_session(page)
+    try:
+        document = cdp.send("DOM.getDocument", {"depth": 0})
+        found = cdp.send(
+            "DOM.querySelector", {"nodeId": document["root"]["nodeId"], "selector": selector}
+        )
+        if not found["nodeId"]:
+            pytest.fail(f"no element {selector!r} on {page.url}")
+        described = cdp.send("DOM.describeNode", {"nodeId": found["nodeId"]})
+        nodes = cdp.send("Accessibility.getFullAXTree")["nodes"]
+    finally:
+        cdp.detach()
+    by_id = {node["nodeId"]: node for node in nodes}
+    backend_id = described["node"]["backendNodeId"]
+    field = next((n for n in nodes if n.get("backendDOMNodeId") == backend_id), None)
+    if field is None:
+        pytest.fail(f"{selector!r} is not in the page's accessibility tree")
+    return "".join(_static_texts(field, by_id))
+
+
+def _static_texts(node: dict[str, Any], by_id: dict[str, dict[str, Any]]) -> list[str]:
+    """The visible texts under `node` in reading order (depth first, as childIds are ordered)."""
+    if node.get("role", {}).get("value") == "StaticText":
+        return [node.get("name", {}).get("value", "")]
+    texts: list[str] = []
+    for child_id in node.get("childIds", []):
+        if child_id in by_id:
+            texts += _static_texts(by_id[child_id], by_id)
+    return texts
 
 
 def enter_password(page: Any, url: str, username: str, password: str) -> None:
