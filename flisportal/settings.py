@@ -82,7 +82,7 @@ INSTALLED_APPS = [
     "flisportal.sso",
     "flisportal.apps.AxesConfig",  # django-axes, with a Danish name (flisportal/apps.py)
     "django_otp",
-    "django_otp.plugins.otp_totp",
+    "flisportal.apps.TotpConfig",  # django-otp's TOTP plugin, with a Danish name
     "flisportal.twofactor",
 ]
 

@@ -1,6 +1,7 @@
 """The admin names third-party apps in Danish (flisportal/apps.py): django-axes as
 «Loginspærring» with Danish model names from the portal's Danish catalogue, django-rq as
-«Jobkøer», without changing the packages' app labels, migrations or pages."""
+«Jobkøer», django-otp's TOTP plugin as «Godkendelsesapp (TOTP)», without changing the packages'
+app labels, migrations or pages."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from django.conf import settings
 from django.db.migrations.loader import MigrationLoader
 from django.urls import reverse
 
-from flisportal.apps import AxesConfig, RqConfig
+from flisportal.apps import AxesConfig, RqConfig, TotpConfig
 
 pytestmark = pytest.mark.django_db
 
@@ -49,6 +50,15 @@ def test_axes_list_is_danish_down_to_its_columns(admin_client):
         assert english not in html
 
 
+def test_permission_lists_name_the_apps_in_danish(admin_client):
+    """A group's (and a user's) permissions are listed as «app | model | permission»."""
+    html = admin_client.get(reverse("admin:auth_group_add")).content.decode()
+    for danish in (">Loginspærring | ", ">Jobkøer | ", ">Godkendelsesapp (TOTP) | "):
+        assert danish in html
+    for english in ("Axes", "Django_Rq", "Otp_Totp"):
+        assert english not in html
+
+
 def test_english_admin_gets_english_names(admin_client):
     """The Danish names are translated like the portal's own (flisportal/locale/en/)."""
     admin_client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
@@ -64,6 +74,7 @@ def test_the_packages_keep_their_labels_and_migrations():
     for label, config_class, module in (
         ("axes", AxesConfig, "axes"),
         ("django_rq", RqConfig, "django_rq"),
+        ("otp_totp", TotpConfig, "django_otp.plugins.otp_totp"),
     ):
         config = apps.get_app_config(label)
         assert type(config) is config_class
@@ -71,6 +82,7 @@ def test_the_packages_keep_their_labels_and_migrations():
     loader = MigrationLoader(None, ignore_no_migrations=True)
     assert ("axes", "0010_accessattemptexpiration") in loader.disk_migrations
     assert ("django_rq", "0003_alter_dashboard_permission_names") in loader.disk_migrations
+    assert ("otp_totp", "0001_initial") in loader.disk_migrations
     assert loader.migrations_module("axes")[0] == "axes.migrations"
 
 
