@@ -68,7 +68,7 @@ INSTALLED_APPS = [
     "django.contrib.humanize",
     "crispy_forms",
     "crispy_bootstrap5",
-    "django_rq",
+    "flisportal.apps.RqConfig",  # django-rq, with a Danish name (flisportal/apps.py)
     "rest_framework",
     "drf_spectacular",
     "drf_spectacular_sidecar",
@@ -80,9 +80,9 @@ INSTALLED_APPS = [
     "flisportal.notifications",
     "flisportal.audit",
     "flisportal.sso",
-    "axes",
+    "flisportal.apps.AxesConfig",  # django-axes, with a Danish name (flisportal/apps.py)
     "django_otp",
-    "django_otp.plugins.otp_totp",
+    "flisportal.apps.TotpConfig",  # django-otp's TOTP plugin, with a Danish name
     "flisportal.twofactor",
 ]
 
