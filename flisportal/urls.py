@@ -1,7 +1,13 @@
 from django.contrib import admin
 from django.urls import include, path
+from django.utils.translation import gettext_lazy as _
 
 from flisportal.twofactor import passwordreset
+
+# The admin's page titles name the portal, not Django («Django-administration»).
+admin.site.site_header = _("FLIS-portal · administration")
+admin.site.site_title = _("FLIS-portal · administration")
+admin.site.index_title = _("Administration")
 
 urlpatterns = [
     path("", include("flisportal.front.urls")),

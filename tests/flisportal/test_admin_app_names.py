@@ -5,6 +5,8 @@ app labels, migrations or pages."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from axes.models import AccessAttempt
 from django.apps import apps
@@ -29,6 +31,16 @@ def test_admin_index_names_axes_and_django_rq_in_danish(admin_client):
         assert danish in html
     for english in ("Access attempts", "Access failures", "Access logs"):
         assert english not in html
+
+
+def test_admin_pages_name_the_portal_not_django(admin_client):
+    """The title and the header of every admin page (flisportal/urls.py), not Django's
+    «Django-administration» / «Django site admin»."""
+    html = admin_client.get(reverse("admin:index")).content.decode()
+    title = re.search(r"<title>(.*?)</title>", html, re.S).group(1)
+    header = re.search(r'id="site-name">(.*?)</div>', html, re.S).group(1)
+    assert "FLIS-portal · administration" in title and "Django" not in title
+    assert "FLIS-portal · administration" in header and "Django" not in header
 
 
 def test_axes_list_is_danish_down_to_its_columns(admin_client):
