@@ -26,11 +26,11 @@ from typing import Any
 from django.db.models import Model
 from django.template.defaultfilters import filesizeformat
 from django.template.loader import get_template
-from django.utils.formats import number_format
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext as _
 
 from deliveries.models import Delivery, ExpectedDelivery, Receipt
+from flisportal.lib.numbers import grouped
 from flisportal.lib.periods import date_text, local_time_text
 from routes.models import Kommune
 
@@ -116,12 +116,6 @@ def _text(value: object) -> str:
     return html.escape(str(value))
 
 
-def _grouped(number: int) -> str:
-    """`|intcomma`: 1.234 with the language's thousands separator. Most counts on a list are
-    below a thousand, which no separator changes."""
-    return str(number) if 0 <= number < 1000 else number_format(number, force_grouping=True)
-
-
 def delivery_rows_html(rows: Iterable[Row], detail_url: Callable[[Any], str]) -> SafeString:
     """The delivery list's rows (`DELIVERY_ROW_FIELDS`), each dated with a link to its page."""
     status = _once_per_value("deliveries/_status.html", "delivery", Delivery, "status")
@@ -135,7 +129,7 @@ def delivery_rows_html(rows: Iterable[Row], detail_url: Callable[[Any], str]) ->
         f"      <td>{_text(row['it_system__name'])}</td>\n"
         f"      <td>{_text(row['endpoint__slug'])}</td>\n"
         f"      <td>{status(row['status'])}</td>\n"
-        f'      <td class="text-end">{_grouped(row["error_count"])}</td>\n    </tr>\n  '
+        f'      <td class="text-end">{grouped(row["error_count"])}</td>\n    </tr>\n  '
         for row in rows
     ]
     return mark_safe("".join(parts))  # noqa: S308 – built from escaped values only
@@ -170,7 +164,7 @@ def receipt_rows_html(rows: Iterable[Row], receipt_url: Callable[[Any], str]) ->
             f"      <td>{_text(area)}</td>\n"
             f"      <td>{_text(row['period'] or '–')}</td>\n"
             f"      <td>{_text(sender)}</td>\n"
-            f'      <td class="text-end"><span title="{_grouped(row["size"])} bytes">'
+            f'      <td class="text-end"><span title="{grouped(row["size"])} bytes">'
             f"{filesizeformat(row['size'])}</span></td>\n"
             f"      <td>{verdict(row['verdict'])}</td>\n    </tr>\n  "
         )
