@@ -14,7 +14,10 @@ when a page shows it.
 
 A parameter is a string or a number; a nested text `{"code": ..., "params": {...}}` for a
 part that has words of its own (a delimiter's name, an SFTP error inside an event); or a list of
-nested texts, shown joined by "; ".
+nested texts, shown joined by "; ". A whole number named in `QUANTITIES` is shown with the
+thousands separator (344.149 bytes) when the text is written, in Danish in the stored text and
+in the reader's language on a page; it is stored as the plain number, so rows from before read
+the same way.
 """
 
 from __future__ import annotations
@@ -24,7 +27,39 @@ from typing import Any
 
 from django.utils.translation import get_language, gettext, gettext_noop
 
+from flisportal.lib.numbers import grouped
+
 BILINGUAL = "bilingual"
+
+# The parameters that are amounts: byte counts, numbers of rows, errors, fields, attempts,
+# minutes, and the limits they are measured against. Only their whole-number values get a
+# thousands separator. Every other name is left as it came, because a number there is a name for
+# something: a period (202610), a kommune code, an error code, an HTTP status, a contract version,
+# a row to look up in the file, a byte in hex, a port inside `where`; a separator would make it
+# read as an amount or make it unsearchable. A string is never touched whatever its name (a
+# contract's limit as the contract wrote it, a time, `lines`), and a name may mean a number in
+# one text and words in another (`sent` is bytes in sftp.local_size_changed and a time in
+# event.receipt_overdue; `errors` a count in event.rejected and a list in the receipt texts).
+# tests/deliveries/test_message_numbers.py fails on a placeholder that is in neither this set
+# nor its list of names that are not amounts, so a new one is decided, not forgotten.
+QUANTITIES = frozenset(
+    {
+        "arrived",
+        "attempt",
+        "attempts",
+        "count",
+        "declared",
+        "errors",
+        "fields",
+        "length",
+        "limit",
+        "minutes",
+        "rows",
+        "sent",
+        "size",
+        "width",
+    }
+)
 
 MESSAGES: dict[str, str] = {
     # --- words used inside other texts ---
@@ -497,15 +532,18 @@ def _format(code: str, params: dict[str, Any], *, translate: bool) -> str:
         return str(params["en" if english else "da"])
     if translate:
         template = gettext(template)
-    values = {name: _param(value, translate=translate) for name, value in params.items()}
+    values = {name: _param(name, value, translate=translate) for name, value in params.items()}
     return template % values if "%" in template else template
 
 
-def _param(value: Any, *, translate: bool) -> Any:
+def _param(name: str, value: Any, *, translate: bool) -> Any:
     if isinstance(value, dict):
         return _format(value["code"], value.get("params", {}), translate=translate)
     if isinstance(value, list):
-        return "; ".join(_param(item, translate=translate) for item in value)
+        return "; ".join(_param(name, item, translate=translate) for item in value)
+    if isinstance(value, int) and name in QUANTITIES:
+        # The stored text is Danish whatever language the worker happens to have active.
+        return grouped(value, language=None if translate else "da")
     return value
 
 

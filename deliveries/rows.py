@@ -26,11 +26,11 @@ from typing import Any
 from django.db.models import Model
 from django.template.defaultfilters import filesizeformat
 from django.template.loader import get_template
-from django.utils.formats import number_format
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext as _
 
 from deliveries.models import Delivery, ExpectedDelivery, Receipt
+from flisportal.lib.numbers import grouped
 from flisportal.lib.periods import date_text, local_time_text
 from routes.models import Kommune
 
@@ -116,12 +116,6 @@ def _text(value: object) -> str:
     return html.escape(str(value))
 
 
-def _grouped(number: int) -> str:
-    """`|intcomma`: 1.234 with the language's thousands separator. Most counts on a list are
-    below a thousand, which no separator changes."""
-    return str(number) if 0 <= number < 1000 else number_format(number, force_grouping=True)
-
-
 def _error_count_cell() -> Callable[[str, int], str]:
     """A delivery's «Fejl» cell as deliveries/_error_count.html writes it: «–» with its note
     where the status makes the count say nothing (`Delivery.error_count_note`, asked once per
@@ -132,7 +126,7 @@ def _error_count_cell() -> Callable[[str, int], str]:
     def cell(status: str, count: int) -> str:
         if status not in counted:
             counted[status] = not Delivery(status=status).error_count_note
-        return _grouped(count) if counted[status] else dash(status)
+        return grouped(count) if counted[status] else dash(status)
 
     return cell
 
@@ -187,7 +181,7 @@ def receipt_rows_html(rows: Iterable[Row], receipt_url: Callable[[Any], str]) ->
             f"      <td>{_text(area)}</td>\n"
             f"      <td>{_text(row['period'] or '–')}</td>\n"
             f"      <td>{_text(sender)}</td>\n"
-            f'      <td class="text-end"><span title="{_grouped(row["size"])} bytes">'
+            f'      <td class="text-end"><span title="{grouped(row["size"])} bytes">'
             f"{filesizeformat(row['size'])}</span></td>\n"
             f"      <td>{verdict(row['verdict'])}</td>\n    </tr>\n  "
         )

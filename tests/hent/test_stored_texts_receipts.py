@@ -32,9 +32,11 @@ def test_two_failed_checks_are_stored_in_danish_and_shown_in_english(
 
     receipt = Receipt.objects.get()
     assert receipt.verdict == ReceiptVerdict.UNKNOWN_ROUTE  # the first failed check
+    # Byte counts with the thousands separator (deliveries.messages.QUANTITIES).
+    assert size == 1550
     danish = (
-        f"InfRef UkendtInfRef_1 kendes ikke. Filen er {size} bytes, men metadatafilen siger "
-        f"{size + 7} (SizeInBytes)."
+        "InfRef UkendtInfRef_1 kendes ikke. Filen er 1.550 bytes, men metadatafilen siger "
+        "1.557 (SizeInBytes)."
     )
     assert receipt.verdict_detail == danish
     assert receipt.verdict_detail_code == "fetch.and"
@@ -43,13 +45,13 @@ def test_two_failed_checks_are_stored_in_danish_and_shown_in_english(
     assert danish in receipt_page(client, receipt)
     page = receipt_page(client, receipt, language="en")
     assert (
-        f"InfRef UkendtInfRef_1 is unknown. The file is {size} bytes, but the metadata file says "
-        f"{size + 7} (SizeInBytes)." in page
+        "InfRef UkendtInfRef_1 is unknown. The file is 1.550 bytes, but the metadata file says "
+        "1.557 (SizeInBytes)." in page
     )
     assert "kendes ikke" not in page and "metadatafilen siger" not in page
     # The inbox export says it in the same language as its headers.
     export = b"".join(client.get(reverse("deliveries:inbox_csv")).streaming_content).decode()
-    assert f"InfRef UkendtInfRef_1 is unknown. The file is {size} bytes" in export
+    assert "InfRef UkendtInfRef_1 is unknown. The file is 1.550 bytes" in export
     assert "kendes ikke" not in export
 
 
