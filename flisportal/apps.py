@@ -28,6 +28,10 @@ from django_rq.apps import DjangoRqAdminConfig
 class FlisportalConfig(AppConfig):
     name = "flisportal"
     verbose_name = "FLIS-portal"
+    # This module holds more than one AppConfig (and imports the packages' own): without
+    # `default`, Django would take none of them for "flisportal" and use the bare AppConfig,
+    # so `ready()` would not run and the system checks would never be registered.
+    default = True
 
     def ready(self) -> None:
         from flisportal import checks  # noqa: F401  (registers the system checks)

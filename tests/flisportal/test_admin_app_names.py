@@ -11,10 +11,11 @@ import pytest
 from axes.models import AccessAttempt
 from django.apps import apps
 from django.conf import settings
+from django.core.checks.registry import registry
 from django.db.migrations.loader import MigrationLoader
 from django.urls import reverse
 
-from flisportal.apps import AxesConfig, RqConfig, TotpConfig
+from flisportal.apps import AxesConfig, FlisportalConfig, RqConfig, TotpConfig
 
 pytestmark = pytest.mark.django_db
 
@@ -108,3 +109,11 @@ def test_the_django_rq_link_on_the_index_opens_its_dashboard(admin_client, clean
     assert b"Django-RQ" in page.content
     # The queue pages the portal links to (Driftsstatus) are still there beside it.
     assert admin_client.get(reverse("django_rq:home")).status_code == 200
+
+
+def test_the_portals_own_app_config_still_runs_its_ready():
+    """flisportal/apps.py holds the subclasses above beside the portal's own AppConfig: Django
+    must still pick FlisportalConfig for "flisportal", whose ready() registers the system
+    checks (with several candidates and no `default`, it silently used the bare AppConfig)."""
+    assert type(apps.get_app_config("flisportal")) is FlisportalConfig
+    assert any(check.__module__ == "flisportal.checks" for check in registry.get_checks())
