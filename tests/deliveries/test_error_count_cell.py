@@ -60,7 +60,7 @@ def test_a_delivery_stopped_by_something_else_than_its_rows_shows_a_dash_with_th
         factories.delivery(upload_route, status=status, push_attempts=1)
     [cell] = error_cells(client, vendor_a_user, url_name)
     assert cell == (
-        f'<span title="{STOPPED_NOTE}" aria-hidden="true">–</span>'
+        f'<span class="count-note" title="{STOPPED_NOTE}" aria-hidden="true">–</span>'
         f'<span class="visually-hidden">{STOPPED_NOTE}</span>'
     )
 
