@@ -35,7 +35,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from django.conf import settings
-from django.db.models import F, QuerySet, Value
+from django.db.models import Exists, F, OuterRef, QuerySet, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -318,7 +318,8 @@ def _made_by_an_earlier_try(row: UploadBatchFile, route: Route, user: User) -> D
             uploaded_by=user,
             uploaded_at__gte=row.batch.created_at,
         )
-        .exclude(pk__in=UploadBatchFile.objects.filter(delivery__isnull=False).values("delivery"))
+        # Asked of the few candidates only, not a list of every batch row's delivery ever made.
+        .exclude(Exists(UploadBatchFile.objects.filter(delivery=OuterRef("pk"))))
         .order_by("-uploaded_at")
         .first()
     )
