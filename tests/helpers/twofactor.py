@@ -59,6 +59,16 @@ def code_of(device: TOTPDevice, *, at: float | None = None) -> str:
     return f"{counter.token():06d}"
 
 
+def clear_of_a_step_boundary(margin: float = 5.0) -> None:
+    """Waits, if need be, until the current 30-second TOTP step has at least `margin` seconds
+    left. A code typed in one step and checked in the next is accepted one step behind, and
+    django-otp then learns a drift of -1 (OTP_TOTP_SYNC), after which a code one step ahead is
+    refused: a test that relies on "one step ahead" enrols clear of the boundary."""
+    left = 30 - time.time() % 30
+    if left < margin:
+        time.sleep(left + 0.1)
+
+
 def code_from_secret(secret: str, *, at: float | None = None) -> str:
     """The code an app shows for the base32 key the enrolment page prints (now, or at the Unix
     time `at`)."""
