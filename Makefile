@@ -11,8 +11,9 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # the stand-in's interoperability test, OpenSSH's sshd as the real server the SFTP client is
 # tested and benchmarked against, Chromium for the browser tests with its language packs (the
 # tests run it in Danish; Debian ships da.pak apart), PostgreSQL for the suite's
-# second run).
-DEBS := redis-server openssh-client openssh-server chromium chromium-l10n postgresql
+# second run, and a C compiler for the validator's row screen (deliveries/screen.c, built by
+# the portal on first use).
+DEBS := redis-server openssh-client openssh-server chromium chromium-l10n postgresql gcc libc6-dev
 
 .PHONY: run test test-dates system venv lint typecheck clean-data
 

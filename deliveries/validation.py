@@ -48,6 +48,7 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
+import numpy as np
 import polars as pl
 
 from deliveries.messages import Text, stored_as, text
@@ -811,9 +812,13 @@ class KeyStore:
         self.pending: list[pl.DataFrame] = []  # hashes and rows not yet spilled
         self.pending_rows = 0
         self.files: list[list[Path]] = [[] for _ in range(PK_BUCKETS)]
-        # Each batch's key text, with the first and last row in it: at the end only the
-        # files that hold a candidate are read.
-        self.text_files: list[tuple[Path, int, int]] = []
+        # Where each batch's key text can be read, with the first and last row in it: at the
+        # end only the batches that hold a candidate are read.
+        self.sources: list[tuple[Callable[[pl.Series], pl.DataFrame], int, int]] = []
+        # Or, instead of sources, one reader of any rows' key columns (`read_keys`).
+        self.read_keys: Callable[[pl.Series], pl.DataFrame] | None = None
+        # Rows whose hash was kept before they turned out to be empty lines (`drop`).
+        self.dropped: list[pl.Series] = []
 
     def expressions(self) -> list[pl.Expr]:
         return [_key_hash(self.columns).alias("__keyhash")]
@@ -828,7 +833,20 @@ class KeyStore:
         # Named by the first row: worker threads write several blocks' text at once.
         path = self.workdir / f"text-{rows[0]}.arrow"
         frame.select("__row", *self.columns).write_ipc(path)
-        self.text_files.append((path, rows[0], rows[-1]))
+
+        def read(wanted: pl.Series) -> pl.DataFrame:
+            # Read as bytes, not memory-mapped: mapped pages would count as the process's
+            # memory.
+            frame = pl.read_ipc(io.BytesIO(path.read_bytes()))
+            return frame.filter(pl.col("__row").is_in(wanted.implode()))
+
+        self.add_source(read, rows[0], rows[-1])
+
+    def add_source(self, read: Callable[[pl.Series], pl.DataFrame], first: int, last: int) -> None:
+        """Where the key columns of rows `first` to `last` can be read: `read(rows)` gives
+        those of `rows` (with `__row`), when some of them are candidates. A file `add_text`
+        wrote, or the block itself read again."""
+        self.sources.append((read, first, last))
 
     @staticmethod
     def hashes(batch: pl.DataFrame) -> pl.DataFrame:
@@ -836,6 +854,11 @@ class KeyStore:
         keeps. The two columns as they are (a `select` would be one more query on polars'
         shared thread pool)."""
         return pl.DataFrame([batch.get_column("__keyhash"), batch.get_column("__row")])
+
+    def drop(self, rows: pl.Series) -> None:
+        """Forgets the keys of `rows` (empty lines found after their hashes were kept)."""
+        if rows.len():
+            self.dropped.append(rows)
 
     def add(self, hashes: pl.DataFrame) -> None:
         """Keeps a batch's `hashes`."""
@@ -888,16 +911,22 @@ class KeyStore:
     def duplicates(self) -> Iterator[pl.DataFrame]:
         """Every row whose key occurred in an earlier row, with that first row."""
         candidates = self._candidates()
+        if self.dropped:
+            candidates = candidates.filter(~candidates.is_in(pl.concat(self.dropped).implode()))
         if candidates.is_empty():
             return
-        wanted = candidates.implode()
-        keys = pl.concat(
-            [
-                pl.read_ipc(io.BytesIO(path.read_bytes())).filter(pl.col("__row").is_in(wanted))
-                for path, first, last in self.text_files
-                if candidates.is_between(first, last).any()
-            ]
-        ).select(
+        candidates = candidates.sort()
+        if self.read_keys is not None:
+            read_keys = self.read_keys(candidates)
+        else:
+            read_keys = pl.concat(
+                [
+                    read(candidates.filter(candidates.is_between(first, last)))
+                    for read, first, last in self.sources
+                    if candidates.is_between(first, last).any()
+                ]
+            )
+        keys = read_keys.select(
             "__row",
             *[pl.col(c).fill_null("") for c in self.columns],
             _primary_key_text(self.columns).alias("__key"),
@@ -960,12 +989,17 @@ def validate_file(
     max_listed: int = 1000,
     batch_bytes: int = 4 * 1024 * 1024,
     progress: ProgressCallback | None = None,
+    screened: bool = True,
 ) -> Report:
     """Checks one file; never raises for a bad file (the report says what is wrong).
 
-    UTF-8 is assumed first and verified by polars (strict) while the rows are checked, so a
-    UTF-8 file is read once. Only if that fails is the file decoded in Python: Windows-1252 is
-    then transcoded to a temp file and checked from the start.
+    UTF-8 is assumed first and verified (strict) while the rows are checked, so a UTF-8 file
+    is read once. Only if that fails is the file decoded in Python: Windows-1252 is then
+    transcoded to a temp file and checked from the start.
+
+    With `screened` (the default) the row screen clears the rows with nothing wrong and only
+    the others are checked by the exact expressions; without it every row is (the tests
+    compare the two: the reports must be the same).
     """
     report = Report()
     with _workdir() as workdir:
@@ -989,6 +1023,7 @@ def validate_file(
                 batch_bytes=batch_bytes,
                 progress=progress,
                 workdir=workdir,
+                screened=screened,
             )
         except FileProblem as problem:
             report.add_file_problem(problem.rule, problem.said, row=problem.row)
@@ -1011,6 +1046,7 @@ def validate_file(
                     batch_bytes=batch_bytes,
                     progress=progress,
                     workdir=workdir,
+                    screened=screened,
                 )
             except FileProblem as problem:
                 _reset(report)
@@ -1080,11 +1116,13 @@ def _record_chunks(
 
 @dataclass
 class Block:
-    """Where a batch came from: its bytes in the file and its first row number."""
+    """Where a batch came from: its bytes in the file, its first row number and how many
+    records it holds."""
 
     start: int
     end: int
     first_row: int
+    records: int = 0
 
 
 def _drop_empty_lines(frame: pl.DataFrame, names: list[str]) -> tuple[pl.DataFrame, pl.Series]:
@@ -1149,20 +1187,22 @@ def _parse(data: bytes, contract: dict[str, Any], names: list[str]) -> pl.DataFr
         raise
 
 
+Parsed = TypeVar("Parsed")
 Prepared = TypeVar("Prepared")
 
 
 def _frames(
     path: Path,
     contract: dict[str, Any],
-    names: list[str],
     batch_bytes: int,
-    prepare: Callable[[pl.DataFrame], Prepared],
+    parse: Callable[[bytes], tuple[Parsed, int]],
+    prepare: Callable[[Parsed, int], Prepared],
     *,
     in_flight: int = BLOCKS_IN_FLIGHT,
 ) -> Generator[tuple[Prepared, Block], None, None]:
-    """What `prepare` makes of each block's DataFrame of text columns, numbered with the
-    file's row numbers (`__row`), in the file's order.
+    """What `prepare` makes of each block, in the file's order: `parse` reads a block's bytes
+    into something and says how many records it holds, `prepare` is given that and the
+    block's first row number (the header is row 1).
 
     `in_flight` blocks are parsed and prepared at once, each in a worker thread of its own
     (polars and file reads release the GIL), while the caller takes the finished ones in
@@ -1185,7 +1225,7 @@ def _frames(
             # Taken out of the list, so the bytes are freed once parsed (the pool holds a
             # work item's arguments until it has run).
             data, end = item.pop()
-            frame = _parse(data, contract, names)
+            parsed, height = parse(data)
             size = len(data)
             del data
             first = rows_before.result()
@@ -1193,11 +1233,9 @@ def _frames(
             # The next block waits for this row number: it fails with this error instead.
             rows_after.set_exception(exc)
             raise
-        # polars keeps an empty line as a row of empty values, so the row numbers are the
-        # file's own lines also when empty ones are dropped later.
-        rows_after.set_result(first + frame.height)
-        frame = frame.with_row_index("__row", offset=first)
-        return prepare(frame), Block(start=end - size, end=end, first_row=first)
+        rows_after.set_result(first + height)
+        block = Block(start=end - size, end=end, first_row=first, records=height)
+        return prepare(parsed, first), block
 
     rows: Future[int] = Future()
     rows.set_result(2)  # the header is row 1
@@ -1229,6 +1267,20 @@ def _frames(
             blocks.close()
 
 
+@dataclass
+class Checked:
+    """What a block comes to, for the caller's thread."""
+
+    rows: int  # rows checked (empty lines not counted)
+    empty_rows: pl.Series = field(default_factory=lambda: pl.Series("__row", [], pl.UInt32))
+    sums: list[int] = field(default_factory=list)  # how many rows each check flagged
+    flagged: pl.DataFrame = field(default_factory=pl.DataFrame)  # the first flagged rows
+    hashes: pl.DataFrame = field(default_factory=pl.DataFrame)  # key hashes with their rows
+    # Or, from the row screen: the records it flagged, as bytes with their rows, still to be
+    # checked the exact way (`_Flagged`).
+    screened: tuple[bytes, pl.Series] | None = None
+
+
 def _check_rows(
     path: Path,
     contract: dict[str, Any],
@@ -1241,44 +1293,86 @@ def _check_rows(
     batch_bytes: int,
     progress: ProgressCallback | None,
     workdir: Path,
+    screened: bool = True,
 ) -> None:
-    findings = _Findings(build_checks(contract, kommune_code=kommune_code, period=period))
+    """Checks every row: through the row screen where the contract allows it (only the rows
+    it does not clear are parsed and checked by the exact expressions), else, or where the
+    screen meets something it does not read as polars does, every row the exact way."""
+    checks = build_checks(contract, kommune_code=kommune_code, period=period)
+    if screened:
+        from deliveries import screen
+
+        compiled = screen.compile_screen(
+            contract, names, checks, kommune_code=kommune_code, period=period
+        )
+        if compiled is not None:
+            try:
+                _check_all_rows(
+                    path, contract, names, report, checks, compiled,
+                    max_listed=max_listed, batch_bytes=batch_bytes, progress=progress,
+                    workdir=workdir,
+                )  # fmt: skip
+                return
+            except screen.GiveUp:
+                _reset(report)
+    _check_all_rows(
+        path, contract, names, report, checks, None,
+        max_listed=max_listed, batch_bytes=batch_bytes, progress=progress, workdir=workdir,
+    )  # fmt: skip
+
+
+def _check_all_rows(
+    path: Path,
+    contract: dict[str, Any],
+    names: list[str],
+    report: Report,
+    checks: list[Check],
+    compiled: Any,
+    *,
+    max_listed: int,
+    batch_bytes: int,
+    progress: ProgressCallback | None,
+    workdir: Path,
+) -> None:
+    findings = _Findings(checks)
     pk = list(contract["schema"].get("primaryKey") or [])
     keys = KeyStore(pk, workdir) if pk else None
-    computed = findings.expressions()
-    if keys is not None:
-        computed.extend(keys.expressions())
     size = max(path.stat().st_size, 1)
-
-    def prepare(
-        frame: pl.DataFrame,
-    ) -> tuple[int, pl.Series, list[int], pl.DataFrame, pl.DataFrame]:
-        # In a worker thread, several blocks at once: everything that does not depend on
-        # the blocks before this one. The key text is written before the empty lines go.
+    pending: _Flagged | None = None
+    if compiled is None:
+        parse, prepare = _exact_blocks(contract, names, findings, keys, max_listed=max_listed)
+    else:
+        parse, prepare = _screened_blocks(
+            compiled, contract, names, findings, keys, max_listed=max_listed
+        )
+        pending = _Flagged(path, contract, names, findings, keys, report, max_listed=max_listed)
         if keys is not None:
-            keys.add_text(frame)
-        frame, empty_rows = _drop_empty_lines(frame, names)
-        # Lazy, so polars shares sub-expressions between checks.
-        batch = frame.lazy().with_columns(computed).collect()
-        sums, flagged = findings.counted(batch, max_listed=max_listed)
-        hashes = KeyStore.hashes(batch) if keys is not None else batch.clear()
-        return batch.height, empty_rows, sums, flagged, hashes
+            keys.read_keys = pending.keys
 
     # Closed on the way out, also by an exception, so that the worker threads have finished
     # before anything else happens. (CPython's reference counting closes it there too; this
     # does not depend on it.)
     try:
-        with closing(_frames(path, contract, names, batch_bytes, prepare)) as frames:
-            for (checked, empty_rows, sums, flagged, hashes), block in frames:
+        with closing(_frames(path, contract, batch_bytes, parse, prepare)) as frames:
+            for checked, block in frames:
+                if pending is not None:
+                    pending.blocks.append(block)
+                    if checked.screened is None:
+                        pending.flush()
                 # In the file's order: the first empty lines and the first issues are named.
-                _count_empty_lines(report, empty_rows)
-                findings.add(sums, flagged, max_listed=max_listed)
+                _count_empty_lines(report, checked.empty_rows)
+                if checked.sums:
+                    findings.add(checked.sums, checked.flagged, max_listed=max_listed)
                 if keys is not None:
-                    keys.add(hashes)
-                report.rows_checked += checked
+                    keys.add(checked.hashes)
+                report.rows_checked += checked.rows
+                if pending is not None and checked.screened is not None:
+                    pending.add(checked.screened)
                 if progress is not None:
                     estimate = int(report.rows_checked * size / max(block.end, 1))
                     progress(report.rows_checked, max(estimate, report.rows_checked))
+        if pending is not None:
+            pending.flush()
     except pl.exceptions.PolarsError as exc:
         row, said = _locate_structure_problem(path, contract, len(names), exc)
         raise FileProblem("structure", said, row=row) from None
@@ -1296,6 +1390,235 @@ def _check_rows(
     order = {name: i for i, name in enumerate(names)}
     listed.sort(key=lambda i: (i.row or 0, order.get(i.column, 0)))
     report.issues = listed[:max_listed]
+
+
+def _exact_blocks(
+    contract: dict[str, Any],
+    names: list[str],
+    findings: _Findings,
+    keys: KeyStore | None,
+    *,
+    max_listed: int,
+) -> tuple[Callable[[bytes], tuple[pl.DataFrame, int]], Callable[[pl.DataFrame, int], Checked]]:
+    """Every row parsed by polars and checked by the exact expressions."""
+    computed = findings.expressions()
+    if keys is not None:
+        computed.extend(keys.expressions())
+
+    def prepare(frame: pl.DataFrame, first: int) -> Checked:
+        # In a worker thread, several blocks at once: everything that does not depend on
+        # the blocks before this one. The key text is written before the empty lines go.
+        frame = _numbered(frame, first)
+        if keys is not None:
+            keys.add_text(frame)
+        frame, empty_rows = _drop_empty_lines(frame, names)
+        # Lazy, so polars shares sub-expressions between checks.
+        batch = frame.lazy().with_columns(computed).collect()
+        sums, flagged = findings.counted(batch, max_listed=max_listed)
+        hashes = KeyStore.hashes(batch) if keys is not None else batch.clear()
+        return Checked(batch.height, empty_rows, sums, flagged, hashes)
+
+    return _parser(contract, names), prepare
+
+
+def _parser(
+    contract: dict[str, Any], names: list[str]
+) -> Callable[[bytes], tuple[pl.DataFrame, int]]:
+    def parse(data: bytes) -> tuple[pl.DataFrame, int]:
+        frame = _parse(data, contract, names)
+        return frame, frame.height
+
+    return parse
+
+
+def _numbered(frame: pl.DataFrame, first: int) -> pl.DataFrame:
+    # polars keeps an empty line as a row of empty values, so the row numbers are the file's
+    # own lines also when empty ones are dropped later.
+    return frame.with_row_index("__row", offset=first)
+
+
+def _screened_blocks(
+    compiled: Any,
+    contract: dict[str, Any],
+    names: list[str],
+    findings: _Findings,
+    keys: KeyStore | None,
+    *,
+    max_listed: int,
+) -> tuple[Callable[[bytes], tuple[Any, int]], Callable[[Any, int], Checked]]:
+    """Every block through the row screen (`deliveries.screen`) in the worker threads. The
+    records it flags are checked the exact way: a block with many of them (a file wrong in
+    every row) in its worker thread, as `_exact_blocks` does; a few are handed on as bytes
+    with their rows, for `_Flagged` to check with those of other blocks. The key hashes are
+    the screen's, for every record."""
+    from deliveries import screen
+
+    computed = findings.expressions()
+
+    def parse(data: bytes) -> tuple[tuple[Any, bytes], int]:
+        screened = screen.screen_block(compiled, data)
+        # Only the flagged records' bytes are kept, each ending its line.
+        view = memoryview(data)
+        parts: list[bytes | memoryview] = []
+        for _, first_byte, end_byte in screened.flagged:
+            parts.append(view[first_byte:end_byte])
+            if data[end_byte - 1 : end_byte] != b"\n":
+                parts.append(b"\n")
+        return (screened, b"".join(parts)), screened.records
+
+    def prepare(parsed: tuple[Any, bytes], first: int) -> Checked:
+        screened, flagged_bytes = parsed
+        rows = pl.Series("__row", screened.flagged[:, 0] + first, dtype=pl.UInt32)
+        if rows.len() >= FLAGGED_IN_WORKER:
+            empty_rows, sums, flagged = _check_flagged(
+                flagged_bytes, rows, contract, names, findings, computed, max_listed=max_listed
+            )
+            checked = Checked(screened.records - empty_rows.len(), empty_rows, sums, flagged)
+        else:
+            checked = Checked(screened.records, screened=(flagged_bytes, rows))
+        if keys is not None:
+            keep = np.ones(screened.records, dtype=np.bool_)
+            keep[checked.empty_rows.to_numpy().astype(np.int64) - first] = False
+            checked.hashes = pl.DataFrame(
+                [
+                    pl.Series("__keyhash", screened.hashes[keep], dtype=pl.UInt64),
+                    pl.Series(
+                        "__row",
+                        np.arange(first, first + screened.records, dtype=np.uint32)[keep],
+                        dtype=pl.UInt32,
+                    ),
+                ]
+            )
+        return checked
+
+    return parse, prepare
+
+
+def _check_flagged(
+    data: bytes,
+    rows: pl.Series,
+    contract: dict[str, Any],
+    names: list[str],
+    findings: _Findings,
+    computed: list[pl.Expr],
+    *,
+    max_listed: int,
+) -> tuple[pl.Series, list[int], pl.DataFrame]:
+    """The records the screen flagged (`data`, numbered `rows`) checked the exact way: the
+    empty lines among them, how many rows each check flagged and the first flagged rows.
+    GiveUp unless polars reads exactly the records the screen did."""
+    from deliveries import screen
+
+    try:
+        frame = _parse(data, contract, names)
+    except (pl.exceptions.PolarsError, NotUtf8):
+        raise screen.GiveUp from None
+    if frame.height != rows.len():
+        raise screen.GiveUp
+    frame, empty_rows = _drop_empty_lines(frame.insert_column(0, rows.alias("__row")), names)
+    if frame.is_empty():
+        return empty_rows, [0] * len(findings.checks), pl.DataFrame()
+    batch = frame.lazy().with_columns(computed).collect()
+    sums, flagged = findings.counted(batch, max_listed=max_listed)
+    return empty_rows, sums, flagged
+
+
+# A block with this many flagged records has them checked in its worker thread; fewer are
+# gathered from several blocks and checked at once (`_Flagged`), up to FLAGGED_BATCH: one
+# polars query per batch instead of one per block, whose fixed cost (about 2 ms) would
+# outweigh a few rows.
+FLAGGED_IN_WORKER = 5_000
+FLAGGED_BATCH = 20_000
+
+
+class _Flagged:
+    """The records the screen flagged in blocks with few of them, gathered in the file's
+    order and checked the exact way in batches: counted, listed, the empty lines among
+    them skipped and their keys forgotten. Also reads any rows' key columns again."""
+
+    def __init__(
+        self,
+        path: Path,
+        contract: dict[str, Any],
+        names: list[str],
+        findings: _Findings,
+        keys: KeyStore | None,
+        report: Report,
+        *,
+        max_listed: int,
+    ) -> None:
+        self.path = path
+        self.contract = contract
+        self.names = names
+        self.findings = findings
+        self.key_store = keys
+        self.report = report
+        self.max_listed = max_listed
+        self.computed = findings.expressions()
+        self.parts: list[bytes] = []
+        self.rows: list[pl.Series] = []
+        self.count = 0
+        self.blocks: list[Block] = []  # every block, for `keys`
+
+    def add(self, records: tuple[bytes, pl.Series]) -> None:
+        data, rows = records
+        if not rows.len():
+            return
+        self.parts.append(data)
+        self.rows.append(rows)
+        self.count += rows.len()
+        if self.count >= FLAGGED_BATCH:
+            self.flush()
+
+    def flush(self) -> None:
+        """Checks the records gathered so far; called before anything later in the file is
+        counted, so that issues and empty lines are named in the file's order."""
+        if not self.count:
+            return
+        data, rows = b"".join(self.parts), pl.concat(self.rows)
+        self.parts, self.rows, self.count = [], [], 0
+        empty_rows, sums, flagged = _check_flagged(
+            data,
+            rows,
+            self.contract,
+            self.names,
+            self.findings,
+            self.computed,
+            max_listed=self.max_listed,
+        )
+        if empty_rows.len():
+            _count_empty_lines(self.report, empty_rows)
+            self.report.rows_checked -= empty_rows.len()
+            if self.key_store is not None:
+                self.key_store.drop(empty_rows)
+        self.findings.add(sums, flagged, max_listed=self.max_listed)
+
+    def keys(self, rows: pl.Series) -> pl.DataFrame:
+        """The key columns of `rows` (ascending), read again from the file: only the blocks
+        that hold them, and only those records are parsed."""
+        from deliveries import screen
+
+        pk = self.key_store.columns if self.key_store is not None else []
+        quote = self.contract["dialect"].get("quoteChar", '"')
+        parts: list[bytes] = []
+        with self.path.open("rb") as handle:
+            for block in self.blocks:
+                last = block.first_row + block.records - 1
+                inside = rows.filter(rows.is_between(block.first_row, last))
+                if inside.is_empty():
+                    continue
+                handle.seek(block.start)
+                data = handle.read(block.end - block.start)
+                wanted = inside.to_numpy().astype(np.int64) - block.first_row
+                for start, end in screen.record_spans(data, quote, wanted):
+                    parts.append(data[start:end].rstrip(b"\r\n") + b"\n")
+        try:
+            frame = _parse(b"".join(parts), self.contract, self.names)
+        except (pl.exceptions.PolarsError, NotUtf8):
+            raise screen.GiveUp from None
+        if frame.height != rows.len():
+            raise screen.GiveUp
+        return frame.select(rows.alias("__row"), *pk)
 
 
 class _Findings:

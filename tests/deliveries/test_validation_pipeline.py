@@ -18,6 +18,14 @@ DAGTILBUD = read_contract(CONTRACTS_DIR / "dagtilbud.json")
 NAMES = DAGTILBUD_HEADER.split(";")
 
 
+_parse = validation._parser(DAGTILBUD, NAMES)
+
+
+def _numbered(prepare):
+    """`prepare` of a block's frame numbered with the file's rows, as the exact way does."""
+    return lambda frame, first: prepare(validation._numbered(frame, first))
+
+
 def _extract(tmp_path, rows: list[str]):
     path = tmp_path / "extract.csv"
     path.write_text(DAGTILBUD_HEADER + "\n" + "\n".join(rows) + "\n", encoding="utf-8")
@@ -62,7 +70,7 @@ def test_two_blocks_are_prepared_at_once_and_come_back_in_the_files_order(tmp_pa
             second_done.set()
         return frame.head(3)
 
-    frames = list(validation._frames(path, DAGTILBUD, NAMES, 2048, prepare))
+    frames = list(validation._frames(path, DAGTILBUD, 2048, _parse, _numbered(prepare)))
     assert len(frames) > 3
     assert most_at_once == 2
     assert len(prepared_in) == 2 and threading.get_ident() not in prepared_in
@@ -106,7 +114,7 @@ def test_a_file_that_fails_in_the_middle_leaves_no_thread_behind(tmp_path, bad_r
 
 def test_an_early_close_leaves_no_thread_behind(tmp_path):
     path = _extract(tmp_path, [dagtilbud_row(i) for i in range(200)])
-    frames = validation._frames(path, DAGTILBUD, NAMES, 2048, lambda frame: frame)
+    frames = validation._frames(path, DAGTILBUD, 2048, _parse, _numbered(lambda frame: frame))
     next(frames)
     frames.close()
     assert _validate_threads() == []

@@ -138,3 +138,32 @@ def test_the_old_axes_ip_headers_setting_is_refused_when_it_names_a_header(setti
     messages = checks.check_forwarded_header_has_proxy_count()
     assert ids(messages) == ["flisportal.E011"]
     assert "FLISPORTAL_TRUSTED_PROXY_COUNT" in messages[0].hint
+
+
+def test_a_row_screen_that_cannot_be_built_is_a_warning_and_the_exact_way_checks(
+    settings, tmp_path, monkeypatch
+):
+    """No C compiler: the system check says so, the log says why, and extracts are still
+    checked (every row the exact way)."""
+    import json
+
+    from deliveries import screen
+    from deliveries.datacontracts import CONTRACTS_DIR
+    from deliveries.validation import validate_file
+    from tests.factories import dagtilbud_csv, dagtilbud_row
+
+    settings.DATA_DIR = tmp_path / "data"
+    monkeypatch.setenv("CC", str(tmp_path / "no-such-compiler"))
+    screen.kernel.cache_clear()
+    try:
+        assert [m.id for m in checks.check_row_screen()] == ["flisportal.W003"]
+        contract = json.loads((CONTRACTS_DIR / "dagtilbud.json").read_text(encoding="utf-8"))
+        assert screen.compile_screen(contract, [], [], kommune_code="101", period="2026-10") is None
+        path = tmp_path / "extract.csv"
+        path.write_text(dagtilbud_csv(dagtilbud_row(7, kommunekode="751"), rows_ok=3))
+        report = validate_file(path, contract, kommune_code="101", period="2026-10")
+        assert dict(report.by_rule) == {"kommune": 1}
+    finally:
+        monkeypatch.undo()
+        screen.kernel.cache_clear()
+    assert checks.check_row_screen() == []
