@@ -60,7 +60,8 @@ VALUE_MAX = 100  # characters of a value shown in the report
 EMPTY_LINES_NAMED = 10  # line numbers of skipped empty lines named in the notice
 # Spilled key hashes are kept in buckets by hash; at the end one bucket at a time is in
 # memory (a 2 GB file's bucket is about 4 MB).
-PK_BUCKETS = 64
+PK_BUCKET_BITS = 6
+PK_BUCKETS = 1 << PK_BUCKET_BITS
 # Key hashes gathered in memory (12 bytes a row, so about 24 MB) before they are spilled; a
 # file with fewer rows never spills them.
 PK_FLUSH_ROWS = 2_000_000
@@ -809,9 +810,9 @@ class KeyStore:
         # Its own folder: a second attempt (after transcoding) starts with no old keys.
         self.workdir = Path(tempfile.mkdtemp(prefix="keys-", dir=workdir))
         self.flush_rows = flush_rows or PK_FLUSH_ROWS
-        self.pending: list[pl.DataFrame] = []  # hashes and rows not yet spilled
+        self.pending: list[tuple[np.ndarray, np.ndarray]] = []  # hashes, rows not yet spilled
         self.pending_rows = 0
-        self.files: list[list[Path]] = [[] for _ in range(PK_BUCKETS)]
+        self.files = [False] * PK_BUCKETS  # which buckets have a file
         # Where each batch's key text can be read, with the first and last row in it: at the
         # end only the batches that hold a candidate are read.
         self.sources: list[tuple[Callable[[pl.Series], pl.DataFrame], int, int]] = []
@@ -864,49 +865,63 @@ class KeyStore:
         """Keeps a batch's `hashes`."""
         if hashes.is_empty():
             return
-        self.pending.append(hashes)
+        self.pending.append(
+            (
+                hashes["__keyhash"].to_numpy().astype(np.uint64, copy=False),
+                hashes["__row"].to_numpy().astype(np.uint32, copy=False),
+            )
+        )
         self.pending_rows += hashes.height
         if self.pending_rows > self.flush_rows:
             self.flush()
 
+    def _pending(self) -> tuple[np.ndarray, np.ndarray]:
+        hashes = np.concatenate([h for h, _ in self.pending])
+        rows = np.concatenate([r for _, r in self.pending])
+        self.pending, self.pending_rows = [], 0
+        return hashes, rows
+
     def flush(self) -> None:
-        """Writes the pending hashes, each bucket's part to a file of its own. A batch at a
-        time is cut into buckets, and its frame dropped, so the spill needs little more
-        memory than the pending hashes themselves (one concatenated copy of them all, with
-        a bucket column, took about three times as much)."""
-        parts: list[list[pl.DataFrame]] = [[] for _ in range(PK_BUCKETS)]
-        while self.pending:
-            hashes = self.pending.pop().with_columns(
-                (pl.col("__keyhash") % PK_BUCKETS).alias("__bucket")
-            )
-            for (bucket, *_), part in hashes.partition_by("__bucket", as_dict=True).items():
-                parts[bucket].append(part.drop("__bucket"))
-        self.pending_rows = 0
-        for bucket, bucket_parts in enumerate(parts):
-            if bucket_parts:
-                path = self.workdir / f"keys-{bucket}-{len(self.files[bucket])}.arrow"
-                pl.concat(bucket_parts).write_ipc(path)
-                self.files[bucket].append(path)
-            bucket_parts.clear()
+        """Appends the pending hashes and rows to the bucket files, each bucket's part to
+        its own (by the hash's top bits): one sort by bucket of a few million small numbers,
+        and 64 appends of each."""
+        if not self.pending:
+            return
+        hashes, rows = self._pending()
+        buckets = (hashes >> np.uint64(64 - PK_BUCKET_BITS)).astype(np.uint8)
+        order = np.argsort(buckets, kind="stable")
+        hashes, rows = hashes[order], rows[order]
+        ends = np.cumsum(np.bincount(buckets, minlength=PK_BUCKETS))
+        start = 0
+        for bucket, end in enumerate(ends):
+            if end > start:
+                hash_file, row_file = self._bucket(bucket)
+                with hash_file.open("ab") as handle:
+                    hashes[start:end].tofile(handle)
+                with row_file.open("ab") as handle:
+                    rows[start:end].tofile(handle)
+            start = int(end)
+
+    def _bucket(self, bucket: int) -> tuple[Path, Path]:
+        self.files[bucket] = True
+        return self.workdir / f"hashes-{bucket}.bin", self.workdir / f"rows-{bucket}.bin"
 
     def _candidates(self) -> pl.Series:
         """The rows whose key hash occurs more than once: all at once if nothing was
         spilled, else one bucket at a time."""
         if not any(self.files):
-            if not self.pending:
-                return pl.Series("__row", [], dtype=pl.UInt32)
-            return _repeated(pl.concat(self.pending))
+            rows = _repeated(*self._pending()) if self.pending else _NO_ROWS
+            return pl.Series("__row", rows, dtype=pl.UInt32)
         self.flush()
-        found: list[pl.Series] = []
-        for files in self.files:
-            if not files:
-                continue
-            # Read as bytes, not memory-mapped: mapped pages would count as the process's
-            # memory.
-            rows = _repeated(pl.concat([pl.read_ipc(io.BytesIO(f.read_bytes())) for f in files]))
-            if rows.len():
-                found.append(rows)
-        return pl.concat(found) if found else pl.Series("__row", [], dtype=pl.UInt32)
+        found = []
+        for bucket, spilled in enumerate(self.files):
+            if spilled:
+                # Read as bytes, not memory-mapped: mapped pages would count as the
+                # process's memory.
+                hash_file, row_file = self._bucket(bucket)
+                hashes = np.fromfile(hash_file, dtype=np.uint64)
+                found.append(_repeated(hashes, np.fromfile(row_file, dtype=np.uint32)))
+        return pl.Series("__row", np.concatenate(found), dtype=pl.UInt32)
 
     def duplicates(self) -> Iterator[pl.DataFrame]:
         """Every row whose key occurred in an earlier row, with that first row."""
@@ -942,15 +957,17 @@ class KeyStore:
             yield found
 
 
-def _repeated(hashes: pl.DataFrame) -> pl.Series:
-    """The rows whose `__keyhash` occurs more than once. Sorting the hashes and comparing
-    neighbours takes about a fifth of the time of `is_duplicated`'s hash table on 2 million
-    rows; the repeated values are few, so picking their rows is one cheap lookup."""
-    ordered = hashes["__keyhash"].sort()
-    repeated = ordered.filter(ordered == ordered.shift(1))
-    if repeated.is_empty():
-        return pl.Series("__row", [], dtype=pl.UInt32)
-    return hashes.filter(pl.col("__keyhash").is_in(repeated.implode()))["__row"]
+_NO_ROWS = np.empty(0, dtype=np.uint32)
+
+
+def _repeated(hashes: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """The rows whose hash occurs more than once. Sorting the hashes and comparing
+    neighbours finds the repeated values (few), whose rows are then picked out."""
+    ordered = np.sort(hashes)
+    repeated = np.unique(ordered[1:][ordered[1:] == ordered[:-1]])
+    if not len(repeated):
+        return _NO_ROWS
+    return rows[np.isin(hashes, repeated)]
 
 
 @contextmanager
