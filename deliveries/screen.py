@@ -33,7 +33,6 @@ import re
 import subprocess
 import tempfile
 from dataclasses import dataclass, field
-from datetime import date, timedelta
 from decimal import Decimal, InvalidOperation
 from functools import cache
 from pathlib import Path
@@ -449,13 +448,15 @@ def _stops(delimiter: str, quote: str) -> np.ndarray:
 
 @cache
 def real_ddmmyy() -> np.ndarray:
-    """True at the number DDMMYY where it is a real date (29 February only as in 2000; the
+    """1 at the number DDMMYY where it is a real date (29 February only as in 2000; the
     kernel handles the century, as `deliveries.validation.cpr_date_is_real` does)."""
+    days = np.arange("2000-01-01", "2100-01-01", dtype="datetime64[D]")
+    months = days.astype("datetime64[M]")
+    day = (days - months).astype(np.int64) + 1
+    month = months.astype(np.int64) % 12 + 1
+    year = days.astype("datetime64[Y]").astype(np.int64) + 1970
     table = np.zeros(1_000_000, dtype=np.uint8)
-    day = date(2000, 1, 1)
-    while day.year < 2100:
-        table[int(day.strftime("%d%m%y"))] = True
-        day += timedelta(days=1)
+    table[day * 10_000 + month * 100 + year % 100] = 1
     return table
 
 

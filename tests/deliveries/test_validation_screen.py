@@ -496,3 +496,7 @@ def test_a_file_wrong_in_every_row_is_checked_in_the_worker_threads(tmp_path, mo
     assert report["by_rule"] == {"kommune": 11_997, "primaryKey": 7_998}
     assert report["empty"] == (2, [7002, 11_002])
     assert [i["row"] for i in report["issues"]][:3] == [2, 3, 4]
+
+
+def test_the_screens_table_of_real_ddmmyy_is_the_exact_checks_table():
+    assert screen.real_ddmmyy().tolist() == validation._DDMMYY.cast(int).to_list()
