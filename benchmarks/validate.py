@@ -281,7 +281,11 @@ def _run(task: str, path: str) -> None:
         from django.utils import translation
 
         import deliveries.validation  # noqa: F401
+        from deliveries import screen
 
+        # A worker's system checks at start-up build (once per host) and load the row
+        # screen's kernel (flisportal.W003); its forked job processes inherit it.
+        screen.kernel()
         # A worker has its message catalogues loaded after its first job.
         for language in ("da", "en"):
             with translation.override(language):

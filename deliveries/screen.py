@@ -261,96 +261,104 @@ def _compile(
     if sorted(fields) != sorted(names):
         raise Unsupported("columns")
     portal = contract.get("portal", {})
-    column = {name: i for i, name in enumerate(names)}
-    ncols = len(names)
-    literal_values: dict[str, str] = {}
+    # The one value the kommune and the period may have.
+    expected: dict[str, str] = {}
     if portal.get("kommune_field"):
-        literal_values[portal["kommune_field"]] = kommune_code
+        expected[portal["kommune_field"]] = kommune_code
     if portal.get("period_field"):
-        literal_values[portal["period_field"]] = period_compact(period)
-    cpr_fields = set(portal.get("cpr_fields", []))
+        expected[portal["period_field"]] = period_compact(period)
+    columns = _Columns(len(names), decimal=decimal, checks=checks)
+    for i, name in enumerate(names):
+        columns.add(
+            i,
+            fields[name],
+            expected=expected.get(name),
+            cpr=name in portal.get("cpr_fields", []),
+        )
+    column = {name: i for i, name in enumerate(names)}
+    rules, triggers = _rules(portal, column, columns.types, columns.literals, period)
+    key_seeds = np.zeros(len(names), dtype=np.uint64)
+    for n, name in enumerate(contract["schema"].get("primaryKey") or []):
+        key_seeds[column[name]] = 0x9E3779B97F4A7C15 ^ (1630 + n)
+    return Screen(
+        ncols=len(names),
+        delimiter=ord(delimiter),
+        quote=ord(quote),
+        decimal=ord(decimal),
+        dfa=np.concatenate(columns.tables.rows),
+        dfa_start=columns.dfa_start,
+        accept=np.array(columns.tables.accept, dtype=np.int32),
+        stops=_stops(delimiter, quote),
+        required=columns.required,
+        kinds=columns.kinds,
+        min_len=columns.min_len,
+        max_len=columns.max_len,
+        bounds=columns.bounds,
+        key_seeds=key_seeds,
+        rules=rules,
+        triggers=triggers,
+        period=np.frombuffer(period.encode()[:7].ljust(7, b"?"), dtype=np.uint8).copy(),
+    )
 
-    tables = _Tables()
-    dfa_start = np.ones(ncols, dtype=np.int32)
-    required = np.zeros(ncols, dtype=np.bool_)
-    kinds = np.zeros(ncols, dtype=np.int8)
-    min_len = np.full(ncols, -1, dtype=np.int64)
-    max_len = np.full(ncols, -1, dtype=np.int64)
-    bounds = np.zeros((ncols, 6), dtype=np.int64)
-    literals: dict[str, list[str]] = {}
-    types: dict[str, str] = {}
-    for name in names:
-        spec = fields[name]
-        i = column[name]
+
+class _Columns:
+    """The screen's tables of each column, filled a column at a time."""
+
+    def __init__(self, ncols: int, *, decimal: str, checks: list[Any]) -> None:
+        self.decimal = decimal
+        self.checks = checks
+        self.tables = _Tables()
+        self.dfa_start = np.ones(ncols, dtype=np.int32)
+        self.required = np.zeros(ncols, dtype=np.bool_)
+        self.kinds = np.zeros(ncols, dtype=np.int8)
+        self.min_len = np.full(ncols, -1, dtype=np.int64)
+        self.max_len = np.full(ncols, -1, dtype=np.int64)
+        self.bounds = np.zeros((ncols, 6), dtype=np.int64)
+        self.literals: dict[str, list[str]] = {}  # the columns with a list of values
+        self.types: dict[str, str] = {}
+
+    def add(self, i: int, spec: dict[str, Any], *, expected: str | None, cpr: bool) -> None:
+        name = spec["name"]
         ftype = spec.get("type", "string")
-        types[name] = ftype
+        self.types[name] = ftype
         cons = spec.get("constraints", {})
         if set(cons) - _KNOWN_CONSTRAINTS:
             raise Unsupported(f"constraints of {name}")
-        required[i] = bool(cons.get("required"))
-        candidates: list[str] | None = None
-        if name in literal_values:
-            candidates = [literal_values[name]]
-        elif "enum" in cons:
-            candidates = [str(x) for x in cons["enum"]]
+        self.required[i] = bool(cons.get("required"))
+        candidates = [expected] if expected is not None else cons.get("enum")
         if candidates is not None:
-            # Exactly the literals that pass every check of the column alone.
-            kept = _passing(candidates, name, checks)
-            literals[name] = kept
-            dfa_start[i] = tables.add_literals(kept)
-            continue
+            # Exactly the values that pass every check of the column alone (a CPR column
+            # with a list of values is decided here too).
+            kept = _passing([str(x) for x in candidates], name, self.checks)
+            self.literals[name] = kept
+            self.dfa_start[i] = self.tables.add_literals(kept)
+            return
         if ftype not in ("string", "integer", "number", "date"):
             # The exact checks have no type check for other types: any text, and no bounds.
             if set(cons) - {"required", "pattern", "minLength", "maxLength"}:
                 raise Unsupported(f"type {ftype} of {name}")
         patterns = []
         if ftype == "number":
-            patterns.append(rf"-?\d+(?:{re.escape(decimal)}\d+)?")
+            patterns.append(rf"-?\d+(?:{re.escape(self.decimal)}\d+)?")
         elif ftype in _TYPE_FORMATS:
             patterns.append(_TYPE_FORMATS[ftype])
         if "pattern" in cons:
             patterns.append(str(cons["pattern"]))
         if patterns:
-            dfa_start[i] = tables.add_fsm(_fsm(patterns))
-        if name in cpr_fields:
-            kinds[i] |= CPR
+            self.dfa_start[i] = self.tables.add_fsm(_fsm(patterns))
+        if cpr:
+            self.kinds[i] |= CPR
         if ftype == "date":
-            kinds[i] |= DATE
+            self.kinds[i] |= DATE
         if ftype in ("number", "integer"):
-            kinds[i] |= NUMBER
-        if "minLength" in cons:
-            min_len[i] = int(cons["minLength"])
-        if "maxLength" in cons:
-            max_len[i] = int(cons["maxLength"])
+            self.kinds[i] |= NUMBER
+        self.min_len[i] = int(cons.get("minLength", -1))
+        self.max_len[i] = int(cons.get("maxLength", -1))
         for offset, bound in ((0, "minimum"), (3, "maximum")):
             if bound in cons:
                 if ftype not in ("number", "integer"):
                     raise Unsupported(f"{bound} of {name}")
-                bounds[i, offset : offset + 3] = (1, *_decimal(cons[bound]))
-    # A CPR column that is a literal column was decided with its literals.
-    rules, triggers = _rules(portal, column, types, literals, period)
-    key_seeds = np.zeros(ncols, dtype=np.uint64)
-    for n, name in enumerate(contract["schema"].get("primaryKey") or []):
-        key_seeds[column[name]] = 0x9E3779B97F4A7C15 ^ (1630 + n)
-    return Screen(
-        ncols=ncols,
-        delimiter=ord(delimiter),
-        quote=ord(quote),
-        decimal=ord(decimal),
-        dfa=np.concatenate(tables.rows),
-        dfa_start=dfa_start,
-        accept=np.array(tables.accept, dtype=np.int32),
-        stops=_stops(delimiter, quote),
-        required=required,
-        kinds=kinds,
-        min_len=min_len,
-        max_len=max_len,
-        bounds=bounds,
-        key_seeds=key_seeds,
-        rules=rules,
-        triggers=triggers,
-        period=np.frombuffer(period.encode("ascii")[:7].ljust(7, b"?"), dtype=np.uint8).copy(),
-    )
+                self.bounds[i, offset : offset + 3] = (1, *_decimal(cons[bound]))
 
 
 def _passing(candidates: list[str], name: str, checks: list[Any]) -> list[str]:

@@ -14,6 +14,10 @@ Order of work, so that a broken file gets one clear message instead of a wall of
    the rows and the exact one decides only those (`Check.confirm`).
    Counts of every error are kept; the first N are listed with row, column, value and a
    Danish message.
+   Before polars sees a block, the row screen (`deliveries.screen`, a small C kernel) reads
+   its bytes once and clears the records with nothing wrong; only the others are parsed and
+   checked as above. The screen only ever flags too much, and gives the whole file to the
+   exact way where it cannot read the bytes as polars does, so the report is the same.
 4. Encoding: UTF-8 (with or without BOM) is verified by polars while it parses. Only if that
    fails is the file decoded in Python: Windows-1252 is transcoded to a UTF-8 temp file and
    checked from the start. Nothing is ever decoded with a lossy "replace" mode: a byte that is
@@ -815,10 +819,11 @@ class KeyStore:
         self.pending: list[tuple[np.ndarray, np.ndarray]] = []  # hashes, rows not yet spilled
         self.pending_rows = 0
         self.files = [False] * PK_BUCKETS  # which buckets have a file
-        # Where each batch's key text can be read, with the first and last row in it: at the
-        # end only the batches that hold a candidate are read.
-        self.sources: list[tuple[Callable[[pl.Series], pl.DataFrame], int, int]] = []
-        # Or, instead of sources, one reader of any rows' key columns (`read_keys`).
+        # Each batch's key text, with the first and last row in it: at the end only the
+        # files that hold a candidate are read.
+        self.text_files: list[tuple[Path, int, int]] = []
+        # Or, on the screened way, where nothing is parsed to write: a reader of any rows'
+        # key columns, from the file itself.
         self.read_keys: Callable[[pl.Series], pl.DataFrame] | None = None
         # Rows whose hash was kept before they turned out to be empty lines (`drop`).
         self.dropped: list[pl.Series] = []
@@ -836,20 +841,7 @@ class KeyStore:
         # Named by the first row: worker threads write several blocks' text at once.
         path = self.workdir / f"text-{rows[0]}.arrow"
         frame.select("__row", *self.columns).write_ipc(path)
-
-        def read(wanted: pl.Series) -> pl.DataFrame:
-            # Read as bytes, not memory-mapped: mapped pages would count as the process's
-            # memory.
-            frame = pl.read_ipc(io.BytesIO(path.read_bytes()))
-            return frame.filter(pl.col("__row").is_in(wanted.implode()))
-
-        self.add_source(read, rows[0], rows[-1])
-
-    def add_source(self, read: Callable[[pl.Series], pl.DataFrame], first: int, last: int) -> None:
-        """Where the key columns of rows `first` to `last` can be read: `read(rows)` gives
-        those of `rows` (with `__row`), when some of them are candidates. A file `add_text`
-        wrote, or the block itself read again."""
-        self.sources.append((read, first, last))
+        self.text_files.append((path, rows[0], rows[-1]))
 
     @staticmethod
     def hashes(batch: pl.DataFrame) -> pl.DataFrame:
@@ -934,16 +926,19 @@ class KeyStore:
             return
         candidates = candidates.sort()
         if self.read_keys is not None:
-            read_keys = self.read_keys(candidates)
+            read = self.read_keys(candidates)
         else:
-            read_keys = pl.concat(
+            wanted = candidates.implode()
+            read = pl.concat(
                 [
-                    read(candidates.filter(candidates.is_between(first, last)))
-                    for read, first, last in self.sources
+                    # Read as bytes, not memory-mapped: mapped pages would count as the
+                    # process's memory.
+                    pl.read_ipc(io.BytesIO(path.read_bytes())).filter(pl.col("__row").is_in(wanted))
+                    for path, first, last in self.text_files
                     if candidates.is_between(first, last).any()
                 ]
             )
-        keys = read_keys.select(
+        keys = read.select(
             "__row",
             *[pl.col(c).fill_null("") for c in self.columns],
             _primary_key_text(self.columns).alias("__key"),
