@@ -432,3 +432,18 @@ void screen_spans(const uint8_t *buf, int64_t n, int64_t quote, const int64_t *w
         spans[w * 2 + 1] = n;
     }
 }
+
+/* The flagged records' bytes, one after another, each ending with a line break (the last
+ * record of a block may have none): `flagged` as screen_scan wrote it. Returns the bytes
+ * written to `out`, which has room for every record's bytes and a line break each. */
+int64_t screen_gather(const uint8_t *buf, const int64_t *flagged, int64_t nflagged,
+                      uint8_t *out) {
+    int64_t length = 0;
+    for (int64_t i = 0; i < nflagged; i++) {
+        int64_t start = flagged[i * 3 + 1], end = flagged[i * 3 + 2];
+        memcpy(out + length, buf + start, (size_t)(end - start));
+        length += end - start;
+        if (end == start || buf[end - 1] != '\n') out[length++] = '\n';
+    }
+    return length;
+}

@@ -564,6 +564,13 @@ def kernel() -> ctypes.CDLL | None:
         ctypes.c_int64,
         ctypes.c_void_p,
     ]
+    library.screen_gather.restype = ctypes.c_int64
+    library.screen_gather.argtypes = [
+        ctypes.c_char_p,
+        ctypes.c_void_p,
+        ctypes.c_int64,
+        ctypes.c_void_p,
+    ]
     library.screen_spans.restype = None
     library.screen_spans.argtypes = [
         ctypes.c_char_p,
@@ -639,6 +646,20 @@ def screen_block(screen: Screen, data: bytes) -> Screened:
         raise GiveUp
     records, nflagged = int(out[0]), int(out[1])
     return Screened(records=records, hashes=hashes[:records], flagged=flagged[:nflagged].copy())
+
+
+def flagged_bytes(screened: Screened, data: bytes) -> bytes:
+    """The flagged records of `data` (a block `screen_block` read), one after another, each
+    ending with a line break: what polars parses for the exact checks."""
+    library = kernel()
+    assert library is not None
+    flagged = np.ascontiguousarray(screened.flagged, dtype=np.int64)
+    if not len(flagged):
+        return b""
+    room = int((flagged[:, 2] - flagged[:, 1]).sum()) + len(flagged)
+    out = np.empty(room, dtype=np.uint8)
+    length = library.screen_gather(data, flagged.ctypes.data, len(flagged), out.ctypes.data)
+    return out[:length].tobytes()
 
 
 def record_spans(data: bytes, quote: str, wanted: np.ndarray) -> np.ndarray:

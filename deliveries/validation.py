@@ -1471,14 +1471,14 @@ def _screened_blocks(
 
     def parse(data: bytes) -> tuple[tuple[Any, bytes], int]:
         screened = screen.screen_block(compiled, data)
+        if len(screened.flagged) * 2 > screened.records:
+            # Mostly flagged (a file wrong in every row): the whole block goes to polars, as
+            # on the exact way, rather than a copy of most of it.
+            every = np.arange(screened.records, dtype=np.int64)
+            screened.flagged = np.column_stack([every, every, every])
+            return (screened, data), screened.records
         # Only the flagged records' bytes are kept, each ending its line.
-        view = memoryview(data)
-        parts: list[bytes | memoryview] = []
-        for _, first_byte, end_byte in screened.flagged:
-            parts.append(view[first_byte:end_byte])
-            if data[end_byte - 1 : end_byte] != b"\n":
-                parts.append(b"\n")
-        return (screened, b"".join(parts)), screened.records
+        return (screened, screen.flagged_bytes(screened, data)), screened.records
 
     def prepare(parsed: tuple[Any, bytes], first: int) -> Checked:
         screened, flagged_bytes = parsed
