@@ -55,14 +55,14 @@ TARGET_VS_FRICTIONLESS = 50.0  # at least this many times faster
 TARGET_VS_READ = 5.0  # at most this many times the plain read + decode
 TARGET_BIG_PEAK_MB = 256.0
 
-# The build before issue #18's validator work (f5ef670), measured with this script's
-# `--previous` on 2026-12-04 in the same runs as the figures in docs/development/benchmarks.md,
-# on the shared 2-core machine under a load average of 6-13 (so only ratios mean much).
+# The build before the row screen (a95c237, the ninth session's final main), measured with
+# this script's `--previous` on 2026-12-05 on a quiet 2-core machine, in the same runs as the
+# "Tenth session" figures in docs/development/benchmarks.md.
 PREVIOUS = {
-    "default": "at load 6: portal 4.05 s best of 2 (this build 2.18 s), read 0.31 s (13.1x), "
-    "frictionless 110.8 s (27.4x), peak 265 MB; at load 11-13: 3.21 s best of 3 (this build "
-    "2.56 s), and 27.0x frictionless in a --repeat 1 run (this build 28.6x)",
-    "big": "portal 120.5 s (this build 98.8 s in the same run), peak 380 MB (this build 240 MB)",
+    "default": "a95c237: 0.99 s best of 3 (this build 0.43 s), read 0.13 s (7.6x), frictionless "
+    "55.3 s (55.9x), peak 278 MB",
+    "big": "a95c237: 16.45 s (this build 3.96 s in the same run), read 1.54 s (10.7x), "
+    "peak 273 MB (this build 182 MB)",
 }
 
 # Each injected error: (kind, offset in each block of `every` rows, column, rule)
