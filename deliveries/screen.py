@@ -584,32 +584,21 @@ def kernel() -> ctypes.CDLL | None:
 
 
 def _tables(screen: Screen) -> _Tables_t:
-    def address(array: np.ndarray) -> int:
-        assert array.flags.c_contiguous
-        return int(array.ctypes.data)
-
-    return _Tables_t(
-        ncols=screen.ncols,
-        delimiter=screen.delimiter,
-        quote=screen.quote,
-        decimal=screen.decimal,
-        dfa=address(screen.dfa),
-        dfa_start=address(screen.dfa_start),
-        accept=address(screen.accept),
-        stops=address(screen.stops),
-        required=address(screen.required),
-        kinds=address(screen.kinds),
-        min_len=address(screen.min_len),
-        max_len=address(screen.max_len),
-        bounds=address(screen.bounds),
-        key_seeds=address(screen.key_seeds),
-        rules=address(screen.rules),
-        nrules=screen.rules.shape[0],
-        triggers=address(screen.triggers),
-        trigger_width=screen.triggers.shape[1],
-        period=address(screen.period),
-        ddmmyy=address(real_ddmmyy()),
-    )
+    """`screen_t` for `screen`: its numbers, and the addresses of its arrays (which the
+    Screen keeps alive), field by field as screen.c declares them."""
+    derived = {
+        "nrules": screen.rules.shape[0],
+        "trigger_width": screen.triggers.shape[1],
+        "ddmmyy": real_ddmmyy(),
+    }
+    fields = {}
+    for name, *_ in _Tables_t._fields_:
+        value = derived[name] if name in derived else getattr(screen, name)
+        if isinstance(value, np.ndarray):
+            assert value.flags.c_contiguous, name
+            value = int(value.ctypes.data)
+        fields[name] = value
+    return _Tables_t(**fields)
 
 
 def screen_block(screen: Screen, data: bytes) -> Screened:
