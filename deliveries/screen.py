@@ -25,6 +25,7 @@ shipped contract (tests/deliveries/test_validation_screen.py).
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import hashlib
 import logging
@@ -32,6 +33,7 @@ import os
 import re
 import subprocess
 import tempfile
+import time
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from functools import cache
@@ -542,6 +544,7 @@ def kernel() -> ctypes.CDLL | None:
                 timeout=120,
             )
             os.replace(partial, target)
+            _forget_old_builds(target)
         except (OSError, subprocess.SubprocessError) as exc:
             detail = getattr(exc, "stderr", b"") or b""
             logger.warning(
@@ -581,6 +584,21 @@ def kernel() -> ctypes.CDLL | None:
         ctypes.c_void_p,
     ]
     return library
+
+
+# A build of another version of screen.c is removed once it is this old: by then no process
+# of that version is likely to start again (one that does builds it anew).
+OLD_BUILD_DAYS = 7
+
+
+def _forget_old_builds(current: Path) -> None:
+    """Removes the builds of other versions of screen.c older than OLD_BUILD_DAYS, so that
+    upgrades do not leave one behind each time (a running process keeps the one it loaded)."""
+    too_old = time.time() - OLD_BUILD_DAYS * 86_400
+    for build in current.parent.glob("screen-*.so"):
+        with contextlib.suppress(OSError):
+            if build != current and build.stat().st_mtime < too_old:
+                build.unlink()
 
 
 def _tables(screen: Screen) -> _Tables_t:

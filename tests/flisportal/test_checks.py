@@ -167,3 +167,28 @@ def test_a_row_screen_that_cannot_be_built_is_a_warning_and_the_exact_way_checks
         monkeypatch.undo()
         screen.kernel.cache_clear()
     assert checks.check_row_screen() == []
+
+
+def test_building_the_row_screen_removes_other_versions_builds_once_they_are_old(
+    settings, tmp_path
+):
+    import os
+    import time
+
+    from deliveries import screen
+
+    settings.DATA_DIR = tmp_path
+    build = tmp_path / "build"
+    build.mkdir()
+    week_ago = time.time() - 8 * 86_400
+    old, recent = build / "screen-0000000000000000.so", build / "screen-1111111111111111.so"
+    for path in (old, recent):
+        path.write_bytes(b"not a library")
+    os.utime(old, (week_ago, week_ago))
+    screen.kernel.cache_clear()
+    try:
+        assert screen.kernel() is not None
+    finally:
+        screen.kernel.cache_clear()
+    assert not old.exists() and recent.exists()
+    assert len(list(build.glob("screen-*.so"))) == 2  # the new build and the recent one
