@@ -5,8 +5,9 @@ A data contract is compiled (`compile_screen`) into small tables: per column an 
 bytes for its format (the `pattern`, the type's own format, an `enum` or the one value the
 kommune or the period may have), whether it is required, its length limits, and what the value
 must be beyond its format (a real date, a real CPR date, a number within the bounds); the
-cross-field rules as rows of numbers; the columns of the primary key. The kernel (`_scan`, made
-native by numba) walks the bytes once, splitting fields and records as polars does (`;`,
+cross-field rules as rows of numbers; the columns of the primary key. The kernel
+(`screen_scan` in screen.c, compiled by `kernel` with the system's C compiler and called
+through ctypes) walks the bytes once, splitting fields and records as polars does (`;`,
 quoted values with doubled quotes and line breaks, CRLF), runs each value through its
 column's automaton and checks, and hashes the primary key. For every record it says either
 "nothing wrong" or "look again"; it never decides an issue itself.
@@ -16,7 +17,7 @@ flags (a false alarm costs a parse, a miss would lose an error). Wherever it is 
 a value outside ASCII in a patterned column, a quoted empty value, a number with more digits
 than 64 bits hold exactly, a row of only blanks — it flags. What it cannot read the way
 polars does (a quote inside an unquoted value, a lone carriage return, too many fields, bytes
-that are not UTF-8) stops it (`GiveUp`), and the validator checks the whole file the old way;
+that are not UTF-8) stops it (`GiveUp`), and the validator checks the whole file the exact way;
 a contract with a rule it does not know compiles to None, with the same outcome.
 
 The tests compare the screened validator with the exact one on generated files for every
@@ -53,15 +54,12 @@ NUMBER = 4  # number or integer: kept as a decimal for bounds and cross-field ru
 GTE, LTE, DATE_IN_PERIOD, REQUIRED_IF, EQUALS_PREFIX, SUM_LTE = 1, 2, 3, 4, 5, 6
 RULE_WIDTH = 12  # kind, a, b, c, then up to 8 parts of a sum
 
-# What `_scan` returns as its status.
+# What `screen_scan` returns as its status.
 OK, GIVE_UP, NOT_UTF8, FULL = 0, 1, 2, 3
 
 # The largest decimal mantissa the screen compares exactly (17 digits: an int64 holds 18, and
-# aligning two values multiplies one of them by ten).
+# aligning two values multiplies one of them by ten; MANTISSA_MAX in screen.c).
 _MANTISSA_MAX = 10**17
-# Values of a sum rule are compared exactly only below this: the float sum of a handful of
-# them is then within 1e-9 of the exact one, the tolerance of the exact check.
-_SUM_MAX = 10**5
 
 
 class GiveUp(Exception):
@@ -75,7 +73,7 @@ class Unsupported(Exception):
 
 @dataclass
 class Screen:
-    """A contract compiled for `_scan`; the fields are its arguments."""
+    """A contract compiled for `screen_scan`: the arrays and numbers of its `screen_t`."""
 
     ncols: int
     delimiter: int
