@@ -13,9 +13,10 @@ from django.urls import path
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from deliveries import models
+from deliveries import models, screen
 from deliveries.services.contracts import contract_load
 from deliveries.services.rule_failures import rule_failures_remove
+from deliveries.validation import is_screened
 
 
 class ContractUploadForm(forms.Form):
@@ -93,6 +94,17 @@ class DataContractAdmin(admin.ModelAdmin):
                     form.add_error("document", message)
             else:
                 self.message_user(request, _("Kontrakt %(c)s er indlæst.") % {"c": contract})
+                if screen.kernel() is not None and not is_screened(contract.document):
+                    self.message_user(
+                        request,
+                        _(
+                            "Filer efter denne version tjekkes uden rækkefilteret, fordi den "
+                            "bruger noget, filteret ikke kender (fx et mønster med \\s, \\w "
+                            "eller punktum, eller en ny slags regel). Resultatet er det samme, "
+                            "men valideringen tager omkring tre gange så lang tid."
+                        ),
+                        level=messages.WARNING,
+                    )
                 return redirect("admin:deliveries_datacontract_changelist")
         context = {
             **self.admin_site.each_context(request),

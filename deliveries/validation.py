@@ -1335,6 +1335,18 @@ def _check_rows(
     )  # fmt: skip
 
 
+def is_screened(contract: dict[str, Any]) -> bool:
+    """Whether extracts checked against `contract` go through the row screen (False if the
+    contract has something the screen does not know, or the kernel cannot be built). The
+    kommune and period only decide which value those columns may have, so any will do."""
+    from deliveries import screen
+
+    names = [spec["name"] for spec in contract["schema"]["fields"]]
+    checks = build_checks(contract, kommune_code="101", period="2026-01")
+    compiled = screen.compile_screen(contract, names, checks, kommune_code="101", period="2026-01")
+    return compiled is not None
+
+
 def _check_all_rows(
     path: Path,
     contract: dict[str, Any],
