@@ -180,11 +180,13 @@ def test_building_the_row_screen_removes_other_versions_builds_once_they_are_old
     settings.DATA_DIR = tmp_path
     build = tmp_path / "build"
     build.mkdir()
-    week_ago = time.time() - 8 * 86_400
+    # Both ages set from the clock the test runs on: a file's own mtime is the kernel's real
+    # time, which lies behind the clock when tests/run_with_clock_moved.py moves it.
+    now = time.time()
     old, recent = build / "screen-0000000000000000.so", build / "screen-1111111111111111.so"
-    for path in (old, recent):
+    for path, age in ((old, 8 * 86_400), (recent, 86_400)):
         path.write_bytes(b"not a library")
-    os.utime(old, (week_ago, week_ago))
+        os.utime(path, (now - age, now - age))
     screen.kernel.cache_clear()
     try:
         assert screen.kernel() is not None
