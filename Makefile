@@ -11,20 +11,20 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # the stand-in's interoperability test, OpenSSH's sshd as the real server the SFTP client is
 # tested and benchmarked against, Chromium for the browser tests with its language packs (the
 # tests run it in Danish; Debian ships da.pak apart), PostgreSQL for the suite's
-# second run, and a C compiler for the validator's row screen (deliveries/screen.c, built by
-# the portal on first use).
-DEBS := redis-server openssh-client openssh-server chromium chromium-l10n postgresql gcc libc6-dev
+# second run, a C compiler for the validator's row screen (deliveries/screen.c, built by the
+# portal on first use), and python3-venv, without which Debian's python3 cannot make `.venv`.
+DEBS := redis-server openssh-client openssh-server chromium chromium-l10n postgresql gcc libc6-dev python3-venv
 
 .PHONY: run test test-dates system venv lint typecheck clean-data
 
-run: venv system
+run: system venv
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py collectstatic --noinput -v0
 	$(PY) manage.py demodata
 	$(VENV)/bin/honcho start -f Procfile
 
 # The suite runs twice: on SQLite (the embedded default) and on a throw-away PostgreSQL.
-test: venv system
+test: system venv
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/lint-imports
 	$(VENV)/bin/mypy flisportal routes deliveries
@@ -34,7 +34,7 @@ test: venv system
 # The suite on SQLite with the clock moved forward: a month, across New Year's Eve in Copenhagen,
 # and a year (tests/run_with_clock_moved.py). Not part of `make test`: run it before changing
 # anything that reads the date, and after writing a test that freezes one.
-test-dates: venv system
+test-dates: system venv
 	$(PY) tests/run_with_clock_moved.py $(or $(SHIFTS),month newyear year) -- $(VENV)/bin/pytest -p no:cacheprovider $(PYTEST_ARGS)
 
 # Installs the Debian packages that are missing. apt-get update runs only when one is missing.
