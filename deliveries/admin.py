@@ -13,10 +13,10 @@ from django.urls import path
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from deliveries import models, screen
+from deliveries import models
 from deliveries.services.contracts import contract_load
 from deliveries.services.rule_failures import rule_failures_remove
-from deliveries.validation import is_screened
+from deliveries.validation import declined_by_screen
 
 
 class ContractUploadForm(forms.Form):
@@ -94,7 +94,7 @@ class DataContractAdmin(admin.ModelAdmin):
                     form.add_error("document", message)
             else:
                 self.message_user(request, _("Kontrakt %(c)s er indlæst.") % {"c": contract})
-                if screen.kernel() is not None and not is_screened(contract.document):
+                if declined_by_screen(contract.document):
                     self.message_user(
                         request,
                         _(

@@ -433,9 +433,10 @@ void screen_spans(const uint8_t *buf, int64_t n, int64_t quote, const int64_t *w
     }
 }
 
-/* The flagged records' bytes, one after another, each ending with a line break (the last
- * record of a block may have none): `flagged` as screen_scan wrote it. Returns the bytes
- * written to `out`, which has room for every record's bytes and a line break each. */
+/* Some records' bytes, one after another, each ending with a line break (the last record of
+ * a block may have none). `flagged` holds rows of record, first byte, last byte + 1, as
+ * screen_scan writes them. Returns the bytes written to `out`, which has room for every
+ * record's bytes and a line break each. */
 int64_t screen_gather(const uint8_t *buf, const int64_t *flagged, int64_t nflagged,
                       uint8_t *out) {
     int64_t length = 0;

@@ -45,6 +45,8 @@ import interegular
 import numpy as np
 import polars as pl
 
+from deliveries import validation
+
 # Column kinds (a bit set): what a value must be beyond its format.
 CPR = 1
 DATE = 2
@@ -129,8 +131,8 @@ def plain_pattern(pattern: str) -> bool:
             return False
         elif char == "(" and pattern[i + 1 : i + 2] == "?" and pattern[i + 2 : i + 3] != ":":
             return False
-        elif char in "$^" and i not in (0, len(pattern) - 1):
-            return False
+        elif char in "$^":
+            return False  # the exact check anchors the pattern itself
         elif not char.isascii():
             return False
         i += 1
@@ -215,7 +217,6 @@ def _decimal(value: Any) -> tuple[int, int]:
 
 
 _KNOWN_CONSTRAINTS = {"required", "pattern", "enum", "minLength", "maxLength", "minimum", "maximum"}
-_TYPE_FORMATS = {"integer": r"-?\d+", "date": r"\d{4}-\d{2}-\d{2}"}
 
 
 def compile_screen(
@@ -276,7 +277,7 @@ def _compile(
             cpr=name in portal.get("cpr_fields", []),
         )
     column = {name: i for i, name in enumerate(names)}
-    rules, triggers = _rules(portal, column, columns.types, columns.literals, period)
+    rules, triggers = _rules(portal, column, columns.types, columns.literals)
     key_seeds = np.zeros(len(names), dtype=np.uint64)
     for n, name in enumerate(contract["schema"].get("primaryKey") or []):
         key_seeds[column[name]] = 0x9E3779B97F4A7C15 ^ (1630 + n)
@@ -337,11 +338,12 @@ class _Columns:
             # The exact checks have no type check for other types: any text, and no bounds.
             if set(cons) - {"required", "pattern", "minLength", "maxLength"}:
                 raise Unsupported(f"type {ftype} of {name}")
-        patterns = []
-        if ftype == "number":
-            patterns.append(rf"-?\d+(?:{re.escape(self.decimal)}\d+)?")
-        elif ftype in _TYPE_FORMATS:
-            patterns.append(_TYPE_FORMATS[ftype])
+        # The type's own format, as the exact checks test it.
+        patterns = {
+            "number": [validation.number_format(self.decimal)],
+            "integer": [validation.INTEGER_FORMAT],
+            "date": [validation.ISO_DATE_FORMAT],
+        }.get(ftype, [])
         if "pattern" in cons:
             patterns.append(str(cons["pattern"]))
         if patterns:
@@ -386,7 +388,6 @@ def _rules(
     column: dict[str, int],
     types: dict[str, str],
     literals: dict[str, list[str]],
-    period: str,
 ) -> tuple[np.ndarray, np.ndarray]:
     rows: list[list[int]] = []
     widest = max((len(values) for values in literals.values()), default=0)
@@ -456,16 +457,9 @@ def _stops(delimiter: str, quote: str) -> np.ndarray:
 
 @cache
 def real_ddmmyy() -> np.ndarray:
-    """1 at the number DDMMYY where it is a real date (29 February only as in 2000; the
-    kernel handles the century, as `deliveries.validation.cpr_date_is_real` does)."""
-    days = np.arange("2000-01-01", "2100-01-01", dtype="datetime64[D]")
-    months = days.astype("datetime64[M]")
-    day = (days - months).astype(np.int64) + 1
-    month = months.astype(np.int64) % 12 + 1
-    year = days.astype("datetime64[Y]").astype(np.int64) + 1970
-    table = np.zeros(1_000_000, dtype=np.uint8)
-    table[day * 10_000 + month * 100 + year % 100] = 1
-    return table
+    """The exact checks' table of real DDMMYY numbers as bytes for the kernel (which handles
+    the century as `deliveries.validation.cpr_date_is_real` does)."""
+    return validation.REAL_DDMMYY.to_numpy().astype(np.uint8)
 
 
 @dataclass
@@ -653,23 +647,23 @@ def screen_block(screen: Screen, data: bytes) -> Screened:
     return Screened(records=records, hashes=hashes[:records], flagged=flagged[:nflagged].copy())
 
 
-def flagged_bytes(screened: Screened, data: bytes) -> bytes:
-    """The flagged records of `data` (a block `screen_block` read), one after another, each
-    ending with a line break: what polars parses for the exact checks."""
+def records_bytes(data: bytes, spans: np.ndarray) -> bytes:
+    """The records of `data` at `spans` (rows of record, first byte, last byte + 1: the
+    flagged records as `screen_block` found them, or `record_spans`), one after another,
+    each ending with a line break: what polars parses for the exact checks."""
     library = kernel()
     assert library is not None
-    flagged = np.ascontiguousarray(screened.flagged, dtype=np.int64)
-    if not len(flagged):
+    spans = np.ascontiguousarray(spans, dtype=np.int64)
+    if not len(spans):
         return b""
-    room = int((flagged[:, 2] - flagged[:, 1]).sum()) + len(flagged)
-    out = np.empty(room, dtype=np.uint8)
-    length = library.screen_gather(data, flagged.ctypes.data, len(flagged), out.ctypes.data)
+    out = np.empty(int((spans[:, 2] - spans[:, 1]).sum()) + len(spans), dtype=np.uint8)
+    length = library.screen_gather(data, spans.ctypes.data, len(spans), out.ctypes.data)
     return out[:length].tobytes()
 
 
 def record_spans(data: bytes, quote: str, wanted: np.ndarray) -> np.ndarray:
-    """The first and last byte (+1) of the records numbered `wanted` (ascending, counted
-    from 0) in a block the screen has read."""
+    """The records numbered `wanted` (ascending, counted from 0) in a block the screen has
+    read, as rows of record, first byte, last byte + 1."""
     library = kernel()
     assert library is not None
     wanted = np.ascontiguousarray(wanted, dtype=np.int64)
@@ -677,4 +671,4 @@ def record_spans(data: bytes, quote: str, wanted: np.ndarray) -> np.ndarray:
     library.screen_spans(
         data, len(data), ord(quote), wanted.ctypes.data, len(wanted), spans.ctypes.data
     )
-    return spans
+    return np.column_stack([wanted, spans])

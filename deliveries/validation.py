@@ -393,12 +393,19 @@ def _present(column: str) -> pl.Expr:
     return pl.col(column).is_not_null()
 
 
-_ISO_DATE = r"^\d{4}-\d{2}-\d{2}$"
-_INTEGER = r"^-?\d+$"
+# The types' formats, as whole values (the row screen compiles the same ones: deliveries.screen).
+ISO_DATE_FORMAT = r"\d{4}-\d{2}-\d{2}"
+INTEGER_FORMAT = r"-?\d+"
+_ISO_DATE = rf"^{ISO_DATE_FORMAT}$"
+_INTEGER = rf"^{INTEGER_FORMAT}$"
+
+
+def number_format(decimal: str) -> str:
+    return rf"-?\d+(?:{re.escape(decimal)}\d+)?"
 
 
 def _number_pattern(decimal: str) -> str:
-    return rf"^-?\d+(?:{re.escape(decimal)}\d+)?$"
+    return rf"^{number_format(decimal)}$"
 
 
 def _parsed_date(column: str) -> pl.Expr:
@@ -419,7 +426,7 @@ def _real_ddmmyy_table() -> pl.Series:
     return pl.Series("ddmmyy", table, dtype=pl.Boolean)
 
 
-_DDMMYY = _real_ddmmyy_table()
+REAL_DDMMYY = _real_ddmmyy_table()
 
 
 def cpr_date_is_real(column: str) -> pl.Expr:
@@ -433,7 +440,7 @@ def cpr_date_is_real(column: str) -> pl.Expr:
     col = pl.col(column)
     number = col.str.head(6).cast(pl.Int32, strict=False)
     in_1900 = col.str.slice(6, 1) <= "3"
-    real = pl.lit(_DDMMYY).gather(number.clip(0, 999_999)) & ~(
+    real = pl.lit(REAL_DDMMYY).gather(number.clip(0, 999_999)) & ~(
         col.str.starts_with("290200") & in_1900
     )
     return pl.when((col.str.len_bytes() == 10) & number.is_not_null()).then(real)
@@ -460,7 +467,7 @@ def _cpr_check(column: str) -> Check:
     time); every other value is flagged by the quick test and decided by the exact one."""
     number = pl.col(column).cast(pl.UInt64, strict=False)
     ddmmyy = (number // 10_000).cast(pl.Int64)
-    real = pl.lit(_DDMMYY).gather(ddmmyy.clip(0, 999_999)) & ~(
+    real = pl.lit(REAL_DDMMYY).gather(ddmmyy.clip(0, 999_999)) & ~(
         (ddmmyy == 290200) & ((number // 1_000) % 10 <= 3)
     )
     quick = _ascii_digits(column, 10) & real
@@ -889,6 +896,7 @@ class KeyStore:
         start = 0
         for bucket, end in enumerate(ends):
             if end > start:
+                self.files[bucket] = True
                 hash_file, row_file = self._bucket(bucket)
                 with hash_file.open("ab") as handle:
                     hashes[start:end].tofile(handle)
@@ -897,7 +905,7 @@ class KeyStore:
             start = int(end)
 
     def _bucket(self, bucket: int) -> tuple[Path, Path]:
-        self.files[bucket] = True
+        """A bucket's two files: the hashes, and the rows in the same order."""
         return self.workdir / f"hashes-{bucket}.bin", self.workdir / f"rows-{bucket}.bin"
 
     def _candidates(self) -> pl.Series:
@@ -1335,16 +1343,19 @@ def _check_rows(
     )  # fmt: skip
 
 
-def is_screened(contract: dict[str, Any]) -> bool:
-    """Whether extracts checked against `contract` go through the row screen (False if the
-    contract has something the screen does not know, or the kernel cannot be built). The
-    kommune and period only decide which value those columns may have, so any will do."""
+def declined_by_screen(contract: dict[str, Any]) -> bool:
+    """Whether the row screen, built on this machine, cannot check extracts against
+    `contract` (something in it the screen does not know), so that every row is checked the
+    exact way. The kommune and period only decide which value those columns may have, so any
+    will do."""
     from deliveries import screen
 
+    if screen.kernel() is None:
+        return False  # not built here at all: a system check says so (flisportal.W003)
     names = [spec["name"] for spec in contract["schema"]["fields"]]
     checks = build_checks(contract, kommune_code="101", period="2026-01")
     compiled = screen.compile_screen(contract, names, checks, kommune_code="101", period="2026-01")
-    return compiled is not None
+    return compiled is None
 
 
 def _check_all_rows(
@@ -1481,20 +1492,21 @@ def _screened_blocks(
 
     computed = findings.expressions()
 
-    def parse(data: bytes) -> tuple[tuple[Any, bytes], int]:
+    def parse(data: bytes) -> tuple[tuple[Any, bytes, np.ndarray], int]:
+        """The block screened, the records to check the exact way as bytes and their
+        numbers in the block."""
         screened = screen.screen_block(compiled, data)
         if len(screened.flagged) * 2 > screened.records:
             # Mostly flagged (a file wrong in every row): the whole block goes to polars, as
             # on the exact way, rather than a copy of most of it.
-            every = np.arange(screened.records, dtype=np.int64)
-            screened.flagged = np.column_stack([every, every, every])
-            return (screened, data), screened.records
+            return (screened, data, np.arange(screened.records)), screened.records
         # Only the flagged records' bytes are kept, each ending its line.
-        return (screened, screen.flagged_bytes(screened, data)), screened.records
+        flagged = screened.flagged
+        return (screened, screen.records_bytes(data, flagged), flagged[:, 0]), screened.records
 
-    def prepare(parsed: tuple[Any, bytes], first: int) -> Checked:
-        screened, flagged_bytes = parsed
-        rows = pl.Series("__row", screened.flagged[:, 0] + first, dtype=pl.UInt32)
+    def prepare(parsed: tuple[Any, bytes, np.ndarray], first: int) -> Checked:
+        screened, flagged_bytes, numbers = parsed
+        rows = pl.Series("__row", numbers + first, dtype=pl.UInt32)
         if rows.len() >= FLAGGED_IN_WORKER:
             empty_rows, sums, flagged = _check_flagged(
                 flagged_bytes, rows, contract, names, findings, computed, max_listed=max_listed
@@ -1531,8 +1543,20 @@ def _check_flagged(
     max_listed: int,
 ) -> tuple[pl.Series, list[int], pl.DataFrame]:
     """The records the screen flagged (`data`, numbered `rows`) checked the exact way: the
-    empty lines among them, how many rows each check flagged and the first flagged rows.
-    GiveUp unless polars reads exactly the records the screen did."""
+    empty lines among them, how many rows each check flagged and the first flagged rows."""
+    frame, empty_rows = _drop_empty_lines(_parse_records(data, rows, contract, names), names)
+    if frame.is_empty():
+        return empty_rows, [0] * len(findings.checks), pl.DataFrame()
+    batch = frame.lazy().with_columns(computed).collect()
+    sums, flagged = findings.counted(batch, max_listed=max_listed)
+    return empty_rows, sums, flagged
+
+
+def _parse_records(
+    data: bytes, rows: pl.Series, contract: dict[str, Any], names: list[str]
+) -> pl.DataFrame:
+    """Records the screen has read (`data`), parsed by polars and numbered `rows`; GiveUp
+    unless polars reads exactly those records."""
     from deliveries import screen
 
     try:
@@ -1541,12 +1565,7 @@ def _check_flagged(
         raise screen.GiveUp from None
     if frame.height != rows.len():
         raise screen.GiveUp
-    frame, empty_rows = _drop_empty_lines(frame.insert_column(0, rows.alias("__row")), names)
-    if frame.is_empty():
-        return empty_rows, [0] * len(findings.checks), pl.DataFrame()
-    batch = frame.lazy().with_columns(computed).collect()
-    sums, flagged = findings.counted(batch, max_listed=max_listed)
-    return empty_rows, sums, flagged
+    return frame.insert_column(0, rows.alias("__row"))
 
 
 # A block with this many flagged records has them checked in its worker thread; fewer are
@@ -1636,15 +1655,8 @@ class _Flagged:
                 handle.seek(block.start)
                 data = handle.read(block.end - block.start)
                 wanted = inside.to_numpy().astype(np.int64) - block.first_row
-                for start, end in screen.record_spans(data, quote, wanted):
-                    parts.append(data[start:end].rstrip(b"\r\n") + b"\n")
-        try:
-            frame = _parse(b"".join(parts), self.contract, self.names)
-        except (pl.exceptions.PolarsError, NotUtf8):
-            raise screen.GiveUp from None
-        if frame.height != rows.len():
-            raise screen.GiveUp
-        return frame.select(rows.alias("__row"), *pk)
+                parts.append(screen.records_bytes(data, screen.record_spans(data, quote, wanted)))
+        return _parse_records(b"".join(parts), rows, self.contract, self.names).select("__row", *pk)
 
 
 class _Findings:
