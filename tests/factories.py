@@ -368,3 +368,23 @@ def _data_area(value: DataArea | str) -> DataArea:
 
 def _endpoint(value: Endpoint | str) -> Endpoint:
     return value if isinstance(value, Endpoint) else endpoint(value)
+
+
+def contract_the_screen_declines(version: str) -> dict[str, Any]:
+    """A shipped contract document as version `version`, with a `\\w` pattern (which Python's
+    and polars' engines read differently) on a free-text column: the row screen leaves it
+    to the exact checks (deliveries/screen.py, `plain_pattern`)."""
+    from deliveries.datacontracts import read_contract, shipped_contract_paths
+
+    document = read_contract(shipped_contract_paths()[0])
+    document["version"] = version
+    portal = document["portal"]
+    field = next(
+        f
+        for f in document["schema"]["fields"]
+        if f.get("type", "string") == "string"
+        and "enum" not in f.get("constraints", {})
+        and f["name"] not in (portal.get("kommune_field"), portal.get("period_field"))
+    )
+    field.setdefault("constraints", {})["pattern"] = r"\w+"
+    return document

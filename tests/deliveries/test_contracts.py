@@ -18,6 +18,7 @@ from deliveries.datacontracts import (
 )
 from deliveries.models import DataContract
 from deliveries.services.contracts import contract_load
+from tests import factories
 
 pytestmark = pytest.mark.django_db
 
@@ -102,16 +103,7 @@ def test_admin_is_told_when_a_version_will_be_checked_without_the_row_screen(cli
     client.force_login(admin_user)
     url = reverse("admin:deliveries_contract_load")
     screened = {**_document(), "version": "2099.3"}
-    unscreened = json.loads(json.dumps({**_document(), "version": "2099.4"}))
-    portal = unscreened["portal"]
-    field = next(
-        f
-        for f in unscreened["schema"]["fields"]
-        if f.get("type", "string") == "string"
-        and "enum" not in f.get("constraints", {})
-        and f["name"] not in (portal.get("kommune_field"), portal.get("period_field"))
-    )
-    field.setdefault("constraints", {})["pattern"] = r"\w+"
+    unscreened = factories.contract_the_screen_declines("2099.4")
     for document, warned in ((screened, False), (unscreened, True)):
         upload = SimpleUploadedFile("k.json", json.dumps(document).encode(), "application/json")
         response = client.post(url, {"document": upload}, follow=True)

@@ -11,7 +11,6 @@ import json
 import pytest
 from playwright.sync_api import expect
 
-from deliveries.datacontracts import read_contract, shipped_contract_paths
 from deliveries.models import DataContract
 from tests import factories
 from tests.helpers.browser import Portal, log_in, shot
@@ -27,17 +26,7 @@ def test_a_version_without_the_row_screen_is_loaded_with_a_warning(
     user = factories.admin("kontrakt-admin")
     factories.portal_password(user, PASSWORD)
     device = authenticator(user)
-    document = read_contract(shipped_contract_paths()[0])
-    document["version"] = "2099.9"
-    portal_fields = (document["portal"].get("kommune_field"), document["portal"]["period_field"])
-    field = next(
-        f
-        for f in document["schema"]["fields"]
-        if f.get("type", "string") == "string"
-        and "enum" not in f.get("constraints", {})
-        and f["name"] not in portal_fields
-    )
-    field.setdefault("constraints", {})["pattern"] = r"\w+"
+    document = factories.contract_the_screen_declines("2099.9")
     upload = tmp_path / "kontrakt.json"
     upload.write_text(json.dumps(document, ensure_ascii=False), encoding="utf-8")
 
