@@ -512,15 +512,21 @@ def _build_dir() -> Path:
     return Path(settings.DATA_DIR) / "build"
 
 
+def build_path(compiler: str) -> Path:
+    """Where screen.c built by `compiler` is kept: named by a hash of the source and the
+    command, so a new version or compiler is a new build."""
+    command = " ".join([compiler, *_CFLAGS]).encode()
+    digest = hashlib.sha256(_SOURCE.read_bytes() + command).hexdigest()[:16]
+    return _build_dir() / f"screen-{digest}.so"
+
+
 @cache
 def kernel() -> ctypes.CDLL | None:
     """screen.c compiled with the system's C compiler (`CC`, else `cc`) into the portal's
     data folder, once for each version of the source, and loaded; None if it cannot be built
     (the validator then checks every row the exact way, and `manage.py check` says so)."""
-    source = _SOURCE.read_bytes()
     compiler = os.environ.get("CC", "cc")
-    digest = hashlib.sha256(source + " ".join([compiler, *_CFLAGS]).encode()).hexdigest()[:16]
-    target = _build_dir() / f"screen-{digest}.so"
+    target = build_path(compiler)
     if not target.exists():
         partial = ""
         try:
@@ -547,7 +553,14 @@ def kernel() -> ctypes.CDLL | None:
             if partial:
                 Path(partial).unlink(missing_ok=True)
             return None
-    library = ctypes.CDLL(str(target))
+    try:
+        library = ctypes.CDLL(str(target))
+    except OSError as exc:
+        # A damaged build (a full disk, a copy cut short): removed, so that the next process
+        # builds it again; this one checks the exact way.
+        logger.warning("The row screen %s cannot be loaded (%s): removed.", target, exc)
+        target.unlink(missing_ok=True)
+        return None
     library.screen_scan.restype = ctypes.c_int
     library.screen_scan.argtypes = [
         ctypes.POINTER(_Tables_t),

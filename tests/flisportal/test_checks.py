@@ -194,3 +194,27 @@ def test_building_the_row_screen_removes_other_versions_builds_once_they_are_old
         screen.kernel.cache_clear()
     assert not old.exists() and recent.exists()
     assert len(list(build.glob("screen-*.so"))) == 2  # the new build and the recent one
+
+
+def test_a_damaged_build_of_the_row_screen_is_removed_and_the_exact_way_checks(
+    settings, tmp_path, caplog
+):
+    """A build that cannot be loaded (cut short by a full disk) is not fatal: it is removed
+    and reported, the check warns, and the next process builds it again."""
+    import os
+
+    from deliveries import screen
+
+    settings.DATA_DIR = tmp_path
+    damaged = screen.build_path(os.environ.get("CC", "cc"))
+    damaged.parent.mkdir(parents=True)
+    damaged.write_bytes(b"\x7fELF cut short")
+    screen.kernel.cache_clear()
+    try:
+        assert [m.id for m in checks.check_row_screen()] == ["flisportal.W003"]
+        assert not damaged.exists()
+        assert "cannot be loaded" in caplog.text
+        screen.kernel.cache_clear()
+        assert screen.kernel() is not None and damaged.exists()  # built again
+    finally:
+        screen.kernel.cache_clear()
