@@ -1574,6 +1574,9 @@ def _parse_records(
 # outweigh a few rows.
 FLAGGED_IN_WORKER = 5_000
 FLAGGED_BATCH = 20_000
+# The candidates for a repeated key are read again and parsed this many bytes at a time, and
+# only their key columns kept.
+KEYS_BATCH_BYTES = 8 * 1024 * 1024
 
 
 class _Flagged:
@@ -1645,7 +1648,19 @@ class _Flagged:
 
         pk = self.key_store.columns if self.key_store is not None else []
         quote = self.contract["dialect"].get("quoteChar", '"')
+        found: list[pl.DataFrame] = []
         parts: list[bytes] = []
+        numbers: list[pl.Series] = []
+
+        def parse() -> None:
+            # Only the key columns are kept, so a file whose every key repeats holds its
+            # keys, not its records, as the exact way's key text does.
+            data, wanted = b"".join(parts), pl.concat(numbers)
+            parts.clear()
+            numbers.clear()
+            frame = _parse_records(data, wanted, self.contract, self.names)
+            found.append(frame.select("__row", *pk))
+
         with self.path.open("rb") as handle:
             for block in self.blocks:
                 last = block.first_row + block.records - 1
@@ -1656,7 +1671,12 @@ class _Flagged:
                 data = handle.read(block.end - block.start)
                 wanted = inside.to_numpy().astype(np.int64) - block.first_row
                 parts.append(screen.records_bytes(data, screen.record_spans(data, quote, wanted)))
-        return _parse_records(b"".join(parts), rows, self.contract, self.names).select("__row", *pk)
+                numbers.append(inside)
+                if sum(map(len, parts)) > KEYS_BATCH_BYTES:
+                    parse()
+        if parts:
+            parse()
+        return pl.concat(found)
 
 
 class _Findings:

@@ -386,7 +386,10 @@ def test_what_the_screen_cannot_read_is_decided_the_exact_way(tmp_path, body):
     _both_ways(path, CONTRACTS["dagtilbud"], batch_bytes=4096)
 
 
-def test_duplicate_keys_across_blocks_are_found_and_named(tmp_path):
+@pytest.mark.parametrize("keys_batch", [validation.KEYS_BATCH_BYTES, 50])
+def test_duplicate_keys_across_blocks_are_found_and_named(tmp_path, monkeypatch, keys_batch):
+    """Also when the candidates' records are read again in several batches."""
+    monkeypatch.setattr(validation, "KEYS_BATCH_BYTES", keys_batch)
     rows = [dagtilbud_row(i) for i in range(2000)]
     rows.append(dagtilbud_row(3))
     rows.insert(500, ";" * 11)  # an empty line's key is never a duplicate
